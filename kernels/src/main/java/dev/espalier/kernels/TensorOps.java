@@ -1,0 +1,97 @@
+package dev.espalier.kernels;
+
+/**
+ * The math contract of Espalier. Every backend (scalar reference, CPU, CUDA) implements it; the scalar
+ * reference backend is the oracle the others are tested against ({@code TensorOpsContractTest}).
+ *
+ * <p>Conventions: kernels are synchronous, allocate nothing the caller can see, take the destination last
+ * and say which arguments they modify. Matrices are row-major 2-D tensors; matrix arguments may be strided
+ * column views (see {@link Tensor#columnSlice}) unless a method says "contiguous". Unless stated otherwise
+ * tensors are F32 and reductions accumulate in f32 in a fixed order, so results do not depend on thread count.
+ */
+public interface TensorOps extends AutoCloseable {
+
+    /** Short name for reports ("reference", "cpu", "cuda:0"). */
+    String name();
+
+    /**
+     * General matrix product {@code c = alpha * op(a) * op(b) + beta * c}, op(x) = x or xᵀ. Modifies {@code c}.
+     * Shapes: op(a) (m, k), op(b) (k, n), c (m, n). When beta is 0, c's prior contents are ignored (NaN too).
+     */
+    void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c);
+
+    /** The linear layer {@code out = x · wᵀ}: x (n, in), w (out, in), out (n, out). Modifies {@code out}. */
+    default void linear(Tensor x, Tensor w, Tensor out) {
+        gemm(false, true, 1f, x, w, 0f, out);
+    }
+
+    /**
+     * Gram accumulation {@code g += scale * xᵀ x}: x (n, d) F32, g (d, d) F32 or F64, both triangles filled.
+     * Modifies {@code g}.
+     */
+    void accumulateGram(Tensor x, float scale, Tensor g);
+
+    /**
+     * In-place Cholesky factorisation {@code a = L Lᵀ} of a symmetric positive-definite matrix: a (n, n) F32
+     * or F64, contiguous; on return its lower triangle holds L and the strict upper triangle is zero.
+     * Modifies {@code a}. Throws {@link NotPositiveDefiniteException} when a leading minor is not positive.
+     */
+    void cholesky(Tensor a);
+
+    /**
+     * Triangular solve in place: {@code b ← op(L)⁻¹ b} with L lower triangular (n, n) and b (n, m), both of
+     * the same dtype (F32 or F64), contiguous; op(L) = L, or Lᵀ when {@code transpose}. Modifies {@code b}.
+     */
+    void solveLowerTriangular(Tensor l, boolean transpose, Tensor b);
+
+    /**
+     * Symmetric eigendecomposition {@code a = V diag(w) Vᵀ}: a (n, n) F64 contiguous (only its lower triangle
+     * is read; it is not modified), eigenvalues ascending into {@code values} (n) F64, orthonormal eigenvectors
+     * as the columns of {@code vectors} (n, n) F64. Modifies {@code values} and {@code vectors}.
+     */
+    void symmetricEigen(Tensor a, Tensor values, Tensor vectors);
+
+    /**
+     * Conjugate gradient restricted to a support, column by column and batched: for every column j solves
+     * {@code H[S_j, S_j] x[S_j, j] = b[S_j, j]} with S_j = { i : mask[i, j] != 0 } and x[i, j] = 0 off the
+     * support. h (d, d) symmetric positive definite; b, mask and x (d, m), F32, contiguous. {@code x} holds the
+     * starting point on entry (its off-support entries are zeroed) and the solution on return; Jacobi
+     * (diagonal) preconditioning. Stops when every column's residual norm is at most {@code tolerance} times
+     * its right-hand side's norm, or after {@code maxIterations}. Modifies {@code x}; returns the iterations run.
+     */
+    int maskedConjugateGradient(Tensor h, Tensor b, Tensor mask, Tensor x, int maxIterations, double tolerance);
+
+    /**
+     * RMSNorm of each row: {@code out[r] = x[r] / sqrt(mean(x[r]²) + eps) * weight}, the mean of squares in f64.
+     * x and out (n, d), weight (d) of any float dtype. Modifies {@code out} (may be {@code x}).
+     */
+    void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out);
+
+    /**
+     * Rotary position embedding in the Hugging Face rotate-half convention, in place, for rows at positions
+     * {@code startPosition + r}: x (n, heads * headDim); for each head and i < headDim/2 the pair
+     * (x[i], x[i + headDim/2]) is rotated by the angle position * invFreq[i]. invFreq (headDim / 2) F32.
+     * Modifies {@code x}.
+     */
+    void rope(Tensor x, int headDim, int startPosition, Tensor invFreq);
+
+    /**
+     * Causal softmax of attention scores, in place: scores (n, t) where row r is the query at absolute position
+     * {@code firstQueryPosition + r} and column c the key at position c; entries with c > position are set to 0,
+     * the rest to softmax(scale * scores) over c ≤ position. Modifies {@code scores}.
+     */
+    void causalSoftmax(Tensor scores, int firstQueryPosition, float scale);
+
+    /** SwiGLU gate: {@code out = silu(gate) * up}, element-wise over (n, d) tensors. Modifies {@code out}. */
+    void siluMul(Tensor gate, Tensor up, Tensor out);
+
+    /** {@code y += x} element-wise over tensors of the same shape. Modifies {@code y}. */
+    void add(Tensor x, Tensor y);
+
+    /** {@code y[r] += bias} for every row r of y (n, d); bias (d). Modifies {@code y}. */
+    void addRowVector(Tensor bias, Tensor y);
+
+    /** Releases native resources of the backend (thread pools, library handles). */
+    @Override
+    default void close() {}
+}
