@@ -91,6 +91,39 @@ public interface TensorOps extends AutoCloseable {
     /** {@code y[r] += bias} for every row r of y (n, d); bias (d). Modifies {@code y}. */
     void addRowVector(Tensor bias, Tensor y);
 
+    /**
+     * {@code y[r][c] *= scale[c]} for every row r of y (n, d); scale (d). Modifies {@code y}. Used for structural
+     * masks (heads, FFN channels). The default is a scalar loop; backends override it.
+     */
+    default void mulRowVector(Tensor scale, Tensor y) {
+        int d = y.cols();
+        for (int r = 0; r < y.rows(); r++) {
+            for (int c = 0; c < d; c++) {
+                y.set(r, c, y.get(r, c) * scale.getFlat(c));
+            }
+        }
+    }
+
+    /**
+     * Negative log-likelihood of each row's target under softmax(logits): {@code out[r] = logsumexp(logits[r]) -
+     * logits[r][targets[r]]}, computed in f64 after subtracting the row maximum. logits (n, vocab). Modifies
+     * {@code out} (length ≥ n).
+     */
+    default void softmaxCrossEntropy(Tensor logits, int[] targets, double[] out) {
+        int vocab = logits.cols();
+        for (int r = 0; r < logits.rows(); r++) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (int c = 0; c < vocab; c++) {
+                max = Math.max(max, logits.get(r, c));
+            }
+            double sum = 0;
+            for (int c = 0; c < vocab; c++) {
+                sum += Math.exp(logits.get(r, c) - max);
+            }
+            out[r] = max + Math.log(sum) - logits.get(r, targets[r]);
+        }
+    }
+
     /** Releases native resources of the backend (thread pools, library handles). */
     @Override
     default void close() {}

@@ -1,0 +1,75 @@
+package dev.espalier.engine.data;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/**
+ * Reads evaluation and calibration text: a plain UTF-8 text file as one string, or JSON lines (".jsonl", ".json")
+ * whose "text" fields are joined with blank lines (the C4 sample's format).
+ */
+public final class TextCorpus {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private TextCorpus() {}
+
+    /** The text of {@code file}; throws {@link DataFormatException} naming the file when it is missing, malformed or empty. */
+    public static String read(Path file) {
+        String text;
+        try {
+            text = isJsonLines(file) ? readJsonLines(file) : Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new DataFormatException(file, "no such file");
+        } catch (java.nio.charset.MalformedInputException e) {
+            throw new DataFormatException(file, "is not UTF-8 text");
+        } catch (IOException e) {
+            throw new DataFormatException(file, "cannot be read (" + e.getMessage() + ")");
+        }
+        if (text.isBlank()) {
+            throw new DataFormatException(file, "contains no text");
+        }
+        return text;
+    }
+
+    private static boolean isJsonLines(Path file) {
+        String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        return name.endsWith(".jsonl") || name.endsWith(".json");
+    }
+
+    private static String readJsonLines(Path file) throws IOException {
+        StringBuilder out = new StringBuilder();
+        try (BufferedReader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            String line;
+            int lineNumber = 0;
+            while ((line = reader.readLine()) != null) {
+                lineNumber++;
+                if (line.isBlank()) {
+                    continue;
+                }
+                JsonNode node;
+                try {
+                    node = JSON.readTree(line);
+                } catch (IOException e) {
+                    throw new DataFormatException(file, "line " + lineNumber + " is not valid JSON");
+                }
+                JsonNode textNode = node.get("text");
+                if (textNode == null || !textNode.isTextual()) {
+                    throw new DataFormatException(file, "line " + lineNumber + " has no string field \"text\"");
+                }
+                if (!out.isEmpty()) {
+                    out.append("\n\n");
+                }
+                out.append(textNode.asText());
+            }
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+        return out.toString();
+    }
+}
