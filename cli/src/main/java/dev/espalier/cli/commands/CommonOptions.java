@@ -27,8 +27,13 @@ public final class CommonOptions {
     @Option(names = "--quiet", description = "No progress bar.")
     boolean quiet;
 
+    /** Threads the CPU backend uses: --threads, or every core. */
+    public int threadCount() {
+        return threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+    }
+
     public TensorOps createOps() {
-        int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+        int n = threadCount();
         if (n < 1) {
             throw new IllegalArgumentException("--threads must be at least 1, got " + n);
         }

@@ -1,0 +1,66 @@
+package dev.espalier.cli.commands;
+
+import dev.espalier.engine.bench.ForwardBenchmark;
+import dev.espalier.engine.bench.SyntheticModels;
+import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.model.ModelLoader;
+import dev.espalier.kernels.TensorOps;
+import java.io.PrintWriter;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code espalier bench}: forward-pass throughput on stories260K and on one synthetic decoder layer with LLaMA-7B
+ * shapes, next to the GEMM rate measured in the same run.
+ */
+@Command(name = "bench", description = "Measure forward tokens/s (stories260K and a synthetic LLaMA-7B-shaped layer) in one run.",
+        footer = {"", "Examples:", "  ./espalier bench", "  ./espalier bench --seq 512 --repeats 1 --threads 2"})
+public final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = "--model", defaultValue = "../shared/models/stories260K/stories260K.bin", paramLabel = "<dir|file>",
+            description = "Small real model to time end to end (default: ${DEFAULT-VALUE}).")
+    Path model;
+
+    @Option(names = "--seq", defaultValue = "2048", description = "Sequence length of the synthetic layer (default: ${DEFAULT-VALUE}).")
+    int seq;
+
+    @Option(names = "--repeats", defaultValue = "3", description = "Timed repetitions after one warm-up; the best is reported (default: ${DEFAULT-VALUE}).")
+    int repeats;
+
+    @Mixin
+    CommonOptions common;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        if (seq < 1 || repeats < 1) {
+            throw new IllegalArgumentException("--seq and --repeats must be at least 1");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        try (TensorOps ops = common.createOps()) {
+            out.printf(Locale.ROOT, "backend %s, %d threads%n", ops.name(), common.threadCount());
+            out.printf(Locale.ROOT, "%-52s %8s %10s %12s %10s%n", "forward", "tokens", "seconds", "tokens/s", "GFLOP/s");
+            try (LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {
+                int tokens = m.config().maxPositionEmbeddings();
+                print(out, ForwardBenchmark.model("stories260K (real weights), whole model", m, ops, tokens, repeats));
+            }
+            print(out, ForwardBenchmark.syntheticLayer("LLaMA-7B-shaped decoder layer (synthetic weights)",
+                    SyntheticModels.llama7b(1), ops, seq, repeats));
+        }
+        return 0;
+    }
+
+    private static void print(PrintWriter out, ForwardBenchmark.Result r) {
+        out.printf(Locale.ROOT, "%-52s %8d %10.3f %12.1f %10.1f%n", r.what(), r.tokens(), r.seconds(), r.tokensPerSecond(), r.gflops());
+        out.flush();
+    }
+}

@@ -1,0 +1,52 @@
+package dev.espalier.engine.prune;
+
+import dev.espalier.kernels.Tensor;
+import dev.espalier.kernels.TensorOps;
+
+/**
+ * A pruning method for one linear map y = x·Wᵀ, in the shape of the wanda/SparseGPT code: statistics of the map's
+ * inputs are accumulated batch by batch, then the weight is pruned in place. Instances are per linear map and
+ * not thread-safe; batches must be added in a fixed order for results to be reproducible.
+ */
+public interface LinearPruner {
+
+    /** Accumulates statistics of one batch of inputs x (n, in_features). */
+    void addBatch(Tensor x, TensorOps ops);
+
+    /** Prunes {@code weight} (out_features, in_features), F32 and writable, in place. */
+    PruneOutcome prune(Tensor weight, SparsityPattern pattern, double sparsity, TensorOps ops);
+
+    /** What a prune did: zeros written out of the weights of the matrix. */
+    record PruneOutcome(long zeros, long total) {
+        public double sparsity() {
+            return total == 0 ? 0 : (double) zeros / total;
+        }
+    }
+
+    /** Zeros the weights whose keep flag is false; returns the outcome. */
+    static PruneOutcome applyMask(Tensor weight, boolean[] keep) {
+        int rows = weight.rows();
+        int cols = weight.cols();
+        long zeros = 0;
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                if (!keep[r * cols + c]) {
+                    weight.set(r, c, 0.0);
+                }
+                if (weight.get(r, c) == 0f) {
+                    zeros++;
+                }
+            }
+        }
+        return new PruneOutcome(zeros, (long) rows * cols);
+    }
+
+    /** |W| as a flat score array (out · in). */
+    static float[] absoluteValues(Tensor weight) {
+        float[] w = weight.toFloatArray();
+        for (int i = 0; i < w.length; i++) {
+            w[i] = Math.abs(w[i]);
+        }
+        return w;
+    }
+}

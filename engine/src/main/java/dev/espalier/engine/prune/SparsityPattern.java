@@ -1,0 +1,66 @@
+package dev.espalier.engine.prune;
+
+import java.util.Locale;
+
+/**
+ * Where zeros may go: anywhere ({@link #UNSTRUCTURED}), or N:M — at most N nonzeros in every group of M consecutive
+ * input weights of a row (2:4, 4:8), which fixes the sparsity at 1 − N/M.
+ *
+ * @param keep  N, the weights kept per group (0 for unstructured)
+ * @param group M, the group size (0 for unstructured)
+ */
+public record SparsityPattern(int keep, int group) {
+    public static final SparsityPattern UNSTRUCTURED = new SparsityPattern(0, 0);
+
+    public SparsityPattern {
+        if (group != 0 && (keep <= 0 || keep >= group)) {
+            throw new IllegalArgumentException("N:M pattern needs 0 < N < M, got " + keep + ":" + group);
+        }
+    }
+
+    /** Parses "unstructured" or "N:M" (e.g. "2:4"). */
+    public static SparsityPattern parse(String text) {
+        String t = text.trim().toLowerCase(Locale.ROOT);
+        if (t.equals("unstructured")) {
+            return UNSTRUCTURED;
+        }
+        String[] parts = t.split(":");
+        if (parts.length == 2) {
+            try {
+                return new SparsityPattern(Integer.parseInt(parts[0]), Integer.parseInt(parts[1]));
+            } catch (NumberFormatException e) {
+                // fall through to the error below
+            }
+        }
+        throw new IllegalArgumentException("pattern must be \"unstructured\" or N:M such as 2:4 or 4:8, got \"" + text + "\"");
+    }
+
+    public boolean isNm() {
+        return group > 0;
+    }
+
+    /** The sparsity an N:M pattern implies, 1 − N/M. */
+    public double impliedSparsity() {
+        return isNm() ? 1.0 - (double) keep / group : Double.NaN;
+    }
+
+    /** Checks a requested sparsity against the pattern; returns it (N:M: the implied one when {@code sparsity} is NaN). */
+    public double validate(double sparsity) {
+        if (isNm()) {
+            double implied = impliedSparsity();
+            if (!Double.isNaN(sparsity) && Math.abs(sparsity - implied) > 1e-9) {
+                throw new IllegalArgumentException("pattern " + this + " fixes the sparsity at " + implied + ", got --sparsity " + sparsity);
+            }
+            return implied;
+        }
+        if (!(sparsity > 0 && sparsity < 1)) {
+            throw new IllegalArgumentException("sparsity must be in (0, 1), got " + sparsity);
+        }
+        return sparsity;
+    }
+
+    @Override
+    public String toString() {
+        return isNm() ? keep + ":" + group : "unstructured";
+    }
+}
