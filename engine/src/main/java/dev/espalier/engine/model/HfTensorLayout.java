@@ -82,18 +82,23 @@ final class HfTensorLayout {
         Tensor embed = tensors.apply(EMBED);
         List<DecoderLayerWeights> layers = new ArrayList<>(c.numLayers());
         for (int i = 0; i < c.numLayers(); i++) {
-            Tensor[] parts = new Tensor[16];
-            for (Slot s : SLOTS) {
-                if (present(c, s.presence())) {
-                    parts[s.component()] = tensors.apply(layerName(i, s.suffix()));
-                }
-            }
-            layers.add(new DecoderLayerWeights(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6], parts[7],
-                    parts[8], parts[9], parts[10], parts[11], parts[12], parts[13], parts[14], parts[15]));
+            layers.add(layer(c, i, tensors));
         }
         Tensor norm = tensors.apply(FINAL_NORM);
         Tensor head = c.tieWordEmbeddings() ? embed : tensors.apply(LM_HEAD);
         return new LlamaModel(c, embed, layers, norm, head, source, arena);
+    }
+
+    /** Decoder layer {@code i} from {@code tensors.apply(name)}; biases the config does not declare are null. */
+    static DecoderLayerWeights layer(LlamaConfig c, int i, Function<String, Tensor> tensors) {
+        Tensor[] parts = new Tensor[16];
+        for (Slot s : SLOTS) {
+            if (present(c, s.presence())) {
+                parts[s.component()] = tensors.apply(layerName(i, s.suffix()));
+            }
+        }
+        return new DecoderLayerWeights(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6], parts[7],
+                parts[8], parts[9], parts[10], parts[11], parts[12], parts[13], parts[14], parts[15]);
     }
 
     /**
@@ -106,24 +111,29 @@ final class HfTensorLayout {
         SequencedMap<String, Tensor> out = new LinkedHashMap<>();
         out.put(EMBED, f32(model.embedTokens(), scratch));
         for (int i = 0; i < c.numLayers(); i++) {
-            Tensor[] parts = components(model.layer(i));
-            for (Slot s : SLOTS) {
-                String name = layerName(i, s.suffix());
-                Tensor t = parts[s.component()];
-                if (!present(c, s.presence())) {
-                    if (t != null) {
-                        throw new IllegalArgumentException(name + " is set but the config declares no " + s.presence().name().toLowerCase());
-                    }
-                    continue;
-                }
-                out.put(name, t != null ? f32(t, scratch) : Tensor.allocate(scratch, DType.F32, s.shape().of(c, c.layer(i))));
-            }
+            putLayer(c, i, model.layer(i), scratch, out);
         }
         out.put(FINAL_NORM, f32(model.finalNorm(), scratch));
         if (!c.tieWordEmbeddings()) {
             out.put(LM_HEAD, f32(model.lmHead(), scratch));
         }
         return out;
+    }
+
+    /** Adds decoder layer {@code i}'s tensors to {@code out} under Hugging Face names (see {@link #tensorsOf}). */
+    static void putLayer(LlamaConfig c, int i, DecoderLayerWeights w, Arena scratch, SequencedMap<String, Tensor> out) {
+        Tensor[] parts = components(w);
+        for (Slot s : SLOTS) {
+            String name = layerName(i, s.suffix());
+            Tensor t = parts[s.component()];
+            if (!present(c, s.presence())) {
+                if (t != null) {
+                    throw new IllegalArgumentException(name + " is set but the config declares no " + s.presence().name().toLowerCase());
+                }
+                continue;
+            }
+            out.put(name, t != null ? f32(t, scratch) : Tensor.allocate(scratch, DType.F32, s.shape().of(c, c.layer(i))));
+        }
     }
 
     private static Tensor[] components(DecoderLayerWeights w) {

@@ -31,23 +31,26 @@ public final class SafetensorsWriter {
      * @throws ModelFormatException naming the file when it cannot be written
      */
     public static void write(Path file, SequencedMap<String, Tensor> tensors, Map<String, String> metadata) {
+        AtomicFiles.write(file, ch -> writeTo(ch, tensors, metadata));
+    }
+
+    /** Writes the file's bytes to {@code channel} at its current position (callers own atomicity and fsync). */
+    public static void writeTo(FileChannel channel, SequencedMap<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
         SafetensorsFile.requireLittleEndianPlatform();
         byte[] header = header(tensors, metadata);
-        AtomicFiles.write(file, ch -> {
-            Staging staging = new Staging(ch);
-            staging.buffer.putLong(header.length);
-            staging.put(MemorySegment.ofArray(header), header.length);
-            for (Tensor t : tensors.values()) {
-                if (t.rank() == 2 && !t.isContiguous()) {
-                    for (int r = 0; r < t.rows(); r++) {
-                        staging.put(t.rowSlice(r, r + 1).data(), (long) t.cols() * t.dtype().byteSize());
-                    }
-                } else {
-                    staging.put(t.data(), t.numel() * t.dtype().byteSize());
+        Staging staging = new Staging(channel);
+        staging.buffer.putLong(header.length);
+        staging.put(MemorySegment.ofArray(header), header.length);
+        for (Tensor t : tensors.values()) {
+            if (t.rank() == 2 && !t.isContiguous()) {
+                for (int r = 0; r < t.rows(); r++) {
+                    staging.put(t.rowSlice(r, r + 1).data(), (long) t.cols() * t.dtype().byteSize());
                 }
+            } else {
+                staging.put(t.data(), t.numel() * t.dtype().byteSize());
             }
-            staging.flush();
-        });
+        }
+        staging.flush();
     }
 
     /** The padded header JSON (without the 8-byte length) for these tensors. */

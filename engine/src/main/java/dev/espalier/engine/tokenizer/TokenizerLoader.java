@@ -13,7 +13,7 @@ import java.util.Optional;
 /** Finds and loads the tokenizer of a model: Hugging Face folders, llama2.c checkpoints, or a tokenizer file. */
 public final class TokenizerLoader {
     /** What a model folder is searched for, in order of preference. */
-    public static final List<String> FOLDER_TOKENIZERS = List.of("tokenizer.json", "tokenizer.model");
+    public static final List<String> FOLDER_TOKENIZERS = List.of("tokenizer.json", "tokenizer.model", "tokenizer.bin");
     /** What is searched for beside a llama2.c {@code .bin} checkpoint, in order of preference. */
     public static final List<String> LLAMA2C_TOKENIZERS = List.of("tokenizer.bin", "tok*.bin", "tokenizer.model");
 
@@ -30,8 +30,13 @@ public final class TokenizerLoader {
      *                              or naming the file when it cannot be used
      */
     public static Tokenizer forModel(Path model) {
+        return load(locate(model));
+    }
+
+    /** The tokenizer file {@link #forModel} would load for {@code model}. */
+    public static Path locate(Path model) {
         if (Files.isDirectory(model)) {
-            return fromFolder(model);
+            return inFolder(model);
         }
         if (!Files.isRegularFile(model)) {
             throw new ModelFormatException(model,
@@ -39,7 +44,27 @@ public final class TokenizerLoader {
         }
         Path folder = model.toAbsolutePath().getParent();
         boolean llama2c = model.getFileName().toString().endsWith(".bin") && !Files.exists(folder.resolve("config.json"));
-        return llama2c ? besideLlama2c(model, folder) : fromFolder(folder);
+        return llama2c ? besideLlama2c(model, folder) : inFolder(folder);
+    }
+
+    /**
+     * The files to copy next to an exported model so that it loads with the same tokenizer: the tokenizer file under
+     * its canonical folder name (tokenizer.json, tokenizer.model or tokenizer.bin) and the Hugging Face tokenizer and
+     * generation configs beside it, when present. Keys are sources, values the names to give them.
+     */
+    public static java.util.Map<Path, String> exportFiles(Path tokenizerFile) {
+        java.util.Map<Path, String> files = new java.util.LinkedHashMap<>();
+        String name = tokenizerFile.getFileName().toString();
+        String canonical = name.endsWith(".json") ? "tokenizer.json" : name.endsWith(".model") ? "tokenizer.model" : "tokenizer.bin";
+        files.put(tokenizerFile, canonical);
+        Path folder = tokenizerFile.toAbsolutePath().getParent();
+        for (String extra : List.of("tokenizer_config.json", "special_tokens_map.json", "generation_config.json")) {
+            Path f = folder.resolve(extra);
+            if (Files.isRegularFile(f)) {
+                files.put(f, extra);
+            }
+        }
+        return files;
     }
 
     /**
@@ -50,7 +75,7 @@ public final class TokenizerLoader {
      */
     public static Tokenizer load(Path file) {
         if (Files.isDirectory(file)) {
-            return fromFolder(file);
+            return load(inFolder(file));
         }
         if (!Files.isRegularFile(file)) {
             throw new ModelFormatException(file,
@@ -101,20 +126,20 @@ public final class TokenizerLoader {
         });
     }
 
-    private static Tokenizer fromFolder(Path folder) {
+    private static Path inFolder(Path folder) {
         for (String name : FOLDER_TOKENIZERS) {
             Path file = folder.resolve(name);
             if (Files.isRegularFile(file)) {
-                return load(file);
+                return file;
             }
         }
         throw new ModelFormatException(folder, "no tokenizer found; looked for " + String.join(", ", FOLDER_TOKENIZERS));
     }
 
-    private static Tokenizer besideLlama2c(Path model, Path folder) {
+    private static Path besideLlama2c(Path model, Path folder) {
         Path tokenizerBin = folder.resolve("tokenizer.bin");
         if (Files.isRegularFile(tokenizerBin)) {
-            return Llama2cTokenizer.read(tokenizerBin);
+            return tokenizerBin;
         }
         List<Path> candidates = new ArrayList<>();
         try (DirectoryStream<Path> stream = Files.newDirectoryStream(folder, "tok*.bin")) {
@@ -127,7 +152,7 @@ public final class TokenizerLoader {
             throw new ModelFormatException(folder, "cannot list the folder: " + e, e);
         }
         if (candidates.size() == 1) {
-            return Llama2cTokenizer.read(candidates.get(0));
+            return candidates.get(0);
         }
         if (candidates.size() > 1) {
             List<String> names = candidates.stream().map(p -> p.getFileName().toString()).sorted().toList();
@@ -136,7 +161,7 @@ public final class TokenizerLoader {
         }
         Path sentencePiece = folder.resolve("tokenizer.model");
         if (Files.isRegularFile(sentencePiece)) {
-            return SentencePieceTokenizer.read(sentencePiece);
+            return sentencePiece;
         }
         throw new ModelFormatException(folder, "no tokenizer found beside llama2.c model " + model.getFileName()
                 + "; looked for " + String.join(", ", LLAMA2C_TOKENIZERS));

@@ -1,5 +1,6 @@
 package dev.espalier.engine.model;
 
+import dev.espalier.engine.SharedFiles;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

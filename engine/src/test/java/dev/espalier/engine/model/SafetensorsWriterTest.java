@@ -1,5 +1,6 @@
 package dev.espalier.engine.model;
 
+import dev.espalier.engine.SharedFiles;
 import static dev.espalier.engine.model.BrokenFiles.assertModelError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

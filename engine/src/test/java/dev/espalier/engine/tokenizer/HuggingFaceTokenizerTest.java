@@ -1,5 +1,6 @@
 package dev.espalier.engine.tokenizer;
 
+import dev.espalier.engine.SharedFiles;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;

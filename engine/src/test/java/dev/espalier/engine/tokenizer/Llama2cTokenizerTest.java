@@ -1,5 +1,6 @@
 package dev.espalier.engine.tokenizer;
 
+import dev.espalier.engine.SharedFiles;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 

@@ -1,5 +1,6 @@
 package dev.espalier.engine.tokenizer;
 
+import dev.espalier.engine.SharedFiles;
 import dev.espalier.engine.model.ModelFormatException;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -1,0 +1,205 @@
+package dev.espalier.engine.runtime;
+
+import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.prune.SparsityPattern;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * One stage of the pipeline: decoder layer {@code layer}. It receives activation batches from upstream (granting
+ * at most {@code window} batches of demand at a time), has its home device worker accumulate the layer's statistics
+ * from each, and once upstream is done, spreads the layer's seven independent solves over all device workers. Then
+ * it re-runs its batches through the pruned layer and streams the outputs downstream, each only when downstream
+ * has granted demand for it. A completed layer (on resume) skips accumulation and solving and only streams.
+ * It orchestrates; the device workers compute.
+ */
+public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
+
+    public sealed interface Command {}
+
+    /** A batch of this layer's input. */
+    public record Batch(ActivationRef input) implements Command {}
+
+    /** Upstream has sent all {@code batches} batches. */
+    public record UpstreamDone(int batches) implements Command {}
+
+    /** Downstream {@code from} can take {@code batches} more batches (null from the supervisor's source end). */
+    public record Demand(int batches, ActorRef<Command> from) implements Command {}
+
+    private record WorkerReply(DeviceWorker.Reply reply) implements Command {}
+
+    /** Reported to the supervisor once every map of the layer is pruned (the weights are final). */
+    public record LayerPruned(int generation, int layer, Map<LinearModule, LinearPruner.PruneOutcome> outcomes) {}
+
+    /** Reported to the supervisor once every output has been sent downstream (or discarded, for the last layer). */
+    public record LayerStreamed(int generation, int layer) {}
+
+    /** Reported to the supervisor when a device call failed; the supervisor restarts from the last checkpoint. */
+    public record StageFailed(int generation, int layer, String message) {}
+
+    /**
+     * How a stage is wired. The downstream stage is learnt from its first {@link Demand}; the last layer has none (its
+     * outputs are not needed). {@code completed}: the layer was loaded from a checkpoint and is only streamed.
+     */
+    public record Wiring(int generation, int layer, boolean last, boolean completed, int home,
+                         List<ActorRef<DeviceWorker.Command>> workers, ActorRef<Demand> upstream, int window,
+                         SparsityPattern pattern, double sparsity, ActorRef<Object> supervisor, IdSource ids) {}
+
+    public static Behavior<Command> create(Wiring wiring) {
+        return Behaviors.setup(ctx -> new LayerPruner(ctx, wiring));
+    }
+
+    private final Wiring w;
+    private final ActorRef<DeviceWorker.Reply> replies;
+    private final List<ActivationRef> inputs = new ArrayList<>(); // this layer's inputs, in batch order
+    private final Map<LinearModule, LinearPruner.PruneOutcome> outcomes = new EnumMap<>(LinearModule.class);
+    private int accumulated;
+    private int expectedBatches = -1;
+    private boolean pruned;
+    private int nextToStream;
+    private int streamed;
+    private int downstreamCredit;
+    private boolean failed;
+    private ActorRef<Command> downstream;
+    private boolean finished;
+
+    private LayerPruner(ActorContext<Command> context, Wiring wiring) {
+        super(context);
+        this.w = wiring;
+        this.replies = context.messageAdapter(DeviceWorker.Reply.class, WorkerReply::new);
+        this.pruned = wiring.completed();
+        wiring.upstream().tell(new Demand(wiring.window(), context.getSelf()));
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Batch.class, this::onBatch)
+                .onMessage(UpstreamDone.class, this::onUpstreamDone)
+                .onMessage(Demand.class, this::onDemand)
+                .onMessage(WorkerReply.class, this::onWorkerReply)
+                .build();
+    }
+
+    private Behavior<Command> onBatch(Batch m) {
+        inputs.add(m.input());
+        if (pruned) {
+            streamReady();
+        } else {
+            home().tell(new DeviceWorker.Accumulate(w.layer(), m.input(), replies));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onUpstreamDone(UpstreamDone m) {
+        expectedBatches = m.batches();
+        maybeSolve();
+        streamReady();
+        return this;
+    }
+
+    private Behavior<Command> onDemand(Demand m) {
+        downstreamCredit += m.batches();
+        downstream = m.from();
+        streamReady();
+        return this;
+    }
+
+    private Behavior<Command> onWorkerReply(WorkerReply m) {
+        if (failed) {
+            return this;
+        }
+        switch (m.reply()) {
+            case DeviceWorker.Accumulated a -> {
+                accumulated++;
+                w.upstream().tell(new Demand(1, getContext().getSelf()));
+                maybeSolve();
+            }
+            case DeviceWorker.ProblemsExtracted p -> {
+                for (int i = 0; i < p.problems().size(); i++) {
+                    ActorRef<DeviceWorker.Command> solver = w.workers().get((w.home() + i) % w.workers().size());
+                    solver.tell(new DeviceWorker.Solve(p.problems().get(i), replies));
+                }
+            }
+            case DeviceWorker.Solved s -> {
+                outcomes.put(s.module(), s.outcome());
+                if (outcomes.size() == LinearModule.values().length) {
+                    pruned = true;
+                    w.supervisor().tell(new LayerPruned(w.generation(), w.layer(), Map.copyOf(outcomes)));
+                    streamReady();
+                }
+            }
+            case DeviceWorker.Forwarded f -> {
+                home().tell(new DeviceWorker.Release(f.input()));
+                downstream.tell(new Batch(f.output()));
+                if (w.completed()) {
+                    w.upstream().tell(new Demand(1, getContext().getSelf()));
+                }
+                streamed++;
+                finishIfDone();
+            }
+            case DeviceWorker.CallFailed f -> {
+                failed = true;
+                w.supervisor().tell(new StageFailed(w.generation(), w.layer(), f.call() + ": " + f.message()));
+            }
+            default -> throw new IllegalStateException("unexpected reply " + m.reply());
+        }
+        return this;
+    }
+
+    /** Once every batch has been accumulated, asks the home worker for the layer's independent solves. */
+    private void maybeSolve() {
+        if (!pruned && expectedBatches >= 0 && accumulated == expectedBatches && outcomes.isEmpty()) {
+            home().tell(new DeviceWorker.ExtractProblems(w.layer(), w.pattern(), w.sparsity(), replies));
+        }
+    }
+
+    /** Sends pruned-layer forwards for as many held inputs as downstream has demand for. */
+    private void streamReady() {
+        if (!pruned || failed) {
+            return;
+        }
+        if (w.last()) {
+            while (nextToStream < inputs.size()) {
+                home().tell(new DeviceWorker.Release(inputs.get(nextToStream++)));
+                streamed++;
+                if (w.completed()) {
+                    w.upstream().tell(new Demand(1, getContext().getSelf()));
+                }
+            }
+            finishIfDone();
+            return;
+        }
+        while (nextToStream < inputs.size() && downstreamCredit > 0) {
+            ActivationRef input = inputs.get(nextToStream++);
+            downstreamCredit--;
+            ActivationRef output = new ActivationRef(w.ids().next(), w.home(), w.layer() + 1, input.batch());
+            home().tell(new DeviceWorker.Forward(w.layer(), input, output, replies));
+        }
+        finishIfDone();
+    }
+
+    private void finishIfDone() {
+        if (!finished && pruned && expectedBatches >= 0 && streamed == expectedBatches && (w.last() || downstream != null)) {
+            finished = true;
+            if (!w.last()) {
+                downstream.tell(new UpstreamDone(expectedBatches));
+            }
+            home().tell(new DeviceWorker.CloseLayer(w.layer()));
+            w.supervisor().tell(new LayerStreamed(w.generation(), w.layer()));
+        }
+    }
+
+    private ActorRef<DeviceWorker.Command> home() {
+        return w.workers().get(w.home());
+    }
+}

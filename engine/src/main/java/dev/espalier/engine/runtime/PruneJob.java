@@ -1,0 +1,109 @@
+package dev.espalier.engine.runtime;
+
+import dev.espalier.engine.data.CalibrationSampler;
+import dev.espalier.engine.data.TextCorpus;
+import dev.espalier.engine.eval.PerplexityProtocol;
+import dev.espalier.engine.eval.PerplexityResult;
+import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.model.ModelLoader;
+import dev.espalier.engine.prune.PruneMethods;
+import dev.espalier.engine.prune.SparsityPattern;
+import dev.espalier.engine.runtime.node.CancellationToken;
+import dev.espalier.engine.runtime.node.EventSink;
+import dev.espalier.engine.runtime.node.JobExecutor;
+import dev.espalier.engine.runtime.store.RunDirectory;
+import dev.espalier.engine.tokenizer.Tokenizer;
+import dev.espalier.engine.tokenizer.TokenizerLoader;
+import dev.espalier.kernels.TensorOps;
+import dev.espalier.protocol.v1.JobSpec;
+import dev.espalier.protocol.v1.LayerReport;
+import dev.espalier.protocol.v1.MatrixReport;
+import dev.espalier.protocol.v1.RunReport;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.IntFunction;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * Runs one unstructured / N:M pruning job (magnitude, Wanda) through the actor pipeline: prepares the plan from the
+ * {@link JobSpec}, runs a {@link PruneSupervisor} in its own actor system until it ends, and commits the run report.
+ * The same code serves one-shot CLI runs, {@code espalier resume} and jobs of the node.
+ */
+public final class PruneJob implements JobExecutor {
+    @Override
+    public void run(JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel) throws Exception {
+        SparsityPattern pattern = SparsityPattern.parse(spec.getPattern());
+        double sparsity = pattern.validate(pattern.isNm() && spec.getSparsity() == 0 ? Double.NaN : spec.getSparsity());
+        DeviceSpec devices = DeviceSpec.parse(spec.getDevices());
+        try (LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
+            Path tokenizerPath = spec.getTokenizer().isEmpty() ? null : Path.of(spec.getTokenizer());
+            Tokenizer tokenizer = tokenizerPath != null ? TokenizerLoader.load(tokenizerPath) : TokenizerLoader.forModel(Path.of(spec.getModel()));
+            int seqlen = spec.getCalibrationSeqlen() > 0 ? spec.getCalibrationSeqlen() : model.config().maxPositionEmbeddings();
+            int[][] calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(Path.of(spec.getCalibration())), true),
+                    spec.getCalibrationSamples(), seqlen, spec.getSeed(), tokenizer.bosId());
+            List<PrunePlan.EvalSet> evals = new ArrayList<>();
+            for (String file : spec.getEvalDataList()) {
+                evals.add(new PrunePlan.EvalSet(file, tokenizer.encode(TextCorpus.read(Path.of(file)), true)));
+            }
+            PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
+            IntFunction<TensorOps> ops = devices::createOps;
+            PrunePlan plan = new PrunePlan(model, PruneMethods.label(spec.getMethod()), PruneMethods.linear(spec.getMethod()), pattern,
+                    sparsity, calibration, evals, protocol, (int) spec.getEvalMaxTokens(), devices.count(), ops,
+                    JobOptions.intOption(spec, "window", 4), JobOptions.intOption(spec, "max_restarts", 2),
+                    new FaultInjector(JobOptions.intOption(spec, "debug_fail_call", 0)), Path.of(spec.getOutput()),
+                    TokenizerLoader.exportFiles(tokenizerPath != null ? tokenizerPath : TokenizerLoader.locate(Path.of(spec.getModel()))));
+            CrashPoints.reach("planned");
+            PruneSupervisor.Outcome outcome = runSupervisor(plan, run, events, cancel, spec);
+            switch (outcome) {
+                case PruneSupervisor.Failed f -> throw new PipelineFailedException(f.message());
+                case PruneSupervisor.Succeeded s -> run.commitReport(report(spec, plan, run, s));
+            }
+        }
+    }
+
+    private static PruneSupervisor.Outcome runSupervisor(PrunePlan plan, RunDirectory run, EventSink events, CancellationToken cancel,
+                                                         JobSpec spec) throws Exception {
+        CompletableFuture<PruneSupervisor.Outcome> result = new CompletableFuture<>();
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.setup(ctx -> {
+            var done = ctx.messageAdapter(PruneSupervisor.Outcome.class, o -> {
+                result.complete(o);
+                return o;
+            });
+            ctx.spawn(PruneSupervisor.create(plan, run, events, done.unsafeUpcast()), "supervisor");
+            return Behaviors.ignore();
+        }), "espalier-job");
+        cancel.onCancel(() -> result.completeExceptionally(new java.util.concurrent.CancellationException(cancel.reason())));
+        try {
+            return result.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof Exception ex ? ex : e;
+        } finally {
+            system.terminate();
+            system.getWhenTerminated().toCompletableFuture().get();
+        }
+    }
+
+    private static RunReport report(JobSpec spec, PrunePlan plan, RunDirectory run, PruneSupervisor.Succeeded s) {
+        RunReport.Builder r = RunReport.newBuilder().setJobId(run.jobId()).setSpec(spec);
+        long allZeros = 0;
+        long allTotal = 0;
+        for (var layer : s.layers().entrySet()) {
+            LayerReport.Builder lr = LayerReport.newBuilder().setLayer(layer.getKey());
+            for (var m : layer.getValue().entrySet()) {
+                lr.addMatrices(MatrixReport.newBuilder().setName(m.getKey().hfName()).setSparsity(m.getValue().sparsity()));
+                allZeros += m.getValue().zeros();
+                allTotal += m.getValue().total();
+            }
+            r.addLayers(lr);
+        }
+        s.before().forEach(p -> r.addPerplexitiesBefore(EvalProtocols.toProto(p)));
+        s.after().forEach(p -> r.addPerplexitiesAfter(EvalProtocols.toProto(p)));
+        return r.setCalibration(spec.getCalibration()).setCalibrationSamples(plan.calibration().length)
+                .setCalibrationSeqlen(plan.maxTokens()).setCalibrationTokens((long) plan.calibration().length * plan.maxTokens())
+                .setAchievedSparsity(allTotal == 0 ? 0 : (double) allZeros / allTotal).build();
+    }
+}

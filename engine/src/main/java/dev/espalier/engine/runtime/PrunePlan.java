@@ -1,0 +1,40 @@
+package dev.espalier.engine.runtime;
+
+import dev.espalier.engine.eval.PerplexityProtocol;
+import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.prune.SparsityPattern;
+import dev.espalier.kernels.TensorOps;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.IntFunction;
+import java.util.function.Supplier;
+
+/**
+ * Everything a {@link PruneSupervisor} needs, prepared outside the actors: the dense model, calibration sequences
+ * (token ids), evaluation streams and the method.
+ *
+ * @param calibration  one token sequence per calibration batch, in order
+ * @param devices      number of device workers
+ * @param opsForDevice the backend of device i
+ * @param window       batches of demand a stage grants at once (bounds activations in flight between stages)
+ * @param maxRestarts  pipeline restarts from the last checkpoint allowed after device failures
+ * @param output       folder the pruned model is exported to
+ * @param tokenizerFiles files copied next to the exported model (source → name) so that it loads on its own
+ */
+public record PrunePlan(LlamaModel model, String method, Supplier<LinearPruner> pruner, SparsityPattern pattern, double sparsity,
+                        int[][] calibration, List<EvalSet> evals, PerplexityProtocol protocol, int evalMaxTokens, int devices,
+                        IntFunction<TensorOps> opsForDevice, int window, int maxRestarts, FaultInjector faults, Path output,
+                        java.util.Map<Path, String> tokenizerFiles) {
+
+    /** A text file's token stream, scored before and after pruning. */
+    public record EvalSet(String dataset, int[] stream) {}
+
+    public int maxTokens() {
+        int n = 1;
+        for (int[] seq : calibration) {
+            n = Math.max(n, seq.length);
+        }
+        return n;
+    }
+}

@@ -1,0 +1,312 @@
+package dev.espalier.engine.runtime;
+
+import dev.espalier.engine.eval.PerplexityResult;
+import dev.espalier.engine.model.DecoderLayerWeights;
+import dev.espalier.engine.model.LayerCheckpoint;
+import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.export.ModelExportJob;
+import dev.espalier.engine.runtime.node.EventSink;
+import dev.espalier.engine.runtime.store.RunDirectory;
+import dev.espalier.kernels.TensorOps;
+import dev.espalier.protocol.v1.JobEvent;
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * One pruning job: owns the device workers and one {@link LayerPruner} per decoder layer, feeds calibration batches
+ * into layer 0 as demand allows, checkpoints every pruned layer to the run directory, restarts the pipeline from the
+ * last checkpoint when a device call fails, and at the end has the pruned model exported and evaluated. Layers
+ * already checkpointed (a resumed run) are loaded, not pruned again, so a resumed run gives the same weights.
+ */
+public final class PruneSupervisor extends AbstractBehavior<Object> {
+
+    /** How the job ended. */
+    public sealed interface Outcome {}
+
+    public record Succeeded(List<PerplexityResult> before, List<PerplexityResult> after,
+                            Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> layers, int restarts) implements Outcome {}
+
+    public record Failed(String message) implements Outcome {}
+
+    private record WorkerReply(DeviceWorker.Reply reply) {}
+
+    private record SourceDemand(int batches) {}
+
+    public static Behavior<Object> create(PrunePlan plan, RunDirectory run, EventSink events, ActorRef<Outcome> done) {
+        return Behaviors.setup(ctx -> new PruneSupervisor(ctx, plan, run, events, done));
+    }
+
+    private final PrunePlan plan;
+    private final RunDirectory run;
+    private final EventSink events;
+    private final ActorRef<Outcome> done;
+    private final ActorRef<DeviceWorker.Reply> replies;
+    private final int layers;
+    private final List<TensorOps> ops = new ArrayList<>();
+    private final List<PerplexityResult> before = new ArrayList<>();
+    private final List<PerplexityResult> after = new ArrayList<>();
+    private final Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes = new java.util.TreeMap<>();
+    private final long startNanos = System.nanoTime();
+
+    private int generation;
+    private int restarts;
+    private HostActivationStore store;
+    private Arena checkpointArena;
+    private List<ActorRef<DeviceWorker.Command>> workers = List.of();
+    private final List<ActorRef<LayerPruner.Command>> stages = new ArrayList<>();
+    private DecoderLayerWeights[] opened; // per layer: the home worker's (pruned) weights
+    private int openedCount;
+    private IdSource ids;
+    private int sourceCredit;
+    private int nextBatch;
+    private int streamedLayers;
+    private Phase phase = Phase.EVAL_BEFORE;
+
+    private enum Phase { EVAL_BEFORE, OPENING, PRUNING, EVAL_AFTER, DONE }
+
+    private PruneSupervisor(ActorContext<Object> context, PrunePlan plan, RunDirectory run, EventSink events, ActorRef<Outcome> done) {
+        super(context);
+        this.plan = plan;
+        this.run = run;
+        this.events = events;
+        this.done = done;
+        this.layers = plan.model().config().numLayers();
+        this.replies = context.messageAdapter(DeviceWorker.Reply.class, WorkerReply::new);
+        for (int d = 0; d < plan.devices(); d++) {
+            ops.add(plan.opsForDevice().apply(d));
+        }
+        startGeneration();
+        evaluateNext(plan.model(), before);
+    }
+
+    @Override
+    public Receive<Object> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(WorkerReply.class, this::onWorkerReply)
+                .onMessage(SourceDemand.class, this::onSourceDemand)
+                .onMessage(LayerPruner.LayerPruned.class, this::onLayerPruned)
+                .onMessage(LayerPruner.LayerStreamed.class, this::onLayerStreamed)
+                .onMessage(LayerPruner.StageFailed.class, this::onStageFailed)
+                .onSignal(PostStop.class, signal -> onStop())
+                .build();
+    }
+
+    /** Spawns this generation's device workers (a new generation after each restart). */
+    private void startGeneration() {
+        generation++;
+        store = new HostActivationStore();
+        checkpointArena = Arena.ofShared();
+        ids = new IdSource(generation);
+        List<ActorRef<DeviceWorker.Command>> spawned = new ArrayList<>();
+        for (int d = 0; d < plan.devices(); d++) {
+            DeviceWorker.Device device = new DeviceWorker.Device(d, ops.get(d), plan.model().config(), plan.model().embedTokens(),
+                    plan.maxTokens(), store, plan.faults());
+            spawned.add(getContext().spawn(DeviceWorker.create(device), "device-" + d + "-g" + generation,
+                    DispatcherSelector.fromConfig("espalier.device-dispatcher")));
+        }
+        workers = spawned;
+    }
+
+    private void evaluateNext(LlamaModel model, List<PerplexityResult> into) {
+        int i = into.size();
+        if (i < plan.evals().size()) {
+            PrunePlan.EvalSet set = plan.evals().get(i);
+            progress(into == before ? "eval-before" : "eval-after", i, plan.evals().size());
+            workers.getFirst().tell(new DeviceWorker.Evaluate(generation, set.dataset(), model, set.stream(), plan.protocol(),
+                    plan.evalMaxTokens(), replies));
+        } else if (into == before) {
+            openLayers();
+        } else {
+            finish();
+        }
+    }
+
+    /** Opens every layer on its home worker, from its checkpoint when the run already has one. */
+    private void openLayers() {
+        phase = Phase.OPENING;
+        opened = new DecoderLayerWeights[layers];
+        openedCount = 0;
+        for (int l = 0; l < layers; l++) {
+            DecoderLayerWeights source = run.isLayerCompleted(l)
+                    ? LayerCheckpoint.read(run.verifiedLayer(l), plan.model().config(), l, checkpointArena)
+                    : plan.model().layer(l);
+            workers.get(home(l)).tell(new DeviceWorker.OpenLayer(generation, l, source, plan.pruner(), replies));
+        }
+    }
+
+    /** Spawns the stages from layer 0 down; each asks its upstream (layer 0: this supervisor) for batches. */
+    private void startPipeline() {
+        phase = Phase.PRUNING;
+        streamedLayers = 0;
+        sourceCredit = 0;
+        nextBatch = 0;
+        stages.clear();
+        ActorRef<LayerPruner.Demand> upstream = getContext().messageAdapter(LayerPruner.Demand.class, d -> new SourceDemand(d.batches()));
+        for (int l = 0; l < layers; l++) {
+            LayerPruner.Wiring wiring = new LayerPruner.Wiring(generation, l, l == layers - 1, run.isLayerCompleted(l), home(l), workers,
+                    upstream, plan.window(), plan.pattern(), plan.sparsity(), getContext().getSelf(), ids);
+            ActorRef<LayerPruner.Command> stage = getContext().spawn(LayerPruner.create(wiring), "layer-" + l + "-g" + generation);
+            stages.add(stage);
+            upstream = stage.narrow();
+        }
+        checkpointArena.close(); // the workers hold copies of any checkpointed layer now
+        progress("prune", completedLayers(), layers);
+    }
+
+    private Behavior<Object> onSourceDemand(SourceDemand m) {
+        sourceCredit += m.batches();
+        feed();
+        return this;
+    }
+
+    /** Embeds the next calibration batches, as many as layer 0 asked for. */
+    private void feed() {
+        while (sourceCredit > 0 && nextBatch < plan.calibration().length) {
+            sourceCredit--;
+            int batch = nextBatch++;
+            ActivationRef ref = new ActivationRef(ids.next(), home(0), 0, batch);
+            workers.get(home(0)).tell(new DeviceWorker.Embed(ref, plan.calibration()[batch], replies));
+        }
+    }
+
+    private Behavior<Object> onWorkerReply(WorkerReply m) {
+        switch (m.reply()) {
+            case DeviceWorker.Evaluated e when e.generation() == generation -> {
+                List<PerplexityResult> into = phase == Phase.EVAL_BEFORE ? before : after;
+                into.add(e.result());
+                evaluateNext(phase == Phase.EVAL_BEFORE ? plan.model() : prunedModel(), into);
+            }
+            case DeviceWorker.LayerOpened o when o.generation() == generation && phase == Phase.OPENING -> {
+                opened[o.layer()] = o.weights();
+                if (++openedCount == layers) {
+                    startPipeline();
+                }
+            }
+            case DeviceWorker.Stored s when phase == Phase.PRUNING && IdSource.generationOf(s.ref().id()) == generation -> {
+                stages.getFirst().tell(new LayerPruner.Batch(s.ref()));
+                if (s.ref().batch() == plan.calibration().length - 1) {
+                    stages.getFirst().tell(new LayerPruner.UpstreamDone(plan.calibration().length));
+                }
+            }
+            case DeviceWorker.CallFailed f -> onFailure("device call " + f.call() + " failed: " + f.message());
+            default -> getContext().getLog().debug("ignoring stale reply {}", m.reply());
+        }
+        return this;
+    }
+
+    private Behavior<Object> onLayerPruned(LayerPruner.LayerPruned m) {
+        if (m.generation() != generation) {
+            return this;
+        }
+        outcomes.put(m.layer(), m.outcomes());
+        if (!run.isLayerCompleted(m.layer())) {
+            CrashPoints.reach("before-checkpoint");
+            run.commitLayer(m.layer(), ch -> LayerCheckpoint.write(ch, plan.model().config(), m.layer(), opened[m.layer()]));
+            run.markLayerCompleted(m.layer());
+            CrashPoints.reach("after-checkpoint");
+        }
+        long zeros = m.outcomes().values().stream().mapToLong(LinearPruner.PruneOutcome::zeros).sum();
+        long total = m.outcomes().values().stream().mapToLong(LinearPruner.PruneOutcome::total).sum();
+        events.emit(JobEvent.newBuilder().setLayerPruned(dev.espalier.protocol.v1.LayerPruned.newBuilder()
+                .setLayer(m.layer()).setSparsity(total == 0 ? 0 : (double) zeros / total)
+                .setSeconds((System.nanoTime() - startNanos) / 1e9)));
+        progress("prune", completedLayers(), layers);
+        return this;
+    }
+
+    private Behavior<Object> onLayerStreamed(LayerPruner.LayerStreamed m) {
+        if (m.generation() == generation && ++streamedLayers == layers) {
+            phase = Phase.EVAL_AFTER;
+            CrashPoints.reach("before-export");
+            ModelExportJob.export(prunedModel(), plan.output(), plan.tokenizerFiles());
+            CrashPoints.reach("after-export");
+            evaluateNext(prunedModel(), after);
+        }
+        return this;
+    }
+
+    private Behavior<Object> onStageFailed(LayerPruner.StageFailed m) {
+        if (m.generation() == generation) {
+            onFailure("layer " + m.layer() + ": " + m.message());
+        }
+        return this;
+    }
+
+    /** Stops this generation's actors and starts again from the last checkpoint, or gives up after too many restarts. */
+    private void onFailure(String message) {
+        if (phase == Phase.DONE) {
+            return;
+        }
+        getContext().getLog().warn("pipeline failed ({}); restart {} of {}", message, restarts + 1, plan.maxRestarts());
+        stopGeneration();
+        if (restarts++ >= plan.maxRestarts()) {
+            phase = Phase.DONE;
+            done.tell(new Failed(message));
+            return;
+        }
+        before.clear();
+        after.clear();
+        phase = Phase.EVAL_BEFORE;
+        startGeneration();
+        evaluateNext(plan.model(), before);
+    }
+
+    private void stopGeneration() {
+        stages.forEach(getContext()::stop);
+        stages.clear();
+        workers.forEach(getContext()::stop);
+        workers = List.of();
+        store.close();
+        if (phase == Phase.OPENING) {
+            checkpointArena.close();
+        }
+    }
+
+    private void finish() {
+        phase = Phase.DONE;
+        done.tell(new Succeeded(List.copyOf(before), List.copyOf(after), Map.copyOf(outcomes), restarts));
+    }
+
+    private LlamaModel prunedModel() {
+        return plan.model().withLayers(plan.model().config(), List.of(opened));
+    }
+
+    private int home(int layer) {
+        return layer % plan.devices();
+    }
+
+    private int completedLayers() {
+        int n = 0;
+        for (int l = 0; l < layers; l++) {
+            n += run.isLayerCompleted(l) ? 1 : 0;
+        }
+        return n;
+    }
+
+    private void progress(String stage, long doneUnits, long total) {
+        double elapsed = (System.nanoTime() - startNanos) / 1e9;
+        double eta = doneUnits > 0 && doneUnits < total ? elapsed / doneUnits * (total - doneUnits) : 0;
+        events.emit(JobEvent.newBuilder().setProgress(dev.espalier.protocol.v1.Progress.newBuilder()
+                .setStage(stage).setDone(doneUnits).setTotal(total).setEtaSeconds(eta)));
+    }
+
+    private Behavior<Object> onStop() {
+        if (store != null) {
+            store.close();
+        }
+        ops.forEach(TensorOps::close);
+        return this;
+    }
+}

@@ -1,0 +1,102 @@
+package dev.espalier.engine.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+
+import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.model.ModelLoader;
+import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.prune.SparsityPattern;
+import dev.espalier.kernels.Tensor;
+import dev.espalier.protocol.v1.PruneMethod;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PruneSupervisorTest {
+    private static ActorTestKit kit;
+    private static LlamaModel model;
+    private static int[][] calibration;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void start() {
+        kit = ActorTestKit.create();
+        model = PipelineFixture.load();
+        calibration = PipelineFixture.calibration(6, 128);
+    }
+
+    @AfterAll
+    static void stop() {
+        kit.shutdownTestKit();
+        model.close();
+    }
+
+    private byte[] prune(String name, int devices, FaultInjector faults, SparsityPattern pattern, double sparsity) throws Exception {
+        Path out = tmp.resolve(name + "-model");
+        PrunePlan plan = PipelineFixture.plan(model, PruneMethod.PRUNE_METHOD_WANDA, pattern, sparsity, calibration, devices, faults, out);
+        PruneSupervisor.Outcome outcome = PipelineFixture.run(kit, plan, tmp.resolve(name + "-run"));
+        PruneSupervisor.Succeeded ok = assertInstanceOf(PruneSupervisor.Succeeded.class, outcome, outcome.toString());
+        assertEquals(faults == FaultInjector.NONE ? 0 : 1, ok.restarts());
+        assertEquals(model.config().numLayers(), ok.layers().size());
+        return Files.readAllBytes(out.resolve("model.safetensors"));
+    }
+
+    @Test
+    void prunedModelIsBitIdenticalOnOneAndTwoDevices() throws Exception {
+        byte[] one = prune("one", 1, FaultInjector.NONE, SparsityPattern.UNSTRUCTURED, 0.5);
+        byte[] two = prune("two", 2, FaultInjector.NONE, SparsityPattern.UNSTRUCTURED, 0.5);
+        assertArrayEquals(one, two);
+    }
+
+    @Test
+    void injectedDeviceFaultRestartsFromLastCheckpointWithTheSameResult() throws Exception {
+        byte[] clean = prune("clean", 2, FaultInjector.NONE, SparsityPattern.UNSTRUCTURED, 0.5);
+        // call 40 falls in the third layer: two layers are checkpointed by then and are loaded, not pruned again
+        byte[] faulty = prune("faulty", 2, new FaultInjector(40), SparsityPattern.UNSTRUCTURED, 0.5);
+        assertArrayEquals(clean, faulty);
+    }
+
+    @Test
+    void twoFourPatternHoldsInEveryExportedMatrix() throws Exception {
+        prune("nm", 1, FaultInjector.NONE, new SparsityPattern(2, 4), 0.5);
+        try (LlamaModel pruned = ModelLoader.load(tmp.resolve("nm-model"), Arena.ofShared())) {
+            for (int l = 0; l < pruned.config().numLayers(); l++) {
+                for (LinearModule m : LinearModule.values()) {
+                    Tensor w = m.weight(pruned.layer(l));
+                    float[] v = w.toFloatArray();
+                    for (int i = 0; i < v.length; i += 4) {
+                        int nonzero = 0;
+                        for (int j = 0; j < 4; j++) {
+                            nonzero += v[i + j] != 0f ? 1 : 0;
+                        }
+                        assertEquals(true, nonzero <= 2, "layer " + l + " " + m + " group at " + i);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void reportedOutcomesCountTheZerosWritten() throws Exception {
+        Path out = tmp.resolve("counted-model");
+        PrunePlan plan = PipelineFixture.plan(model, PruneMethod.PRUNE_METHOD_MAGNITUDE, SparsityPattern.UNSTRUCTURED, 0.6, calibration,
+                1, FaultInjector.NONE, out);
+        PruneSupervisor.Succeeded ok = assertInstanceOf(PruneSupervisor.Succeeded.class,
+                PipelineFixture.run(kit, plan, tmp.resolve("counted-run")));
+        for (var layer : ok.layers().values()) {
+            for (LinearPruner.PruneOutcome o : layer.values()) {
+                assertEquals(0.6, o.sparsity(), 1.0 / o.total() + 1e-9);
+            }
+        }
+    }
+}
