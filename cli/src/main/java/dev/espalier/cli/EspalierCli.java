@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
         version = "espalier 0.1.0",
         description = "Prunes LLaMA-family language models with forward passes only.",
         subcommands = {InspectCommand.class, EvalCommand.class, GenerateCommand.class, BenchCommand.class,
+                dev.espalier.cli.commands.ServeCommand.class, dev.espalier.cli.commands.SubmitCommand.class, dev.espalier.cli.commands.StatusCommand.class, dev.espalier.cli.commands.WatchCommand.class, dev.espalier.cli.commands.CancelCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
                 "  ./espalier inspect ../shared/models/stories260K-hf",

@@ -1,0 +1,138 @@
+package dev.espalier.cli.commands;
+
+import dev.espalier.engine.eval.PerplexityProtocol;
+import dev.espalier.engine.runtime.node.JobSpecs;
+import dev.espalier.protocol.v1.JobSpec;
+import dev.espalier.protocol.v1.PruneMethod;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Option;
+
+/** What to prune and how, as {@code prune} and {@code submit} take it on the command line; builds a {@link JobSpec}. */
+public final class JobSpecOptions {
+
+    @Option(names = "--model", required = true, paramLabel = "<dir|file>",
+            description = "A Hugging Face folder (config.json + safetensors) or a llama2.c .bin file.")
+    Path model;
+
+    @Option(names = "--tokenizer", paramLabel = "<file>", description = "Tokenizer file (default: found next to the model).")
+    Path tokenizer;
+
+    @Option(names = "--method", required = true, paramLabel = "<method>", converter = MethodConverter.class,
+            completionCandidates = MethodNames.class, description = "${COMPLETION-CANDIDATES}.")
+    PruneMethod method;
+
+    @Option(names = "--sparsity", defaultValue = "0.5", paramLabel = "<fraction>",
+            description = "Fraction of weights (units, for structured methods) removed, in [0, 1) (default: ${DEFAULT-VALUE}).")
+    double sparsity;
+
+    @Option(names = "--pattern", defaultValue = "unstructured", completionCandidates = PatternNames.class,
+            description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    String pattern;
+
+    @Option(names = "--calib", paramLabel = "<file|self>",
+            description = "Calibration text, or `self` for text the model generates (default: none).")
+    String calibration;
+
+    @Option(names = "--calib-samples", defaultValue = "128", paramLabel = "N", description = "Calibration sequences (default: ${DEFAULT-VALUE}).")
+    int calibrationSamples;
+
+    @Option(names = "--calib-seqlen", defaultValue = "0", paramLabel = "N",
+            description = "Tokens per calibration sequence (default: the model's context length).")
+    int calibrationSeqlen;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Random seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--out", required = true, paramLabel = "<dir>", description = "Folder the pruned model is written to.")
+    Path output;
+
+    @Option(names = "--devices", defaultValue = "cpu", description = "Devices, e.g. cpu, cpu:2, cuda:0,cuda:1 (default: ${DEFAULT-VALUE}).")
+    String devices;
+
+    @Option(names = "--eval-data", split = ",", paramLabel = "<file>",
+            description = "Text files whose perplexity is measured before and after pruning (repeatable).")
+    List<Path> evalData = new ArrayList<>();
+
+    @Option(names = "--eval-protocol", defaultValue = "full", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    PerplexityProtocol evalProtocol;
+
+    @Option(names = "--eval-max-tokens", defaultValue = "0", paramLabel = "N", description = "Score only the first N tokens of each file (default: all).")
+    long evalMaxTokens;
+
+    @Option(names = "--method-option", paramLabel = "<key=value>", description = "A method-specific setting (repeatable).")
+    Map<String, String> methodOptions = new LinkedHashMap<>();
+
+    /** The spec these options describe, paths made absolute; IllegalArgumentException naming the bad option. */
+    public JobSpec toJobSpec() {
+        JobSpec.Builder spec = JobSpec.newBuilder().setModel(absolute(model)).setMethod(method).setSparsity(sparsity)
+                .setPattern(pattern).setCalibrationSamples(calibrationSamples).setCalibrationSeqlen(calibrationSeqlen)
+                .setSeed(seed).setOutput(absolute(output)).setDevices(devices).setEvalMaxTokens(evalMaxTokens)
+                .setEvalProtocol(dev.espalier.protocol.v1.PerplexityProtocol.valueOf("PERPLEXITY_PROTOCOL_" + evalProtocol.name()))
+                .putAllMethodOptions(methodOptions);
+        if (tokenizer != null) {
+            spec.setTokenizer(absolute(tokenizer));
+        }
+        if (calibration != null) {
+            spec.setCalibration(calibration.equals(JobSpecs.SELF_CALIBRATION) ? calibration : absolute(Path.of(calibration)));
+        }
+        evalData.forEach(file -> spec.addEvalData(absolute(file)));
+        JobSpecs.validate(spec.build());
+        return spec.build();
+    }
+
+    /** Throws IllegalArgumentException naming the first input file of {@code spec} that does not exist here. */
+    public static void checkInputsExist(JobSpec spec) {
+        List<String> inputs = new ArrayList<>(List.of(spec.getModel(), spec.getTokenizer()));
+        if (!spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION)) {
+            inputs.add(spec.getCalibration());
+        }
+        inputs.addAll(spec.getEvalDataList());
+        for (String input : inputs) {
+            if (!input.isEmpty() && !Files.exists(Path.of(input))) {
+                throw new IllegalArgumentException(input + ": no such file or folder");
+            }
+        }
+    }
+
+    private static String absolute(Path path) {
+        return path.toAbsolutePath().normalize().toString();
+    }
+
+    /** Reads "wanda-sp" (or "WANDA_SP") as a {@link PruneMethod}. */
+    static final class MethodConverter implements ITypeConverter<PruneMethod> {
+        @Override
+        public PruneMethod convert(String value) {
+            try {
+                return JobSpecs.methodOf(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    /** The method names the command line accepts. */
+    static final class MethodNames implements Iterable<String> {
+        @Override
+        public Iterator<String> iterator() {
+            return java.util.Arrays.stream(PruneMethod.values())
+                    .filter(m -> m != PruneMethod.UNRECOGNIZED && m != PruneMethod.PRUNE_METHOD_UNSPECIFIED)
+                    .map(JobSpecs::methodLabel).iterator();
+        }
+    }
+
+    /** The sparsity patterns the command line accepts. */
+    static final class PatternNames implements Iterable<String> {
+        @Override
+        public Iterator<String> iterator() {
+            return List.of("unstructured", "2:4", "4:8").iterator();
+        }
+    }
+}

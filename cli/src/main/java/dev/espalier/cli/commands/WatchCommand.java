@@ -1,0 +1,134 @@
+package dev.espalier.cli.commands;
+
+import dev.espalier.cli.ConsoleProgress;
+import dev.espalier.protocol.v1.JobEvent;
+import dev.espalier.protocol.v1.PerplexityResult;
+import dev.espalier.protocol.v1.RunReport;
+import dev.espalier.protocol.v1.WatchJobRequest;
+import io.grpc.StatusRuntimeException;
+import java.io.PrintWriter;
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code espalier watch JOB}: follow a job's events until it ends; exit 0 if it succeeded, 1 if it failed or was cancelled. */
+@Command(name = "watch", description = {"Follow a job's events (with a progress bar) until it ends.",
+        "Exit code: 0 the job succeeded, 1 it failed or was cancelled, 2 the node could not be reached."},
+        footer = {"", "Examples:", "  ./espalier watch 20261122-163827-3fa9",
+                "  ./espalier watch 20261122-163827-3fa9 --from 40 --quiet     # resume after event 39, no bar"})
+public final class WatchCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "<job-id>", description = "The job to follow.")
+    String jobId;
+
+    @Option(names = "--from", defaultValue = "1", paramLabel = "N", description = "First event to show (default: ${DEFAULT-VALUE}).")
+    long from;
+
+    @Option(names = "--quiet", description = "No progress bar.")
+    boolean quiet;
+
+    @Mixin
+    NodeClientOptions node;
+
+    @Spec
+    CommandSpec spec;
+
+    private ConsoleProgress bar;
+    private String barStage;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        return node.run(spec, client -> {
+            long last = from - 1;
+            try {
+                Iterator<JobEvent> events = client.streaming().watchJob(WatchJobRequest.newBuilder().setJobId(jobId)
+                        .setFromSequence(from).build());
+                while (events.hasNext()) {
+                    JobEvent event = events.next();
+                    last = event.getSequence();
+                    Integer exit = show(out, event);
+                    if (exit != null) {
+                        return exit;
+                    }
+                }
+            } catch (StatusRuntimeException e) {
+                if (last < from) {
+                    throw e; // nothing received: the usual one-line error
+                }
+                closeBar();
+                spec.commandLine().getErr().println("espalier watch: error: lost the node at " + client.address() + " after event "
+                        + last + "; resume with: espalier watch " + jobId + " --from " + (last + 1));
+                return 2;
+            } finally {
+                closeBar();
+            }
+            spec.commandLine().getErr().println("espalier watch: error: the node ended the stream before the job ended");
+            return 1;
+        });
+    }
+
+    /** Prints one event; returns the exit code when it ends the job, else null. */
+    private Integer show(PrintWriter out, JobEvent event) {
+        switch (event.getKindCase()) {
+            case PROGRESS -> {
+                if (!quiet) {
+                    if (!event.getProgress().getStage().equals(barStage)) {
+                        closeBar();
+                        barStage = event.getProgress().getStage();
+                        bar = new ConsoleProgress(barStage, true);
+                    }
+                    bar.progress(event.getProgress().getDone(), event.getProgress().getTotal());
+                }
+                return null;
+            }
+            case QUEUED -> out.printf(Locale.ROOT, "queued (%d job(s) ahead)%n", event.getQueued().getPosition());
+            case STARTED -> out.println(event.getStarted().getResumed() ? "resumed from its last checkpoint" : "started");
+            case LAYER_PRUNED -> out.printf(Locale.ROOT, "layer %d pruned: sparsity %.4f, reconstruction error %.4g, %.1f s%n",
+                    event.getLayerPruned().getLayer(), event.getLayerPruned().getSparsity(),
+                    event.getLayerPruned().getReconstructionError(), event.getLayerPruned().getSeconds());
+            case SUCCEEDED -> {
+                closeBar();
+                printReport(out, event.getSucceeded().getReport());
+                out.println("succeeded: pruned model in " + event.getSucceeded().getOutput());
+                return 0;
+            }
+            case FAILED -> {
+                closeBar();
+                out.println("failed: " + event.getFailed().getMessage());
+                return 1;
+            }
+            case CANCELLED -> {
+                closeBar();
+                out.println("cancelled: " + event.getCancelled().getReason());
+                return 1;
+            }
+            default -> { }
+        }
+        out.flush();
+        return null;
+    }
+
+    private static void printReport(PrintWriter out, RunReport report) {
+        for (PerplexityResult before : report.getPerplexitiesBeforeList()) {
+            out.printf(Locale.ROOT, "before: %s ppl=%.4f%n", before.getDataset(), before.getPerplexity());
+        }
+        for (PerplexityResult after : report.getPerplexitiesAfterList()) {
+            out.printf(Locale.ROOT, "after:  %s ppl=%.4f%n", after.getDataset(), after.getPerplexity());
+        }
+    }
+
+    private void closeBar() {
+        if (bar != null) {
+            bar.close();
+            bar = null;
+            barStage = null;
+        }
+    }
+}

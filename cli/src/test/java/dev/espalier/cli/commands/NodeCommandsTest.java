@@ -1,0 +1,128 @@
+package dev.espalier.cli.commands;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.espalier.engine.runtime.node.JobExecutor;
+import dev.espalier.engine.runtime.node.Node;
+import dev.espalier.engine.runtime.node.NodeOptions;
+import dev.espalier.protocol.v1.JobEvent;
+import dev.espalier.protocol.v1.JobSpec;
+import dev.espalier.protocol.v1.LayerPruned;
+import dev.espalier.protocol.v1.PerplexityProtocol;
+import dev.espalier.protocol.v1.Progress;
+import dev.espalier.protocol.v1.PruneMethod;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+@Timeout(60)
+class NodeCommandsTest {
+
+    @TempDir
+    Path tmp;
+
+    /** Exit code and what a command printed. */
+    record Run(int exit, String out, String err) {}
+
+    private static Run run(Callable<Integer> command, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cli = new CommandLine(command).setCaseInsensitiveEnumValuesAllowed(true)
+                .setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true));
+        int exit = cli.execute(args);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    /** Emits one layer and a progress event, then succeeds; fails when the method is WANDA. */
+    private static final JobExecutor FAKE = (spec, run, events, cancel) -> {
+        if (spec.getMethod() == PruneMethod.PRUNE_METHOD_WANDA) {
+            throw new IllegalArgumentException(spec.getModel() + ": not a model");
+        }
+        events.emit(JobEvent.newBuilder().setLayerPruned(LayerPruned.newBuilder().setLayer(0).setSparsity(0.5)
+                .setReconstructionError(0.0123).setSeconds(1.5)));
+        events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("prune").setDone(1).setTotal(1)));
+    };
+
+    @Test
+    void submitWatchStatusAndCancelTalkToARunningNode() throws IOException {
+        Path home = tmp.resolve("node");
+        Path model = Files.createDirectories(tmp.resolve("model"));
+        try (Node node = Node.start(NodeOptions.defaults(home).withPort(0), spec -> FAKE)) {
+            Run submit = run(new SubmitCommand(), "--home", home.toString(), "--model", model.toString(), "--method", "wanda-sp",
+                    "--sparsity", "0.3", "--pattern", "2:4", "--out", tmp.resolve("out").toString(), "--eval-data",
+                    model.toString(), "--eval-protocol", "seq128", "--method-option", "steps=3");
+            assertEquals(0, submit.exit(), submit.err());
+            String id = submit.out().strip();
+            assertTrue(id.matches("\\d{8}-\\d{6}-[0-9a-f]{4}"), id);
+
+            Run watch = run(new WatchCommand(), "--node", node.address().toString(), "--quiet", id);
+            assertEquals(0, watch.exit(), watch.err());
+            assertEquals(List.of("queued (0 job(s) ahead)", "started", "layer 0 pruned: sparsity 0.5000, reconstruction error 0.01230, 1.5 s",
+                    "succeeded: pruned model in " + tmp.resolve("out")), watch.out().lines().toList());
+
+            Run detail = run(new StatusCommand(), "--home", home.toString(), id);
+            assertEquals(0, detail.exit(), detail.err());
+            assertTrue(detail.out().contains("state      succeeded: succeeded: " + tmp.resolve("out")), detail.out());
+            assertTrue(detail.out().contains("method     wanda-sp 2:4, sparsity 0.3000, seed 0"), detail.out());
+
+            Run cancel = run(new CancelCommand(), "--home", home.toString(), id);
+            assertEquals(2, cancel.exit());
+            assertEquals("espalier cancel: error: job " + id + " already ended: succeeded\n", cancel.err());
+
+            Run failing = run(new SubmitCommand(), "--home", home.toString(), "--model", model.toString(), "--method", "wanda",
+                    "--out", tmp.resolve("out2").toString());
+            Run failed = run(new WatchCommand(), "--home", home.toString(), "--quiet", failing.out().strip());
+            assertEquals(1, failed.exit());
+            assertEquals("failed: " + model + ": not a model", failed.out().lines().toList().getLast());
+
+            Run table = run(new StatusCommand(), "--home", home.toString());
+            assertEquals(3, table.out().lines().count(), table.out()); // header and two jobs
+            assertTrue(table.out().lines().toList().get(2).contains(" failed "), table.out());
+        }
+    }
+
+    @Test
+    void submittedSpecCarriesEveryOptionWithAbsolutePaths() {
+        JobSpecOptions options = new JobSpecOptions();
+        new CommandLine(options).setCaseInsensitiveEnumValuesAllowed(true).parseArgs("--model", "m", "--method", "POLICY_GRADIENT",
+                "--sparsity", "0.25", "--pattern", "4:8", "--calib", "self", "--calib-samples", "16", "--calib-seqlen", "64",
+                "--seed", "9", "--out", "o", "--devices", "cpu:2", "--eval-data", "a.txt,b.txt", "--eval-protocol", "stream",
+                "--eval-max-tokens", "100", "--method-option", "lr=0.1");
+        Path cwd = Path.of("").toAbsolutePath();
+        JobSpec expected = JobSpec.newBuilder().setModel(cwd.resolve("m").toString())
+                .setMethod(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT).setSparsity(0.25).setPattern("4:8").setCalibration("self")
+                .setCalibrationSamples(16).setCalibrationSeqlen(64).setSeed(9).setOutput(cwd.resolve("o").toString())
+                .setDevices("cpu:2").addEvalData(cwd.resolve("a.txt").toString()).addEvalData(cwd.resolve("b.txt").toString())
+                .setEvalProtocol(PerplexityProtocol.PERPLEXITY_PROTOCOL_STREAM).setEvalMaxTokens(100).putMethodOptions("lr", "0.1")
+                .build();
+        assertEquals(expected, options.toJobSpec());
+    }
+
+    @Test
+    void unreachableNodeIsOneLineAndExitCodeTwo() throws IOException {
+        int port;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            port = socket.getLocalPort(); // free once closed: nothing listens there
+        }
+        Run status = run(new StatusCommand(), "--node", "127.0.0.1:" + port);
+        assertEquals(2, status.exit());
+        assertEquals("espalier status: error: cannot reach the espalier node at 127.0.0.1:" + port
+                + " (is `espalier serve` running?)\n", status.err());
+
+        Path home = tmp.resolve("never-started");
+        Run watch = run(new WatchCommand(), "--home", home.toString(), "some-job");
+        assertEquals(2, watch.exit());
+        assertEquals("espalier watch: error: cannot reach the espalier node: " + home.resolve("node.port")
+                + " not found: no node has been started with this home (is `espalier serve` running?)\n", watch.err());
+    }
+}

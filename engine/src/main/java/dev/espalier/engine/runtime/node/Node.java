@@ -1,0 +1,236 @@
+package dev.espalier.engine.runtime.node;
+
+import dev.espalier.engine.runtime.store.AtomicFiles;
+import dev.espalier.protocol.v1.JobSpec;
+import dev.espalier.protocol.v1.JobState;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The long-running node: the EspalierNode gRPC service over a durable job store in its home folder, with a bounded
+ * queue and a fixed number of slots that run jobs. On start it re-queues every QUEUED job and every RUNNING one (which
+ * resumes in its existing run directory), then writes {@code <home>/node.port}. One node per home (a file lock).
+ */
+public final class Node implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Node.class);
+    private static final long SHUTDOWN_GRACE_SECONDS = 60;
+
+    private final Path home;
+    private final FileChannel lockChannel;
+    private final JobStore store;
+    private final JobQueue queue;
+    private final Set<JobRecord> running = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean closing = new AtomicBoolean();
+    private final CountDownLatch terminated = new CountDownLatch(1);
+    private final List<Thread> slots = new ArrayList<>();
+    private Server server;
+    private NodeAddress address;
+
+    private Node(Path home, FileChannel lockChannel, JobStore store, JobQueue queue) {
+        this.home = home;
+        this.lockChannel = lockChannel;
+        this.store = store;
+        this.queue = queue;
+    }
+
+    /** Starts a node whose jobs run with the executors registered in {@link JobExecutors}. */
+    public static Node start(NodeOptions options) {
+        return start(options, JobExecutors::forSpec);
+    }
+
+    /**
+     * Starts a node: locks the home, loads and re-queues its jobs, listens on {@code bindAddress:port}, writes
+     * {@code node.port} and starts the slots. {@code executors} picks the executor of each job.
+     */
+    public static Node start(NodeOptions options, Function<JobSpec, JobExecutor> executors) {
+        Path home = options.home().toAbsolutePath();
+        FileChannel lockChannel = lockHome(home);
+        Node node = null;
+        try {
+            JobStore store = new JobStore(home);
+            node = new Node(home, lockChannel, store, new JobQueue(options.queueCapacity()));
+            node.recover();
+            node.listen(options, executors);
+            return node;
+        } catch (RuntimeException e) {
+            if (node != null) {
+                node.close();
+            } else {
+                closeQuietly(lockChannel);
+            }
+            throw e;
+        }
+    }
+
+    private static FileChannel lockHome(Path home) {
+        FileChannel channel = null;
+        try {
+            AtomicFiles.ensureDirectory(home);
+            channel = FileChannel.open(home.resolve("node.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileLock lock = channel.tryLock();
+            if (lock == null) {
+                throw new OverlappingFileLockException();
+            }
+            return channel;
+        } catch (OverlappingFileLockException e) {
+            closeQuietly(channel);
+            throw new IllegalStateException("another espalier node is running with home " + home);
+        } catch (IOException e) {
+            closeQuietly(channel);
+            throw new UncheckedIOException(home + ": cannot be used as the node's home (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private void recover() {
+        List<JobRecord> resume = new ArrayList<>();
+        List<JobRecord> waiting = new ArrayList<>();
+        for (JobRecord record : store.all()) {
+            JobState state = record.status().getState();
+            if (state == JobState.JOB_STATE_RUNNING) {
+                store.save(record, record.status().toBuilder().setState(JobState.JOB_STATE_QUEUED)
+                        .setMessage("waiting to resume after a node restart").build());
+                resume.add(record);
+            } else if (state == JobState.JOB_STATE_QUEUED) {
+                waiting.add(record);
+            }
+        }
+        resume.sort(Comparator.comparingLong(r -> r.status().getStartedTimeMs()));
+        resume.forEach(queue::putRecovered);
+        waiting.forEach(queue::putRecovered);
+        if (!resume.isEmpty() || !waiting.isEmpty()) {
+            LOG.info("{}: resuming {} interrupted and {} queued job(s)", home, resume.size(), waiting.size());
+        }
+    }
+
+    private void listen(NodeOptions options, Function<JobSpec, JobExecutor> executors) {
+        JobRunner runner = new JobRunner(store, executors, running, closing);
+        try {
+            server = NettyServerBuilder.forAddress(new InetSocketAddress(options.bindAddress(), options.port()))
+                    .addService(new NodeService(store, queue, runner, closing)).build().start();
+        } catch (IOException e) {
+            Throwable cause = e;
+            while (cause.getCause() != null) {
+                cause = cause.getCause();
+            }
+            throw new IllegalStateException("cannot listen on " + options.bindAddress() + ":" + options.port()
+                    + " (" + cause.getMessage() + ")", e);
+        }
+        address = NodeAddress.forLocalClient(options.bindAddress(), server.getPort());
+        AtomicFiles.write(home.resolve(NodeAddress.PORT_FILE), (address + "\n").getBytes(StandardCharsets.UTF_8));
+        for (int i = 0; i < options.slots(); i++) {
+            slots.add(Thread.ofPlatform().name("espalier-slot-" + i).daemon(true).start(() -> runSlot(runner)));
+        }
+        LOG.info("espalier node listening on {} (home {}, {} slot(s), queue of {})", address, home, options.slots(),
+                options.queueCapacity());
+    }
+
+    private void runSlot(JobRunner runner) {
+        try {
+            JobRecord job;
+            while ((job = queue.take()) != null) {
+                runner.run(job);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The address a client on this machine uses (also in {@code <home>/node.port}). */
+    public NodeAddress address() {
+        return address;
+    }
+
+    public Path home() {
+        return home;
+    }
+
+    /** Blocks until {@link #close()} has finished. */
+    public void awaitTermination() throws InterruptedException {
+        terminated.await();
+    }
+
+    /**
+     * Stops the node: refuses new calls, asks running jobs to stop (they stay RUNNING on disk and resume on the next
+     * start), waits up to a minute for the slots, ends open watches with UNAVAILABLE, removes {@code node.port} and
+     * releases the home. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (!closing.compareAndSet(false, true)) {
+            try {
+                awaitTermination();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return;
+        }
+        try {
+            if (server != null) {
+                server.shutdown();
+            }
+            queue.close();
+            running.forEach(job -> job.requestStop(JobRecord.StopRequest.SHUTDOWN, "the node is shutting down"));
+            for (Thread slot : slots) {
+                slot.join(TimeUnit.SECONDS.toMillis(SHUTDOWN_GRACE_SECONDS));
+                if (slot.isAlive()) {
+                    LOG.warn("{} still runs a job after {} s; leaving it", slot.getName(), SHUTDOWN_GRACE_SECONDS);
+                }
+            }
+            if (server != null && !server.awaitTermination(5, TimeUnit.SECONDS)) {
+                server.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            if (server != null) {
+                server.shutdownNow();
+            }
+        } finally {
+            store.close();
+            removePortFile();
+            closeQuietly(lockChannel);
+            terminated.countDown();
+        }
+    }
+
+    private void removePortFile() {
+        Path file = home.resolve(NodeAddress.PORT_FILE);
+        try {
+            if (address != null && Files.exists(file) && NodeAddress.parse(Files.readString(file)).equals(address)) {
+                Files.delete(file);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("{}: cannot be removed ({})", file, e.getMessage());
+        }
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        try {
+            if (channel != null) {
+                channel.close();
+            }
+        } catch (IOException e) {
+            LOG.warn("cannot close the node's lock file ({})", e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,50 @@
+package dev.espalier.it.node;
+
+import dev.espalier.cli.EspalierCli;
+import dev.espalier.engine.runtime.store.AtomicFiles;
+import dev.espalier.engine.runtime.node.JobExecutor;
+import dev.espalier.engine.runtime.node.JobExecutors;
+import dev.espalier.protocol.v1.JobEvent;
+import dev.espalier.protocol.v1.LayerPruned;
+import dev.espalier.protocol.v1.Progress;
+import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.RunReport;
+import java.nio.ByteBuffer;
+
+/**
+ * {@code espalier} with a stand-in pipeline for every method, run as its own process by the node ITs: each job
+ * "prunes" {@link #LAYERS} layers of {@link #LAYER_MILLIS} ms, committing one small artefact per layer and skipping the
+ * layers a previous (killed) run completed, so resumption is exercised without a model.
+ */
+public final class FakePipelineNode {
+    static final int LAYERS = 4;
+    static final long LAYER_MILLIS = 60;
+
+    private FakePipelineNode() {}
+
+    static final JobExecutor EXECUTOR = (spec, run, events, cancel) -> {
+        for (int layer = 0; layer < LAYERS; layer++) {
+            if (run.isLayerCompleted(layer)) {
+                run.verifiedLayer(layer);
+                continue;
+            }
+            cancel.throwIfCancelled();
+            Thread.sleep(LAYER_MILLIS);
+            byte[] weights = {(byte) layer, (byte) spec.getSeed()};
+            run.commitLayer(layer, channel -> AtomicFiles.writeFully(channel, ByteBuffer.wrap(weights)));
+            run.markLayerCompleted(layer);
+            events.emit(JobEvent.newBuilder().setLayerPruned(LayerPruned.newBuilder().setLayer(layer).setSparsity(spec.getSparsity())));
+            events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("prune").setDone(layer + 1).setTotal(LAYERS)));
+        }
+        run.commitReport(RunReport.newBuilder().setJobId(run.jobId()).setAchievedSparsity(spec.getSparsity()).build());
+    };
+
+    public static void main(String[] args) {
+        for (PruneMethod method : PruneMethod.values()) {
+            if (method != PruneMethod.UNRECOGNIZED && method != PruneMethod.PRUNE_METHOD_UNSPECIFIED) {
+                JobExecutors.register(method, EXECUTOR);
+            }
+        }
+        System.exit(EspalierCli.execute(args));
+    }
+}

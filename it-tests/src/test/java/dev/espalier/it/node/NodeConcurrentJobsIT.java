@@ -1,0 +1,154 @@
+package dev.espalier.it.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.espalier.engine.runtime.node.NodeAddress;
+import dev.espalier.engine.runtime.node.NodeClient;
+import dev.espalier.protocol.v1.JobEvent;
+import dev.espalier.protocol.v1.JobSpec;
+import dev.espalier.protocol.v1.JobState;
+import dev.espalier.protocol.v1.JobStatus;
+import dev.espalier.protocol.v1.ListJobsRequest;
+import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.SubmitJobRequest;
+import dev.espalier.protocol.v1.WatchJobRequest;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.LongStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The node as its own process ({@code espalier serve} with a stand-in pipeline), driven over gRPC on loopback. */
+@Timeout(180)
+class NodeConcurrentJobsIT {
+    private static final int JOBS = 20;
+
+    @TempDir
+    Path tmp;
+
+    private final List<Process> processes = new ArrayList<>();
+
+    @AfterEach
+    void killNodes() {
+        processes.forEach(Process::destroyForcibly);
+    }
+
+    private Path home() {
+        return tmp.resolve("home");
+    }
+
+    /** Starts {@code espalier serve} in a new JVM and waits for its node.port. */
+    private NodeAddress startNode(int slots) throws IOException, InterruptedException {
+        Path portFile = home().resolve(NodeAddress.PORT_FILE);
+        Files.deleteIfExists(portFile);
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        Path log = tmp.resolve("node-" + processes.size() + ".log");
+        Process process = new ProcessBuilder(java.toString(), "--sun-misc-unsafe-memory-access=allow", "-cp",
+                System.getProperty("java.class.path"), FakePipelineNode.class.getName(), "serve", "--home", home().toString(),
+                "--port", "0", "--slots", String.valueOf(slots)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        processes.add(process);
+        for (int i = 0; i < 600 && !Files.exists(portFile); i++) {
+            assertTrue(process.isAlive(), () -> "the node exited with " + process.exitValue() + ":\n" + read(log));
+            Thread.sleep(50);
+        }
+        assertTrue(Files.exists(portFile), () -> "no node.port after 30 s:\n" + read(log));
+        return NodeAddress.fromHome(home());
+    }
+
+    private static String read(Path log) {
+        try {
+            return Files.readString(log);
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+    private JobSpec spec(int i) {
+        return JobSpec.newBuilder().setModel(tmp.resolve("model-" + i).toString()).setMethod(PruneMethod.PRUNE_METHOD_WANDA)
+                .setSparsity(0.5).setPattern("unstructured").setSeed(i).setOutput(tmp.resolve("out-" + i).toString()).build();
+    }
+
+    /** Submits {@link #JOBS} jobs from as many threads at once; returns their ids in submission order of the threads. */
+    private List<String> submitConcurrently(NodeClient client) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(JOBS);
+        try {
+            List<Future<String>> ids = new ArrayList<>();
+            for (int i = 0; i < JOBS; i++) {
+                JobSpec spec = spec(i);
+                ids.add(pool.submit(() -> client.blocking(30).submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId()));
+            }
+            List<String> result = new ArrayList<>();
+            for (Future<String> id : ids) {
+                result.add(id.get(60, TimeUnit.SECONDS));
+            }
+            return result;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static List<JobEvent> watch(NodeClient client, String id) {
+        List<JobEvent> events = new ArrayList<>();
+        client.streaming().watchJob(WatchJobRequest.newBuilder().setJobId(id).build()).forEachRemaining(events::add);
+        return events;
+    }
+
+    private static void assertCompleted(NodeClient client, List<String> ids) {
+        for (String id : ids) {
+            List<JobEvent> events = watch(client, id);
+            assertEquals(LongStream.rangeClosed(1, events.size()).boxed().toList(), events.stream().map(JobEvent::getSequence).toList());
+            assertEquals(JobEvent.KindCase.SUCCEEDED, events.getLast().getKindCase(), id + ": " + events.getLast());
+            assertEquals(FakePipelineNode.LAYERS, events.stream().filter(JobEvent::hasLayerPruned)
+                    .map(e -> e.getLayerPruned().getLayer()).distinct().count());
+        }
+        List<JobStatus> jobs = client.blocking(10).listJobs(ListJobsRequest.getDefaultInstance()).getJobsList();
+        assertEquals(ids.size(), jobs.size());
+        assertTrue(jobs.stream().allMatch(j -> j.getState() == JobState.JOB_STATE_SUCCEEDED), jobs::toString);
+    }
+
+    @Test
+    void twentyConcurrentSubmissionsAllComplete() throws Exception {
+        NodeAddress address = startNode(2);
+        try (NodeClient client = NodeClient.connect(address)) {
+            List<String> ids = submitConcurrently(client);
+            assertEquals(JOBS, ids.stream().distinct().count());
+            assertCompleted(client, ids);
+        }
+    }
+
+    @Test
+    void killedNodeLosesNoJobAndResumesTheInterruptedOnes() throws Exception {
+        List<String> ids;
+        NodeAddress first = startNode(2);
+        try (NodeClient client = NodeClient.connect(first)) {
+            ids = submitConcurrently(client);
+            for (int i = 0; i < 200 && runningWithProgress(client) == 0; i++) {
+                Thread.sleep(20);
+            }
+            assertTrue(runningWithProgress(client) > 0, "no job got under way");
+        }
+        processes.getLast().destroyForcibly().waitFor(); // kill -9: no shutdown hook runs
+
+        try (NodeClient client = NodeClient.connect(startNode(2))) {
+            assertCompleted(client, ids);
+            long resumed = ids.stream().filter(id -> watch(client, id).stream()
+                    .anyMatch(e -> e.hasStarted() && e.getStarted().getResumed())).count();
+            assertTrue(resumed >= 1, "no job was resumed after the kill");
+        }
+    }
+
+    private static long runningWithProgress(NodeClient client) {
+        return client.blocking(10).listJobs(ListJobsRequest.newBuilder().addStates(JobState.JOB_STATE_RUNNING).build())
+                .getJobsList().stream().filter(j -> j.getProgress() > 0).count();
+    }
+}
