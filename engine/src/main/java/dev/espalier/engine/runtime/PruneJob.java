@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.IntFunction;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
@@ -34,15 +35,48 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * The same code serves one-shot CLI runs, {@code espalier resume} and jobs of the node.
  */
 public final class PruneJob implements JobExecutor {
+    /** Largest default calibration sequence; longer contexts are sampled in windows of this many tokens. */
+    static final int DEFAULT_MAX_SEQLEN = 2048;
+
+    /**
+     * Checks what can be checked before anything is written: method, pattern and sparsity, devices, and that the
+     * calibration file is readable text. Throws IllegalArgumentException / UnsupportedOperationException naming the
+     * problem.
+     */
+    public static void validate(JobSpec spec) {
+        PruneMethods.linear(spec.getMethod());
+        sparsityOf(spec);
+        DeviceSpec.parse(spec.getDevices());
+        if (spec.getCalibration().isEmpty()) {
+            throw new IllegalArgumentException("--calib is required: " + PruneMethods.label(spec.getMethod())
+                    + " runs the calibration text through the model (plain text, or JSON lines with a \"text\" field)");
+        }
+        if (spec.getCalibration().equals("self")) {
+            throw new UnsupportedOperationException("--calib self (data-free calibration) is not available for "
+                    + PruneMethods.label(spec.getMethod()) + "; give a text file");
+        }
+        TextCorpus.read(Path.of(spec.getCalibration()));
+        if (spec.getCalibrationSamples() < 1) {
+            throw new IllegalArgumentException("--calib-samples must be at least 1, got " + spec.getCalibrationSamples());
+        }
+    }
+
+    private static double sparsityOf(JobSpec spec) {
+        SparsityPattern pattern = SparsityPattern.parse(spec.getPattern());
+        return pattern.validate(pattern.isNm() && spec.getSparsity() == 0 ? Double.NaN : spec.getSparsity());
+    }
+
     @Override
     public void run(JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel) throws Exception {
+        validate(spec);
         SparsityPattern pattern = SparsityPattern.parse(spec.getPattern());
-        double sparsity = pattern.validate(pattern.isNm() && spec.getSparsity() == 0 ? Double.NaN : spec.getSparsity());
+        double sparsity = sparsityOf(spec);
         DeviceSpec devices = DeviceSpec.parse(spec.getDevices());
         try (LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
             Path tokenizerPath = spec.getTokenizer().isEmpty() ? null : Path.of(spec.getTokenizer());
             Tokenizer tokenizer = tokenizerPath != null ? TokenizerLoader.load(tokenizerPath) : TokenizerLoader.forModel(Path.of(spec.getModel()));
-            int seqlen = spec.getCalibrationSeqlen() > 0 ? spec.getCalibrationSeqlen() : model.config().maxPositionEmbeddings();
+            int seqlen = spec.getCalibrationSeqlen() > 0 ? spec.getCalibrationSeqlen()
+                    : Math.min(model.config().maxPositionEmbeddings(), DEFAULT_MAX_SEQLEN);
             int[][] calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(Path.of(spec.getCalibration())), true),
                     spec.getCalibrationSamples(), seqlen, spec.getSeed(), tokenizer.bosId());
             List<PrunePlan.EvalSet> evals = new ArrayList<>();
@@ -69,11 +103,11 @@ public final class PruneJob implements JobExecutor {
                                                          JobSpec spec) throws Exception {
         CompletableFuture<PruneSupervisor.Outcome> result = new CompletableFuture<>();
         ActorSystem<Void> system = ActorSystem.create(Behaviors.setup(ctx -> {
-            var done = ctx.messageAdapter(PruneSupervisor.Outcome.class, o -> {
+            ActorRef<PruneSupervisor.Outcome> done = ctx.spawn(Behaviors.receiveMessage(o -> {
                 result.complete(o);
-                return o;
-            });
-            ctx.spawn(PruneSupervisor.create(plan, run, events, done.unsafeUpcast()), "supervisor");
+                return Behaviors.stopped();
+            }), "outcome");
+            ctx.spawn(PruneSupervisor.create(plan, run, events, done), "supervisor");
             return Behaviors.ignore();
         }), "espalier-job");
         cancel.onCancel(() -> result.completeExceptionally(new java.util.concurrent.CancellationException(cancel.reason())));

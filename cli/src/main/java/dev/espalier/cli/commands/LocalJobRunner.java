@@ -1,0 +1,65 @@
+package dev.espalier.cli.commands;
+
+import dev.espalier.cli.ConsoleProgress;
+import dev.espalier.engine.runtime.PruneJob;
+import dev.espalier.engine.runtime.node.CancellationToken;
+import dev.espalier.engine.runtime.node.EventSink;
+import dev.espalier.engine.runtime.store.RunDirectory;
+import dev.espalier.protocol.v1.JobEvent;
+import dev.espalier.protocol.v1.LayerReport;
+import dev.espalier.protocol.v1.MatrixReport;
+import dev.espalier.protocol.v1.PerplexityResult;
+import dev.espalier.protocol.v1.RunReport;
+import java.io.PrintWriter;
+import java.util.Locale;
+
+/** Runs a job in this process (the {@code prune} and {@code resume} verbs) with a progress bar, then prints its report. */
+final class LocalJobRunner {
+    private LocalJobRunner() {}
+
+    static int run(RunDirectory run, PrintWriter out, boolean progress) throws Exception {
+        EventSink log = EventSink.of(run);
+        try (ConsoleProgress bar = new ConsoleProgress("prune", progress)) {
+            EventSink sink = event -> {
+                JobEvent recorded = log.emit(event);
+                if (recorded.hasProgress() && recorded.getProgress().getStage().equals("prune")) {
+                    bar.progress(recorded.getProgress().getDone(), recorded.getProgress().getTotal());
+                }
+                return recorded;
+            };
+            new PruneJob().run(run.spec(), run, sink, new CancellationToken());
+        }
+        RunReport report = run.report().orElseThrow(() -> new IllegalStateException(run.dir() + ": the job ended without a report"));
+        print(report, run, out);
+        return 0;
+    }
+
+    static void print(RunReport report, RunDirectory run, PrintWriter out) {
+        out.printf(Locale.ROOT, "%-6s %10s  %s%n", "layer", "sparsity", "per matrix");
+        for (LayerReport layer : report.getLayersList()) {
+            StringBuilder matrices = new StringBuilder();
+            long n = 0;
+            double sum = 0;
+            for (MatrixReport m : layer.getMatricesList()) {
+                matrices.append(String.format(Locale.ROOT, "%s %.3f  ", m.getName(), m.getSparsity()));
+                sum += m.getSparsity();
+                n++;
+            }
+            out.printf(Locale.ROOT, "%-6d %10.4f  %s%n", layer.getLayer(), n == 0 ? 0 : sum / n, matrices.toString().strip());
+        }
+        out.printf(Locale.ROOT, "achieved sparsity %.4f over all pruned matrices%n", report.getAchievedSparsity());
+        for (int i = 0; i < report.getPerplexitiesBeforeCount(); i++) {
+            PerplexityResult before = report.getPerplexitiesBefore(i);
+            PerplexityResult after = report.getPerplexitiesAfter(i);
+            out.printf(Locale.ROOT, "%s (%s, %d tokens): ppl before %.4f, after %.4f%n", before.getDataset(),
+                    before.getProtocol().name().replace("PERPLEXITY_PROTOCOL_", "").toLowerCase(Locale.ROOT), before.getTokensScored(),
+                    before.getPerplexity(), after.getPerplexity());
+        }
+        out.printf(Locale.ROOT, "run directory %s%n", run.dir());
+        out.printf(Locale.ROOT, "output=%s sparsity=%.4f%s%n", report.getSpec().getOutput(), report.getAchievedSparsity(),
+                report.getPerplexitiesAfterCount() > 0
+                        ? String.format(Locale.ROOT, " ppl_before=%.4f ppl_after=%.4f", report.getPerplexitiesBefore(0).getPerplexity(),
+                                report.getPerplexitiesAfter(0).getPerplexity())
+                        : "");
+    }
+}

@@ -1,0 +1,51 @@
+package dev.espalier.cli.commands;
+
+import dev.espalier.engine.runtime.PruneJob;
+import dev.espalier.engine.runtime.store.RunDirectory;
+import dev.espalier.protocol.v1.JobSpec;
+import java.nio.file.Path;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code espalier prune}: prunes a model in this process, durably (resumable with {@code espalier resume}). */
+@Command(name = "prune", description = "Prune a model in this process; the run directory makes it resumable.",
+        footer = {"", "Examples:",
+                "  ./espalier prune --model ../shared/models/stories260K/stories260K.bin --method wanda --sparsity 0.5 \\",
+                "      --calib ../shared/data/c4/c4_validation_2k.jsonl --out out/stories-wanda50 \\",
+                "      --eval-data ../shared/data/tinystories/tinystories_val_sample.txt --eval-protocol stream --eval-max-tokens 20480",
+                "  ./espalier prune --model ../shared/models/stories260K-hf --method magnitude --pattern 2:4 \\",
+                "      --calib ../shared/data/tinystories/tinystories_val_sample.txt --out out/stories-2of4 --devices cpu:2",
+                "  ./espalier resume out/stories-wanda50.run    # after an interruption"})
+public final class PruneCommand implements Callable<Integer> {
+
+    @Mixin
+    JobSpecOptions job;
+
+    @Option(names = "--run-dir", paramLabel = "<dir>", description = "Run directory (default: <out>.run beside the output).")
+    Path runDir;
+
+    @Option(names = "--quiet", description = "No progress bar.")
+    boolean quiet;
+
+    @Option(names = "--verbose", description = "Print stack traces of errors.")
+    boolean verbose;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        JobSpec jobSpec = job.toJobSpec();
+        JobSpecOptions.checkInputsExist(jobSpec);
+        PruneJob.validate(jobSpec);
+        Path dir = runDir != null ? runDir : Path.of(jobSpec.getOutput() + ".run");
+        try (RunDirectory run = RunDirectory.openOrCreate(dir, "prune-" + UUID.randomUUID(), jobSpec)) {
+            return LocalJobRunner.run(run, spec.commandLine().getOut(), !quiet);
+        }
+    }
+}

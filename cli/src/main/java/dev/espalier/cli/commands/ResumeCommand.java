@@ -1,0 +1,44 @@
+package dev.espalier.cli.commands;
+
+import dev.espalier.engine.runtime.store.RunDirectory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code espalier resume <run-dir>}: finishes an interrupted run; layers already checkpointed are not pruned again. */
+@Command(name = "resume", description = "Finish an interrupted run from its run directory (same result as an uninterrupted run).",
+        footer = {"", "Example:", "  ./espalier resume out/stories-wanda50.run"})
+public final class ResumeCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "<run-dir>", description = "The run directory of the interrupted job.")
+    Path runDir;
+
+    @Option(names = "--quiet", description = "No progress bar.")
+    boolean quiet;
+
+    @Option(names = "--verbose", description = "Print stack traces of errors.")
+    boolean verbose;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!RunDirectory.isRunDirectory(runDir)) {
+            throw new IllegalArgumentException(runDir + ": not a run directory (expected spec.pb and manifest.pb, as `espalier prune` writes)");
+        }
+        try (RunDirectory run = RunDirectory.open(runDir)) {
+            if (run.report().isPresent() && Files.isDirectory(Path.of(run.spec().getOutput()))) {
+                spec.commandLine().getOut().println("run already complete");
+                LocalJobRunner.print(run.report().get(), run, spec.commandLine().getOut());
+                return 0;
+            }
+            return LocalJobRunner.run(run, spec.commandLine().getOut(), !quiet);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+package dev.espalier.engine.runtime;
+
+import dev.espalier.engine.runtime.node.JobExecutor;
+import dev.espalier.engine.runtime.node.JobExecutorProvider;
+import dev.espalier.protocol.v1.PruneMethod;
+import java.util.Map;
+
+/** Offers the pipeline's job executor to the node for every method the pipeline implements. */
+public final class PruneJobs implements JobExecutorProvider {
+
+    @Override
+    public Map<PruneMethod, JobExecutor> executors() {
+        PruneJob job = new PruneJob();
+        return Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, job, PruneMethod.PRUNE_METHOD_WANDA, job);
+    }
+}
