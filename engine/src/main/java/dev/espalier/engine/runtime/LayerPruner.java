@@ -134,7 +134,7 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
                 outcomes.put(s.module(), s.outcome());
                 if (outcomes.size() == LinearModule.values().length) {
                     pruned = true;
-                    w.supervisor().tell(new LayerPruned(w.generation(), w.layer(), Map.copyOf(outcomes)));
+                    w.supervisor().tell(new LayerPruned(w.generation(), w.layer(), new EnumMap<>(outcomes)));
                     streamReady();
                 }
             }

@@ -27,6 +27,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.IntFunction;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.ChildFailed;
+import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
@@ -107,8 +109,18 @@ public final class PruneJob implements JobExecutor {
                 result.complete(o);
                 return Behaviors.stopped();
             }), "outcome");
-            ctx.spawn(PruneSupervisor.create(plan, run, events, done), "supervisor");
-            return Behaviors.ignore();
+            ActorRef<Object> supervisor = ctx.spawn(PruneSupervisor.create(plan, run, events, done), "supervisor");
+            ctx.watch(supervisor);
+            return Behaviors.receive(Void.class)
+                    .onSignal(ChildFailed.class, failed -> {
+                        result.completeExceptionally(failed.getCause());
+                        return Behaviors.same();
+                    })
+                    .onSignal(Terminated.class, stopped -> {
+                        result.completeExceptionally(new PipelineFailedException("the pruning supervisor stopped before the job ended"));
+                        return Behaviors.same();
+                    })
+                    .build();
         }), "espalier-job");
         cancel.onCancel(() -> result.completeExceptionally(new java.util.concurrent.CancellationException(cancel.reason())));
         try {

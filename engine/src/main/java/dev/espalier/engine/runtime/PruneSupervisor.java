@@ -213,7 +213,10 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
         outcomes.put(m.layer(), m.outcomes());
         if (!run.isLayerCompleted(m.layer())) {
             CrashPoints.reach("before-checkpoint");
-            run.commitLayer(m.layer(), ch -> LayerCheckpoint.write(ch, plan.model().config(), m.layer(), opened[m.layer()]));
+            run.commitLayer(m.layer(), ch -> {
+                LayerCheckpoint.write(ch, plan.model().config(), m.layer(), opened[m.layer()]);
+                CrashPoints.reach("mid-write"); // the temporary file is written, the checkpoint not yet in place
+            });
             run.markLayerCompleted(m.layer());
             CrashPoints.reach("after-checkpoint");
         }
@@ -276,7 +279,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
 
     private void finish() {
         phase = Phase.DONE;
-        done.tell(new Succeeded(List.copyOf(before), List.copyOf(after), Map.copyOf(outcomes), restarts));
+        done.tell(new Succeeded(List.copyOf(before), List.copyOf(after), java.util.Collections.unmodifiableMap(outcomes), restarts));
     }
 
     private LlamaModel prunedModel() {
