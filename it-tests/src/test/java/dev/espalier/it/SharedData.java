@@ -4,10 +4,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Locates ../shared (models and data); set ESPALIER_SHARED to override. Fails loudly when it is missing. */
-final class SharedData {
+public final class SharedData {
     private SharedData() {}
 
-    static Path root() {
+    public static Path root() {
         String env = System.getenv("ESPALIER_SHARED");
         Path root = env != null ? Path.of(env) : Path.of("..", "..", "shared");
         if (!Files.isDirectory(root.resolve("models"))) {
@@ -17,11 +17,11 @@ final class SharedData {
         return root.toAbsolutePath().normalize();
     }
 
-    static Path model(String name) {
+    public static Path model(String name) {
         return root().resolve("models").resolve(name);
     }
 
-    static Path data(String relative) {
+    public static Path data(String relative) {
         return root().resolve("data").resolve(relative);
     }
 }

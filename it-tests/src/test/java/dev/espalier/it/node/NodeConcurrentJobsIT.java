@@ -3,6 +3,8 @@ package dev.espalier.it.node;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.espalier.cli.EspalierCli;
+import dev.espalier.it.SharedData;
 import dev.espalier.engine.runtime.node.NodeAddress;
 import dev.espalier.engine.runtime.node.NodeClient;
 import dev.espalier.protocol.v1.JobEvent;
@@ -28,8 +30,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The node as its own process ({@code espalier serve} with a stand-in pipeline), driven over gRPC on loopback. */
-@Timeout(180)
+/**
+ * The node as its own process, driven over gRPC on loopback: the real {@code espalier serve} running real pruning jobs,
+ * and (for the kill test, where timing matters) the node with a stand-in pipeline.
+ */
+@Timeout(420)
 class NodeConcurrentJobsIT {
     private static final int JOBS = 20;
 
@@ -48,13 +53,14 @@ class NodeConcurrentJobsIT {
     }
 
     /** Starts {@code espalier serve} in a new JVM and waits for its node.port. */
-    private NodeAddress startNode(int slots) throws IOException, InterruptedException {
+    private NodeAddress startNode(int slots, Class<?> main) throws IOException, InterruptedException {
         Path portFile = home().resolve(NodeAddress.PORT_FILE);
         Files.deleteIfExists(portFile);
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         Path log = tmp.resolve("node-" + processes.size() + ".log");
-        Process process = new ProcessBuilder(java.toString(), "--sun-misc-unsafe-memory-access=allow", "-cp",
-                System.getProperty("java.class.path"), FakePipelineNode.class.getName(), "serve", "--home", home().toString(),
+        Process process = new ProcessBuilder(java.toString(), "--sun-misc-unsafe-memory-access=allow", "--add-modules",
+                "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx3g", "-cp",
+                System.getProperty("java.class.path"), main.getName(), "serve", "--home", home().toString(),
                 "--port", "0", "--slots", String.valueOf(slots)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         processes.add(process);
         for (int i = 0; i < 600 && !Files.exists(portFile); i++) {
@@ -73,18 +79,29 @@ class NodeConcurrentJobsIT {
         }
     }
 
-    private JobSpec spec(int i) {
+    /** A stand-in job (the fake pipeline reads no file). */
+    private JobSpec fakeSpec(int i) {
         return JobSpec.newBuilder().setModel(tmp.resolve("model-" + i).toString()).setMethod(PruneMethod.PRUNE_METHOD_WANDA)
                 .setSparsity(0.5).setPattern("unstructured").setSeed(i).setOutput(tmp.resolve("out-" + i).toString()).build();
     }
 
+    /** A real pruning job of stories260K with a small calibration set; methods alternate. */
+    private JobSpec realSpec(int i) {
+        return JobSpec.newBuilder().setModel(SharedData.model("stories260K/stories260K.bin").toString())
+                .setMethod(i % 2 == 0 ? PruneMethod.PRUNE_METHOD_WANDA : PruneMethod.PRUNE_METHOD_MAGNITUDE)
+                .setSparsity(0.5).setPattern(i % 3 == 0 ? "2:4" : "unstructured").setSeed(i)
+                .setCalibration(SharedData.data("tinystories/tinystories_val_sample.txt").toString())
+                .setCalibrationSamples(2).setCalibrationSeqlen(32).setDevices("cpu")
+                .setOutput(tmp.resolve("out-" + i).toString()).build();
+    }
+
     /** Submits {@link #JOBS} jobs from as many threads at once; returns their ids in submission order of the threads. */
-    private List<String> submitConcurrently(NodeClient client) throws Exception {
+    private List<String> submitConcurrently(NodeClient client, java.util.function.IntFunction<JobSpec> specs) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(JOBS);
         try {
             List<Future<String>> ids = new ArrayList<>();
             for (int i = 0; i < JOBS; i++) {
-                JobSpec spec = spec(i);
+                JobSpec spec = specs.apply(i);
                 ids.add(pool.submit(() -> client.blocking(30).submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId()));
             }
             List<String> result = new ArrayList<>();
@@ -103,12 +120,12 @@ class NodeConcurrentJobsIT {
         return events;
     }
 
-    private static void assertCompleted(NodeClient client, List<String> ids) {
+    private static void assertCompleted(NodeClient client, List<String> ids, int layers) {
         for (String id : ids) {
             List<JobEvent> events = watch(client, id);
             assertEquals(LongStream.rangeClosed(1, events.size()).boxed().toList(), events.stream().map(JobEvent::getSequence).toList());
             assertEquals(JobEvent.KindCase.SUCCEEDED, events.getLast().getKindCase(), id + ": " + events.getLast());
-            assertEquals(FakePipelineNode.LAYERS, events.stream().filter(JobEvent::hasLayerPruned)
+            assertEquals(layers, events.stream().filter(JobEvent::hasLayerPruned)
                     .map(e -> e.getLayerPruned().getLayer()).distinct().count());
         }
         List<JobStatus> jobs = client.blocking(10).listJobs(ListJobsRequest.getDefaultInstance()).getJobsList();
@@ -117,21 +134,24 @@ class NodeConcurrentJobsIT {
     }
 
     @Test
-    void twentyConcurrentSubmissionsAllComplete() throws Exception {
-        NodeAddress address = startNode(2);
+    void twentyConcurrentRealPruningJobsAllComplete() throws Exception {
+        NodeAddress address = startNode(2, EspalierCli.class);
         try (NodeClient client = NodeClient.connect(address)) {
-            List<String> ids = submitConcurrently(client);
+            List<String> ids = submitConcurrently(client, this::realSpec);
             assertEquals(JOBS, ids.stream().distinct().count());
-            assertCompleted(client, ids);
+            assertCompleted(client, ids, 5);
+            for (int i = 0; i < JOBS; i++) {
+                assertTrue(Files.isRegularFile(tmp.resolve("out-" + i).resolve("model.safetensors")), "job " + i + " exported its model");
+            }
         }
     }
 
     @Test
     void killedNodeLosesNoJobAndResumesTheInterruptedOnes() throws Exception {
         List<String> ids;
-        NodeAddress first = startNode(2);
+        NodeAddress first = startNode(2, FakePipelineNode.class);
         try (NodeClient client = NodeClient.connect(first)) {
-            ids = submitConcurrently(client);
+            ids = submitConcurrently(client, this::fakeSpec);
             for (int i = 0; i < 200 && runningWithProgress(client) == 0; i++) {
                 Thread.sleep(20);
             }
@@ -139,8 +159,8 @@ class NodeConcurrentJobsIT {
         }
         processes.getLast().destroyForcibly().waitFor(); // kill -9: no shutdown hook runs
 
-        try (NodeClient client = NodeClient.connect(startNode(2))) {
-            assertCompleted(client, ids);
+        try (NodeClient client = NodeClient.connect(startNode(2, FakePipelineNode.class))) {
+            assertCompleted(client, ids, FakePipelineNode.LAYERS);
             long resumed = ids.stream().filter(id -> watch(client, id).stream()
                     .anyMatch(e -> e.hasStarted() && e.getStarted().getResumed())).count();
             assertTrue(resumed >= 1, "no job was resumed after the kill");
