@@ -116,7 +116,7 @@ public final class Tensor {
     }
 
     public boolean isContiguous() {
-        return shape.length != 2 || rowStride == shape[1];
+        return shape.length != 2 || rowStride == shape[1] || shape[0] <= 1; // one row of a view is contiguous
     }
 
     /** Same elements, another shape of equal size; only for contiguous tensors. */

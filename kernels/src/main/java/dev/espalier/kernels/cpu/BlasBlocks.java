@@ -1,0 +1,94 @@
+package dev.espalier.kernels.cpu;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * OpenBLAS level-3 calls made thread-count independent. OpenBLAS's own threading changes the rounding of results
+ * with the thread count (measured: cblas_sgemm 300x260x270 differs in the last bits between 1 and 2 threads), so
+ * OpenBLAS runs single-threaded and the output is cut into blocks that depend on the shape only; each block is one
+ * single-threaded BLAS call on the {@link Parallel} pool. An element is then always computed by the same call on the
+ * same block, whatever the number of threads. All segments must be reachable from the pool's threads
+ * ({@link Parallel#shareable}) and native; strides and offsets are in elements.
+ */
+final class BlasBlocks {
+    private BlasBlocks() {}
+
+    /** c = alpha op(a) op(b) + beta c with row blocks of c (or column blocks when c has few rows). */
+    static void sgemm(Parallel par, OpenBlas blas, boolean transA, boolean transB, int m, int n, int k, float alpha,
+            MemorySegment a, long lda, MemorySegment b, long ldb, float beta, MemorySegment c, long ldc) {
+        if (m >= 128) {
+            int rows = Math.min(512, Math.max(64, roundUp(ceilDiv(m, 8), 64)));
+            par.forEachTask(ceilDiv(m, rows), t -> {
+                int r0 = t * rows;
+                int h = Math.min(rows, m - r0);
+                long aOff = transA ? r0 : r0 * lda; // op(a) rows r0.. are columns of a when transposed
+                blas.sgemm(transA, transB, h, n, k, alpha, a.asSlice(aOff * 4), lda, b, ldb, beta,
+                        c.asSlice(r0 * ldc * 4), ldc);
+            });
+        } else {
+            int cols = Math.max(128, roundUp(ceilDiv(n, 32), 64));
+            par.forEachTask(ceilDiv(n, cols), t -> {
+                int c0 = t * cols;
+                int w = Math.min(cols, n - c0);
+                long bOff = transB ? c0 * ldb : c0; // op(b) columns c0.. are rows of b when transposed
+                blas.sgemm(transA, transB, m, w, k, alpha, a, lda, b.asSlice(bOff * 4), ldb, beta,
+                        c.asSlice(c0 * 4L), ldc);
+            });
+        }
+    }
+
+    /**
+     * Lower triangle of g (d, d) += scale · xᵀx for x (n, d), in f32 ({@code f64} false: ssyrk/sgemm) or f64 (dsyrk/
+     * dgemm, x already f64). Block row I of g gets a SYRK on its diagonal block and a GEMM left of it; the largest
+     * block rows are handed out first.
+     */
+    static void gramLower(Parallel par, OpenBlas blas, boolean f64, int n, int d, double scale, MemorySegment x,
+            long ldx, MemorySegment g, long ldg) {
+        int size = Math.max(64, roundUp(ceilDiv(d, 16), 32));
+        int blocks = ceilDiv(d, size);
+        long e = f64 ? 8 : 4;
+        par.forEachTask(blocks, t -> {
+            int block = blocks - 1 - t;
+            int i0 = block * size;
+            int w = Math.min(size, d - i0);
+            MemorySegment xi = x.asSlice(i0 * e);
+            MemorySegment gii = g.asSlice((i0 * ldg + i0) * e);
+            MemorySegment gi0 = g.asSlice(i0 * ldg * e);
+            if (f64) {
+                blas.dsyrkLower(true, w, n, scale, xi, ldx, 1.0, gii, ldg);
+                if (i0 > 0) {
+                    blas.dgemm(true, false, w, i0, n, scale, xi, ldx, x, ldx, 1.0, gi0, ldg);
+                }
+            } else {
+                blas.ssyrkLower(true, w, n, (float) scale, xi, ldx, 1f, gii, ldg);
+                if (i0 > 0) {
+                    blas.sgemm(true, false, w, i0, n, (float) scale, xi, ldx, x, ldx, 1f, gi0, ldg);
+                }
+            }
+        });
+    }
+
+    /** b ← op(L)⁻¹ b for L (n, n) and b (n, m) contiguous, by column blocks of b (columns are independent). */
+    static void trsmLowerLeft(Parallel par, OpenBlas blas, boolean f64, boolean transpose, int n, int m, MemorySegment l,
+            MemorySegment b) {
+        int cols = Math.max(64, roundUp(ceilDiv(m, 16), 16));
+        long e = f64 ? 8 : 4;
+        par.forEachTask(ceilDiv(m, cols), t -> {
+            int c0 = t * cols;
+            int w = Math.min(cols, m - c0);
+            if (f64) {
+                blas.dtrsmLowerLeft(transpose, n, w, l, n, b.asSlice(c0 * e), m);
+            } else {
+                blas.strsmLowerLeft(transpose, n, w, l, n, b.asSlice(c0 * e), m);
+            }
+        });
+    }
+
+    static int ceilDiv(int x, int y) {
+        return (x + y - 1) / y;
+    }
+
+    static int roundUp(int x, int multiple) {
+        return ceilDiv(x, multiple) * multiple;
+    }
+}
