@@ -5,9 +5,12 @@ import dev.espalier.engine.bench.SyntheticModels;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
 import dev.espalier.kernels.TensorOps;
+import dev.espalier.kernels.bench.GemmBenchmark;
+import dev.espalier.kernels.cpu.OpenBlas;
 import java.io.PrintWriter;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -31,6 +34,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seq", defaultValue = "2048", description = "Sequence length of the synthetic layer (default: ${DEFAULT-VALUE}).")
     int seq;
 
+    @Option(names = "--gemm-sizes", split = ",", defaultValue = "1024,2048,4096", paramLabel = "n",
+            description = "Square f32 GEMM sizes to time (default: ${DEFAULT-VALUE}).")
+    List<Integer> gemmSizes;
+
     @Option(names = "--repeats", defaultValue = "3", description = "Timed repetitions after one warm-up; the best is reported (default: ${DEFAULT-VALUE}).")
     int repeats;
 
@@ -46,8 +53,17 @@ public final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--seq and --repeats must be at least 1");
         }
         PrintWriter out = spec.commandLine().getOut();
+        out.printf(Locale.ROOT, "%d threads; OpenBLAS %s%n", common.threadCount(), OpenBlas.available() ? OpenBlas.get().config() : "not loaded");
+        out.printf(Locale.ROOT, "%-22s %6s %10s %10s %14s%n", "gemm (f32, n×n·n×n)", "n", "seconds", "GFLOP/s", "vs OpenBLAS");
+        List<GemmBenchmark.Result> gemm = new GemmBenchmark(common.threadCount(), 10, repeats).run(gemmSizes);
+        for (GemmBenchmark.Result r : gemm) {
+            double blas = gemm.stream().filter(b -> b.n() == r.n() && b.path().startsWith("openblas")).mapToDouble(GemmBenchmark.Result::gflops)
+                    .findFirst().orElse(Double.NaN);
+            out.printf(Locale.ROOT, "%-22s %6d %10.4f %10.1f %13.0f%%%n", r.path(), r.n(), r.seconds(), r.gflops(), 100 * r.gflops() / blas);
+        }
+        out.flush();
         try (TensorOps ops = common.createOps()) {
-            out.printf(Locale.ROOT, "backend %s, %d threads%n", ops.name(), common.threadCount());
+            out.printf(Locale.ROOT, "backend %s%n", ops.name());
             out.printf(Locale.ROOT, "%-52s %8s %10s %12s %10s%n", "forward", "tokens", "seconds", "tokens/s", "GFLOP/s");
             try (LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {
                 int tokens = m.config().maxPositionEmbeddings();
