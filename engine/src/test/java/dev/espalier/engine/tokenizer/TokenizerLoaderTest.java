@@ -70,7 +70,28 @@ class TokenizerLoaderTest {
     void missingTokenizerInAFolderNamesTheFolderAndTheFilesLookedFor() throws IOException {
         Files.writeString(dir.resolve("config.json"), "{}");
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> TokenizerLoader.forModel(dir));
-        assertEquals(dir + ": no tokenizer found; looked for tokenizer.json, tokenizer.model", e.getMessage());
+        assertEquals(dir + ": no tokenizer found; looked for tokenizer.json, tokenizer.model, tokenizer.bin", e.getMessage());
+    }
+
+    @Test
+    void exportedFolderFindsItsCopiedTokenizerAgain() throws IOException {
+        Path tok512 = SharedFiles.path("models/stories260K/tok512.bin");
+        java.util.Map<Path, String> files = TokenizerLoader.exportFiles(tok512);
+        assertEquals(java.util.Map.of(tok512, "tokenizer.bin"), files);
+        Files.copy(tok512, dir.resolve("tokenizer.bin"));
+        Files.writeString(dir.resolve("config.json"), "{}");
+        assertEquals(dir.resolve("tokenizer.bin"), TokenizerLoader.locate(dir));
+        String text = "Once upon a time, there was a dog.";
+        assertArrayEquals(TokenizerLoader.load(tok512).encode(text, true), TokenizerLoader.forModel(dir).encode(text, true));
+    }
+
+    @Test
+    void exportFilesBringTheHuggingFaceConfigsAlong() {
+        Path model = SharedFiles.path("models/stories260K-hf/tokenizer.model");
+        java.util.Map<Path, String> files = TokenizerLoader.exportFiles(model);
+        assertEquals("tokenizer.model", files.get(model));
+        assertEquals("tokenizer_config.json", files.get(model.resolveSibling("tokenizer_config.json")));
+        assertEquals("generation_config.json", files.get(model.resolveSibling("generation_config.json")));
     }
 
     @Test
