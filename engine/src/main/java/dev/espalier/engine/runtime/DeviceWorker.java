@@ -67,28 +67,28 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     public record Forward(int layer, ActivationRef input, ActivationRef output, ActorRef<Reply> replyTo) implements Command {}
 
     /** Frees an activation tensor. */
-    public record Release(ActivationRef ref) implements Command {}
+    public record Release(ActivationRef ref) implements Command, CrossJvmMessage {}
 
     /** Frees a layer's weights and statistics. */
-    public record CloseLayer(int layer) implements Command {}
+    public record CloseLayer(int layer) implements Command, CrossJvmMessage {}
 
     public sealed interface Reply {}
 
-    public record Stored(ActivationRef ref) implements Reply {}
+    public record Stored(ActivationRef ref) implements Reply, CrossJvmMessage {}
 
     public record LayerOpened(int generation, int layer, DecoderLayerWeights weights) implements Reply {}
 
     public record Evaluated(int generation, PerplexityResult result) implements Reply {}
 
-    public record Accumulated(int layer, ActivationRef input) implements Reply {}
+    public record Accumulated(int layer, ActivationRef input) implements Reply, CrossJvmMessage {}
 
     public record ProblemsExtracted(int layer, List<MatrixProblem> problems) implements Reply {}
 
     public record Solved(int layer, LinearModule module, LinearPruner.PruneOutcome outcome) implements Reply {}
 
-    public record Forwarded(int layer, ActivationRef input, ActivationRef output) implements Reply {}
+    public record Forwarded(int layer, ActivationRef input, ActivationRef output) implements Reply, CrossJvmMessage {}
 
-    public record CallFailed(String call, String message) implements Reply {}
+    public record CallFailed(String call, String message) implements Reply, CrossJvmMessage {}
 
     /** What a worker is given to compute with. */
     public record Device(int index, TensorOps ops, LlamaConfig config, Tensor embeddings, int maxTokens, HostActivationStore store,

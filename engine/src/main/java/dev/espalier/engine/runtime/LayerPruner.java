@@ -27,24 +27,24 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     public sealed interface Command {}
 
     /** A batch of this layer's input. */
-    public record Batch(ActivationRef input) implements Command {}
+    public record Batch(ActivationRef input) implements Command, CrossJvmMessage {}
 
     /** Upstream has sent all {@code batches} batches. */
-    public record UpstreamDone(int batches) implements Command {}
+    public record UpstreamDone(int batches) implements Command, CrossJvmMessage {}
 
     /** Downstream {@code from} can take {@code batches} more batches (null from the supervisor's source end). */
-    public record Demand(int batches, ActorRef<Command> from) implements Command {}
+    public record Demand(int batches, ActorRef<Command> from) implements Command, CrossJvmMessage {}
 
     private record WorkerReply(DeviceWorker.Reply reply) implements Command {}
 
     /** Reported to the supervisor once every map of the layer is pruned (the weights are final). */
-    public record LayerPruned(int generation, int layer, Map<LinearModule, LinearPruner.PruneOutcome> outcomes) {}
+    public record LayerPruned(int generation, int layer, Map<LinearModule, LinearPruner.PruneOutcome> outcomes) implements CrossJvmMessage {}
 
     /** Reported to the supervisor once every output has been sent downstream (or discarded, for the last layer). */
-    public record LayerStreamed(int generation, int layer) {}
+    public record LayerStreamed(int generation, int layer) implements CrossJvmMessage {}
 
     /** Reported to the supervisor when a device call failed; the supervisor restarts from the last checkpoint. */
-    public record StageFailed(int generation, int layer, String message) {}
+    public record StageFailed(int generation, int layer, String message) implements CrossJvmMessage {}
 
     /**
      * How a stage is wired. The downstream stage is learnt from its first {@link Demand}; the last layer has none (its

@@ -1,0 +1,67 @@
+package dev.espalier.engine.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.LinearPruner;
+import java.util.EnumMap;
+import java.util.List;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class KryoSerializerTest {
+    private static ActorTestKit kit;
+    private static Serialization serialization;
+
+    @BeforeAll
+    static void start() {
+        kit = ActorTestKit.create();
+        serialization = SerializationExtension.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(kit.system()));
+    }
+
+    @AfterAll
+    static void stop() {
+        kit.shutdownTestKit();
+    }
+
+    private static Object roundTrip(Object message) {
+        Serializer serializer = serialization.findSerializerFor(message);
+        assertInstanceOf(KryoSerializer.class, serializer, "messages crossing JVMs go through Kryo");
+        byte[] bytes = serializer.toBinary(message);
+        return serializer.fromBinary(bytes, java.util.Optional.empty());
+    }
+
+    @Test
+    void pipelineMessagesSurviveARoundTrip() {
+        TestProbe<LayerPruner.Command> stage = kit.createTestProbe();
+        ActivationRef ref = new ActivationRef((1L << 40) + 7, 1, 3, 12);
+        EnumMap<LinearModule, LinearPruner.PruneOutcome> outcomes = new EnumMap<>(LinearModule.class);
+        outcomes.put(LinearModule.Q, new LinearPruner.PruneOutcome(10, 20));
+        outcomes.put(LinearModule.DOWN, new LinearPruner.PruneOutcome(5, 40));
+        List<Object> messages = List.of(ref, new LayerPruner.Batch(ref), new LayerPruner.UpstreamDone(128),
+                new LayerPruner.Demand(4, stage.ref()), new LayerPruner.LayerPruned(2, 3, outcomes), new LayerPruner.LayerStreamed(2, 3),
+                new LayerPruner.StageFailed(2, 1, "solve Q failed"), new DeviceWorker.Release(ref), new DeviceWorker.Stored(ref),
+                new DeviceWorker.Forwarded(3, ref, ref), new DeviceWorker.CallFailed("forward layer 3", "boom"));
+        for (Object m : messages) {
+            assertEquals(m, roundTrip(m), m.getClass().getSimpleName());
+        }
+    }
+
+    /** A message type that was never registered. */
+    record Unregistered(String text) implements CrossJvmMessage {}
+
+    @Test
+    void unregisteredClassesAreRefusedByName() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> roundTrip(new Unregistered("x")));
+        assertTrue(e.getMessage().contains("Unregistered"), e.getMessage());
+    }
+}
