@@ -1,6 +1,7 @@
 package dev.espalier.cli.commands;
 
 import dev.espalier.cli.ConsoleProgress;
+import dev.espalier.cli.RunLogFile;
 import dev.espalier.engine.runtime.PruneJob;
 import dev.espalier.engine.runtime.node.CancellationToken;
 import dev.espalier.engine.runtime.node.EventSink;
@@ -19,7 +20,8 @@ final class LocalJobRunner {
 
     static int run(RunDirectory run, PrintWriter out, boolean progress) throws Exception {
         EventSink log = EventSink.of(run);
-        try (ConsoleProgress bar = new ConsoleProgress("prune", progress)) {
+        try (RunLogFile file = RunLogFile.attach(run.dir().resolve("run.log"));
+             ConsoleProgress bar = new ConsoleProgress("prune", progress)) {
             EventSink sink = event -> {
                 JobEvent recorded = log.emit(event);
                 if (recorded.hasProgress() && recorded.getProgress().getStage().equals("prune")) {

@@ -1,5 +1,6 @@
 package dev.espalier.cli.commands;
 
+import dev.espalier.cli.RunLogFile;
 import dev.espalier.engine.runtime.node.Node;
 import dev.espalier.engine.runtime.node.NodeOptions;
 import java.io.PrintWriter;
@@ -48,11 +49,13 @@ public final class ServeCommand implements Callable<Integer> {
         Node node = Node.start(options);
         Thread hook = new Thread(node::close, "espalier-node-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        PrintWriter out = spec.commandLine().getOut();
-        out.println("espalier node listening on " + node.address() + " (home " + node.home() + ", " + slots
-                + " slot(s), queue of " + queue + "); stop with Ctrl-C");
-        out.flush();
-        node.awaitTermination();
+        try (RunLogFile log = RunLogFile.attach(node.home().resolve("node.log"))) {
+            PrintWriter out = spec.commandLine().getOut();
+            out.println("espalier node listening on " + node.address() + " (home " + node.home() + ", " + slots
+                    + " slot(s), queue of " + queue + "); stop with Ctrl-C; log in " + node.home().resolve("node.log"));
+            out.flush();
+            node.awaitTermination();
+        }
         return 0;
     }
 }

@@ -19,7 +19,11 @@ import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.LayerReport;
 import dev.espalier.protocol.v1.MatrixReport;
 import dev.espalier.protocol.v1.RunReport;
+import com.google.protobuf.util.JsonFormat;
+import dev.espalier.engine.runtime.store.AtomicFiles;
 import java.lang.foreign.Arena;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -96,7 +100,12 @@ public final class PruneJob implements JobExecutor {
             PruneSupervisor.Outcome outcome = runSupervisor(plan, run, events, cancel, spec);
             switch (outcome) {
                 case PruneSupervisor.Failed f -> throw new PipelineFailedException(f.message());
-                case PruneSupervisor.Succeeded s -> run.commitReport(report(spec, plan, run, s));
+                case PruneSupervisor.Succeeded s -> {
+                    RunReport report = report(spec, plan, run, s);
+                    byte[] json = JsonFormat.printer().print(report).getBytes(StandardCharsets.UTF_8);
+                    run.commitArtefact("report-json", "report.json", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(json)));
+                    run.commitReport(report);
+                }
             }
         }
     }

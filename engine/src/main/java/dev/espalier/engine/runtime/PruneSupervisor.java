@@ -136,6 +136,9 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
     /** Opens every layer on its home worker, from its checkpoint when the run already has one. */
     private void openLayers() {
         phase = Phase.OPENING;
+        getContext().getLog().info("{}: {} {} at sparsity {} on {} device(s), {} calibration sequences of {} tokens; {} of {} layers checkpointed",
+                run.jobId(), plan.method(), plan.pattern(), plan.sparsity(), plan.devices(), plan.calibration().length, plan.maxTokens(),
+                completedLayers(), layers);
         opened = new DecoderLayerWeights[layers];
         openedCount = 0;
         for (int l = 0; l < layers; l++) {
@@ -184,6 +187,8 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
     private Behavior<Object> onWorkerReply(WorkerReply m) {
         switch (m.reply()) {
             case DeviceWorker.Evaluated e when e.generation() == generation -> {
+                getContext().getLog().info("{}: {} perplexity {}", run.jobId(), phase == Phase.EVAL_BEFORE ? "dense" : "pruned",
+                        e.result().summaryLine());
                 List<PerplexityResult> into = phase == Phase.EVAL_BEFORE ? before : after;
                 into.add(e.result());
                 evaluateNext(phase == Phase.EVAL_BEFORE ? plan.model() : prunedModel(), into);
@@ -222,6 +227,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
         }
         long zeros = m.outcomes().values().stream().mapToLong(LinearPruner.PruneOutcome::zeros).sum();
         long total = m.outcomes().values().stream().mapToLong(LinearPruner.PruneOutcome::total).sum();
+        getContext().getLog().info("{}: layer {} pruned to sparsity {}", run.jobId(), m.layer(), total == 0 ? 0 : (double) zeros / total);
         events.emit(JobEvent.newBuilder().setLayerPruned(dev.espalier.protocol.v1.LayerPruned.newBuilder()
                 .setLayer(m.layer()).setSparsity(total == 0 ? 0 : (double) zeros / total)
                 .setSeconds((System.nanoTime() - startNanos) / 1e9)));
@@ -234,6 +240,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
             phase = Phase.EVAL_AFTER;
             CrashPoints.reach("before-export");
             ModelExportJob.export(prunedModel(), plan.output(), plan.tokenizerFiles());
+            getContext().getLog().info("{}: pruned model exported to {}", run.jobId(), plan.output());
             CrashPoints.reach("after-export");
             evaluateNext(prunedModel(), after);
         }
