@@ -29,11 +29,8 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--run-dir", paramLabel = "<dir>", description = "Run directory (default: <out>.run beside the output).")
     Path runDir;
 
-    @Option(names = "--quiet", description = "No progress bar.")
-    boolean quiet;
-
-    @Option(names = "--verbose", description = "Print stack traces of errors.")
-    boolean verbose;
+    @Mixin
+    RunOutputOptions output;
 
     @Spec
     CommandSpec spec;
@@ -45,7 +42,7 @@ public final class PruneCommand implements Callable<Integer> {
         PruneJob.validate(jobSpec);
         Path dir = runDir != null ? runDir : Path.of(jobSpec.getOutput() + ".run");
         try (RunDirectory run = RunDirectory.openOrCreate(dir, "prune-" + UUID.randomUUID(), jobSpec)) {
-            return LocalJobRunner.run(run, spec.commandLine().getOut(), !quiet);
+            return LocalJobRunner.run(run, spec.commandLine().getOut(), !output.quiet);
         }
     }
 }

@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -18,11 +19,8 @@ public final class ResumeCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "<run-dir>", description = "The run directory of the interrupted job.")
     Path runDir;
 
-    @Option(names = "--quiet", description = "No progress bar.")
-    boolean quiet;
-
-    @Option(names = "--verbose", description = "Print stack traces of errors.")
-    boolean verbose;
+    @Mixin
+    RunOutputOptions output;
 
     @Spec
     CommandSpec spec;
@@ -38,7 +36,7 @@ public final class ResumeCommand implements Callable<Integer> {
                 LocalJobRunner.print(run.report().get(), run, spec.commandLine().getOut());
                 return 0;
             }
-            return LocalJobRunner.run(run, spec.commandLine().getOut(), !quiet);
+            return LocalJobRunner.run(run, spec.commandLine().getOut(), !output.quiet);
         }
     }
 }

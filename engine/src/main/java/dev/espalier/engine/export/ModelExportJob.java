@@ -1,16 +1,15 @@
 package dev.espalier.engine.export;
 
+import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelExporter;
 import dev.espalier.engine.model.ModelFormatException;
-import dev.espalier.engine.runtime.CrashPoints;
+import dev.espalier.engine.io.CrashPoints;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * Writes a model as a Hugging Face folder (config, safetensors, tokenizer files) so that it appears whole or not at
@@ -24,28 +23,17 @@ public final class ModelExportJob {
         Path staging = parent.resolve("." + output.getFileName() + ".partial");
         try {
             Files.createDirectories(parent);
-            deleteRecursively(staging);
+            AtomicFiles.deleteRecursively(staging);
             Files.createDirectories(staging);
             ModelExporter.exportHf(model, staging);
             for (Map.Entry<Path, String> f : tokenizerFiles.entrySet()) {
                 Files.copy(f.getKey(), staging.resolve(f.getValue()), StandardCopyOption.REPLACE_EXISTING);
             }
             CrashPoints.reach("mid-export");
-            deleteRecursively(output);
+            AtomicFiles.deleteRecursively(output);
             Files.move(staging, output, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             throw new ModelFormatException(output, "cannot export the model (" + e.getMessage() + ")", e);
-        }
-    }
-
-    static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.espalier.engine.model;
 
+import dev.espalier.engine.io.AtomicFiles;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.espalier.kernels.Tensor;

@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime;
 
+import dev.espalier.engine.io.CrashPoints;
 import dev.espalier.engine.data.CalibrationSampler;
 import dev.espalier.engine.data.TextCorpus;
 import dev.espalier.engine.eval.PerplexityProtocol;
@@ -20,7 +21,7 @@ import dev.espalier.protocol.v1.LayerReport;
 import dev.espalier.protocol.v1.MatrixReport;
 import dev.espalier.protocol.v1.RunReport;
 import com.google.protobuf.util.JsonFormat;
-import dev.espalier.engine.runtime.store.AtomicFiles;
+import dev.espalier.engine.io.AtomicFiles;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime;
 
+import dev.espalier.engine.io.CrashPoints;
 import dev.espalier.engine.eval.PerplexityResult;
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LayerCheckpoint;

@@ -1,7 +1,7 @@
 package dev.espalier.it.node;
 
 import dev.espalier.cli.EspalierCli;
-import dev.espalier.engine.runtime.store.AtomicFiles;
+import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.runtime.node.JobExecutor;
 import dev.espalier.engine.runtime.node.JobExecutors;
 import dev.espalier.protocol.v1.JobEvent;

@@ -1,6 +1,6 @@
 package dev.espalier.engine.runtime.node;
 
-import dev.espalier.engine.runtime.store.AtomicFiles;
+import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.protocol.v1.JobCancelled;
 import dev.espalier.protocol.v1.JobEvent;

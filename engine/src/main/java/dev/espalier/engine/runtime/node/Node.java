@@ -1,6 +1,6 @@
 package dev.espalier.engine.runtime.node;
 
-import dev.espalier.engine.runtime.store.AtomicFiles;
+import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.JobState;
 import io.grpc.Server;

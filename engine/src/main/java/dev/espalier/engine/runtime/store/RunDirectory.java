@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime.store;
 
+import dev.espalier.engine.io.AtomicFiles;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.espalier.protocol.v1.Artefact;
 import dev.espalier.protocol.v1.JobSpec;

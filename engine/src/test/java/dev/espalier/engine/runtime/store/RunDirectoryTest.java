@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime.store;
 
+import dev.espalier.engine.io.AtomicFiles;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,4 +1,4 @@
-package dev.espalier.engine.runtime.store;
+package dev.espalier.engine.io;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,4 +1,4 @@
-package dev.espalier.engine.runtime;
+package dev.espalier.engine.io;
 
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;

@@ -1,4 +1,4 @@
-package dev.espalier.engine.runtime.store;
+package dev.espalier.engine.io;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
