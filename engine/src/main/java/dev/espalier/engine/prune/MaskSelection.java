@@ -4,7 +4,8 @@ import java.util.Arrays;
 
 /**
  * Chooses which weights to drop from a score matrix (out, in), higher score = more important. Ties are broken by
- * position (the earlier index is dropped first), so the choice is deterministic.
+ * position (the earlier index is dropped first), so the choice is deterministic. N:M groups are consecutive inputs
+ * of a row; see {@link SparsityPattern#keptInGroup} for a trailing group narrower than M.
  */
 public final class MaskSelection {
     private MaskSelection() {}
@@ -14,13 +15,10 @@ public final class MaskSelection {
         boolean[] keep = new boolean[scores.length];
         Arrays.fill(keep, true);
         if (pattern.isNm()) {
-            if (cols % pattern.group() != 0) {
-                throw new IllegalArgumentException("N:M pattern " + pattern + " needs input width divisible by " + pattern.group() + ", got " + cols);
-            }
-            int drop = pattern.group() - pattern.keep();
             for (int r = 0; r < rows; r++) {
                 for (int g = 0; g < cols; g += pattern.group()) {
-                    dropLowest(scores, keep, r * cols + g, pattern.group(), drop);
+                    int width = Math.min(pattern.group(), cols - g);
+                    dropLowest(scores, keep, r * cols + g, width, width - pattern.keptInGroup(width));
                 }
             }
         } else if (scope == Scope.ROW) {

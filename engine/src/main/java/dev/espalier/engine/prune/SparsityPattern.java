@@ -39,6 +39,14 @@ public record SparsityPattern(int keep, int group) {
         return group > 0;
     }
 
+    /**
+     * Weights kept in a group of {@code width} consecutive inputs: N for a full group; for a trailing group narrower
+     * than M (an input width not divisible by M, such as stories260K's FFN width 172 under 4:8), ⌈width · N / M⌉.
+     */
+    public int keptInGroup(int width) {
+        return width == group ? keep : (width * keep + group - 1) / group;
+    }
+
     /** The sparsity an N:M pattern implies, 1 − N/M. */
     public double impliedSparsity() {
         return isNm() ? 1.0 - (double) keep / group : Double.NaN;

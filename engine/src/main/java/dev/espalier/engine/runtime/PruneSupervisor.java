@@ -260,13 +260,16 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
         if (phase == Phase.DONE) {
             return;
         }
-        getContext().getLog().warn("pipeline failed ({}); restart {} of {}", message, restarts + 1, plan.maxRestarts());
         stopGeneration();
-        if (restarts++ >= plan.maxRestarts()) {
+        if (restarts >= plan.maxRestarts()) {
+            getContext().getLog().error("{}: pipeline failed ({}); giving up after {} restart(s)", run.jobId(), message, restarts);
             phase = Phase.DONE;
             done.tell(new Failed(message));
             return;
         }
+        restarts++;
+        getContext().getLog().warn("{}: pipeline failed ({}); restart {} of {} from the last checkpoint", run.jobId(), message, restarts,
+                plan.maxRestarts());
         before.clear();
         after.clear();
         phase = Phase.EVAL_BEFORE;

@@ -59,6 +59,23 @@ class MaskSelectionTest {
     }
 
     @Test
+    void trailingPartialGroupKeepsItsShareOfN() {
+        int rows = 3;
+        int cols = 172; // stories260K's FFN width: 21 groups of 8 and one of 4 under 4:8
+        float[] scores = randomScores(rows * cols, 3);
+        boolean[] keep = MaskSelection.select(scores, rows, cols, new SparsityPattern(4, 8), Double.NaN, MaskSelection.Scope.ROW);
+        for (int r = 0; r < rows; r++) {
+            int keptInTail = 0;
+            for (int c = 168; c < 172; c++) {
+                keptInTail += keep[r * cols + c] ? 1 : 0;
+            }
+            assertEquals(2, keptInTail);
+        }
+        assertEquals(2, new SparsityPattern(2, 4).keptInGroup(3));
+        assertEquals(1, new SparsityPattern(2, 4).keptInGroup(1));
+    }
+
+    @Test
     void matrixScopeUsesOneThresholdAndBreaksTiesByPosition() {
         float[] scores = {3, 1, 1, 1, 2, 5};
         boolean[] keep = MaskSelection.select(scores, 2, 3, SparsityPattern.UNSTRUCTURED, 0.5, MaskSelection.Scope.MATRIX);
