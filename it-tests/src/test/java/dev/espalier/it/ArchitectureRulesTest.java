@@ -2,7 +2,10 @@ package dev.espalier.it;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
+import com.tngtech.archunit.base.DescribedPredicate;
 import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.domain.JavaMethodCall;
+import dev.espalier.kernels.TensorOps;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import org.junit.jupiter.api.BeforeAll;
@@ -37,6 +40,19 @@ class ArchitectureRulesTest {
         noClasses().that().resideInAPackage("dev.espalier.protocol..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.espalier.kernels..", "dev.espalier.engine..", "dev.espalier.cli..")
                 .because("protocol is generated from .proto files and depends on nothing of ours").check(classes);
+    }
+
+    @Test
+    void actorsOrchestrateAndOnlyDeviceWorkersCompute() {
+        noClasses().that().resideInAPackage("dev.espalier.engine.runtime..").and().doNotHaveSimpleName("DeviceWorker")
+                .should().callMethodWhere(new DescribedPredicate<JavaMethodCall>("a TensorOps kernel") {
+                    @Override
+                    public boolean test(JavaMethodCall call) {
+                        return call.getTargetOwner().isAssignableTo(TensorOps.class) && !call.getName().equals("close");
+                    }
+                })
+                .because("the device workers are the only callers of the kernels; stages and supervisors only send messages")
+                .check(classes);
     }
 
     @Test

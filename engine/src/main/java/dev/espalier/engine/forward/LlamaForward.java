@@ -22,6 +22,7 @@ public final class LlamaForward implements AutoCloseable {
     private final Tensor hidden; // (maxTokens, hiddenSize): the residual stream of the block
     private final Tensor normed; // (maxTokens, hiddenSize)
     private final Tensor logits; // (maxTokens, vocab)
+    private KvCache sharedScratch; // reused by negativeLogLikelihoods
 
     /**
      * @param maxTokens  the most tokens one call may process
@@ -109,8 +110,6 @@ public final class LlamaForward implements AutoCloseable {
             table.rowSlice(id, id + 1).copyInto(h.rowSlice(i, i + 1));
         }
     }
-
-    private KvCache sharedScratch;
 
     private KvCache scratchCache(int positions) {
         if (sharedScratch == null || sharedScratch.capacity() < positions) {

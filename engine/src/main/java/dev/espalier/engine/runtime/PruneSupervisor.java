@@ -60,13 +60,13 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
     private final List<PerplexityResult> after = new ArrayList<>();
     private final Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes = new java.util.TreeMap<>();
     private final long startNanos = System.nanoTime();
+    private final List<ActorRef<LayerPruner.Command>> stages = new ArrayList<>(); // this generation's, layer 0 first
 
     private int generation;
     private int restarts;
     private HostActivationStore store;
     private Arena checkpointArena;
     private List<ActorRef<DeviceWorker.Command>> workers = List.of();
-    private final List<ActorRef<LayerPruner.Command>> stages = new ArrayList<>();
     private DecoderLayerWeights[] opened; // per layer: the home worker's (pruned) weights
     private int openedCount;
     private IdSource ids;
