@@ -200,10 +200,6 @@ public final class Alps {
         if (tokens <= 0) {
             throw new IllegalArgumentException("Alps: " + tokens + " calibration tokens; expected at least one");
         }
-        if (pattern.isNm() && in % pattern.group() != 0) {
-            throw new IllegalArgumentException("Alps: N:M pattern " + pattern + " needs an input width divisible by "
-                    + pattern.group() + ", got " + in);
-        }
         try (Arena arena = Arena.ofShared()) {
             long t0 = System.nanoTime();
             AlpsScaledProblem problem = AlpsScaledProblem.of(gram, options.dampFraction(), arena, ops);

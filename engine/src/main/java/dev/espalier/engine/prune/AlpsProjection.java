@@ -19,6 +19,7 @@ final class AlpsProjection {
     private static final int LOW_BINS = 1 << 16; // the low 16 magnitude bits
 
     private final SparsityPattern pattern;
+    private final int cols; // in
     private final long total; // out · in
     private final long keep; // positions kept: k
     private final int[] high = new int[HIGH_BINS]; // histogram of the high magnitude bits
@@ -26,9 +27,19 @@ final class AlpsProjection {
 
     AlpsProjection(SparsityPattern pattern, double sparsity, int rows, int cols) {
         this.pattern = pattern;
+        this.cols = cols;
         this.total = (long) rows * cols;
-        this.keep = pattern.isNm() ? total / pattern.group() * pattern.keep()
+        this.keep = pattern.isNm() ? (long) rows * keptPerRow(pattern, cols)
                 : Math.max(0, Math.min(total, Math.round((1 - sparsity) * total)));
+    }
+
+    /** Weights an N:M pattern keeps in one row of {@code cols} inputs (a trailing narrower group keeps its share). */
+    private static long keptPerRow(SparsityPattern pattern, int cols) {
+        long kept = 0;
+        for (int g = 0; g < cols; g += pattern.group()) {
+            kept += pattern.keptInGroup(Math.min(pattern.group(), cols - g));
+        }
+        return kept;
     }
 
     /** k, the number of positions a projection keeps. */
@@ -128,12 +139,12 @@ final class AlpsProjection {
     }
 
     private void projectNm(MemorySegment s, MemorySegment d, long[] zeros) {
-        int m = pattern.group();
-        int n = pattern.keep();
-        int[] keys = new int[m];
-        float[] values = new float[m];
+        int[] keys = new int[pattern.group()];
+        float[] values = new float[pattern.group()];
         Arrays.fill(zeros, 0L);
-        for (long base = 0; base < total; base += m) {
+        for (long base = 0; base < total; ) {
+            int m = (int) Math.min(pattern.group(), cols - base % cols); // a row's trailing group may be narrower
+            int n = pattern.keptInGroup(m);
             for (int j = 0; j < m; j++) {
                 values[j] = s.getAtIndex(F32, base + j);
                 keys[j] = magnitude(values[j]);
@@ -152,6 +163,7 @@ final class AlpsProjection {
                     zeros[(int) (i >>> 6)] |= 1L << (i & 63);
                 }
             }
+            base += m;
         }
     }
 }

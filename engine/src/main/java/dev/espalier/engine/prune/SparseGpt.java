@@ -119,9 +119,9 @@ public final class SparseGpt {
         if (pattern.isNm()) {
             pattern.validate(sparsity);
             int m = pattern.group();
-            if (in % m != 0 || o.blockSize() % m != 0) {
-                throw new IllegalArgumentException("SparseGpt.prune: N:M pattern " + pattern + " needs input width ("
-                        + in + ") and blockSize (" + o.blockSize() + ") divisible by " + m);
+            if (o.blockSize() % m != 0) {
+                throw new IllegalArgumentException("SparseGpt.prune: N:M pattern " + pattern + " needs a blockSize ("
+                        + o.blockSize() + ") divisible by " + m);
             }
         } else if (!(sparsity >= 0 && sparsity < 1)) {
             throw new IllegalArgumentException("SparseGpt.prune: unstructured sparsity must be in [0, 1), got " + sparsity);
@@ -431,7 +431,7 @@ public final class SparseGpt {
                     int col = (s1 + a) * out + r0; // chunk start of this column in columns and marks
                     int errCol = a * out + r0;
                     if (nm && i % m == 0) {
-                        markGroups(s1 + a, i, m, r0, rows);
+                        markGroups(s1 + a, i, Math.min(m, in - i), r0, rows);
                     }
                     float d = diag[i];
                     for (int r = 0; r < rows; r++) { // branch-free: err = w / d and w = 0 where marked
@@ -453,8 +453,9 @@ public final class SparseGpt {
          * #{h : s_h &lt; s_g} + #{h &lt; g : s_h = s_g} is below M − N, with the scores compared as the integers of
          * their bits (they are ≥ 0), so that a comparison is the sign of a difference.
          */
+        /** Marks the weights to drop in the N:M group of {@code m} columns at column i (m < M for a trailing group). */
         private void markGroups(int c, int i, int m, int r0, int rows) {
-            int drop = m - pattern.keep();
+            int drop = m - pattern.keptInGroup(m);
             int[] bits = nmBits; // (m, ROW_CHUNK) bits of w² / U_jj²
             int[] rank = nmRanks; // (ROW_CHUNK)
             for (int g = 0; g < m; g++) {

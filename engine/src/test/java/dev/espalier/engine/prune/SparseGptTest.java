@@ -52,6 +52,27 @@ class SparseGptTest {
     }
 
     @Test
+    void trailingPartialGroupKeepsItsShareOfN() {
+        try (Arena arena = Arena.ofConfined()) {
+            int out = 6;
+            int in = 44; // five groups of 8 and a trailing group of 4 under 4:8 (as stories260K's FFN width 172)
+            Tensor x = SparseGptFixtures.correlatedInputs(arena, 5, 200, in);
+            Tensor pruned = SparseGptFixtures.gaussian(arena, new Random(12), out, in);
+            SparseGptPruner pruner = new SparseGptPruner(new SparseGpt.Options(32, 0.01));
+            pruner.addBatch(x, cpu);
+            LinearPruner.PruneOutcome outcome = pruner.prune(pruned, FOUR_EIGHT, Double.NaN, cpu);
+            for (int r = 0; r < out; r++) {
+                int tail = 0;
+                for (int c = 40; c < 44; c++) {
+                    tail += pruned.get(r, c) != 0f ? 1 : 0;
+                }
+                assertEquals(2, tail, "row " + r + ": the trailing group of 4 keeps 2");
+            }
+            assertEquals((long) out * in / 2, outcome.zeros());
+        }
+    }
+
+    @Test
     void nmGroupsHoldExactlyNNonzeros() {
         for (SparsityPattern pattern : new SparsityPattern[] {TWO_FOUR, FOUR_EIGHT}) {
             try (Arena arena = Arena.ofConfined()) {
@@ -397,8 +418,10 @@ class SparseGptTest {
                 return p;
             };
             Tensor w = SparseGptFixtures.gaussian(arena, new Random(2), 3, 6);
-            assertThrows(IllegalArgumentException.class, () -> fed.get().prune(w, TWO_FOUR, Double.NaN, cpu),
-                    "width 6 is not a multiple of 4");
+            SparseGptPruner oddBlocks = new SparseGptPruner(new SparseGpt.Options(30, 0.01));
+            oddBlocks.addBatch(x, cpu);
+            assertThrows(IllegalArgumentException.class, () -> oddBlocks.prune(w, TWO_FOUR, Double.NaN, cpu),
+                    "block size 30 is not a multiple of 4");
             assertThrows(IllegalArgumentException.class, () -> fed.get().prune(w, SparsityPattern.UNSTRUCTURED, 1.0, cpu));
             assertThrows(IllegalStateException.class, () -> new SparseGptPruner().prune(w, SparsityPattern.UNSTRUCTURED,
                     0.5, cpu), "no calibration data");
