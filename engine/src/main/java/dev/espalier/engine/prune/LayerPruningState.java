@@ -8,23 +8,33 @@ import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.Arena;
 import java.util.EnumMap;
 import java.util.Map;
-import java.util.function.Supplier;
 
 /**
- * One decoder layer being pruned: writable F32 copies of its weights and one {@link LinearPruner} per linear map.
- * As a {@link LayerTap} it feeds each map's pruner with that map's inputs during the dense forward pass.
+ * One decoder layer being pruned: writable F32 copies of its weights, one {@link LinearPruner} per linear map and,
+ * when the method solves over Gram matrices or reconstruction errors are measured, one {@link GramStatistics} per
+ * distinct input (q/k/v share the attention input's, gate/up the MLP input's). As a {@link LayerTap} it feeds them
+ * with each map's inputs during the dense forward pass. Not thread-safe while accumulating; once accumulation is
+ * over, different maps may be pruned concurrently (they share Grams read-only).
  */
-public final class LayerPruningState implements LayerTap {
+public final class LayerPruningState implements LayerTap, AutoCloseable {
     private final int layer;
     private final DecoderLayerWeights weights; // writable copies: the pruned layer once every map is pruned
+    private final PruningMethod method;
+    private final Map<LinearModule.Input, GramStatistics> grams = new EnumMap<>(LinearModule.Input.class);
     private final Map<LinearModule, LinearPruner> pruners = new EnumMap<>(LinearModule.class);
     private TensorOps ops;
 
-    public LayerPruningState(int layer, DecoderLayerWeights original, Supplier<LinearPruner> method, Arena arena) {
+    public LayerPruningState(int layer, DecoderLayerWeights original, PruningMethod method, boolean measureErrors, Arena arena) {
         this.layer = layer;
         this.weights = copy(original, arena);
+        this.method = method;
+        if (method.usesGram() || measureErrors) {
+            for (LinearModule.Input input : LinearModule.Input.values()) {
+                grams.put(input, new GramStatistics(inputWidth(input)));
+            }
+        }
         for (LinearModule m : LinearModule.values()) {
-            pruners.put(m, method.get());
+            pruners.put(m, method.pruners().apply(grams.get(m.input())));
         }
     }
 
@@ -36,7 +46,7 @@ public final class LayerPruningState implements LayerTap {
         return weights;
     }
 
-    /** The ops that {@link #addBatch}-style accumulation uses during the next forward pass. */
+    /** The ops the accumulation of the next forward pass uses. */
     public LayerTap tapWith(TensorOps ops) {
         this.ops = ops;
         return this;
@@ -63,21 +73,50 @@ public final class LayerPruningState implements LayerTap {
     }
 
     private void feed(Tensor x, LinearModule.Input input) {
-        for (LinearModule m : LinearModule.values()) {
-            if (m.input() == input) {
-                pruners.get(m).addBatch(x, ops);
+        GramStatistics gram = grams.get(input);
+        if (gram != null) {
+            gram.add(x, ops);
+        }
+        if (!method.usesGram()) {
+            for (LinearModule m : LinearModule.values()) {
+                if (m.input() == input) {
+                    pruners.get(m).addBatch(x, ops);
+                }
             }
         }
     }
 
-    /** The pruner (with its accumulated statistics) of one map. */
+    /** The pruner (with its statistics) of one map. */
     public LinearPruner pruner(LinearModule module) {
         return pruners.get(module);
     }
 
-    /** Prunes one map in place. */
-    public LinearPruner.PruneOutcome prune(LinearModule module, SparsityPattern pattern, double sparsity, TensorOps ops) {
-        return pruners.get(module).prune(module.weight(weights), pattern, sparsity, ops);
+    /** The Gram of the map's input, or null when none is kept. */
+    public GramStatistics gram(LinearModule module) {
+        return grams.get(module.input());
+    }
+
+    private int inputWidth(LinearModule.Input input) {
+        return switch (input) {
+            case ATTENTION, MLP -> weights.q().cols();
+            case ATTENTION_OUTPUT -> weights.o().cols();
+            case DOWN -> weights.down().cols();
+        };
+    }
+
+    /** Frees the statistics (the weights stay: they belong to the arena given at construction). */
+    @Override
+    public void close() {
+        for (LinearPruner p : pruners.values()) {
+            if (p instanceof AutoCloseable c) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException("closing the pruner of layer " + layer, e);
+                }
+            }
+        }
+        grams.values().forEach(GramStatistics::close);
     }
 
     /** Writable F32 copies of every tensor of a layer. */

@@ -16,10 +16,21 @@ public interface LinearPruner {
     /** Prunes {@code weight} (out_features, in_features), F32 and writable, in place. */
     PruneOutcome prune(Tensor weight, SparsityPattern pattern, double sparsity, TensorOps ops);
 
-    /** What a prune did: zeros written out of the weights of the matrix. */
-    record PruneOutcome(long zeros, long total) {
+    /**
+     * What a prune did: zeros written out of the weights of the matrix, and the relative reconstruction error
+     * ||XW − XŴ||² / ||XW||² on the calibration inputs when it was measured (NaN otherwise).
+     */
+    record PruneOutcome(long zeros, long total, double relativeError) {
+        public PruneOutcome(long zeros, long total) {
+            this(zeros, total, Double.NaN);
+        }
+
         public double sparsity() {
             return total == 0 ? 0 : (double) zeros / total;
+        }
+
+        public PruneOutcome withRelativeError(double error) {
+            return new PruneOutcome(zeros, total, error);
         }
     }
 

@@ -7,16 +7,26 @@ import dev.espalier.kernels.TensorOps;
  * SparseGPT as a {@link LinearPruner}: {@link #addBatch} sums the inputs' Gram matrix into a {@link GramStatistics}
  * (created at the first batch, sized by its width), {@link #prune} runs {@link SparseGpt#prune} on it. Like the
  * official code, which deletes H once the layer is pruned, the Gram is freed after {@link #prune} returns (or
- * throws); a second prune is an error. {@link #close()} frees it without pruning.
+ * throws); a second prune is an error. {@link #close()} frees it without pruning. A pruner built over a shared Gram
+ * (the layer's, for maps that read the same input) neither adds to it nor frees it: its owner does.
  */
 public final class SparseGptPruner implements LinearPruner, AutoCloseable {
     private final SparseGpt.Options options;
     private GramStatistics statistics; // (in, in) Σ xᵀx; null before the first batch and after prune/close
+    private final boolean shared; // statistics belong to the caller
     private boolean consumed;
+
+    /** A pruner that solves over {@code sharedGram}, which the caller feeds and frees. */
+    public SparseGptPruner(SparseGpt.Options options, GramStatistics sharedGram) {
+        this.options = options;
+        this.statistics = sharedGram;
+        this.shared = true;
+    }
 
     /** A pruner with the given solver options ({@link SparseGpt.Options#defaults()} for the paper's). */
     public SparseGptPruner(SparseGpt.Options options) {
         this.options = options;
+        this.shared = false;
     }
 
     /** A pruner with the paper's defaults: blockSize 128, percDamp 0.01. */
@@ -32,6 +42,9 @@ public final class SparseGptPruner implements LinearPruner, AutoCloseable {
     @Override
     public void addBatch(Tensor x, TensorOps ops) {
         requireNotConsumed();
+        if (shared) {
+            throw new IllegalStateException("SparseGPT pruner over a shared Gram: its owner adds the batches");
+        }
         if (statistics == null) {
             statistics = new GramStatistics(x.cols());
         }
@@ -53,15 +66,17 @@ public final class SparseGptPruner implements LinearPruner, AutoCloseable {
         try {
             return SparseGpt.prune(weight, statistics.gram(), statistics.tokens(), pattern, sparsity, options, ops);
         } finally {
-            close();
-            consumed = true;
+            if (!shared) {
+                close();
+                consumed = true;
+            }
         }
     }
 
     /** Frees the accumulated Gram; idempotent. */
     @Override
     public void close() {
-        if (statistics != null) {
+        if (statistics != null && !shared) {
             statistics.close();
             statistics = null;
         }

@@ -14,6 +14,8 @@ import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.prune.LayerPruningState;
 import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.prune.PruningMethod;
+import dev.espalier.engine.prune.ReconstructionError;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
@@ -23,7 +25,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -47,7 +48,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     public record Embed(ActivationRef target, int[] tokens, ActorRef<Reply> replyTo) implements Command {}
 
     /** Makes this worker home to {@code layer}: writable copies of its weights and fresh pruners. */
-    public record OpenLayer(int generation, int layer, DecoderLayerWeights weights, Supplier<LinearPruner> method,
+    public record OpenLayer(int generation, int layer, DecoderLayerWeights weights, PruningMethod method, boolean measureErrors,
                             ActorRef<Reply> replyTo) implements Command {}
 
     /** Perplexity of {@code model} on a token stream. */
@@ -146,7 +147,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     private Behavior<Command> onOpenLayer(OpenLayer m) {
         return call("open layer " + m.layer(), m.replyTo(), () -> {
-            LayerPruningState state = new LayerPruningState(m.layer(), m.weights(), m.method(), arena);
+            LayerPruningState state = new LayerPruningState(m.layer(), m.weights(), m.method(), m.measureErrors(), arena);
             layers.put(m.layer(), state);
             return new LayerOpened(m.generation(), m.layer(), state.weights());
         });
@@ -180,7 +181,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             List<MatrixProblem> problems = new ArrayList<>();
             for (LinearModule module : LinearModule.values()) {
                 problems.add(new MatrixProblem(m.layer(), module, module.weight(state.weights()), state.pruner(module),
-                        m.pattern(), m.sparsity()));
+                        state.gram(module), m.pattern(), m.sparsity()));
             }
             return new ProblemsExtracted(m.layer(), problems);
         });
@@ -188,8 +189,16 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     private Behavior<Command> onSolve(Solve m) {
         MatrixProblem p = m.problem();
-        return call("solve " + p.module() + " of layer " + p.layer(), m.replyTo(), () -> new Solved(p.layer(), p.module(),
-                p.pruner().prune(p.weight(), p.pattern(), p.sparsity(), device.ops())));
+        return call("solve " + p.module() + " of layer " + p.layer(), m.replyTo(), () -> {
+            try (Arena scratch = Arena.ofConfined()) {
+                Tensor original = p.gram() == null ? null : p.weight().copyAs(scratch, DType.F32);
+                LinearPruner.PruneOutcome outcome = p.pruner().prune(p.weight(), p.pattern(), p.sparsity(), device.ops());
+                if (original != null) {
+                    outcome = outcome.withRelativeError(ReconstructionError.relative(original, p.weight(), p.gram().gram(), device.ops()));
+                }
+                return new Solved(p.layer(), p.module(), outcome);
+            }
+        });
     }
 
     private Behavior<Command> onForward(Forward m) {
@@ -209,11 +218,15 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     }
 
     private Behavior<Command> onCloseLayer(CloseLayer m) {
-        layers.remove(m.layer());
+        LayerPruningState state = layers.remove(m.layer());
+        if (state != null) {
+            state.close();
+        }
         return this;
     }
 
     private Behavior<Command> onStop() {
+        layers.values().forEach(LayerPruningState::close);
         layers.clear();
         arena.close();
         return this;

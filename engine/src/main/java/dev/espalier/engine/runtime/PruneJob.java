@@ -51,7 +51,7 @@ public final class PruneJob implements JobExecutor {
      * problem.
      */
     public static void validate(JobSpec spec) {
-        PruneMethods.linear(spec.getMethod());
+        PruneMethods.linear(spec.getMethod(), spec.getMethodOptionsMap());
         sparsityOf(spec);
         DeviceSpec.parse(spec.getDevices());
         if (spec.getCalibration().isEmpty()) {
@@ -92,7 +92,8 @@ public final class PruneJob implements JobExecutor {
             }
             PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
             IntFunction<TensorOps> ops = devices::createOps;
-            PrunePlan plan = new PrunePlan(model, PruneMethods.label(spec.getMethod()), PruneMethods.linear(spec.getMethod()), pattern,
+            PrunePlan plan = new PrunePlan(model, PruneMethods.linear(spec.getMethod(), spec.getMethodOptionsMap()),
+                    JobOptions.intOption(spec, "reconstruction_error", 1) != 0, pattern,
                     sparsity, calibration, evals, protocol, (int) spec.getEvalMaxTokens(), devices.count(), ops,
                     JobOptions.intOption(spec, "window", 4), JobOptions.intOption(spec, "max_restarts", 2),
                     new FaultInjector(JobOptions.intOption(spec, "debug_fail_call", 0)), Path.of(spec.getOutput()),
@@ -150,7 +151,11 @@ public final class PruneJob implements JobExecutor {
         for (var layer : s.layers().entrySet()) {
             LayerReport.Builder lr = LayerReport.newBuilder().setLayer(layer.getKey());
             for (var m : layer.getValue().entrySet()) {
-                lr.addMatrices(MatrixReport.newBuilder().setName(m.getKey().hfName()).setSparsity(m.getValue().sparsity()));
+                MatrixReport.Builder matrix = MatrixReport.newBuilder().setName(m.getKey().hfName()).setSparsity(m.getValue().sparsity());
+                if (!Double.isNaN(m.getValue().relativeError())) {
+                    matrix.setReconstructionError(m.getValue().relativeError());
+                }
+                lr.addMatrices(matrix);
                 allZeros += m.getValue().zeros();
                 allTotal += m.getValue().total();
             }

@@ -11,6 +11,7 @@ public final class PruneJobs implements JobExecutorProvider {
     @Override
     public Map<PruneMethod, JobExecutor> executors() {
         PruneJob job = new PruneJob();
-        return Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, job, PruneMethod.PRUNE_METHOD_WANDA, job);
+        return Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, job, PruneMethod.PRUNE_METHOD_WANDA, job,
+                PruneMethod.PRUNE_METHOD_SPARSEGPT, job, PruneMethod.PRUNE_METHOD_ALPS, job);
     }
 }

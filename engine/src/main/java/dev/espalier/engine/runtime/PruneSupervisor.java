@@ -138,7 +138,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
     private void openLayers() {
         phase = Phase.OPENING;
         getContext().getLog().info("{}: {} {} at sparsity {} on {} device(s), {} calibration sequences of {} tokens; {} of {} layers checkpointed",
-                run.jobId(), plan.method(), plan.pattern(), plan.sparsity(), plan.devices(), plan.calibration().length, plan.maxTokens(),
+                run.jobId(), plan.method().label(), plan.pattern(), plan.sparsity(), plan.devices(), plan.calibration().length, plan.maxTokens(),
                 completedLayers(), layers);
         opened = new DecoderLayerWeights[layers];
         openedCount = 0;
@@ -146,7 +146,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
             DecoderLayerWeights source = run.isLayerCompleted(l)
                     ? LayerCheckpoint.read(run.verifiedLayer(l), plan.model().config(), l, checkpointArena)
                     : plan.model().layer(l);
-            workers.get(home(l)).tell(new DeviceWorker.OpenLayer(generation, l, source, plan.pruner(), replies));
+            workers.get(home(l)).tell(new DeviceWorker.OpenLayer(generation, l, source, plan.method(), plan.measureErrors(), replies));
         }
     }
 

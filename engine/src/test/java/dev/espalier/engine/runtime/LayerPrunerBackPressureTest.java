@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.engine.model.LlamaModel;
-import dev.espalier.engine.prune.MagnitudePruner;
+import dev.espalier.engine.prune.PruningMethod;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.kernels.reference.ReferenceOps;
 import java.time.Duration;
@@ -43,7 +43,7 @@ class LayerPrunerBackPressureTest {
         ActorRef<DeviceWorker.Command> worker = kit.spawn(DeviceWorker.create(new DeviceWorker.Device(0, new ReferenceOps(),
                 model.config(), model.embedTokens(), 16, store, FaultInjector.NONE)));
         TestProbe<DeviceWorker.Reply> replies = kit.createTestProbe();
-        worker.tell(new DeviceWorker.OpenLayer(1, 0, model.layer(0), MagnitudePruner::new, replies.ref()));
+        worker.tell(new DeviceWorker.OpenLayer(1, 0, model.layer(0), PruningMethod.magnitude(), false, replies.ref()));
         replies.expectMessageClass(DeviceWorker.LayerOpened.class, WAIT);
 
         TestProbe<LayerPruner.Demand> source = kit.createTestProbe();

@@ -37,7 +37,7 @@ final class PipelineFixture {
     static PrunePlan plan(LlamaModel model, PruneMethod method, SparsityPattern pattern, double sparsity, int[][] calibration,
                           int devices, FaultInjector faults, Path output) {
         DeviceSpec spec = new DeviceSpec(devices, 1);
-        return new PrunePlan(model, PruneMethods.label(method), PruneMethods.linear(method), pattern, sparsity, calibration, List.of(),
+        return new PrunePlan(model, PruneMethods.linear(method, Map.of()), true, pattern, sparsity, calibration, List.of(),
                 PerplexityProtocol.STREAM, 0, devices, spec::createOps, 2, 2, faults, output, Map.of(TOKENIZER, "tokenizer.bin"));
     }
 

@@ -86,6 +86,33 @@ class PruneSupervisorTest {
         }
     }
 
+    private double meanError(PruneMethod method, double sparsity) {
+        Path out = tmp.resolve(method.name() + "-model");
+        PrunePlan plan = PipelineFixture.plan(model, method, SparsityPattern.UNSTRUCTURED, sparsity, calibration, 2, FaultInjector.NONE, out);
+        PruneSupervisor.Succeeded ok = assertInstanceOf(PruneSupervisor.Succeeded.class,
+                PipelineFixture.run(kit, plan, tmp.resolve(method.name() + "-run")));
+        double sum = 0;
+        int n = 0;
+        for (var layer : ok.layers().values()) {
+            for (LinearPruner.PruneOutcome o : layer.values()) {
+                assertEquals(false, Double.isNaN(o.relativeError()), "every matrix reports its reconstruction error");
+                sum += o.relativeError();
+                n++;
+            }
+        }
+        return sum / n;
+    }
+
+    @Test
+    void reconstructionErrorsOrderAsThePapersExpectAtSeventyPercent() {
+        double alps = meanError(PruneMethod.PRUNE_METHOD_ALPS, 0.7);
+        double sparseGpt = meanError(PruneMethod.PRUNE_METHOD_SPARSEGPT, 0.7);
+        double wanda = meanError(PruneMethod.PRUNE_METHOD_WANDA, 0.7);
+        double magnitude = meanError(PruneMethod.PRUNE_METHOD_MAGNITUDE, 0.7);
+        assertEquals(true, alps < sparseGpt && sparseGpt < wanda && wanda < magnitude,
+                "mean relative errors: alps " + alps + ", sparsegpt " + sparseGpt + ", wanda " + wanda + ", magnitude " + magnitude);
+    }
+
     @Test
     void reportedOutcomesCountTheZerosWritten() throws Exception {
         Path out = tmp.resolve("counted-model");
