@@ -1,6 +1,9 @@
 package dev.espalier.cli.commands;
 
+import dev.espalier.engine.bench.AlpsBenchmark;
 import dev.espalier.engine.bench.ForwardBenchmark;
+import dev.espalier.engine.bench.LinearShape;
+import dev.espalier.engine.bench.SparseGptBenchmark;
 import dev.espalier.engine.bench.SyntheticModels;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
@@ -38,6 +41,11 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Square f32 GEMM sizes to time (default: ${DEFAULT-VALUE}).")
     List<Integer> gemmSizes;
 
+    @Option(names = "--solvers", split = ",", paramLabel = "out x in",
+            description = "Also time SparseGPT (50 %) and ALPS (70 %) on synthetic layers of these shapes with 16×2048 tokens, "
+                    + "e.g. 4096x4096,11008x4096,4096x11008 (default: none; minutes each).")
+    List<String> solverShapes = List.of();
+
     @Option(names = "--repeats", defaultValue = "3", description = "Timed repetitions after one warm-up; the best is reported (default: ${DEFAULT-VALUE}).")
     int repeats;
 
@@ -71,8 +79,33 @@ public final class BenchCommand implements Callable<Integer> {
             }
             print(out, ForwardBenchmark.syntheticLayer("LLaMA-7B-shaped decoder layer (synthetic weights)",
                     SyntheticModels.llama7b(1), ops, seq, repeats));
+            if (!solverShapes.isEmpty()) {
+                out.printf(Locale.ROOT, "%-34s %10s %10s %10s %10s%n", "solver (synthetic layer, 16×2048 tokens)", "gram s", "GFLOP/s",
+                        "solve s", "GFLOP/s");
+            }
+            for (String text : solverShapes) {
+                LinearShape shape = parseShape(text);
+                SparseGptBenchmark.LayerResult s = SparseGptBenchmark.layer(shape, ops, 1);
+                out.printf(Locale.ROOT, "%-34s %10.3f %10.1f %10.3f %10.1f%n", "SparseGPT 50% " + shape, s.gram().seconds(),
+                        s.gram().gflops(), s.solve().seconds(), s.solve().gflops());
+                out.flush();
+                AlpsBenchmark.Result a = AlpsBenchmark.run(shape, AlpsBenchmark.SPARSITY, AlpsBenchmark.SEQUENCES,
+                        AlpsBenchmark.SEQUENCE_LENGTH, 1, ops);
+                out.printf(Locale.ROOT, "%-34s %10.3f %10.1f %10.3f %10.1f  (%d ADMM iterations)%n", "ALPS 70% " + shape, a.gramSeconds(),
+                        a.gramGflops(), a.solveSeconds(), a.solveGflops(), a.solve().iterations());
+                out.flush();
+            }
         }
         return 0;
+    }
+
+    private static LinearShape parseShape(String text) {
+        String[] parts = text.trim().toLowerCase(Locale.ROOT).split("x");
+        try {
+            return new LinearShape(Integer.parseInt(parts[0]), Integer.parseInt(parts[1]));
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("--solvers takes shapes like 4096x4096 (out x in), got \"" + text + "\"");
+        }
     }
 
     private static void print(PrintWriter out, ForwardBenchmark.Result r) {

@@ -28,22 +28,12 @@ import java.util.SplittableRandom;
  * </ul>
  */
 public final class AlpsBenchmark {
-    /** The shapes of a LLaMA-7B block: q/k/v/o (4096 × 4096), gate/up (11008 × 4096), down (4096 × 11008). */
-    public static final List<Shape> DEFAULT_SHAPES = List.of(new Shape(4096, 4096), new Shape(11008, 4096),
-            new Shape(4096, 11008));
     public static final int SEQUENCES = 16;
     public static final int SEQUENCE_LENGTH = 2048;
     public static final double SPARSITY = 0.7;
 
     private AlpsBenchmark() {}
 
-    /** A linear map's weight shape (out_features, in_features). */
-    public record Shape(int out, int in) {
-        @Override
-        public String toString() {
-            return out + "x" + in;
-        }
-    }
 
     /**
      * One measurement (best of the repeats for each part).
@@ -52,7 +42,7 @@ public final class AlpsBenchmark {
      * @param solveSeconds Alps.prune from the raw Gram to the written weight
      * @param solve        the best solve's result (iterations, CG iterations, errors, phase times)
      */
-    public record Result(Shape shape, int tokens, double sparsity, String backend, double gramSeconds,
+    public record Result(LinearShape shape, int tokens, double sparsity, String backend, double gramSeconds,
             double solveSeconds, Alps.Result solve) {
         /** 2·tokens·in². */
         public double gramFlops() {
@@ -76,10 +66,10 @@ public final class AlpsBenchmark {
     /** One run of the ablation: its label ("schedule", "rho=0.3", "rho=3"), the ρ it fixed (NaN: schedule), result. */
     public record AblationRun(String label, double fixedRho, Alps.Result result) {}
 
-    /** {@link #run(Shape, double, int, int, int, TensorOps)} with 16 × 2048 tokens at 70 % for every default shape. */
+    /** {@link #run(LinearShape, double, int, int, int, TensorOps)} with 16 × 2048 tokens at 70 % for every default shape. */
     public static List<Result> runDefaults(int repeats, TensorOps ops) {
         List<Result> results = new ArrayList<>();
-        for (Shape shape : DEFAULT_SHAPES) {
+        for (LinearShape shape : LinearShape.LLAMA_7B) {
             results.add(run(shape, SPARSITY, SEQUENCES, SEQUENCE_LENGTH, repeats, ops));
         }
         return results;
@@ -89,7 +79,7 @@ public final class AlpsBenchmark {
      * Times the Gram accumulation and the unstructured ALPS solve (official defaults) of one synthetic map at
      * {@code sparsity}, best of {@code repeats} (≥ 1) each.
      */
-    public static Result run(Shape shape, double sparsity, int sequences, int sequenceLength, int repeats,
+    public static Result run(LinearShape shape, double sparsity, int sequences, int sequenceLength, int repeats,
             TensorOps ops) {
         if (repeats < 1 || sequences < 1 || sequenceLength < 1) {
             throw new IllegalArgumentException("AlpsBenchmark: repeats " + repeats + ", sequences " + sequences
@@ -158,7 +148,7 @@ public final class AlpsBenchmark {
     }
 
     /** The solve's FLOPs under the model of the class comment, from what the solve did. */
-    public static double solveFlops(Shape shape, Alps.Result solve) {
+    public static double solveFlops(LinearShape shape, Alps.Result solve) {
         double in = shape.in();
         double gemm = 2.0 * shape.out() * in * in;
         int gemms = 2 * solve.iterations() + solve.restarts() + 5 + (solve.cgIterations() > 0

@@ -41,20 +41,10 @@ public final class SparseGptBenchmark {
 
     private SparseGptBenchmark() {}
 
-    /** A linear map's weight shape (out_features, in_features). */
-    public record Shape(int out, int in) {
-        @Override
-        public String toString() {
-            return out + "x" + in;
-        }
-    }
 
-    /** LLaMA-7B's three distinct linear shapes: q/k/v/o, gate/up, down. */
-    public static final List<Shape> LLAMA_7B_SHAPES = List.of(new Shape(4096, 4096), new Shape(11008, 4096),
-            new Shape(4096, 11008));
 
     /** One timed phase: best wall time over the repeats and the FLOPs counted for it (see the class comment). */
-    public record Result(String what, Shape shape, long tokens, double seconds, double flops) {
+    public record Result(String what, LinearShape shape, long tokens, double seconds, double flops) {
         public double gflops() {
             return flops / seconds / 1e9;
         }
@@ -64,12 +54,12 @@ public final class SparseGptBenchmark {
     public record LayerResult(Result gram, Result solve, Result factorisation, Result sweep, long zeros) {}
 
     /** The default run: {@link #TOKENS} calibration tokens in chunks of {@link #CHUNK_ROWS}. */
-    public static LayerResult layer(Shape shape, TensorOps ops, int repeats) {
+    public static LayerResult layer(LinearShape shape, TensorOps ops, int repeats) {
         return layer(shape, TOKENS, CHUNK_ROWS, ops, repeats);
     }
 
     /** Times Gram accumulation, the SparseGPT solve at 50 % and its factorisation on one synthetic layer. */
-    public static LayerResult layer(Shape shape, int tokens, int chunkRows, TensorOps ops, int repeats) {
+    public static LayerResult layer(LinearShape shape, int tokens, int chunkRows, TensorOps ops, int repeats) {
         if (repeats < 1 || tokens < 1 || chunkRows < 1) {
             throw new IllegalArgumentException("SparseGptBenchmark: repeats, tokens and chunkRows must be positive, got "
                     + repeats + ", " + tokens + ", " + chunkRows);
@@ -120,7 +110,7 @@ public final class SparseGptBenchmark {
         return nanos / 1e9;
     }
 
-    private static LayerResult solve(Shape shape, GramStatistics stats, TensorOps ops, int repeats, Arena arena,
+    private static LayerResult solve(LinearShape shape, GramStatistics stats, TensorOps ops, int repeats, Arena arena,
             Result gram) {
         int in = shape.in();
         int out = shape.out();

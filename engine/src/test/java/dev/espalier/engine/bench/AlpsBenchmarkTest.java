@@ -18,7 +18,7 @@ class AlpsBenchmarkTest {
     @Test
     void timesGramAndSolveAndCountsFlopsByTheModel() {
         try (CpuOps ops = new CpuOps(1)) {
-            AlpsBenchmark.Result r = AlpsBenchmark.run(new AlpsBenchmark.Shape(48, 64), 0.7, 2, 128, 2, ops);
+            AlpsBenchmark.Result r = AlpsBenchmark.run(new LinearShape(48, 64), 0.7, 2, 128, 2, ops);
             assertEquals(256, r.tokens());
             assertEquals(2.0 * 256 * 64 * 64, r.gramFlops(), 0.0);
             Alps.Result s = r.solve();
