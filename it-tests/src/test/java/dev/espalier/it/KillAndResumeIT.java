@@ -29,8 +29,12 @@ class KillAndResumeIT {
     private static byte[] reference;
 
     static String[] pruneArgs(Path out) {
+        return pruneArgs(out, "wanda");
+    }
+
+    static String[] pruneArgs(Path out, String method) {
         return new String[] {"prune", "--quiet", "--model", SharedData.model("stories260K/stories260K.bin").toString(),
-                "--method", "wanda", "--sparsity", "0.6", "--calib", SharedData.data("tinystories/tinystories_val_sample.txt").toString(),
+                "--method", method, "--sparsity", "0.6", "--calib", SharedData.data("tinystories/tinystories_val_sample.txt").toString(),
                 "--calib-samples", "6", "--calib-seqlen", "96", "--devices", "cpu:2", "--out", out.toString()};
     }
 
@@ -54,6 +58,19 @@ class KillAndResumeIT {
         CliProcess resumed = CliProcess.run(tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
         assertEquals(0, resumed.exitCode(), resumed.err());
         assertArrayEquals(reference, Files.readAllBytes(out.resolve("model.safetensors")), "resumed after kill at " + point);
+    }
+
+    @Test
+    void killedAlpsRunResumesToTheSameModel(@TempDir Path tmp) throws Exception {
+        Path reference = tmp.resolve("reference");
+        CliProcess clean = CliProcess.run(tmp, List.of(), pruneArgs(reference, "alps"));
+        assertEquals(0, clean.exitCode(), clean.err());
+        Path out = tmp.resolve("model");
+        CliProcess killed = CliProcess.run(tmp, List.of("-Despalier.crashAt=before-checkpoint#3"), pruneArgs(out, "alps"));
+        assertEquals(KILLED, killed.exitCode(), killed.err());
+        CliProcess resumed = CliProcess.run(tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
+        assertEquals(0, resumed.exitCode(), resumed.err());
+        assertArrayEquals(Files.readAllBytes(reference.resolve("model.safetensors")), Files.readAllBytes(out.resolve("model.safetensors")));
     }
 
     @Test

@@ -7,7 +7,9 @@ import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.Arena;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * One decoder layer being pruned: writable F32 copies of its weights, one {@link LinearPruner} per linear map and,
@@ -23,6 +25,7 @@ public final class LayerPruningState implements LayerTap, AutoCloseable {
     private final Map<LinearModule.Input, GramStatistics> grams = new EnumMap<>(LinearModule.Input.class);
     private final Map<LinearModule, LinearPruner> pruners = new EnumMap<>(LinearModule.class);
     private TensorOps ops;
+    private Set<LinearModule.Input> active = EnumSet.allOf(LinearModule.Input.class);
 
     public LayerPruningState(int layer, DecoderLayerWeights original, PruningMethod method, boolean measureErrors, Arena arena) {
         this.layer = layer;
@@ -46,9 +49,10 @@ public final class LayerPruningState implements LayerTap, AutoCloseable {
         return weights;
     }
 
-    /** The ops the accumulation of the next forward pass uses. */
-    public LayerTap tapWith(TensorOps ops) {
+    /** The tap of the next forward pass: it accumulates the statistics of the maps reading {@code inputs}, on {@code ops}. */
+    public LayerTap tapWith(TensorOps ops, Set<LinearModule.Input> inputs) {
         this.ops = ops;
+        this.active = inputs;
         return this;
     }
 
@@ -73,6 +77,9 @@ public final class LayerPruningState implements LayerTap, AutoCloseable {
     }
 
     private void feed(Tensor x, LinearModule.Input input) {
+        if (!active.contains(input)) {
+            return;
+        }
         GramStatistics gram = grams.get(input);
         if (gram != null) {
             gram.add(x, ops);

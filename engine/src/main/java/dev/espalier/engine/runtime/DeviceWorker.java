@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -55,11 +56,15 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     public record Evaluate(int generation, String dataset, LlamaModel model, int[] stream, PerplexityProtocol protocol, int maxTokens,
                            ActorRef<Reply> replyTo) implements Command {}
 
-    /** Runs the dense layer on {@code input}, feeding the layer's pruners; the input stays resident. */
-    public record Accumulate(int layer, ActivationRef input, ActorRef<Reply> replyTo) implements Command {}
+    /**
+     * Runs the layer (as pruned so far) on {@code input}, feeding the statistics of the maps that read {@code inputs};
+     * the input stays resident.
+     */
+    public record Accumulate(int layer, ActivationRef input, Set<LinearModule.Input> inputs, ActorRef<Reply> replyTo) implements Command {}
 
-    /** Hands out the layer's independent solves, to be sent to any worker as {@link Solve}. */
-    public record ExtractProblems(int layer, SparsityPattern pattern, double sparsity, ActorRef<Reply> replyTo) implements Command {}
+    /** Hands out the independent solves of the maps reading {@code inputs}, to be sent to any worker as {@link Solve}. */
+    public record ExtractProblems(int layer, Set<LinearModule.Input> inputs, SparsityPattern pattern, double sparsity,
+                                  ActorRef<Reply> replyTo) implements Command {}
 
     /** Prunes one linear map in place. */
     public record Solve(MatrixProblem problem, ActorRef<Reply> replyTo) implements Command {}
@@ -169,7 +174,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             Tensor input = activation(m.input());
             try (Arena scratch = Arena.ofConfined()) {
                 Tensor hidden = input.copyAs(scratch, DType.F32);
-                layerForward.apply(m.layer(), state.weights(), LayerMask.NONE, state.tapWith(device.ops()), hidden, 0, keys, values);
+                layerForward.apply(m.layer(), state.weights(), LayerMask.NONE, state.tapWith(device.ops(), m.inputs()), hidden, 0, keys,
+                        values);
             }
             return new Accumulated(m.layer(), m.input());
         });
@@ -180,6 +186,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             LayerPruningState state = layer(m.layer());
             List<MatrixProblem> problems = new ArrayList<>();
             for (LinearModule module : LinearModule.values()) {
+                if (!m.inputs().contains(module.input())) {
+                    continue;
+                }
                 problems.add(new MatrixProblem(m.layer(), module, module.weight(state.weights()), state.pruner(module),
                         state.gram(module), m.pattern(), m.sparsity()));
             }

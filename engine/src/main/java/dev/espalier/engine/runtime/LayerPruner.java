@@ -2,11 +2,13 @@ package dev.espalier.engine.runtime;
 
 import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparsityPattern;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -17,7 +19,9 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 /**
  * One stage of the pipeline: decoder layer {@code layer}. It receives activation batches from upstream (granting
  * at most {@code window} batches of demand at a time), has its home device worker accumulate the layer's statistics
- * from each, and once upstream is done, spreads the layer's seven independent solves over all device workers. Then
+ * from each, and once upstream is done, spreads the layer's independent solves over all device workers — all seven
+ * at once, or group by group with a fresh accumulation pass over the held batches before each group
+ * ({@link SolveOrder}). Then
  * it re-runs its batches through the pruned layer and streams the outputs downstream, each only when downstream
  * has granted demand for it. A completed layer (on resume) skips accumulation and solving and only streams.
  * It orchestrates; the device workers compute.
@@ -52,7 +56,7 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
      */
     public record Wiring(int generation, int layer, boolean last, boolean completed, int home,
                          List<ActorRef<DeviceWorker.Command>> workers, ActorRef<Demand> upstream, int window,
-                         SparsityPattern pattern, double sparsity, ActorRef<Object> supervisor, IdSource ids) {}
+                         SparsityPattern pattern, double sparsity, SolveOrder order, ActorRef<Object> supervisor, IdSource ids) {}
 
     public static Behavior<Command> create(Wiring wiring) {
         return Behaviors.setup(ctx -> new LayerPruner(ctx, wiring));
@@ -62,7 +66,9 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     private final ActorRef<DeviceWorker.Reply> replies;
     private final List<ActivationRef> inputs = new ArrayList<>(); // this layer's inputs, in batch order
     private final Map<LinearModule, LinearPruner.PruneOutcome> outcomes = new EnumMap<>(LinearModule.class);
-    private int accumulated;
+    private int phase; // index into the solve order's phases
+    private int accumulated; // batches accumulated in this phase
+    private int solving = -1; // solves of this phase under way; -1 before they are handed out
     private int expectedBatches = -1;
     private boolean pruned;
     private int nextToStream;
@@ -95,7 +101,7 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
         if (pruned) {
             streamReady();
         } else {
-            home().tell(new DeviceWorker.Accumulate(w.layer(), m.input(), replies));
+            home().tell(new DeviceWorker.Accumulate(w.layer(), m.input(), phaseInputs(), replies));
         }
         return this;
     }
@@ -121,10 +127,13 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
         switch (m.reply()) {
             case DeviceWorker.Accumulated a -> {
                 accumulated++;
-                w.upstream().tell(new Demand(1, getContext().getSelf()));
+                if (phase == 0) {
+                    w.upstream().tell(new Demand(1, getContext().getSelf()));
+                }
                 maybeSolve();
             }
             case DeviceWorker.ProblemsExtracted p -> {
+                solving = p.problems().size();
                 for (int i = 0; i < p.problems().size(); i++) {
                     ActorRef<DeviceWorker.Command> solver = w.workers().get((w.home() + i) % w.workers().size());
                     solver.tell(new DeviceWorker.Solve(p.problems().get(i), replies));
@@ -132,10 +141,8 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
             }
             case DeviceWorker.Solved s -> {
                 outcomes.put(s.module(), s.outcome());
-                if (outcomes.size() == LinearModule.values().length) {
-                    pruned = true;
-                    w.supervisor().tell(new LayerPruned(w.generation(), w.layer(), new EnumMap<>(outcomes)));
-                    streamReady();
+                if (--solving == 0) {
+                    nextPhase();
                 }
             }
             case DeviceWorker.Forwarded f -> {
@@ -156,11 +163,32 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
         return this;
     }
 
-    /** Once every batch has been accumulated, asks the home worker for the layer's independent solves. */
+    /** Once every batch has been accumulated in this phase, asks the home worker for the phase's independent solves. */
     private void maybeSolve() {
-        if (!pruned && expectedBatches >= 0 && accumulated == expectedBatches && outcomes.isEmpty()) {
-            home().tell(new DeviceWorker.ExtractProblems(w.layer(), w.pattern(), w.sparsity(), replies));
+        if (!pruned && expectedBatches >= 0 && accumulated == expectedBatches && solving < 0) {
+            solving = 0;
+            home().tell(new DeviceWorker.ExtractProblems(w.layer(), phaseInputs(), w.pattern(), w.sparsity(), replies));
         }
+    }
+
+    /** After a phase's solves: the layer is pruned, or the held batches run again through it for the next phase. */
+    private void nextPhase() {
+        if (++phase == w.order().phases().size()) {
+            pruned = true;
+            w.supervisor().tell(new LayerPruned(w.generation(), w.layer(), new EnumMap<>(outcomes)));
+            streamReady();
+            return;
+        }
+        accumulated = 0;
+        solving = -1;
+        for (ActivationRef input : inputs) {
+            home().tell(new DeviceWorker.Accumulate(w.layer(), input, phaseInputs(), replies));
+        }
+        maybeSolve();
+    }
+
+    private Set<LinearModule.Input> phaseInputs() {
+        return w.order().phases().get(phase);
     }
 
     /** Sends pruned-layer forwards for as many held inputs as downstream has demand for. */

@@ -8,6 +8,7 @@ import dev.espalier.engine.eval.PerplexityResult;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
 import dev.espalier.engine.prune.PruneMethods;
+import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.engine.runtime.node.CancellationToken;
 import dev.espalier.engine.runtime.node.EventSink;
@@ -52,6 +53,7 @@ public final class PruneJob implements JobExecutor {
      */
     public static void validate(JobSpec spec) {
         PruneMethods.linear(spec.getMethod(), spec.getMethodOptionsMap());
+        SolveOrder.parse(spec.getMethodOptionsOrDefault("solve_order", "shared"));
         sparsityOf(spec);
         DeviceSpec.parse(spec.getDevices());
         if (spec.getCalibration().isEmpty()) {
@@ -93,7 +95,8 @@ public final class PruneJob implements JobExecutor {
             PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
             IntFunction<TensorOps> ops = devices::createOps;
             PrunePlan plan = new PrunePlan(model, PruneMethods.linear(spec.getMethod(), spec.getMethodOptionsMap()),
-                    JobOptions.intOption(spec, "reconstruction_error", 1) != 0, pattern,
+                    JobOptions.intOption(spec, "reconstruction_error", 1) != 0,
+                    SolveOrder.parse(spec.getMethodOptionsOrDefault("solve_order", "shared")), pattern,
                     sparsity, calibration, evals, protocol, (int) spec.getEvalMaxTokens(), devices.count(), ops,
                     JobOptions.intOption(spec, "window", 4), JobOptions.intOption(spec, "max_restarts", 2),
                     new FaultInjector(JobOptions.intOption(spec, "debug_fail_call", 0)), Path.of(spec.getOutput()),

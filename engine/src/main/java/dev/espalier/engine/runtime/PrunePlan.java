@@ -3,6 +3,7 @@ package dev.espalier.engine.runtime;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.prune.PruningMethod;
+import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.kernels.TensorOps;
 import java.nio.file.Path;
@@ -14,6 +15,7 @@ import java.util.function.IntFunction;
  * (token ids), evaluation streams and the method.
  *
  * @param measureErrors whether every pruned matrix's relative reconstruction error is measured (costs a Gram per input)
+ * @param order        whether a layer's maps are solved from shared dense inputs or group by group
  * @param calibration  one token sequence per calibration batch, in order
  * @param devices      number of device workers
  * @param opsForDevice the backend of device i
@@ -22,7 +24,8 @@ import java.util.function.IntFunction;
  * @param output       folder the pruned model is exported to
  * @param tokenizerFiles files copied next to the exported model (source → name) so that it loads on its own
  */
-public record PrunePlan(LlamaModel model, PruningMethod method, boolean measureErrors, SparsityPattern pattern, double sparsity,
+public record PrunePlan(LlamaModel model, PruningMethod method, boolean measureErrors, SolveOrder order, SparsityPattern pattern,
+                        double sparsity,
                         int[][] calibration, List<EvalSet> evals, PerplexityProtocol protocol, int evalMaxTokens, int devices,
                         IntFunction<TensorOps> opsForDevice, int window, int maxRestarts, FaultInjector faults, Path output,
                         java.util.Map<Path, String> tokenizerFiles) {

@@ -137,9 +137,9 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
     /** Opens every layer on its home worker, from its checkpoint when the run already has one. */
     private void openLayers() {
         phase = Phase.OPENING;
-        getContext().getLog().info("{}: {} {} at sparsity {} on {} device(s), {} calibration sequences of {} tokens; {} of {} layers checkpointed",
-                run.jobId(), plan.method().label(), plan.pattern(), plan.sparsity(), plan.devices(), plan.calibration().length, plan.maxTokens(),
-                completedLayers(), layers);
+        getContext().getLog().info("{}: {} {} at sparsity {} ({} solve order) on {} device(s), {} calibration sequences of {} tokens; "
+                + "{} of {} layers checkpointed", run.jobId(), plan.method().label(), plan.pattern(), plan.sparsity(), plan.order().label(),
+                plan.devices(), plan.calibration().length, plan.maxTokens(), completedLayers(), layers);
         opened = new DecoderLayerWeights[layers];
         openedCount = 0;
         for (int l = 0; l < layers; l++) {
@@ -160,7 +160,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
         ActorRef<LayerPruner.Demand> upstream = getContext().messageAdapter(LayerPruner.Demand.class, d -> new SourceDemand(d.batches()));
         for (int l = 0; l < layers; l++) {
             LayerPruner.Wiring wiring = new LayerPruner.Wiring(generation, l, l == layers - 1, run.isLayerCompleted(l), home(l), workers,
-                    upstream, plan.window(), plan.pattern(), plan.sparsity(), getContext().getSelf(), ids);
+                    upstream, plan.window(), plan.pattern(), plan.sparsity(), plan.order(), getContext().getSelf(), ids);
             ActorRef<LayerPruner.Command> stage = getContext().spawn(LayerPruner.create(wiring), "layer-" + l + "-g" + generation);
             stages.add(stage);
             upstream = stage.narrow();

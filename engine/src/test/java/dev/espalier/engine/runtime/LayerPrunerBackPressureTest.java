@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.prune.PruningMethod;
+import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.kernels.reference.ReferenceOps;
 import java.time.Duration;
@@ -51,7 +52,7 @@ class LayerPrunerBackPressureTest {
         TestProbe<LayerPruner.Command> downstream = kit.createTestProbe();
         IdSource ids = new IdSource(1);
         ActorRef<LayerPruner.Command> stage = kit.spawn(LayerPruner.create(new LayerPruner.Wiring(1, 0, false, true, 0, List.of(worker),
-                source.ref(), WINDOW, SparsityPattern.UNSTRUCTURED, 0.5, supervisor.ref(), ids)));
+                source.ref(), WINDOW, SparsityPattern.UNSTRUCTURED, 0.5, SolveOrder.SHARED, supervisor.ref(), ids)));
 
         int credit = source.expectMessageClass(LayerPruner.Demand.class, WAIT).batches();
         assertEquals(WINDOW, credit);

@@ -6,6 +6,7 @@ import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
 import dev.espalier.engine.prune.PruneMethods;
+import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.engine.runtime.node.EventSink;
 import dev.espalier.engine.runtime.store.RunDirectory;
@@ -36,8 +37,13 @@ final class PipelineFixture {
 
     static PrunePlan plan(LlamaModel model, PruneMethod method, SparsityPattern pattern, double sparsity, int[][] calibration,
                           int devices, FaultInjector faults, Path output) {
+        return plan(model, method, SolveOrder.SHARED, pattern, sparsity, calibration, devices, faults, output);
+    }
+
+    static PrunePlan plan(LlamaModel model, PruneMethod method, SolveOrder order, SparsityPattern pattern, double sparsity,
+                          int[][] calibration, int devices, FaultInjector faults, Path output) {
         DeviceSpec spec = new DeviceSpec(devices, 1);
-        return new PrunePlan(model, PruneMethods.linear(method, Map.of()), true, pattern, sparsity, calibration, List.of(),
+        return new PrunePlan(model, PruneMethods.linear(method, Map.of()), true, order, pattern, sparsity, calibration, List.of(),
                 PerplexityProtocol.STREAM, 0, devices, spec::createOps, 2, 2, faults, output, Map.of(TOKENIZER, "tokenizer.bin"));
     }
 

@@ -8,6 +8,7 @@ import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
 import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.protocol.v1.PruneMethod;
@@ -111,6 +112,28 @@ class PruneSupervisorTest {
         double magnitude = meanError(PruneMethod.PRUNE_METHOD_MAGNITUDE, 0.7);
         assertEquals(true, alps < sparseGpt && sparseGpt < wanda && wanda < magnitude,
                 "mean relative errors: alps " + alps + ", sparsegpt " + sparseGpt + ", wanda " + wanda + ", magnitude " + magnitude);
+    }
+
+    @Test
+    void sequentialOrderSolvesLaterGroupsOnPrunedInputsAndIsDeviceIndependent() throws Exception {
+        PruneSupervisor.Succeeded[] runs = new PruneSupervisor.Succeeded[3];
+        byte[][] models = new byte[3][];
+        SolveOrder[] orders = {SolveOrder.SEQUENTIAL, SolveOrder.SEQUENTIAL, SolveOrder.SHARED};
+        int[] devices = {1, 2, 1};
+        for (int i = 0; i < 3; i++) {
+            Path out = tmp.resolve("order-" + i + "-model");
+            PrunePlan plan = PipelineFixture.plan(model, PruneMethod.PRUNE_METHOD_SPARSEGPT, orders[i], SparsityPattern.UNSTRUCTURED, 0.6,
+                    calibration, devices[i], FaultInjector.NONE, out);
+            runs[i] = assertInstanceOf(PruneSupervisor.Succeeded.class, PipelineFixture.run(kit, plan, tmp.resolve("order-" + i + "-run")));
+            models[i] = Files.readAllBytes(out.resolve("model.safetensors"));
+        }
+        assertArrayEquals(models[0], models[1], "sequential: same model on 1 and 2 devices");
+        var sequential = runs[0].layers().get(0);
+        var shared = runs[2].layers().get(0);
+        assertEquals(shared.get(LinearModule.Q).relativeError(), sequential.get(LinearModule.Q).relativeError(), 0.0,
+                "q/k/v come first in both orders, from the same dense inputs");
+        assertEquals(false, shared.get(LinearModule.O).relativeError() == sequential.get(LinearModule.O).relativeError(),
+                "o is solved on inputs from the pruned attention in the sequential order");
     }
 
     @Test
