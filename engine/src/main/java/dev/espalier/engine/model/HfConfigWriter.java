@@ -4,7 +4,6 @@ import dev.espalier.engine.io.AtomicFiles;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.espalier.kernels.DType;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,12 +22,11 @@ public final class HfConfigWriter {
     /** Writes {@code config} to {@code configJson} atomically (temporary file, fsync, rename). */
     public static void write(LlamaConfig config, Path configJson) {
         byte[] bytes = ModelJson.toPrettyBytes(toJson(config));
-        AtomicFiles.write(configJson, ch -> {
-            ByteBuffer b = ByteBuffer.wrap(bytes);
-            while (b.hasRemaining()) {
-                ch.write(b);
-            }
-        });
+        try {
+            AtomicFiles.write(configJson, bytes);
+        } catch (java.io.UncheckedIOException e) {
+            throw new ModelFormatException(configJson, "cannot write the file (" + e.getCause().getMessage() + ")", e);
+        }
     }
 
     /** The config.json object of {@code config}. */

@@ -32,7 +32,11 @@ public final class SafetensorsWriter {
      * @throws ModelFormatException naming the file when it cannot be written
      */
     public static void write(Path file, SequencedMap<String, Tensor> tensors, Map<String, String> metadata) {
-        AtomicFiles.write(file, ch -> writeTo(ch, tensors, metadata));
+        try {
+            AtomicFiles.write(file, ch -> writeTo(ch, tensors, metadata));
+        } catch (java.io.UncheckedIOException e) {
+            throw new ModelFormatException(file, "cannot write the file (" + e.getCause().getMessage() + ")", e);
+        }
     }
 
     /** Writes the file's bytes to {@code channel} at its current position (callers own atomicity and fsync). */

@@ -92,8 +92,9 @@ class SafetensorsWriterTest {
     }
 
     @Test
-    void namesTheFileItCannotWrite() {
-        Path file = tmp.resolve("no-such-dir").resolve("w.safetensors");
+    void namesTheFileItCannotWrite() throws java.io.IOException {
+        Path notADirectory = java.nio.file.Files.writeString(tmp.resolve("plain-file"), "x");
+        Path file = notADirectory.resolve("w.safetensors");
         try (Arena arena = Arena.ofConfined()) {
             Tensor t = Tensor.ofFloats(arena, new float[] {1}, 1);
             assertModelError(file, () -> SafetensorsWriter.write(file, new LinkedHashMap<>(Map.of("a", t)), null), "cannot write");
