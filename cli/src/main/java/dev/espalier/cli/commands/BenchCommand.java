@@ -1,6 +1,16 @@
 package dev.espalier.cli.commands;
 
 import dev.espalier.engine.bench.AlpsBenchmark;
+import dev.espalier.engine.bench.DenseInputGram;
+import dev.espalier.engine.data.CalibrationSampler;
+import dev.espalier.engine.data.TextCorpus;
+import dev.espalier.engine.export.ModelExportJob;
+import dev.espalier.engine.prune.Alps;
+import dev.espalier.engine.prune.GramStatistics;
+import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.SparsityPattern;
+import dev.espalier.engine.tokenizer.Tokenizer;
+import dev.espalier.engine.tokenizer.TokenizerLoader;
 import dev.espalier.engine.bench.ForwardBenchmark;
 import dev.espalier.engine.bench.LinearShape;
 import dev.espalier.engine.bench.SparseGptBenchmark;
@@ -46,6 +56,22 @@ public final class BenchCommand implements Callable<Integer> {
                     + "e.g. 4096x4096,11008x4096,4096x11008 (default: none; minutes each).")
     List<String> solverShapes = List.of();
 
+    @Option(names = "--alps-ablation", description = "Instead of timing, trace ALPS on a real layer of --model (up_proj of layer 2, "
+            + "70 %, 128 × 512 tokens of --calib): the ρ schedule against fixed ρ = 0.3 and ρ = 3.")
+    boolean alpsAblation;
+
+    @Option(names = "--calib", defaultValue = "../shared/data/c4/c4_validation_2k.jsonl", paramLabel = "<file>",
+            description = "Calibration text for --alps-ablation (default: ${DEFAULT-VALUE}).")
+    Path calib;
+
+    @Option(names = "--export-synthetic", paramLabel = "<dir>",
+            description = "Instead of timing, write a LLaMA-7B-shaped model with seeded random weights (--layers decoder layers) "
+                    + "and the Llama 2 tokenizer as a Hugging Face folder, to measure pruning at real scale.")
+    Path exportSynthetic;
+
+    @Option(names = "--layers", defaultValue = "1", description = "Decoder layers of --export-synthetic (default: ${DEFAULT-VALUE}).")
+    int layers;
+
     @Option(names = "--repeats", defaultValue = "3", description = "Timed repetitions after one warm-up; the best is reported (default: ${DEFAULT-VALUE}).")
     int repeats;
 
@@ -61,6 +87,18 @@ public final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--seq and --repeats must be at least 1");
         }
         PrintWriter out = spec.commandLine().getOut();
+        if (alpsAblation) {
+            return ablation(out);
+        }
+        if (exportSynthetic != null) {
+            Path tokenizer = model.toAbsolutePath().getParent().resolveSibling("llama2c-tokenizer-32000").resolve("tokenizer.model");
+            try (Arena arena = Arena.ofShared()) {
+                ModelExportJob.export(SyntheticModels.model(arena, SyntheticModels.llama7b(layers), 7), exportSynthetic,
+                        TokenizerLoader.exportFiles(tokenizer));
+            }
+            out.printf(Locale.ROOT, "wrote %s: LLaMA-7B shapes, %d layer(s), synthetic weights, tokenizer %s%n", exportSynthetic, layers, tokenizer);
+            return 0;
+        }
         out.printf(Locale.ROOT, "%d threads; OpenBLAS %s%n", common.threadCount(), OpenBlas.available() ? OpenBlas.get().config() : "not loaded");
         out.printf(Locale.ROOT, "%-22s %6s %10s %10s %14s%n", "gemm (f32, n×n·n×n)", "n", "seconds", "GFLOP/s", "vs OpenBLAS");
         List<GemmBenchmark.Result> gemm = new GemmBenchmark(common.threadCount(), 10, repeats).run(gemmSizes);
@@ -94,6 +132,33 @@ public final class BenchCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "%-34s %10.3f %10.1f %10.3f %10.1f  (%d ADMM iterations)%n", "ALPS 70% " + shape, a.gramSeconds(),
                         a.gramGflops(), a.solveSeconds(), a.solveGflops(), a.solve().iterations());
                 out.flush();
+            }
+        }
+        return 0;
+    }
+
+    /** The ALPS ρ ablation on up_proj of layer 2 of the model, printed as one table per run. */
+    private int ablation(PrintWriter out) {
+        try (TensorOps ops = common.createOps(); LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {
+            Tokenizer tokenizer = TokenizerLoader.forModel(model);
+            int[][] calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(calib), true), 128,
+                    m.config().maxPositionEmbeddings(), 0, tokenizer.bosId());
+            int layer = Math.min(2, m.config().numLayers() - 1);
+            try (GramStatistics gram = DenseInputGram.of(m, layer, LinearModule.UP, calibration, ops)) {
+                List<AlpsBenchmark.AblationRun> runs = AlpsBenchmark.ablation(LinearModule.UP.weight(m.layer(layer)), gram.gram(),
+                        gram.tokens(), SparsityPattern.UNSTRUCTURED, 0.7, ops);
+                out.printf(Locale.ROOT, "ALPS at 70 %% on layer %d up_proj %s of %s, %d calibration tokens%n", layer,
+                        java.util.Arrays.toString(LinearModule.UP.weight(m.layer(layer)).shape()), model, gram.tokens());
+                for (AlpsBenchmark.AblationRun run : runs) {
+                    Alps.Result r = run.result();
+                    out.printf(Locale.ROOT, "%n%s: %d iterations, final rho %.4g, relative error after ADMM %.5f, after backsolve %.5f%n",
+                            run.label(), r.iterations(), r.finalRho(), r.admmObjective(), r.objective());
+                    out.printf(Locale.ROOT, "%10s %12s %14s %16s%n", "iteration", "rho", "objective", "support changes");
+                    for (Alps.Iteration it : r.trace()) {
+                        out.printf(Locale.ROOT, "%10d %12.4g %14.6f %16d%s%n", it.iteration(), it.rho(), it.objective(), it.supportChanges(),
+                                it.restarted() ? "  (restart)" : "");
+                    }
+                }
             }
         }
         return 0;

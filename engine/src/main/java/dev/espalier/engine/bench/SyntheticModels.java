@@ -2,9 +2,11 @@ package dev.espalier.engine.bench;
 
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import java.lang.foreign.Arena;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -28,6 +30,18 @@ public final class SyntheticModels {
         }
         return new LlamaConfig("llama", hidden, vocab, hidden / heads, dims, context, 1e-5f, 10000.0, null, false,
                 false, false, false, 0, 1, 2, DType.F32);
+    }
+
+    /** A whole model with {@code config}'s shapes and seeded random weights (untied output head), owned by {@code arena}. */
+    public static LlamaModel model(Arena arena, LlamaConfig config, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        List<DecoderLayerWeights> layers = new ArrayList<>();
+        for (int l = 0; l < config.numLayers(); l++) {
+            layers.add(layer(arena, config, l, seed));
+        }
+        return new LlamaModel(config, random(arena, random, config.vocabSize(), config.hiddenSize()), layers,
+                ones(arena, config.hiddenSize()), random(arena, random, config.vocabSize(), config.hiddenSize()),
+                Path.of("synthetic"), arena);
     }
 
     /** Random decoder-layer weights, uniform in ±1/sqrt(fan_in), norms at 1, no biases. */

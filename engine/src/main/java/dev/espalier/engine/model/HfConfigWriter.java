@@ -25,7 +25,7 @@ public final class HfConfigWriter {
         try {
             AtomicFiles.write(configJson, bytes);
         } catch (java.io.UncheckedIOException e) {
-            throw new ModelFormatException(configJson, "cannot write the file (" + e.getCause().getMessage() + ")", e);
+            throw IoFailures.of(configJson, "write", e.getCause());
         }
     }
 

@@ -35,7 +35,7 @@ public final class SafetensorsWriter {
         try {
             AtomicFiles.write(file, ch -> writeTo(ch, tensors, metadata));
         } catch (java.io.UncheckedIOException e) {
-            throw new ModelFormatException(file, "cannot write the file (" + e.getCause().getMessage() + ")", e);
+            throw IoFailures.of(file, "write", e.getCause());
         }
     }
 
