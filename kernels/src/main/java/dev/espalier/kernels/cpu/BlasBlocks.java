@@ -84,6 +84,68 @@ final class BlasBlocks {
         });
     }
 
+    /** Column width of the diagonal blocks of {@link #choleskyLower}. */
+    static final int CHOLESKY_BLOCK = 256;
+
+    /**
+     * Right-looking blocked Cholesky a = L Lᵀ of a row-major (n, n) matrix into its lower triangle (the strict upper
+     * triangle is left as it was): per block column, LAPACK potrf on the diagonal block, then the panel below it solved
+     * by row blocks (b ← b · L₁₁⁻ᵀ) and the trailing lower triangle updated by row blocks (SYRK on the diagonal block,
+     * GEMM left of it), both on the pool. Blocks depend on n only. Returns LAPACK's info: 0, or j + 1 when minor j
+     * failed.
+     */
+    static int choleskyLower(Parallel par, OpenBlas blas, boolean f64, int n, MemorySegment a) {
+        long e = f64 ? 8 : 4;
+        long ld = n;
+        for (int start = 0; start < n; start += CHOLESKY_BLOCK) {
+            final int k0 = start;
+            final int kb = Math.min(CHOLESKY_BLOCK, n - k0);
+            MemorySegment diagonal = a.asSlice((k0 * ld + k0) * e);
+            int info = f64 ? blas.dpotrfRowMajorLower(kb, diagonal, ld) : blas.spotrfRowMajorLower(kb, diagonal, ld);
+            if (info != 0) {
+                return info > 0 ? k0 + info : info;
+            }
+            int below = k0 + kb; // first row under the diagonal block
+            int m = n - below;
+            if (m == 0) {
+                break;
+            }
+            int rows = Math.max(64, roundUp(ceilDiv(m, 8), 64));
+            int tasks = ceilDiv(m, rows);
+            par.forEachTask(tasks, t -> {
+                int r0 = below + t * rows;
+                int h = Math.min(rows, n - r0);
+                MemorySegment panel = a.asSlice((r0 * ld + k0) * e);
+                if (f64) {
+                    blas.dtrsmLowerTransRight(h, kb, diagonal, ld, panel, ld);
+                } else {
+                    blas.strsmLowerTransRight(h, kb, diagonal, ld, panel, ld);
+                }
+            });
+            MemorySegment firstPanelRow = a.asSlice((below * ld + k0) * e);
+            par.forEachTask(tasks, t -> {
+                int r0 = below + (tasks - 1 - t) * rows; // the widest block rows first
+                int h = Math.min(rows, n - r0);
+                MemorySegment panelRows = a.asSlice((r0 * ld + k0) * e);
+                MemorySegment diagonalBlock = a.asSlice((r0 * ld + r0) * e);
+                MemorySegment leftBlock = a.asSlice((r0 * ld + below) * e);
+                int left = r0 - below;
+                if (f64) {
+                    blas.dsyrkLower(false, h, kb, -1.0, panelRows, ld, 1.0, diagonalBlock, ld);
+                    if (left > 0) {
+                        blas.dgemm(false, true, h, left, kb, -1.0, panelRows, ld, firstPanelRow, ld, 1.0, leftBlock, ld);
+                    }
+                } else {
+                    blas.ssyrkLower(false, h, kb, -1f, panelRows, ld, 1f, diagonalBlock, ld);
+                    if (left > 0) {
+                        blas.sgemm(false, true, h, left, kb, -1f, panelRows, ld, firstPanelRow, ld, 1f, leftBlock, ld);
+                    }
+                }
+            });
+        }
+        return 0;
+    }
+
     static int ceilDiv(int x, int y) {
         return (x + y - 1) / y;
     }

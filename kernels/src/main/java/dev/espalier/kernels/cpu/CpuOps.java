@@ -226,7 +226,7 @@ public final class CpuOps implements TensorOps {
         JavaLinearAlgebra.mirrorLower(parallel, Parallel.shareable(g.data()), g.rowStride(), d, DType.F64);
     }
 
-    /** {@inheritDoc} LAPACK {@code spotrf}/{@code dpotrf} when OpenBLAS is loaded. */
+    /** {@inheritDoc} Blocked over LAPACK {@code spotrf}/{@code dpotrf} and BLAS-3 on the pool when OpenBLAS is loaded. */
     @Override
     public void cholesky(Tensor a) {
         int n = TensorChecks.choleskyShape(a);
@@ -237,8 +237,7 @@ public final class CpuOps implements TensorOps {
             JavaLinearAlgebra.cholesky(a.data(), n, a.dtype());
             return;
         }
-        int info = a.dtype() == DType.F64 ? blas.dpotrfRowMajorLower(n, a.data(), n)
-                : blas.spotrfRowMajorLower(n, a.data(), n);
+        int info = BlasBlocks.choleskyLower(parallel, blas, a.dtype() == DType.F64, n, Parallel.shareable(a.data()));
         if (info > 0) {
             throw new NotPositiveDefiniteException(info - 1, n);
         }

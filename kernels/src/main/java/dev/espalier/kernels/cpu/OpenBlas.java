@@ -39,6 +39,7 @@ public final class OpenBlas {
     static final int LOWER = 122;
     static final int NON_UNIT = 131;
     static final int LEFT = 141;
+    static final int RIGHT = 142;
     /** LAPACK_COL_MAJOR (the same value as CblasColMajor). */
     static final int LAPACK_COL_MAJOR = 102;
 
@@ -274,6 +275,24 @@ public final class OpenBlas {
         try {
             strsm.invokeExact(ROW_MAJOR, LEFT, LOWER, trans ? TRANS : NO_TRANS, NON_UNIT, n, m, 1f, l, ld(ldl), b,
                     ld(ldb));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code cblas_strsm}, row-major, from the right, lower triangular transposed, non-unit: b ← b · l⁻ᵀ, b (m, n). */
+    public void strsmLowerTransRight(int m, int n, MemorySegment l, long ldl, MemorySegment b, long ldb) {
+        try {
+            strsm.invokeExact(ROW_MAJOR, RIGHT, LOWER, TRANS, NON_UNIT, m, n, 1f, l, ld(ldl), b, ld(ldb));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code cblas_dtrsm}, as {@link #strsmLowerTransRight} in f64. */
+    public void dtrsmLowerTransRight(int m, int n, MemorySegment l, long ldl, MemorySegment b, long ldb) {
+        try {
+            dtrsm.invokeExact(ROW_MAJOR, RIGHT, LOWER, TRANS, NON_UNIT, m, n, 1.0, l, ld(ldl), b, ld(ldb));
         } catch (Throwable t) {
             throw rethrow(t);
         }
