@@ -94,11 +94,12 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     public record Forwarded(int layer, ActivationRef input, ActivationRef output) implements Reply, CrossJvmMessage {}
 
-    public record CallFailed(String call, String message) implements Reply, CrossJvmMessage {}
+    /** A call failed; {@code generation} is the pipeline generation of the worker, so late failures of a stopped one are told apart. */
+    public record CallFailed(int generation, String call, String message) implements Reply, CrossJvmMessage {}
 
     /** What a worker is given to compute with. */
-    public record Device(int index, TensorOps ops, LlamaConfig config, Tensor embeddings, int maxTokens, HostActivationStore store,
-                         FaultInjector faults) {}
+    public record Device(int generation, int index, TensorOps ops, LlamaConfig config, Tensor embeddings, int maxTokens,
+                         HostActivationStore store, FaultInjector faults) {}
 
     public static Behavior<Command> create(Device device) {
         return Behaviors.setup(ctx -> new DeviceWorker(ctx, device));
@@ -249,7 +250,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             reply = body.call();
         } catch (Exception | AssertionError e) {
             getContext().getLog().warn("device {}: {} failed: {}", device.index(), what, e.toString());
-            reply = new CallFailed(what, e.getMessage() == null ? e.toString() : e.getMessage());
+            reply = new CallFailed(device.generation(), what, e.getMessage() == null ? e.toString() : e.getMessage());
         }
         replyTo.tell(reply);
         return this;

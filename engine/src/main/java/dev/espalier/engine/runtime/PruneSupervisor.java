@@ -112,7 +112,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
         ids = new IdSource(generation);
         List<ActorRef<DeviceWorker.Command>> spawned = new ArrayList<>();
         for (int d = 0; d < plan.devices(); d++) {
-            DeviceWorker.Device device = new DeviceWorker.Device(d, ops.get(d), plan.model().config(), plan.model().embedTokens(),
+            DeviceWorker.Device device = new DeviceWorker.Device(generation, d, ops.get(d), plan.model().config(), plan.model().embedTokens(),
                     plan.maxTokens(), store, plan.faults());
             spawned.add(getContext().spawn(DeviceWorker.create(device), "device-" + d + "-g" + generation,
                     DispatcherSelector.fromConfig("espalier.device-dispatcher")));
@@ -206,7 +206,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
                     stages.getFirst().tell(new LayerPruner.UpstreamDone(plan.calibration().length));
                 }
             }
-            case DeviceWorker.CallFailed f -> onFailure("device call " + f.call() + " failed: " + f.message());
+            case DeviceWorker.CallFailed f when f.generation() == generation -> onFailure("device call " + f.call() + " failed: " + f.message());
             default -> getContext().getLog().debug("ignoring stale reply {}", m.reply());
         }
         return this;

@@ -54,7 +54,7 @@ class KryoSerializerTest {
         List<Object> messages = List.of(new LayerPruner.Batch(ref), new LayerPruner.UpstreamDone(128),
                 new LayerPruner.Demand(4, stage.ref()), new LayerPruner.LayerPruned(2, 3, outcomes), new LayerPruner.LayerStreamed(2, 3),
                 new LayerPruner.StageFailed(2, 1, "solve Q failed"), new DeviceWorker.Release(ref), new DeviceWorker.Stored(ref),
-                new DeviceWorker.Forwarded(3, ref, ref), new DeviceWorker.CallFailed("forward layer 3", "boom"));
+                new DeviceWorker.Forwarded(3, ref, ref), new DeviceWorker.CallFailed(2, "forward layer 3", "boom"));
         for (Object m : messages) {
             assertEquals(m, roundTrip(m), m.getClass().getSimpleName());
         }

@@ -41,7 +41,7 @@ class LayerPrunerBackPressureTest {
     @ValueSource(ints = {12, 48})
     void slowDownstreamBoundsBatchesHeldToTheWindow(int batches) {
         HostActivationStore store = new HostActivationStore();
-        ActorRef<DeviceWorker.Command> worker = kit.spawn(DeviceWorker.create(new DeviceWorker.Device(0, new ReferenceOps(),
+        ActorRef<DeviceWorker.Command> worker = kit.spawn(DeviceWorker.create(new DeviceWorker.Device(1, 0, new ReferenceOps(),
                 model.config(), model.embedTokens(), 16, store, FaultInjector.NONE)));
         TestProbe<DeviceWorker.Reply> replies = kit.createTestProbe();
         worker.tell(new DeviceWorker.OpenLayer(1, 0, model.layer(0), PruningMethod.magnitude(), false, replies.ref()));
