@@ -1,5 +1,6 @@
 package dev.espalier.cli.commands;
 
+import dev.espalier.engine.prune.PruneMethods;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.runtime.node.JobSpecs;
 import dev.espalier.protocol.v1.JobSpec;
@@ -124,7 +125,7 @@ public final class JobSpecOptions {
         public Iterator<String> iterator() {
             return java.util.Arrays.stream(PruneMethod.values())
                     .filter(m -> m != PruneMethod.UNRECOGNIZED && m != PruneMethod.PRUNE_METHOD_UNSPECIFIED)
-                    .map(JobSpecs::methodLabel).iterator();
+                    .map(PruneMethods::label).iterator();
         }
     }
 

@@ -5,7 +5,6 @@ import dev.espalier.kernels.Tensor;
 import java.lang.foreign.Arena;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The activation tensors resident on one host, by handle id. Each tensor is written once, by the device worker that
@@ -18,8 +17,6 @@ public final class HostActivationStore implements AutoCloseable {
     private final ConcurrentHashMap<Long, Resident> tensors = new ConcurrentHashMap<>();
     private final AtomicInteger held = new AtomicInteger();
     private final AtomicInteger peakHeld = new AtomicInteger();
-    private final AtomicLong bytesHeld = new AtomicLong();
-    private final AtomicLong peakBytes = new AtomicLong();
 
     /** A new zeroed (rows, cols) F32 tensor under {@code ref}'s id. */
     public Tensor allocate(ActivationRef ref, int rows, int cols) {
@@ -30,7 +27,6 @@ public final class HostActivationStore implements AutoCloseable {
             throw new IllegalStateException("activation " + ref + " already exists");
         }
         peakHeld.accumulateAndGet(held.incrementAndGet(), Math::max);
-        peakBytes.accumulateAndGet(bytesHeld.addAndGet(t.numel() * 4), Math::max);
         return t;
     }
 
@@ -46,7 +42,6 @@ public final class HostActivationStore implements AutoCloseable {
         Resident r = tensors.remove(ref.id());
         if (r != null) {
             held.decrementAndGet();
-            bytesHeld.addAndGet(-r.tensor().numel() * 4);
             r.arena().close();
         }
     }
@@ -60,15 +55,10 @@ public final class HostActivationStore implements AutoCloseable {
         return peakHeld.get();
     }
 
-    public long peakBytes() {
-        return peakBytes.get();
-    }
-
     @Override
     public void close() {
         tensors.values().forEach(r -> r.arena().close());
         tensors.clear();
         held.set(0);
-        bytesHeld.set(0);
     }
 }

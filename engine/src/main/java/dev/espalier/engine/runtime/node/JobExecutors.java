@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime.node;
 
+import dev.espalier.engine.prune.PruneMethods;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PruneMethod;
 import java.util.Map;
@@ -39,7 +40,7 @@ public final class JobExecutors {
 
     /** An executor that fails every job with "method X is not available in this build". */
     static JobExecutor unavailable(PruneMethod method) {
-        String label = JobSpecs.methodLabel(method);
+        String label = PruneMethods.label(method);
         return (s, run, events, cancel) -> {
             throw new UnsupportedOperationException("method " + label + " is not available in this build");
         };

@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime.node;
 
+import dev.espalier.engine.prune.PruneMethods;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PruneMethod;
 import java.nio.file.Path;
@@ -60,19 +61,13 @@ public final class JobSpecs {
         }
     }
 
-    /** The command-line name of {@code method}: {@code PRUNE_METHOD_WANDA_SP} is "wanda-sp". */
-    public static String methodLabel(PruneMethod method) {
-        String name = method.name();
-        String bare = name.startsWith("PRUNE_METHOD_") ? name.substring("PRUNE_METHOD_".length()) : name;
-        return bare.toLowerCase(Locale.ROOT).replace('_', '-');
-    }
 
     /** The method named {@code label} ("wanda-sp", "WANDA_SP"); IllegalArgumentException listing the names otherwise. */
     public static PruneMethod methodOf(String label) {
         String wanted = label.trim().toLowerCase(Locale.ROOT).replace('_', '-');
         for (PruneMethod method : PruneMethod.values()) {
             if (method != PruneMethod.UNRECOGNIZED && method != PruneMethod.PRUNE_METHOD_UNSPECIFIED
-                    && methodLabel(method).equals(wanted)) {
+                    && PruneMethods.label(method).equals(wanted)) {
                 return method;
             }
         }

@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime.node;
 
+import dev.espalier.engine.prune.PruneMethods;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -28,11 +29,11 @@ class NodeAddressTest {
 
     @Test
     void methodLabelsRoundTripAndRegisteredExecutorsReplaceTheFallback() throws Exception {
-        assertEquals("wanda-sp", JobSpecs.methodLabel(PruneMethod.PRUNE_METHOD_WANDA_SP));
-        assertEquals("policy-gradient", JobSpecs.methodLabel(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT));
+        assertEquals("wanda-sp", PruneMethods.label(PruneMethod.PRUNE_METHOD_WANDA_SP));
+        assertEquals("policy-gradient", PruneMethods.label(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT));
         for (PruneMethod method : PruneMethod.values()) {
             if (method != PruneMethod.UNRECOGNIZED && method != PruneMethod.PRUNE_METHOD_UNSPECIFIED) {
-                assertEquals(method, JobSpecs.methodOf(JobSpecs.methodLabel(method)));
+                assertEquals(method, JobSpecs.methodOf(PruneMethods.label(method)));
             }
         }
         assertEquals(PruneMethod.PRUNE_METHOD_WANDA_SP, JobSpecs.methodOf("WANDA_SP"));
