@@ -1,0 +1,71 @@
+package dev.espalier.engine.prune.structured;
+
+import dev.espalier.engine.model.LlamaConfig;
+import java.util.Arrays;
+
+/**
+ * Which structural units of one decoder layer survive structured pruning: query heads and FFN channels, as sorted
+ * indices into the layer's dense numbering. A key/value head survives iff at least one of its query heads does; every
+ * surviving key/value group keeps the same number of query heads (so the compact layer is a valid GQA layer). The
+ * hidden size is never pruned.
+ *
+ * @param queryHeads kept query heads, sorted, in 0 .. numHeads − 1
+ * @param channels   kept FFN intermediate channels, sorted, in 0 .. intermediateSize − 1
+ */
+public record KeptUnits(int[] queryHeads, int[] channels) {
+
+    public KeptUnits {
+        queryHeads = queryHeads.clone();
+        channels = channels.clone();
+        requireSortedDistinct(queryHeads, "query heads");
+        requireSortedDistinct(channels, "channels");
+    }
+
+    /** Everything kept. */
+    public static KeptUnits all(LlamaConfig.LayerDims dims) {
+        return new KeptUnits(range(dims.numHeads()), range(dims.intermediateSize()));
+    }
+
+    /** The kept key/value heads (those with at least one kept query head), sorted. */
+    public int[] kvHeads(LlamaConfig.LayerDims dense) {
+        int perGroup = dense.numHeads() / dense.numKvHeads();
+        return Arrays.stream(queryHeads).map(h -> h / perGroup).distinct().toArray();
+    }
+
+    /** The compact layer's dimensions; checks that every kept group keeps the same number of query heads. */
+    public LlamaConfig.LayerDims dims(LlamaConfig.LayerDims dense) {
+        if (queryHeads.length > 0 && queryHeads[queryHeads.length - 1] >= dense.numHeads()) {
+            throw new IllegalArgumentException("query head " + queryHeads[queryHeads.length - 1] + " out of range 0.." + (dense.numHeads() - 1));
+        }
+        if (channels.length > 0 && channels[channels.length - 1] >= dense.intermediateSize()) {
+            throw new IllegalArgumentException("channel " + channels[channels.length - 1] + " out of range 0.." + (dense.intermediateSize() - 1));
+        }
+        int perGroup = dense.numHeads() / dense.numKvHeads();
+        int[] kv = kvHeads(dense);
+        int[] count = new int[dense.numKvHeads()];
+        for (int h : queryHeads) {
+            count[h / perGroup]++;
+        }
+        for (int g : kv) {
+            if (count[g] != count[kv[0]]) {
+                throw new IllegalArgumentException("every kept key/value group must keep the same number of query heads, got "
+                        + Arrays.toString(count));
+            }
+        }
+        return new LlamaConfig.LayerDims(queryHeads.length, kv.length, channels.length);
+    }
+
+    private static int[] range(int n) {
+        int[] r = new int[n];
+        Arrays.setAll(r, i -> i);
+        return r;
+    }
+
+    private static void requireSortedDistinct(int[] a, String what) {
+        for (int i = 0; i < a.length; i++) {
+            if (a[i] < 0 || (i > 0 && a[i] <= a[i - 1])) {
+                throw new IllegalArgumentException("kept " + what + " must be sorted, distinct and non-negative: " + Arrays.toString(a));
+            }
+        }
+    }
+}
