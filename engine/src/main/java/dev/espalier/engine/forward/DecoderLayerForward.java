@@ -33,7 +33,8 @@ public final class DecoderLayerForward {
     /**
      * Runs layer {@code layer} on {@code hidden} (n, hiddenSize), the tokens at positions
      * [startPosition, startPosition + n). {@code keys} and {@code values} (capacity, kvHeads * headDim) hold the
-     * earlier positions of this sequence; rows [startPosition, startPosition + n) are overwritten.
+     * earlier positions of this sequence; rows [startPosition, startPosition + n) are overwritten. The layer's widths are
+     * those of {@code w} (at most the config's widest layer).
      * Modifies {@code hidden}, {@code keys}, {@code values}.
      */
     public void apply(int layer, DecoderLayerWeights w, LayerMask mask, LayerTap tap,
@@ -44,7 +45,7 @@ public final class DecoderLayerForward {
             throw new IllegalArgumentException("block of " + n + " tokens at position " + startPosition
                     + " exceeds the workspace (" + ws.maxTokens + " tokens, context " + Math.min(ws.maxContext, keys.rows()) + ")");
         }
-        LlamaConfig.LayerDims dims = config.layer(layer);
+        LlamaConfig.LayerDims dims = LlamaConfig.LayerDims.of(w, config.headDim()); // a layer being pruned may be narrower than the config's
         Tensor x = LayerWorkspace.view(ws.normed, n, config.hiddenSize());
         Tensor projected = LayerWorkspace.view(ws.projected, n, config.hiddenSize());
         if (dims.numHeads() > 0) {

@@ -45,6 +45,11 @@ public record LlamaConfig(
 
     /** Dimensions of one decoder layer; heads are query heads, kvHeads the key/value heads they share. */
     public record LayerDims(int numHeads, int numKvHeads, int intermediateSize) {
+        /** The dimensions of a layer's weights: heads from q/k rows, channels from gate rows. */
+        public static LayerDims of(DecoderLayerWeights w, int headDim) {
+            return new LayerDims(w.q().rows() / headDim, w.k().rows() / headDim, w.gate().rows());
+        }
+
         public LayerDims {
             if (numHeads < 0 || numKvHeads < 0 || intermediateSize < 0) {
                 throw new IllegalArgumentException("negative layer dimension: " + numHeads + "/" + numKvHeads + "/" + intermediateSize);
@@ -60,6 +65,20 @@ public record LlamaConfig(
 
     public int numLayers() {
         return layers.size();
+    }
+
+    /** This config with other per-layer dimensions (a structurally pruned model). */
+    public LlamaConfig withLayers(List<LayerDims> newLayers) {
+        return new LlamaConfig(modelType, hiddenSize, vocabSize, headDim, newLayers, maxPositionEmbeddings, rmsNormEps, ropeTheta,
+                ropeScaling, tieWordEmbeddings, attentionBias, attentionOutputBias, mlpBias, slidingWindow, bosTokenId, eosTokenId,
+                torchDtype);
+    }
+
+    /** This config with other bias flags (structured pruning folds compensation into o_proj / down_proj biases). */
+    public LlamaConfig withBiases(boolean newAttentionBias, boolean newAttentionOutputBias, boolean newMlpBias) {
+        return new LlamaConfig(modelType, hiddenSize, vocabSize, headDim, layers, maxPositionEmbeddings, rmsNormEps, ropeTheta,
+                ropeScaling, tieWordEmbeddings, newAttentionBias, newAttentionOutputBias, newMlpBias, slidingWindow, bosTokenId,
+                eosTokenId, torchDtype);
     }
 
     public LayerDims layer(int i) {

@@ -6,7 +6,9 @@ import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.Arena;
+import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.EnumSet;
 import java.util.Map;
 import java.util.Set;
@@ -18,19 +20,26 @@ import java.util.Set;
  * with each map's inputs during the dense forward pass. Not thread-safe while accumulating; once accumulation is
  * over, different maps may be pruned concurrently (they share Grams read-only).
  */
-public final class LayerPruningState implements LayerTap, AutoCloseable {
+public final class LayerPruningState implements LayerTap, LayerWork {
     private final int layer;
     private final DecoderLayerWeights weights; // writable copies: the pruned layer once every map is pruned
     private final PruningMethod method;
+    private final SolveOrder order;
+    private final SparsityPattern pattern;
+    private final double sparsity;
     private final Map<LinearModule.Input, GramStatistics> grams = new EnumMap<>(LinearModule.Input.class);
     private final Map<LinearModule, LinearPruner> pruners = new EnumMap<>(LinearModule.class);
     private TensorOps ops;
     private Set<LinearModule.Input> active = EnumSet.allOf(LinearModule.Input.class);
 
-    public LayerPruningState(int layer, DecoderLayerWeights original, PruningMethod method, boolean measureErrors, Arena arena) {
+    public LayerPruningState(int layer, DecoderLayerWeights original, PruningMethod method, boolean measureErrors, SolveOrder order,
+                             SparsityPattern pattern, double sparsity, Arena arena) {
         this.layer = layer;
         this.weights = copy(original, arena);
         this.method = method;
+        this.order = order;
+        this.pattern = pattern;
+        this.sparsity = sparsity;
         if (method.usesGram() || measureErrors) {
             for (LinearModule.Input input : LinearModule.Input.values()) {
                 grams.put(input, new GramStatistics(inputWidth(input)));
@@ -41,16 +50,39 @@ public final class LayerPruningState implements LayerTap, AutoCloseable {
         }
     }
 
+    @Override
     public int layer() {
         return layer;
     }
 
+    @Override
     public DecoderLayerWeights weights() {
         return weights;
     }
 
+    /** Runs the layer as pruned so far on a copy of {@code input}, feeding the maps of phase {@code phase}. */
+    @Override
+    public void accumulate(int phase, Tensor input, Tensor dense, LayerRunner runner, TensorOps ops) {
+        try (Arena scratch = Arena.ofConfined()) {
+            runner.run(weights, tapWith(ops, order.phases().get(phase)), input.copyAs(scratch, DType.F32));
+        }
+    }
+
+    /** One {@link MatrixProblem} per map reading the inputs of phase {@code phase}. */
+    @Override
+    public List<LayerProblem> problems(int phase) {
+        List<LayerProblem> problems = new ArrayList<>();
+        for (LinearModule module : LinearModule.values()) {
+            if (order.phases().get(phase).contains(module.input())) {
+                problems.add(new MatrixProblem(layer, module, module.weight(weights), pruners.get(module), grams.get(module.input()),
+                        pattern, sparsity));
+            }
+        }
+        return problems;
+    }
+
     /** The tap of the next forward pass: it accumulates the statistics of the maps reading {@code inputs}, on {@code ops}. */
-    public LayerTap tapWith(TensorOps ops, Set<LinearModule.Input> inputs) {
+    private LayerTap tapWith(TensorOps ops, Set<LinearModule.Input> inputs) {
         this.ops = ops;
         this.active = inputs;
         return this;
@@ -91,16 +123,6 @@ public final class LayerPruningState implements LayerTap, AutoCloseable {
                 }
             }
         }
-    }
-
-    /** The pruner (with its statistics) of one map. */
-    public LinearPruner pruner(LinearModule module) {
-        return pruners.get(module);
-    }
-
-    /** The Gram of the map's input, or null when none is kept. */
-    public GramStatistics gram(LinearModule module) {
-        return grams.get(module.input());
     }
 
     private int inputWidth(LinearModule.Input input) {

@@ -11,21 +11,21 @@ import dev.espalier.engine.eval.ProgressListener;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LlamaConfig;
-import dev.espalier.engine.prune.LayerPruningState;
+import dev.espalier.engine.prune.LayerMethod;
+import dev.espalier.engine.prune.LayerProblem;
+import dev.espalier.engine.prune.LayerRunner;
+import dev.espalier.engine.prune.LayerWork;
 import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.structured.LayerAllocation;
+import dev.espalier.engine.prune.structured.LayerScores;
 import dev.espalier.engine.prune.LinearPruner;
-import dev.espalier.engine.prune.PruningMethod;
-import dev.espalier.engine.prune.ReconstructionError;
-import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.Arena;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -48,29 +48,45 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     /** Embeds {@code tokens} into a new activation tensor owned by this worker. */
     public record Embed(ActivationRef target, int[] tokens, ActorRef<Reply> replyTo) implements Command {}
 
-    /** Makes this worker home to {@code layer}: writable copies of its weights and fresh pruners. */
-    public record OpenLayer(int generation, int layer, DecoderLayerWeights weights, PruningMethod method, boolean measureErrors,
-                            ActorRef<Reply> replyTo) implements Command {}
+    /**
+     * Makes this worker home to {@code layer}: the method's {@link LayerWork} (writable weights, fresh statistics),
+     * starting from {@code start} (the dense weights, or the layer's checkpoint when {@code completed}); {@code dense}
+     * are the dense model's weights, which the scoring pass and the dense stream run.
+     */
+    public record OpenLayer(int generation, int layer, DecoderLayerWeights dense, DecoderLayerWeights start, boolean completed,
+                            LayerMethod method, ActorRef<Reply> replyTo) implements Command {}
 
     /** Perplexity of {@code model} on a token stream. */
     public record Evaluate(int generation, String dataset, LlamaModel model, int[] stream, PerplexityProtocol protocol, int maxTokens,
                            ActorRef<Reply> replyTo) implements Command {}
 
     /**
-     * Runs the layer (as pruned so far) on {@code input}, feeding the statistics of the maps that read {@code inputs};
-     * the input stays resident.
+     * Feeds phase {@code phase}'s statistics of {@code layer} from one batch: {@code input} in the pruned model and,
+     * for methods with a dense stream, {@code dense} in the dense model (else null). Both stay resident.
      */
-    public record Accumulate(int layer, ActivationRef input, Set<LinearModule.Input> inputs, ActorRef<Reply> replyTo) implements Command {}
+    public record Accumulate(int layer, int phase, ActivationRef input, ActivationRef dense, ActorRef<Reply> replyTo) implements Command {}
 
-    /** Hands out the independent solves of the maps reading {@code inputs}, to be sent to any worker as {@link Solve}. */
-    public record ExtractProblems(int layer, Set<LinearModule.Input> inputs, SparsityPattern pattern, double sparsity,
-                                  ActorRef<Reply> replyTo) implements Command {}
+    /** Hands out the independent solves of phase {@code phase}, to be sent to any worker as {@link Solve}. */
+    public record ExtractProblems(int layer, int phase, ActorRef<Reply> replyTo) implements Command {}
 
-    /** Prunes one linear map in place. */
-    public record Solve(MatrixProblem problem, ActorRef<Reply> replyTo) implements Command {}
+    /** Runs one of a layer's solves (weights are changed in place, or replaced by the layer's work). */
+    public record Solve(LayerProblem problem, ActorRef<Reply> replyTo) implements Command {}
 
-    /** Runs the (pruned) layer on {@code input} into a new tensor {@code output} owned by this worker. */
-    public record Forward(int layer, ActivationRef input, ActivationRef output, ActorRef<Reply> replyTo) implements Command {}
+    /**
+     * Runs the (pruned) layer on {@code input} into a new tensor {@code output} and, when {@code dense} is not null,
+     * the dense layer on {@code dense} into {@code denseOutput}; all owned by this worker.
+     */
+    public record Forward(int layer, ActivationRef input, ActivationRef output, ActivationRef dense, ActivationRef denseOutput,
+                          ActorRef<Reply> replyTo) implements Command {}
+
+    /** Scoring pass: runs the dense layer on {@code input} into {@code output}, feeding the layer's scores. */
+    public record Score(int layer, ActivationRef input, ActivationRef output, ActorRef<Reply> replyTo) implements Command {}
+
+    /** Asks for the unit scores of the scoring pass. */
+    public record ReportScores(int layer, ActorRef<Reply> replyTo) implements Command {}
+
+    /** Gives a layer its widths from the global allocation (before its pruning phases start). */
+    public record Allocate(LayerAllocation allocation) implements Command, CrossJvmMessage {}
 
     /** Frees an activation tensor. */
     public record Release(ActivationRef ref) implements Command, CrossJvmMessage {}
@@ -82,17 +98,21 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     public record Stored(ActivationRef ref) implements Reply, CrossJvmMessage {}
 
-    public record LayerOpened(int generation, int layer, DecoderLayerWeights weights) implements Reply {}
+    public record LayerOpened(int generation, int layer, LayerWork work) implements Reply {}
 
     public record Evaluated(int generation, PerplexityResult result) implements Reply {}
 
     public record Accumulated(int layer, ActivationRef input) implements Reply, CrossJvmMessage {}
 
-    public record ProblemsExtracted(int layer, List<MatrixProblem> problems) implements Reply {}
+    public record ProblemsExtracted(int layer, List<LayerProblem> problems) implements Reply {}
 
-    public record Solved(int layer, LinearModule module, LinearPruner.PruneOutcome outcome) implements Reply {}
+    public record Solved(int layer, String problem, Map<LinearModule, LinearPruner.PruneOutcome> outcomes) implements Reply {}
 
-    public record Forwarded(int layer, ActivationRef input, ActivationRef output) implements Reply, CrossJvmMessage {}
+    /** {@code dense} and {@code denseOutput} are null without a dense stream. */
+    public record Forwarded(int layer, ActivationRef input, ActivationRef output, ActivationRef dense, ActivationRef denseOutput)
+            implements Reply, CrossJvmMessage {}
+
+    public record Scored(int layer, LayerScores scores) implements Reply {}
 
     /** A call failed; {@code generation} is the pipeline generation of the worker, so late failures of a stopped one are told apart. */
     public record CallFailed(int generation, String call, String message) implements Reply, CrossJvmMessage {}
@@ -110,7 +130,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     private final DecoderLayerForward layerForward;
     private final Tensor keys; // (maxTokens, max kv width): scratch cache of one sequence
     private final Tensor values; // (maxTokens, max kv width)
-    private final Map<Integer, LayerPruningState> layers = new HashMap<>();
+    private final Map<Integer, LayerWork> layers = new HashMap<>();
+    private final Map<Integer, DecoderLayerWeights> denseLayers = new HashMap<>();
 
     private DeviceWorker(ActorContext<Command> context, Device device) {
         super(context);
@@ -134,6 +155,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
                 .onMessage(ExtractProblems.class, this::onExtractProblems)
                 .onMessage(Solve.class, this::onSolve)
                 .onMessage(Forward.class, this::onForward)
+                .onMessage(Score.class, this::onScore)
+                .onMessage(ReportScores.class, this::onReportScores)
+                .onMessage(Allocate.class, this::onAllocate)
                 .onMessage(Release.class, this::onRelease)
                 .onMessage(CloseLayer.class, this::onCloseLayer)
                 .onSignal(PostStop.class, signal -> onStop())
@@ -153,9 +177,10 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     private Behavior<Command> onOpenLayer(OpenLayer m) {
         return call("open layer " + m.layer(), m.replyTo(), () -> {
-            LayerPruningState state = new LayerPruningState(m.layer(), m.weights(), m.method(), m.measureErrors(), arena);
-            layers.put(m.layer(), state);
-            return new LayerOpened(m.generation(), m.layer(), state.weights());
+            LayerWork work = m.method().open(m.layer(), m.dense(), m.start(), m.completed(), arena);
+            layers.put(m.layer(), work);
+            denseLayers.put(m.layer(), m.dense());
+            return new LayerOpened(m.generation(), m.layer(), work);
         });
     }
 
@@ -171,55 +196,61 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     private Behavior<Command> onAccumulate(Accumulate m) {
         return call("accumulate layer " + m.layer(), m.replyTo(), () -> {
-            LayerPruningState state = layer(m.layer());
-            Tensor input = activation(m.input());
-            try (Arena scratch = Arena.ofConfined()) {
-                Tensor hidden = input.copyAs(scratch, DType.F32);
-                layerForward.apply(m.layer(), state.weights(), LayerMask.NONE, state.tapWith(device.ops(), m.inputs()), hidden, 0, keys,
-                        values);
-            }
+            layer(m.layer()).accumulate(m.phase(), activation(m.input()), m.dense() == null ? null : activation(m.dense()),
+                    runner(m.layer()), device.ops());
             return new Accumulated(m.layer(), m.input());
         });
     }
 
     private Behavior<Command> onExtractProblems(ExtractProblems m) {
-        return call("extract problems of layer " + m.layer(), m.replyTo(), () -> {
-            LayerPruningState state = layer(m.layer());
-            List<MatrixProblem> problems = new ArrayList<>();
-            for (LinearModule module : LinearModule.values()) {
-                if (!m.inputs().contains(module.input())) {
-                    continue;
-                }
-                problems.add(new MatrixProblem(m.layer(), module, module.weight(state.weights()), state.pruner(module),
-                        state.gram(module), m.pattern(), m.sparsity()));
-            }
-            return new ProblemsExtracted(m.layer(), problems);
-        });
+        return call("extract problems of layer " + m.layer(), m.replyTo(),
+                () -> new ProblemsExtracted(m.layer(), List.copyOf(layer(m.layer()).problems(m.phase()))));
     }
 
     private Behavior<Command> onSolve(Solve m) {
-        MatrixProblem p = m.problem();
-        return call("solve " + p.module() + " of layer " + p.layer(), m.replyTo(), () -> {
-            try (Arena scratch = Arena.ofConfined()) {
-                Tensor original = p.gram() == null ? null : p.weight().copyAs(scratch, DType.F32);
-                LinearPruner.PruneOutcome outcome = p.pruner().prune(p.weight(), p.pattern(), p.sparsity(), device.ops());
-                if (original != null) {
-                    outcome = outcome.withRelativeError(ReconstructionError.relative(original, p.weight(), p.gram().gram(), device.ops()));
-                }
-                return new Solved(p.layer(), p.module(), outcome);
-            }
-        });
+        LayerProblem p = m.problem();
+        return call("solve " + p.name() + " of layer " + p.layer(), m.replyTo(), () -> new Solved(p.layer(), p.name(), p.solve(device.ops())));
     }
 
     private Behavior<Command> onForward(Forward m) {
         return call("forward layer " + m.layer(), m.replyTo(), () -> {
-            LayerPruningState state = layer(m.layer());
+            runInto(m.layer(), layer(m.layer()).weights(), LayerTap.NONE, m.input(), m.output());
+            if (m.dense() != null) {
+                runInto(m.layer(), dense(m.layer()), LayerTap.NONE, m.dense(), m.denseOutput());
+            }
+            return new Forwarded(m.layer(), m.input(), m.output(), m.dense(), m.denseOutput());
+        });
+    }
+
+    private Behavior<Command> onScore(Score m) {
+        return call("score layer " + m.layer(), m.replyTo(), () -> {
             Tensor input = activation(m.input());
             Tensor output = allocateActivation(m.output(), input.rows());
             input.copyInto(output);
-            layerForward.apply(m.layer(), state.weights(), LayerMask.NONE, LayerTap.NONE, output, 0, keys, values);
-            return new Forwarded(m.layer(), m.input(), m.output());
+            layer(m.layer()).score(output, runner(m.layer()), device.ops());
+            return new Forwarded(m.layer(), m.input(), m.output(), null, null);
         });
+    }
+
+    private Behavior<Command> onReportScores(ReportScores m) {
+        return call("scores of layer " + m.layer(), m.replyTo(), () -> new Scored(m.layer(), layer(m.layer()).scores()));
+    }
+
+    private Behavior<Command> onAllocate(Allocate m) {
+        layer(m.allocation().layer()).allocate(m.allocation());
+        return this;
+    }
+
+    /** Copies {@code input} into a new activation {@code output} and runs {@code weights} on it in place. */
+    private void runInto(int layer, DecoderLayerWeights weights, LayerTap tap, ActivationRef input, ActivationRef output) {
+        Tensor in = activation(input);
+        Tensor out = allocateActivation(output, in.rows());
+        in.copyInto(out);
+        runner(layer).run(weights, tap, out);
+    }
+
+    private LayerRunner runner(int layer) {
+        return (w, tap, hidden) -> layerForward.apply(layer, w, LayerMask.NONE, tap, hidden, 0, keys, values);
     }
 
     private Behavior<Command> onRelease(Release m) {
@@ -228,15 +259,16 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     }
 
     private Behavior<Command> onCloseLayer(CloseLayer m) {
-        LayerPruningState state = layers.remove(m.layer());
-        if (state != null) {
-            state.close();
+        LayerWork work = layers.remove(m.layer());
+        denseLayers.remove(m.layer());
+        if (work != null) {
+            work.close();
         }
         return this;
     }
 
     private Behavior<Command> onStop() {
-        layers.values().forEach(LayerPruningState::close);
+        layers.values().forEach(LayerWork::close);
         layers.clear();
         arena.close();
         return this;
@@ -264,8 +296,16 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         return device.store().get(ref);
     }
 
-    private LayerPruningState layer(int layer) {
-        LayerPruningState s = layers.get(layer);
+    private DecoderLayerWeights dense(int layer) {
+        DecoderLayerWeights w = denseLayers.get(layer);
+        if (w == null) {
+            throw new IllegalStateException("layer " + layer + " is not open on device " + device.index());
+        }
+        return w;
+    }
+
+    private LayerWork layer(int layer) {
+        LayerWork s = layers.get(layer);
         if (s == null) {
             throw new IllegalStateException("layer " + layer + " is not open on device " + device.index());
         }

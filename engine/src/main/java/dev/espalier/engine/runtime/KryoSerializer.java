@@ -10,6 +10,8 @@ import com.esotericsoftware.kryo.serializers.EnumMapSerializer;
 import com.esotericsoftware.kryo.util.DefaultClassResolver;
 import com.esotericsoftware.kryo.util.Pool;
 import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.structured.LayerAllocation;
+import dev.espalier.engine.prune.structured.LayerScores;
 import dev.espalier.engine.prune.LinearPruner;
 import java.util.EnumMap;
 import java.util.List;
@@ -46,7 +48,12 @@ public final class KryoSerializer extends JSerializer {
             DeviceWorker.CallFailed.class,
             LinearModule.class,
             LinearPruner.PruneOutcome.class,
-            EnumMap.class);
+            EnumMap.class,
+            LayerPruner.LayerScored.class,
+            LayerScores.class,
+            double[].class,
+            DeviceWorker.Allocate.class,
+            LayerAllocation.class);
 
     private final ActorRefResolver resolver;
     private final Pool<Kryo> pool = new Pool<>(true, false, 16) {

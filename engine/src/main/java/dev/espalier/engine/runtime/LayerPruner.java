@@ -2,13 +2,11 @@ package dev.espalier.engine.runtime;
 
 import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
-import dev.espalier.engine.prune.SolveOrder;
-import dev.espalier.engine.prune.SparsityPattern;
+import dev.espalier.engine.prune.structured.LayerScores;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -19,19 +17,21 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 /**
  * One stage of the pipeline: decoder layer {@code layer}. It receives activation batches from upstream (granting
  * at most {@code window} batches of demand at a time), has its home device worker accumulate the layer's statistics
- * from each, and once upstream is done, spreads the layer's independent solves over all device workers — all seven
- * at once, or group by group with a fresh accumulation pass over the held batches before each group
- * ({@link SolveOrder}). Then
- * it re-runs its batches through the pruned layer and streams the outputs downstream, each only when downstream
- * has granted demand for it. A completed layer (on resume) skips accumulation and solving and only streams.
- * It orchestrates; the device workers compute.
+ * from each, and once upstream is done, spreads the phase's independent solves over all device workers; a method
+ * with several phases (a sequential solve order, recovery module by module) runs the held batches through the layer
+ * again before each later phase. Then it re-runs its batches through the pruned layer and streams the outputs
+ * downstream, each only when downstream has granted demand for it. Methods that recover against the dense model
+ * get each batch as a pair: the layer's input in the pruned model and in the dense model; both flow on.
+ * A completed layer (on resume) skips accumulation and solving and only streams. In a scoring pass (global
+ * width allocation) the stage runs the dense layer on each batch as it comes, feeding the scores, streams the
+ * outputs on at once, and reports its scores at the end. It orchestrates; the device workers compute.
  */
 public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
 
     public sealed interface Command {}
 
-    /** A batch of this layer's input. */
-    public record Batch(ActivationRef input) implements Command, CrossJvmMessage {}
+    /** A batch of this layer's input; {@code dense}: the same batch's input in the dense model (null without a dense stream). */
+    public record Batch(ActivationRef input, ActivationRef dense) implements Command, CrossJvmMessage {}
 
     /** Upstream has sent all {@code batches} batches. */
     public record UpstreamDone(int batches) implements Command, CrossJvmMessage {}
@@ -44,6 +44,9 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     /** Reported to the supervisor once every map of the layer is pruned (the weights are final). */
     public record LayerPruned(int generation, int layer, Map<LinearModule, LinearPruner.PruneOutcome> outcomes) implements CrossJvmMessage {}
 
+    /** Reported to the supervisor at the end of a scoring pass. */
+    public record LayerScored(int generation, int layer, LayerScores scores) implements CrossJvmMessage {}
+
     /** Reported to the supervisor once every output has been sent downstream (or discarded, for the last layer). */
     public record LayerStreamed(int generation, int layer) implements CrossJvmMessage {}
 
@@ -53,10 +56,11 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     /**
      * How a stage is wired. The downstream stage is learnt from its first {@link Demand}; the last layer has none (its
      * outputs are not needed). {@code completed}: the layer was loaded from a checkpoint and is only streamed.
+     * {@code phases}: accumulation phases of the method; {@code scoring}: this is a scoring pass.
      */
     public record Wiring(int generation, int layer, boolean last, boolean completed, int home,
                          List<ActorRef<DeviceWorker.Command>> workers, ActorRef<Demand> upstream, int window,
-                         SparsityPattern pattern, double sparsity, SolveOrder order, ActorRef<Object> supervisor, IdSource ids) {}
+                         int phases, boolean scoring, ActorRef<Object> supervisor, IdSource ids) {}
 
     public static Behavior<Command> create(Wiring wiring) {
         return Behaviors.setup(ctx -> new LayerPruner(ctx, wiring));
@@ -64,7 +68,7 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
 
     private final Wiring w;
     private final ActorRef<DeviceWorker.Reply> replies;
-    private final List<ActivationRef> inputs = new ArrayList<>(); // this layer's inputs, in batch order
+    private final List<Batch> inputs = new ArrayList<>(); // this layer's inputs, in batch order
     private final Map<LinearModule, LinearPruner.PruneOutcome> outcomes = new EnumMap<>(LinearModule.class);
     private int phase; // index into the solve order's phases
     private int accumulated; // batches accumulated in this phase
@@ -82,7 +86,7 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
         super(context);
         this.w = wiring;
         this.replies = context.messageAdapter(DeviceWorker.Reply.class, WorkerReply::new);
-        this.pruned = wiring.completed();
+        this.pruned = wiring.completed() || wiring.scoring();
         wiring.upstream().tell(new Demand(wiring.window(), context.getSelf()));
     }
 
@@ -97,11 +101,11 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     }
 
     private Behavior<Command> onBatch(Batch m) {
-        inputs.add(m.input());
+        inputs.add(m);
         if (pruned) {
             streamReady();
         } else {
-            home().tell(new DeviceWorker.Accumulate(w.layer(), m.input(), phaseInputs(), replies));
+            home().tell(new DeviceWorker.Accumulate(w.layer(), phase, m.input(), m.dense(), replies));
         }
         return this;
     }
@@ -140,19 +144,27 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
                 }
             }
             case DeviceWorker.Solved s -> {
-                outcomes.put(s.module(), s.outcome());
+                outcomes.putAll(s.outcomes());
                 if (--solving == 0) {
                     nextPhase();
                 }
             }
             case DeviceWorker.Forwarded f -> {
-                home().tell(new DeviceWorker.Release(f.input()));
-                downstream.tell(new Batch(f.output()));
-                if (w.completed()) {
+                release(f.input(), f.dense());
+                if (w.last()) {
+                    release(f.output(), f.denseOutput()); // a scoring pass runs the last layer for its scores only
+                } else {
+                    downstream.tell(new Batch(f.output(), f.denseOutput()));
+                }
+                if (w.completed() || w.scoring()) {
                     w.upstream().tell(new Demand(1, getContext().getSelf()));
                 }
                 streamed++;
                 finishIfDone();
+            }
+            case DeviceWorker.Scored s -> {
+                w.supervisor().tell(new LayerScored(w.generation(), w.layer(), s.scores()));
+                w.supervisor().tell(new LayerStreamed(w.generation(), w.layer()));
             }
             case DeviceWorker.CallFailed f -> {
                 failed = true;
@@ -167,13 +179,13 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     private void maybeSolve() {
         if (!pruned && expectedBatches >= 0 && accumulated == expectedBatches && solving < 0) {
             solving = 0;
-            home().tell(new DeviceWorker.ExtractProblems(w.layer(), phaseInputs(), w.pattern(), w.sparsity(), replies));
+            home().tell(new DeviceWorker.ExtractProblems(w.layer(), phase, replies));
         }
     }
 
     /** After a phase's solves: the layer is pruned, or the held batches run again through it for the next phase. */
     private void nextPhase() {
-        if (++phase == w.order().phases().size()) {
+        if (++phase == w.phases()) {
             pruned = true;
             w.supervisor().tell(new LayerPruned(w.generation(), w.layer(), new EnumMap<>(outcomes)));
             streamReady();
@@ -181,24 +193,21 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
         }
         accumulated = 0;
         solving = -1;
-        for (ActivationRef input : inputs) {
-            home().tell(new DeviceWorker.Accumulate(w.layer(), input, phaseInputs(), replies));
+        for (Batch input : inputs) {
+            home().tell(new DeviceWorker.Accumulate(w.layer(), phase, input.input(), input.dense(), replies));
         }
         maybeSolve();
     }
 
-    private Set<LinearModule.Input> phaseInputs() {
-        return w.order().phases().get(phase);
-    }
-
-    /** Sends pruned-layer forwards for as many held inputs as downstream has demand for. */
+    /** Sends pruned-layer forwards (scoring pass: dense ones) for as many held inputs as downstream has demand for. */
     private void streamReady() {
         if (!pruned || failed) {
             return;
         }
-        if (w.last()) {
+        if (w.last() && !w.scoring()) {
             while (nextToStream < inputs.size()) {
-                home().tell(new DeviceWorker.Release(inputs.get(nextToStream++)));
+                Batch input = inputs.get(nextToStream++);
+                release(input.input(), input.dense());
                 streamed++;
                 if (w.completed()) {
                     w.upstream().tell(new Demand(1, getContext().getSelf()));
@@ -207,11 +216,17 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
             finishIfDone();
             return;
         }
-        while (nextToStream < inputs.size() && downstreamCredit > 0) {
-            ActivationRef input = inputs.get(nextToStream++);
+        while (nextToStream < inputs.size() && (w.last() || downstreamCredit > 0)) {
+            Batch input = inputs.get(nextToStream++);
             downstreamCredit--;
-            ActivationRef output = new ActivationRef(w.ids().next(), w.home(), w.layer() + 1, input.batch());
-            home().tell(new DeviceWorker.Forward(w.layer(), input, output, replies));
+            ActivationRef output = new ActivationRef(w.ids().next(), w.home(), w.layer() + 1, input.input().batch());
+            if (w.scoring()) {
+                home().tell(new DeviceWorker.Score(w.layer(), input.input(), output, replies));
+            } else {
+                ActivationRef denseOutput = input.dense() == null ? null
+                        : new ActivationRef(w.ids().next(), w.home(), w.layer() + 1, input.dense().batch());
+                home().tell(new DeviceWorker.Forward(w.layer(), input.input(), output, input.dense(), denseOutput, replies));
+            }
         }
         finishIfDone();
     }
@@ -222,8 +237,19 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
             if (!w.last()) {
                 downstream.tell(new UpstreamDone(expectedBatches));
             }
-            home().tell(new DeviceWorker.CloseLayer(w.layer()));
-            w.supervisor().tell(new LayerStreamed(w.generation(), w.layer()));
+            if (w.scoring()) {
+                home().tell(new DeviceWorker.ReportScores(w.layer(), replies)); // the layer stays open for the pruning pass
+            } else {
+                home().tell(new DeviceWorker.CloseLayer(w.layer()));
+                w.supervisor().tell(new LayerStreamed(w.generation(), w.layer()));
+            }
+        }
+    }
+
+    private void release(ActivationRef input, ActivationRef dense) {
+        home().tell(new DeviceWorker.Release(input));
+        if (dense != null) {
+            home().tell(new DeviceWorker.Release(dense));
         }
     }
 

@@ -7,7 +7,9 @@ import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.eval.PerplexityResult;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
+import dev.espalier.engine.prune.LayerMethod;
 import dev.espalier.engine.prune.PruneMethods;
+import dev.espalier.engine.prune.UnstructuredMethod;
 import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.engine.runtime.node.CancellationToken;
@@ -94,10 +96,10 @@ public final class PruneJob implements JobExecutor {
             }
             PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
             IntFunction<TensorOps> ops = devices::createOps;
-            PrunePlan plan = new PrunePlan(model, PruneMethods.linear(spec.getMethod(), spec.getMethodOptionsMap()),
-                    JobOptions.intOption(spec, "reconstruction_error", 1) != 0,
-                    SolveOrder.parse(spec.getMethodOptionsOrDefault("solve_order", "shared")), pattern,
-                    sparsity, calibration, evals, protocol, (int) spec.getEvalMaxTokens(), devices.count(), ops,
+            LayerMethod method = new UnstructuredMethod(PruneMethods.linear(spec.getMethod(), spec.getMethodOptionsMap()), pattern, sparsity,
+                    SolveOrder.parse(spec.getMethodOptionsOrDefault("solve_order", "shared")),
+                    JobOptions.intOption(spec, "reconstruction_error", 1) != 0);
+            PrunePlan plan = new PrunePlan(model, method, calibration, evals, protocol, (int) spec.getEvalMaxTokens(), devices.count(), ops,
                     JobOptions.intOption(spec, "window", 4), JobOptions.intOption(spec, "max_restarts", 2),
                     new FaultInjector(JobOptions.intOption(spec, "debug_fail_call", 0)), Path.of(spec.getOutput()),
                     TokenizerLoader.exportFiles(tokenizerPath != null ? tokenizerPath : TokenizerLoader.locate(Path.of(spec.getModel()))));

@@ -2,9 +2,7 @@ package dev.espalier.engine.runtime;
 
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.model.LlamaModel;
-import dev.espalier.engine.prune.PruningMethod;
-import dev.espalier.engine.prune.SolveOrder;
-import dev.espalier.engine.prune.SparsityPattern;
+import dev.espalier.engine.prune.LayerMethod;
 import dev.espalier.kernels.TensorOps;
 import java.nio.file.Path;
 import java.util.List;
@@ -14,8 +12,7 @@ import java.util.function.IntFunction;
  * Everything a {@link PruneSupervisor} needs, prepared outside the actors: the dense model, calibration sequences
  * (token ids), evaluation streams and the method.
  *
- * @param measureErrors whether every pruned matrix's relative reconstruction error is measured (costs a Gram per input)
- * @param order        whether a layer's maps are solved from shared dense inputs or group by group
+ * @param method       the method, configured with its target (sparsity, pattern, options)
  * @param calibration  one token sequence per calibration batch, in order
  * @param devices      number of device workers
  * @param opsForDevice the backend of device i
@@ -24,9 +21,7 @@ import java.util.function.IntFunction;
  * @param output       folder the pruned model is exported to
  * @param tokenizerFiles files copied next to the exported model (source → name) so that it loads on its own
  */
-public record PrunePlan(LlamaModel model, PruningMethod method, boolean measureErrors, SolveOrder order, SparsityPattern pattern,
-                        double sparsity,
-                        int[][] calibration, List<EvalSet> evals, PerplexityProtocol protocol, int evalMaxTokens, int devices,
+public record PrunePlan(LlamaModel model, LayerMethod method, int[][] calibration, List<EvalSet> evals, PerplexityProtocol protocol, int evalMaxTokens, int devices,
                         IntFunction<TensorOps> opsForDevice, int window, int maxRestarts, FaultInjector faults, Path output,
                         java.util.Map<Path, String> tokenizerFiles) {
 

@@ -4,8 +4,12 @@ import dev.espalier.engine.io.CrashPoints;
 import dev.espalier.engine.eval.PerplexityResult;
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LayerCheckpoint;
+import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.prune.LayerWork;
 import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.structured.LayerAllocation;
+import dev.espalier.engine.prune.structured.LayerScores;
 import dev.espalier.engine.prune.LinearPruner;
 import dev.espalier.engine.export.ModelExportJob;
 import dev.espalier.engine.runtime.node.EventSink;
@@ -30,14 +34,19 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
  * into layer 0 as demand allows, checkpoints every pruned layer to the run directory, restarts the pipeline from the
  * last checkpoint when a device call fails, and at the end has the pruned model exported and evaluated. Layers
  * already checkpointed (a resumed run) are loaded, not pruned again, so a resumed run gives the same weights.
+ * Methods that allocate widths globally first run a scoring pass (the same stages over the dense model), then the
+ * supervisor allocates every layer's widths and starts the pruning pass; the scoring pass is deterministic, so a
+ * resumed run repeats it and gets the same allocation.
  */
 public final class PruneSupervisor extends AbstractBehavior<Object> {
 
     /** How the job ended. */
     public sealed interface Outcome {}
 
+    /** {@code model}: the pruned model (its config gives each layer's widths); valid until the job's actor system ends. */
     public record Succeeded(List<PerplexityResult> before, List<PerplexityResult> after,
-                            Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> layers, int restarts) implements Outcome {}
+                            Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> layers, LlamaConfig prunedConfig,
+                            int restarts) implements Outcome {}
 
     public record Failed(String message) implements Outcome {}
 
@@ -67,15 +76,17 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
     private HostActivationStore store;
     private Arena checkpointArena;
     private List<ActorRef<DeviceWorker.Command>> workers = List.of();
-    private DecoderLayerWeights[] opened; // per layer: the home worker's (pruned) weights
+    private LayerWork[] opened; // per layer: the home worker's work (its weights are the pruned layer once pruned)
     private int openedCount;
+    private final List<LayerScores> scores = new ArrayList<>();
+    private final Map<Integer, ActivationRef> firstOfPair = new java.util.HashMap<>(); // dense stream: batch -> first embedding
     private IdSource ids;
     private int sourceCredit;
     private int nextBatch;
     private int streamedLayers;
     private Phase phase = Phase.EVAL_BEFORE;
 
-    private enum Phase { EVAL_BEFORE, OPENING, PRUNING, EVAL_AFTER, DONE }
+    private enum Phase { EVAL_BEFORE, OPENING, SCORING, PRUNING, EVAL_AFTER, DONE }
 
     private PruneSupervisor(ActorContext<Object> context, PrunePlan plan, RunDirectory run, EventSink events, ActorRef<Outcome> done) {
         super(context);
@@ -98,6 +109,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
                 .onMessage(WorkerReply.class, this::onWorkerReply)
                 .onMessage(SourceDemand.class, this::onSourceDemand)
                 .onMessage(LayerPruner.LayerPruned.class, this::onLayerPruned)
+                .onMessage(LayerPruner.LayerScored.class, this::onLayerScored)
                 .onMessage(LayerPruner.LayerStreamed.class, this::onLayerStreamed)
                 .onMessage(LayerPruner.StageFailed.class, this::onStageFailed)
                 .onSignal(PostStop.class, signal -> onStop())
@@ -137,36 +149,47 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
     /** Opens every layer on its home worker, from its checkpoint when the run already has one. */
     private void openLayers() {
         phase = Phase.OPENING;
-        getContext().getLog().info("{}: {} {} at sparsity {} ({} solve order) on {} device(s), {} calibration sequences of {} tokens; "
-                + "{} of {} layers checkpointed", run.jobId(), plan.method().label(), plan.pattern(), plan.sparsity(), plan.order().label(),
-                plan.devices(), plan.calibration().length, plan.maxTokens(), completedLayers(), layers);
-        opened = new DecoderLayerWeights[layers];
+        getContext().getLog().info("{}: {} on {} device(s), {} calibration sequences of {} tokens; {} of {} layers checkpointed",
+                run.jobId(), plan.method().describe(), plan.devices(), plan.calibration().length, plan.maxTokens(), completedLayers(), layers);
+        opened = new LayerWork[layers];
         openedCount = 0;
         for (int l = 0; l < layers; l++) {
-            DecoderLayerWeights source = run.isLayerCompleted(l)
+            boolean completed = run.isLayerCompleted(l);
+            DecoderLayerWeights source = completed
                     ? LayerCheckpoint.read(run.verifiedLayer(l), plan.model().config(), l, checkpointArena)
                     : plan.model().layer(l);
-            workers.get(home(l)).tell(new DeviceWorker.OpenLayer(generation, l, source, plan.method(), plan.measureErrors(), replies));
+            workers.get(home(l)).tell(new DeviceWorker.OpenLayer(generation, l, plan.model().layer(l), source, completed, plan.method(),
+                    replies));
         }
     }
 
-    /** Spawns the stages from layer 0 down; each asks its upstream (layer 0: this supervisor) for batches. */
-    private void startPipeline() {
-        phase = Phase.PRUNING;
+    /**
+     * Spawns the stages from layer 0 down; each asks its upstream (layer 0: this supervisor) for batches. The scoring
+     * pass runs the dense model; the pruning pass follows it (or comes first, for methods without one).
+     */
+    private void startPipeline(boolean scoring) {
+        phase = scoring ? Phase.SCORING : Phase.PRUNING;
         streamedLayers = 0;
         sourceCredit = 0;
         nextBatch = 0;
+        firstOfPair.clear();
+        stages.forEach(getContext()::stop);
         stages.clear();
         ActorRef<LayerPruner.Demand> upstream = getContext().messageAdapter(LayerPruner.Demand.class, d -> new SourceDemand(d.batches()));
         for (int l = 0; l < layers; l++) {
             LayerPruner.Wiring wiring = new LayerPruner.Wiring(generation, l, l == layers - 1, run.isLayerCompleted(l), home(l), workers,
-                    upstream, plan.window(), plan.pattern(), plan.sparsity(), plan.order(), getContext().getSelf(), ids);
-            ActorRef<LayerPruner.Command> stage = getContext().spawn(LayerPruner.create(wiring), "layer-" + l + "-g" + generation);
+                    upstream, plan.window(), plan.method().phases(), scoring, getContext().getSelf(), ids);
+            ActorRef<LayerPruner.Command> stage = getContext().spawn(LayerPruner.create(wiring),
+                    (scoring ? "score-" : "layer-") + l + "-g" + generation);
             stages.add(stage);
             upstream = stage.narrow();
         }
-        checkpointArena.close(); // the workers hold copies of any checkpointed layer now
-        progress("prune", completedLayers(), layers);
+        progress(scoring ? "score" : "prune", scoring ? 0 : completedLayers(), layers);
+    }
+
+    /** Whether pruning-pass batches carry the dense model's activations beside the pruned ones. */
+    private boolean pairs() {
+        return phase == Phase.PRUNING && plan.method().usesDenseStream();
     }
 
     private Behavior<Object> onSourceDemand(SourceDemand m) {
@@ -182,6 +205,10 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
             int batch = nextBatch++;
             ActivationRef ref = new ActivationRef(ids.next(), home(0), 0, batch);
             workers.get(home(0)).tell(new DeviceWorker.Embed(ref, plan.calibration()[batch], replies));
+            if (pairs()) {
+                ActivationRef dense = new ActivationRef(ids.next(), home(0), 0, batch);
+                workers.get(home(0)).tell(new DeviceWorker.Embed(dense, plan.calibration()[batch], replies));
+            }
         }
     }
 
@@ -195,21 +222,59 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
                 evaluateNext(phase == Phase.EVAL_BEFORE ? plan.model() : prunedModel(), into);
             }
             case DeviceWorker.LayerOpened o when o.generation() == generation && phase == Phase.OPENING -> {
-                opened[o.layer()] = o.weights();
+                opened[o.layer()] = o.work();
                 if (++openedCount == layers) {
-                    startPipeline();
+                    checkpointArena.close(); // the workers hold copies of any checkpointed layer now
+                    startPipeline(plan.method().scoresGlobally());
                 }
             }
-            case DeviceWorker.Stored s when phase == Phase.PRUNING && IdSource.generationOf(s.ref().id()) == generation -> {
-                stages.getFirst().tell(new LayerPruner.Batch(s.ref()));
-                if (s.ref().batch() == plan.calibration().length - 1) {
-                    stages.getFirst().tell(new LayerPruner.UpstreamDone(plan.calibration().length));
-                }
-            }
+            case DeviceWorker.Stored s when (phase == Phase.PRUNING || phase == Phase.SCORING)
+                    && IdSource.generationOf(s.ref().id()) == generation -> onEmbedded(s.ref());
             case DeviceWorker.CallFailed f when f.generation() == generation -> onFailure("device call " + f.call() + " failed: " + f.message());
             default -> getContext().getLog().debug("ignoring stale reply {}", m.reply());
         }
         return this;
+    }
+
+    /** Hands an embedded batch (both of its embeddings, with a dense stream) to layer 0. */
+    private void onEmbedded(ActivationRef ref) {
+        LayerPruner.Batch batch;
+        if (pairs()) {
+            ActivationRef first = firstOfPair.remove(ref.batch());
+            if (first == null) {
+                firstOfPair.put(ref.batch(), ref);
+                return;
+            }
+            batch = new LayerPruner.Batch(first, ref);
+        } else {
+            batch = new LayerPruner.Batch(ref, null);
+        }
+        stages.getFirst().tell(batch);
+        if (ref.batch() == plan.calibration().length - 1) {
+            stages.getFirst().tell(new LayerPruner.UpstreamDone(plan.calibration().length));
+        }
+    }
+
+    private Behavior<Object> onLayerScored(LayerPruner.LayerScored m) {
+        if (m.generation() == generation && phase == Phase.SCORING) {
+            scores.add(m.scores());
+        }
+        return this;
+    }
+
+    /** Every layer has scored the dense model: allocate the widths and start pruning. */
+    private void allocateAndPrune() {
+        scores.sort(java.util.Comparator.comparingInt(LayerScores::layer));
+        List<LayerAllocation> allocation = plan.method().allocate(List.copyOf(scores));
+        scores.clear();
+        for (LayerAllocation a : allocation) {
+            getContext().getLog().info("{}: layer {} keeps {} attention unit(s) and {} channel(s)", run.jobId(), a.layer(), a.attentionUnits(),
+                    a.channels());
+            if (!run.isLayerCompleted(a.layer())) {
+                workers.get(home(a.layer())).tell(new DeviceWorker.Allocate(a));
+            }
+        }
+        startPipeline(false);
     }
 
     private Behavior<Object> onLayerPruned(LayerPruner.LayerPruned m) {
@@ -220,7 +285,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
         if (!run.isLayerCompleted(m.layer())) {
             CrashPoints.reach("before-checkpoint");
             run.commitLayer(m.layer(), ch -> {
-                LayerCheckpoint.write(ch, plan.model().config(), m.layer(), opened[m.layer()]);
+                LayerCheckpoint.write(ch, plan.model().config(), m.layer(), opened[m.layer()].weights());
                 CrashPoints.reach("mid-write"); // the temporary file is written, the checkpoint not yet in place
             });
             run.markLayerCompleted(m.layer());
@@ -237,7 +302,12 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
     }
 
     private Behavior<Object> onLayerStreamed(LayerPruner.LayerStreamed m) {
-        if (m.generation() == generation && ++streamedLayers == layers) {
+        if (m.generation() != generation || ++streamedLayers < layers) {
+            return this;
+        }
+        if (phase == Phase.SCORING) {
+            allocateAndPrune();
+        } else {
             phase = Phase.EVAL_AFTER;
             CrashPoints.reach("before-export");
             ModelExportJob.export(prunedModel(), plan.output(), plan.tokenizerFiles());
@@ -280,6 +350,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
     private void stopGeneration() {
         stages.forEach(getContext()::stop);
         stages.clear();
+        scores.clear();
         workers.forEach(getContext()::stop);
         workers = List.of();
         store.close();
@@ -290,11 +361,25 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
 
     private void finish() {
         phase = Phase.DONE;
-        done.tell(new Succeeded(List.copyOf(before), List.copyOf(after), java.util.Collections.unmodifiableMap(outcomes), restarts));
+        done.tell(new Succeeded(List.copyOf(before), List.copyOf(after), java.util.Collections.unmodifiableMap(outcomes),
+                prunedModel().config(), restarts));
     }
 
+    /** The dense model with the pruned layers: per-layer widths and bias flags from the layers' weights. */
     private LlamaModel prunedModel() {
-        return plan.model().withLayers(plan.model().config(), List.of(opened));
+        List<DecoderLayerWeights> weights = new ArrayList<>();
+        List<LlamaConfig.LayerDims> dims = new ArrayList<>();
+        LlamaConfig dense = plan.model().config();
+        boolean outputBias = dense.attentionOutputBias();
+        boolean mlpBias = dense.mlpBias();
+        for (LayerWork work : opened) {
+            DecoderLayerWeights w = work.weights();
+            weights.add(w);
+            dims.add(LlamaConfig.LayerDims.of(w, dense.headDim()));
+            outputBias |= w.oBias() != null;
+            mlpBias |= w.downBias() != null;
+        }
+        return plan.model().withLayers(dense.withLayers(dims).withBiases(dense.attentionBias(), outputBias, mlpBias), weights);
     }
 
     private int home(int layer) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.structured.LayerAllocation;
 import dev.espalier.engine.prune.LinearPruner;
 import java.util.EnumMap;
 import java.util.List;
@@ -51,10 +52,11 @@ class KryoSerializerTest {
         EnumMap<LinearModule, LinearPruner.PruneOutcome> outcomes = new EnumMap<>(LinearModule.class);
         outcomes.put(LinearModule.Q, new LinearPruner.PruneOutcome(10, 20));
         outcomes.put(LinearModule.DOWN, new LinearPruner.PruneOutcome(5, 40));
-        List<Object> messages = List.of(new LayerPruner.Batch(ref), new LayerPruner.UpstreamDone(128),
+        List<Object> messages = List.of(new LayerPruner.Batch(ref, ref), new LayerPruner.UpstreamDone(128),
                 new LayerPruner.Demand(4, stage.ref()), new LayerPruner.LayerPruned(2, 3, outcomes), new LayerPruner.LayerStreamed(2, 3),
                 new LayerPruner.StageFailed(2, 1, "solve Q failed"), new DeviceWorker.Release(ref), new DeviceWorker.Stored(ref),
-                new DeviceWorker.Forwarded(3, ref, ref), new DeviceWorker.CallFailed(2, "forward layer 3", "boom"));
+                new DeviceWorker.Forwarded(3, ref, ref, null, null), new DeviceWorker.CallFailed(2, "forward layer 3", "boom"),
+                new DeviceWorker.Allocate(new LayerAllocation(3, 2, 100)));
         for (Object m : messages) {
             assertEquals(m, roundTrip(m), m.getClass().getSimpleName());
         }

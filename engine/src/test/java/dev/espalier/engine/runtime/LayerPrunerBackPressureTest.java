@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.prune.PruningMethod;
 import dev.espalier.engine.prune.SolveOrder;
+import dev.espalier.engine.prune.UnstructuredMethod;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.kernels.reference.ReferenceOps;
 import java.time.Duration;
@@ -44,7 +45,8 @@ class LayerPrunerBackPressureTest {
         ActorRef<DeviceWorker.Command> worker = kit.spawn(DeviceWorker.create(new DeviceWorker.Device(1, 0, new ReferenceOps(),
                 model.config(), model.embedTokens(), 16, store, FaultInjector.NONE)));
         TestProbe<DeviceWorker.Reply> replies = kit.createTestProbe();
-        worker.tell(new DeviceWorker.OpenLayer(1, 0, model.layer(0), PruningMethod.magnitude(), false, replies.ref()));
+        worker.tell(new DeviceWorker.OpenLayer(1, 0, model.layer(0), model.layer(0), true,
+                new UnstructuredMethod(PruningMethod.magnitude(), SparsityPattern.UNSTRUCTURED, 0.5, SolveOrder.SHARED, false), replies.ref()));
         replies.expectMessageClass(DeviceWorker.LayerOpened.class, WAIT);
 
         TestProbe<LayerPruner.Demand> source = kit.createTestProbe();
@@ -52,7 +54,7 @@ class LayerPrunerBackPressureTest {
         TestProbe<LayerPruner.Command> downstream = kit.createTestProbe();
         IdSource ids = new IdSource(1);
         ActorRef<LayerPruner.Command> stage = kit.spawn(LayerPruner.create(new LayerPruner.Wiring(1, 0, false, true, 0, List.of(worker),
-                source.ref(), WINDOW, SparsityPattern.UNSTRUCTURED, 0.5, SolveOrder.SHARED, supervisor.ref(), ids)));
+                source.ref(), WINDOW, 1, false, supervisor.ref(), ids)));
 
         int credit = source.expectMessageClass(LayerPruner.Demand.class, WAIT).batches();
         assertEquals(WINDOW, credit);
@@ -65,7 +67,7 @@ class LayerPrunerBackPressureTest {
                 ActivationRef ref = new ActivationRef(ids.next(), 0, 0, sent);
                 worker.tell(new DeviceWorker.Embed(ref, tokens, replies.ref()));
                 replies.expectMessageClass(DeviceWorker.Stored.class, WAIT);
-                stage.tell(new LayerPruner.Batch(ref));
+                stage.tell(new LayerPruner.Batch(ref, null));
                 sent++;
                 credit--;
                 if (sent == batches) {

@@ -5,7 +5,9 @@ import dev.espalier.engine.data.CalibrationSampler;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
+import dev.espalier.engine.prune.LayerMethod;
 import dev.espalier.engine.prune.PruneMethods;
+import dev.espalier.engine.prune.UnstructuredMethod;
 import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.engine.runtime.node.EventSink;
@@ -43,7 +45,13 @@ final class PipelineFixture {
     static PrunePlan plan(LlamaModel model, PruneMethod method, SolveOrder order, SparsityPattern pattern, double sparsity,
                           int[][] calibration, int devices, FaultInjector faults, Path output) {
         DeviceSpec spec = new DeviceSpec(devices, 1);
-        return new PrunePlan(model, PruneMethods.linear(method, Map.of()), true, order, pattern, sparsity, calibration, List.of(),
+        return plan(model, new UnstructuredMethod(PruneMethods.linear(method, Map.of()), pattern, sparsity, order, true), calibration, devices,
+                faults, output);
+    }
+
+    static PrunePlan plan(LlamaModel model, LayerMethod method, int[][] calibration, int devices, FaultInjector faults, Path output) {
+        DeviceSpec spec = new DeviceSpec(devices, 1);
+        return new PrunePlan(model, method, calibration, List.of(),
                 PerplexityProtocol.STREAM, 0, devices, spec::createOps, 2, 2, faults, output, Map.of(TOKENIZER, "tokenizer.bin"));
     }
 

@@ -1,0 +1,19 @@
+package dev.espalier.engine.prune;
+
+import dev.espalier.kernels.TensorOps;
+import java.util.Map;
+
+/**
+ * One independent piece of a layer's pruning work (a matrix solve, a refit, a selection of units) that any device
+ * worker of the host may run: problems of one phase touch disjoint weights, so they run concurrently.
+ */
+public interface LayerProblem {
+
+    int layer();
+
+    /** What it does, for logs and errors ("q_proj", "attention heads"). */
+    String name();
+
+    /** Does the work on {@code ops}; returns what each linear map it changed now looks like. */
+    Map<LinearModule, LinearPruner.PruneOutcome> solve(TensorOps ops);
+}
