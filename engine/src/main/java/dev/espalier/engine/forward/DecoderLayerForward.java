@@ -11,6 +11,8 @@ import java.lang.foreign.Arena;
  * {@code h += o_proj(attention(rope(q), rope(k), v))} on the RMS-normalised input, then
  * {@code h += down(silu(gate(x)) * up(x))} on the RMS-normalised result. Keys and values of the new tokens are
  * written to the caller's cache rows so the block attends to every earlier cached position (causal, GQA).
+ * A layer with no heads (no FFN channels) skips that branch and adds only the branch's output bias, if it has one:
+ * exactly what the dense layer computes with every head (channel) zeroed.
  * All math goes through {@link TensorOps}. Not thread-safe: it owns its scratch memory.
  */
 public final class DecoderLayerForward {
@@ -56,6 +58,8 @@ public final class DecoderLayerForward {
             ops.linear(attention, w.o(), projected);
             addBias(w.oBias(), projected);
             ops.add(projected, hidden);
+        } else {
+            addBias(w.oBias(), hidden); // a layer without heads adds only its o_proj bias (FLAP's compensation), if any
         }
         if (dims.intermediateSize() > 0) {
             ops.rmsNorm(hidden, w.postAttentionNorm(), config.rmsNormEps(), x);
@@ -74,6 +78,8 @@ public final class DecoderLayerForward {
             ops.linear(up, w.down(), projected);
             addBias(w.downBias(), projected);
             ops.add(projected, hidden);
+        } else {
+            addBias(w.downBias(), hidden); // likewise a layer without FFN channels adds only its down_proj bias
         }
     }
 

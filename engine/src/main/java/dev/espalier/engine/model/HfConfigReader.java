@@ -33,11 +33,15 @@ public final class HfConfigReader {
         JsonFields f = new JsonFields(source, root, "");
         String type = modelType(f);
         int hidden = positive(f, "hidden_size", f.requiredInt("hidden_size"));
-        int heads = positive(f, "num_attention_heads", f.requiredInt("num_attention_heads"));
+        // 0 heads is a structurally pruned model whose every layer lost its attention; head_dim must then be given
+        int heads = nonNegative(f, "num_attention_heads", f.requiredInt("num_attention_heads"));
         int kvHeads = nonNegative(f, "num_key_value_heads", f.optionalInt("num_key_value_heads", heads));
         int intermediate = nonNegative(f, "intermediate_size", f.requiredInt("intermediate_size"));
         int numLayers = nonNegative(f, "num_hidden_layers", f.requiredInt("num_hidden_layers"));
-        int headDim = positive(f, "head_dim", f.optionalInt("head_dim", hidden / heads));
+        if (heads == 0 && !f.has("head_dim")) {
+            throw f.error("num_attention_heads is 0 and head_dim is missing; expected head_dim when no layer has heads");
+        }
+        int headDim = positive(f, "head_dim", f.optionalInt("head_dim", heads == 0 ? 0 : hidden / heads));
         int vocab = positive(f, "vocab_size", f.requiredInt("vocab_size"));
         String act = f.optionalString("hidden_act", "silu");
         if (!act.equals("silu")) {

@@ -5,37 +5,77 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.SequencedMap;
 
-/** One decoder layer as a safetensors file with Hugging Face tensor names: the checkpoint unit of a pruning run. */
+/**
+ * One decoder layer as a safetensors file with Hugging Face tensor names: the checkpoint unit of a pruning run.
+ *
+ * <p>A layer's shapes follow its {@link LlamaConfig.LayerDims}. The overloads without dims use the config's own dims
+ * of that layer (a dense run); a structurally pruned (compact) layer is written and read with its compact dims passed
+ * explicitly, while the rest of the config (hidden size, head width, which biases exist) still comes from
+ * {@code config}.
+ */
 public final class LayerCheckpoint {
     private LayerCheckpoint() {}
 
-    /** Writes layer {@code layer}'s weights (F32) to {@code channel}. */
+    /** Writes layer {@code layer}'s weights (F32) to {@code channel}, with the config's dims of that layer. */
     public static void write(FileChannel channel, LlamaConfig config, int layer, DecoderLayerWeights weights) throws IOException {
+        write(channel, config, layer, config.layer(layer), weights);
+    }
+
+    /**
+     * Writes layer {@code layer}'s weights (F32) to {@code channel}; {@code dims} are the layer's actual dims (compact
+     * after structured pruning). A bias the config declares but the layer lacks is written as zeros.
+     */
+    public static void write(FileChannel channel, LlamaConfig config, int layer, LlamaConfig.LayerDims dims,
+                             DecoderLayerWeights weights) throws IOException {
+        LlamaConfig c = withLayer(config, layer, dims);
         try (Arena scratch = Arena.ofConfined()) {
             SequencedMap<String, Tensor> tensors = new LinkedHashMap<>();
-            HfTensorLayout.putLayer(config, layer, weights, scratch, tensors);
+            HfTensorLayout.putLayer(c, layer, weights, scratch, tensors);
             SafetensorsWriter.writeTo(channel, tensors, null);
         }
     }
 
     /** Reads layer {@code layer} from {@code file}, mapped in {@code arena}; every tensor's shape is checked against the config. */
     public static DecoderLayerWeights read(Path file, LlamaConfig config, int layer, Arena arena) {
+        return read(file, config, layer, config.layer(layer), arena);
+    }
+
+    /**
+     * Reads layer {@code layer} from {@code file}, mapped in {@code arena}; every tensor's shape is checked against
+     * {@code dims} (the compact dims of a structurally pruned layer) and the config's hidden size, head width and biases.
+     */
+    public static DecoderLayerWeights read(Path file, LlamaConfig config, int layer, LlamaConfig.LayerDims dims, Arena arena) {
+        LlamaConfig c = withLayer(config, layer, dims);
         SafetensorsFile sf = SafetensorsFile.open(file, arena);
-        SequencedMap<String, int[]> expected = HfTensorLayout.expectedShapes(config);
-        return HfTensorLayout.layer(config, layer, name -> {
+        SequencedMap<String, int[]> expected = HfTensorLayout.expectedShapes(c);
+        return HfTensorLayout.layer(c, layer, name -> {
             if (!sf.contains(name)) {
                 throw new ModelFormatException(file, "missing tensor " + name);
             }
             Tensor t = sf.tensor(name);
             if (!Arrays.equals(t.shape(), expected.get(name))) {
-                throw new ModelFormatException(file, name + " has shape " + Arrays.toString(t.shape()) + ", config expects "
-                        + Arrays.toString(expected.get(name)));
+                throw new ModelFormatException(file, name + " has shape " + Arrays.toString(t.shape()) + ", layer " + layer + " with "
+                        + dims.numHeads() + " heads, " + dims.numKvHeads() + " key/value heads and FFN width "
+                        + dims.intermediateSize() + " expects " + Arrays.toString(expected.get(name)));
             }
             return t;
         });
+    }
+
+    private static LlamaConfig withLayer(LlamaConfig c, int layer, LlamaConfig.LayerDims dims) {
+        if (c.layer(layer).equals(dims)) {
+            return c;
+        }
+        List<LlamaConfig.LayerDims> layers = new ArrayList<>(c.layers());
+        layers.set(layer, dims);
+        return new LlamaConfig(c.modelType(), c.hiddenSize(), c.vocabSize(), c.headDim(), layers, c.maxPositionEmbeddings(),
+                c.rmsNormEps(), c.ropeTheta(), c.ropeScaling(), c.tieWordEmbeddings(), c.attentionBias(), c.attentionOutputBias(),
+                c.mlpBias(), c.slidingWindow(), c.bosTokenId(), c.eosTokenId(), c.torchDtype());
     }
 }

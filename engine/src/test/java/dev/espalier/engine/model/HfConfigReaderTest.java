@@ -116,6 +116,14 @@ class HfConfigReaderTest {
     }
 
     @Test
+    void acceptsZeroHeadsInEveryLayerOnlyWithAnExplicitHeadDim() {
+        String base = "{\"model_type\":\"llama\",\"hidden_size\":64,\"intermediate_size\":172,\"num_hidden_layers\":2,"
+                + "\"num_attention_heads\":0,\"num_key_value_heads\":0,\"vocab_size\":512";
+        assertEquals(Collections.nCopies(2, new LlamaConfig.LayerDims(0, 0, 172)), parse(base + ",\"head_dim\":8}").layers());
+        assertModelError(SOURCE, () -> parse(base + "}"), "num_attention_heads is 0 and head_dim is missing");
+    }
+
+    @Test
     void refusesUnknownModelTypesAndArchitectures() {
         assertModelError(SOURCE, () -> parse("{\"model_type\":\"gpt2\",\"hidden_size\":64}"),
                 "unsupported model_type 'gpt2' (supported: llama, mistral, qwen2)");
