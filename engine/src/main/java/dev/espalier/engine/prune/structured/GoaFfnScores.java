@@ -1,0 +1,96 @@
+package dev.espalier.engine.prune.structured;
+
+import dev.espalier.engine.prune.GramStatistics;
+import dev.espalier.kernels.DType;
+import dev.espalier.kernels.Tensor;
+import dev.espalier.kernels.TensorOps;
+import java.lang.foreign.Arena;
+
+/**
+ * The FFN channel metric of GOA (Li, Dong, Lei, "Greedy Output Approximation: Towards Efficient Structured Pruning
+ * for LLMs Without Retraining", arXiv 2407.19126): the second moment of a depth-2 module's per-channel output.
+ *
+ * <p>For a depth-2 module y = W_down · σ(A x) with σ = ReLU and x ~ N(0, Σ), channel j contributes
+ * y_j = W_down[:, j] · ReLU(a_jᵀ x); a_jᵀx ~ N(0, a_jᵀΣa_j) is symmetric, so E[ReLU(z)²] = ½ E[z²] and
+ * <pre>
+ *   E ||y_j||² = ½ · ||W_down[:, j]||² · a_jᵀ Σ a_j                (exact for zero-mean Gaussian x)
+ * </pre>
+ * SwiGLU's channel is W_down[:, j] · silu(g_jᵀx) · (u_jᵀx); GOA scores it as two depth-2 modules sharing W_down, the
+ * gate branch (a_j = gate row j) and the up branch (a_j = up row j), and takes the product of the two second moments:
+ * <pre>
+ *   gate_j = ½ ||W_down[:, j]||² g_jᵀΣg_j,   up_j = ½ ||W_down[:, j]||² u_jᵀΣu_j,   channel_j = gate_j · up_j
+ * </pre>
+ * Σ = XᵀX / N is the second moment (not the covariance) of the layer's MLP input over the calibration tokens, from
+ * {@link GramStatistics} of {@code LayerTap.mlpInput}. The ReLU stands in for SiLU, which approaches it away from 0;
+ * a product keeps a channel only when both branches carry energy, and any common factor (the ½, the token count)
+ * leaves the ranking unchanged.
+ */
+public final class GoaFfnScores {
+    private static final int ROW_BLOCK = 512; // rows of A per GEMM, bounds the scratch to ROW_BLOCK·hidden floats
+
+    private GoaFfnScores() {}
+
+    /** The two branch scores and their product, each (intermediate). */
+    public record Scores(double[] gate, double[] up, double[] channel) {}
+
+    /**
+     * Scores of every channel. gate and up (intermediate, hidden), down (hidden, intermediate), any float dtype;
+     * {@code mlpInput} the Gram of the MLP input with at least one token.
+     */
+    public static Scores scores(Tensor gate, Tensor up, Tensor down, GramStatistics mlpInput, TensorOps ops) {
+        ColumnNorms.requireMatrix(down);
+        double[] downNorms = ColumnNorms.squaredNorms(down);
+        double[] g = branchScores(gate, downNorms, mlpInput, ops);
+        double[] u = branchScores(up, downNorms, mlpInput, ops);
+        double[] c = new double[g.length];
+        for (int j = 0; j < c.length; j++) {
+            c[j] = g[j] * u[j];
+        }
+        return new Scores(g, u, c);
+    }
+
+    /**
+     * One branch: ½ · downNorms_j · a_jᵀ Σ a_j for A (intermediate, hidden), downNorms (intermediate) =
+     * ||W_down[:, j]||², Σ = gram / tokens.
+     */
+    public static double[] branchScores(Tensor a, double[] downNorms, GramStatistics mlpInput, TensorOps ops) {
+        double[] q = quadraticForms(a, mlpInput, ops);
+        ColumnNorms.requireLength(downNorms, q.length, "GOA down_proj column norms");
+        for (int j = 0; j < q.length; j++) {
+            q[j] = 0.5 * downNorms[j] * q[j];
+        }
+        return q;
+    }
+
+    /** q_j = a_jᵀ Σ a_j with Σ = gram / tokens, row blocks of A times the Gram by one GEMM each; sums in f64. */
+    static double[] quadraticForms(Tensor a, GramStatistics stats, TensorOps ops) {
+        ColumnNorms.requireMatrix(a);
+        int rows = a.rows();
+        int dim = a.cols();
+        if (stats.dim() != dim || stats.tokens() == 0) {
+            throw new IllegalArgumentException("GOA: need a Gram of width " + dim + " over at least one token, got width "
+                    + stats.dim() + " over " + stats.tokens());
+        }
+        double[] q = new double[rows];
+        try (Arena arena = Arena.ofConfined()) {
+            int block = Math.min(ROW_BLOCK, Math.max(1, rows));
+            Tensor rowsF32 = Tensor.allocate(arena, DType.F32, block, dim); // (block, hidden) rows of A
+            Tensor product = Tensor.allocate(arena, DType.F32, block, dim); // (block, hidden) rows of A·G
+            for (int r0 = 0; r0 < rows; r0 += block) {
+                int b = Math.min(block, rows - r0);
+                Tensor blockA = rowsF32.rowSlice(0, b);
+                Tensor blockP = product.rowSlice(0, b);
+                a.rowSlice(r0, r0 + b).copyInto(blockA);
+                ops.gemm(false, false, 1f, blockA, stats.gram(), 0f, blockP);
+                for (int i = 0; i < b; i++) {
+                    double sum = 0;
+                    for (int k = 0; k < dim; k++) {
+                        sum += (double) blockP.get(i, k) * blockA.get(i, k);
+                    }
+                    q[r0 + i] = sum / stats.tokens();
+                }
+            }
+        }
+        return q;
+    }
+}
