@@ -27,6 +27,9 @@ import java.util.List;
  * two (scores from any importance metric, e.g. {@link GoaHeadScores}) and fold its group into the survivor's. One rule,
  * two stopping criteria, so the τ mode and the target-count mode prune the same heads in the same order. For key/value
  * group units the divergence between groups is the mean over their cross query-head pairs ({@link #groupDivergence}).
+ * The paper's text was not reachable from this environment; this greedy rule is this project's reading of "group
+ * similar heads, prune the redundant ones", chosen so that the survivor of each redundant pair is the more important
+ * head and so that a head count target and a τ give nested results.
  */
 public final class AttentionMapSimilarity {
     private final int numHeads;

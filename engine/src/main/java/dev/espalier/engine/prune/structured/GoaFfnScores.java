@@ -24,6 +24,11 @@ import java.lang.foreign.Arena;
  * {@link GramStatistics} of {@code LayerTap.mlpInput}. The ReLU stands in for SiLU, which approaches it away from 0;
  * a product keeps a channel only when both branches carry energy, and any common factor (the ½, the token count)
  * leaves the ranking unchanged.
+ *
+ * <p>Provenance: the paper's full text could not be read from this environment (no network, not in the reference
+ * corpora). The formula is the one the issue states; the quantity it is the exact second moment of (the ReLU
+ * depth-2 channel under a zero-mean Gaussian with second moment Σ) was derived here and is what the unit test checks
+ * by Monte Carlo. Check the product-of-branches rule against the paper before quoting it as GOA's.
  */
 public final class GoaFfnScores {
     private static final int ROW_BLOCK = 512; // rows of A per GEMM, bounds the scratch to ROW_BLOCK·hidden floats

@@ -72,6 +72,12 @@ public final class RidgeRefit {
             throw new IllegalArgumentException("relative damping must be positive, got " + relativeDamping);
         }
         int[] s = kept == null ? range(in) : kept.clone();
+        for (int i = 0; i < s.length; i++) {
+            if (s[i] < 0 || s[i] >= in || (i > 0 && s[i] <= s[i - 1])) {
+                throw new IllegalArgumentException("RidgeRefit: kept columns must be sorted, distinct and in 0.." + (in - 1)
+                        + ", got " + java.util.Arrays.toString(kept));
+            }
+        }
         int n = s.length;
         try (Arena scratch = Arena.ofConfined()) {
             Tensor w = weight.copyAs(scratch, DType.F32); // (out, in) W
