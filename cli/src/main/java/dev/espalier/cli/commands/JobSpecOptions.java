@@ -71,6 +71,13 @@ public final class JobSpecOptions {
     @Option(names = "--method-option", paramLabel = "<key=value>", description = "A method-specific setting (repeatable).")
     Map<String, String> methodOptions = new LinkedHashMap<>();
 
+    /** On / off, for {@code --recovery}. */
+    enum Switch { on, off }
+
+    @Option(names = "--recovery", paramLabel = "on|off",
+            description = "goa: refit each module by least squares against the dense model before pruning it (default: on).")
+    Switch recovery;
+
     /** The spec these options describe, paths made absolute; IllegalArgumentException naming the bad option. */
     public JobSpec toJobSpec() {
         JobSpec.Builder spec = JobSpec.newBuilder().setModel(absolute(model)).setMethod(method).setSparsity(sparsity)
@@ -78,6 +85,9 @@ public final class JobSpecOptions {
                 .setSeed(seed).setOutput(absolute(output)).setDevices(devices).setEvalMaxTokens(evalMaxTokens)
                 .setEvalProtocol(dev.espalier.protocol.v1.PerplexityProtocol.valueOf("PERPLEXITY_PROTOCOL_" + evalProtocol.name()))
                 .putAllMethodOptions(methodOptions);
+        if (recovery != null) {
+            spec.putMethodOptions("recovery", recovery.name());
+        }
         if (tokenizer != null) {
             spec.setTokenizer(absolute(tokenizer));
         }

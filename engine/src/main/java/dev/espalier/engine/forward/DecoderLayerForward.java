@@ -48,6 +48,11 @@ public final class DecoderLayerForward {
                     + " exceeds the workspace (" + ws.maxTokens + " tokens, context " + Math.min(ws.maxContext, keys.rows()) + ")");
         }
         LlamaConfig.LayerDims dims = LlamaConfig.LayerDims.of(w, config.headDim()); // a layer being pruned may be narrower than the config's
+        int kvWidth = dims.numKvHeads() * config.headDim();
+        if (keys.cols() > kvWidth) { // a cache sized for a wider layer
+            keys = keys.columnSlice(0, kvWidth);
+            values = values.columnSlice(0, kvWidth);
+        }
         Tensor x = LayerWorkspace.view(ws.normed, n, config.hiddenSize());
         Tensor projected = LayerWorkspace.view(ws.projected, n, config.hiddenSize());
         if (dims.numHeads() > 0) {

@@ -68,14 +68,44 @@ public final class LayerCheckpoint {
         });
     }
 
+    /**
+     * Reads a checkpoint whatever pruning did to the layer's shape: its dims come from the q/k/gate shapes in the file,
+     * and an o_proj / down_proj bias (structured pruning's compensation) is read when present. Shapes are then checked
+     * as by {@link #read(Path, LlamaConfig, int, LlamaConfig.LayerDims, Arena)}.
+     */
+    public static DecoderLayerWeights readAsWritten(Path file, LlamaConfig config, int layer, Arena arena) {
+        SafetensorsFile sf = SafetensorsFile.open(file, arena);
+        int[] q = shapeOf(sf, file, HfTensorLayout.layerName(layer, "self_attn.q_proj.weight"));
+        int[] k = shapeOf(sf, file, HfTensorLayout.layerName(layer, "self_attn.k_proj.weight"));
+        int[] gate = shapeOf(sf, file, HfTensorLayout.layerName(layer, "mlp.gate_proj.weight"));
+        if (q[0] % config.headDim() != 0 || k[0] % config.headDim() != 0) {
+            throw new ModelFormatException(file, "q_proj/k_proj rows " + q[0] + "/" + k[0] + " are not multiples of the head width "
+                    + config.headDim());
+        }
+        LlamaConfig.LayerDims dims;
+        try {
+            dims = new LlamaConfig.LayerDims(q[0] / config.headDim(), k[0] / config.headDim(), gate[0]);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(file, e.getMessage());
+        }
+        boolean outputBias = config.attentionOutputBias() || sf.contains(HfTensorLayout.layerName(layer, "self_attn.o_proj.bias"));
+        boolean mlpBias = config.mlpBias() || sf.contains(HfTensorLayout.layerName(layer, "mlp.down_proj.bias"));
+        return read(file, config.withBiases(config.attentionBias(), outputBias, mlpBias), layer, dims, arena);
+    }
+
+    private static int[] shapeOf(SafetensorsFile sf, Path file, String name) {
+        if (!sf.contains(name)) {
+            throw new ModelFormatException(file, "missing tensor " + name);
+        }
+        return sf.tensor(name).shape();
+    }
+
     private static LlamaConfig withLayer(LlamaConfig c, int layer, LlamaConfig.LayerDims dims) {
         if (c.layer(layer).equals(dims)) {
             return c;
         }
         List<LlamaConfig.LayerDims> layers = new ArrayList<>(c.layers());
         layers.set(layer, dims);
-        return new LlamaConfig(c.modelType(), c.hiddenSize(), c.vocabSize(), c.headDim(), layers, c.maxPositionEmbeddings(),
-                c.rmsNormEps(), c.ropeTheta(), c.ropeScaling(), c.tieWordEmbeddings(), c.attentionBias(), c.attentionOutputBias(),
-                c.mlpBias(), c.slidingWindow(), c.bosTokenId(), c.eosTokenId(), c.torchDtype());
+        return c.withLayers(layers);
     }
 }

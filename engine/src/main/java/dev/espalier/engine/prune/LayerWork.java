@@ -37,8 +37,8 @@ public interface LayerWork extends AutoCloseable {
         throw new UnsupportedOperationException("layer " + layer() + ": this method has no scoring pass");
     }
 
-    /** The unit scores of the scoring pass. */
-    default LayerScores scores() {
+    /** The unit scores of the scoring pass (its statistics are released). */
+    default LayerScores scores(TensorOps ops) {
         throw new UnsupportedOperationException("layer " + layer() + ": this method has no scoring pass");
     }
 

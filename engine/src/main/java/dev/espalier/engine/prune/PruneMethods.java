@@ -1,5 +1,7 @@
 package dev.espalier.engine.prune;
 
+import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.prune.structured.StructuredMethod;
 import dev.espalier.protocol.v1.PruneMethod;
 import java.util.Locale;
 import java.util.Map;
@@ -33,6 +35,39 @@ public final class PruneMethods {
         };
         o.requireAllUsed(label(method));
         return result;
+    }
+
+    /** The structured kind of {@code method}, or null for the unstructured / N:M methods. */
+    public static StructuredMethod.Kind structuredKind(PruneMethod method) {
+        return switch (method) {
+            case PRUNE_METHOD_WANDA_SP -> StructuredMethod.Kind.WANDA_SP;
+            case PRUNE_METHOD_FLAP -> StructuredMethod.Kind.FLAP;
+            case PRUNE_METHOD_GOA -> StructuredMethod.Kind.GOA;
+            default -> null;
+        };
+    }
+
+    /**
+     * The layer pipeline's method for a job: structured methods (the fraction of prunable parameters removed, options
+     * of {@link StructuredMethod#of}) or the unstructured / N:M ones ({@link #linear}) in a solve order; {@code config}
+     * may be null to only validate.
+     */
+    public static LayerMethod layerMethod(PruneMethod method, Map<String, String> options, String pattern, double sparsity,
+                                          LlamaConfig config) {
+        StructuredMethod.Kind kind = structuredKind(method);
+        if (kind != null) {
+            if (!pattern.isEmpty() && !pattern.equals("unstructured")) {
+                throw new IllegalArgumentException("--pattern " + pattern + " does not apply to " + label(method)
+                        + ": structured methods remove whole heads and channels (--sparsity is the fraction of prunable parameters)");
+            }
+            return StructuredMethod.of(kind, config, sparsity, options);
+        }
+        SparsityPattern p = SparsityPattern.parse(pattern);
+        double s = p.validate(p.isNm() && sparsity == 0 ? Double.NaN : sparsity);
+        Map<String, String> linearOptions = new java.util.HashMap<>(options);
+        String order = linearOptions.getOrDefault("solve_order", "shared");
+        String errors = linearOptions.getOrDefault("reconstruction_error", "1");
+        return new UnstructuredMethod(linear(method, linearOptions), p, s, SolveOrder.parse(order), !errors.trim().equals("0"));
     }
 
     /** "wanda" for PRUNE_METHOD_WANDA. */

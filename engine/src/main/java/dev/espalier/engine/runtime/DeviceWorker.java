@@ -233,7 +233,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     }
 
     private Behavior<Command> onReportScores(ReportScores m) {
-        return call("scores of layer " + m.layer(), m.replyTo(), () -> new Scored(m.layer(), layer(m.layer()).scores()));
+        return call("scores of layer " + m.layer(), m.replyTo(), () -> new Scored(m.layer(), layer(m.layer()).scores(device.ops())));
     }
 
     private Behavior<Command> onAllocate(Allocate m) {

@@ -9,9 +9,10 @@ import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
 import dev.espalier.engine.prune.LayerMethod;
 import dev.espalier.engine.prune.PruneMethods;
-import dev.espalier.engine.prune.UnstructuredMethod;
-import dev.espalier.engine.prune.SolveOrder;
-import dev.espalier.engine.prune.SparsityPattern;
+import dev.espalier.engine.generate.SelfCalibration;
+import dev.espalier.engine.runtime.node.JobSpecs;
+import dev.espalier.protocol.v1.JobEvent;
+import dev.espalier.protocol.v1.Progress;
 import dev.espalier.engine.runtime.node.CancellationToken;
 import dev.espalier.engine.runtime.node.EventSink;
 import dev.espalier.engine.runtime.node.JobExecutor;
@@ -40,7 +41,7 @@ import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
- * Runs one unstructured / N:M pruning job (magnitude, Wanda) through the actor pipeline: prepares the plan from the
+ * Runs one pruning job (unstructured / N:M, or structured) through the actor pipeline: prepares the plan from the
  * {@link JobSpec}, runs a {@link PruneSupervisor} in its own actor system until it ends, and commits the run report.
  * The same code serves one-shot CLI runs, {@code espalier resume} and jobs of the node.
  */
@@ -54,52 +55,58 @@ public final class PruneJob implements JobExecutor {
      * problem.
      */
     public static void validate(JobSpec spec) {
-        PruneMethods.linear(spec.getMethod(), spec.getMethodOptionsMap());
-        SolveOrder.parse(spec.getMethodOptionsOrDefault("solve_order", "shared"));
-        sparsityOf(spec);
+        PruneMethods.layerMethod(spec.getMethod(), spec.getMethodOptionsMap(), spec.getPattern(), spec.getSparsity(), null);
         DeviceSpec.parse(spec.getDevices());
         if (spec.getCalibration().isEmpty()) {
             throw new IllegalArgumentException("--calib is required: " + PruneMethods.label(spec.getMethod())
                     + " runs the calibration text through the model (plain text, or JSON lines with a \"text\" field)");
         }
-        if (spec.getCalibration().equals("self")) {
-            throw new UnsupportedOperationException("--calib self (data-free calibration) is not available for "
-                    + PruneMethods.label(spec.getMethod()) + "; give a text file");
+        if (spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION)) {
+            if (PruneMethods.structuredKind(spec.getMethod()) == null) {
+                throw new UnsupportedOperationException("--calib self (data-free calibration) is available for the structured methods"
+                        + " (wanda-sp, flap, goa), not for " + PruneMethods.label(spec.getMethod()) + "; give a text file");
+            }
+        } else {
+            TextCorpus.read(Path.of(spec.getCalibration()));
         }
-        TextCorpus.read(Path.of(spec.getCalibration()));
         if (spec.getCalibrationSamples() < 1) {
             throw new IllegalArgumentException("--calib-samples must be at least 1, got " + spec.getCalibrationSamples());
         }
     }
 
-    private static double sparsityOf(JobSpec spec) {
-        SparsityPattern pattern = SparsityPattern.parse(spec.getPattern());
-        return pattern.validate(pattern.isNm() && spec.getSparsity() == 0 ? Double.NaN : spec.getSparsity());
-    }
-
     @Override
     public void run(JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel) throws Exception {
         validate(spec);
-        SparsityPattern pattern = SparsityPattern.parse(spec.getPattern());
-        double sparsity = sparsityOf(spec);
         DeviceSpec devices = DeviceSpec.parse(spec.getDevices());
         try (LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
             Path tokenizerPath = spec.getTokenizer().isEmpty() ? null : Path.of(spec.getTokenizer());
             Tokenizer tokenizer = tokenizerPath != null ? TokenizerLoader.load(tokenizerPath) : TokenizerLoader.forModel(Path.of(spec.getModel()));
             int seqlen = spec.getCalibrationSeqlen() > 0 ? spec.getCalibrationSeqlen()
                     : Math.min(model.config().maxPositionEmbeddings(), DEFAULT_MAX_SEQLEN);
-            int[][] calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(Path.of(spec.getCalibration())), true),
-                    spec.getCalibrationSamples(), seqlen, spec.getSeed(), tokenizer.bosId());
+            int[][] calibration;
+            int[][] scoringCalibration;
+            if (spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION)) {
+                try (TensorOps generator = devices.createOps(0)) {
+                    calibration = SelfCalibration.generate(model, generator, spec.getCalibrationSamples(), seqlen, spec.getSeed(),
+                            tokenizer.bosId(), tokenizer.eosId(), (done, total) -> events.emit(JobEvent.newBuilder()
+                                    .setProgress(Progress.newBuilder().setStage("generate-calibration").setDone(done).setTotal(total))));
+                }
+                scoringCalibration = SelfCalibration.randomTokens(model.config().vocabSize(), spec.getCalibrationSamples(), seqlen,
+                        spec.getSeed(), tokenizer.bosId(), tokenizer.eosId());
+            } else {
+                calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(Path.of(spec.getCalibration())), true),
+                        spec.getCalibrationSamples(), seqlen, spec.getSeed(), tokenizer.bosId());
+                scoringCalibration = calibration;
+            }
             List<PrunePlan.EvalSet> evals = new ArrayList<>();
             for (String file : spec.getEvalDataList()) {
                 evals.add(new PrunePlan.EvalSet(file, tokenizer.encode(TextCorpus.read(Path.of(file)), true)));
             }
             PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
             IntFunction<TensorOps> ops = devices::createOps;
-            LayerMethod method = new UnstructuredMethod(PruneMethods.linear(spec.getMethod(), spec.getMethodOptionsMap()), pattern, sparsity,
-                    SolveOrder.parse(spec.getMethodOptionsOrDefault("solve_order", "shared")),
-                    JobOptions.intOption(spec, "reconstruction_error", 1) != 0);
-            PrunePlan plan = new PrunePlan(model, method, calibration, evals, protocol, (int) spec.getEvalMaxTokens(), devices.count(), ops,
+            LayerMethod method = PruneMethods.layerMethod(spec.getMethod(), spec.getMethodOptionsMap(), spec.getPattern(), spec.getSparsity(),
+                    model.config());
+            PrunePlan plan = new PrunePlan(model, method, calibration, scoringCalibration, evals, protocol, (int) spec.getEvalMaxTokens(), devices.count(), ops,
                     JobOptions.intOption(spec, "window", 4), JobOptions.intOption(spec, "max_restarts", 2),
                     new FaultInjector(JobOptions.intOption(spec, "debug_fail_call", 0)), Path.of(spec.getOutput()),
                     TokenizerLoader.exportFiles(tokenizerPath != null ? tokenizerPath : TokenizerLoader.locate(Path.of(spec.getModel()))));
@@ -154,7 +161,9 @@ public final class PruneJob implements JobExecutor {
         long allZeros = 0;
         long allTotal = 0;
         for (var layer : s.layers().entrySet()) {
-            LayerReport.Builder lr = LayerReport.newBuilder().setLayer(layer.getKey());
+            var dims = s.prunedConfig().layer(layer.getKey());
+            LayerReport.Builder lr = LayerReport.newBuilder().setLayer(layer.getKey()).setNumHeads(dims.numHeads())
+                    .setNumKvHeads(dims.numKvHeads()).setIntermediateSize(dims.intermediateSize());
             for (var m : layer.getValue().entrySet()) {
                 MatrixReport.Builder matrix = MatrixReport.newBuilder().setName(m.getKey().hfName()).setSparsity(m.getValue().sparsity());
                 if (!Double.isNaN(m.getValue().relativeError())) {

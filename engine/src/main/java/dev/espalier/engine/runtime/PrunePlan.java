@@ -14,6 +14,8 @@ import java.util.function.IntFunction;
  *
  * @param method       the method, configured with its target (sparsity, pattern, options)
  * @param calibration  one token sequence per calibration batch, in order
+ * @param scoringCalibration the sequences of a scoring pass (the same as {@code calibration}, except in the data-free
+ *                     mode, where the scoring pass reads random token ids and pruning reads the model's own text)
  * @param devices      number of device workers
  * @param opsForDevice the backend of device i
  * @param window       batches of demand a stage grants at once (bounds activations in flight between stages)
@@ -21,7 +23,7 @@ import java.util.function.IntFunction;
  * @param output       folder the pruned model is exported to
  * @param tokenizerFiles files copied next to the exported model (source → name) so that it loads on its own
  */
-public record PrunePlan(LlamaModel model, LayerMethod method, int[][] calibration, List<EvalSet> evals, PerplexityProtocol protocol, int evalMaxTokens, int devices,
+public record PrunePlan(LlamaModel model, LayerMethod method, int[][] calibration, int[][] scoringCalibration, List<EvalSet> evals, PerplexityProtocol protocol, int evalMaxTokens, int devices,
                         IntFunction<TensorOps> opsForDevice, int window, int maxRestarts, FaultInjector faults, Path output,
                         java.util.Map<Path, String> tokenizerFiles) {
 

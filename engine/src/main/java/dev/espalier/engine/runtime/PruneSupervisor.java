@@ -156,7 +156,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
         for (int l = 0; l < layers; l++) {
             boolean completed = run.isLayerCompleted(l);
             DecoderLayerWeights source = completed
-                    ? LayerCheckpoint.read(run.verifiedLayer(l), plan.model().config(), l, checkpointArena)
+                    ? LayerCheckpoint.readAsWritten(run.verifiedLayer(l), plan.model().config(), l, checkpointArena)
                     : plan.model().layer(l);
             workers.get(home(l)).tell(new DeviceWorker.OpenLayer(generation, l, plan.model().layer(l), source, completed, plan.method(),
                     replies));
@@ -187,6 +187,10 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
         progress(scoring ? "score" : "prune", scoring ? 0 : completedLayers(), layers);
     }
 
+    private int[][] sequences() {
+        return phase == Phase.SCORING ? plan.scoringCalibration() : plan.calibration();
+    }
+
     /** Whether pruning-pass batches carry the dense model's activations beside the pruned ones. */
     private boolean pairs() {
         return phase == Phase.PRUNING && plan.method().usesDenseStream();
@@ -200,14 +204,15 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
 
     /** Embeds the next calibration batches, as many as layer 0 asked for. */
     private void feed() {
-        while (sourceCredit > 0 && nextBatch < plan.calibration().length) {
+        int[][] sequences = sequences();
+        while (sourceCredit > 0 && nextBatch < sequences.length) {
             sourceCredit--;
             int batch = nextBatch++;
             ActivationRef ref = new ActivationRef(ids.next(), home(0), 0, batch);
-            workers.get(home(0)).tell(new DeviceWorker.Embed(ref, plan.calibration()[batch], replies));
+            workers.get(home(0)).tell(new DeviceWorker.Embed(ref, sequences[batch], replies));
             if (pairs()) {
                 ActivationRef dense = new ActivationRef(ids.next(), home(0), 0, batch);
-                workers.get(home(0)).tell(new DeviceWorker.Embed(dense, plan.calibration()[batch], replies));
+                workers.get(home(0)).tell(new DeviceWorker.Embed(dense, sequences[batch], replies));
             }
         }
     }
@@ -250,8 +255,8 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
             batch = new LayerPruner.Batch(ref, null);
         }
         stages.getFirst().tell(batch);
-        if (ref.batch() == plan.calibration().length - 1) {
-            stages.getFirst().tell(new LayerPruner.UpstreamDone(plan.calibration().length));
+        if (ref.batch() == sequences().length - 1) {
+            stages.getFirst().tell(new LayerPruner.UpstreamDone(sequences().length));
         }
     }
 
@@ -285,7 +290,10 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
         if (!run.isLayerCompleted(m.layer())) {
             CrashPoints.reach("before-checkpoint");
             run.commitLayer(m.layer(), ch -> {
-                LayerCheckpoint.write(ch, plan.model().config(), m.layer(), opened[m.layer()].weights());
+                DecoderLayerWeights w = opened[m.layer()].weights();
+                LlamaConfig dense = plan.model().config();
+                LayerCheckpoint.write(ch, dense.withBiases(dense.attentionBias(), w.oBias() != null, w.downBias() != null), m.layer(),
+                        LlamaConfig.LayerDims.of(w, dense.headDim()), w);
                 CrashPoints.reach("mid-write"); // the temporary file is written, the checkpoint not yet in place
             });
             run.markLayerCompleted(m.layer());

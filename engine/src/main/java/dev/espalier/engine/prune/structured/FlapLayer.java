@@ -1,0 +1,113 @@
+package dev.espalier.engine.prune.structured;
+
+import dev.espalier.engine.forward.LayerTap;
+import dev.espalier.engine.model.DecoderLayerWeights;
+import dev.espalier.engine.prune.LayerProblem;
+import dev.espalier.engine.prune.LayerRunner;
+import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.kernels.Tensor;
+import dev.espalier.kernels.TensorOps;
+import java.lang.foreign.Arena;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * FLAP on one layer (CASIA-IVA-Lab/FLAP {@code prune_flap}): the fluctuation of every o_proj and down_proj input
+ * column over the calibration tokens, weighted by the column's squared norm (WIFV), scores heads and channels; the
+ * removed columns' mean contribution is folded into the o_proj / down_proj biases. With global widths (FLAP's
+ * adaptive structure, the default) the statistics come from the scoring pass over the dense model, as in the official
+ * code, and the pruning pass only applies them; with uniform widths they come from the pruned model's inputs, layer
+ * by layer, and the scores are FLAP's UL-UM ones.
+ *
+ * <p>Deviation: the fluctuation is the sample variance of each column over all tokens
+ * ({@link ColumnMoments#sampleVariance}), not the official per-sequence recurrence, which drops the first batch
+ * (see {@link ColumnMoments}); scores are standardised per layer, so the recurrence's scale does not matter.
+ */
+final class FlapLayer extends StructuredLayer {
+    private final Moments statistics = new Moments();
+
+    FlapLayer(StructuredMethod method, int layer, DecoderLayerWeights dense, DecoderLayerWeights start, Arena arena) {
+        super(method, layer, dense, start, arena);
+    }
+
+    /** Column moments of the o_proj and down_proj inputs. */
+    private final class Moments implements LayerTap {
+        final ColumnMoments attention = new ColumnMoments(denseDims.numHeads() * headDim());
+        final ColumnMoments down = new ColumnMoments(denseDims.intermediateSize());
+
+        @Override
+        public void attentionOutput(int l, Tensor x) {
+            attention.add(x);
+        }
+
+        @Override
+        public void downInput(int l, Tensor x) {
+            down.add(x);
+        }
+
+        double[] oMetric(DecoderLayerWeights w) {
+            return FlapScores.columnMetric(FlapScores.Metric.WIFV, w.o(), attention, attention.sampleVariance());
+        }
+
+        double[] downMetric(DecoderLayerWeights w) {
+            return FlapScores.columnMetric(FlapScores.Metric.WIFV, w.down(), down, down.sampleVariance());
+        }
+    }
+
+    private boolean global() {
+        return method.allocation() == StructuredMethod.Allocation.GLOBAL;
+    }
+
+    @Override
+    public void accumulate(int phase, Tensor input, Tensor denseInput, LayerRunner runner, TensorOps ops) {
+        if (!global()) {
+            run(runner, weights, statistics, input);
+        }
+    }
+
+    @Override
+    public List<LayerProblem> problems(int phase) {
+        return List.of(new LayerProblem() {
+            @Override
+            public int layer() {
+                return layer;
+            }
+
+            @Override
+            public String name() {
+                return "heads and channels";
+            }
+
+            @Override
+            public Map<LinearModule, LinearPruner.PruneOutcome> solve(TensorOps ops) {
+                KeptUnits kept = global()
+                        ? select(FlapScores.adaptiveHeadScores(statistics.oMetric(weights), headDim()),
+                                FlapScores.adaptiveChannelScores(statistics.downMetric(weights)))
+                        : select(FlapScores.uniformHeadScores(statistics.oMetric(weights), headDim()), statistics.downMetric(weights));
+                float[] attentionBias = LayerSurgery.compensation(weights.o(), LayerSurgery.removedHeadColumns(denseDims, headDim(), kept),
+                        statistics.attention.mean());
+                float[] mlpBias = LayerSurgery.compensation(weights.down(), LayerSurgery.removedChannels(denseDims, kept), statistics.down.mean());
+                compact(kept);
+                weights = LayerSurgery.addOutputBiases(weights, attentionBias, mlpBias, arena);
+                return outcomes(Map.of());
+            }
+        });
+    }
+
+    @Override
+    protected LayerTap scoringTap(TensorOps ops) {
+        return statistics;
+    }
+
+    @Override
+    public LayerScores scores(TensorOps ops) {
+        return new LayerScores(layer, FlapScores.adaptiveHeadScores(statistics.oMetric(dense), headDim()),
+                FlapScores.adaptiveChannelScores(statistics.downMetric(dense)));
+    }
+
+    @Override
+    public void close() {
+        // moments are on-heap
+    }
+}

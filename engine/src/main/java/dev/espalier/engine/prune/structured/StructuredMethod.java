@@ -1,0 +1,137 @@
+package dev.espalier.engine.prune.structured;
+
+import dev.espalier.engine.model.DecoderLayerWeights;
+import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.prune.LayerMethod;
+import dev.espalier.engine.prune.LayerWork;
+import dev.espalier.engine.prune.MethodOptions;
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Structured pruning of attention units and FFN channels (the hidden size is never pruned) to a target fraction of the
+ * prunable parameters removed, by one of three methods:
+ * <ul>
+ *   <li>{@link Kind#WANDA_SP}: FLAP's structured Wanda, layer by layer on the pruned model's inputs, uniform widths;</li>
+ *   <li>{@link Kind#FLAP}: fluctuation metric (WIFV) on the dense model, adaptive global widths, bias compensation;</li>
+ *   <li>{@link Kind#GOA}: greedy output approximation (arXiv 2407.19126): output second-moment scores, heads grouped by
+ *       attention-map similarity, and — with recovery — every module refit by ridge least squares against the dense
+ *       model's outputs from the pruned model's inputs before it is pruned.</li>
+ * </ul>
+ * Widths are {@link Allocation#UNIFORM} (the same fraction per layer, chosen layer by layer) or {@link Allocation#GLOBAL}
+ * (a scoring pass over the dense model ranks every layer's units together; each layer then keeps its share).
+ *
+ * @param granularity what one attention unit is (a key/value group, or query heads inside the groups)
+ * @param ridge       recovery's ridge λ as a fraction of the mean diagonal of the inputs' Gram
+ * @param tau         GOA: heads whose attention maps are within this mean Jensen–Shannon divergence are merged; 0: prune
+ *                    the allocated number of heads instead
+ */
+public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, Allocation allocation, HeadGranularity granularity,
+                               boolean recovery, double ridge, double tau) implements LayerMethod {
+
+    public enum Kind { WANDA_SP, FLAP, GOA }
+
+    public enum Allocation { UNIFORM, GLOBAL }
+
+    public StructuredMethod {
+        if (!(sparsity >= 0 && sparsity < 1)) {
+            throw new IllegalArgumentException("--sparsity for structured pruning is the fraction of prunable parameters removed, in [0, 1); got "
+                    + sparsity);
+        }
+        if (recovery && kind != Kind.GOA) {
+            throw new IllegalArgumentException("--recovery on is only available for goa");
+        }
+    }
+
+    /**
+     * The method {@code kind} for {@code config} with its options: {@code allocation=uniform|global} (default: global
+     * for FLAP, uniform otherwise, as the papers), {@code heads=group|query}, {@code recovery=on|off} (GOA; default on),
+     * {@code ridge} (default 0.01), {@code tau} (GOA; default 0). A null {@code config} only validates the options.
+     */
+    public static StructuredMethod of(Kind kind, LlamaConfig config, double sparsity, Map<String, String> options) {
+        MethodOptions o = new MethodOptions(options);
+        Allocation allocation = Allocation.valueOf(o.choice("allocation", kind == Kind.FLAP ? "global" : "uniform", "uniform", "global")
+                .toUpperCase(Locale.ROOT));
+        HeadGranularity granularity = o.choice("heads", "group", "group", "query").equals("group") ? HeadGranularity.KV_GROUP
+                : HeadGranularity.QUERY_IN_GROUP;
+        boolean recovery = kind == Kind.GOA && o.choice("recovery", "on", "on", "off").equals("on");
+        double ridge = o.real("ridge", 0.01);
+        double tau = kind == Kind.GOA ? o.real("tau", 0) : 0;
+        o.requireAllUsed(label(kind));
+        if (granularity == HeadGranularity.QUERY_IN_GROUP && config != null) {
+            for (LlamaConfig.LayerDims d : config.layers()) {
+                if (d.numKvHeads() == 0 || d.numHeads() / d.numKvHeads() < 2) {
+                    throw new IllegalArgumentException("--method-option heads=query needs at least two query heads per key/value head");
+                }
+            }
+        }
+        if (ridge <= 0 || tau < 0) {
+            throw new IllegalArgumentException("--method-option ridge must be positive and tau non-negative, got " + ridge + " and " + tau);
+        }
+        return new StructuredMethod(kind, config, sparsity, allocation, granularity, recovery, ridge, tau);
+    }
+
+    public static String label(Kind kind) {
+        return kind.name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    @Override
+    public String label() {
+        return label(kind);
+    }
+
+    @Override
+    public String describe() {
+        return label() + " structured, " + (int) Math.round(sparsity * 100) + " % of prunable parameters, " + allocation.name().toLowerCase(Locale.ROOT)
+                + " widths, " + (granularity == HeadGranularity.KV_GROUP ? "key/value groups" : "query heads") + " as attention units"
+                + (kind == Kind.GOA ? ", recovery " + (recovery ? "on (ridge " + ridge + ")" : "off") + (tau > 0 ? ", tau " + tau : "") : "");
+    }
+
+    @Override
+    public int phases() {
+        return recovery ? GoaLayer.RECOVERY_PHASES : 1;
+    }
+
+    @Override
+    public boolean usesDenseStream() {
+        return recovery;
+    }
+
+    @Override
+    public boolean scoresGlobally() {
+        return allocation == Allocation.GLOBAL;
+    }
+
+    @Override
+    public LayerWork open(int layer, DecoderLayerWeights dense, DecoderLayerWeights start, boolean completed, Arena arena) {
+        return switch (kind) {
+            case WANDA_SP -> new WandaSpLayer(this, layer, dense, start, arena);
+            case FLAP -> new FlapLayer(this, layer, dense, start, arena);
+            case GOA -> new GoaLayer(this, layer, dense, start, arena);
+        };
+    }
+
+    /** The units of layer {@code layer} scored by {@code scores}: what the allocation ranks. */
+    StructuredAllocation.LayerUnits units(int layer, double[] queryHeadScores, double[] channelScores) {
+        return StructuredAllocation.LayerUnits.of(config.layer(layer), config.hiddenSize(), config.headDim(), granularity, queryHeadScores,
+                channelScores);
+    }
+
+    @Override
+    public List<LayerAllocation> allocate(List<LayerScores> scores) {
+        List<StructuredAllocation.LayerUnits> units = new ArrayList<>();
+        for (LayerScores s : scores) {
+            units.add(units(s.layer(), s.heads(), s.channels()));
+        }
+        // FLAP's adaptive scores are standardised per layer already; the others' scales differ between layers
+        StructuredAllocation.Allocation a = StructuredAllocation.global(units, sparsity, kind != Kind.FLAP, 0);
+        List<LayerAllocation> out = new ArrayList<>();
+        for (int i = 0; i < scores.size(); i++) {
+            out.add(new LayerAllocation(scores.get(i).layer(), a.keptHeadUnits()[i].length, a.keptChannels()[i].length));
+        }
+        return out;
+    }
+}
