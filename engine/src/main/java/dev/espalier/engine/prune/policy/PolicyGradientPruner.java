@@ -65,8 +65,46 @@ public final class PolicyGradientPruner {
      */
     public StepResult update(long step, double[] losses) {
         requireCurrent(step);
-        if (losses.length != config.rollouts()) {
-            throw new IllegalArgumentException("step " + step + ": expected " + config.rollouts() + " losses, got " + losses.length);
+        Estimate e = estimate(sample(step), losses);
+        if (e.validRollouts() > 0) {
+            for (UnitKind kind : UnitKind.values()) {
+                double[] s = state.live(kind);
+                double[] g = e.gradient(kind);
+                double lr = config.schedule(kind).lr(step);
+                for (int i = 0; i < s.length; i++) {
+                    s[i] -= lr * g[i];
+                }
+            }
+            if (config.useBaseline()) {
+                state.setBaseline(e.baseline());
+            }
+            project();
+        }
+        state.advance(step + 1);
+        return new StepResult(step, e.meanLoss(), e.validRollouts() > 0 ? e.baseline() : state.baseline(), e.validRollouts(),
+                config.schedule(UnitKind.HEAD).lr(step), config.schedule(UnitKind.CHANNEL).lr(step));
+    }
+
+    /** One step's gradient, per kind, and the baseline it used; nothing is applied. */
+    record Estimate(double meanLoss, double baseline, int validRollouts, double[] heads, double[] channels, double[] layers) {
+        double[] gradient(UnitKind kind) {
+            return switch (kind) {
+                case HEAD -> heads;
+                case CHANNEL -> channels;
+                case LAYER -> layers;
+            };
+        }
+    }
+
+    /**
+     * The estimate for the current state from these masks and their losses (rollout order), without changing anything:
+     * the baseline this step would use (set to L̄ at the first step with a finite loss, else updated before use) and
+     * the gradient of every kind.
+     */
+    Estimate estimate(List<Mask> masks, double[] losses) {
+        if (losses.length != config.rollouts() || masks.size() != losses.length) {
+            throw new IllegalArgumentException("step " + state.step() + ": expected " + config.rollouts() + " losses, got "
+                    + losses.length);
         }
         int valid = 0;
         double sum = 0;
@@ -76,11 +114,8 @@ public final class PolicyGradientPruner {
                 sum += l;
             }
         }
-        double headLr = config.schedule(UnitKind.HEAD).lr(step);
-        double channelLr = config.schedule(UnitKind.CHANNEL).lr(step);
         if (valid == 0) {
-            state.advance(step + 1);
-            return new StepResult(step, Double.NaN, state.baseline(), 0, headLr, channelLr);
+            return new Estimate(Double.NaN, Double.NaN, 0, null, null, null);
         }
         double mean = sum / valid;
         double lambda;
@@ -99,31 +134,17 @@ public final class PolicyGradientPruner {
             case K_MINUS_ONE -> config.rollouts() - 1;
             case K_MINUS_LAMBDA -> valid - lambda;
         };
-        List<Mask> masks = sample(step);
-        for (UnitKind kind : UnitKind.values()) {
-            double[] s = state.live(kind);
-            if (s.length == 0) {
-                continue;
-            }
-            double[] g = gradient(s, masks, kind, losses, b, divisor);
-            double lr = config.schedule(kind).lr(step);
-            for (int i = 0; i < s.length; i++) {
-                s[i] -= lr * g[i];
-            }
-        }
-        if (config.useBaseline()) {
-            state.setBaseline(b);
-        }
-        project();
-        state.advance(step + 1);
-        return new StepResult(step, mean, b, valid, headLr, channelLr);
+        return new Estimate(mean, b, valid,
+                gradient(state.live(UnitKind.HEAD), masks, UnitKind.HEAD, losses, b, divisor),
+                gradient(state.live(UnitKind.CHANNEL), masks, UnitKind.CHANNEL, losses, b, divisor),
+                gradient(state.live(UnitKind.LAYER), masks, UnitKind.LAYER, losses, b, divisor));
     }
 
     /**
      * g_i = Σ_{j: L_j finite} (L_j − b)·score(m_ji, s_i) / divisor + λ_H·(log(1 − s_i + ε) − log(s_i + ε)); the sum
      * runs in rollout order. A divisor ≤ 0 (one valid rollout whose loss is its own baseline) makes the sum term 0.
      */
-    double[] gradient(double[] s, List<Mask> masks, UnitKind kind, double[] losses, double baseline, double divisor) {
+    private double[] gradient(double[] s, List<Mask> masks, UnitKind kind, double[] losses, double baseline, double divisor) {
         double[] g = new double[s.length];
         double eps = config.epsilon();
         ScoreFunction f = config.scoreFunction();
