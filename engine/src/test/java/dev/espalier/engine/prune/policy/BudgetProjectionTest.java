@@ -51,8 +51,8 @@ class BudgetProjectionTest {
         for (int i = 0; i < s.length; i++) {
             assertEquals(Math.min(1, Math.max(0, before[i] - v)), s[i], 0.0);
         }
-        // Closed form: with v ∈ (0.2, 0.5) the kept mass is (1.2 − v → clamps to 0.8−1) ... solve directly:
-        // 0.9−v + 0.5−v + min(1, 1.2−v) + 0.75−v = 2  with 1.2 − v < 1  ⇒  3.35 − 4v = 2  ⇒  v = 0.3375.
+        // Closed form: for v ∈ (0.2, 0.5) units 0.1 and −0.3 clamp to 0 and 1.2 − v < 1, so the kept mass is
+        // (0.9 − v) + (0.5 − v) + (1.2 − v) + (0.75 − v) = 3.35 − 4v = 2  ⇒  v = 0.3375.
         assertEquals(0.3375, v, 1e-9);
         assertEquals(2.0, sum(s), 1e-8);
     }

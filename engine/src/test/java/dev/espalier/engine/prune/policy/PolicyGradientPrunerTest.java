@@ -215,4 +215,19 @@ class PolicyGradientPrunerTest {
         pruner.update(1, new double[] {6, 8});
         assertEquals(0.8 * 3 + 0.2 * 7, pruner.state().baseline(), 1e-15);
     }
+
+    @Test
+    void entropyPenaltyPushesProbabilitiesTowardsZeroOrOne() {
+        PolicyGradientConfig o = PolicyGradientConfig.official(10, 0.5, 0.01);
+        PolicyGradientConfig c = new PolicyGradientConfig(o.rollouts(), o.steps(), o.headLr(), o.channelLr(), o.layerLr(), o.warmupSteps(),
+                o.minLr(), o.baselineWindow(), o.useBaseline(), o.scoreFunction(), o.epsilon(), o.normaliser(), 0.5, o.headKeepRatio(),
+                o.channelKeepRatio(), 1.0, o.projectUpward(), o.projectionTolerance());
+        UnitLayout layout = new UnitLayout(new int[] {2}, new int[] {0}, false);
+        PolicyGradientPruner pruner = new PolicyGradientPruner(c, PolicyState.of(layout, 3, new double[] {0.3, 0.1}, new double[0], new double[0]));
+        pruner.update(0, new double[] {2.0, 2.0}); // equal losses: zero advantage, only the penalty moves s
+        double eps = ScoreFunction.OFFICIAL_EPSILON;
+        double[] s = pruner.state().probabilities(UnitKind.HEAD);
+        assertEquals(0.3 - 0.01 * 0.5 * (Math.log(0.7 + eps) - Math.log(0.3 + eps)), s[0], 1e-15);
+        assertEquals(0.1 - 0.01 * 0.5 * (Math.log(0.9 + eps) - Math.log(0.1 + eps)), s[1], 1e-15);
+    }
 }
