@@ -37,7 +37,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * shapes, next to the GEMM rate measured in the same run.
  */
 @Command(name = "bench", description = "Measure forward tokens/s (stories260K and a synthetic LLaMA-7B-shaped layer) in one run.",
-        footer = {"", "Examples:", "  ./espalier bench", "  ./espalier bench --seq 512 --repeats 1 --threads 2"})
+        footer = {"", "Examples:", "  ./espalier bench", "  ./espalier bench --seq 512 --repeats 1 --threads 2",
+                "  ./espalier bench --structured 0.2,0.3,0.5 --layers 2 --seq 2048 --repeats 3"})
 public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--model", defaultValue = "../shared/models/stories260K/stories260K.bin", paramLabel = "<dir|file>",
@@ -69,8 +70,16 @@ public final class BenchCommand implements Callable<Integer> {
                     + "and the Llama 2 tokenizer as a Hugging Face folder, to measure pruning at real scale.")
     Path exportSynthetic;
 
-    @Option(names = "--layers", defaultValue = "1", description = "Decoder layers of --export-synthetic (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--layers", defaultValue = "1",
+            description = "Decoder layers of --export-synthetic and of the --structured synthetic stack (default: ${DEFAULT-VALUE}).")
     int layers;
+
+    @Option(names = "--structured", split = ",", paramLabel = "s",
+            description = "Instead of the usual timings, compare prefill tokens/s of compact structurally pruned models that remove "
+                    + "a fraction s of the key/value groups (with their query heads) and of the FFN channels of every layer against "
+                    + "the dense model, on the decoder layers of --model (its context in tokens) and of a synthetic LLaMA-7B-shaped "
+                    + "stack (--layers layers, --seq tokens), e.g. 0.2,0.3,0.5.")
+    List<Double> structured = List.of();
 
     @Option(names = "--repeats", defaultValue = "3", description = "Timed repetitions after one warm-up; the best is reported (default: ${DEFAULT-VALUE}).")
     int repeats;
@@ -89,6 +98,9 @@ public final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         if (alpsAblation) {
             return ablation(out);
+        }
+        if (!structured.isEmpty()) {
+            return structured(out);
         }
         if (exportSynthetic != null) {
             Path tokenizer = model.toAbsolutePath().getParent().resolveSibling("llama2c-tokenizer-32000").resolve("tokenizer.model");
@@ -135,6 +147,40 @@ public final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The --structured table: dense against compact decoder stacks, measured in alternation. */
+    private int structured(PrintWriter out) {
+        for (double s : structured) {
+            if (!(s > 0 && s < 1)) {
+                throw new IllegalArgumentException("--structured takes fractions strictly between 0 and 1, got " + s);
+            }
+        }
+        try (TensorOps ops = common.createOps()) {
+            out.printf(Locale.ROOT, "backend %s, %d threads; decoder layers only (embedding and head excluded), best of %d alternating repetitions%n",
+                    ops.name(), common.threadCount(), repeats);
+            out.printf(Locale.ROOT, "%-44s %6s %8s %8s %12s %12s %8s %10s%n", "model", "s", "params-", "FLOPs", "dense tok/s",
+                    "compact tok/s", "speed-up", "÷ FLOP cut");
+            try (LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {
+                int tokens = m.config().maxPositionEmbeddings();
+                printStructured(out, ForwardBenchmark.structured("stories260K (real weights), " + tokens + " tokens", m.config(),
+                        m.layers(), structured, ops, tokens, repeats, 17));
+            }
+            dev.espalier.engine.model.LlamaConfig shape = SyntheticModels.llama7b(layers);
+            try (Arena arena = Arena.ofShared()) {
+                printStructured(out, ForwardBenchmark.structured("LLaMA-7B shapes (synthetic), " + layers + " layer(s), " + seq + " tokens",
+                        shape, SyntheticModels.layers(arena, shape, 7), structured, ops, seq, repeats, 17));
+            }
+        }
+        return 0;
+    }
+
+    private static void printStructured(PrintWriter out, List<ForwardBenchmark.StructuredResult> rows) {
+        for (ForwardBenchmark.StructuredResult r : rows) {
+            out.printf(Locale.ROOT, "%-44s %6.2f %7.1f%% %8.3f %12.1f %12.1f %7.2fx %10.2f%n", r.what(), r.removed(), 100 * r.paramsRemoved(),
+                    r.flopsRatio(), r.denseTokensPerSecond(), r.compactTokensPerSecond(), r.speedUp(), r.speedUpPerFlopReduction());
+        }
+        out.flush();
     }
 
     /** The ALPS ρ ablation on up_proj of layer 2 of the model, printed as one table per run. */

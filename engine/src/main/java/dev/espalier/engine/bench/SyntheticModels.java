@@ -44,6 +44,15 @@ public final class SyntheticModels {
                 Path.of("synthetic"), arena);
     }
 
+    /** Every decoder layer of {@code config} with seeded random weights ({@link #layer}), without embedding or head. */
+    public static List<DecoderLayerWeights> layers(Arena arena, LlamaConfig config, long seed) {
+        List<DecoderLayerWeights> layers = new ArrayList<>();
+        for (int l = 0; l < config.numLayers(); l++) {
+            layers.add(layer(arena, config, l, seed));
+        }
+        return layers;
+    }
+
     /** Random decoder-layer weights, uniform in ±1/sqrt(fan_in), norms at 1, no biases. */
     public static DecoderLayerWeights layer(Arena arena, LlamaConfig config, int layer, long seed) {
         SplittableRandom random = new SplittableRandom(seed * 1_000_003L + layer);
