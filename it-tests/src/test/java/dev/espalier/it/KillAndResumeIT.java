@@ -32,10 +32,16 @@ class KillAndResumeIT {
         return pruneArgs(out, "wanda");
     }
 
+    /** {@code method}: the method's name, possibly followed by more flags ("flap --export masked-dense"). */
     static String[] pruneArgs(Path out, String method) {
-        return new String[] {"prune", "--quiet", "--model", SharedData.model("stories260K/stories260K.bin").toString(),
-                "--method", method, "--sparsity", "0.6", "--calib", SharedData.data("tinystories/tinystories_val_sample.txt").toString(),
+        String[] words = method.split(" ");
+        String[] base = {"prune", "--quiet", "--model", SharedData.model("stories260K/stories260K.bin").toString(),
+                "--method", words[0], "--sparsity", words[0].equals("wanda") || words[0].equals("alps") ? "0.6" : "0.3",
+                "--calib", SharedData.data("tinystories/tinystories_val_sample.txt").toString(),
                 "--calib-samples", "6", "--calib-seqlen", "96", "--devices", "cpu:2", "--out", out.toString()};
+        String[] args = java.util.Arrays.copyOf(base, base.length + words.length - 1);
+        System.arraycopy(words, 1, args, base.length, words.length - 1);
+        return args;
     }
 
     @BeforeAll
@@ -60,13 +66,15 @@ class KillAndResumeIT {
         assertArrayEquals(reference, Files.readAllBytes(out.resolve("model.safetensors")), "resumed after kill at " + point);
     }
 
-    @Test
-    void killedAlpsRunResumesToTheSameModel(@TempDir Path tmp) throws Exception {
+    /** ALPS, and the structured methods: GOA with recovery (dense stream), FLAP (scoring pass, masked-dense export). */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"alps", "goa", "flap --export masked-dense"})
+    void killedRunResumesToTheSameModel(String method, @TempDir Path tmp) throws Exception {
         Path reference = tmp.resolve("reference");
-        CliProcess clean = CliProcess.run(tmp, List.of(), pruneArgs(reference, "alps"));
+        CliProcess clean = CliProcess.run(tmp, List.of(), pruneArgs(reference, method));
         assertEquals(0, clean.exitCode(), clean.err());
         Path out = tmp.resolve("model");
-        CliProcess killed = CliProcess.run(tmp, List.of("-Despalier.crashAt=before-checkpoint#3"), pruneArgs(out, "alps"));
+        CliProcess killed = CliProcess.run(tmp, List.of("-Despalier.crashAt=before-checkpoint#3"), pruneArgs(out, method));
         assertEquals(KILLED, killed.exitCode(), killed.err());
         CliProcess resumed = CliProcess.run(tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
         assertEquals(0, resumed.exitCode(), resumed.err());

@@ -78,6 +78,11 @@ public final class JobSpecOptions {
             description = "goa: refit each module by least squares against the dense model before pruning it (default: on).")
     Switch recovery;
 
+    @Option(names = "--export", paramLabel = "compact|masked-dense",
+            description = "Structured methods: write physically smaller matrices (compact, read by Espalier) or the dense shapes with "
+                    + "zeros, which stock Hugging Face loaders read (masked-dense) (default: compact).")
+    String export;
+
     /** The spec these options describe, paths made absolute; IllegalArgumentException naming the bad option. */
     public JobSpec toJobSpec() {
         JobSpec.Builder spec = JobSpec.newBuilder().setModel(absolute(model)).setMethod(method).setSparsity(sparsity)
@@ -85,6 +90,9 @@ public final class JobSpecOptions {
                 .setSeed(seed).setOutput(absolute(output)).setDevices(devices).setEvalMaxTokens(evalMaxTokens)
                 .setEvalProtocol(dev.espalier.protocol.v1.PerplexityProtocol.valueOf("PERPLEXITY_PROTOCOL_" + evalProtocol.name()))
                 .putAllMethodOptions(methodOptions);
+        if (export != null) {
+            spec.putMethodOptions("export", export);
+        }
         if (recovery != null) {
             spec.putMethodOptions("recovery", recovery.name());
         }

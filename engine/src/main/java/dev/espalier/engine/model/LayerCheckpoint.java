@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SequencedMap;
 
 /**
@@ -33,11 +34,24 @@ public final class LayerCheckpoint {
      */
     public static void write(FileChannel channel, LlamaConfig config, int layer, LlamaConfig.LayerDims dims,
                              DecoderLayerWeights weights) throws IOException {
+        write(channel, config, layer, dims, weights, null);
+    }
+
+    /** As {@link #write(FileChannel, LlamaConfig, int, LlamaConfig.LayerDims, DecoderLayerWeights)}, with string metadata. */
+    public static void write(FileChannel channel, LlamaConfig config, int layer, LlamaConfig.LayerDims dims,
+                             DecoderLayerWeights weights, Map<String, String> metadata) throws IOException {
         LlamaConfig c = withLayer(config, layer, dims);
         try (Arena scratch = Arena.ofConfined()) {
             SequencedMap<String, Tensor> tensors = new LinkedHashMap<>();
             HfTensorLayout.putLayer(c, layer, weights, scratch, tensors);
-            SafetensorsWriter.writeTo(channel, tensors, null);
+            SafetensorsWriter.writeTo(channel, tensors, metadata);
+        }
+    }
+
+    /** The string metadata a checkpoint was written with (empty when none). */
+    public static Map<String, String> metadata(Path file) {
+        try (Arena arena = Arena.ofConfined()) {
+            return Map.copyOf(SafetensorsFile.open(file, arena).metadata());
         }
     }
 

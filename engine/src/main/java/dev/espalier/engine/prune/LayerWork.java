@@ -1,6 +1,7 @@
 package dev.espalier.engine.prune;
 
 import dev.espalier.engine.model.DecoderLayerWeights;
+import dev.espalier.engine.prune.structured.KeptUnits;
 import dev.espalier.engine.prune.structured.LayerAllocation;
 import dev.espalier.engine.prune.structured.LayerScores;
 import dev.espalier.kernels.Tensor;
@@ -45,6 +46,11 @@ public interface LayerWork extends AutoCloseable {
     /** Gives the layer its widths from the global allocation, before its first phase. */
     default void allocate(LayerAllocation allocation) {
         throw new UnsupportedOperationException("layer " + layer() + ": this method takes no allocation");
+    }
+
+    /** Structured methods: the units of the dense layer that {@link #weights()} keeps; null for unstructured ones. */
+    default KeptUnits keptUnits() {
+        return null;
     }
 
     /** Frees statistics; the weights stay (they belong to the worker's arena). */

@@ -57,6 +57,7 @@ public final class PruneJob implements JobExecutor {
     public static void validate(JobSpec spec) {
         PruneMethods.layerMethod(spec.getMethod(), spec.getMethodOptionsMap(), spec.getPattern(), spec.getSparsity(), null);
         DeviceSpec.parse(spec.getDevices());
+        maskedDense(spec);
         if (spec.getCalibration().isEmpty()) {
             throw new IllegalArgumentException("--calib is required: " + PruneMethods.label(spec.getMethod())
                     + " runs the calibration text through the model (plain text, or JSON lines with a \"text\" field)");
@@ -72,6 +73,19 @@ public final class PruneJob implements JobExecutor {
         if (spec.getCalibrationSamples() < 1) {
             throw new IllegalArgumentException("--calib-samples must be at least 1, got " + spec.getCalibrationSamples());
         }
+    }
+
+    /** The {@code export} option: compact (default) or masked-dense, which only structured methods distinguish. */
+    private static boolean maskedDense(JobSpec spec) {
+        String form = spec.getMethodOptionsOrDefault("export", "compact").trim();
+        if (!form.equals("compact") && !form.equals("masked-dense")) {
+            throw new IllegalArgumentException("--export must be compact or masked-dense, got \"" + form + "\"");
+        }
+        if (form.equals("masked-dense") && PruneMethods.structuredKind(spec.getMethod()) == null) {
+            throw new IllegalArgumentException("--export masked-dense applies to the structured methods (wanda-sp, flap, goa); "
+                    + PruneMethods.label(spec.getMethod()) + " keeps the dense shapes anyway");
+        }
+        return form.equals("masked-dense");
     }
 
     @Override
@@ -108,7 +122,7 @@ public final class PruneJob implements JobExecutor {
                     model.config());
             PrunePlan plan = new PrunePlan(model, method, calibration, scoringCalibration, evals, protocol, (int) spec.getEvalMaxTokens(), devices.count(), ops,
                     JobOptions.intOption(spec, "window", 4), JobOptions.intOption(spec, "max_restarts", 2),
-                    new FaultInjector(JobOptions.intOption(spec, "debug_fail_call", 0)), Path.of(spec.getOutput()),
+                    new FaultInjector(JobOptions.intOption(spec, "debug_fail_call", 0)), Path.of(spec.getOutput()), maskedDense(spec),
                     TokenizerLoader.exportFiles(tokenizerPath != null ? tokenizerPath : TokenizerLoader.locate(Path.of(spec.getModel()))));
             CrashPoints.reach("planned");
             PruneSupervisor.Outcome outcome = runSupervisor(plan, run, events, cancel, spec);

@@ -21,10 +21,11 @@ import java.util.function.IntFunction;
  * @param window       batches of demand a stage grants at once (bounds activations in flight between stages)
  * @param maxRestarts  pipeline restarts from the last checkpoint allowed after device failures
  * @param output       folder the pruned model is exported to
+ * @param maskedDense  structured methods: export the masked-dense form (dense shapes, zeros) instead of the compact one
  * @param tokenizerFiles files copied next to the exported model (source → name) so that it loads on its own
  */
 public record PrunePlan(LlamaModel model, LayerMethod method, int[][] calibration, int[][] scoringCalibration, List<EvalSet> evals, PerplexityProtocol protocol, int evalMaxTokens, int devices,
-                        IntFunction<TensorOps> opsForDevice, int window, int maxRestarts, FaultInjector faults, Path output,
+                        IntFunction<TensorOps> opsForDevice, int window, int maxRestarts, FaultInjector faults, Path output, boolean maskedDense,
                         java.util.Map<Path, String> tokenizerFiles) {
 
     /** A text file's token stream, scored before and after pruning. */

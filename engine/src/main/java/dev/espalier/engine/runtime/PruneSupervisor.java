@@ -8,7 +8,9 @@ import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.prune.LayerWork;
 import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.structured.KeptUnits;
 import dev.espalier.engine.prune.structured.LayerAllocation;
+import dev.espalier.engine.prune.structured.StructuredModels;
 import dev.espalier.engine.prune.structured.LayerScores;
 import dev.espalier.engine.prune.LinearPruner;
 import dev.espalier.engine.export.ModelExportJob;
@@ -77,6 +79,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
     private Arena checkpointArena;
     private List<ActorRef<DeviceWorker.Command>> workers = List.of();
     private LayerWork[] opened; // per layer: the home worker's work (its weights are the pruned layer once pruned)
+    private KeptUnits[] kept; // structured methods: per layer, the dense units its pruned weights keep
     private int openedCount;
     private final List<LayerScores> scores = new ArrayList<>();
     private final Map<Integer, ActivationRef> firstOfPair = new java.util.HashMap<>(); // dense stream: batch -> first embedding
@@ -152,9 +155,13 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
         getContext().getLog().info("{}: {} on {} device(s), {} calibration sequences of {} tokens; {} of {} layers checkpointed",
                 run.jobId(), plan.method().describe(), plan.devices(), plan.calibration().length, plan.maxTokens(), completedLayers(), layers);
         opened = new LayerWork[layers];
+        kept = new KeptUnits[layers];
         openedCount = 0;
         for (int l = 0; l < layers; l++) {
             boolean completed = run.isLayerCompleted(l);
+            if (completed) {
+                kept[l] = KeptUnits.fromMetadata(LayerCheckpoint.metadata(run.verifiedLayer(l)));
+            }
             DecoderLayerWeights source = completed
                     ? LayerCheckpoint.readAsWritten(run.verifiedLayer(l), plan.model().config(), l, checkpointArena)
                     : plan.model().layer(l);
@@ -287,13 +294,17 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
             return this;
         }
         outcomes.put(m.layer(), m.outcomes());
+        if (opened[m.layer()].keptUnits() != null) {
+            kept[m.layer()] = opened[m.layer()].keptUnits();
+        }
         if (!run.isLayerCompleted(m.layer())) {
             CrashPoints.reach("before-checkpoint");
             run.commitLayer(m.layer(), ch -> {
                 DecoderLayerWeights w = opened[m.layer()].weights();
                 LlamaConfig dense = plan.model().config();
+                KeptUnits units = opened[m.layer()].keptUnits();
                 LayerCheckpoint.write(ch, dense.withBiases(dense.attentionBias(), w.oBias() != null, w.downBias() != null), m.layer(),
-                        LlamaConfig.LayerDims.of(w, dense.headDim()), w);
+                        LlamaConfig.LayerDims.of(w, dense.headDim()), w, units == null ? null : units.toMetadata());
                 CrashPoints.reach("mid-write"); // the temporary file is written, the checkpoint not yet in place
             });
             run.markLayerCompleted(m.layer());
@@ -318,7 +329,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
         } else {
             phase = Phase.EVAL_AFTER;
             CrashPoints.reach("before-export");
-            ModelExportJob.export(prunedModel(), plan.output(), plan.tokenizerFiles());
+            ModelExportJob.export(exportedModel(), plan.output(), plan.tokenizerFiles());
             getContext().getLog().info("{}: pruned model exported to {}", run.jobId(), plan.output());
             CrashPoints.reach("after-export");
             evaluateNext(prunedModel(), after);
@@ -373,21 +384,24 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
                 prunedModel().config(), restarts));
     }
 
+    /** What is exported: the pruned model, or for {@link PrunePlan#maskedDense()} its masked-dense form. */
+    private LlamaModel exportedModel() {
+        if (!plan.maskedDense() || kept[0] == null) {
+            return prunedModel();
+        }
+        return StructuredModels.expand(prunedModel(), plan.model().config(), List.of(kept), plan.model().arena());
+    }
+
     /** The dense model with the pruned layers: per-layer widths and bias flags from the layers' weights. */
     private LlamaModel prunedModel() {
         List<DecoderLayerWeights> weights = new ArrayList<>();
         List<LlamaConfig.LayerDims> dims = new ArrayList<>();
         LlamaConfig dense = plan.model().config();
-        boolean outputBias = dense.attentionOutputBias();
-        boolean mlpBias = dense.mlpBias();
         for (LayerWork work : opened) {
-            DecoderLayerWeights w = work.weights();
-            weights.add(w);
-            dims.add(LlamaConfig.LayerDims.of(w, dense.headDim()));
-            outputBias |= w.oBias() != null;
-            mlpBias |= w.downBias() != null;
+            weights.add(work.weights());
+            dims.add(LlamaConfig.LayerDims.of(work.weights(), dense.headDim()));
         }
-        return plan.model().withLayers(dense.withLayers(dims).withBiases(dense.attentionBias(), outputBias, mlpBias), weights);
+        return plan.model().withLayers(StructuredModels.withBiasesOf(dense, dims, weights), weights);
     }
 
     private int home(int layer) {

@@ -52,7 +52,7 @@ final class PipelineFixture {
     static PrunePlan plan(LlamaModel model, LayerMethod method, int[][] calibration, int devices, FaultInjector faults, Path output) {
         DeviceSpec spec = new DeviceSpec(devices, 1);
         return new PrunePlan(model, method, calibration, calibration, List.of(),
-                PerplexityProtocol.STREAM, 0, devices, spec::createOps, 2, 2, faults, output, Map.of(TOKENIZER, "tokenizer.bin"));
+                PerplexityProtocol.STREAM, 0, devices, spec::createOps, 2, 2, faults, output, false, Map.of(TOKENIZER, "tokenizer.bin"));
     }
 
     /** Runs the plan to its end in a fresh run directory and returns the outcome. */

@@ -3,6 +3,7 @@ package dev.espalier.engine.runtime;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
@@ -10,16 +11,20 @@ import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
 import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparsityPattern;
+import dev.espalier.engine.prune.structured.StructuredMethod;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.protocol.v1.PruneMethod;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class PruneSupervisorTest {
     private static ActorTestKit kit;
@@ -50,6 +55,29 @@ class PruneSupervisorTest {
         assertEquals(faults == FaultInjector.NONE ? 0 : 1, ok.restarts());
         assertEquals(model.config().numLayers(), ok.layers().size());
         return Files.readAllBytes(out.resolve("model.safetensors"));
+    }
+
+    private byte[] pruneStructured(String name, StructuredMethod.Kind kind, Map<String, String> options, int devices) throws Exception {
+        Path out = tmp.resolve(name + "-model");
+        PrunePlan plan = PipelineFixture.plan(model, StructuredMethod.of(kind, model.config(), 0.3, options), calibration, devices,
+                FaultInjector.NONE, out);
+        PruneSupervisor.Succeeded ok = assertInstanceOf(PruneSupervisor.Succeeded.class,
+                PipelineFixture.run(kit, plan, tmp.resolve(name + "-run")));
+        long dense = model.config().parameterCount();
+        long pruned = ok.prunedConfig().parameterCount();
+        assertTrue(pruned < dense, "structured pruning must remove parameters: " + pruned + " of " + dense);
+        try (LlamaModel reloaded = ModelLoader.load(out, Arena.ofShared())) {
+            assertEquals(ok.prunedConfig().layers(), reloaded.config().layers(), "exported widths");
+        }
+        return Files.readAllBytes(out.resolve("model.safetensors"));
+    }
+
+    /** FLAP: a scoring pass and a global allocation; GOA with recovery: the dense stream beside the pruned one. */
+    @ParameterizedTest
+    @EnumSource(value = StructuredMethod.Kind.class)
+    void structuredPruningIsBitIdenticalOnOneAndTwoDevices(StructuredMethod.Kind kind) throws Exception {
+        Map<String, String> options = kind == StructuredMethod.Kind.WANDA_SP ? Map.of("allocation", "global") : Map.of();
+        assertArrayEquals(pruneStructured(kind + "-one", kind, options, 1), pruneStructured(kind + "-two", kind, options, 2));
     }
 
     @Test

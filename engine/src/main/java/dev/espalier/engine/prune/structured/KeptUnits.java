@@ -21,6 +21,30 @@ public record KeptUnits(int[] queryHeads, int[] channels) {
         requireSortedDistinct(channels, "channels");
     }
 
+    private static final String HEADS_KEY = "espalier_kept_query_heads";
+    private static final String CHANNELS_KEY = "espalier_kept_channels";
+
+    /** As string metadata (of a layer checkpoint): comma-separated indices. */
+    public java.util.Map<String, String> toMetadata() {
+        return java.util.Map.of(HEADS_KEY, join(queryHeads), CHANNELS_KEY, join(channels));
+    }
+
+    /** Read back from {@link #toMetadata()}; null when the metadata holds none (a checkpoint of an unstructured run). */
+    public static KeptUnits fromMetadata(java.util.Map<String, String> metadata) {
+        if (!metadata.containsKey(HEADS_KEY) || !metadata.containsKey(CHANNELS_KEY)) {
+            return null;
+        }
+        return new KeptUnits(split(metadata.get(HEADS_KEY)), split(metadata.get(CHANNELS_KEY)));
+    }
+
+    private static String join(int[] a) {
+        return String.join(",", Arrays.stream(a).mapToObj(Integer::toString).toList());
+    }
+
+    private static int[] split(String s) {
+        return s.isEmpty() ? new int[0] : Arrays.stream(s.split(",")).mapToInt(Integer::parseInt).toArray();
+    }
+
     /** Everything kept. */
     public static KeptUnits all(LlamaConfig.LayerDims dims) {
         return new KeptUnits(range(dims.numHeads()), range(dims.intermediateSize()));

@@ -38,6 +38,65 @@ public final class LayerSurgery {
     }
 
     /**
+     * The inverse of {@link #compact}: a compact layer (the units {@code kept} of a dense layer of {@code denseDims},
+     * possibly with refit weights) scattered back into dense shapes, the removed units zero. Its forward pass equals the
+     * compact layer's; it is what stock loaders read.
+     */
+    public static DecoderLayerWeights expand(DecoderLayerWeights compact, LlamaConfig.LayerDims denseDims, int headDim, KeptUnits kept,
+                                             Arena arena) {
+        if (!kept.dims(denseDims).equals(LlamaConfig.LayerDims.of(compact, headDim))) {
+            throw new IllegalArgumentException("a compact layer of " + LlamaConfig.LayerDims.of(compact, headDim) + " does not keep "
+                    + kept.dims(denseDims));
+        }
+        int[] qRows = units(kept.queryHeads(), headDim);
+        int[] kvRows = units(kept.kvHeads(denseDims), headDim);
+        int[] channels = kept.channels();
+        int q = denseDims.numHeads() * headDim;
+        int kv = denseDims.numKvHeads() * headDim;
+        int ffn = denseDims.intermediateSize();
+        return new DecoderLayerWeights(
+                copy(compact.inputNorm(), arena),
+                scatterRows(compact.q(), qRows, q, arena), scatterRows(compact.k(), kvRows, kv, arena),
+                scatterRows(compact.v(), kvRows, kv, arena), scatterColumns(compact.o(), qRows, q, arena),
+                scatterElements(compact.qBias(), qRows, q, arena), scatterElements(compact.kBias(), kvRows, kv, arena),
+                scatterElements(compact.vBias(), kvRows, kv, arena), copy(compact.oBias(), arena),
+                copy(compact.postAttentionNorm(), arena),
+                scatterRows(compact.gate(), channels, ffn, arena), scatterRows(compact.up(), channels, ffn, arena),
+                scatterColumns(compact.down(), channels, ffn, arena),
+                scatterElements(compact.gateBias(), channels, ffn, arena), scatterElements(compact.upBias(), channels, ffn, arena),
+                copy(compact.downBias(), arena));
+    }
+
+    private static Tensor scatterRows(Tensor w, int[] rows, int denseRows, Arena arena) {
+        Tensor out = Tensor.allocate(arena, DType.F32, denseRows, w.cols());
+        for (int i = 0; i < rows.length; i++) {
+            w.rowSlice(i, i + 1).copyInto(out.rowSlice(rows[i], rows[i] + 1));
+        }
+        return out;
+    }
+
+    private static Tensor scatterColumns(Tensor w, int[] columns, int denseColumns, Arena arena) {
+        Tensor out = Tensor.allocate(arena, DType.F32, w.rows(), denseColumns);
+        for (int r = 0; r < w.rows(); r++) {
+            for (int i = 0; i < columns.length; i++) {
+                out.set(r, columns[i], w.get(r, i));
+            }
+        }
+        return out;
+    }
+
+    private static Tensor scatterElements(Tensor bias, int[] indices, int denseLength, Arena arena) {
+        if (bias == null) {
+            return null;
+        }
+        Tensor out = Tensor.allocate(arena, DType.F32, denseLength);
+        for (int i = 0; i < indices.length; i++) {
+            out.setFlat(indices[i], bias.getFlat(i));
+        }
+        return out;
+    }
+
+    /**
      * The masked-dense twin: an F32 copy with the dense shapes whose removed units are zero (q, k, v rows and biases, o
      * columns; gate, up rows and biases, down columns). Its forward pass equals the compact layer's.
      */

@@ -29,6 +29,7 @@ abstract class StructuredLayer implements LayerWork {
     protected final Arena arena;
     protected DecoderLayerWeights weights; // (pruned so far) F32 copies in the worker's arena
     protected LayerAllocation allocation; // from the global scoring pass; null: uniform widths
+    private KeptUnits kept; // in the dense layer's numbering; everything until the first compaction
 
     StructuredLayer(StructuredMethod method, int layer, DecoderLayerWeights dense, DecoderLayerWeights start, Arena arena) {
         this.method = method;
@@ -37,6 +38,12 @@ abstract class StructuredLayer implements LayerWork {
         this.denseDims = method.config().layer(layer);
         this.arena = arena;
         this.weights = LayerPruningState.copy(start, arena);
+        this.kept = KeptUnits.all(denseDims);
+    }
+
+    @Override
+    public KeptUnits keptUnits() {
+        return kept;
     }
 
     @Override
@@ -85,8 +92,11 @@ abstract class StructuredLayer implements LayerWork {
     }
 
     /** Replaces the weights by their compact copy keeping {@code kept} (indices into the current widths). */
-    protected void compact(KeptUnits kept) {
-        weights = LayerSurgery.compact(weights, LlamaConfig.LayerDims.of(weights, headDim()), headDim(), kept, arena);
+    protected void compact(KeptUnits units) {
+        weights = LayerSurgery.compact(weights, LlamaConfig.LayerDims.of(weights, headDim()), headDim(), units, arena);
+        int[] heads = java.util.Arrays.stream(units.queryHeads()).map(h -> kept.queryHeads()[h]).toArray();
+        int[] channels = java.util.Arrays.stream(units.channels()).map(c -> kept.channels()[c]).toArray();
+        kept = new KeptUnits(heads, channels);
     }
 
     /** Each map's removed share of the dense layer's weights, with its relative reconstruction error where measured. */

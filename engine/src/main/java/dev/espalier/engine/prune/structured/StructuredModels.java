@@ -68,6 +68,19 @@ public final class StructuredModels {
         return dense.withLayers(withBiasesOf(c, c.layers(), layers), layers);
     }
 
+    /**
+     * The masked-dense form of a structurally pruned model: each compact layer of {@code pruned} scattered back into the
+     * dense shapes of {@code dense} ({@link LayerSurgery#expand}), with a config stock loaders accept.
+     */
+    public static LlamaModel expand(LlamaModel pruned, LlamaConfig dense, List<KeptUnits> kept, Arena arena) {
+        requireOnePerLayer(dense, kept);
+        List<DecoderLayerWeights> layers = new ArrayList<>();
+        for (int l = 0; l < dense.numLayers(); l++) {
+            layers.add(LayerSurgery.expand(pruned.layer(l), dense.layer(l), dense.headDim(), kept.get(l), arena));
+        }
+        return pruned.withLayers(forStockLoaders(withBiasesOf(dense, dense.layers(), layers)), layers);
+    }
+
     /** One forward-pass mask per layer of the dense model ({@link LayerSurgery#mask}). */
     public static LayerMask[] masks(LlamaConfig dense, List<KeptUnits> kept) {
         requireOnePerLayer(dense, kept);
