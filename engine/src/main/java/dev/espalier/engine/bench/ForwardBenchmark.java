@@ -113,8 +113,8 @@ public final class ForwardBenchmark {
     /**
      * Prefill tokens/s of the decoder stack {@code layers} (config {@code config}; embedding and output head excluded,
      * being the same in every model) against compact stacks that remove each fraction of {@code removed}, on blocks of
-     * {@code tokens} tokens. Every repetition runs the dense stack and then each compact stack, so all are measured
-     * under the same machine load; after one warm-up round, the best of {@code repeats} rounds is reported. The kept
+     * {@code tokens} tokens. Every round runs the dense stack and each compact stack (starting one model later each
+     * round), so all are measured under the same machine load; after one warm-up round, the best of {@code repeats} rounds is reported. The kept
      * units are drawn at random with {@code seed} (speed does not depend on which units survive).
      */
     public static List<StructuredResult> structured(String what, LlamaConfig config, List<DecoderLayerWeights> layers,
@@ -146,7 +146,8 @@ public final class ForwardBenchmark {
             double[] best = new double[configs.size()];
             Arrays.fill(best, Double.MAX_VALUE);
             for (int run = 0; run <= repeats; run++) {
-                for (int m = 0; m < forwards.length; m++) {
+                for (int i = 0; i < forwards.length; i++) {
+                    int m = (i + run) % forwards.length; // each round starts with another model: no fixed position in the order
                     input.copyInto(hidden);
                     long start = System.nanoTime();
                     for (int l = 0; l < config.numLayers(); l++) {
