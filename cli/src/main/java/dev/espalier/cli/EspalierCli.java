@@ -5,6 +5,7 @@ import dev.espalier.cli.commands.CancelCommand;
 import dev.espalier.cli.commands.EvalCommand;
 import dev.espalier.cli.commands.GenerateCommand;
 import dev.espalier.cli.commands.InspectCommand;
+import dev.espalier.cli.commands.PlotWidthsCommand;
 import dev.espalier.cli.commands.PruneCommand;
 import dev.espalier.cli.commands.ResumeCommand;
 import dev.espalier.cli.commands.ServeCommand;
@@ -21,7 +22,7 @@ import picocli.CommandLine.Command;
         description = "Prunes LLaMA-family language models with forward passes only.",
         subcommands = {InspectCommand.class, EvalCommand.class, GenerateCommand.class, PruneCommand.class, ResumeCommand.class,
                 ServeCommand.class, SubmitCommand.class, StatusCommand.class, WatchCommand.class, CancelCommand.class,
-                BenchCommand.class, CommandLine.HelpCommand.class},
+                BenchCommand.class, PlotWidthsCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
                 "  ./espalier inspect ../shared/models/stories260K-hf",
                 "  ./espalier eval --model ../shared/models/stories260K/stories260K.bin \\",

@@ -25,34 +25,19 @@ import java.util.Map;
  * (see {@link ColumnMoments}); scores are standardised per layer, so the recurrence's scale does not matter.
  */
 final class FlapLayer extends StructuredLayer {
-    private final Moments statistics = new Moments();
+    private final ProjectionInputMoments statistics;
 
     FlapLayer(StructuredMethod method, int layer, DecoderLayerWeights dense, DecoderLayerWeights start, Arena arena) {
         super(method, layer, dense, start, arena);
+        this.statistics = new ProjectionInputMoments(denseDims, headDim());
     }
 
-    /** Column moments of the o_proj and down_proj inputs. */
-    private final class Moments implements LayerTap {
-        final ColumnMoments attention = new ColumnMoments(denseDims.numHeads() * headDim());
-        final ColumnMoments down = new ColumnMoments(denseDims.intermediateSize());
+    private double[] oMetric(DecoderLayerWeights w) {
+        return FlapScores.columnMetric(FlapScores.Metric.WIFV, w.o(), statistics.attention, statistics.attention.sampleVariance());
+    }
 
-        @Override
-        public void attentionOutput(int l, Tensor x) {
-            attention.add(x);
-        }
-
-        @Override
-        public void downInput(int l, Tensor x) {
-            down.add(x);
-        }
-
-        double[] oMetric(DecoderLayerWeights w) {
-            return FlapScores.columnMetric(FlapScores.Metric.WIFV, w.o(), attention, attention.sampleVariance());
-        }
-
-        double[] downMetric(DecoderLayerWeights w) {
-            return FlapScores.columnMetric(FlapScores.Metric.WIFV, w.down(), down, down.sampleVariance());
-        }
+    private double[] downMetric(DecoderLayerWeights w) {
+        return FlapScores.columnMetric(FlapScores.Metric.WIFV, w.down(), statistics.down, statistics.down.sampleVariance());
     }
 
     private boolean global() {
@@ -68,31 +53,18 @@ final class FlapLayer extends StructuredLayer {
 
     @Override
     public List<LayerProblem> problems(int phase) {
-        return List.of(new LayerProblem() {
-            @Override
-            public int layer() {
-                return layer;
-            }
-
-            @Override
-            public String name() {
-                return "heads and channels";
-            }
-
-            @Override
-            public Map<LinearModule, LinearPruner.PruneOutcome> solve(TensorOps ops) {
-                KeptUnits kept = global()
-                        ? select(FlapScores.adaptiveHeadScores(statistics.oMetric(weights), headDim()),
-                                FlapScores.adaptiveChannelScores(statistics.downMetric(weights)))
-                        : select(FlapScores.uniformHeadScores(statistics.oMetric(weights), headDim()), statistics.downMetric(weights));
-                float[] attentionBias = LayerSurgery.compensation(weights.o(), LayerSurgery.removedHeadColumns(denseDims, headDim(), kept),
-                        statistics.attention.mean());
-                float[] mlpBias = LayerSurgery.compensation(weights.down(), LayerSurgery.removedChannels(denseDims, kept), statistics.down.mean());
-                compact(kept);
-                weights = LayerSurgery.addOutputBiases(weights, attentionBias, mlpBias, arena);
-                return outcomes(Map.of());
-            }
-        });
+        return List.of(LayerProblem.of(layer, "heads and channels", ops -> {
+            KeptUnits kept = global()
+                    ? select(FlapScores.adaptiveHeadScores(oMetric(weights), headDim()),
+                            FlapScores.adaptiveChannelScores(downMetric(weights)))
+                    : select(FlapScores.uniformHeadScores(oMetric(weights), headDim()), downMetric(weights));
+            float[] attentionBias = LayerSurgery.compensation(weights.o(), LayerSurgery.removedHeadColumns(denseDims, headDim(), kept),
+                    statistics.attention.mean());
+            float[] mlpBias = LayerSurgery.compensation(weights.down(), LayerSurgery.removedChannels(denseDims, kept), statistics.down.mean());
+            compact(kept);
+            weights = LayerSurgery.addOutputBiases(weights, attentionBias, mlpBias, arena);
+            return outcomes(Map.of());
+        }));
     }
 
     @Override
@@ -102,8 +74,8 @@ final class FlapLayer extends StructuredLayer {
 
     @Override
     public LayerScores scores(TensorOps ops) {
-        return new LayerScores(layer, FlapScores.adaptiveHeadScores(statistics.oMetric(dense), headDim()),
-                FlapScores.adaptiveChannelScores(statistics.downMetric(dense)));
+        return new LayerScores(layer, FlapScores.adaptiveHeadScores(oMetric(dense), headDim()),
+                FlapScores.adaptiveChannelScores(downMetric(dense)));
     }
 
     @Override

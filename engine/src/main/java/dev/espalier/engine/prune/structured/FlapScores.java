@@ -25,7 +25,7 @@ import dev.espalier.kernels.Tensor;
  * layer ({@link StructuredAllocation#uniform}).
  *
  * <p>Bias compensation ({@code compress}): the pruned inputs are replaced by their calibration mean, giving o_proj and
- * down_proj the bias b = W[:, pruned] · x̄[pruned], (out).
+ * down_proj the bias b = W[:, pruned] · x̄[pruned], (out) ({@link LayerSurgery#compensation}).
  */
 public final class FlapScores {
     private FlapScores() {}
@@ -93,30 +93,6 @@ public final class FlapScores {
             squared[j] = oProjColumnMetric[j] * oProjColumnMetric[j];
         }
         return ColumnNorms.blockSums(squared, headDim);
-    }
-
-    /**
-     * Bias compensation b = Σ_{j not kept} W[:, j] · mean_j, (out), for W (out, in), mean (in) (e.g.
-     * {@link ColumnMoments#mean} or {@link ColumnMoments#flapMean}) and the kept input columns (sorted).
-     */
-    public static double[] biasCompensation(Tensor weight, double[] mean, int[] keptColumns) {
-        ColumnNorms.requireMatrix(weight);
-        ColumnNorms.requireLength(mean, weight.cols(), "FLAP bias mean");
-        boolean[] kept = new boolean[weight.cols()];
-        for (int j : keptColumns) {
-            kept[j] = true;
-        }
-        double[] bias = new double[weight.rows()];
-        for (int i = 0; i < bias.length; i++) {
-            double sum = 0;
-            for (int j = 0; j < kept.length; j++) {
-                if (!kept[j]) {
-                    sum += weight.getDouble(i, j) * mean[j];
-                }
-            }
-            bias[i] = sum;
-        }
-        return bias;
     }
 
     /** The o_proj input columns of the given heads: h·headDim .. (h+1)·headDim − 1 for each, sorted if heads are. */

@@ -303,22 +303,7 @@ final class GoaLayer extends StructuredLayer {
     }
 
     private LayerProblem problem(String name, Function<TensorOps, Map<LinearModule, LinearPruner.PruneOutcome>> body) {
-        return new LayerProblem() {
-            @Override
-            public int layer() {
-                return layer;
-            }
-
-            @Override
-            public String name() {
-                return name;
-            }
-
-            @Override
-            public Map<LinearModule, LinearPruner.PruneOutcome> solve(TensorOps ops) {
-                return body.apply(ops);
-            }
-        };
+        return LayerProblem.of(layer, name, body);
     }
 
     private static int[] all(int n) {

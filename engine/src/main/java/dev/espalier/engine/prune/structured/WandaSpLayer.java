@@ -19,35 +19,20 @@ import java.util.Map;
  * model ranks the units first.
  */
 final class WandaSpLayer extends StructuredLayer {
-    private final Moments pruned = new Moments();
-    private Moments scoring;
+    private final ProjectionInputMoments pruned;
+    private ProjectionInputMoments scoring;
 
     WandaSpLayer(StructuredMethod method, int layer, DecoderLayerWeights dense, DecoderLayerWeights start, Arena arena) {
         super(method, layer, dense, start, arena);
+        this.pruned = new ProjectionInputMoments(denseDims, headDim());
     }
 
-    /** Column moments of the o_proj and down_proj inputs. */
-    private final class Moments implements LayerTap {
-        final ColumnMoments attention = new ColumnMoments(denseDims.numHeads() * headDim());
-        final ColumnMoments down = new ColumnMoments(denseDims.intermediateSize());
+    private double[] headScores(ProjectionInputMoments m, DecoderLayerWeights w) {
+        return WandaSpScores.headScores(w.o(), m.attention, headDim());
+    }
 
-        @Override
-        public void attentionOutput(int l, Tensor x) {
-            attention.add(x);
-        }
-
-        @Override
-        public void downInput(int l, Tensor x) {
-            down.add(x);
-        }
-
-        double[] headScores(DecoderLayerWeights w) {
-            return WandaSpScores.headScores(w.o(), attention, headDim());
-        }
-
-        double[] channelScores(DecoderLayerWeights w) {
-            return WandaSpScores.channelScores(w.down(), down);
-        }
+    private double[] channelScores(ProjectionInputMoments m, DecoderLayerWeights w) {
+        return WandaSpScores.channelScores(w.down(), m.down);
     }
 
     @Override
@@ -57,36 +42,23 @@ final class WandaSpLayer extends StructuredLayer {
 
     @Override
     public List<LayerProblem> problems(int phase) {
-        return List.of(new LayerProblem() {
-            @Override
-            public int layer() {
-                return layer;
-            }
-
-            @Override
-            public String name() {
-                return "heads and channels";
-            }
-
-            @Override
-            public Map<LinearModule, LinearPruner.PruneOutcome> solve(TensorOps ops) {
-                compact(select(pruned.headScores(weights), pruned.channelScores(weights)));
-                return outcomes(Map.of());
-            }
-        });
+        return List.of(LayerProblem.of(layer, "heads and channels", ops -> {
+            compact(select(headScores(pruned, weights), channelScores(pruned, weights)));
+            return outcomes(Map.of());
+        }));
     }
 
     @Override
     protected LayerTap scoringTap(TensorOps ops) {
         if (scoring == null) {
-            scoring = new Moments();
+            scoring = new ProjectionInputMoments(denseDims, headDim());
         }
         return scoring;
     }
 
     @Override
     public LayerScores scores(TensorOps ops) {
-        return new LayerScores(layer, scoring.headScores(dense), scoring.channelScores(dense));
+        return new LayerScores(layer, headScores(scoring, dense), channelScores(scoring, dense));
     }
 
     @Override
