@@ -13,6 +13,8 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -150,6 +152,27 @@ class BadInputIT {
     @Test
     void nmPatternWithAnotherSparsity() {
         assertOneLineError(prune("--method", "wanda", "--pattern", "2:4", "--sparsity", "0.7"), "2:4", "0.5");
+        assertNothingWritten();
+    }
+
+    /** Structured methods: flags that only make sense elsewhere are refused by name. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "--method flap --pattern 2:4|--pattern 2:4",
+            "--method flap --recovery on|--recovery",
+            "--method wanda --export masked-dense|masked-dense",
+            "--method goa --method-option heads=some|heads",
+            "--method goa --method-option tau=-1|tau"})
+    void structuredFlagsThatDoNotApply(String flags, String named) {
+        assertOneLineError(prune(flags.split(" ")), named);
+        assertNothingWritten();
+    }
+
+    @Test
+    void dataFreeCalibrationForAnUnstructuredMethod() {
+        CliRun run = CliRun.of("prune", "--quiet", "--model", SharedData.model("stories260K/stories260K.bin").toString(), "--method", "wanda",
+                "--calib", "self", "--out", tmp.resolve("out").toString());
+        assertOneLineError(run, "--calib self", "wanda");
         assertNothingWritten();
     }
 

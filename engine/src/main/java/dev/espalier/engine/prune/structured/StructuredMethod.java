@@ -57,6 +57,9 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
                 .toUpperCase(Locale.ROOT));
         HeadGranularity granularity = o.choice("heads", "group", "group", "query").equals("group") ? HeadGranularity.KV_GROUP
                 : HeadGranularity.QUERY_IN_GROUP;
+        if (kind != Kind.GOA && (options.containsKey("recovery") || options.containsKey("tau"))) {
+            throw new IllegalArgumentException("--recovery and --method-option tau apply to goa only, not to " + label(kind));
+        }
         boolean recovery = kind == Kind.GOA && o.choice("recovery", "on", "on", "off").equals("on");
         double ridge = o.real("ridge", 0.01);
         double tau = kind == Kind.GOA ? o.real("tau", 0) : 0;
