@@ -85,11 +85,14 @@ class NodeConcurrentJobsIT {
                 .setSparsity(0.5).setPattern("unstructured").setSeed(i).setOutput(tmp.resolve("out-" + i).toString()).build();
     }
 
-    /** A real pruning job of stories260K with a small calibration set; methods alternate. */
+    /** A real pruning job of stories260K with a small calibration set; methods alternate, every fifth structured. */
     private JobSpec realSpec(int i) {
+        boolean structured = i % 5 == 4;
+        PruneMethod method = structured ? (i % 2 == 0 ? PruneMethod.PRUNE_METHOD_FLAP : PruneMethod.PRUNE_METHOD_GOA)
+                : i % 2 == 0 ? PruneMethod.PRUNE_METHOD_WANDA : PruneMethod.PRUNE_METHOD_MAGNITUDE;
         return JobSpec.newBuilder().setModel(SharedData.model("stories260K/stories260K.bin").toString())
-                .setMethod(i % 2 == 0 ? PruneMethod.PRUNE_METHOD_WANDA : PruneMethod.PRUNE_METHOD_MAGNITUDE)
-                .setSparsity(0.5).setPattern(i % 3 == 0 ? "2:4" : "unstructured").setSeed(i)
+                .setMethod(method).setSparsity(structured ? 0.3 : 0.5)
+                .setPattern(i % 3 == 0 && !structured ? "2:4" : "unstructured").setSeed(i)
                 .setCalibration(SharedData.data("tinystories/tinystories_val_sample.txt").toString())
                 .setCalibrationSamples(2).setCalibrationSeqlen(32).setDevices("cpu")
                 .setOutput(tmp.resolve("out-" + i).toString()).build();
