@@ -64,6 +64,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 public final class PolicyGradientJob implements JobExecutor {
     /** Name of the learner's checkpoint artefact in the run directory. */
     public static final String CHECKPOINT = "policy-checkpoint";
+    /** Name of the loss-curve artefact (CSV: step, mean loss, baseline, valid rollouts, learning rates). */
+    public static final String LOSSES = "policy-losses";
+    static final String LOSSES_HEADER = "step,mean_loss,baseline,valid_rollouts,head_lr,channel_lr\n";
     static final int DEFAULT_SEQLEN = 128;
 
     /** Checks the options; IllegalArgumentException naming the bad one. */
@@ -118,14 +121,23 @@ public final class PolicyGradientJob implements JobExecutor {
                         .setDone(pruner.state().step()).setTotal(config.steps())));
             }
             long start = pruner.state().step();
+            List<String> earlier = new ArrayList<>(); // loss-curve rows of the steps before the checkpoint resumed from
+            if (start > 0 && run.hasArtefact(LOSSES)) {
+                for (String line : new String(run.verifiedBytes(LOSSES), StandardCharsets.UTF_8).split("\n")) {
+                    if (!line.isEmpty() && Character.isDigit(line.charAt(0)) && Long.parseLong(line.substring(0, line.indexOf(','))) < start) {
+                        earlier.add(line);
+                    }
+                }
+            }
             long t0 = System.nanoTime();
             PolicyLearner.Result result = learn(model, devices, pruner, batches(calibration, JobOptions.intOption(spec, "batch_size", 4)),
                     JobOptions.intOption(spec, "rollouts_in_flight", 2), JobOptions.intOption(spec, "checkpoint_every", 20), run, events,
-                    config.steps(), cancel);
+                    config.steps(), cancel, earlier);
             if (result instanceof PolicyLearner.LearningFailed f) {
                 throw new PipelineFailedException(f.message());
             }
             PolicyLearner.Learned learned = (PolicyLearner.Learned) result;
+            commitLosses(run, earlier, learned.steps());
             double seconds = (System.nanoTime() - t0) / 1e9;
             long ran = config.steps() - start;
             PolicyGradientPruner.StepResult last = learned.steps().isEmpty() ? null : learned.steps().getLast();
@@ -188,7 +200,8 @@ public final class PolicyGradientJob implements JobExecutor {
 
     /** Runs the learner in its own actor system, over {@code devices}' workers, until every step has run. */
     static PolicyLearner.Result learn(LlamaModel model, DeviceSpec devices, PolicyGradientPruner pruner, int[][][] batches, int inFlight,
-            long checkpointEvery, RunDirectory run, EventSink events, long steps, CancellationToken cancel) throws Exception {
+            long checkpointEvery, RunDirectory run, EventSink events, long steps, CancellationToken cancel, List<String> earlierLosses)
+            throws Exception {
         int maxTokens = 1;
         for (int[][] batch : batches) {
             for (int[] s : batch) {
@@ -199,8 +212,9 @@ public final class PolicyGradientJob implements JobExecutor {
         CompletableFuture<PolicyLearner.Result> result = new CompletableFuture<>();
         HostActivationStore store = new HostActivationStore();
         List<TensorOps> ops = new ArrayList<>();
-        PolicyLearner.Checkpointer checkpointer = (step, bytes) -> {
+        PolicyLearner.Checkpointer checkpointer = (step, bytes, results) -> {
             if (run != null) {
+                commitLosses(run, earlierLosses, results); // first, so the curve covers at least the checkpoint's steps
                 run.commitArtefact(CHECKPOINT, "policy/checkpoint.bin", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(bytes)));
             }
             if (events != null) {
@@ -237,6 +251,17 @@ public final class PolicyGradientJob implements JobExecutor {
             ops.forEach(TensorOps::close);
             store.close();
         }
+    }
+
+    private static void commitLosses(RunDirectory run, List<String> earlier, List<PolicyGradientPruner.StepResult> results) {
+        StringBuilder csv = new StringBuilder(LOSSES_HEADER);
+        earlier.forEach(line -> csv.append(line).append('\n'));
+        for (PolicyGradientPruner.StepResult r : results) {
+            csv.append(String.format(Locale.ROOT, "%d,%.17g,%.17g,%d,%.6g,%.6g%n", r.step(), r.meanLoss(), r.baseline(), r.validRollouts(),
+                    r.headLr(), r.channelLr()));
+        }
+        byte[] bytes = csv.toString().getBytes(StandardCharsets.UTF_8);
+        run.commitArtefact(LOSSES, "policy/losses.csv", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(bytes)));
     }
 
     /** The model with every layer compacted to the units {@code keep} names. */

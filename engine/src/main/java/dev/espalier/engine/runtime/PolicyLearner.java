@@ -46,10 +46,13 @@ public final class PolicyLearner extends AbstractBehavior<PolicyLearner.Command>
 
     public record LearningFailed(String message) implements Result {}
 
-    /** Saves the learner's checkpoint bytes taken after {@code step} steps; it must write atomically. */
+    /**
+     * Saves the learner's checkpoint bytes taken after {@code steps} steps, with the results of the steps this actor
+     * has run so far (for the loss curve); it must write atomically.
+     */
     @FunctionalInterface
     public interface Checkpointer {
-        void save(long steps, byte[] bytes) throws Exception;
+        void save(long steps, byte[] bytes, List<PolicyGradientPruner.StepResult> results) throws Exception;
     }
 
     /**
@@ -168,7 +171,7 @@ public final class PolicyLearner extends AbstractBehavior<PolicyLearner.Command>
         step++;
         if (setup.checkpointEvery() > 0 && step % setup.checkpointEvery() == 0) {
             try {
-                setup.checkpointer().save(step, setup.pruner().checkpoint());
+                setup.checkpointer().save(step, setup.pruner().checkpoint(), List.copyOf(results));
             } catch (Exception e) {
                 replyTo.tell(new LearningFailed("checkpoint after step " + step + " failed: " + e));
                 return Behaviors.stopped();

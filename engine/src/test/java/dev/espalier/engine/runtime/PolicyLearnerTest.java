@@ -99,7 +99,7 @@ class PolicyLearnerTest {
                 return sum / count;
             });
         }
-        PolicyLearner.Learned learned = learn(pruner(3), 2, 1, 3, 0, (s, b) -> {});
+        PolicyLearner.Learned learned = learn(pruner(3), 2, 1, 3, 0, (s, b, r) -> {});
         assertEquals(3, learned.steps().size());
         for (int t = 0; t < 3; t++) {
             assertEquals((oracle.get(2 * t) + oracle.get(2 * t + 1)) / 2, learned.steps().get(t).meanLoss(), 0.0, "step " + t);
@@ -110,9 +110,9 @@ class PolicyLearnerTest {
 
     @Test
     void learnedProbabilitiesAreBitIdenticalWhateverDevicesAndWindow() {
-        PolicyLearner.Learned one = learn(pruner(4), 1, 2, 1, 0, (s, b) -> {});
+        PolicyLearner.Learned one = learn(pruner(4), 1, 2, 1, 0, (s, b, r) -> {});
         for (int[] setting : new int[][] {{1, 2, 8}, {2, 1, 1}, {2, 1, 3}, {2, 1, 8}}) {
-            PolicyLearner.Learned other = learn(pruner(4), setting[0], setting[1], setting[2], 0, (s, b) -> {});
+            PolicyLearner.Learned other = learn(pruner(4), setting[0], setting[1], setting[2], 0, (s, b, r) -> {});
             assertEquals(one.state(), other.state(), "devices " + setting[0] + ", in flight " + setting[2]);
             assertEquals(one.steps(), other.steps());
         }
@@ -122,12 +122,12 @@ class PolicyLearnerTest {
     void resumingFromACheckpointEndsOnTheSameMaskAsAnUninterruptedRun() {
         Map<Long, byte[]> checkpoints = new TreeMap<>();
         PolicyGradientPruner uninterrupted = pruner(6);
-        PolicyLearner.Learned full = learn(uninterrupted, 2, 1, 2, 2, checkpoints::put);
+        PolicyLearner.Learned full = learn(uninterrupted, 2, 1, 2, 2, (s, b, r) -> checkpoints.put(s, b));
         assertEquals(List.of(2L, 4L, 6L), List.copyOf(checkpoints.keySet()));
 
         PolicyGradientPruner resumed = pruner(6);
         resumed.restore(checkpoints.get(4L));
-        PolicyLearner.Learned rest = learn(resumed, 1, 2, 4, 2, (s, b) -> {});
+        PolicyLearner.Learned rest = learn(resumed, 1, 2, 4, 2, (s, b, r) -> {});
         assertEquals(2, rest.steps().size());
         assertEquals(full.state(), rest.state());
         assertEquals(uninterrupted.finalKeep(), resumed.finalKeep());
