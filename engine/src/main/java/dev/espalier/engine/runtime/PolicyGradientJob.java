@@ -35,6 +35,8 @@ import dev.espalier.kernels.TensorOps;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.LayerReport;
+import dev.espalier.protocol.v1.MatrixReport;
+import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.protocol.v1.Progress;
 import dev.espalier.protocol.v1.RunReport;
 import java.lang.foreign.Arena;
@@ -158,12 +160,22 @@ public final class PolicyGradientJob implements JobExecutor {
                 report.addPerplexitiesBefore(EvalProtocols.toProto(evaluate(model, devices, file, stream, protocol, spec)));
                 report.addPerplexitiesAfter(EvalProtocols.toProto(evaluate(pruned, devices, file, stream, protocol, spec)));
             }
+            long denseElements = 0;
+            long prunedElements = 0;
             for (int l = 0; l < pruned.config().numLayers(); l++) {
                 LlamaConfig.LayerDims d = pruned.config().layer(l);
-                report.addLayers(LayerReport.newBuilder().setLayer(l).setNumHeads(d.numHeads()).setNumKvHeads(d.numKvHeads())
-                        .setIntermediateSize(d.intermediateSize()));
+                LayerReport.Builder layer = LayerReport.newBuilder().setLayer(l).setNumHeads(d.numHeads()).setNumKvHeads(d.numKvHeads())
+                        .setIntermediateSize(d.intermediateSize());
+                for (LinearModule m : LinearModule.values()) {
+                    long dense = (long) m.weight(model.layer(l)).rows() * m.weight(model.layer(l)).cols();
+                    long kept = (long) m.weight(pruned.layer(l)).rows() * m.weight(pruned.layer(l)).cols();
+                    denseElements += dense;
+                    prunedElements += kept;
+                    layer.addMatrices(MatrixReport.newBuilder().setName(m.hfName()).setSparsity(1 - (double) kept / dense));
+                }
+                report.addLayers(layer);
             }
-            double achieved = 1 - (double) pruned.config().parameterCount() / model.config().parameterCount();
+            double achieved = 1 - (double) prunedElements / denseElements; // over the decoder layers' matrices
             RunReport r = report.setCalibration(spec.getCalibration()).setCalibrationSamples(calibration.length)
                     .setCalibrationSeqlen(seqlen).setCalibrationTokens((long) calibration.length * seqlen).setAchievedSparsity(achieved).build();
             byte[] json = JsonFormat.printer().print(r).getBytes(StandardCharsets.UTF_8);
