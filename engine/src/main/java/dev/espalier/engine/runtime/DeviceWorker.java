@@ -103,6 +103,12 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     public record ScoreLoss(ActivationRef hidden, int[] tokens, Tensor finalNorm, Tensor lmHead, ActorRef<Reply> replyTo)
             implements Command {}
 
+    /**
+     * Runs {@code model} densely over {@code sequences} (each from position 0), showing every layer's linear-map
+     * inputs to {@code tap} (a method's statistics, e.g. Wanda-sp's column norms).
+     */
+    public record Observe(LlamaModel model, int[][] sequences, LayerTap tap, ActorRef<Reply> replyTo) implements Command {}
+
     /** Frees an activation tensor. */
     public record Release(ActivationRef ref) implements Command, CrossJvmMessage {}
 
@@ -128,6 +134,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             implements Reply, CrossJvmMessage {}
 
     public record Scored(int layer, LayerScores scores) implements Reply {}
+
+    public record Observed(int sequences) implements Reply {}
 
     public record RanMasked(int layer, ActivationRef input, ActivationRef output) implements Reply, CrossJvmMessage {}
 
@@ -177,6 +185,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
                 .onMessage(Forward.class, this::onForward)
                 .onMessage(Score.class, this::onScore)
                 .onMessage(ReportScores.class, this::onReportScores)
+                .onMessage(Observe.class, this::onObserve)
                 .onMessage(RunMasked.class, this::onRunMasked)
                 .onMessage(ScoreLoss.class, this::onScoreLoss)
                 .onMessage(Allocate.class, this::onAllocate)
@@ -256,6 +265,23 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     private Behavior<Command> onReportScores(ReportScores m) {
         return call("scores of layer " + m.layer(), m.replyTo(), () -> new Scored(m.layer(), layer(m.layer()).scores(device.ops())));
+    }
+
+    private Behavior<Command> onObserve(Observe m) {
+        return call("observe " + m.sequences().length + " sequences", m.replyTo(), () -> {
+            int n = 1;
+            for (int[] s : m.sequences()) {
+                n = Math.max(n, s.length);
+            }
+            try (LlamaForward forward = new LlamaForward(m.model(), device.ops(), n, n)) {
+                var cache = forward.newCache(n);
+                for (int[] sequence : m.sequences()) {
+                    cache.clear();
+                    forward.forward(sequence, cache, null, m.tap(), false);
+                }
+            }
+            return new Observed(m.sequences().length);
+        });
     }
 
     private Behavior<Command> onRunMasked(RunMasked m) {

@@ -3,12 +3,9 @@ package dev.espalier.engine.runtime;
 import com.google.protobuf.util.JsonFormat;
 import dev.espalier.engine.data.CalibrationSampler;
 import dev.espalier.engine.data.TextCorpus;
-import dev.espalier.engine.eval.PerplexityEvaluator;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.eval.PerplexityResult;
-import dev.espalier.engine.eval.ProgressListener;
 import dev.espalier.engine.export.ModelExportJob;
-import dev.espalier.engine.forward.LlamaForward;
 import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.io.CrashPoints;
 import dev.espalier.engine.model.DecoderLayerWeights;
@@ -31,7 +28,6 @@ import dev.espalier.engine.runtime.node.JobExecutor;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.engine.tokenizer.Tokenizer;
 import dev.espalier.engine.tokenizer.TokenizerLoader;
-import dev.espalier.kernels.TensorOps;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.LayerReport;
@@ -47,10 +43,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
  * Policy-gradient structural pruning as a job ({@code --method policy-gradient}): Wanda-sp initialisation from a dense
@@ -58,6 +50,13 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * device workers) for {@code steps} steps with its state checkpointed into the run directory (artefact
  * {@value #CHECKPOINT}) every {@code checkpoint_every} steps and restored from there on resume, then the final top-k
  * per layer, compaction ({@link LayerSurgery#compact}), export and perplexity before and after.
+ *
+ * <p>Why not a phase of {@link PruneSupervisor}: that supervisor streams calibration batches once through per-layer
+ * accumulate/solve stages and checkpoints layer by layer; the learner instead needs thousands of whole-model masked
+ * passes of the dense weights and checkpoints one small state, and after it no calibration pass is left (compaction
+ * is pure surgery). So the job runs its phases in order on one {@link DeviceSystem}: the Wanda-sp statistics
+ * ({@link DeviceWorker.Observe}), the learner, then evaluation ({@link DeviceWorker.Evaluate}); every kernel call is
+ * a device worker's.
  *
  * <p>Method options: {@code init} (wanda-sp), {@code steps} (200), {@code rollouts_in_flight} (2),
  * {@code rollouts} (K, 2), {@code batch_size} (sequences per step, 4), {@code lr} (0.05: the official 2e-3 is for
@@ -116,86 +115,90 @@ public final class PolicyGradientJob implements JobExecutor {
             int[][] calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(Path.of(spec.getCalibration())), true),
                     spec.getCalibrationSamples(), seqlen, spec.getSeed(), tokenizer.bosId());
             PolicyGradientConfig config = config(spec);
-            PolicyGradientPruner pruner = new PolicyGradientPruner(config, initialState(model, devices, calibration, config, spec.getSeed()));
-            if (run.hasArtefact(CHECKPOINT)) {
-                pruner.restore(run.verifiedBytes(CHECKPOINT));
-                events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("policy-resume")
-                        .setDone(pruner.state().step()).setTotal(config.steps())));
+            try (DeviceSystem system = new DeviceSystem(model, devices, Math.max(seqlen, evalWindow(model, spec)))) {
+                runOn(system, spec, run, events, cancel, model, tokenizer, tokenizerPath, seqlen, calibration, config);
             }
-            long start = pruner.state().step();
-            List<String> earlier = new ArrayList<>(); // loss-curve rows of the steps before the checkpoint resumed from
-            if (start > 0 && run.hasArtefact(LOSSES)) {
-                for (String line : new String(run.verifiedBytes(LOSSES), StandardCharsets.UTF_8).split("\n")) {
-                    if (!line.isEmpty() && Character.isDigit(line.charAt(0)) && Long.parseLong(line.substring(0, line.indexOf(','))) < start) {
-                        earlier.add(line);
-                    }
-                }
-            }
-            long t0 = System.nanoTime();
-            PolicyLearner.Result result = learn(model, devices, pruner, batches(calibration, JobOptions.intOption(spec, "batch_size", 4)),
-                    JobOptions.intOption(spec, "rollouts_in_flight", 2), JobOptions.intOption(spec, "checkpoint_every", 20), run, events,
-                    config.steps(), cancel, earlier);
-            if (result instanceof PolicyLearner.LearningFailed f) {
-                throw new PipelineFailedException(f.message());
-            }
-            PolicyLearner.Learned learned = (PolicyLearner.Learned) result;
-            commitLosses(run, earlier, learned.steps());
-            double seconds = (System.nanoTime() - t0) / 1e9;
-            long ran = config.steps() - start;
-            PolicyGradientPruner.StepResult last = learned.steps().isEmpty() ? null : learned.steps().getLast();
-            events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage(String.format(Locale.ROOT,
-                    "policy learned: %d steps in %.1f s (%.1f rollouts/s), last mean loss %s", ran, seconds,
-                    ran * config.rollouts() / Math.max(seconds, 1e-9), last == null ? "-" : String.format(Locale.ROOT, "%.4f", last.meanLoss())))
-                    .setDone(config.steps()).setTotal(config.steps())));
-
-            LlamaModel pruned = compact(model, pruner.finalKeep());
-            CrashPoints.reach("before-export");
-            Map<Path, String> tokenizerFiles = TokenizerLoader.exportFiles(tokenizerPath != null ? tokenizerPath
-                    : TokenizerLoader.locate(Path.of(spec.getModel())));
-            ModelExportJob.export(pruned, Path.of(spec.getOutput()), tokenizerFiles);
-            RunReport.Builder report = RunReport.newBuilder().setJobId(run.jobId()).setSpec(spec);
-            PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
-            for (String file : spec.getEvalDataList()) {
-                int[] stream = tokenizer.encode(TextCorpus.read(Path.of(file)), true);
-                report.addPerplexitiesBefore(EvalProtocols.toProto(evaluate(model, devices, file, stream, protocol, spec)));
-                report.addPerplexitiesAfter(EvalProtocols.toProto(evaluate(pruned, devices, file, stream, protocol, spec)));
-            }
-            long denseElements = 0;
-            long prunedElements = 0;
-            for (int l = 0; l < pruned.config().numLayers(); l++) {
-                LlamaConfig.LayerDims d = pruned.config().layer(l);
-                LayerReport.Builder layer = LayerReport.newBuilder().setLayer(l).setNumHeads(d.numHeads()).setNumKvHeads(d.numKvHeads())
-                        .setIntermediateSize(d.intermediateSize());
-                for (LinearModule m : LinearModule.values()) {
-                    long dense = (long) m.weight(model.layer(l)).rows() * m.weight(model.layer(l)).cols();
-                    long kept = (long) m.weight(pruned.layer(l)).rows() * m.weight(pruned.layer(l)).cols();
-                    denseElements += dense;
-                    prunedElements += kept;
-                    layer.addMatrices(MatrixReport.newBuilder().setName(m.hfName()).setSparsity(1 - (double) kept / dense));
-                }
-                report.addLayers(layer);
-            }
-            double achieved = 1 - (double) prunedElements / denseElements; // over the decoder layers' matrices
-            RunReport r = report.setCalibration(spec.getCalibration()).setCalibrationSamples(calibration.length)
-                    .setCalibrationSeqlen(seqlen).setCalibrationTokens((long) calibration.length * seqlen).setAchievedSparsity(achieved).build();
-            byte[] json = JsonFormat.printer().print(r).getBytes(StandardCharsets.UTF_8);
-            run.commitArtefact("report-json", "report.json", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(json)));
-            run.commitReport(r);
         }
     }
 
-    /** Wanda-sp + sigmap initialisation from one dense pass over the calibration sequences. */
-    static PolicyState initialState(LlamaModel model, DeviceSpec devices, int[][] calibration, PolicyGradientConfig config, long seed) {
-        WandaSpStatistics stats = new WandaSpStatistics(model.config());
-        int seqlen = 1;
-        for (int[] s : calibration) {
-            seqlen = Math.max(seqlen, s.length);
+    private static int evalWindow(LlamaModel model, JobSpec spec) {
+        return spec.getEvalDataCount() == 0 ? 1 : EvalProtocols.fromProto(spec.getEvalProtocol()).window(model.config());
+    }
+
+    private void runOn(DeviceSystem system, JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel, LlamaModel model,
+            Tokenizer tokenizer, Path tokenizerPath, int seqlen, int[][] calibration, PolicyGradientConfig config) throws Exception {
+        PolicyGradientPruner pruner = new PolicyGradientPruner(config, initialState(system, model, calibration, config, spec.getSeed()));
+        if (run.hasArtefact(CHECKPOINT)) {
+            pruner.restore(run.verifiedBytes(CHECKPOINT));
+            events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("policy-resume")
+                    .setDone(pruner.state().step()).setTotal(config.steps())));
         }
-        try (TensorOps ops = devices.createOps(0); LlamaForward forward = new LlamaForward(model, ops, seqlen, seqlen)) {
-            for (int[] sequence : calibration) {
-                forward.forward(sequence, forward.newCache(seqlen), null, stats, false);
+        long start = pruner.state().step();
+        List<String> earlier = new ArrayList<>(); // loss-curve rows of the steps before the checkpoint resumed from
+        if (start > 0 && run.hasArtefact(LOSSES)) {
+            for (String line : new String(run.verifiedBytes(LOSSES), StandardCharsets.UTF_8).split("\n")) {
+                if (!line.isEmpty() && Character.isDigit(line.charAt(0)) && Long.parseLong(line.substring(0, line.indexOf(','))) < start) {
+                    earlier.add(line);
+                }
             }
         }
+        long t0 = System.nanoTime();
+        PolicyLearner.Result result = learn(system, model, pruner, batches(calibration, JobOptions.intOption(spec, "batch_size", 4)),
+                JobOptions.intOption(spec, "rollouts_in_flight", 2), JobOptions.intOption(spec, "checkpoint_every", 20), run, events,
+                config.steps(), cancel, earlier);
+        if (result instanceof PolicyLearner.LearningFailed f) {
+            throw new PipelineFailedException(f.message());
+        }
+        PolicyLearner.Learned learned = (PolicyLearner.Learned) result;
+        commitLosses(run, earlier, learned.steps());
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        long ran = config.steps() - start;
+        PolicyGradientPruner.StepResult last = learned.steps().isEmpty() ? null : learned.steps().getLast();
+        events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage(String.format(Locale.ROOT,
+                "policy learned: %d steps in %.1f s (%.1f rollouts/s), last mean loss %s", ran, seconds,
+                ran * config.rollouts() / Math.max(seconds, 1e-9), last == null ? "-" : String.format(Locale.ROOT, "%.4f", last.meanLoss())))
+                .setDone(config.steps()).setTotal(config.steps())));
+
+        LlamaModel pruned = compact(model, pruner.finalKeep());
+        CrashPoints.reach("before-export");
+        Map<Path, String> tokenizerFiles = TokenizerLoader.exportFiles(tokenizerPath != null ? tokenizerPath
+                : TokenizerLoader.locate(Path.of(spec.getModel())));
+        ModelExportJob.export(pruned, Path.of(spec.getOutput()), tokenizerFiles);
+        RunReport.Builder report = RunReport.newBuilder().setJobId(run.jobId()).setSpec(spec);
+        PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
+        for (String file : spec.getEvalDataList()) {
+            int[] stream = tokenizer.encode(TextCorpus.read(Path.of(file)), true);
+            report.addPerplexitiesBefore(EvalProtocols.toProto(evaluate(system, model, file, stream, protocol, spec)));
+            report.addPerplexitiesAfter(EvalProtocols.toProto(evaluate(system, pruned, file, stream, protocol, spec)));
+        }
+        long denseElements = 0;
+        long prunedElements = 0;
+        for (int l = 0; l < pruned.config().numLayers(); l++) {
+            LlamaConfig.LayerDims d = pruned.config().layer(l);
+            LayerReport.Builder layer = LayerReport.newBuilder().setLayer(l).setNumHeads(d.numHeads()).setNumKvHeads(d.numKvHeads())
+                    .setIntermediateSize(d.intermediateSize());
+            for (LinearModule m : LinearModule.values()) {
+                long dense = (long) m.weight(model.layer(l)).rows() * m.weight(model.layer(l)).cols();
+                long kept = (long) m.weight(pruned.layer(l)).rows() * m.weight(pruned.layer(l)).cols();
+                denseElements += dense;
+                prunedElements += kept;
+                layer.addMatrices(MatrixReport.newBuilder().setName(m.hfName()).setSparsity(1 - (double) kept / dense));
+            }
+            report.addLayers(layer);
+        }
+        double achieved = 1 - (double) prunedElements / denseElements; // over the decoder layers' matrices
+        RunReport r = report.setCalibration(spec.getCalibration()).setCalibrationSamples(calibration.length)
+                .setCalibrationSeqlen(seqlen).setCalibrationTokens((long) calibration.length * seqlen).setAchievedSparsity(achieved).build();
+        byte[] json = JsonFormat.printer().print(r).getBytes(StandardCharsets.UTF_8);
+        run.commitArtefact("report-json", "report.json", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(json)));
+        run.commitReport(r);
+    }
+
+    /** Wanda-sp + sigmap initialisation from one dense pass over the calibration sequences. */
+    static PolicyState initialState(DeviceSystem system, LlamaModel model, int[][] calibration, PolicyGradientConfig config, long seed)
+            throws Exception {
+        WandaSpStatistics stats = new WandaSpStatistics(model.config());
+        system.call(0, replyTo -> new DeviceWorker.Observe(model, calibration, stats, replyTo));
         return MetricInitialisation.fromScores(UnitLayout.of(model.config(), false), seed, stats.scores(model), ScoreMapping.SIGMAP,
                 config.headKeepRatio(), config.channelKeepRatio(), config.layerKeepRatio());
     }
@@ -210,20 +213,10 @@ public final class PolicyGradientJob implements JobExecutor {
         return batches;
     }
 
-    /** Runs the learner in its own actor system, over {@code devices}' workers, until every step has run. */
-    static PolicyLearner.Result learn(LlamaModel model, DeviceSpec devices, PolicyGradientPruner pruner, int[][][] batches, int inFlight,
+    /** Runs the learner over the system's device workers until every step has run. */
+    static PolicyLearner.Result learn(DeviceSystem system, LlamaModel model, PolicyGradientPruner pruner, int[][][] batches, int inFlight,
             long checkpointEvery, RunDirectory run, EventSink events, long steps, CancellationToken cancel, List<String> earlierLosses)
             throws Exception {
-        int maxTokens = 1;
-        for (int[][] batch : batches) {
-            for (int[] s : batch) {
-                maxTokens = Math.max(maxTokens, s.length);
-            }
-        }
-        int tokens = maxTokens;
-        CompletableFuture<PolicyLearner.Result> result = new CompletableFuture<>();
-        HostActivationStore store = new HostActivationStore();
-        List<TensorOps> ops = new ArrayList<>();
         PolicyLearner.Checkpointer checkpointer = (step, bytes, results) -> {
             if (run != null) {
                 commitLosses(run, earlierLosses, results); // first, so the curve covers at least the checkpoint's steps
@@ -234,35 +227,8 @@ public final class PolicyGradientJob implements JobExecutor {
             }
             CrashPoints.reach("policy-checkpoint");
         };
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.setup(ctx -> {
-            List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
-            for (int i = 0; i < devices.count(); i++) {
-                TensorOps o = devices.createOps(i);
-                ops.add(o);
-                workers.add(ctx.spawn(DeviceWorker.create(new DeviceWorker.Device(0, i, o, model.config(), model.embedTokens(), tokens,
-                        store, FaultInjector.NONE)), "device-" + i));
-            }
-            ActorRef<PolicyLearner.Result> done = ctx.spawn(Behaviors.receiveMessage(r -> {
-                result.complete(r);
-                return Behaviors.stopped();
-            }), "outcome");
-            ctx.spawn(PolicyLearner.create(new PolicyLearner.Setup(pruner, model, batches, workers, inFlight, checkpointEvery, checkpointer,
-                    new IdSource(0)), done), "policy-learner");
-            return Behaviors.empty();
-        }), "espalier-policy");
-        if (cancel != null) {
-            cancel.onCancel(() -> result.completeExceptionally(new java.util.concurrent.CancellationException(cancel.reason())));
-        }
-        try {
-            return result.get();
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw e.getCause() instanceof Exception ex ? ex : e;
-        } finally {
-            system.terminate();
-            system.getWhenTerminated().toCompletableFuture().get();
-            ops.forEach(TensorOps::close);
-            store.close();
-        }
+        return system.learn(workers -> new PolicyLearner.Setup(pruner, model, batches, workers, inFlight, checkpointEvery, checkpointer,
+                new IdSource(0)), cancel);
     }
 
     private static void commitLosses(RunDirectory run, List<String> earlier, List<PolicyGradientPruner.StepResult> results) {
@@ -291,11 +257,9 @@ public final class PolicyGradientJob implements JobExecutor {
         return model.withLayers(config.withLayers(dims), layers);
     }
 
-    private static PerplexityResult evaluate(LlamaModel model, DeviceSpec devices, String file, int[] stream, PerplexityProtocol protocol,
-            JobSpec spec) {
-        int window = protocol.window(model.config());
-        try (TensorOps ops = devices.createOps(0); LlamaForward forward = new LlamaForward(model, ops, window, window)) {
-            return PerplexityEvaluator.evaluate(forward, file, stream, protocol, (int) spec.getEvalMaxTokens(), null, ProgressListener.NONE);
-        }
+    private static PerplexityResult evaluate(DeviceSystem system, LlamaModel model, String file, int[] stream, PerplexityProtocol protocol,
+            JobSpec spec) throws Exception {
+        return ((DeviceWorker.Evaluated) system.call(0, replyTo -> new DeviceWorker.Evaluate(0, file, model, stream, protocol,
+                (int) spec.getEvalMaxTokens(), replyTo))).result();
     }
 }

@@ -50,7 +50,10 @@ public final class PolicyRolloutBench {
     private static PolicyState once(LlamaModel model, int[][][] batches, PolicyGradientConfig config, PolicyState start, DeviceSpec devices,
             int window) throws Exception {
         PolicyGradientPruner pruner = new PolicyGradientPruner(config, start);
-        PolicyLearner.Result r = PolicyGradientJob.learn(model, devices, pruner, batches, window, 0, null, null, config.steps(), null, List.of());
+        PolicyLearner.Result r;
+        try (DeviceSystem system = new DeviceSystem(model, devices, batches[0][0].length)) {
+            r = PolicyGradientJob.learn(system, model, pruner, batches, window, 0, null, null, config.steps(), null, List.of());
+        }
         if (r instanceof PolicyLearner.LearningFailed f) {
             throw new PipelineFailedException(f.message());
         }
