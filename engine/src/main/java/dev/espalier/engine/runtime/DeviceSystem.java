@@ -21,6 +21,8 @@ final class DeviceSystem implements AutoCloseable {
     private record Call(int worker, Function<ActorRef<DeviceWorker.Reply>, DeviceWorker.Command> command,
                         CompletableFuture<DeviceWorker.Reply> reply) {}
 
+    private record Tell(int worker, DeviceWorker.Command command) {}
+
     private record Learn(Function<List<ActorRef<DeviceWorker.Command>>, PolicyLearner.Setup> setup,
                          CompletableFuture<PolicyLearner.Result> result) {}
 
@@ -42,6 +44,10 @@ final class DeviceSystem implements AutoCloseable {
             return Behaviors.receive(Object.class)
                     .onMessage(Call.class, c -> {
                         workers.get(c.worker()).tell(c.command().apply(ctx.spawnAnonymous(once(c.reply()))));
+                        return Behaviors.same();
+                    })
+                    .onMessage(Tell.class, t -> {
+                        workers.get(t.worker()).tell(t.command());
                         return Behaviors.same();
                     })
                     .onMessage(Learn.class, l -> {
@@ -68,6 +74,11 @@ final class DeviceSystem implements AutoCloseable {
             throw new PipelineFailedException("device call " + f.call() + " failed: " + f.message());
         }
         return r;
+    }
+
+    /** Sends worker {@code worker} a command that has no reply. */
+    void tell(int worker, DeviceWorker.Command command) {
+        system.tell(new Tell(worker, command));
     }
 
     /** Runs a {@link PolicyLearner} over the workers until it reports; {@code cancel} ends the wait early. */

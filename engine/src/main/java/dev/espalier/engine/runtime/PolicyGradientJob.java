@@ -20,7 +20,10 @@ import dev.espalier.engine.prune.policy.PolicyState;
 import dev.espalier.engine.prune.policy.ScoreMapping;
 import dev.espalier.engine.prune.policy.UnitLayout;
 import dev.espalier.engine.prune.policy.WandaSpStatistics;
+import dev.espalier.engine.prune.structured.GoaHeadScores;
 import dev.espalier.engine.prune.structured.KeptUnits;
+import dev.espalier.engine.prune.structured.LayerScores;
+import dev.espalier.engine.prune.structured.StructuredMethod;
 import dev.espalier.engine.prune.structured.LayerSurgery;
 import dev.espalier.engine.runtime.node.CancellationToken;
 import dev.espalier.engine.runtime.node.EventSink;
@@ -58,7 +61,7 @@ import java.util.Map;
  * ({@link DeviceWorker.Observe}), the learner, then evaluation ({@link DeviceWorker.Evaluate}); every kernel call is
  * a device worker's.
  *
- * <p>Method options: {@code init} (wanda-sp), {@code steps} (200), {@code rollouts_in_flight} (2),
+ * <p>Method options: {@code init} (wanda-sp, or goa), {@code steps} (200), {@code rollouts_in_flight} (2),
  * {@code rollouts} (K, 2), {@code batch_size} (sequences per step, 4), {@code lr} (0.05: the official 2e-3 is for
  * 15 000 steps), {@code checkpoint_every} (20). The keep ratio of heads and of channels is 1 − sparsity.
  */
@@ -73,9 +76,8 @@ public final class PolicyGradientJob implements JobExecutor {
     /** Checks the options; IllegalArgumentException naming the bad one. */
     public static void validate(JobSpec spec) {
         String init = spec.getMethodOptionsOrDefault("init", "wanda-sp");
-        if (!init.equals("wanda-sp")) {
-            throw new UnsupportedOperationException("--init " + init + ": policy-gradient initialises from wanda-sp only in this build"
-                    + " (goa scores are not wired yet)");
+        if (!init.equals("wanda-sp") && !init.equals("goa")) {
+            throw new IllegalArgumentException("--init must be wanda-sp or goa, got '" + init + "'");
         }
         if (!spec.getPattern().isEmpty() && !spec.getPattern().equals("unstructured")) {
             throw new IllegalArgumentException("--pattern " + spec.getPattern() + " does not apply to policy-gradient, which removes"
@@ -127,7 +129,8 @@ public final class PolicyGradientJob implements JobExecutor {
 
     private void runOn(DeviceSystem system, JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel, LlamaModel model,
             Tokenizer tokenizer, Path tokenizerPath, int seqlen, int[][] calibration, PolicyGradientConfig config) throws Exception {
-        PolicyGradientPruner pruner = new PolicyGradientPruner(config, initialState(system, model, calibration, config, spec.getSeed()));
+        PolicyGradientPruner pruner = new PolicyGradientPruner(config, initialState(system, model, calibration, config, spec.getSeed(),
+            spec.getMethodOptionsOrDefault("init", "wanda-sp")));
         if (run.hasArtefact(CHECKPOINT)) {
             pruner.restore(run.verifiedBytes(CHECKPOINT));
             events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("policy-resume")
@@ -195,8 +198,12 @@ public final class PolicyGradientJob implements JobExecutor {
     }
 
     /** Wanda-sp + sigmap initialisation from one dense pass over the calibration sequences. */
-    static PolicyState initialState(DeviceSystem system, LlamaModel model, int[][] calibration, PolicyGradientConfig config, long seed)
-            throws Exception {
+    static PolicyState initialState(DeviceSystem system, LlamaModel model, int[][] calibration, PolicyGradientConfig config, long seed,
+            String init) throws Exception {
+        if (init.equals("goa")) {
+            return MetricInitialisation.fromScores(UnitLayout.of(model.config(), false), seed, goaScores(system, model, calibration),
+                    ScoreMapping.SIGMAP, config.headKeepRatio(), config.channelKeepRatio(), config.layerKeepRatio());
+        }
         WandaSpStatistics stats = new WandaSpStatistics(model.config());
         system.call(0, replyTo -> new DeviceWorker.Observe(model, calibration, stats, replyTo));
         return MetricInitialisation.fromScores(UnitLayout.of(model.config(), false), seed, stats.scores(model), ScoreMapping.SIGMAP,
@@ -211,6 +218,57 @@ public final class PolicyGradientJob implements JobExecutor {
             batches[b] = java.util.Arrays.copyOfRange(calibration, from, Math.min(calibration.length, from + batchSize));
         }
         return batches;
+    }
+
+    /**
+     * The greedy-output-approximation scores of the dense model: its layers opened as GOA's layer work on worker 0 and
+     * the calibration sequences run through their scoring pass (the structured methods' own scoring code), then each
+     * layer's {@link LayerScores}; query-head scores are summed per key/value group.
+     */
+    static MetricInitialisation.UnitScores goaScores(DeviceSystem system, LlamaModel model, int[][] calibration) throws Exception {
+        LlamaConfig config = model.config();
+        StructuredMethod goa = StructuredMethod.of(StructuredMethod.Kind.GOA, config, 0.5, Map.of("recovery", "off"));
+        for (int l = 0; l < config.numLayers(); l++) {
+            int layer = l;
+            system.call(0, replyTo -> new DeviceWorker.OpenLayer(0, layer, model.layer(layer), model.layer(layer), false, goa, replyTo));
+        }
+        IdSource ids = new IdSource(1);
+        for (int b = 0; b < calibration.length; b++) {
+            ActivationRef embedded = new ActivationRef(ids.next(), 0, 0, b);
+            int[] tokens = calibration[b];
+            system.call(0, replyTo -> new DeviceWorker.Embed(embedded, tokens, replyTo));
+            ActivationRef in = embedded;
+            for (int l = 0; l < config.numLayers(); l++) {
+                int layer = l;
+                ActivationRef input = in;
+                ActivationRef out = new ActivationRef(ids.next(), 0, l + 1, b);
+                system.call(0, replyTo -> new DeviceWorker.Score(layer, input, out, replyTo));
+                system.tell(0, new DeviceWorker.Release(input));
+                in = out;
+            }
+            system.tell(0, new DeviceWorker.Release(in));
+        }
+        double[][] heads = new double[config.numLayers()][];
+        double[][] channels = new double[config.numLayers()][];
+        for (int l = 0; l < config.numLayers(); l++) {
+            int layer = l;
+            LayerScores s = ((DeviceWorker.Scored) system.call(0, replyTo -> new DeviceWorker.ReportScores(layer, replyTo))).scores();
+            system.tell(0, new DeviceWorker.CloseLayer(layer));
+            LlamaConfig.LayerDims d = config.layer(l);
+            heads[l] = s.heads().length == d.numKvHeads() ? s.heads() : GoaHeadScores.groupScores(s.heads(), d.numHeads() / d.numKvHeads());
+            channels[l] = s.channels();
+        }
+        return new MetricInitialisation.UnitScores() {
+            @Override
+            public double[] heads(int layer) {
+                return heads[layer];
+            }
+
+            @Override
+            public double[] channels(int layer) {
+                return channels[layer];
+            }
+        };
     }
 
     /** Runs the learner over the system's device workers until every step has run. */
