@@ -56,6 +56,11 @@ class PolicyLearnerTest {
 
     private static PolicyLearner.Learned learn(PolicyGradientPruner pruner, int devices, int threadsEach, int inFlight, long every,
             PolicyLearner.Checkpointer checkpointer) {
+        return learn(pruner, devices, threadsEach, inFlight, every, checkpointer, FaultInjector.NONE);
+    }
+
+    private static PolicyLearner.Learned learn(PolicyGradientPruner pruner, int devices, int threadsEach, int inFlight, long every,
+            PolicyLearner.Checkpointer checkpointer, FaultInjector faults) {
         HostActivationStore store = new HostActivationStore();
         List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
         List<CpuOps> ops = new ArrayList<>();
@@ -63,7 +68,7 @@ class PolicyLearnerTest {
             CpuOps o = new CpuOps(threadsEach);
             ops.add(o);
             workers.add(kit.spawn(DeviceWorker.create(new DeviceWorker.Device(0, i, o, model.config(), model.embedTokens(), SEQ, store,
-                    FaultInjector.NONE))));
+                    faults))));
         }
         TestProbe<PolicyLearner.Result> done = kit.createTestProbe();
         kit.spawn(PolicyLearner.create(new PolicyLearner.Setup(pruner, model, batches, workers, inFlight, every, checkpointer,
@@ -133,5 +138,14 @@ class PolicyLearnerTest {
         assertEquals(uninterrupted.finalKeep(), resumed.finalKeep());
         assertArrayEquals(checkpoints.get(6L), resumed.checkpoint());
         assertTrue(full.steps().stream().allMatch(r -> r.validRollouts() == 2));
+    }
+
+    @Test
+    void aFailedDeviceCallDropsItsRolloutAndLearningGoesOn() {
+        PolicyLearner.Learned learned = learn(pruner(3), 1, 2, 2, 0, (s, b, r) -> {}, new FaultInjector(9));
+        assertEquals(3, learned.steps().size());
+        assertEquals(1, learned.steps().get(0).validRollouts(), "the rollout whose pass failed has no loss");
+        assertEquals(2, learned.steps().get(1).validRollouts());
+        assertEquals(3, learned.state().step());
     }
 }
