@@ -85,7 +85,7 @@ public final class JobSpecOptions {
             description = "policy-gradient: metric the keep-probabilities start from (default: wanda-sp).")
     PolicyInit init;
 
-    @Option(names = "--steps", paramLabel = "N", description = "policy-gradient: learning steps (default: 200).")
+    @Option(names = "--steps", paramLabel = "N", description = "policy-gradient: learning steps (default: 1000).")
     Integer steps;
 
     @Option(names = "--rollouts-in-flight", paramLabel = "K",
