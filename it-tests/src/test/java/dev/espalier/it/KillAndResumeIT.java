@@ -82,6 +82,28 @@ class KillAndResumeIT {
     }
 
     @Test
+    void killedPolicyGradientRunResumesFromItsLearnerCheckpointToTheSameModel(@TempDir Path tmp) throws Exception {
+        String[] extra = {"--steps", "30", "--rollouts-in-flight", "3", "--method-option", "checkpoint_every=10"};
+        Path reference = tmp.resolve("reference");
+        CliProcess clean = CliProcess.run(tmp, List.of(), concat(pruneArgs(reference, "policy-gradient"), extra));
+        assertEquals(0, clean.exitCode(), clean.err());
+        Path out = tmp.resolve("model");
+        CliProcess killed = CliProcess.run(tmp, List.of("-Despalier.crashAt=policy-checkpoint#2"), concat(pruneArgs(out, "policy-gradient"), extra));
+        assertEquals(KILLED, killed.exitCode(), killed.err());
+        assertTrue(Files.exists(tmp.resolve("model.run/policy/checkpoint.bin")), "the learner's checkpoint is in the run directory");
+        assertFalse(Files.exists(out.resolve("model.safetensors")));
+        CliProcess resumed = CliProcess.run(tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
+        assertEquals(0, resumed.exitCode(), resumed.err());
+        assertArrayEquals(Files.readAllBytes(reference.resolve("model.safetensors")), Files.readAllBytes(out.resolve("model.safetensors")));
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    @Test
     void corruptedCheckpointIsReportedAndNotUsed(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("model");
         CliProcess killed = CliProcess.run(tmp, List.of("-Despalier.crashAt=after-checkpoint#2"), pruneArgs(out));

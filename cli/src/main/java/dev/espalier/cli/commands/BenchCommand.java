@@ -84,6 +84,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repeats", defaultValue = "3", description = "Timed repetitions after one warm-up; the best is reported (default: ${DEFAULT-VALUE}).")
     int repeats;
 
+    @Option(names = "--policy-rollouts", description = "Instead of timing kernels, time policy-gradient rollouts through the layer "
+            + "pipeline on --model (calibration --calib, 4 sequences of 128 tokens per step, K = 2, 100 steps, best of --repeats) for 1 and 2 device "
+            + "workers and 1 to 8 rollout passes in flight; prints rollouts per second and the final state's hash.")
+    boolean policyRollouts;
+
     @Mixin
     CommonOptions common;
 
@@ -101,6 +106,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (!structured.isEmpty()) {
             return structured(out);
+        }
+        if (policyRollouts) {
+            return policyRollouts(out);
         }
         if (exportSynthetic != null) {
             Path tokenizer = model.toAbsolutePath().getParent().resolveSibling("llama2c-tokenizer-32000").resolve("tokenizer.model");
@@ -188,6 +196,29 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** The ALPS ρ ablation on up_proj of layer 2 of the model, printed as one table per run. */
+    private int policyRollouts(PrintWriter out) {
+        try (LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {
+            Tokenizer tokenizer = TokenizerLoader.forModel(model);
+            int[][] calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(calib), true), 32, 128, 0, tokenizer.bosId());
+            int[][][] batches = new int[8][][];
+            for (int b = 0; b < batches.length; b++) {
+                batches[b] = java.util.Arrays.copyOfRange(calibration, 4 * b, 4 * b + 4);
+            }
+            List<dev.espalier.engine.runtime.PolicyRolloutBench.Row> rows = dev.espalier.engine.runtime.PolicyRolloutBench.run(m, batches,
+                    new int[] {1, 2}, new int[] {1, 2, 3, 4, 6, 8}, 100, repeats);
+            out.printf(Locale.ROOT, "policy-gradient rollouts on %s: K = 2, 4 x 128 tokens per rollout, 100 steps, best of %d, %d cores%n", model, repeats,
+                    Runtime.getRuntime().availableProcessors());
+            out.printf(Locale.ROOT, "%8s %10s %10s %12s %14s %10s%n", "devices", "in-flight", "seconds", "rollouts/s", "passes/s", "state");
+            for (var r : rows) {
+                out.printf(Locale.ROOT, "%8d %10d %10.2f %12.1f %14.1f %10s%n", r.devices(), r.inFlight(), r.seconds(), r.rolloutsPerSecond(),
+                        r.passes() / r.seconds(), Integer.toHexString(r.stateHash()));
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+        return 0;
+    }
+
     private int ablation(PrintWriter out) {
         try (TensorOps ops = common.createOps(); LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {
             Tokenizer tokenizer = TokenizerLoader.forModel(model);

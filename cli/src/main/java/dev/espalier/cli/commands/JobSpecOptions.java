@@ -83,6 +83,32 @@ public final class JobSpecOptions {
                     + "zeros, which stock Hugging Face loaders read (masked-dense) (default: compact).")
     String export;
 
+    /** Initialisation metric of policy-gradient pruning, for {@code --init}. */
+    enum PolicyInit { wanda_sp, goa }
+
+    @Option(names = "--init", paramLabel = "wanda-sp|goa", converter = PolicyInitConverter.class,
+            description = "policy-gradient: metric the keep-probabilities start from (default: wanda-sp).")
+    PolicyInit init;
+
+    @Option(names = "--steps", paramLabel = "N", description = "policy-gradient: learning steps (default: 1000).")
+    Integer steps;
+
+    @Option(names = "--rollouts-in-flight", paramLabel = "K",
+            description = "policy-gradient: rollout passes (one calibration sequence under one mask) in the pipeline at once (default: 2).")
+    Integer rolloutsInFlight;
+
+    /** Reads "wanda-sp" as {@link PolicyInit#wanda_sp}. */
+    static final class PolicyInitConverter implements ITypeConverter<PolicyInit> {
+        @Override
+        public PolicyInit convert(String value) {
+            try {
+                return PolicyInit.valueOf(value.trim().toLowerCase(java.util.Locale.ROOT).replace('-', '_'));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException("--init must be wanda-sp or goa, got '" + value + "'");
+            }
+        }
+    }
+
     /** The spec these options describe, paths made absolute; IllegalArgumentException naming the bad option. */
     public JobSpec toJobSpec() {
         JobSpec.Builder spec = JobSpec.newBuilder().setModel(absolute(model)).setMethod(method).setSparsity(sparsity)
@@ -95,6 +121,15 @@ public final class JobSpecOptions {
         }
         if (recovery != null) {
             spec.putMethodOptions("recovery", recovery.name());
+        }
+        if (init != null) {
+            spec.putMethodOptions("init", init.name().replace('_', '-'));
+        }
+        if (steps != null) {
+            spec.putMethodOptions("steps", Integer.toString(steps));
+        }
+        if (rolloutsInFlight != null) {
+            spec.putMethodOptions("rollouts_in_flight", Integer.toString(rolloutsInFlight));
         }
         if (tokenizer != null) {
             spec.setTokenizer(absolute(tokenizer));

@@ -20,6 +20,9 @@ import picocli.CommandLine.Model.CommandSpec;
                 "      --eval-data ../shared/data/tinystories/tinystories_val_sample.txt --eval-protocol stream --eval-max-tokens 20480",
                 "  ./espalier prune --model ../shared/models/stories260K-hf --method magnitude --pattern 2:4 \\",
                 "      --calib ../shared/data/tinystories/tinystories_val_sample.txt --out out/stories-2of4 --devices cpu:2",
+                "  ./espalier prune --model ../shared/models/stories260K/stories260K.bin --method policy-gradient --sparsity 0.3 \\",
+                "      --init wanda-sp --steps 1000 --rollouts-in-flight 2 --devices cpu:2 --calib-samples 64 --calib-seqlen 128 \\",
+                "      --calib ../shared/data/tinystories/tinystories_val_sample.txt --out out/stories-pg30",
                 "  ./espalier resume out/stories-wanda50.run    # after an interruption"})
 public final class PruneCommand implements Callable<Integer> {
 

@@ -88,6 +88,27 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     /** Gives a layer its widths from the global allocation (before its pruning phases start). */
     public record Allocate(LayerAllocation allocation) implements Command, CrossJvmMessage {}
 
+    /**
+     * Rollout pass: runs {@code weights} (layer {@code layer}'s) under {@code mask} on {@code input} into a new tensor
+     * {@code output}; {@code input} is left as it is.
+     */
+    public record RunMasked(int layer, DecoderLayerWeights weights, LayerMask mask, ActivationRef input, ActivationRef output,
+                            ActorRef<Reply> replyTo) implements Command {}
+
+    /**
+     * Rollout loss: final RMSNorm ({@code finalNorm}, (hidden)) and output head ({@code lmHead}, (vocab, hidden)) on
+     * the last hidden state {@code hidden} (n, hidden) of the sequence {@code tokens} (n), then the summed natural-log
+     * cross-entropy of tokens 1..n−1, added in token order.
+     */
+    public record ScoreLoss(ActivationRef hidden, int[] tokens, Tensor finalNorm, Tensor lmHead, ActorRef<Reply> replyTo)
+            implements Command {}
+
+    /**
+     * Runs {@code model} densely over {@code sequences} (each from position 0), showing every layer's linear-map
+     * inputs to {@code tap} (a method's statistics, e.g. Wanda-sp's column norms).
+     */
+    public record Observe(LlamaModel model, int[][] sequences, LayerTap tap, ActorRef<Reply> replyTo) implements Command {}
+
     /** Frees an activation tensor. */
     public record Release(ActivationRef ref) implements Command, CrossJvmMessage {}
 
@@ -113,6 +134,13 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             implements Reply, CrossJvmMessage {}
 
     public record Scored(int layer, LayerScores scores) implements Reply {}
+
+    public record Observed(int sequences) implements Reply {}
+
+    public record RanMasked(int layer, ActivationRef input, ActivationRef output) implements Reply, CrossJvmMessage {}
+
+    /** {@code nllSum}: Σ of the natural-log negative log-likelihoods of {@code tokens} predicted tokens. */
+    public record LossScored(ActivationRef hidden, double nllSum, int tokens) implements Reply, CrossJvmMessage {}
 
     /** A call failed; {@code generation} is the pipeline generation of the worker, so late failures of a stopped one are told apart. */
     public record CallFailed(int generation, String call, String message) implements Reply, CrossJvmMessage {}
@@ -157,6 +185,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
                 .onMessage(Forward.class, this::onForward)
                 .onMessage(Score.class, this::onScore)
                 .onMessage(ReportScores.class, this::onReportScores)
+                .onMessage(Observe.class, this::onObserve)
+                .onMessage(RunMasked.class, this::onRunMasked)
+                .onMessage(ScoreLoss.class, this::onScoreLoss)
                 .onMessage(Allocate.class, this::onAllocate)
                 .onMessage(Release.class, this::onRelease)
                 .onMessage(CloseLayer.class, this::onCloseLayer)
@@ -234,6 +265,54 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     private Behavior<Command> onReportScores(ReportScores m) {
         return call("scores of layer " + m.layer(), m.replyTo(), () -> new Scored(m.layer(), layer(m.layer()).scores(device.ops())));
+    }
+
+    private Behavior<Command> onObserve(Observe m) {
+        return call("observe " + m.sequences().length + " sequences", m.replyTo(), () -> {
+            int n = 1;
+            for (int[] s : m.sequences()) {
+                n = Math.max(n, s.length);
+            }
+            try (LlamaForward forward = new LlamaForward(m.model(), device.ops(), n, n)) {
+                var cache = forward.newCache(n);
+                for (int[] sequence : m.sequences()) {
+                    cache.clear();
+                    forward.forward(sequence, cache, null, m.tap(), false);
+                }
+            }
+            return new Observed(m.sequences().length);
+        });
+    }
+
+    private Behavior<Command> onRunMasked(RunMasked m) {
+        return call("masked forward layer " + m.layer(), m.replyTo(), () -> {
+            Tensor in = activation(m.input());
+            Tensor out = allocateActivation(m.output(), in.rows());
+            in.copyInto(out);
+            layerForward.apply(m.layer(), m.weights(), m.mask(), LayerTap.NONE, out, 0, keys, values);
+            return new RanMasked(m.layer(), m.input(), m.output());
+        });
+    }
+
+    private Behavior<Command> onScoreLoss(ScoreLoss m) {
+        return call("rollout loss", m.replyTo(), () -> {
+            Tensor h = activation(m.hidden());
+            int n = h.rows() - 1;
+            int[] targets = java.util.Arrays.copyOfRange(m.tokens(), 1, n + 1);
+            double[] nll = new double[n];
+            try (Arena scratch = Arena.ofShared()) { // all n + 1 rows, as LlamaForward does, so the losses agree bit for bit
+                Tensor normed = Tensor.allocate(scratch, DType.F32, h.rows(), h.cols()); // (n + 1, hidden)
+                Tensor logits = Tensor.allocate(scratch, DType.F32, h.rows(), m.lmHead().rows()); // (n + 1, vocab)
+                device.ops().rmsNorm(h, m.finalNorm(), device.config().rmsNormEps(), normed);
+                device.ops().linear(normed, m.lmHead(), logits);
+                device.ops().softmaxCrossEntropy(logits.rowSlice(0, n), targets, nll);
+            }
+            double sum = 0;
+            for (double v : nll) {
+                sum += v;
+            }
+            return new LossScored(m.hidden(), sum, n);
+        });
     }
 
     private Behavior<Command> onAllocate(Allocate m) {

@@ -53,7 +53,9 @@ public final class KryoSerializer extends JSerializer {
             LayerScores.class,
             double[].class,
             DeviceWorker.Allocate.class,
-            LayerAllocation.class);
+            LayerAllocation.class,
+            DeviceWorker.RanMasked.class,
+            DeviceWorker.LossScored.class);
 
     private final ActorRefResolver resolver;
     private final Pool<Kryo> pool = new Pool<>(true, false, 16) {

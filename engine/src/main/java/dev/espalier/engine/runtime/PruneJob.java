@@ -55,6 +55,10 @@ public final class PruneJob implements JobExecutor {
      * problem.
      */
     public static void validate(JobSpec spec) {
+        if (spec.getMethod() == dev.espalier.protocol.v1.PruneMethod.PRUNE_METHOD_POLICY_GRADIENT) {
+            PolicyGradientJob.validate(spec);
+            return;
+        }
         PruneMethods.layerMethod(spec.getMethod(), spec.getMethodOptionsMap(), spec.getPattern(), spec.getSparsity(), null);
         DeviceSpec.parse(spec.getDevices());
         maskedDense(spec);
@@ -90,6 +94,10 @@ public final class PruneJob implements JobExecutor {
 
     @Override
     public void run(JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel) throws Exception {
+        if (spec.getMethod() == dev.espalier.protocol.v1.PruneMethod.PRUNE_METHOD_POLICY_GRADIENT) {
+            new PolicyGradientJob().run(spec, run, events, cancel); // the learner is its own phase, not a layer method
+            return;
+        }
         validate(spec);
         DeviceSpec devices = DeviceSpec.parse(spec.getDevices());
         try (LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {

@@ -13,6 +13,7 @@ public final class PruneJobs implements JobExecutorProvider {
         PruneJob job = new PruneJob();
         return Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, job, PruneMethod.PRUNE_METHOD_WANDA, job,
                 PruneMethod.PRUNE_METHOD_SPARSEGPT, job, PruneMethod.PRUNE_METHOD_ALPS, job, PruneMethod.PRUNE_METHOD_WANDA_SP, job,
-                PruneMethod.PRUNE_METHOD_FLAP, job, PruneMethod.PRUNE_METHOD_GOA, job);
+                PruneMethod.PRUNE_METHOD_FLAP, job, PruneMethod.PRUNE_METHOD_GOA, job,
+                PruneMethod.PRUNE_METHOD_POLICY_GRADIENT, job);
     }
 }

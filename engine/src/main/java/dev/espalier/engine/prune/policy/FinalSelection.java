@@ -15,12 +15,12 @@ public final class FinalSelection {
 
     private FinalSelection() {}
 
-    /** n − ⌊n(1 − r)⌋: the official code's kept count for n units at keep ratio r (⌈n·r⌉ up to rounding of n(1 − r)). */
+    /** n − ⌊n(1 − r)⌋ (r from 1 − sparsity read exactly): the official code's kept count for n units at keep ratio r (⌈n·r⌉ up to rounding of n(1 − r)). */
     public static int keepCount(int n, double keepRatio) {
         if (!(keepRatio >= 0 && keepRatio <= 1)) {
             throw new IllegalArgumentException("keep ratio " + keepRatio + " outside [0, 1]");
         }
-        return n - (int) Math.floor(n * (1 - keepRatio));
+        return n - (int) Math.floor(n * (1 - keepRatio) + 1e-9); // 1e-9: 1 − (1 − 0.2) is 0.19999999999999996, not 0.2
     }
 
     /** Marks the {@code k} largest entries of {@code s}, ties to the lower index. */

@@ -18,6 +18,7 @@ class FinalSelectionTest {
         assertEquals(4, FinalSelection.keepCount(10, 0.35));  // 10 − ⌊6.5⌋
         assertEquals(0, FinalSelection.keepCount(10, 0.0));
         assertEquals(10, FinalSelection.keepCount(10, 1.0));
+        assertEquals(16, FinalSelection.keepCount(20, 1 - 0.2));  // 20 − ⌊20 · 0.19999999999999996⌋ would keep 17
         assertEquals(246580, FinalSelection.keepCount(32 * 11008, 0.7));
     }
 

@@ -1,0 +1,323 @@
+package dev.espalier.engine.runtime;
+
+import com.google.protobuf.util.JsonFormat;
+import dev.espalier.engine.data.CalibrationSampler;
+import dev.espalier.engine.data.TextCorpus;
+import dev.espalier.engine.eval.PerplexityProtocol;
+import dev.espalier.engine.eval.PerplexityResult;
+import dev.espalier.engine.export.ModelExportJob;
+import dev.espalier.engine.io.AtomicFiles;
+import dev.espalier.engine.io.CrashPoints;
+import dev.espalier.engine.model.DecoderLayerWeights;
+import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.model.ModelLoader;
+import dev.espalier.engine.prune.policy.LayerKeep;
+import dev.espalier.engine.prune.policy.MetricInitialisation;
+import dev.espalier.engine.prune.policy.PolicyGradientConfig;
+import dev.espalier.engine.prune.policy.PolicyGradientPruner;
+import dev.espalier.engine.prune.policy.PolicyState;
+import dev.espalier.engine.prune.policy.ScoreMapping;
+import dev.espalier.engine.prune.policy.UnitLayout;
+import dev.espalier.engine.prune.policy.WandaSpStatistics;
+import dev.espalier.engine.prune.structured.GoaHeadScores;
+import dev.espalier.engine.prune.structured.KeptUnits;
+import dev.espalier.engine.prune.structured.LayerScores;
+import dev.espalier.engine.prune.structured.StructuredMethod;
+import dev.espalier.engine.prune.structured.LayerSurgery;
+import dev.espalier.engine.runtime.node.CancellationToken;
+import dev.espalier.engine.runtime.node.EventSink;
+import dev.espalier.engine.runtime.node.JobExecutor;
+import dev.espalier.engine.runtime.store.RunDirectory;
+import dev.espalier.engine.tokenizer.Tokenizer;
+import dev.espalier.engine.tokenizer.TokenizerLoader;
+import dev.espalier.protocol.v1.JobEvent;
+import dev.espalier.protocol.v1.JobSpec;
+import dev.espalier.protocol.v1.LayerReport;
+import dev.espalier.protocol.v1.MatrixReport;
+import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.protocol.v1.Progress;
+import dev.espalier.protocol.v1.RunReport;
+import java.lang.foreign.Arena;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Policy-gradient structural pruning as a job ({@code --method policy-gradient}): Wanda-sp initialisation from a dense
+ * pass over the calibration sequences, then a {@link PolicyLearner} (rollouts through the layer pipeline on the
+ * device workers) for {@code steps} steps with its state checkpointed into the run directory (artefact
+ * {@value #CHECKPOINT}) every {@code checkpoint_every} steps and restored from there on resume, then the final top-k
+ * per layer, compaction ({@link LayerSurgery#compact}), export and perplexity before and after.
+ *
+ * <p>Why not a phase of {@link PruneSupervisor}: that supervisor streams calibration batches once through per-layer
+ * accumulate/solve stages and checkpoints layer by layer; the learner instead needs thousands of whole-model masked
+ * passes of the dense weights and checkpoints one small state, and after it no calibration pass is left (compaction
+ * is pure surgery). So the job runs its phases in order on one {@link DeviceSystem}: the Wanda-sp statistics
+ * ({@link DeviceWorker.Observe}), the learner, then evaluation ({@link DeviceWorker.Evaluate}); every kernel call is
+ * a device worker's.
+ *
+ * <p>Method options: {@code init} (wanda-sp, or goa), {@code steps} (1000: about 30 s on stories260K, 2 cores, 4 × 128 tokens per rollout), {@code rollouts_in_flight} (2),
+ * {@code rollouts} (K, 2), {@code batch_size} (sequences per step, 4), {@code lr} (0.05: the official 2e-3 is for
+ * 15 000 steps), {@code checkpoint_every} (20). The keep ratio of heads and of channels is 1 − sparsity.
+ */
+public final class PolicyGradientJob implements JobExecutor {
+    /** Name of the learner's checkpoint artefact in the run directory. */
+    public static final String CHECKPOINT = "policy-checkpoint";
+    /** Name of the loss-curve artefact (CSV: step, mean loss, baseline, valid rollouts, learning rates). */
+    public static final String LOSSES = "policy-losses";
+    static final String LOSSES_HEADER = "step,mean_loss,baseline,valid_rollouts,head_lr,channel_lr\n";
+    static final int DEFAULT_SEQLEN = 128;
+
+    /** Checks the options; IllegalArgumentException naming the bad one. */
+    public static void validate(JobSpec spec) {
+        String init = spec.getMethodOptionsOrDefault("init", "wanda-sp");
+        if (!init.equals("wanda-sp") && !init.equals("goa")) {
+            throw new IllegalArgumentException("--init must be wanda-sp or goa, got '" + init + "'");
+        }
+        if (!spec.getPattern().isEmpty() && !spec.getPattern().equals("unstructured")) {
+            throw new IllegalArgumentException("--pattern " + spec.getPattern() + " does not apply to policy-gradient, which removes"
+                    + " whole key/value groups and FFN channels");
+        }
+        if (!(spec.getSparsity() >= 0 && spec.getSparsity() < 1)) {
+            throw new IllegalArgumentException("--sparsity must be in [0, 1), got " + spec.getSparsity());
+        }
+        config(spec);
+        for (String option : List.of("rollouts_in_flight", "batch_size")) {
+            if (JobOptions.intOption(spec, option, 1) < 1) {
+                throw new IllegalArgumentException("method option " + option + " must be ≥ 1");
+            }
+        }
+        if (spec.getCalibration().isEmpty() || spec.getCalibration().equals("self")) {
+            throw new IllegalArgumentException("--calib <file> is required: policy-gradient scores masks by the loss on calibration text");
+        }
+        DeviceSpec.parse(spec.getDevices());
+    }
+
+    static PolicyGradientConfig config(JobSpec spec) {
+        double keep = 1 - spec.getSparsity();
+        double lr = Double.parseDouble(spec.getMethodOptionsOrDefault("lr", "0.05"));
+        return PolicyGradientConfig.official(JobOptions.intOption(spec, "steps", 1000), keep, lr)
+                .withRollouts(JobOptions.intOption(spec, "rollouts", 2));
+    }
+
+    @Override
+    public void run(JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel) throws Exception {
+        validate(spec);
+        DeviceSpec devices = DeviceSpec.parse(spec.getDevices());
+        try (LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
+            Path tokenizerPath = spec.getTokenizer().isEmpty() ? null : Path.of(spec.getTokenizer());
+            Tokenizer tokenizer = tokenizerPath != null ? TokenizerLoader.load(tokenizerPath) : TokenizerLoader.forModel(Path.of(spec.getModel()));
+            int seqlen = spec.getCalibrationSeqlen() > 0 ? spec.getCalibrationSeqlen()
+                    : Math.min(model.config().maxPositionEmbeddings(), DEFAULT_SEQLEN);
+            int[][] calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(Path.of(spec.getCalibration())), true),
+                    spec.getCalibrationSamples(), seqlen, spec.getSeed(), tokenizer.bosId());
+            PolicyGradientConfig config = config(spec);
+            try (DeviceSystem system = new DeviceSystem(model, devices, Math.max(seqlen, evalWindow(model, spec)))) {
+                runOn(system, spec, run, events, cancel, model, tokenizer, tokenizerPath, seqlen, calibration, config);
+            }
+        }
+    }
+
+    private static int evalWindow(LlamaModel model, JobSpec spec) {
+        return spec.getEvalDataCount() == 0 ? 1 : EvalProtocols.fromProto(spec.getEvalProtocol()).window(model.config());
+    }
+
+    private void runOn(DeviceSystem system, JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel, LlamaModel model,
+            Tokenizer tokenizer, Path tokenizerPath, int seqlen, int[][] calibration, PolicyGradientConfig config) throws Exception {
+        PolicyGradientPruner pruner = new PolicyGradientPruner(config, initialState(system, model, calibration, config, spec.getSeed(),
+            spec.getMethodOptionsOrDefault("init", "wanda-sp")));
+        if (run.hasArtefact(CHECKPOINT)) {
+            pruner.restore(run.verifiedBytes(CHECKPOINT));
+            events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("policy-resume")
+                    .setDone(pruner.state().step()).setTotal(config.steps())));
+        }
+        long start = pruner.state().step();
+        List<String> earlier = new ArrayList<>(); // loss-curve rows of the steps before the checkpoint resumed from
+        if (start > 0 && run.hasArtefact(LOSSES)) {
+            for (String line : new String(run.verifiedBytes(LOSSES), StandardCharsets.UTF_8).split("\n")) {
+                if (!line.isEmpty() && Character.isDigit(line.charAt(0)) && Long.parseLong(line.substring(0, line.indexOf(','))) < start) {
+                    earlier.add(line);
+                }
+            }
+        }
+        long t0 = System.nanoTime();
+        PolicyLearner.Result result = learn(system, model, pruner, batches(calibration, JobOptions.intOption(spec, "batch_size", 4)),
+                JobOptions.intOption(spec, "rollouts_in_flight", 2), JobOptions.intOption(spec, "checkpoint_every", 20), run, events,
+                config.steps(), cancel, earlier);
+        if (result instanceof PolicyLearner.LearningFailed f) {
+            throw new PipelineFailedException(f.message());
+        }
+        PolicyLearner.Learned learned = (PolicyLearner.Learned) result;
+        commitLosses(run, earlier, learned.steps());
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        long ran = config.steps() - start;
+        PolicyGradientPruner.StepResult last = learned.steps().isEmpty() ? null : learned.steps().getLast();
+        events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage(String.format(Locale.ROOT,
+                "policy learned: %d steps in %.1f s (%.1f rollouts/s), last mean loss %s", ran, seconds,
+                ran * config.rollouts() / Math.max(seconds, 1e-9), last == null ? "-" : String.format(Locale.ROOT, "%.4f", last.meanLoss())))
+                .setDone(config.steps()).setTotal(config.steps())));
+
+        LlamaModel pruned = compact(model, pruner.finalKeep());
+        CrashPoints.reach("before-export");
+        Map<Path, String> tokenizerFiles = TokenizerLoader.exportFiles(tokenizerPath != null ? tokenizerPath
+                : TokenizerLoader.locate(Path.of(spec.getModel())));
+        ModelExportJob.export(pruned, Path.of(spec.getOutput()), tokenizerFiles);
+        RunReport.Builder report = RunReport.newBuilder().setJobId(run.jobId()).setSpec(spec);
+        PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
+        for (String file : spec.getEvalDataList()) {
+            int[] stream = tokenizer.encode(TextCorpus.read(Path.of(file)), true);
+            report.addPerplexitiesBefore(EvalProtocols.toProto(evaluate(system, model, file, stream, protocol, spec)));
+            report.addPerplexitiesAfter(EvalProtocols.toProto(evaluate(system, pruned, file, stream, protocol, spec)));
+        }
+        long denseElements = 0;
+        long prunedElements = 0;
+        for (int l = 0; l < pruned.config().numLayers(); l++) {
+            LlamaConfig.LayerDims d = pruned.config().layer(l);
+            LayerReport.Builder layer = LayerReport.newBuilder().setLayer(l).setNumHeads(d.numHeads()).setNumKvHeads(d.numKvHeads())
+                    .setIntermediateSize(d.intermediateSize());
+            for (LinearModule m : LinearModule.values()) {
+                long dense = (long) m.weight(model.layer(l)).rows() * m.weight(model.layer(l)).cols();
+                long kept = (long) m.weight(pruned.layer(l)).rows() * m.weight(pruned.layer(l)).cols();
+                denseElements += dense;
+                prunedElements += kept;
+                layer.addMatrices(MatrixReport.newBuilder().setName(m.hfName()).setSparsity(1 - (double) kept / dense));
+            }
+            report.addLayers(layer);
+        }
+        double achieved = 1 - (double) prunedElements / denseElements; // over the decoder layers' matrices
+        RunReport r = report.setCalibration(spec.getCalibration()).setCalibrationSamples(calibration.length)
+                .setCalibrationSeqlen(seqlen).setCalibrationTokens((long) calibration.length * seqlen).setAchievedSparsity(achieved).build();
+        byte[] json = JsonFormat.printer().print(r).getBytes(StandardCharsets.UTF_8);
+        run.commitArtefact("report-json", "report.json", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(json)));
+        run.commitReport(r);
+    }
+
+    /** Wanda-sp + sigmap initialisation from one dense pass over the calibration sequences. */
+    static PolicyState initialState(DeviceSystem system, LlamaModel model, int[][] calibration, PolicyGradientConfig config, long seed,
+            String init) throws Exception {
+        if (init.equals("goa")) {
+            return MetricInitialisation.fromScores(UnitLayout.of(model.config(), false), seed, goaScores(system, model, calibration),
+                    ScoreMapping.SIGMAP, config.headKeepRatio(), config.channelKeepRatio(), config.layerKeepRatio());
+        }
+        WandaSpStatistics stats = new WandaSpStatistics(model.config());
+        system.call(0, replyTo -> new DeviceWorker.Observe(model, calibration, stats, replyTo));
+        return MetricInitialisation.fromScores(UnitLayout.of(model.config(), false), seed, stats.scores(model), ScoreMapping.SIGMAP,
+                config.headKeepRatio(), config.channelKeepRatio(), config.layerKeepRatio());
+    }
+
+    static int[][][] batches(int[][] calibration, int batchSize) {
+        int n = Math.max(1, calibration.length / batchSize);
+        int[][][] batches = new int[n][][];
+        for (int b = 0; b < n; b++) {
+            int from = b * batchSize;
+            batches[b] = java.util.Arrays.copyOfRange(calibration, from, Math.min(calibration.length, from + batchSize));
+        }
+        return batches;
+    }
+
+    /**
+     * The greedy-output-approximation scores of the dense model: its layers opened as GOA's layer work on worker 0 and
+     * the calibration sequences run through their scoring pass (the structured methods' own scoring code), then each
+     * layer's {@link LayerScores}; query-head scores are summed per key/value group.
+     */
+    static MetricInitialisation.UnitScores goaScores(DeviceSystem system, LlamaModel model, int[][] calibration) throws Exception {
+        LlamaConfig config = model.config();
+        StructuredMethod goa = StructuredMethod.of(StructuredMethod.Kind.GOA, config, 0.5, Map.of("recovery", "off"));
+        for (int l = 0; l < config.numLayers(); l++) {
+            int layer = l;
+            system.call(0, replyTo -> new DeviceWorker.OpenLayer(0, layer, model.layer(layer), model.layer(layer), false, goa, replyTo));
+        }
+        IdSource ids = new IdSource(1);
+        for (int b = 0; b < calibration.length; b++) {
+            ActivationRef embedded = new ActivationRef(ids.next(), 0, 0, b);
+            int[] tokens = calibration[b];
+            system.call(0, replyTo -> new DeviceWorker.Embed(embedded, tokens, replyTo));
+            ActivationRef in = embedded;
+            for (int l = 0; l < config.numLayers(); l++) {
+                int layer = l;
+                ActivationRef input = in;
+                ActivationRef out = new ActivationRef(ids.next(), 0, l + 1, b);
+                system.call(0, replyTo -> new DeviceWorker.Score(layer, input, out, replyTo));
+                system.tell(0, new DeviceWorker.Release(input));
+                in = out;
+            }
+            system.tell(0, new DeviceWorker.Release(in));
+        }
+        double[][] heads = new double[config.numLayers()][];
+        double[][] channels = new double[config.numLayers()][];
+        for (int l = 0; l < config.numLayers(); l++) {
+            int layer = l;
+            LayerScores s = ((DeviceWorker.Scored) system.call(0, replyTo -> new DeviceWorker.ReportScores(layer, replyTo))).scores();
+            system.tell(0, new DeviceWorker.CloseLayer(layer));
+            LlamaConfig.LayerDims d = config.layer(l);
+            heads[l] = s.heads().length == d.numKvHeads() ? s.heads() : GoaHeadScores.groupScores(s.heads(), d.numHeads() / d.numKvHeads());
+            channels[l] = s.channels();
+        }
+        return new MetricInitialisation.UnitScores() {
+            @Override
+            public double[] heads(int layer) {
+                return heads[layer];
+            }
+
+            @Override
+            public double[] channels(int layer) {
+                return channels[layer];
+            }
+        };
+    }
+
+    /** Runs the learner over the system's device workers until every step has run. */
+    static PolicyLearner.Result learn(DeviceSystem system, LlamaModel model, PolicyGradientPruner pruner, int[][][] batches, int inFlight,
+            long checkpointEvery, RunDirectory run, EventSink events, long steps, CancellationToken cancel, List<String> earlierLosses)
+            throws Exception {
+        PolicyLearner.Checkpointer checkpointer = (step, bytes, results) -> {
+            if (run != null) {
+                commitLosses(run, earlierLosses, results); // first, so the curve covers at least the checkpoint's steps
+                run.commitArtefact(CHECKPOINT, "policy/checkpoint.bin", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(bytes)));
+            }
+            if (events != null) {
+                events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("policy-gradient").setDone(step).setTotal(steps)));
+            }
+            CrashPoints.reach("policy-checkpoint");
+        };
+        return system.learn(workers -> new PolicyLearner.Setup(pruner, model, batches, workers, inFlight, checkpointEvery, checkpointer,
+                new IdSource(0)), cancel);
+    }
+
+    private static void commitLosses(RunDirectory run, List<String> earlier, List<PolicyGradientPruner.StepResult> results) {
+        StringBuilder csv = new StringBuilder(LOSSES_HEADER);
+        earlier.forEach(line -> csv.append(line).append('\n'));
+        for (PolicyGradientPruner.StepResult r : results) {
+            csv.append(String.format(Locale.ROOT, "%d,%.17g,%.17g,%d,%.6g,%.6g%n", r.step(), r.meanLoss(), r.baseline(), r.validRollouts(),
+                    r.headLr(), r.channelLr()));
+        }
+        byte[] bytes = csv.toString().getBytes(StandardCharsets.UTF_8);
+        run.commitArtefact(LOSSES, "policy/losses.csv", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(bytes)));
+    }
+
+    /** The model with every layer compacted to the units {@code keep} names. */
+    static LlamaModel compact(LlamaModel model, List<LayerKeep> keep) {
+        LlamaConfig config = model.config();
+        List<DecoderLayerWeights> layers = new ArrayList<>();
+        List<LlamaConfig.LayerDims> dims = new ArrayList<>();
+        Arena arena = Arena.ofAuto();
+        for (LayerKeep k : keep) {
+            LlamaConfig.LayerDims d = config.layer(k.layer());
+            KeptUnits kept = k.toKeptUnits(d.numHeads() / d.numKvHeads());
+            layers.add(LayerSurgery.compact(model.layer(k.layer()), d, config.headDim(), kept, arena));
+            dims.add(kept.dims(d));
+        }
+        return model.withLayers(config.withLayers(dims), layers);
+    }
+
+    private static PerplexityResult evaluate(DeviceSystem system, LlamaModel model, String file, int[] stream, PerplexityProtocol protocol,
+            JobSpec spec) throws Exception {
+        return ((DeviceWorker.Evaluated) system.call(0, replyTo -> new DeviceWorker.Evaluate(0, file, model, stream, protocol,
+                (int) spec.getEvalMaxTokens(), replyTo))).result();
+    }
+}

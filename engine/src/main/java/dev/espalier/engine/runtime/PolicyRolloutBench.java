@@ -1,0 +1,62 @@
+package dev.espalier.engine.runtime;
+
+import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.prune.policy.PolicyGradientConfig;
+import dev.espalier.engine.prune.policy.PolicyGradientPruner;
+import dev.espalier.engine.prune.policy.PolicyState;
+import dev.espalier.engine.prune.policy.UnitLayout;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Rollout throughput of {@link PolicyLearner}: the same learning run (uniform start, K = 2, {@code steps} steps) for
+ * each device count and in-flight window, timed end to end, with the final state's bytes hashed to show that they do
+ * not depend on either.
+ */
+public final class PolicyRolloutBench {
+
+    /** One setting's measurement; {@code stateHash} is the hash of the final learner state's bytes. */
+    public record Row(int devices, int inFlight, long rollouts, long passes, double seconds, int stateHash) {
+        public double rolloutsPerSecond() {
+            return rollouts / seconds;
+        }
+    }
+
+    private PolicyRolloutBench() {}
+
+    /** Runs every (devices, window) pair {@code repeats} times after one untimed warm-up run; reports the fastest. */
+    public static List<Row> run(LlamaModel model, int[][][] batches, int[] deviceCounts, int[] windows, long steps, int repeats)
+            throws Exception {
+        PolicyGradientConfig config = PolicyGradientConfig.official(steps, 0.7, 0.05);
+        PolicyState start = PolicyState.uniform(UnitLayout.of(model.config(), false), 0, 0.7, 0.7, 1.0);
+        once(model, batches, config, start, DeviceSpec.parse("cpu"), 2); // warm-up (JIT)
+        List<Row> rows = new ArrayList<>();
+        for (int devices : deviceCounts) {
+            for (int window : windows) {
+                double seconds = Double.POSITIVE_INFINITY;
+                PolicyState end = null;
+                for (int r = 0; r < repeats; r++) {
+                    long t0 = System.nanoTime(); // includes the actor system's start, some 10 ms
+                    end = once(model, batches, config, start, DeviceSpec.parse("cpu:" + devices), window);
+                    seconds = Math.min(seconds, (System.nanoTime() - t0) / 1e9);
+                }
+                rows.add(new Row(devices, window, steps * config.rollouts(), steps * config.rollouts() * batches[0].length, seconds,
+                        java.util.Arrays.hashCode(end.toBytes())));
+            }
+        }
+        return rows;
+    }
+
+    private static PolicyState once(LlamaModel model, int[][][] batches, PolicyGradientConfig config, PolicyState start, DeviceSpec devices,
+            int window) throws Exception {
+        PolicyGradientPruner pruner = new PolicyGradientPruner(config, start);
+        PolicyLearner.Result r;
+        try (DeviceSystem system = new DeviceSystem(model, devices, batches[0][0].length)) {
+            r = PolicyGradientJob.learn(system, model, pruner, batches, window, 0, null, null, config.steps(), null, List.of());
+        }
+        if (r instanceof PolicyLearner.LearningFailed f) {
+            throw new PipelineFailedException(f.message());
+        }
+        return ((PolicyLearner.Learned) r).state();
+    }
+}
