@@ -10,7 +10,7 @@ import java.util.TreeSet;
  * ({@link #PIPELINE_OPTIONS}) are not the method's and are skipped when checking for unknown names.
  */
 public final class MethodOptions {
-    static final Set<String> PIPELINE_OPTIONS = Set.of("window", "max_restarts", "debug_fail_call", "reconstruction_error", "solve_order", "export");
+    public static final Set<String> PIPELINE_OPTIONS = Set.of("window", "max_restarts", "debug_fail_call", "reconstruction_error", "solve_order", "export");
 
     private final Map<String, String> values;
     private final Set<String> used = new HashSet<>();

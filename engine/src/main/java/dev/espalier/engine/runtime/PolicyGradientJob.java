@@ -17,7 +17,9 @@ import dev.espalier.engine.prune.policy.MetricInitialisation;
 import dev.espalier.engine.prune.policy.PolicyGradientConfig;
 import dev.espalier.engine.prune.policy.PolicyGradientPruner;
 import dev.espalier.engine.prune.policy.PolicyState;
+import dev.espalier.engine.prune.policy.ScoreFunction;
 import dev.espalier.engine.prune.policy.ScoreMapping;
+import dev.espalier.engine.report.WidthPlot;
 import dev.espalier.engine.prune.policy.UnitLayout;
 import dev.espalier.engine.prune.policy.WandaSpStatistics;
 import dev.espalier.engine.prune.structured.GoaHeadScores;
@@ -70,11 +72,24 @@ public final class PolicyGradientJob implements JobExecutor {
     public static final String CHECKPOINT = "policy-checkpoint";
     /** Name of the loss-curve artefact (CSV: step, mean loss, baseline, valid rollouts, learning rates). */
     public static final String LOSSES = "policy-losses";
+    /** Name of the loss-curve plot artefact (PNG). */
+    public static final String LOSS_PLOT = "policy-loss-plot";
     static final String LOSSES_HEADER = "step,mean_loss,baseline,valid_rollouts,head_lr,channel_lr\n";
     static final int DEFAULT_SEQLEN = 128;
 
+    /** The method options policy-gradient reads (besides the pipeline's own). */
+    static final java.util.Set<String> OPTIONS = java.util.Set.of("init", "steps", "rollouts_in_flight", "rollouts", "batch_size", "lr",
+            "checkpoint_every", "score", "layer_sparsity");
+
     /** Checks the options; IllegalArgumentException naming the bad one. */
     public static void validate(JobSpec spec) {
+        java.util.Set<String> unknown = new java.util.TreeSet<>(spec.getMethodOptionsMap().keySet());
+        unknown.removeAll(OPTIONS);
+        unknown.removeAll(dev.espalier.engine.prune.MethodOptions.PIPELINE_OPTIONS);
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException("unknown --method-option for policy-gradient: " + String.join(", ", unknown) + " (it takes "
+                    + String.join(", ", new java.util.TreeSet<>(OPTIONS)) + ")");
+        }
         String init = spec.getMethodOptionsOrDefault("init", "wanda-sp");
         if (!init.equals("wanda-sp") && !init.equals("goa")) {
             throw new IllegalArgumentException("--init must be wanda-sp or goa, got '" + init + "'");
@@ -98,11 +113,32 @@ public final class PolicyGradientJob implements JobExecutor {
         DeviceSpec.parse(spec.getDevices());
     }
 
+    /**
+     * The learner's settings: {@code score=official} (the official code's (m − s)/sqrt(s(1 − s))) or {@code reinforce}
+     * (the textbook (m − s)/(s(1 − s))); {@code layer_sparsity} &gt; 0 adds a keep-probability per decoder layer (the
+     * paper's layer granularity) with that fraction of layers removed.
+     */
     static PolicyGradientConfig config(JobSpec spec) {
         double keep = 1 - spec.getSparsity();
-        double lr = Double.parseDouble(spec.getMethodOptionsOrDefault("lr", "0.05"));
-        return PolicyGradientConfig.official(JobOptions.intOption(spec, "steps", 1000), keep, lr)
+        double lr = JobOptions.realOption(spec, "lr", 0.05);
+        PolicyGradientConfig config = PolicyGradientConfig.official(JobOptions.intOption(spec, "steps", 1000), keep, lr)
                 .withRollouts(JobOptions.intOption(spec, "rollouts", 2));
+        String score = spec.getMethodOptionsOrDefault("score", "official");
+        config = switch (score) {
+            case "official" -> config;
+            case "reinforce" -> config.withScoreFunction(ScoreFunction.REINFORCE);
+            default -> throw new IllegalArgumentException("--method-option score must be official or reinforce, got '" + score + "'");
+        };
+        double layerSparsity = layerSparsity(spec);
+        return layerSparsity > 0 ? config.withLayerKeepRatio(1 - layerSparsity, lr) : config;
+    }
+
+    private static double layerSparsity(JobSpec spec) {
+        double v = JobOptions.realOption(spec, "layer_sparsity", 0);
+        if (!(v >= 0 && v < 1)) {
+            throw new IllegalArgumentException("--method-option layer_sparsity must be in [0, 1), got " + v);
+        }
+        return v;
     }
 
     @Override
@@ -130,7 +166,7 @@ public final class PolicyGradientJob implements JobExecutor {
     private void runOn(DeviceSystem system, JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel, LlamaModel model,
             Tokenizer tokenizer, Path tokenizerPath, int seqlen, int[][] calibration, PolicyGradientConfig config) throws Exception {
         PolicyGradientPruner pruner = new PolicyGradientPruner(config, initialState(system, model, calibration, config, spec.getSeed(),
-            spec.getMethodOptionsOrDefault("init", "wanda-sp")));
+            spec.getMethodOptionsOrDefault("init", "wanda-sp"), layerSparsity(spec) > 0));
         if (run.hasArtefact(CHECKPOINT)) {
             pruner.restore(run.verifiedBytes(CHECKPOINT));
             events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("policy-resume")
@@ -154,6 +190,7 @@ public final class PolicyGradientJob implements JobExecutor {
         }
         PolicyLearner.Learned learned = (PolicyLearner.Learned) result;
         commitLosses(run, earlier, learned.steps());
+        commitLossPlot(run);
         double seconds = (System.nanoTime() - t0) / 1e9;
         long ran = config.steps() - start;
         PolicyGradientPruner.StepResult last = learned.steps().isEmpty() ? null : learned.steps().getLast();
@@ -199,14 +236,15 @@ public final class PolicyGradientJob implements JobExecutor {
 
     /** Wanda-sp + sigmap initialisation from one dense pass over the calibration sequences. */
     static PolicyState initialState(DeviceSystem system, LlamaModel model, int[][] calibration, PolicyGradientConfig config, long seed,
-            String init) throws Exception {
+            String init, boolean layerUnits) throws Exception {
+        UnitLayout layout = UnitLayout.of(model.config(), layerUnits);
         if (init.equals("goa")) {
-            return MetricInitialisation.fromScores(UnitLayout.of(model.config(), false), seed, goaScores(system, model, calibration),
+            return MetricInitialisation.fromScores(layout, seed, goaScores(system, model, calibration),
                     ScoreMapping.SIGMAP, config.headKeepRatio(), config.channelKeepRatio(), config.layerKeepRatio());
         }
         WandaSpStatistics stats = new WandaSpStatistics(model.config());
         system.call(0, replyTo -> new DeviceWorker.Observe(model, calibration, stats, replyTo));
-        return MetricInitialisation.fromScores(UnitLayout.of(model.config(), false), seed, stats.scores(model), ScoreMapping.SIGMAP,
+        return MetricInitialisation.fromScores(layout, seed, stats.scores(model), ScoreMapping.SIGMAP,
                 config.headKeepRatio(), config.channelKeepRatio(), config.layerKeepRatio());
     }
 
@@ -298,6 +336,30 @@ public final class PolicyGradientJob implements JobExecutor {
         }
         byte[] bytes = csv.toString().getBytes(StandardCharsets.UTF_8);
         run.commitArtefact(LOSSES, "policy/losses.csv", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(bytes)));
+    }
+
+    /** The loss curve of {@link #commitLosses}'s CSV as a PNG (mean rollout loss and the moving-average baseline per step). */
+    private static void commitLossPlot(RunDirectory run) {
+        String[] lines = new String(run.verifiedBytes(LOSSES), StandardCharsets.UTF_8).split("\n");
+        List<double[]> rows = new ArrayList<>();
+        for (String line : lines) {
+            if (!line.isEmpty() && Character.isDigit(line.charAt(0))) {
+                String[] f = line.split(",");
+                rows.add(new double[] {Double.parseDouble(f[0]), Double.parseDouble(f[1]), Double.parseDouble(f[2])});
+            }
+        }
+        double[] x = rows.stream().mapToDouble(r -> r[0]).toArray();
+        List<WidthPlot.Series> series = List.of(new WidthPlot.Series("mean rollout loss", rows.stream().mapToDouble(r -> r[1]).toArray()),
+                new WidthPlot.Series("baseline (moving average)", rows.stream().mapToDouble(r -> r[2]).toArray()));
+        java.awt.image.BufferedImage image = WidthPlot.renderLines("policy-gradient pruning: calibration loss per step", "step",
+                "cross-entropy (nats/token)", x, series);
+        java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+        try {
+            javax.imageio.ImageIO.write(image, "png", png);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        run.commitArtefact(LOSS_PLOT, "policy/losses.png", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(png.toByteArray())));
     }
 
     /** The model with every layer compacted to the units {@code keep} names. */
