@@ -263,8 +263,9 @@ final class GoaLayer extends StructuredLayer {
     }
 
     /**
-     * The kept attention units: scored by output second moment, removed greedily among the most similar attention maps
-     * (all query heads kept when the layer's maps were not measured, i.e. in the scoring-pass-free count of zero).
+     * The kept attention units: scored by output second moment and removed greedily, each time the lower-scored of the
+     * two most similar attention maps ({@link AttentionMapSimilarity#greedyPrune}), until the allocated number is gone or,
+     * with τ &gt; 0, while the most similar pair is closer than τ.
      */
     private KeptUnits chooseHeads(GramStatistics attentionOutputGram, TensorOps ops) {
         double[] headScores = GoaHeadScores.headScores(weights.o(), attentionOutputGram, headDim(), ops);
