@@ -196,9 +196,11 @@ public final class SparseGpt {
 
     /**
      * X = L⁻¹ for L (n, n) lower triangular, into the zero-filled x (n, n), by block rows I of {@link #INVERSE_BLOCK}:
-     * X[I, :I] = −L_II⁻¹ · (L[I, :I] · X[:I, :I]) and X[I, I] = L_II⁻¹, one GEMM and one triangular solve (against
-     * [−product | identity]) per block row. The GEMMs multiply the zero upper part of X[:I, :I] too: 2n³/3 flops in
-     * all, at the GEMM rate, instead of the n³ of one triangular solve against the whole identity.
+     * X[I, :I] = −L_II⁻¹ · (L[I, :I] · X[:I, :I]) and X[I, I] = L_II⁻¹, one triangular solve (against
+     * [−product | identity]) per block row. The product goes by column blocks J, L[I, J:I] · X[J:I, J], one GEMM each,
+     * skipping the zero blocks above the diagonal of X: about n³/3 flops at the GEMM rate (one GEMM over all of
+     * X[:I, :I] would be 2n³/3, measured 0.32 s against 0.28 s for the whole factor at n = 4096 on 2 threads), instead of
+     * the n³ of one triangular solve against the whole identity.
      */
     static void invertLower(Tensor l, Tensor x, Arena scratch, TensorOps ops) {
         int n = l.rows();
@@ -216,9 +218,9 @@ public final class SparseGpt {
             }
             Tensor rhs = Tensor.of(rows, DType.F32, h, width); // [−L[I, :I] · X[:I, :I] | identity]
             rhs.zero();
-            if (r0 > 0) {
-                ops.gemm(false, false, -1f, l.rowSlice(r0, width).columnSlice(0, r0), x.rowSlice(0, r0).columnSlice(0, r0),
-                        0f, rhs.columnSlice(0, r0));
+            for (int c0 = 0; c0 < r0; c0 += nb) { // X[:I, J] is zero above row J: only L[I, J:I] · X[J:I, J]
+                ops.gemm(false, false, -1f, l.rowSlice(r0, width).columnSlice(c0, r0),
+                        x.rowSlice(c0, r0).columnSlice(c0, c0 + nb), 0f, rhs.columnSlice(c0, c0 + nb));
             }
             for (int a = 0; a < h; a++) {
                 rhs.set(a, r0 + a, 1.0);
