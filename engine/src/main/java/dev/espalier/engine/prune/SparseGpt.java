@@ -281,8 +281,8 @@ public final class SparseGpt {
      * update is a vector FMA over rows; the updates of {@link #GROUP} consecutive columns are applied to each later
      * column in one pass, in column order. Every weight thus sees the exact sequence of single-rounding updates
      * w −= err_a · U_ab of the column-by-column algorithm, whatever the tile, the group or the thread that handles it.
-     * Each tile writes its Errᵀ into {@link #errorsT}; after the block, one GEMM propagates Err to the columns right of
-     * it.
+     * Each tile writes its rows of Err into {@link #errors}; after the block, one GEMM propagates Err to the columns
+     * right of it (Err row-major rather than transposed: packing a transposed operand costs the GEMM more).
      */
     private static final class Sweep {
         private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
@@ -308,8 +308,8 @@ public final class SparseGpt {
         private final TensorOps ops;
         private final int out;
         private final int in;
-        private final Tensor errorsT; // (blockSize, out) Errᵀ of the current block
-        private final MemorySegment es; // errorsT's data, reachable from the backend's threads
+        private final Tensor errors; // (out, blockSize) Err of the current block
+        private final MemorySegment es; // errors' data, reachable from the backend's threads
         private final float[] negUt; // (width, width) −U[block, block]ᵀ: negUt[b · width + a] = −U_ab for a ≤ b
         private final float[] marks; // (out, width) 1 where a weight of the block is pruned, else 0 (unstructured)
         private final float[] scores; // (out, width) w² / U_jj² of the current block (unstructured)
@@ -331,8 +331,8 @@ public final class SparseGpt {
             this.ops = ops;
             this.out = weight.rows();
             this.in = weight.cols();
-            this.errorsT = Tensor.allocate(arena, DType.F32, blockSize, out);
-            this.es = ops.shareable(errorsT.data());
+            this.errors = Tensor.allocate(arena, DType.F32, out, blockSize);
+            this.es = ops.shareable(errors.data());
             this.negUt = new float[blockSize * blockSize];
             this.marks = pattern.isNm() ? null : new float[out * blockSize];
             this.scores = pattern.isNm() ? null : new float[out * blockSize];
@@ -375,8 +375,8 @@ public final class SparseGpt {
                 int from = i1;
                 ops.forEachTask(tileCount, t -> sweepTile(from, width, t * TILE_ROWS));
                 if (i2 < in) { // W[:, i2:] −= Err · U[i1:i2, i2:]
-                    ops.gemm(true, false, -1f, errorsT.rowSlice(0, width), u.rowSlice(i1, i2).columnSlice(i2, in), 1f,
-                            weight.columnSlice(i2, in));
+                    ops.gemm(false, false, -1f, errors.columnSlice(0, width), u.rowSlice(i1, i2).columnSlice(i2, in),
+                            1f, weight.columnSlice(i2, in));
                 }
             }
         }
@@ -421,14 +421,15 @@ public final class SparseGpt {
                     }
                 }
             }
-            for (int r = 0; r < rows; r++) { // transpose out
+            for (int r = 0; r < rows; r++) { // transpose out, the weights and the errors
                 for (int c = 0; c < width; c++) {
                     row[c] = x[c * TILE_ROWS + r];
                 }
                 MemorySegment.copy(row, 0, ws, F32, ((r0 + r) * ld + i1) * 4, width);
-            }
-            for (int c = 0; c < width; c++) {
-                MemorySegment.copy(tile.errors, c * TILE_ROWS, es, F32, ((long) c * out + r0) * 4, rows);
+                for (int c = 0; c < width; c++) {
+                    row[c] = tile.errors[c * TILE_ROWS + r];
+                }
+                MemorySegment.copy(row, 0, es, F32, ((long) (r0 + r) * blockSize) * 4, width);
             }
             tiles.add(tile);
         }
