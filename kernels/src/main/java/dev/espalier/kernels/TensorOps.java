@@ -1,5 +1,8 @@
 package dev.espalier.kernels;
 
+import java.lang.foreign.MemorySegment;
+import java.util.function.IntConsumer;
+
 /**
  * The math contract of Espalier. Every backend (scalar reference, CPU, CUDA) implements it; the scalar
  * reference backend is the oracle the others are tested against ({@code TensorOpsContractTest}).
@@ -122,6 +125,27 @@ public interface TensorOps extends AutoCloseable {
             }
             out[r] = max + Math.log(sum) - logits.get(r, targets[r]);
         }
+    }
+
+    /**
+     * Runs {@code task.accept(i)} for every i in [0, count) on this backend's threads (the caller's included) and
+     * returns when all are done, rethrowing the first failure. For method code whose work splits into independent
+     * pieces (SparseGPT's rows within a block): tasks must write disjoint outputs and compute each output the same way
+     * whichever thread runs them, so that results do not depend on the thread count. Memory of a confined arena must be
+     * reached through {@link #shareable}. The default runs the tasks in order on the calling thread.
+     */
+    default void forEachTask(int count, IntConsumer task) {
+        for (int i = 0; i < count; i++) {
+            task.accept(i);
+        }
+    }
+
+    /**
+     * A view of {@code segment} that the tasks of {@link #forEachTask} may touch from the backend's threads; valid
+     * only during that call, while the caller keeps the segment's arena open. The default returns the segment.
+     */
+    default MemorySegment shareable(MemorySegment segment) {
+        return segment;
     }
 
     /** Releases native resources of the backend (thread pools, library handles). */

@@ -23,11 +23,11 @@ import java.util.SplittableRandom;
  *   <li>solve: {@link SparseGpt#prune} at 50 % unstructured with the paper's defaults, on a fresh copy of the weights
  *       (the copy is not timed). FLOPs: (2/3) · in³ + out · in², the textbook counts: in³/3 for the Cholesky
  *       factorisation and in³/3 for inverting its triangular factor (together the factor of H⁻¹,
- *       {@link SparseGpt#inverseFactor}; the inversion actually runs 2in³/3 through GEMMs that include the zero
- *       triangle, and the official code's cholesky + cholesky_inverse + cholesky is (4/3) · in³), and out · in² for the
+ *       {@link SparseGpt#inverseFactor}; the inversion runs about in³/3 through GEMMs that skip the zero blocks,
+ *       plus the zeros inside the diagonal blocks, and the official code's cholesky + cholesky_inverse + cholesky is (4/3) · in³), and out · in² for the
  *       updates: every column i updates the later columns j &gt; i of every row, 2 flops each,
  *       Σᵢ 2 · out · (in − 1 − i) ≈ out · in² (lazy blocks only regroup them into GEMMs; 2 · out · in² would count every
- *       column pair twice). The rank-1 updates skip kept weights, so at 50 % slightly less is executed.</li>
+ *       column pair twice). Kept weights have a zero error, but their updates are executed all the same.</li>
  * </ul>
  * The solve is also split into its factorisation ({@link SparseGpt#inverseFactor} alone, (2/3) · in³) and the column
  * sweep (solve minus factorisation, out · in²), so that each can be compared with the backend's GEMM rate.

@@ -27,7 +27,10 @@ import java.util.List;
  *       grown, else ρ ÷5; ρ is capped at 1e6; after {@code switchIteration} iterations, c/k < 0.0003 stops. The
  *       option {@code stopRho} (official: 0) lets the two support-stable stops act only once ρ ≥ stopRho (below
  *       it a quiet check grows ρ ×1.1): on problems with a handful of weights a quiet check is no sign of
- *       convergence, and the official rule then stops at a small ρ.</li>
+ *       convergence, and the official rule then stops at a small ρ. One deliberate difference: when a check both
+ *       restarts (c > 0, ρ never grown) and meets the c/k < 0.0003 stop (possible only for k &gt; 3333), the official
+ *       code breaks after resetting B to B0 and so ends on the magnitude support of B0; here the stop wins and the
+ *       ADMM ends on Π(B) of its last iterate.</li>
  *   <li>The backsolve: {@code B ← Π(B)}, then conjugate gradient on the fixed support
  *       ({@link TensorOps#maskedConjugateGradient}, at most {@code cgIterations}) for
  *       {@code Hs[S,S] B[S] = (Hs B0)[S]} column by column, and {@code Ŵ = (S⁻¹ B)ᵀ}.</li>

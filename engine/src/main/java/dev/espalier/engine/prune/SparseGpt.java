@@ -8,6 +8,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * SparseGPT (Frantar and Alistarh, 2023): one-shot pruning of a linear map y = x·Wᵀ by approximate optimal brain
@@ -27,16 +30,12 @@ import java.util.Arrays;
  * exactly ⌊rows · width · sparsity⌋ weights (the official threshold test {@code score <= sorted[k]} drops k + 1 and
  * any ties), ties going to the earlier column, then the earlier row; the scale 2 / tokens (the official code divides
  * by the number of sequences) cancels out of every step, damping included; U is computed without forming H⁻¹, from
- * the Cholesky factor of the reversed matrix ({@link #inverseFactor}); inside a block, columns are handled in panels
- * of {@link #PANEL}, with a GEMM from each panel to the rest of the block, so that only O(out · in · PANEL) work is
- * left to the Java loops. Everything is f32, like the official code; only the mean of the diagonal is in f64.
+ * the Cholesky factor of the reversed matrix ({@link #inverseFactor}); inside a block, the rank-1 updates are fused
+ * multiply-adds (one rounding each, where the official code rounds the product and the difference), applied by tiles of
+ * rows on the backend's threads (see {@link Sweep}). Everything is f32, like the official code; only the mean of the
+ * diagonal is in f64.
  */
 public final class SparseGpt {
-    /**
-     * Panel width inside a block: rank-1 updates within a panel (Java loops), a GEMM between panels. Measured on
-     * 4096 x 4096 (2 threads): 16 → panels 0.05 s + in-block GEMMs 0.02 s; 32 → 0.08 + 0.02; 64 → 0.15 + 0.01.
-     */
-    static final int PANEL = 16;
     /** Block rows of the triangular inversion in {@link #invertLower}. */
     static final int INVERSE_BLOCK = 256;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
@@ -197,9 +196,11 @@ public final class SparseGpt {
 
     /**
      * X = L⁻¹ for L (n, n) lower triangular, into the zero-filled x (n, n), by block rows I of {@link #INVERSE_BLOCK}:
-     * X[I, :I] = −L_II⁻¹ · (L[I, :I] · X[:I, :I]) and X[I, I] = L_II⁻¹, one GEMM and one triangular solve (against
-     * [−product | identity]) per block row. The GEMMs multiply the zero upper part of X[:I, :I] too: 2n³/3 flops in
-     * all, at the GEMM rate, instead of the n³ of one triangular solve against the whole identity.
+     * X[I, :I] = −L_II⁻¹ · (L[I, :I] · X[:I, :I]) and X[I, I] = L_II⁻¹, one triangular solve (against
+     * [−product | identity]) per block row. The product goes by column blocks J, L[I, J:I] · X[J:I, J], one GEMM each,
+     * skipping the zero blocks above the diagonal of X: about n³/3 flops at the GEMM rate (one GEMM over all of
+     * X[:I, :I] would be 2n³/3, measured 0.32 s against 0.28 s for the whole factor at n = 4096 on 2 threads), instead of
+     * the n³ of one triangular solve against the whole identity.
      */
     static void invertLower(Tensor l, Tensor x, Arena scratch, TensorOps ops) {
         int n = l.rows();
@@ -217,9 +218,9 @@ public final class SparseGpt {
             }
             Tensor rhs = Tensor.of(rows, DType.F32, h, width); // [−L[I, :I] · X[:I, :I] | identity]
             rhs.zero();
-            if (r0 > 0) {
-                ops.gemm(false, false, -1f, l.rowSlice(r0, width).columnSlice(0, r0), x.rowSlice(0, r0).columnSlice(0, r0),
-                        0f, rhs.columnSlice(0, r0));
+            for (int c0 = 0; c0 < r0; c0 += nb) { // X[:I, J] is zero above row J: only L[I, J:I] · X[J:I, J]
+                ops.gemm(false, false, -1f, l.rowSlice(r0, width).columnSlice(c0, r0),
+                        x.rowSlice(c0, r0).columnSlice(c0, c0 + nb), 0f, rhs.columnSlice(c0, c0 + nb));
             }
             for (int a = 0; a < h; a++) {
                 rhs.set(a, r0 + a, 1.0);
@@ -273,225 +274,361 @@ public final class SparseGpt {
     }
 
     /**
-     * The column sweep over W with the factor U. Each block of columns is held transposed, (width, out), so that the
-     * in-panel rank-1 updates are axpys over all rows: on the Java heap in {@link #columns} for the loops, and in the
-     * native {@link #blockT} for the GEMM from each panel to the rest of the block. After the block, its columns go
-     * back into W and one GEMM propagates its Err to the columns right of it.
+     * The column sweep over W with the factor U, block by block. For a block [i1, i2): (unstructured) its mask is
+     * selected over all rows at once ({@link #selectBlock}); then the rows, in tiles of {@link #TILE_ROWS}, are swept
+     * through the block's columns as tasks on the backend's threads ({@link TensorOps#forEachTask}; rows are
+     * independent within a block). A tile is held transposed on the heap, (width, TILE_ROWS), so that every rank-1
+     * update is a vector FMA over rows; the updates of {@link #GROUP} consecutive columns are applied to each later
+     * column in one pass, in column order. Every weight thus sees the exact sequence of single-rounding updates
+     * w −= err_a · U_ab of the column-by-column algorithm, whatever the tile, the group or the thread that handles it.
+     * Each tile writes its rows of Err into {@link #errors}; after the block, one GEMM propagates Err to the columns
+     * right of it (Err row-major rather than transposed: packing a transposed operand costs the GEMM more).
      */
     private static final class Sweep {
-        /** Rows per chunk of the in-panel loops, so that a chunk of the panel stays in the L1 cache. */
-        private static final int ROW_CHUNK = 256;
-        /** Rows per tile of the transpositions between W and {@link #columns}. */
-        private static final int TILE = 16;
+        private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+        private static final int LANES = SPECIES.length();
+        /**
+         * Rows per tile: a multiple of every vector width (the padding rows of the last tile are zero and never
+         * written back, so the vector loops need no scalar tail); 64 rows x 128 columns keep a tile in the L1 cache.
+         */
+        static final int TILE_ROWS = 64;
+        /** Columns whose errors are applied together to each later column of the block (8 vectors held in registers). */
+        static final int GROUP = 8;
+        /** Fixed pieces of the block's score histograms (integer counts: any split gives the same totals). */
+        private static final int HISTOGRAM_PIECES = 4;
         private final Tensor weight; // (out, in) W, updated in place
+        private final MemorySegment ws; // weight's data, reachable from the backend's threads
+        private final long ld; // weight's row stride
         private final Tensor u; // (in, in) upper factor of H⁻¹
         private final float[] diag; // (in) U_jj
         private final SparsityPattern pattern;
         private final double sparsity;
         private final int blockSize;
-        private final int panel; // panel width, a multiple of M for N:M
+        private final int group; // GROUP, or 1 for an N:M group size that neither divides nor is divided by it
         private final TensorOps ops;
         private final int out;
         private final int in;
-        private final Tensor blockT; // (blockSize, out) W[:, i1:i2]ᵀ of the current block
-        private final Tensor errorsT; // (blockSize, out) Errᵀ of the current block
-        private final float[] columns; // (blockSize, out) W[:, i1:i2]ᵀ on the heap
-        private final float[] errors; // (panel, out) Errᵀ of the current panel
-        private final float[] marks; // (blockSize, out) 1 where a weight of the block is pruned, else 0
-        private final float[] scores; // (blockSize, out) w² / U_jj² of the current block (unstructured)
-        private final int[] nmBits; // (M, ROW_CHUNK) bits of w² / U_jj² of one N:M group, for a chunk of rows
-        private final int[] nmRanks; // (ROW_CHUNK) ranks within the group
+        private final Tensor errors; // (out, blockSize) Err of the current block
+        private final MemorySegment es; // errors' data, reachable from the backend's threads
+        private final float[] negUt; // (width, width) −U[block, block]ᵀ: negUt[b · width + a] = −U_ab for a ≤ b
+        private final float[] marks; // (out, width) 1 where a weight of the block is pruned, else 0 (unstructured)
+        private final float[] scores; // (out, width) w² / U_jj² of the current block (unstructured)
+        private final int[][] histograms; // (HISTOGRAM_PIECES, 2¹⁶) counts of score bits (unstructured)
+        private final ConcurrentLinkedQueue<Tile> tiles = new ConcurrentLinkedQueue<>(); // scratch, one per thread
 
         Sweep(Tensor weight, Tensor u, float[] diag, SparsityPattern pattern, double sparsity, int blockSize,
                 Arena arena, TensorOps ops) {
             this.weight = weight;
+            this.ws = ops.shareable(weight.data());
+            this.ld = weight.rowStride();
             this.u = u;
             this.diag = diag;
             this.pattern = pattern;
             this.sparsity = sparsity;
             this.blockSize = blockSize;
             int m = pattern.group();
-            this.panel = Math.min(blockSize, pattern.isNm() ? m * Math.max(1, PANEL / m) : PANEL);
+            this.group = !pattern.isNm() || GROUP % m == 0 || m % GROUP == 0 ? GROUP : 1;
             this.ops = ops;
             this.out = weight.rows();
             this.in = weight.cols();
-            this.blockT = Tensor.allocate(arena, DType.F32, blockSize, out);
-            this.errorsT = Tensor.allocate(arena, DType.F32, blockSize, out);
-            this.columns = new float[blockSize * out];
-            this.errors = new float[panel * out];
-            this.marks = new float[blockSize * out];
-            this.scores = pattern.isNm() ? null : new float[blockSize * out];
-            this.nmBits = new int[Math.max(1, m) * ROW_CHUNK];
-            this.nmRanks = new int[ROW_CHUNK];
+            this.errors = Tensor.allocate(arena, DType.F32, out, blockSize);
+            this.es = ops.shareable(errors.data());
+            this.negUt = new float[blockSize * blockSize];
+            this.marks = pattern.isNm() ? null : new float[out * blockSize];
+            this.scores = pattern.isNm() ? null : new float[out * blockSize];
+            this.histograms = pattern.isNm() ? null : new int[HISTOGRAM_PIECES][1 << 16];
+        }
+
+        /** Per-thread scratch of one tile of rows. */
+        private static final class Tile {
+            final float[] values; // (width, TILE_ROWS) W[r0 : r0+TILE_ROWS, block]ᵀ
+            final float[] errors; // (width, TILE_ROWS) Errᵀ
+            final float[] marks; // (width, TILE_ROWS) 1 where pruned
+            final float[] row; // (width) one row of W's block
+            final int[] bits; // (M, TILE_ROWS) bits of w² / U_jj² of one N:M group
+            final int[] rank; // (TILE_ROWS) ranks within the group
+
+            Tile(int width, int m) {
+                values = new float[width * TILE_ROWS];
+                errors = new float[width * TILE_ROWS];
+                marks = new float[width * TILE_ROWS];
+                row = new float[width];
+                bits = new int[Math.max(1, m) * TILE_ROWS];
+                rank = new int[TILE_ROWS];
+            }
         }
 
         void run() {
-            MemorySegment bs = blockT.data();
-            MemorySegment es = errorsT.data();
+            int tileCount = (out + TILE_ROWS - 1) / TILE_ROWS;
+            MemorySegment us = u.data();
             for (int i1 = 0; i1 < in; i1 += blockSize) {
                 int i2 = Math.min(i1 + blockSize, in);
                 int width = i2 - i1;
-                Tensor block = blockT.rowSlice(0, width); // (width, out)
-                transposeIn(i1, width);
-                MemorySegment.copy(columns, 0, bs, F32, 0, width * out);
+                for (int a = 0; a < width; a++) {
+                    for (int b = a; b < width; b++) {
+                        negUt[b * width + a] = -us.getAtIndex(F32, (long) (i1 + a) * in + i1 + b);
+                    }
+                }
                 if (!pattern.isNm()) {
                     selectBlock(i1, width);
                 }
-                for (int s1 = 0; s1 < width; s1 += panel) { // block-relative columns [s1, s2)
-                    int s2 = Math.min(s1 + panel, width);
-                    int w = s2 - s1;
-                    MemorySegment.copy(bs, F32, (long) s1 * out * 4, columns, s1 * out, w * out);
-                    sweepPanel(i1, s1, s2);
-                    MemorySegment.copy(columns, s1 * out, bs, F32, (long) s1 * out * 4, w * out);
-                    MemorySegment.copy(errors, 0, es, F32, (long) s1 * out * 4, w * out);
-                    if (s2 < width) { // W[:, s2:]ᵀ −= U[s1:s2, s2:]ᵀ · Err[:, s1:s2]ᵀ within the block
-                        ops.gemm(true, false, -1f, u.rowSlice(i1 + s1, i1 + s2).columnSlice(i1 + s2, i2),
-                                errorsT.rowSlice(s1, s2), 1f, block.rowSlice(s2, width));
-                    }
-                }
-                MemorySegment.copy(bs, F32, 0, columns, 0, width * out);
-                transposeOut(i1, width);
+                int from = i1;
+                ops.forEachTask(tileCount, t -> sweepTile(from, width, t * TILE_ROWS));
                 if (i2 < in) { // W[:, i2:] −= Err · U[i1:i2, i2:]
-                    ops.gemm(true, false, -1f, errorsT.rowSlice(0, width), u.rowSlice(i1, i2).columnSlice(i2, in), 1f,
-                            weight.columnSlice(i2, in));
+                    ops.gemm(false, false, -1f, errors.columnSlice(0, width), u.rowSlice(i1, i2).columnSlice(i2, in),
+                            1f, weight.columnSlice(i2, in));
                 }
             }
         }
 
-        /** columns ← W[:, i1:i1+width]ᵀ, in tiles of {@link #TILE} rows so that each write fills a cache line. */
-        private void transposeIn(int i1, int width) {
-            float[] tile = new float[TILE * width]; // (TILE, width) rows of W[:, i1:i1+width]
-            MemorySegment ws = weight.data();
-            long ld = weight.rowStride();
-            for (int r0 = 0; r0 < out; r0 += TILE) {
-                int rows = Math.min(TILE, out - r0);
-                for (int t = 0; t < rows; t++) {
-                    MemorySegment.copy(ws, F32, ((r0 + t) * ld + i1) * 4, tile, t * width, width);
-                }
+        /** Sweeps rows [r0, r0 + TILE_ROWS) ∩ [0, out) through the block of {@code width} columns at column i1. */
+        private void sweepTile(int i1, int width, int r0) {
+            int rows = Math.min(TILE_ROWS, out - r0);
+            Tile tile = tiles.poll();
+            if (tile == null) {
+                tile = new Tile(blockSize, pattern.group());
+            }
+            float[] x = tile.values;
+            float[] row = tile.row;
+            for (int r = 0; r < rows; r++) { // transpose in, with the block's marks (unstructured)
+                MemorySegment.copy(ws, F32, ((r0 + r) * ld + i1) * 4, row, 0, width);
                 for (int c = 0; c < width; c++) {
-                    int base = c * out + r0;
-                    for (int t = 0; t < rows; t++) {
-                        columns[base + t] = tile[t * width + c];
+                    x[c * TILE_ROWS + r] = row[c];
+                }
+                if (marks != null) {
+                    int base = (r0 + r) * width;
+                    for (int c = 0; c < width; c++) {
+                        tile.marks[c * TILE_ROWS + r] = marks[base + c];
                     }
                 }
             }
-        }
-
-        /** W[:, i1:i1+width] ← columnsᵀ, in tiles of {@link #TILE} rows. */
-        private void transposeOut(int i1, int width) {
-            float[] tile = new float[TILE * width]; // (TILE, width) rows of W[:, i1:i1+width]
-            MemorySegment ws = weight.data();
-            long ld = weight.rowStride();
-            for (int r0 = 0; r0 < out; r0 += TILE) {
-                int rows = Math.min(TILE, out - r0);
+            if (rows < TILE_ROWS) { // zero padding: no mark, no error, nothing written back
                 for (int c = 0; c < width; c++) {
-                    int base = c * out + r0;
-                    for (int t = 0; t < rows; t++) {
-                        tile[t * width + c] = columns[base + t];
+                    Arrays.fill(x, c * TILE_ROWS + rows, (c + 1) * TILE_ROWS, 0f);
+                    Arrays.fill(tile.marks, c * TILE_ROWS + rows, (c + 1) * TILE_ROWS, 0f);
+                }
+            }
+            for (int a0 = 0; a0 < width; a0 += group) {
+                int k = Math.min(group, width - a0);
+                for (int a = a0; a < a0 + k; a++) {
+                    sweepColumn(tile, i1, width, a, a0 + k);
+                }
+                if (k == GROUP) {
+                    updateByGroup(tile, width, a0);
+                } else {
+                    for (int a = a0; a < a0 + k; a++) {
+                        updateByColumn(tile, width, a, a0 + k);
                     }
                 }
-                for (int t = 0; t < rows; t++) {
-                    MemorySegment.copy(tile, t * width, ws, F32, ((r0 + t) * ld + i1) * 4, width);
-                }
             }
-        }
-
-        /** Marks exactly ⌊out · width · sparsity⌋ weights of the block with the smallest w² / U_jj². */
-        private void selectBlock(int i1, int width) {
-            for (int c = 0; c < width; c++) {
-                float d = diag[i1 + c];
-                float dd = d * d;
-                int base = c * out;
-                for (int r = 0; r < out; r++) {
-                    float v = columns[base + r];
-                    scores[base + r] = v * v / dd;
+            for (int r = 0; r < rows; r++) { // transpose out, the weights and the errors
+                for (int c = 0; c < width; c++) {
+                    row[c] = x[c * TILE_ROWS + r];
                 }
+                MemorySegment.copy(row, 0, ws, F32, ((r0 + r) * ld + i1) * 4, width);
+                for (int c = 0; c < width; c++) {
+                    row[c] = tile.errors[c * TILE_ROWS + r];
+                }
+                MemorySegment.copy(row, 0, es, F32, ((long) (r0 + r) * blockSize) * 4, width);
             }
-            int n = width * out;
-            markSmallest(scores, n, (int) (n * sparsity), marks);
+            tiles.add(tile);
         }
 
         /**
-         * Block-relative columns [s1, s2) of the block starting at column i1, in chunks of rows: N:M marks, then per
-         * column err = w / U_ii where marked (and w ← 0), and the axpys w_b −= err · U_ib for the later columns b of
-         * the panel. Rows are independent, so chunking does not change any result.
+         * Column a of the tile (absolute column i1 + a): N:M marks at a group start, err = w / U_aa where marked and
+         * w ← 0 (branch-free), then the updates of the later columns a+1 .. end−1 of its group.
          */
-        private void sweepPanel(int i1, int s1, int s2) {
-            int w = s2 - s1;
-            float[] uPanel = new float[w * w]; // (w, w) U[i1+s1 : i1+s2, i1+s1 : i1+s2]
-            for (int a = 0; a < w; a++) {
-                MemorySegment.copy(u.data(), F32, ((long) (i1 + s1 + a) * in + i1 + s1) * 4, uPanel, a * w, w);
+        private void sweepColumn(Tile tile, int i1, int width, int a, int end) {
+            int i = i1 + a;
+            if (pattern.isNm() && i % pattern.group() == 0) {
+                markGroup(tile, a, i, Math.min(pattern.group(), in - i));
             }
-            boolean nm = pattern.isNm();
-            int m = pattern.group();
-            for (int r0 = 0; r0 < out; r0 += ROW_CHUNK) {
-                int rows = Math.min(ROW_CHUNK, out - r0);
-                for (int a = 0; a < w; a++) {
-                    int i = i1 + s1 + a;
-                    int col = (s1 + a) * out + r0; // chunk start of this column in columns and marks
-                    int errCol = a * out + r0;
-                    if (nm && i % m == 0) {
-                        markGroups(s1 + a, i, Math.min(m, in - i), r0, rows);
-                    }
-                    float d = diag[i];
-                    for (int r = 0; r < rows; r++) { // branch-free: err = w / d and w = 0 where marked
-                        float v = columns[col + r];
-                        float dropped = v * marks[col + r];
-                        errors[errCol + r] = dropped / d;
-                        columns[col + r] = v - dropped;
-                    }
-                    for (int b = a + 1; b < w; b++) {
-                        axpy(-uPanel[a * w + b], errors, errCol, columns, (s1 + b) * out + r0, rows);
-                    }
+            float d = diag[i];
+            float[] x = tile.values;
+            int ca = a * TILE_ROWS;
+            for (int v = 0; v < TILE_ROWS; v += LANES) {
+                FloatVector w = FloatVector.fromArray(SPECIES, x, ca + v);
+                FloatVector dropped = w.mul(FloatVector.fromArray(SPECIES, tile.marks, ca + v));
+                dropped.div(d).intoArray(tile.errors, ca + v);
+                w.sub(dropped).intoArray(x, ca + v);
+            }
+            for (int b = a + 1; b < end; b++) {
+                axpy(negUt[b * width + a], tile.errors, ca, x, b * TILE_ROWS);
+            }
+        }
+
+        /** Columns b ≥ a0 + GROUP of the tile −= Σⱼ err_{a0+j} · U_{a0+j, b}, one FMA per j in column order. */
+        private void updateByGroup(Tile tile, int width, int a0) {
+            float[] x = tile.values;
+            float[] e = tile.errors;
+            for (int v = 0; v < TILE_ROWS; v += LANES) {
+                int o = a0 * TILE_ROWS + v;
+                FloatVector e0 = FloatVector.fromArray(SPECIES, e, o);
+                FloatVector e1 = FloatVector.fromArray(SPECIES, e, o + TILE_ROWS);
+                FloatVector e2 = FloatVector.fromArray(SPECIES, e, o + 2 * TILE_ROWS);
+                FloatVector e3 = FloatVector.fromArray(SPECIES, e, o + 3 * TILE_ROWS);
+                FloatVector e4 = FloatVector.fromArray(SPECIES, e, o + 4 * TILE_ROWS);
+                FloatVector e5 = FloatVector.fromArray(SPECIES, e, o + 5 * TILE_ROWS);
+                FloatVector e6 = FloatVector.fromArray(SPECIES, e, o + 6 * TILE_ROWS);
+                FloatVector e7 = FloatVector.fromArray(SPECIES, e, o + 7 * TILE_ROWS);
+                for (int b = a0 + GROUP; b < width; b++) {
+                    int ub = b * width + a0;
+                    int cb = b * TILE_ROWS + v;
+                    FloatVector y = FloatVector.fromArray(SPECIES, x, cb);
+                    y = e0.fma(FloatVector.broadcast(SPECIES, negUt[ub]), y);
+                    y = e1.fma(FloatVector.broadcast(SPECIES, negUt[ub + 1]), y);
+                    y = e2.fma(FloatVector.broadcast(SPECIES, negUt[ub + 2]), y);
+                    y = e3.fma(FloatVector.broadcast(SPECIES, negUt[ub + 3]), y);
+                    y = e4.fma(FloatVector.broadcast(SPECIES, negUt[ub + 4]), y);
+                    y = e5.fma(FloatVector.broadcast(SPECIES, negUt[ub + 5]), y);
+                    y = e6.fma(FloatVector.broadcast(SPECIES, negUt[ub + 6]), y);
+                    y = e7.fma(FloatVector.broadcast(SPECIES, negUt[ub + 7]), y);
+                    y.intoArray(x, cb);
                 }
             }
         }
 
+        /** Columns b ≥ from of the tile −= err_a · U_ab. */
+        private void updateByColumn(Tile tile, int width, int a, int from) {
+            for (int b = from; b < width; b++) {
+                axpy(negUt[b * width + a], tile.errors, a * TILE_ROWS, tile.values, b * TILE_ROWS);
+            }
+        }
+
+        /** y[yFrom + k] = x[xFrom + k] · alpha + y[yFrom + k] in one rounding, for k &lt; TILE_ROWS. */
+        private static void axpy(float alpha, float[] x, int xFrom, float[] y, int yFrom) {
+            for (int v = 0; v < TILE_ROWS; v += LANES) {
+                FloatVector.fromArray(SPECIES, x, xFrom + v).fma(FloatVector.broadcast(SPECIES, alpha), FloatVector.fromArray(SPECIES, y, yFrom + v))
+                        .intoArray(y, yFrom + v);
+            }
+        }
+
         /**
-         * For rows [r0, r0+rows), marks the M − N smallest w² / U_jj² among block columns c..c+m−1 (absolute columns
-         * i..i+m−1), ties going to the earlier column. Branch-free over rows: column g is marked when its rank
+         * Marks the M − N smallest w² / U_jj² among tile columns c..c+m−1 (absolute columns i..i+m−1; m &lt; M for a
+         * trailing group), ties going to the earlier column. Branch-free over rows: column g is marked when its rank
          * #{h : s_h &lt; s_g} + #{h &lt; g : s_h = s_g} is below M − N, with the scores compared as the integers of
          * their bits (they are ≥ 0), so that a comparison is the sign of a difference.
          */
-        /** Marks the weights to drop in the N:M group of {@code m} columns at column i (m < M for a trailing group). */
-        private void markGroups(int c, int i, int m, int r0, int rows) {
+        private void markGroup(Tile tile, int c, int i, int m) {
             int drop = m - pattern.keptInGroup(m);
-            int[] bits = nmBits; // (m, ROW_CHUNK) bits of w² / U_jj²
-            int[] rank = nmRanks; // (ROW_CHUNK)
+            int[] bits = tile.bits; // (m, TILE_ROWS)
+            int[] rank = tile.rank;
+            float[] x = tile.values;
             for (int g = 0; g < m; g++) {
                 float d = diag[i + g];
                 float dd = d * d;
-                int from = (c + g) * out + r0;
-                int to = g * ROW_CHUNK;
-                for (int r = 0; r < rows; r++) {
-                    float v = columns[from + r];
+                int from = (c + g) * TILE_ROWS;
+                int to = g * TILE_ROWS;
+                for (int r = 0; r < TILE_ROWS; r++) {
+                    float v = x[from + r];
                     bits[to + r] = Float.floatToRawIntBits(v * v / dd);
                 }
             }
             for (int g = 0; g < m; g++) {
-                Arrays.fill(rank, 0, rows, 0);
-                int sg = g * ROW_CHUNK;
+                Arrays.fill(rank, 0);
+                int sg = g * TILE_ROWS;
                 for (int h = 0; h < m; h++) {
-                    int sh = h * ROW_CHUNK;
+                    int sh = h * TILE_ROWS;
                     int orEqual = h < g ? 1 : 0; // s_h ≤ s_g counts for an earlier column, s_h < s_g for a later
                     if (h != g) {
-                        for (int r = 0; r < rows; r++) {
+                        for (int r = 0; r < TILE_ROWS; r++) {
                             rank[r] += (bits[sh + r] - bits[sg + r] - orEqual) >>> 31;
                         }
                     }
                 }
-                int target = (c + g) * out + r0;
-                for (int r = 0; r < rows; r++) {
-                    marks[target + r] = (rank[r] - drop) >>> 31; // 1 when rank < drop
+                int target = (c + g) * TILE_ROWS;
+                for (int r = 0; r < TILE_ROWS; r++) {
+                    tile.marks[target + r] = (rank[r] - drop) >>> 31; // 1 when rank < drop
                 }
             }
         }
-    }
 
-    /** y[yFrom + k] += alpha · x[xFrom + k] for k &lt; n (a loop the JIT vectorises). */
-    private static void axpy(float alpha, float[] x, int xFrom, float[] y, int yFrom, int n) {
-        for (int k = 0; k < n; k++) {
-            y[yFrom + k] += alpha * x[xFrom + k];
+        /**
+         * Marks exactly k = ⌊out · width · sparsity⌋ weights of the block with the smallest w² / U_jj², as
+         * {@link #markSmallest} on the block in column-major order would (ties: earlier column, then earlier row):
+         * scores and marks by row tiles on the backend's threads, the two radix histograms in
+         * {@link #HISTOGRAM_PIECES} fixed pieces, the ties in order only when some of them stay unmarked.
+         */
+        private void selectBlock(int i1, int width) {
+            int n = width * out;
+            int k = (int) (n * sparsity);
+            if (k <= 0 || k >= n) {
+                Arrays.fill(marks, 0, n, k <= 0 ? 0f : 1f);
+                return;
+            }
+            float[] squares = new float[width]; // U_jj² of the block's columns
+            for (int c = 0; c < width; c++) {
+                float d = diag[i1 + c];
+                squares[c] = d * d;
+            }
+            int tileCount = (out + TILE_ROWS - 1) / TILE_ROWS;
+            ops.forEachTask(tileCount, t -> {
+                float[] row = new float[width];
+                for (int r = t * TILE_ROWS; r < Math.min(out, (t + 1) * TILE_ROWS); r++) {
+                    MemorySegment.copy(ws, F32, (r * ld + i1) * 4, row, 0, width);
+                    int base = r * width;
+                    for (int c = 0; c < width; c++) {
+                        scores[base + c] = row[c] * row[c] / squares[c];
+                    }
+                }
+            });
+            int[] h = histograms[0];
+            histogram(n, -1);
+            int high = 0;
+            int below = 0; // scores in buckets under `high`
+            while (below + h[high] < k) {
+                below += h[high++];
+            }
+            histogram(n, high);
+            int low = 0;
+            while (below + h[low] < k) {
+                below += h[low++];
+            }
+            int threshold = (high << 16) | low; // the bits of the k-th smallest score
+            int ties = k - below; // scores equal to the threshold that are marked, at least one
+            boolean allTies = ties == h[low];
+            ops.forEachTask(HISTOGRAM_PIECES, p -> { // 1 where bits < threshold (≤ when every tie is marked)
+                int to = (int) ((long) n * (p + 1) / HISTOGRAM_PIECES);
+                for (int i = (int) ((long) n * p / HISTOGRAM_PIECES); i < to; i++) {
+                    int bits = Float.floatToRawIntBits(scores[i]);
+                    marks[i] = allTies ? 1 - ((threshold - bits) >>> 31) : (bits - threshold) >>> 31;
+                }
+            });
+            for (int c = 0; !allTies && ties > 0; c++) { // the first ties in column-major order
+                for (int r = 0; r < out && ties > 0; r++) {
+                    if (Float.floatToRawIntBits(scores[r * width + c]) == threshold) {
+                        marks[r * width + c] = 1f;
+                        ties--;
+                    }
+                }
+            }
+        }
+
+        /**
+         * histograms[0] ← the counts of the scores' high 16 bits ({@code high} &lt; 0), or of the low 16 bits of the
+         * scores whose high bits equal {@code high}; counted in fixed pieces, then summed.
+         */
+        private void histogram(int n, int high) {
+            ops.forEachTask(HISTOGRAM_PIECES, p -> {
+                int[] h = histograms[p];
+                Arrays.fill(h, 0);
+                int to = (int) ((long) n * (p + 1) / HISTOGRAM_PIECES);
+                for (int i = (int) ((long) n * p / HISTOGRAM_PIECES); i < to; i++) {
+                    int bits = Float.floatToRawIntBits(scores[i]);
+                    if (high < 0) {
+                        h[bits >>> 16]++;
+                    } else if (bits >>> 16 == high) {
+                        h[bits & 0xffff]++;
+                    }
+                }
+            });
+            int[] sum = histograms[0];
+            for (int p = 1; p < HISTOGRAM_PIECES; p++) {
+                int[] h = histograms[p];
+                for (int b = 0; b < sum.length; b++) {
+                    sum[b] += h[b];
+                }
+            }
         }
     }
 

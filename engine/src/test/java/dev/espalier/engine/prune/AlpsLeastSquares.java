@@ -138,32 +138,37 @@ final class AlpsLeastSquares {
     double refitError(boolean[] keep, double[][] h) {
         double sum = 0;
         for (int r = 0; r < out; r++) {
-            int[] s = support(keep, r);
-            int m = s.length;
-            double[] c = new double[in];
-            double energy = 0;
-            for (int i = 0; i < in; i++) {
-                for (int j = 0; j < in; j++) {
-                    c[i] += h[i][j] * weight[r * in + j];
-                }
-                energy += weight[r * in + i] * c[i];
-            }
-            double[][] a = new double[m][m];
-            double[] b = new double[m];
-            for (int p = 0; p < m; p++) {
-                for (int q = 0; q < m; q++) {
-                    a[p][q] = h[s[p]][s[q]];
-                }
-                b[p] = c[s[p]];
-            }
-            double[] sol = choleskySolve(a, b);
-            double explained = 0;
-            for (int p = 0; p < m; p++) {
-                explained += b[p] * sol[p];
-            }
-            sum += energy - explained;
+            sum += rowRefitError(r, keep, h);
         }
         return sum;
+    }
+
+    /** Row r's term of {@link #refitError}: w_rᵀ H w_r − c_Sᵀ H_SS⁻¹ c_S with S row r's support in keep (out, in). */
+    double rowRefitError(int r, boolean[] keep, double[][] h) {
+        int[] s = support(keep, r);
+        int m = s.length;
+        double[] c = new double[in];
+        double energy = 0;
+        for (int i = 0; i < in; i++) {
+            for (int j = 0; j < in; j++) {
+                c[i] += h[i][j] * weight[r * in + j];
+            }
+            energy += weight[r * in + i] * c[i];
+        }
+        double[][] a = new double[m][m];
+        double[] b = new double[m];
+        for (int p = 0; p < m; p++) {
+            for (int q = 0; q < m; q++) {
+                a[p][q] = h[s[p]][s[q]];
+            }
+            b[p] = c[s[p]];
+        }
+        double[] sol = choleskySolve(a, b);
+        double explained = 0;
+        for (int p = 0; p < m; p++) {
+            explained += b[p] * sol[p];
+        }
+        return energy - explained;
     }
 
     private int[] support(boolean[] keep, int row) {

@@ -71,12 +71,19 @@ class AlpsTest {
      * official code). With the stops deferred until ρ ≥ 10 ({@code stopRho}), 72 of 80 end within 1 % and all within
      * 14 %; the rest are local optima of the ADMM (growing ρ steadily for 1000 iterations, without any stop, leaves a
      * similar share in the transcription), so a per-seed 1 % bound on every seed is not a property of ALPS.
+     * Against SparseGPT on the same instances: with the official defaults ALPS ends worse on 12 of 80 (up to ×2.31 its
+     * error); with {@code stopRho} 10 on 1 (out 1, sparsity 0.5, seed 5, ×1.049: the support never changes, ρ only
+     * shrinks and the settled-support stop fires at iteration 33 with ρ ≈ 2e-9; stopRho defers stops only once ρ has
+     * grown). With 400 tokens instead of 40 the same grid gives 71 of 80 within 1 % (worst 1.227) and none worse
+     * than SparseGPT; with the official defaults 38 of 80 and 20 worse than SparseGPT. The N:M test below is the
+     * regime where the schedule is meant to work.
      */
     @Test
     void reachesTheBruteForceOptimumOnSmallProblemsWhenRunToLargeRho() {
         Alps.Options options = Alps.Options.defaults().withStopRho(10);
         int instances = 0;
         int withinOnePercent = 0;
+        int worseThanSparseGpt = 0;
         double worst = 0;
         StringBuilder misses = new StringBuilder();
         for (int out = 1; out <= 2; out++) {
@@ -88,7 +95,12 @@ class AlpsTest {
                         Tensor w = p.weightTensor(arena);
                         Alps.prune(w, p.gramTensor(arena, ops), p.tokens, SparsityPattern.UNSTRUCTURED, sparsity,
                                 options, ops);
-                        double ratio = p.error(w.toFloatArray(), h) / bruteForceOptimum(p, sparsity, h);
+                        double alps = p.error(w.toFloatArray(), h);
+                        double ratio = alps / bruteForceOptimum(p, sparsity, h);
+                        Tensor bySparseGpt = p.weightTensor(arena);
+                        SparseGpt.prune(bySparseGpt, p.gramTensor(arena, ops), p.tokens, SparsityPattern.UNSTRUCTURED,
+                                sparsity, SparseGpt.Options.defaults(), ops);
+                        worseThanSparseGpt += alps > p.error(bySparseGpt.toFloatArray(), h) ? 1 : 0;
                         instances++;
                         worst = Math.max(worst, ratio);
                         if (ratio <= 1.01) {
@@ -106,6 +118,52 @@ class AlpsTest {
         assertTrue(withinOnePercent >= 70, withinOnePercent + " of " + instances + " within 1 %, expected >= 70;"
                 + " misses:" + misses);
         assertTrue(worst <= 1.15, "worst ratio to the optimum " + worst + ", expected <= 1.15; misses:" + misses);
+        assertTrue(worseThanSparseGpt <= 1, worseThanSparseGpt + " of " + instances + " worse than SparseGPT, measured 1");
+    }
+
+    /**
+     * The issue's brute-force check where it can be done at a realistic support size: N:M separates by rows, so the
+     * exact optimum of a 32 x 8 or 32 x 16 map (k = 128 or 256 weights, the regime the ρ schedule's fractions of k are
+     * made for) is the sum of per-row enumerations of every N:M support (36 or 1296 per row for 2:4, 70 or 4900 for
+     * 4:8), each refit exactly. Correlated inputs, 400 tokens (n = 25–50 d), 20 seeds per case, official defaults.
+     * Measured (80 instances): ALPS's error is at most 1.081 times the optimum (mean 1.022), within 1 % on 24 of 80,
+     * and below SparseGPT's on every instance (at most 0.807 of it). ALPS is a local method: no setting of its schedule
+     * brings every instance within 1 % (deferring the stops to ρ ≥ 10 changes none of these numbers by more than
+     * 0.001), so the per-instance bound asserted is 10 %, the mean 3 %, and "never worse than SparseGPT" holds on all.
+     */
+    @Test
+    void nmSolutionsAreNearTheBruteForceOptimumAndNeverWorseThanSparseGpt() {
+        int instances = 0;
+        int withinOnePercent = 0;
+        double sumOfRatios = 0;
+        for (int in : new int[] {8, 16}) {
+            for (SparsityPattern pattern : new SparsityPattern[] {new SparsityPattern(2, 4), new SparsityPattern(4, 8)}) {
+                for (long seed = 1; seed <= 20; seed++) {
+                    AlpsLeastSquares p = AlpsLeastSquares.correlated(seed, 32, in, 400);
+                    double[][] h = p.damped(0.01);
+                    String what = "32x" + in + " " + pattern + " seed " + seed;
+                    try (Arena arena = Arena.ofConfined()) {
+                        Tensor gram = p.gramTensor(arena, ops);
+                        Tensor byAlps = p.weightTensor(arena);
+                        Alps.prune(byAlps, gram, p.tokens, pattern, Double.NaN, Alps.Options.defaults(), ops);
+                        Tensor bySparseGpt = p.weightTensor(arena);
+                        SparseGpt.prune(bySparseGpt, gram, p.tokens, pattern, Double.NaN, SparseGpt.Options.defaults(),
+                                ops);
+                        double alps = p.error(byAlps.toFloatArray(), h);
+                        double sparseGpt = p.error(bySparseGpt.toFloatArray(), h);
+                        double ratio = alps / bruteForceNmOptimum(p, pattern, h);
+                        assertTrue(ratio >= 1 - 1e-6, what + ": below the brute-force optimum, " + ratio);
+                        assertTrue(ratio <= 1.10, what + ": " + ratio + " times the brute-force optimum");
+                        assertTrue(alps <= sparseGpt, what + ": ALPS " + alps + " vs SparseGPT " + sparseGpt);
+                        instances++;
+                        sumOfRatios += ratio;
+                        withinOnePercent += ratio <= 1.01 ? 1 : 0;
+                    }
+                }
+            }
+        }
+        assertTrue(sumOfRatios / instances <= 1.03, "mean ratio to the optimum " + sumOfRatios / instances);
+        assertTrue(withinOnePercent >= 20, withinOnePercent + " of " + instances + " within 1 %, measured 24");
     }
 
     /**
@@ -380,6 +438,40 @@ class AlpsTest {
             best = Math.min(best, p.refitError(keep, h));
         }
         return best;
+    }
+
+    /**
+     * The smallest refit error over every N:M support: rows are independent, so each row's best support is enumerated
+     * on its own (every choice of N kept among each group of M).
+     */
+    private static double bruteForceNmOptimum(AlpsLeastSquares p, SparsityPattern pattern, double[][] h) {
+        int m = pattern.group();
+        List<Integer> groupChoices = new ArrayList<>();
+        for (int mask = 0; mask < (1 << m); mask++) {
+            if (Integer.bitCount(mask) == pattern.keep()) {
+                groupChoices.add(mask);
+            }
+        }
+        int groups = p.in / m;
+        int supports = (int) Math.pow(groupChoices.size(), groups);
+        boolean[] keep = new boolean[p.out * p.in];
+        double total = 0;
+        for (int r = 0; r < p.out; r++) {
+            double best = Double.MAX_VALUE;
+            for (int code = 0; code < supports; code++) {
+                int rest = code;
+                for (int g = 0; g < groups; g++) {
+                    int mask = groupChoices.get(rest % groupChoices.size());
+                    rest /= groupChoices.size();
+                    for (int j = 0; j < m; j++) {
+                        keep[r * p.in + g * m + j] = (mask >> j & 1) != 0;
+                    }
+                }
+                best = Math.min(best, p.rowRefitError(r, keep, h));
+            }
+            total += best;
+        }
+        return total;
     }
 
     /** Row {@code row} of the refit on a's support: H[S,S] ŵ_S = (H w)_S by ReferenceOps Cholesky and two solves. */

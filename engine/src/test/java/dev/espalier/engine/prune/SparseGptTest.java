@@ -297,6 +297,8 @@ class SparseGptTest {
             {TWO_FOUR, Double.NaN, SparseGpt.Options.defaults(), 12, 160},
             {TWO_FOUR, Double.NaN, new SparseGpt.Options(32, 0.01), 600, 64},
             {FOUR_EIGHT, Double.NaN, new SparseGpt.Options(16, 0.01), 12, 160},
+            {new SparsityPattern(1, 3), Double.NaN, new SparseGpt.Options(48, 0.01), 70, 150}, // groups of 3: no GROUP
+            {SparsityPattern.UNSTRUCTURED, 0.5, new SparseGpt.Options(36, 0.01), 130, 100}, // partial tiles and groups
         };
         for (Object[] c : cases) {
             SparsityPattern pattern = (SparsityPattern) c[0];
@@ -320,6 +322,30 @@ class SparseGptTest {
                 for (int i = 0; i < expected.length; i++) {
                     assertEquals(expected[i] == 0, actual[i] == 0f, what + ": mask at " + i);
                     assertEquals(expected[i], actual[i], 2e-4 * (1 + Math.abs(expected[i])), what + ": weight " + i);
+                }
+            }
+        }
+    }
+
+    /** Row tiles are handed to whichever thread is free: the result must not depend on the thread count. */
+    @Test
+    void oneAndTwoThreadsGiveBitIdenticalWeights() {
+        Object[][] cases = { // pattern, sparsity, options, out, in
+            {SparsityPattern.UNSTRUCTURED, 0.5, SparseGpt.Options.defaults(), 300, 300},
+            {TWO_FOUR, Double.NaN, SparseGpt.Options.defaults(), 200, 160},
+            {FOUR_EIGHT, Double.NaN, new SparseGpt.Options(40, 0.01), 130, 120},
+            {new SparsityPattern(1, 3), Double.NaN, new SparseGpt.Options(48, 0.01), 70, 150},
+        };
+        try (CpuOps one = new CpuOps(1)) {
+            for (Object[] c : cases) {
+                SparsityPattern pattern = (SparsityPattern) c[0];
+                try (Arena arena = Arena.ofConfined()) {
+                    Tensor x = SparseGptFixtures.correlatedInputs(arena, 41, 500, (int) c[4]);
+                    Tensor w = SparseGptFixtures.gaussian(arena, new Random(42), (int) c[3], (int) c[4]);
+                    SparseGpt.Options options = (SparseGpt.Options) c[2];
+                    float[] serial = sparseGpt(arena, x, w, pattern, (double) c[1], options, one).toFloatArray();
+                    float[] parallel = sparseGpt(arena, x, w, pattern, (double) c[1], options, cpu).toFloatArray();
+                    assertArrayEquals(serial, parallel, 0f, pattern + " " + c[3] + "x" + c[4]);
                 }
             }
         }

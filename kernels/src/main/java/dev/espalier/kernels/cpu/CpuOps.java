@@ -226,6 +226,18 @@ public final class CpuOps implements TensorOps {
         JavaLinearAlgebra.mirrorLower(parallel, Parallel.shareable(g.data()), g.rowStride(), d, DType.F64);
     }
 
+    /** {@inheritDoc} On the backend's {@link Parallel} pool, tasks handed out one at a time. */
+    @Override
+    public void forEachTask(int count, java.util.function.IntConsumer task) {
+        parallel.forEachTask(count, task::accept);
+    }
+
+    /** {@inheritDoc} See {@link Parallel#shareable}. */
+    @Override
+    public MemorySegment shareable(MemorySegment segment) {
+        return Parallel.shareable(segment);
+    }
+
     /** {@inheritDoc} Blocked over LAPACK {@code spotrf}/{@code dpotrf} and BLAS-3 on the pool when OpenBLAS is loaded. */
     @Override
     public void cholesky(Tensor a) {
