@@ -85,12 +85,17 @@ class NodeConcurrentJobsIT {
                 .setSparsity(0.5).setPattern("unstructured").setSeed(i).setOutput(tmp.resolve("out-" + i).toString()).build();
     }
 
-    /** A real pruning job of stories260K with a small calibration set; methods alternate, every fifth structured. */
+    /** A real pruning job of stories260K with a small calibration set; methods alternate, every fifth structured (the last policy-gradient). */
     private JobSpec realSpec(int i) {
         boolean structured = i % 5 == 4;
-        PruneMethod method = structured ? (i % 2 == 0 ? PruneMethod.PRUNE_METHOD_FLAP : PruneMethod.PRUNE_METHOD_GOA)
+        PruneMethod method = i == 19 ? PruneMethod.PRUNE_METHOD_POLICY_GRADIENT
+                : structured ? (i % 2 == 0 ? PruneMethod.PRUNE_METHOD_FLAP : PruneMethod.PRUNE_METHOD_GOA)
                 : i % 2 == 0 ? PruneMethod.PRUNE_METHOD_WANDA : PruneMethod.PRUNE_METHOD_MAGNITUDE;
-        return JobSpec.newBuilder().setModel(SharedData.model("stories260K/stories260K.bin").toString())
+        JobSpec.Builder spec = JobSpec.newBuilder();
+        if (method == PruneMethod.PRUNE_METHOD_POLICY_GRADIENT) {
+            spec.putMethodOptions("steps", "10");
+        }
+        return spec.setModel(SharedData.model("stories260K/stories260K.bin").toString())
                 .setMethod(method).setSparsity(structured ? 0.3 : 0.5)
                 .setPattern(i % 3 == 0 && !structured ? "2:4" : "unstructured").setSeed(i)
                 .setCalibration(SharedData.data("tinystories/tinystories_val_sample.txt").toString())
