@@ -217,14 +217,21 @@ public final class PolicyGradientJob implements JobExecutor {
             LlamaConfig.LayerDims d = pruned.config().layer(l);
             LayerReport.Builder layer = LayerReport.newBuilder().setLayer(l).setNumHeads(d.numHeads()).setNumKvHeads(d.numKvHeads())
                     .setIntermediateSize(d.intermediateSize());
+            long layerDense = 0;
+            long layerKept = 0;
             for (LinearModule m : LinearModule.values()) {
                 long dense = (long) m.weight(model.layer(l)).rows() * m.weight(model.layer(l)).cols();
                 long kept = (long) m.weight(pruned.layer(l)).rows() * m.weight(pruned.layer(l)).cols();
                 denseElements += dense;
                 prunedElements += kept;
+                layerDense += dense;
+                layerKept += kept;
                 layer.addMatrices(MatrixReport.newBuilder().setName(m.hfName()).setSparsity(1 - (double) kept / dense));
             }
             report.addLayers(layer);
+            events.emit(JobEvent.newBuilder().setLayerPruned(dev.espalier.protocol.v1.LayerPruned.newBuilder().setLayer(l)
+                    .setSparsity(1 - (double) layerKept / layerDense)
+                    .setSeconds((System.nanoTime() - t0) / 1e9)));
         }
         double achieved = 1 - (double) prunedElements / denseElements; // over the decoder layers' matrices
         RunReport r = report.setCalibration(spec.getCalibration()).setCalibrationSamples(calibration.length)
