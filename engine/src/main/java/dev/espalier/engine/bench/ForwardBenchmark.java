@@ -131,7 +131,7 @@ public final class ForwardBenchmark {
                     compact.add(LayerSurgery.compact(layers.get(l), config.layer(l), config.headDim(), kept, arena));
                     dims.add(kept.dims(config.layer(l)));
                 }
-                configs.add(withLayers(config, dims));
+                configs.add(config.withLayers(dims));
                 stacks.add(compact);
             }
             Tensor input = SyntheticModels.random(arena, new SplittableRandom(seed + 1), tokens, config.hiddenSize());
@@ -221,12 +221,6 @@ public final class ForwardBenchmark {
         int[] out = Arrays.copyOf(all, k);
         Arrays.sort(out);
         return out;
-    }
-
-    private static LlamaConfig withLayers(LlamaConfig c, List<LlamaConfig.LayerDims> dims) {
-        return new LlamaConfig(c.modelType(), c.hiddenSize(), c.vocabSize(), c.headDim(), dims, c.maxPositionEmbeddings(),
-                c.rmsNormEps(), c.ropeTheta(), c.ropeScaling(), c.tieWordEmbeddings(), c.attentionBias(), c.attentionOutputBias(),
-                c.mlpBias(), c.slidingWindow(), c.bosTokenId(), c.eosTokenId(), c.torchDtype());
     }
 
     /** Linear-map FLOPs 2·n·params plus 4·n²·(heads·headDim) for the two attention products. */

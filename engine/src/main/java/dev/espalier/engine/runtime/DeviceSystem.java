@@ -9,6 +9,7 @@ import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
@@ -39,7 +40,7 @@ final class DeviceSystem implements AutoCloseable {
             List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
             for (int i = 0; i < ops.size(); i++) {
                 workers.add(ctx.spawn(DeviceWorker.create(new DeviceWorker.Device(0, i, ops.get(i), model.config(), model.embedTokens(),
-                        maxTokens, store, FaultInjector.NONE)), "device-" + i));
+                        maxTokens, store, FaultInjector.NONE)), "device-" + i, DispatcherSelector.fromConfig("espalier.device-dispatcher")));
             }
             return Behaviors.receive(Object.class)
                     .onMessage(Call.class, c -> {

@@ -303,17 +303,7 @@ public final class PolicyGradientJob implements JobExecutor {
             heads[l] = s.heads().length == d.numKvHeads() ? s.heads() : GoaHeadScores.groupScores(s.heads(), d.numHeads() / d.numKvHeads());
             channels[l] = s.channels();
         }
-        return new MetricInitialisation.UnitScores() {
-            @Override
-            public double[] heads(int layer) {
-                return heads[layer];
-            }
-
-            @Override
-            public double[] channels(int layer) {
-                return channels[layer];
-            }
-        };
+        return MetricInitialisation.UnitScores.of(heads, channels);
     }
 
     /** Runs the learner over the system's device workers until every step has run. */

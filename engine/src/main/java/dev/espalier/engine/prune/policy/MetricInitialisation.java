@@ -19,6 +19,21 @@ public final class MetricInitialisation {
 
         /** Layer {@code layer}'s scores for its FFN channels (one per channel). */
         double[] channels(int layer);
+
+        /** Scores held per layer: {@code heads[layer]}, {@code channels[layer]}. */
+        static UnitScores of(double[][] heads, double[][] channels) {
+            return new UnitScores() {
+                @Override
+                public double[] heads(int layer) {
+                    return heads[layer];
+                }
+
+                @Override
+                public double[] channels(int layer) {
+                    return channels[layer];
+                }
+            };
+        }
     }
 
     private MetricInitialisation() {}

@@ -56,16 +56,6 @@ public final class WandaSpStatistics implements LayerTap {
             channels[l] = MetricInitialisation.wandaSpChannelScores(w.down().toFloatArray(), down[l], config.hiddenSize(),
                     d.intermediateSize());
         }
-        return new MetricInitialisation.UnitScores() {
-            @Override
-            public double[] heads(int layer) {
-                return heads[layer];
-            }
-
-            @Override
-            public double[] channels(int layer) {
-                return channels[layer];
-            }
-        };
+        return MetricInitialisation.UnitScores.of(heads, channels);
     }
 }
