@@ -49,18 +49,18 @@ public final class PruneMethods {
 
     /**
      * The layer pipeline's method for a job: structured methods (the fraction of prunable parameters removed, options
-     * of {@link StructuredMethod#of}) or the unstructured / N:M ones ({@link #linear}) in a solve order; {@code config}
+     * of {@link StructuredMethod#of}; {@code dataFree}: calibrated on the model's own text) or the unstructured / N:M ones ({@link #linear}) in a solve order; {@code config}
      * may be null to only validate.
      */
     public static LayerMethod layerMethod(PruneMethod method, Map<String, String> options, String pattern, double sparsity,
-                                          LlamaConfig config) {
+                                          boolean dataFree, LlamaConfig config) {
         StructuredMethod.Kind kind = structuredKind(method);
         if (kind != null) {
             if (!pattern.isEmpty() && !pattern.equals("unstructured")) {
                 throw new IllegalArgumentException("--pattern " + pattern + " does not apply to " + label(method)
                         + ": structured methods remove whole heads and channels (--sparsity is the fraction of prunable parameters)");
             }
-            return StructuredMethod.of(kind, config, sparsity, options);
+            return StructuredMethod.of(kind, config, sparsity, options, dataFree);
         }
         SparsityPattern p = SparsityPattern.parse(pattern);
         double s = p.validate(p.isNm() && sparsity == 0 ? Double.NaN : sparsity);

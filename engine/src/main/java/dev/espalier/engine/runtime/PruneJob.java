@@ -59,7 +59,8 @@ public final class PruneJob implements JobExecutor {
             PolicyGradientJob.validate(spec);
             return;
         }
-        PruneMethods.layerMethod(spec.getMethod(), spec.getMethodOptionsMap(), spec.getPattern(), spec.getSparsity(), null);
+        PruneMethods.layerMethod(spec.getMethod(), spec.getMethodOptionsMap(), spec.getPattern(), spec.getSparsity(),
+                spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION), null);
         DeviceSpec.parse(spec.getDevices());
         maskedDense(spec);
         if (spec.getCalibration().isEmpty()) {
@@ -127,7 +128,7 @@ public final class PruneJob implements JobExecutor {
             PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
             IntFunction<TensorOps> ops = devices::createOps;
             LayerMethod method = PruneMethods.layerMethod(spec.getMethod(), spec.getMethodOptionsMap(), spec.getPattern(), spec.getSparsity(),
-                    model.config());
+                    spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION), model.config());
             PrunePlan plan = new PrunePlan(model, method, calibration, scoringCalibration, evals, protocol, (int) spec.getEvalMaxTokens(), devices.count(), ops,
                     JobOptions.intOption(spec, "window", 4), JobOptions.intOption(spec, "max_restarts", 2),
                     new FaultInjector(JobOptions.intOption(spec, "debug_fail_call", 0)), Path.of(spec.getOutput()), maskedDense(spec),

@@ -49,6 +49,7 @@ final class GoaLayer extends StructuredLayer {
     private GramStatistics attentionOutput; // Σ zᵀz of the o_proj input (head scores)
     private GramStatistics mlpInput; // Σ xᵀx of the gate/up input (Σ of the channel scores)
     private AttentionMapSimilarity maps;
+    private GramStatistics randomTokenSigma; // data-free: Σ xᵀx of the MLP input of the dense model on random token ids
     private Paired paired; // recovery: the current phase's Grams of the pruned and dense streams
     private int headUnitsRemoved;
 
@@ -206,7 +207,7 @@ final class GoaLayer extends StructuredLayer {
         if (!method.recovery()) {
             return List.of(problem("heads and channels", ops -> {
                 KeptUnits heads = chooseHeads(attentionOutput, ops);
-                int[] channels = chooseChannels(GoaFfnScores.scores(weights.gate(), weights.up(), weights.down(), mlpInput, ops).channel());
+                int[] channels = chooseChannels(GoaFfnScores.scores(weights.gate(), weights.up(), weights.down(), sigma(mlpInput), ops).channel());
                 compact(new KeptUnits(heads.queryHeads(), channels));
                 return outcomes(errors);
             }));
@@ -230,7 +231,7 @@ final class GoaLayer extends StructuredLayer {
                 yield List.of(refitInPlace(grams, LinearModule.GATE), refitInPlace(grams, LinearModule.UP));
             }
             case CHANNELS_PHASE -> List.of(problem("channels", ops -> {
-                int[] channels = chooseChannels(GoaFfnScores.scores(weights.gate(), weights.up(), weights.down(), mlpInput, ops).channel());
+                int[] channels = chooseChannels(GoaFfnScores.scores(weights.gate(), weights.up(), weights.down(), sigma(mlpInput), ops).channel());
                 RidgeRefit.Result down = grams.refit(weights.down(), channels, arena, ops);
                 errors.put(LinearModule.DOWN, relative(down));
                 compact(new KeptUnits(all(weights.q().rows() / headDim()), channels));
@@ -239,6 +240,11 @@ final class GoaLayer extends StructuredLayer {
             }));
             default -> throw new IllegalArgumentException("GOA has " + RECOVERY_PHASES + " phases, not " + (phase + 1));
         };
+    }
+
+    /** The Σ of the channel scores: the random-token one in the data-free mode, else the calibration inputs'. */
+    private GramStatistics sigma(GramStatistics calibration) {
+        return randomTokenSigma != null ? randomTokenSigma : calibration;
     }
 
     /** Refits one map on all its input columns, in place (the maps of a phase are independent). */
@@ -334,7 +340,11 @@ final class GoaLayer extends StructuredLayer {
         LayerScores scores = new LayerScores(layer, GoaHeadScores.headScores(dense.o(), attentionOutput, headDim(), ops),
                 GoaFfnScores.scores(dense.gate(), dense.up(), dense.down(), mlpInput, ops).channel());
         attentionOutput.close();
-        mlpInput.close();
+        if (method.sigmaFromScoringPass()) {
+            randomTokenSigma = mlpInput;
+        } else {
+            mlpInput.close();
+        }
         attentionOutput = null;
         mlpInput = null;
         return scores;

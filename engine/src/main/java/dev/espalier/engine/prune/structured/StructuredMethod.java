@@ -28,9 +28,11 @@ import java.util.Map;
  * @param ridge       recovery's ridge λ as a fraction of the mean diagonal of the inputs' Gram
  * @param tau         GOA: heads whose attention maps are within this mean Jensen–Shannon divergence are merged; 0: prune
  *                    the allocated number of heads instead
+ * @param dataFree    the calibration text is the model's own ({@code --calib self}): GOA then takes the second moment Σ
+ *                    of its channel scores from a scoring pass over random token ids, whatever the allocation
  */
 public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, Allocation allocation, HeadGranularity granularity,
-                               boolean recovery, double ridge, double tau) implements LayerMethod {
+                               boolean recovery, double ridge, double tau, boolean dataFree) implements LayerMethod {
 
     public enum Kind { WANDA_SP, FLAP, GOA }
 
@@ -52,6 +54,11 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
      * {@code ridge} (default 0.01), {@code tau} (GOA; default 0). A null {@code config} only validates the options.
      */
     public static StructuredMethod of(Kind kind, LlamaConfig config, double sparsity, Map<String, String> options) {
+        return of(kind, config, sparsity, options, false);
+    }
+
+    /** As {@link #of(Kind, LlamaConfig, double, Map)}, for data-free calibration when {@code dataFree}. */
+    public static StructuredMethod of(Kind kind, LlamaConfig config, double sparsity, Map<String, String> options, boolean dataFree) {
         MethodOptions o = new MethodOptions(options);
         Allocation allocation = Allocation.valueOf(o.choice("allocation", kind == Kind.FLAP ? "global" : "uniform", "uniform", "global")
                 .toUpperCase(Locale.ROOT));
@@ -74,7 +81,7 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
         if (ridge <= 0 || tau < 0) {
             throw new IllegalArgumentException("--method-option ridge must be positive and tau non-negative, got " + ridge + " and " + tau);
         }
-        return new StructuredMethod(kind, config, sparsity, allocation, granularity, recovery, ridge, tau);
+        return new StructuredMethod(kind, config, sparsity, allocation, granularity, recovery, ridge, tau, dataFree);
     }
 
     public static String label(Kind kind) {
@@ -90,7 +97,8 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
     public String describe() {
         return label() + " structured, " + (int) Math.round(sparsity * 100) + " % of prunable parameters, " + allocation.name().toLowerCase(Locale.ROOT)
                 + " widths, " + (granularity == HeadGranularity.KV_GROUP ? "key/value groups" : "query heads") + " as attention units"
-                + (kind == Kind.GOA ? ", recovery " + (recovery ? "on (ridge " + ridge + ")" : "off") + (tau > 0 ? ", tau " + tau : "") : "");
+                + (kind == Kind.GOA ? ", recovery " + (recovery ? "on (ridge " + ridge + ")" : "off") + (tau > 0 ? ", tau " + tau : "") : "")
+                + (dataFree ? ", data-free" : "");
     }
 
     @Override
@@ -103,9 +111,15 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
         return recovery;
     }
 
+    /** Global widths need the scoring pass; so does data-free GOA, for the Σ of its channel scores. */
     @Override
     public boolean scoresGlobally() {
-        return allocation == Allocation.GLOBAL;
+        return allocation == Allocation.GLOBAL || (dataFree && kind == Kind.GOA);
+    }
+
+    /** Whether GOA's channel scores take Σ from the scoring pass (over random token ids) instead of the calibration text. */
+    boolean sigmaFromScoringPass() {
+        return dataFree && kind == Kind.GOA;
     }
 
     @Override
@@ -123,8 +137,12 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
                 channelScores);
     }
 
+    /** Global widths from the scoring pass; none (each layer takes its uniform share) with uniform widths. */
     @Override
     public List<LayerAllocation> allocate(List<LayerScores> scores) {
+        if (allocation == Allocation.UNIFORM) {
+            return List.of();
+        }
         List<StructuredAllocation.LayerUnits> units = new ArrayList<>();
         for (LayerScores s : scores) {
             units.add(units(s.layer(), s.heads(), s.channels()));
