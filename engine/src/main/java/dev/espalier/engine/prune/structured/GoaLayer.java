@@ -80,8 +80,11 @@ final class GoaLayer extends StructuredLayer {
             cross.add(x, d, ops);
         }
 
-        /** The refit weight lives in {@code target}. */
+        /** The refit weight lives in {@code target}; with nothing kept, the (out, 0) restriction and no error measured. */
         RidgeRefit.Result refit(Tensor weight, int[] kept, Arena target, TensorOps ops) {
+            if (kept != null && kept.length == 0) {
+                return new RidgeRefit.Result(Tensor.allocate(target, DType.F32, weight.rows(), 0), Double.NaN, Double.NaN, Double.NaN, false);
+            }
             return RidgeRefit.refit(weight, pruned.gram(), cross.cross(), dense.gram(), kept, method.ridge(), target, ops);
         }
     }
@@ -265,7 +268,7 @@ final class GoaLayer extends StructuredLayer {
     }
 
     private static double relative(RidgeRefit.Result r) {
-        return r.denseEnergy() > 0 ? r.error() / r.denseEnergy() : 0;
+        return Double.isNaN(r.denseEnergy()) ? Double.NaN : r.denseEnergy() > 0 ? r.error() / r.denseEnergy() : 0;
     }
 
     /**

@@ -52,6 +52,9 @@ public record KeptUnits(int[] queryHeads, int[] channels) {
 
     /** The kept key/value heads (those with at least one kept query head), sorted. */
     public int[] kvHeads(LlamaConfig.LayerDims dense) {
+        if (dense.numKvHeads() == 0) {
+            return new int[0]; // a layer whose attention is pruned away already
+        }
         int perGroup = dense.numHeads() / dense.numKvHeads();
         return Arrays.stream(queryHeads).map(h -> h / perGroup).distinct().toArray();
     }
@@ -63,6 +66,9 @@ public record KeptUnits(int[] queryHeads, int[] channels) {
         }
         if (channels.length > 0 && channels[channels.length - 1] >= dense.intermediateSize()) {
             throw new IllegalArgumentException("channel " + channels[channels.length - 1] + " out of range 0.." + (dense.intermediateSize() - 1));
+        }
+        if (dense.numKvHeads() == 0) {
+            return new LlamaConfig.LayerDims(0, 0, channels.length);
         }
         int perGroup = dense.numHeads() / dense.numKvHeads();
         int[] kv = kvHeads(dense);
