@@ -2,7 +2,7 @@ package dev.espalier.cli.commands;
 
 import dev.espalier.cli.ConsoleProgress;
 import dev.espalier.cli.RunLogFile;
-import dev.espalier.engine.runtime.PruneJob;
+import dev.espalier.engine.runtime.node.JobExecutors;
 import dev.espalier.engine.runtime.node.CancellationToken;
 import dev.espalier.engine.runtime.node.EventSink;
 import dev.espalier.engine.runtime.store.RunDirectory;
@@ -29,7 +29,7 @@ final class LocalJobRunner {
                 }
                 return recorded;
             };
-            new PruneJob().run(run.spec(), run, sink, new CancellationToken());
+            JobExecutors.forSpec(run.spec()).run(run.spec(), run, sink, new CancellationToken());
         }
         RunReport report = run.report().orElseThrow(() -> new IllegalStateException(run.dir() + ": the job ended without a report"));
         print(report, run, out);

@@ -10,7 +10,6 @@ import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.List;
 import java.util.SplittableRandom;
 
 /**

@@ -17,16 +17,4 @@ final class JobOptions {
             throw new IllegalArgumentException("option " + name + " must be an integer, got \"" + v + "\"");
         }
     }
-
-    static double realOption(JobSpec spec, String name, double defaultValue) {
-        String v = spec.getMethodOptionsMap().get(name);
-        if (v == null) {
-            return defaultValue;
-        }
-        try {
-            return Double.parseDouble(v.trim());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("option " + name + " must be a number, got \"" + v + "\"");
-        }
-    }
 }

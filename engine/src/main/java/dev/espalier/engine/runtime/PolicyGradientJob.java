@@ -1,8 +1,6 @@
 package dev.espalier.engine.runtime;
 
 import com.google.protobuf.util.JsonFormat;
-import dev.espalier.engine.data.CalibrationSampler;
-import dev.espalier.engine.data.TextCorpus;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.eval.PerplexityResult;
 import dev.espalier.engine.export.ModelExportJob;
@@ -32,12 +30,12 @@ import dev.espalier.engine.runtime.node.EventSink;
 import dev.espalier.engine.runtime.node.JobExecutor;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.engine.tokenizer.Tokenizer;
-import dev.espalier.engine.tokenizer.TokenizerLoader;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.LayerReport;
 import dev.espalier.protocol.v1.MatrixReport;
 import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.MethodOptions;
 import dev.espalier.protocol.v1.Progress;
 import dev.espalier.protocol.v1.RunReport;
 import java.lang.foreign.Arena;
@@ -77,23 +75,45 @@ public final class PolicyGradientJob implements JobExecutor {
     static final String LOSSES_HEADER = "step,mean_loss,baseline,valid_rollouts,head_lr,channel_lr\n";
     static final int DEFAULT_SEQLEN = 128;
 
-    /** The method options policy-gradient reads (besides the pipeline's own). */
-    static final java.util.Set<String> OPTIONS = java.util.Set.of("init", "steps", "rollouts_in_flight", "rollouts", "batch_size", "lr",
-            "checkpoint_every", "score", "layer_sparsity");
+    /**
+     * The job's method options, read once ({@link MethodOptions}: unknown names are refused): {@code init} (wanda-sp or
+     * goa), the learner's settings ({@code steps}, {@code rollouts}, {@code lr}; {@code score=official} — the official
+     * code's (m − s)/sqrt(s(1 − s)) — or {@code reinforce} — the textbook (m − s)/(s(1 − s)); {@code layer_sparsity}
+     * &gt; 0 adds a keep-probability per decoder layer, the paper's layer granularity, with that fraction of layers
+     * removed), and how the learner runs ({@code batch_size}, {@code rollouts_in_flight}, {@code checkpoint_every}).
+     */
+    record Settings(String init, PolicyGradientConfig config, boolean layerUnits, int batchSize, int rolloutsInFlight, int checkpointEvery) {
+
+        static Settings of(JobSpec spec) {
+            MethodOptions o = new MethodOptions(spec.getMethodOptionsMap());
+            String init = o.choice("init", "wanda-sp", "wanda-sp", "goa");
+            double lr = o.real("lr", 0.05);
+            PolicyGradientConfig config = PolicyGradientConfig.official(o.integer("steps", 1000), 1 - spec.getSparsity(), lr)
+                    .withRollouts(o.integer("rollouts", 2));
+            if (o.choice("score", "official", "official", "reinforce").equals("reinforce")) {
+                config = config.withScoreFunction(ScoreFunction.REINFORCE);
+            }
+            double layerSparsity = o.real("layer_sparsity", 0);
+            if (!(layerSparsity >= 0 && layerSparsity < 1)) {
+                throw new IllegalArgumentException("--method-option layer_sparsity must be in [0, 1), got " + layerSparsity);
+            }
+            if (layerSparsity > 0) {
+                config = config.withLayerKeepRatio(1 - layerSparsity, lr);
+            }
+            Settings settings = new Settings(init, config, layerSparsity > 0, o.integer("batch_size", 4), o.integer("rollouts_in_flight", 2),
+                    o.integer("checkpoint_every", 20));
+            o.requireAllUsed("policy-gradient");
+            if (settings.batchSize < 1 || settings.rolloutsInFlight < 1 || settings.checkpointEvery < 1) {
+                throw new IllegalArgumentException("--method-option batch_size, rollouts_in_flight and checkpoint_every must be ≥ 1, got "
+                        + settings.batchSize + ", " + settings.rolloutsInFlight + ", " + settings.checkpointEvery);
+            }
+            return settings;
+        }
+    }
 
     /** Checks the options; IllegalArgumentException naming the bad one. */
-    public static void validate(JobSpec spec) {
-        java.util.Set<String> unknown = new java.util.TreeSet<>(spec.getMethodOptionsMap().keySet());
-        unknown.removeAll(OPTIONS);
-        unknown.removeAll(dev.espalier.engine.prune.MethodOptions.PIPELINE_OPTIONS);
-        if (!unknown.isEmpty()) {
-            throw new IllegalArgumentException("unknown --method-option for policy-gradient: " + String.join(", ", unknown) + " (it takes "
-                    + String.join(", ", new java.util.TreeSet<>(OPTIONS)) + ")");
-        }
-        String init = spec.getMethodOptionsOrDefault("init", "wanda-sp");
-        if (!init.equals("wanda-sp") && !init.equals("goa")) {
-            throw new IllegalArgumentException("--init must be wanda-sp or goa, got '" + init + "'");
-        }
+    @Override
+    public void validate(JobSpec spec) {
         if (!spec.getPattern().isEmpty() && !spec.getPattern().equals("unstructured")) {
             throw new IllegalArgumentException("--pattern " + spec.getPattern() + " does not apply to policy-gradient, which removes"
                     + " whole key/value groups and FFN channels");
@@ -101,44 +121,11 @@ public final class PolicyGradientJob implements JobExecutor {
         if (!(spec.getSparsity() >= 0 && spec.getSparsity() < 1)) {
             throw new IllegalArgumentException("--sparsity must be in [0, 1), got " + spec.getSparsity());
         }
-        config(spec);
-        for (String option : List.of("rollouts_in_flight", "batch_size")) {
-            if (JobOptions.intOption(spec, option, 1) < 1) {
-                throw new IllegalArgumentException("method option " + option + " must be ≥ 1");
-            }
-        }
+        Settings.of(spec);
         if (spec.getCalibration().isEmpty() || spec.getCalibration().equals("self")) {
             throw new IllegalArgumentException("--calib <file> is required: policy-gradient scores masks by the loss on calibration text");
         }
         DeviceSpec.parse(spec.getDevices());
-    }
-
-    /**
-     * The learner's settings: {@code score=official} (the official code's (m − s)/sqrt(s(1 − s))) or {@code reinforce}
-     * (the textbook (m − s)/(s(1 − s))); {@code layer_sparsity} &gt; 0 adds a keep-probability per decoder layer (the
-     * paper's layer granularity) with that fraction of layers removed.
-     */
-    static PolicyGradientConfig config(JobSpec spec) {
-        double keep = 1 - spec.getSparsity();
-        double lr = JobOptions.realOption(spec, "lr", 0.05);
-        PolicyGradientConfig config = PolicyGradientConfig.official(JobOptions.intOption(spec, "steps", 1000), keep, lr)
-                .withRollouts(JobOptions.intOption(spec, "rollouts", 2));
-        String score = spec.getMethodOptionsOrDefault("score", "official");
-        config = switch (score) {
-            case "official" -> config;
-            case "reinforce" -> config.withScoreFunction(ScoreFunction.REINFORCE);
-            default -> throw new IllegalArgumentException("--method-option score must be official or reinforce, got '" + score + "'");
-        };
-        double layerSparsity = layerSparsity(spec);
-        return layerSparsity > 0 ? config.withLayerKeepRatio(1 - layerSparsity, lr) : config;
-    }
-
-    private static double layerSparsity(JobSpec spec) {
-        double v = JobOptions.realOption(spec, "layer_sparsity", 0);
-        if (!(v >= 0 && v < 1)) {
-            throw new IllegalArgumentException("--method-option layer_sparsity must be in [0, 1), got " + v);
-        }
-        return v;
     }
 
     @Override
@@ -146,15 +133,12 @@ public final class PolicyGradientJob implements JobExecutor {
         validate(spec);
         DeviceSpec devices = DeviceSpec.parse(spec.getDevices());
         try (LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
-            Path tokenizerPath = spec.getTokenizer().isEmpty() ? null : Path.of(spec.getTokenizer());
-            Tokenizer tokenizer = tokenizerPath != null ? TokenizerLoader.load(tokenizerPath) : TokenizerLoader.forModel(Path.of(spec.getModel()));
-            int seqlen = spec.getCalibrationSeqlen() > 0 ? spec.getCalibrationSeqlen()
-                    : Math.min(model.config().maxPositionEmbeddings(), DEFAULT_SEQLEN);
-            int[][] calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(Path.of(spec.getCalibration())), true),
-                    spec.getCalibrationSamples(), seqlen, spec.getSeed(), tokenizer.bosId());
-            PolicyGradientConfig config = config(spec);
+            Tokenizer tokenizer = JobInputs.tokenizer(spec);
+            int seqlen = JobInputs.seqlen(spec, model.config(), DEFAULT_SEQLEN);
+            int[][] calibration = JobInputs.sampleCalibration(spec, tokenizer, seqlen);
+            Settings settings = Settings.of(spec);
             try (DeviceSystem system = new DeviceSystem(model, devices, Math.max(seqlen, evalWindow(model, spec)))) {
-                runOn(system, spec, run, events, cancel, model, tokenizer, tokenizerPath, seqlen, calibration, config);
+                runOn(system, spec, run, events, cancel, model, tokenizer, seqlen, calibration, settings);
             }
         }
     }
@@ -164,9 +148,10 @@ public final class PolicyGradientJob implements JobExecutor {
     }
 
     private void runOn(DeviceSystem system, JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel, LlamaModel model,
-            Tokenizer tokenizer, Path tokenizerPath, int seqlen, int[][] calibration, PolicyGradientConfig config) throws Exception {
+            Tokenizer tokenizer, int seqlen, int[][] calibration, Settings settings) throws Exception {
+        PolicyGradientConfig config = settings.config();
         PolicyGradientPruner pruner = new PolicyGradientPruner(config, initialState(system, model, calibration, config, spec.getSeed(),
-            spec.getMethodOptionsOrDefault("init", "wanda-sp"), layerSparsity(spec) > 0));
+            settings.init(), settings.layerUnits()));
         if (run.hasArtefact(CHECKPOINT)) {
             pruner.restore(run.verifiedBytes(CHECKPOINT));
             events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("policy-resume")
@@ -182,8 +167,8 @@ public final class PolicyGradientJob implements JobExecutor {
             }
         }
         long t0 = System.nanoTime();
-        PolicyLearner.Result result = learn(system, model, pruner, batches(calibration, JobOptions.intOption(spec, "batch_size", 4)),
-                JobOptions.intOption(spec, "rollouts_in_flight", 2), JobOptions.intOption(spec, "checkpoint_every", 20), run, events,
+        PolicyLearner.Result result = learn(system, model, pruner, batches(calibration, settings.batchSize()),
+                settings.rolloutsInFlight(), settings.checkpointEvery(), run, events,
                 config.steps(), cancel, earlier);
         if (result instanceof PolicyLearner.LearningFailed f) {
             throw new PipelineFailedException(f.message());
@@ -201,13 +186,12 @@ public final class PolicyGradientJob implements JobExecutor {
 
         LlamaModel pruned = compact(model, pruner.finalKeep());
         CrashPoints.reach("before-export");
-        Map<Path, String> tokenizerFiles = TokenizerLoader.exportFiles(tokenizerPath != null ? tokenizerPath
-                : TokenizerLoader.locate(Path.of(spec.getModel())));
+        Map<Path, String> tokenizerFiles = JobInputs.tokenizerFiles(spec);
         ModelExportJob.export(pruned, Path.of(spec.getOutput()), tokenizerFiles);
         RunReport.Builder report = RunReport.newBuilder().setJobId(run.jobId()).setSpec(spec);
         PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
         for (String file : spec.getEvalDataList()) {
-            int[] stream = tokenizer.encode(TextCorpus.read(Path.of(file)), true);
+            int[] stream = JobInputs.stream(file, tokenizer);
             report.addPerplexitiesBefore(EvalProtocols.toProto(evaluate(system, model, file, stream, protocol, spec)));
             report.addPerplexitiesAfter(EvalProtocols.toProto(evaluate(system, pruned, file, stream, protocol, spec)));
         }

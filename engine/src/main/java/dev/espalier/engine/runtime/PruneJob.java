@@ -1,10 +1,8 @@
 package dev.espalier.engine.runtime;
 
 import dev.espalier.engine.io.CrashPoints;
-import dev.espalier.engine.data.CalibrationSampler;
 import dev.espalier.engine.data.TextCorpus;
 import dev.espalier.engine.eval.PerplexityProtocol;
-import dev.espalier.engine.eval.PerplexityResult;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
 import dev.espalier.engine.prune.LayerMethod;
@@ -18,7 +16,6 @@ import dev.espalier.engine.runtime.node.EventSink;
 import dev.espalier.engine.runtime.node.JobExecutor;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.engine.tokenizer.Tokenizer;
-import dev.espalier.engine.tokenizer.TokenizerLoader;
 import dev.espalier.kernels.TensorOps;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.LayerReport;
@@ -54,11 +51,8 @@ public final class PruneJob implements JobExecutor {
      * calibration file is readable text. Throws IllegalArgumentException / UnsupportedOperationException naming the
      * problem.
      */
-    public static void validate(JobSpec spec) {
-        if (spec.getMethod() == dev.espalier.protocol.v1.PruneMethod.PRUNE_METHOD_POLICY_GRADIENT) {
-            PolicyGradientJob.validate(spec);
-            return;
-        }
+    @Override
+    public void validate(JobSpec spec) {
         PruneMethods.layerMethod(spec.getMethod(), spec.getMethodOptionsMap(), spec.getPattern(), spec.getSparsity(),
                 spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION), null);
         DeviceSpec.parse(spec.getDevices());
@@ -95,17 +89,11 @@ public final class PruneJob implements JobExecutor {
 
     @Override
     public void run(JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel) throws Exception {
-        if (spec.getMethod() == dev.espalier.protocol.v1.PruneMethod.PRUNE_METHOD_POLICY_GRADIENT) {
-            new PolicyGradientJob().run(spec, run, events, cancel); // the learner is its own phase, not a layer method
-            return;
-        }
         validate(spec);
         DeviceSpec devices = DeviceSpec.parse(spec.getDevices());
         try (LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
-            Path tokenizerPath = spec.getTokenizer().isEmpty() ? null : Path.of(spec.getTokenizer());
-            Tokenizer tokenizer = tokenizerPath != null ? TokenizerLoader.load(tokenizerPath) : TokenizerLoader.forModel(Path.of(spec.getModel()));
-            int seqlen = spec.getCalibrationSeqlen() > 0 ? spec.getCalibrationSeqlen()
-                    : Math.min(model.config().maxPositionEmbeddings(), DEFAULT_MAX_SEQLEN);
+            Tokenizer tokenizer = JobInputs.tokenizer(spec);
+            int seqlen = JobInputs.seqlen(spec, model.config(), DEFAULT_MAX_SEQLEN);
             int[][] calibration;
             int[][] scoringCalibration;
             if (spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION)) {
@@ -117,13 +105,12 @@ public final class PruneJob implements JobExecutor {
                 scoringCalibration = SelfCalibration.randomTokens(model.config().vocabSize(), spec.getCalibrationSamples(), seqlen,
                         spec.getSeed(), tokenizer.bosId(), tokenizer.eosId());
             } else {
-                calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(Path.of(spec.getCalibration())), true),
-                        spec.getCalibrationSamples(), seqlen, spec.getSeed(), tokenizer.bosId());
+                calibration = JobInputs.sampleCalibration(spec, tokenizer, seqlen);
                 scoringCalibration = calibration;
             }
             List<PrunePlan.EvalSet> evals = new ArrayList<>();
             for (String file : spec.getEvalDataList()) {
-                evals.add(new PrunePlan.EvalSet(file, tokenizer.encode(TextCorpus.read(Path.of(file)), true)));
+                evals.add(new PrunePlan.EvalSet(file, JobInputs.stream(file, tokenizer)));
             }
             PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
             IntFunction<TensorOps> ops = devices::createOps;
@@ -132,7 +119,7 @@ public final class PruneJob implements JobExecutor {
             PrunePlan plan = new PrunePlan(model, method, calibration, scoringCalibration, evals, protocol, (int) spec.getEvalMaxTokens(), devices.count(), ops,
                     JobOptions.intOption(spec, "window", 4), JobOptions.intOption(spec, "max_restarts", 2),
                     new FaultInjector(JobOptions.intOption(spec, "debug_fail_call", 0)), Path.of(spec.getOutput()), maskedDense(spec),
-                    TokenizerLoader.exportFiles(tokenizerPath != null ? tokenizerPath : TokenizerLoader.locate(Path.of(spec.getModel()))));
+                    JobInputs.tokenizerFiles(spec));
             CrashPoints.reach("planned");
             PruneSupervisor.Outcome outcome = runSupervisor(plan, run, events, cancel, spec);
             switch (outcome) {

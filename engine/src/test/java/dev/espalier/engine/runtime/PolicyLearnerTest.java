@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.engine.forward.LlamaForward;
 import dev.espalier.engine.model.LlamaModel;
-import dev.espalier.engine.prune.policy.Mask;
 import dev.espalier.engine.prune.policy.PolicyGradientConfig;
 import dev.espalier.engine.prune.policy.PolicyGradientPruner;
 import dev.espalier.engine.prune.policy.PolicyState;

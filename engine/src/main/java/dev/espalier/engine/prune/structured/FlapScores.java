@@ -94,15 +94,4 @@ public final class FlapScores {
         }
         return ColumnNorms.blockSums(squared, headDim);
     }
-
-    /** The o_proj input columns of the given heads: h·headDim .. (h+1)·headDim − 1 for each, sorted if heads are. */
-    public static int[] headColumns(int[] heads, int headDim) {
-        int[] out = new int[heads.length * headDim];
-        for (int i = 0; i < heads.length; i++) {
-            for (int j = 0; j < headDim; j++) {
-                out[i * headDim + j] = heads[i] * headDim + j;
-            }
-        }
-        return out;
-    }
 }

@@ -2,7 +2,6 @@ package dev.espalier.engine.prune.structured;
 
 import dev.espalier.engine.forward.LayerTap;
 import dev.espalier.engine.model.DecoderLayerWeights;
-import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.prune.GramStatistics;
 import dev.espalier.engine.prune.LayerProblem;
 import dev.espalier.engine.prune.LayerRunner;
@@ -222,7 +221,7 @@ final class GoaLayer extends StructuredLayer {
                     refitInPlace(grams, LinearModule.V));
             case HEADS_PHASE -> List.of(problem("attention units", ops -> {
                 KeptUnits heads = chooseHeads(grams.pruned, ops);
-                int[] columns = FlapScores.headColumns(heads.queryHeads(), headDim());
+                int[] columns = LayerSurgery.units(heads.queryHeads(), headDim());
                 RidgeRefit.Result o = grams.refit(weights.o(), columns, arena, ops);
                 errors.put(LinearModule.O, relative(o));
                 compact(new KeptUnits(heads.queryHeads(), all(weights.gate().rows())));

@@ -199,8 +199,8 @@ public final class LayerSurgery {
         return out;
     }
 
-    /** Indices u·width .. u·width + width − 1 of every unit u, in order. */
-    private static int[] units(int[] units, int width) {
+    /** Indices u·width .. u·width + width − 1 of every unit u, in order (a head's q rows, o_proj columns, …). */
+    public static int[] units(int[] units, int width) {
         int[] out = new int[units.length * width];
         for (int i = 0; i < units.length; i++) {
             for (int j = 0; j < width; j++) {

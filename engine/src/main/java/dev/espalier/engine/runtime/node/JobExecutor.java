@@ -13,6 +13,12 @@ import dev.espalier.protocol.v1.JobSpec;
 public interface JobExecutor {
 
     /**
+     * Checks what can be checked before anything is written (method options, calibration file, devices); throws
+     * IllegalArgumentException / UnsupportedOperationException naming the problem. Nothing to check by default.
+     */
+    default void validate(JobSpec spec) {}
+
+    /**
      * Does the job. Returning normally means success: the exported model is at {@code spec.getOutput()} and the report
      * (if any) was committed with {@link RunDirectory#commitReport}. Throwing means failure; the exception's message
      * becomes the job's one-line error. On cancellation, throw {@link java.util.concurrent.CancellationException}

@@ -83,7 +83,7 @@ class StructuredScoresTest {
                 }
                 assertEquals(dense, compact, 1e-5);
             }
-            assertArrayEquals(new int[] {2, 3, 6, 7}, FlapScores.headColumns(new int[] {1, 3}, 2));
+            assertArrayEquals(new int[] {2, 3, 6, 7}, LayerSurgery.units(new int[] {1, 3}, 2));
         }
     }
 }

@@ -1,0 +1,42 @@
+package dev.espalier.engine.runtime;
+
+import dev.espalier.engine.data.CalibrationSampler;
+import dev.espalier.engine.data.TextCorpus;
+import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.tokenizer.Tokenizer;
+import dev.espalier.engine.tokenizer.TokenizerLoader;
+import dev.espalier.protocol.v1.JobSpec;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** What every job executor reads from a {@link JobSpec} the same way: the tokenizer, calibration sequences, text streams. */
+final class JobInputs {
+    private JobInputs() {}
+
+    /** The spec's tokenizer, or the one found next to the model. */
+    static Tokenizer tokenizer(JobSpec spec) {
+        return spec.getTokenizer().isEmpty() ? TokenizerLoader.forModel(Path.of(spec.getModel())) : TokenizerLoader.load(Path.of(spec.getTokenizer()));
+    }
+
+    /** The tokenizer files to copy next to the exported model (source → name), so that it loads on its own. */
+    static Map<Path, String> tokenizerFiles(JobSpec spec) {
+        return TokenizerLoader.exportFiles(spec.getTokenizer().isEmpty() ? TokenizerLoader.locate(Path.of(spec.getModel()))
+                : Path.of(spec.getTokenizer()));
+    }
+
+    /** Tokens per calibration sequence: the spec's, or the model's context capped at {@code cap}. */
+    static int seqlen(JobSpec spec, LlamaConfig config, int cap) {
+        return spec.getCalibrationSeqlen() > 0 ? spec.getCalibrationSeqlen() : Math.min(config.maxPositionEmbeddings(), cap);
+    }
+
+    /** The spec's calibration sequences drawn from its calibration text (seeded). */
+    static int[][] sampleCalibration(JobSpec spec, Tokenizer tokenizer, int seqlen) {
+        return CalibrationSampler.sample(stream(spec.getCalibration(), tokenizer), spec.getCalibrationSamples(), seqlen, spec.getSeed(),
+                tokenizer.bosId());
+    }
+
+    /** A text file as one token stream starting at BOS. */
+    static int[] stream(String file, Tokenizer tokenizer) {
+        return tokenizer.encode(TextCorpus.read(Path.of(file)), true);
+    }
+}
