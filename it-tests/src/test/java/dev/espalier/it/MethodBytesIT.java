@@ -1,0 +1,62 @@
+package dev.espalier.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Every method gives the same bytes as before the runtime redesign: the SHA-256 of each method's exported
+ * {@code model.safetensors} on stories260K (8 × 128 tokens of the TinyStories sample, seed 0) was recorded on main
+ * before the change (commit 476073d) and must not move. A change that alters a result on purpose updates the hash
+ * here and says why in its commit message.
+ */
+class MethodBytesIT {
+
+    @ParameterizedTest(name = "{0} {1} {2}")
+    @CsvSource({
+        "magnitude, 0.5, '', 11e9b6cb242455c4ae4c34564bb49e3263c6e938eed21552b89152a29010a0ac",
+        "wanda, 0.5, '', 5baa03310764c668d221a74a8192151c8623a0c5de89caef81c8810af05c02c7",
+        "sparsegpt, 0.5, '', aee7b9dd73d30ea06272617a10b6f016fd7fffb2982c115e16ca0bac5e9641ad",
+        "sparsegpt, 0, --pattern=2:4, 7d07b508885b331cfc72ace5362d369e8bcaa8f8b5e124b3f1dacdb535000ca3",
+        "alps, 0.7, '', 22e2b66800829b6f6a3588f7ebecc46cab882f1b6a878f8655fab1bcdd0ea911",
+        "wanda-sp, 0.3, '', 7dbc19c0975b837cffcbe928621d130364906e871b4b2dfa311981e7847be6eb",
+        "flap, 0.3, --export=masked-dense, fc1ce51296a3ee7acc1aa133fd5055c97f384ee066396976fda794751d6e3613",
+        "goa, 0.3, '', 39abe116415f4e13c5c9504fab21676876a883970efa1504cf44de77346b62c1",
+        "goa, 0.3, --calib=self, c106930c24e50aebac270dc36d242326ce38d35db2796bbaa90e972471e9611a",
+        "policy-gradient, 0.3, --steps=12, bef76f93a9d4c2c22b0824c34a2c5ce943d93469ce072461675a867b5961133c",
+        "policy-gradient, 0.3, --init=goa --steps=6, b57dce6284ef07ed67155d7fb16c6069e9ebad4ef565dd321e5d387794b733cb",
+    })
+    void exportIsByteIdenticalToTheRecordedOne(String method, double sparsity, String extra, String expected, @TempDir Path tmp)
+            throws Exception {
+        Path out = tmp.resolve("model");
+        String data = SharedData.data("tinystories/tinystories_val_sample.txt").toString();
+        List<String> args = new ArrayList<>(List.of("prune", "--quiet", "--model", SharedData.model("stories260K/stories260K.bin").toString(),
+                "--method", method, "--calib", data, "--calib-samples", "8", "--calib-seqlen", "128", "--seed", "0",
+                "--devices", "cpu:2", "--out", out.toString()));
+        if (sparsity > 0) {
+            args.addAll(List.of("--sparsity", Double.toString(sparsity)));
+        }
+        boolean selfCalibration = false;
+        for (String flag : extra.isBlank() ? new String[0] : extra.trim().split(" ")) {
+            String[] kv = flag.split("=", 2);
+            if (kv[0].equals("--calib")) {
+                args.set(args.indexOf("--calib") + 1, kv[1]);
+                selfCalibration = true;
+            } else {
+                args.addAll(List.of(kv[0], kv[1]));
+            }
+        }
+        CliRun run = CliRun.of(args.toArray(String[]::new));
+        assertEquals(0, run.exitCode(), run.err());
+        byte[] digest = MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(out.resolve("model.safetensors")));
+        assertEquals(expected, HexFormat.of().formatHex(digest), method + " " + extra + (selfCalibration ? " (data-free)" : ""));
+    }
+}
