@@ -1,6 +1,7 @@
 package dev.espalier.it;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
 import com.tngtech.archunit.base.DescribedPredicate;
 import com.tngtech.archunit.core.domain.JavaClasses;
@@ -60,5 +61,13 @@ class ArchitectureRulesTest {
         noClasses().that().resideInAnyPackage("dev.espalier.engine.prune..", "dev.espalier.engine.forward..", "dev.espalier.engine.eval..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.espalier.kernels.cpu..", "dev.espalier.kernels.reference..")
                 .because("method and forward code works through the TensorOps contract, never a concrete backend").check(classes);
+    }
+
+    @Test
+    void packagesAreFreeOfCycles() {
+        slices().matching("dev.espalier.(**)")
+                .should().beFreeOfCycles()
+                .because("each package builds on the ones below it, so it can be read, tested and moved without the packages above it")
+                .check(classes);
     }
 }

@@ -1,6 +1,5 @@
 package dev.espalier.cli.commands;
 
-import dev.espalier.cli.ConsoleProgress;
 import dev.espalier.engine.data.TextCorpus;
 import dev.espalier.engine.eval.PerplexityEvaluator;
 import dev.espalier.engine.eval.PerplexityProtocol;

@@ -1,7 +1,5 @@
 package dev.espalier.cli.commands;
 
-import dev.espalier.cli.ConsoleProgress;
-import dev.espalier.cli.RunLogFile;
 import dev.espalier.engine.runtime.node.JobExecutors;
 import dev.espalier.engine.runtime.node.CancellationToken;
 import dev.espalier.engine.runtime.node.EventSink;

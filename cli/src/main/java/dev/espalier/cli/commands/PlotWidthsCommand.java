@@ -3,7 +3,7 @@ package dev.espalier.cli.commands;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
-import dev.espalier.engine.prune.PruneMethods;
+import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.report.WidthPlot;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.protocol.v1.LayerReport;

@@ -1,6 +1,5 @@
 package dev.espalier.cli.commands;
 
-import dev.espalier.cli.RunLogFile;
 import dev.espalier.engine.runtime.node.Node;
 import dev.espalier.engine.runtime.node.NodeOptions;
 import java.io.PrintWriter;

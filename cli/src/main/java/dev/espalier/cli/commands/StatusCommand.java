@@ -1,6 +1,6 @@
 package dev.espalier.cli.commands;
 
-import dev.espalier.engine.prune.PruneMethods;
+import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.runtime.node.JobSpecs;
 import dev.espalier.protocol.v1.GetJobRequest;
 import dev.espalier.protocol.v1.JobState;

@@ -1,6 +1,5 @@
 package dev.espalier.cli.commands;
 
-import dev.espalier.cli.ConsoleProgress;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.PerplexityResult;
 import dev.espalier.protocol.v1.RunReport;

@@ -10,7 +10,7 @@ import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
-import dev.espalier.engine.prune.structured.KeptUnits;
+import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.engine.prune.structured.LayerSurgery;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;

@@ -1,8 +1,6 @@
 package dev.espalier.engine.prune;
 
 import dev.espalier.engine.model.DecoderLayerWeights;
-import dev.espalier.engine.prune.structured.LayerAllocation;
-import dev.espalier.engine.prune.structured.LayerScores;
 import java.lang.foreign.Arena;
 import java.util.List;
 

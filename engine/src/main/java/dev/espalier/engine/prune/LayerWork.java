@@ -1,9 +1,6 @@
 package dev.espalier.engine.prune;
 
 import dev.espalier.engine.model.DecoderLayerWeights;
-import dev.espalier.engine.prune.structured.KeptUnits;
-import dev.espalier.engine.prune.structured.LayerAllocation;
-import dev.espalier.engine.prune.structured.LayerScores;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
 import java.util.List;

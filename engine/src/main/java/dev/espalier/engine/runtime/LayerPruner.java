@@ -2,7 +2,7 @@ package dev.espalier.engine.runtime;
 
 import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
-import dev.espalier.engine.prune.structured.LayerScores;
+import dev.espalier.engine.prune.LayerScores;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;

@@ -6,7 +6,7 @@ import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
 import dev.espalier.engine.prune.LayerMethod;
-import dev.espalier.engine.prune.PruneMethods;
+import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.generate.SelfCalibration;
 import dev.espalier.engine.runtime.node.JobSpecs;
 import dev.espalier.protocol.v1.JobEvent;

@@ -7,7 +7,7 @@ import dev.espalier.engine.SharedFiles;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
-import dev.espalier.engine.prune.structured.KeptUnits;
+import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.kernels.cpu.CpuOps;
 import java.lang.foreign.Arena;
 import java.util.List;

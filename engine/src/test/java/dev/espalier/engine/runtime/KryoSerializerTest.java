@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.engine.prune.LinearModule;
-import dev.espalier.engine.prune.structured.LayerAllocation;
+import dev.espalier.engine.prune.LayerAllocation;
 import dev.espalier.engine.prune.LinearPruner;
 import java.util.EnumMap;
 import java.util.List;

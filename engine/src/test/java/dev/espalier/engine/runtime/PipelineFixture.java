@@ -6,7 +6,7 @@ import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
 import dev.espalier.engine.prune.LayerMethod;
-import dev.espalier.engine.prune.PruneMethods;
+import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.prune.UnstructuredMethod;
 import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparsityPattern;

@@ -1,6 +1,6 @@
 package dev.espalier.engine.prune.policy;
 
-import dev.espalier.engine.prune.structured.KeptUnits;
+import dev.espalier.engine.prune.KeptUnits;
 import java.util.Arrays;
 
 /**

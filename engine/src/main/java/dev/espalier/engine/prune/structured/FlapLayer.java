@@ -2,8 +2,10 @@ package dev.espalier.engine.prune.structured;
 
 import dev.espalier.engine.forward.LayerTap;
 import dev.espalier.engine.model.DecoderLayerWeights;
+import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.engine.prune.LayerProblem;
 import dev.espalier.engine.prune.LayerRunner;
+import dev.espalier.engine.prune.LayerScores;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.Arena;

@@ -3,6 +3,7 @@ package dev.espalier.engine.prune.structured;
 import dev.espalier.engine.forward.LayerMask;
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import java.lang.foreign.Arena;

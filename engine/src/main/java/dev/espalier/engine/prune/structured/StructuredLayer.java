@@ -3,6 +3,8 @@ package dev.espalier.engine.prune.structured;
 import dev.espalier.engine.forward.LayerTap;
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.prune.KeptUnits;
+import dev.espalier.engine.prune.LayerAllocation;
 import dev.espalier.engine.prune.LayerPruningState;
 import dev.espalier.engine.prune.LayerRunner;
 import dev.espalier.engine.prune.LayerWork;

@@ -2,7 +2,9 @@ package dev.espalier.engine.prune.structured;
 
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.prune.LayerAllocation;
 import dev.espalier.engine.prune.LayerMethod;
+import dev.espalier.engine.prune.LayerScores;
 import dev.espalier.engine.prune.LayerWork;
 import dev.espalier.engine.prune.MethodOptions;
 import java.lang.foreign.Arena;

@@ -4,6 +4,7 @@ import dev.espalier.engine.forward.LayerMask;
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.prune.KeptUnits;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;

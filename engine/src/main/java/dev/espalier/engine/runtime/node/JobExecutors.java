@@ -1,6 +1,6 @@
 package dev.espalier.engine.runtime.node;
 
-import dev.espalier.engine.prune.PruneMethods;
+import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PruneMethod;
 import java.util.Map;

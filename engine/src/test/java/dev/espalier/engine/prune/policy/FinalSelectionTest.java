@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.espalier.engine.prune.structured.KeptUnits;
+import dev.espalier.engine.prune.KeptUnits;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.kernels.Tensor;
 import java.lang.foreign.Arena;
 import java.util.Random;

@@ -14,6 +14,7 @@ import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
+import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.cpu.CpuOps;
 import java.lang.foreign.Arena;

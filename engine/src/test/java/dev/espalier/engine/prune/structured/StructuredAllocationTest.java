@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.prune.KeptUnits;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;

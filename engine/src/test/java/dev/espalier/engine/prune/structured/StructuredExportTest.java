@@ -18,6 +18,7 @@ import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelFormatException;
 import dev.espalier.engine.model.ModelLoader;
+import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.cpu.CpuOps;
 import java.io.IOException;

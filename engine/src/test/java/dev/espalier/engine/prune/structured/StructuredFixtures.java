@@ -5,6 +5,7 @@ import dev.espalier.engine.forward.LayerTap;
 import dev.espalier.engine.forward.LlamaForward;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.kernels.TensorOps;
 import java.util.ArrayList;
 import java.util.Arrays;

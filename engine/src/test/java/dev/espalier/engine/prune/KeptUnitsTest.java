@@ -1,4 +1,4 @@
-package dev.espalier.engine.prune.structured;
+package dev.espalier.engine.prune;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

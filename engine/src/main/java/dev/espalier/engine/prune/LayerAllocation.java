@@ -1,4 +1,4 @@
-package dev.espalier.engine.prune.structured;
+package dev.espalier.engine.prune;
 
 /**
  * How many units layer {@code layer} keeps: attention units (key/value groups, or query heads per group when query

@@ -1,4 +1,4 @@
-package dev.espalier.cli;
+package dev.espalier.cli.commands;
 
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;

@@ -1,4 +1,4 @@
-package dev.espalier.cli;
+package dev.espalier.cli.commands;
 
 import dev.espalier.engine.eval.ProgressListener;
 import me.tongfei.progressbar.ProgressBar;

@@ -1,4 +1,4 @@
-package dev.espalier.engine.prune.structured;
+package dev.espalier.engine.prune;
 
 import dev.espalier.engine.model.LlamaConfig;
 import java.util.Arrays;

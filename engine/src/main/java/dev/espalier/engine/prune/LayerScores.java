@@ -1,4 +1,4 @@
-package dev.espalier.engine.prune.structured;
+package dev.espalier.engine.prune;
 
 /**
  * Importance scores of one layer's structural units from a scoring pass over the dense model, for a global

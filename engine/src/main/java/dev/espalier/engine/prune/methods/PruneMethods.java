@@ -1,12 +1,23 @@
-package dev.espalier.engine.prune;
+package dev.espalier.engine.prune.methods;
 
 import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.prune.Alps;
+import dev.espalier.engine.prune.LayerMethod;
+import dev.espalier.engine.prune.MethodOptions;
+import dev.espalier.engine.prune.PruningMethod;
+import dev.espalier.engine.prune.SolveOrder;
+import dev.espalier.engine.prune.SparseGpt;
+import dev.espalier.engine.prune.SparsityPattern;
+import dev.espalier.engine.prune.UnstructuredMethod;
 import dev.espalier.engine.prune.structured.StructuredMethod;
 import dev.espalier.protocol.v1.PruneMethod;
 import java.util.Locale;
 import java.util.Map;
 
-/** The unstructured / N:M methods by their protocol name, with their settings from a job's method options. */
+/**
+ * The method registry: every pruning method (unstructured / N:M of {@code prune}, structured of {@code prune.structured})
+ * by its protocol name, with its settings from a job's method options. Above both packages, so neither depends on it.
+ */
 public final class PruneMethods {
     private PruneMethods() {}
 
