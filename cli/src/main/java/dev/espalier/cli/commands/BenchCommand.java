@@ -4,7 +4,7 @@ import dev.espalier.engine.bench.AlpsBenchmark;
 import dev.espalier.engine.bench.DenseInputGram;
 import dev.espalier.engine.data.CalibrationSampler;
 import dev.espalier.engine.data.TextCorpus;
-import dev.espalier.engine.export.ModelExportJob;
+import dev.espalier.engine.model.ModelExporter;
 import dev.espalier.engine.prune.Alps;
 import dev.espalier.engine.prune.GramStatistics;
 import dev.espalier.engine.prune.LinearModule;
@@ -113,7 +113,7 @@ public final class BenchCommand implements Callable<Integer> {
         if (exportSynthetic != null) {
             Path tokenizer = model.toAbsolutePath().getParent().resolveSibling("llama2c-tokenizer-32000").resolve("tokenizer.model");
             try (Arena arena = Arena.ofShared()) {
-                ModelExportJob.export(SyntheticModels.model(arena, SyntheticModels.llama7b(layers), 7), exportSynthetic,
+                ModelExporter.export(SyntheticModels.model(arena, SyntheticModels.llama7b(layers), 7), exportSynthetic,
                         TokenizerLoader.exportFiles(tokenizer));
             }
             out.printf(Locale.ROOT, "wrote %s: LLaMA-7B shapes, %d layer(s), synthetic weights, tokenizer %s%n", exportSynthetic, layers, tokenizer);

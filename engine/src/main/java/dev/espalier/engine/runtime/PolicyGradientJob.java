@@ -3,7 +3,7 @@ package dev.espalier.engine.runtime;
 import com.google.protobuf.util.JsonFormat;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.eval.PerplexityResult;
-import dev.espalier.engine.export.ModelExportJob;
+import dev.espalier.engine.model.ModelExporter;
 import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.io.CrashPoints;
 import dev.espalier.engine.model.DecoderLayerWeights;
@@ -187,7 +187,7 @@ public final class PolicyGradientJob implements JobExecutor {
         LlamaModel pruned = compact(model, pruner.finalKeep());
         CrashPoints.reach("before-export");
         Map<Path, String> tokenizerFiles = JobInputs.tokenizerFiles(spec);
-        ModelExportJob.export(pruned, Path.of(spec.getOutput()), tokenizerFiles);
+        ModelExporter.export(pruned, Path.of(spec.getOutput()), tokenizerFiles);
         RunReport.Builder report = RunReport.newBuilder().setJobId(run.jobId()).setSpec(spec);
         PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
         for (String file : spec.getEvalDataList()) {

@@ -13,7 +13,7 @@ import dev.espalier.engine.prune.LayerAllocation;
 import dev.espalier.engine.prune.structured.StructuredModels;
 import dev.espalier.engine.prune.LayerScores;
 import dev.espalier.engine.prune.LinearPruner;
-import dev.espalier.engine.export.ModelExportJob;
+import dev.espalier.engine.model.ModelExporter;
 import dev.espalier.engine.runtime.node.EventSink;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.kernels.TensorOps;
@@ -329,7 +329,7 @@ public final class PruneSupervisor extends AbstractBehavior<Object> {
         } else {
             phase = Phase.EVAL_AFTER;
             CrashPoints.reach("before-export");
-            ModelExportJob.export(exportedModel(), plan.output(), plan.tokenizerFiles());
+            ModelExporter.export(exportedModel(), plan.output(), plan.tokenizerFiles());
             getContext().getLog().info("{}: pruned model exported to {}", run.jobId(), plan.output());
             CrashPoints.reach("after-export");
             evaluateNext(prunedModel(), after);

@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.engine.SharedFiles;
-import dev.espalier.engine.export.ModelExportJob;
+import dev.espalier.engine.model.ModelExporter;
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LayerCheckpoint;
 import dev.espalier.engine.model.LlamaConfig;
@@ -46,7 +46,7 @@ class StructuredExportTest {
             LlamaModel dense = LayerSurgeryTest.withRandomCompensation(loaded, kept, arena);
             LlamaModel compact = StructuredModels.Form.COMPACT.apply(dense, kept, arena);
             Path out = tmp.resolve("compact");
-            ModelExportJob.export(compact, out, Map.of());
+            ModelExporter.export(compact, out, Map.of());
             String json = Files.readString(out.resolve("config.json"));
             assertTrue(json.contains("espalier_num_attention_heads") && json.contains("espalier_intermediate_sizes"), json);
             try (LlamaModel back = ModelLoader.load(out, Arena.ofShared())) {
@@ -70,7 +70,7 @@ class StructuredExportTest {
             LlamaModel dense = LayerSurgeryTest.withRandomCompensation(loaded, kept, arena);
             LlamaModel masked = StructuredModels.Form.MASKED_DENSE.apply(dense, kept, arena);
             Path out = tmp.resolve("masked");
-            ModelExportJob.export(masked, out, Map.of());
+            ModelExporter.export(masked, out, Map.of());
             String json = Files.readString(out.resolve("config.json"));
             assertTrue(json.contains("\"attention_bias\" : true") && json.contains("\"mlp_bias\" : true"), json);
             assertFalse(json.contains("espalier_"), json);
@@ -91,7 +91,7 @@ class StructuredExportTest {
             LlamaModel masked = StructuredModels.Form.MASKED_DENSE.apply(loaded, randomKept(loaded.config(), 23, -1, -1), arena);
             assertEquals(loaded.config(), masked.config());
             Path out = tmp.resolve("plain");
-            ModelExportJob.export(masked, out, Map.of());
+            ModelExporter.export(masked, out, Map.of());
             String json = Files.readString(out.resolve("config.json"));
             assertTrue(json.contains("\"attention_bias\" : false") && json.contains("\"mlp_bias\" : false"), json);
         }
