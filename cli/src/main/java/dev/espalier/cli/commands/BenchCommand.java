@@ -1,24 +1,21 @@
 package dev.espalier.cli.commands;
 
 import dev.espalier.engine.bench.AlpsBenchmark;
-import dev.espalier.engine.bench.DenseInputGram;
-import dev.espalier.engine.data.CalibrationSampler;
-import dev.espalier.engine.data.TextCorpus;
-import dev.espalier.engine.model.ModelExporter;
-import dev.espalier.engine.prune.Alps;
-import dev.espalier.engine.prune.GramStatistics;
-import dev.espalier.engine.prune.LinearModule;
-import dev.espalier.engine.prune.SparsityPattern;
-import dev.espalier.engine.tokenizer.Tokenizer;
-import dev.espalier.engine.tokenizer.TokenizerLoader;
 import dev.espalier.engine.bench.ForwardBenchmark;
+import dev.espalier.engine.bench.GemmBenchmark;
 import dev.espalier.engine.bench.LinearShape;
+import dev.espalier.engine.bench.PolicyRolloutBenchmark;
 import dev.espalier.engine.bench.SparseGptBenchmark;
 import dev.espalier.engine.bench.SyntheticModels;
+import dev.espalier.engine.data.CalibrationSampler;
+import dev.espalier.engine.data.TextCorpus;
 import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.model.ModelExporter;
 import dev.espalier.engine.model.ModelLoader;
+import dev.espalier.engine.prune.Alps;
+import dev.espalier.engine.tokenizer.Tokenizer;
+import dev.espalier.engine.tokenizer.TokenizerLoader;
 import dev.espalier.kernels.TensorOps;
-import dev.espalier.kernels.bench.GemmBenchmark;
 import dev.espalier.kernels.cpu.OpenBlas;
 import java.io.PrintWriter;
 import java.lang.foreign.Arena;
@@ -195,17 +192,12 @@ public final class BenchCommand implements Callable<Integer> {
         out.flush();
     }
 
-    /** The ALPS ρ ablation on up_proj of layer 2 of the model, printed as one table per run. */
+    /** Policy-gradient rollouts per second for 1 and 2 device workers and 1 to 8 passes in flight. */
     private int policyRollouts(PrintWriter out) {
         try (LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {
-            Tokenizer tokenizer = TokenizerLoader.forModel(model);
-            int[][] calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(calib), true), 32, 128, 0, tokenizer.bosId());
-            int[][][] batches = new int[8][][];
-            for (int b = 0; b < batches.length; b++) {
-                batches[b] = java.util.Arrays.copyOfRange(calibration, 4 * b, 4 * b + 4);
-            }
-            List<dev.espalier.engine.runtime.PolicyRolloutBench.Row> rows = dev.espalier.engine.runtime.PolicyRolloutBench.run(m, batches,
-                    new int[] {1, 2}, new int[] {1, 2, 3, 4, 6, 8}, 100, repeats);
+            int[][][] batches = PolicyRolloutBenchmark.batches(TokenizerLoader.forModel(model), TextCorpus.read(calib));
+            List<PolicyRolloutBenchmark.Row> rows = PolicyRolloutBenchmark.run(m, batches, new int[] {1, 2}, new int[] {1, 2, 3, 4, 6, 8}, 100,
+                    repeats);
             out.printf(Locale.ROOT, "policy-gradient rollouts on %s: K = 2, 4 x 128 tokens per rollout, 100 steps, best of %d, %d cores%n", model, repeats,
                     Runtime.getRuntime().availableProcessors());
             out.printf(Locale.ROOT, "%8s %10s %10s %12s %14s %10s%n", "devices", "in-flight", "seconds", "rollouts/s", "passes/s", "state");
@@ -219,26 +211,23 @@ public final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The ALPS ρ ablation on up_proj of layer 2 of the model, printed as one table per run. */
     private int ablation(PrintWriter out) {
         try (TensorOps ops = common.createOps(); LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {
             Tokenizer tokenizer = TokenizerLoader.forModel(model);
             int[][] calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(calib), true), 128,
                     m.config().maxPositionEmbeddings(), 0, tokenizer.bosId());
-            int layer = Math.min(2, m.config().numLayers() - 1);
-            try (GramStatistics gram = DenseInputGram.of(m, layer, LinearModule.UP, calibration, ops)) {
-                List<AlpsBenchmark.AblationRun> runs = AlpsBenchmark.ablation(LinearModule.UP.weight(m.layer(layer)), gram.gram(),
-                        gram.tokens(), SparsityPattern.UNSTRUCTURED, 0.7, ops);
-                out.printf(Locale.ROOT, "ALPS at 70 %% on layer %d up_proj %s of %s, %d calibration tokens%n", layer,
-                        java.util.Arrays.toString(LinearModule.UP.weight(m.layer(layer)).shape()), model, gram.tokens());
-                for (AlpsBenchmark.AblationRun run : runs) {
-                    Alps.Result r = run.result();
-                    out.printf(Locale.ROOT, "%n%s: %d iterations, final rho %.4g, relative error after ADMM %.5f, after backsolve %.5f%n",
-                            run.label(), r.iterations(), r.finalRho(), r.admmObjective(), r.objective());
-                    out.printf(Locale.ROOT, "%10s %12s %14s %16s%n", "iteration", "rho", "objective", "support changes");
-                    for (Alps.Iteration it : r.trace()) {
-                        out.printf(Locale.ROOT, "%10d %12.4g %14.6f %16d%s%n", it.iteration(), it.rho(), it.objective(), it.supportChanges(),
-                                it.restarted() ? "  (restart)" : "");
-                    }
+            AlpsBenchmark.LayerAblation ablation = AlpsBenchmark.upProjAblation(m, calibration, ops);
+            out.printf(Locale.ROOT, "ALPS at 70 %% on layer %d up_proj %s of %s, %d calibration tokens%n", ablation.layer(),
+                    java.util.Arrays.toString(ablation.shape()), model, ablation.tokens());
+            for (AlpsBenchmark.AblationRun run : ablation.runs()) {
+                Alps.Result r = run.result();
+                out.printf(Locale.ROOT, "%n%s: %d iterations, final rho %.4g, relative error after ADMM %.5f, after backsolve %.5f%n",
+                        run.label(), r.iterations(), r.finalRho(), r.admmObjective(), r.objective());
+                out.printf(Locale.ROOT, "%10s %12s %14s %16s%n", "iteration", "rho", "objective", "support changes");
+                for (Alps.Iteration it : r.trace()) {
+                    out.printf(Locale.ROOT, "%10d %12.4g %14.6f %16d%s%n", it.iteration(), it.rho(), it.objective(), it.supportChanges(),
+                            it.restarted() ? "  (restart)" : "");
                 }
             }
         }

@@ -1,6 +1,9 @@
 package dev.espalier.engine.bench;
 
+import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.prune.Alps;
+import dev.espalier.engine.prune.GramStatistics;
+import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
@@ -145,6 +148,22 @@ public final class AlpsBenchmark {
             }
         }
         return runs;
+    }
+
+    /** The ablation on one real layer: the layer, its up_proj weight's shape (out, in), the calibration tokens, the runs. */
+    public record LayerAblation(int layer, int[] shape, long tokens, List<AblationRun> runs) {}
+
+    /**
+     * {@link #ablation} at 70 % unstructured on up_proj of layer 2 of {@code model} (the last layer when it has fewer),
+     * the Gram from the dense model's inputs to that layer on {@code calibration}.
+     */
+    public static LayerAblation upProjAblation(LlamaModel model, int[][] calibration, TensorOps ops) {
+        int layer = Math.min(2, model.config().numLayers() - 1);
+        Tensor weight = LinearModule.UP.weight(model.layer(layer));
+        try (GramStatistics gram = DenseInputGram.of(model, layer, LinearModule.UP, calibration, ops)) {
+            List<AblationRun> runs = ablation(weight, gram.gram(), gram.tokens(), SparsityPattern.UNSTRUCTURED, SPARSITY, ops);
+            return new LayerAblation(layer, weight.shape(), gram.tokens(), runs);
+        }
     }
 
     /** The solve's FLOPs under the model of the class comment, from what the solve did. */

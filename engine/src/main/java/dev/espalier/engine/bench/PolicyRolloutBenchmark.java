@@ -1,10 +1,15 @@
-package dev.espalier.engine.runtime;
+package dev.espalier.engine.bench;
 
+import dev.espalier.engine.data.CalibrationSampler;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.prune.policy.PolicyGradientConfig;
 import dev.espalier.engine.prune.policy.PolicyGradientPruner;
 import dev.espalier.engine.prune.policy.PolicyState;
 import dev.espalier.engine.prune.policy.UnitLayout;
+import dev.espalier.engine.runtime.DeviceSpec;
+import dev.espalier.engine.runtime.PolicyLearner;
+import dev.espalier.engine.runtime.PolicyLearning;
+import dev.espalier.engine.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -13,7 +18,7 @@ import java.util.List;
  * each device count and in-flight window, timed end to end, with the final state's bytes hashed to show that they do
  * not depend on either.
  */
-public final class PolicyRolloutBench {
+public final class PolicyRolloutBenchmark {
 
     /** One setting's measurement; {@code stateHash} is the hash of the final learner state's bytes. */
     public record Row(int devices, int inFlight, long rollouts, long passes, double seconds, int stateHash) {
@@ -22,7 +27,17 @@ public final class PolicyRolloutBench {
         }
     }
 
-    private PolicyRolloutBench() {}
+    private PolicyRolloutBenchmark() {}
+
+    /** Eight batches of 4 sequences of 128 tokens, sampled (seed 0) from {@code text}. */
+    public static int[][][] batches(Tokenizer tokenizer, String text) {
+        int[][] calibration = CalibrationSampler.sample(tokenizer.encode(text, true), 32, 128, 0, tokenizer.bosId());
+        int[][][] batches = new int[8][][];
+        for (int b = 0; b < batches.length; b++) {
+            batches[b] = java.util.Arrays.copyOfRange(calibration, 4 * b, 4 * b + 4);
+        }
+        return batches;
+    }
 
     /** Runs every (devices, window) pair {@code repeats} times after one untimed warm-up run; reports the fastest. */
     public static List<Row> run(LlamaModel model, int[][][] batches, int[] deviceCounts, int[] windows, long steps, int repeats)
@@ -49,14 +64,6 @@ public final class PolicyRolloutBench {
 
     private static PolicyState once(LlamaModel model, int[][][] batches, PolicyGradientConfig config, PolicyState start, DeviceSpec devices,
             int window) throws Exception {
-        PolicyGradientPruner pruner = new PolicyGradientPruner(config, start);
-        PolicyLearner.Result r;
-        try (DeviceSystem system = new DeviceSystem(model, devices, batches[0][0].length)) {
-            r = PolicyGradientJob.learn(system, model, pruner, batches, window, 0, null, null, config.steps(), null, List.of());
-        }
-        if (r instanceof PolicyLearner.LearningFailed f) {
-            throw new PipelineFailedException(f.message());
-        }
-        return ((PolicyLearner.Learned) r).state();
+        return PolicyLearning.learn(model, devices, new PolicyGradientPruner(config, start), batches, window);
     }
 }

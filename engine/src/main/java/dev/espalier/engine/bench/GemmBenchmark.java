@@ -1,4 +1,4 @@
-package dev.espalier.kernels.bench;
+package dev.espalier.engine.bench;
 
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
