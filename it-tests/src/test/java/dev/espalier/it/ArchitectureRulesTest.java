@@ -1,5 +1,6 @@
 package dev.espalier.it;
 
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
@@ -69,5 +70,12 @@ class ArchitectureRulesTest {
                 .should().beFreeOfCycles()
                 .because("each package builds on the ones below it, so it can be read, tested and moved without the packages above it")
                 .check(classes);
+    }
+
+    @Test
+    void benchmarksLiveInOnePackage() {
+        classes().that().haveSimpleNameEndingWith("Benchmark").or().haveSimpleNameEndingWith("Bench")
+                .should().resideInAPackage("dev.espalier.engine.bench")
+                .because("the measurements behind `espalier bench` are found in one place; the verb only parses and prints").check(classes);
     }
 }
