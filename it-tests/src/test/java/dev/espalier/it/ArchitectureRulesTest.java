@@ -58,6 +58,15 @@ class ArchitectureRulesTest {
     }
 
     @Test
+    void vectorApiCodeLivesOnlyInKernels() {
+        noClasses().that().resideOutsideOfPackage("dev.espalier.kernels..")
+                .should().dependOnClassesThat().resideInAPackage("jdk.incubator.vector..")
+                .because("kernels only in kernels: Vector API code is a TensorOps kernel, tested against the reference"
+                        + " oracle by the contract test, never a loop inside method code")
+                .check(classes);
+    }
+
+    @Test
     void kernelsBackendsAreNotUsedByMethodCodeDirectly() {
         noClasses().that().resideInAnyPackage("dev.espalier.engine.prune..", "dev.espalier.engine.forward..", "dev.espalier.engine.eval..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.espalier.kernels.cpu..", "dev.espalier.kernels.reference..")

@@ -119,6 +119,27 @@ public final class TensorChecks {
         return new int[] {d, m};
     }
 
+    /** Checks the arguments of {@link TensorOps#obsSweep}; returns {rows, k}. */
+    public static int[] obsSweepShape(Tensor u, int nmKeep, int nmGroup, Tensor marks, Tensor w, Tensor errors) {
+        String op = "obsSweep";
+        requireRank(op, "w", w, 2);
+        int rows = w.rows();
+        int k = w.cols();
+        requireShape(op, "u", u, k, k);
+        requireShape(op, "marks", marks, rows, k);
+        requireShape(op, "errors", errors, rows, k);
+        String[] names = {"u", "marks", "w", "errors"};
+        Tensor[] tensors = {u, marks, w, errors};
+        for (int i = 0; i < tensors.length; i++) {
+            requireDType(op, names[i], tensors[i], DType.F32);
+        }
+        if (nmGroup < 0 || nmKeep < 0 || nmKeep > nmGroup) {
+            throw new IllegalArgumentException(op + ": nmKeep " + nmKeep + " and nmGroup " + nmGroup
+                    + ", expected 0 <= nmKeep <= nmGroup (nmGroup 0: the marks are given)");
+        }
+        return new int[] {rows, k};
+    }
+
     /** Checks a square contiguous F32/F64 matrix for Cholesky; returns n. */
     public static int choleskyShape(Tensor a) {
         requireRank("cholesky", "a", a, 2);

@@ -65,6 +65,28 @@ public interface TensorOps extends AutoCloseable {
     int maskedConjugateGradient(Tensor h, Tensor b, Tensor mask, Tensor x, int maxIterations, double tolerance);
 
     /**
+     * The in-block sweep of SparseGPT's optimal-brain-surgeon update (Frantar and Alistarh, 2023), row by row. For every
+     * row r and every column a = 0, 1, …, k − 1 in that order, in f32 with d = u[a][a]:
+     * <pre>
+     *   p = w[r][a] · marks[r][a];   errors[r][a] = p / d;   w[r][a] = w[r][a] − p;
+     *   w[r][b] = fma(errors[r][a], −u[a][b], w[r][b])   for b = a + 1, …, k − 1 (one rounding each),
+     * </pre>
+     * so that every weight sees the updates from the columns left of it in column order; a mark of 1 prunes a weight to
+     * exactly 0, a mark of 0 keeps it. The result is the same bits whatever the backend's thread count.
+     *
+     * <p>Marks: with {@code nmGroup} 0 (unstructured; {@code nmKeep} 0) they are read. With {@code nmGroup} M &gt; 0
+     * (N:M) they are chosen here and written: at every column a with a % M = 0, let g = min(M, k − a) and
+     * s_c = (w[r][c] · w[r][c]) / (u[c][c] · u[c][c]) for c = a … a + g − 1, the weights as they are at that point; each
+     * row marks its g − n smallest scores, n = {@code nmKeep} for a full group and ⌈g · nmKeep / M⌉ for a trailing one,
+     * ties going to the earlier column (scores compared as their f32 bit patterns), and unmarks the others.
+     *
+     * <p>Shapes: u (k, k) F32, only its upper triangle read, positive diagonal; marks, w and errors (rows, k) F32, any
+     * row strides, none of them overlapping; 0 ≤ nmKeep ≤ nmGroup. Modifies {@code w} and {@code errors}, and
+     * {@code marks} when {@code nmGroup} &gt; 0.
+     */
+    void obsSweep(Tensor u, int nmKeep, int nmGroup, Tensor marks, Tensor w, Tensor errors);
+
+    /**
      * RMSNorm of each row: {@code out[r] = x[r] / sqrt(mean(x[r]²) + eps) * weight}, the mean of squares in f64.
      * x and out (n, d), weight (d) of any float dtype. Modifies {@code out} (may be {@code x}).
      */

@@ -19,13 +19,15 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The contract every {@link TensorOps} backend must meet, checked against the scalar oracle {@link ReferenceOps} on
  * fixed-seed random inputs: sizes that are not multiples of any vector length (1, 7, 33, 130), strided column views,
  * every transpose combination. Tolerances: GEMM and Gram in f32 within 1e-4 norm-wise relative error, f64 linear
- * algebra within 1e-9, element-wise operations within 1e-5 per element.
+ * algebra within 1e-9, element-wise operations within 1e-5 per element, SparseGPT's OBS sweep within 1e-5 norm-wise with
+ * the same marks (and, since its contract fixes every rounding, bit-identical on one case).
  */
 public abstract class TensorOpsContractTest {
     protected static final int[] SIZES = {1, 7, 33, 130};
     protected static final double GEMM_TOL = 1e-4;
     protected static final double F64_TOL = 1e-9;
     protected static final double ELEMENT_TOL = 1e-5;
+    protected static final double SWEEP_TOL = 1e-5;
 
     protected final ReferenceOps reference = new ReferenceOps();
     protected TensorOps ops;
@@ -349,6 +351,111 @@ public abstract class TensorOpsContractTest {
 
     private static int[] supportOf(Tensor mask, int col) {
         return java.util.stream.IntStream.range(0, mask.rows()).filter(i -> mask.get(i, col) != 0).toArray();
+    }
+
+    // ---------------------------------------------------------------- SparseGPT's OBS sweep
+
+    /** (rows, k): rows around the CPU tile (64) and vector lengths, k around the update group (8) and N:M groups. */
+    private static final int[][] SWEEP_SHAPES = {{1, 1}, {7, 5}, {33, 17}, {64, 8}, {65, 9}, {130, 33}, {200, 130}};
+
+    /**
+     * A (k, k) upper-triangular factor as SparseGPT's U: Lᵀ for the Cholesky factor L of a random SPD matrix, seen as
+     * the strided block [3, 3 + k) of a (k + 6)-wide one.
+     */
+    private Tensor upperFactor(int k) {
+        Tensor l = rnd.spd(DType.F32, k + 6, 0.5);
+        reference.cholesky(l);
+        Tensor u = rnd.zeros(DType.F32, k + 6, k + 6);
+        for (int i = 0; i < k + 6; i++) {
+            for (int j = i; j < k + 6; j++) {
+                u.set(i, j, l.getDouble(j, i));
+            }
+        }
+        return u.rowSlice(3, 3 + k).columnSlice(3, 3 + k);
+    }
+
+    /** The sweep by the backend and by the reference on copies of the same inputs; returns {w, errors, marks} of both. */
+    private Tensor[] sweepBoth(int rows, int k, int nmKeep, int nmGroup, String what) {
+        Tensor u = upperFactor(k);
+        Tensor w = rnd.stridedView(rows, k, 2, k + 5);
+        Tensor marks = nmGroup == 0 ? rnd.mask(rows, k, 0.5) : rnd.filled(DType.F32, Double.NaN, rows, k);
+        Tensor errors = rnd.filled(DType.F32, Double.NaN, rows, k + 3).columnSlice(1, 1 + k);
+        Tensor wExpected = rnd.copy(w);
+        Tensor marksExpected = rnd.copy(marks);
+        Tensor errorsExpected = rnd.copy(errors);
+        Tensor uBefore = rnd.copy(u);
+        reference.obsSweep(u, nmKeep, nmGroup, marksExpected, wExpected, errorsExpected);
+        ops.obsSweep(u, nmKeep, nmGroup, marks, w, errors);
+        assertBitIdentical(uBefore, u, what + ": u must not be modified");
+        assertBitIdentical(marksExpected, marks, what + ": marks");
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < k; c++) {
+                if (marks.get(r, c) == 1f) {
+                    assertEquals(0f, w.get(r, c), what + ": pruned weight at " + r + "," + c);
+                }
+            }
+        }
+        return new Tensor[] {wExpected, w, errorsExpected, errors, marks};
+    }
+
+    @Test
+    void obsSweepWithGivenMarksMatchesReference() {
+        for (int[] s : SWEEP_SHAPES) {
+            String what = "obsSweep unstructured rows=" + s[0] + " k=" + s[1];
+            Tensor[] t = sweepBoth(s[0], s[1], 0, 0, what);
+            assertNormClose(t[0], t[1], SWEEP_TOL, what + ": w");
+            assertNormClose(t[2], t[3], SWEEP_TOL, what + ": errors");
+        }
+    }
+
+    @Test
+    void obsSweepChoosesNmMarksAsTheReference() {
+        int[][] patterns = {{2, 4}, {4, 8}, {1, 3}, {2, 16}}; // 1:3 and 2:16 straddle and span the update group of 8
+        for (int[] p : patterns) {
+            for (int[] s : SWEEP_SHAPES) {
+                for (int k : new int[] {s[1], s[1] + p[1] + 1}) { // the second with a trailing partial group
+                    String what = "obsSweep " + p[0] + ":" + p[1] + " rows=" + s[0] + " k=" + k;
+                    Tensor[] t = sweepBoth(s[0], k, p[0], p[1], what);
+                    assertNormClose(t[0], t[1], SWEEP_TOL, what + ": w");
+                    assertNormClose(t[2], t[3], SWEEP_TOL, what + ": errors");
+                    Tensor marks = t[4];
+                    for (int r = 0; r < s[0]; r++) {
+                        for (int a = 0; a < k; a += p[1]) {
+                            int g = Math.min(p[1], k - a);
+                            int kept = g == p[1] ? p[0] : (g * p[0] + p[1] - 1) / p[1];
+                            int marked = 0;
+                            for (int c = a; c < a + g; c++) {
+                                marked += (int) marks.get(r, c);
+                            }
+                            assertEquals(g - kept, marked, what + ": marks of row " + r + " in the group at " + a);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void obsSweepIsBitIdenticalToReference() {
+        for (int[] nm : new int[][] {{0, 0}, {2, 4}, {1, 3}}) {
+            String what = "obsSweep " + nm[0] + ":" + nm[1] + " rows=130 k=37";
+            Tensor[] t = sweepBoth(130, 37, nm[0], nm[1], what);
+            assertBitIdentical(t[0], t[1], what + ": w");
+            assertBitIdentical(t[2], t[3], what + ": errors");
+        }
+    }
+
+    @Test
+    void obsSweepRejectsBadArguments() {
+        Tensor u = upperFactor(4);
+        Tensor w = rnd.f32(3, 4);
+        Tensor marks = rnd.zeros(DType.F32, 3, 4);
+        Tensor errors = rnd.zeros(DType.F32, 3, 4);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ops.obsSweep(u, 3, 2, marks, w, errors));
+        assertTrue(e.getMessage().startsWith("obsSweep:"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ops.obsSweep(u, 0, 0, marks, w, rnd.zeros(DType.F32, 3, 5)));
+        assertTrue(e.getMessage().startsWith("obsSweep: errors"), e.getMessage());
     }
 
     // ---------------------------------------------------------------- element-wise and fused operations

@@ -8,9 +8,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * SparseGPT (Frantar and Alistarh, 2023): one-shot pruning of a linear map y = x·Wᵀ by approximate optimal brain
@@ -31,8 +28,8 @@ import jdk.incubator.vector.VectorSpecies;
  * any ties), ties going to the earlier column, then the earlier row; the scale 2 / tokens (the official code divides
  * by the number of sequences) cancels out of every step, damping included; U is computed without forming H⁻¹, from
  * the Cholesky factor of the reversed matrix ({@link #inverseFactor}); inside a block, the rank-1 updates are fused
- * multiply-adds (one rounding each, where the official code rounds the product and the difference), applied by tiles of
- * rows on the backend's threads (see {@link Sweep}). Everything is f32, like the official code; only the mean of the
+ * multiply-adds (one rounding each, where the official code rounds the product and the difference), applied by the
+ * backend's kernel {@link TensorOps#obsSweep} (see {@link Sweep}). Everything is f32, like the official code; only the mean of the
  * diagonal is in f64.
  */
 public final class SparseGpt {
@@ -275,25 +272,14 @@ public final class SparseGpt {
 
     /**
      * The column sweep over W with the factor U, block by block. For a block [i1, i2): (unstructured) its mask is
-     * selected over all rows at once ({@link #selectBlock}); then the rows, in tiles of {@link #TILE_ROWS}, are swept
-     * through the block's columns as tasks on the backend's threads ({@link TensorOps#forEachTask}; rows are
-     * independent within a block). A tile is held transposed on the heap, (width, TILE_ROWS), so that every rank-1
-     * update is a vector FMA over rows; the updates of {@link #GROUP} consecutive columns are applied to each later
-     * column in one pass, in column order. Every weight thus sees the exact sequence of single-rounding updates
-     * w −= err_a · U_ab of the column-by-column algorithm, whatever the tile, the group or the thread that handles it.
-     * Each tile writes its rows of Err into {@link #errors}; after the block, one GEMM propagates Err to the columns
-     * right of it (Err row-major rather than transposed: packing a transposed operand costs the GEMM more).
+     * selected over all rows at once ({@link #selectBlock}); then the kernel {@link TensorOps#obsSweep} sweeps every
+     * row through the block's columns (N:M: choosing the marks of each group as it reaches it), leaving the block's
+     * pruned weights and its Err in {@link #errors}; after the block, one GEMM propagates Err to the columns right of it
+     * (Err row-major rather than transposed: packing a transposed operand costs the GEMM more).
      */
     private static final class Sweep {
-        private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
-        private static final int LANES = SPECIES.length();
-        /**
-         * Rows per tile: a multiple of every vector width (the padding rows of the last tile are zero and never
-         * written back, so the vector loops need no scalar tail); 64 rows x 128 columns keep a tile in the L1 cache.
-         */
-        static final int TILE_ROWS = 64;
-        /** Columns whose errors are applied together to each later column of the block (8 vectors held in registers). */
-        static final int GROUP = 8;
+        /** Rows per task when the block's scores are computed in {@link #selectBlock}. */
+        static final int SCORE_ROWS = 64;
         /** Fixed pieces of the block's score histograms (integer counts: any split gives the same totals). */
         private static final int HISTOGRAM_PIECES = 4;
         private final Tensor weight; // (out, in) W, updated in place
@@ -304,17 +290,13 @@ public final class SparseGpt {
         private final SparsityPattern pattern;
         private final double sparsity;
         private final int blockSize;
-        private final int group; // GROUP, or 1 for an N:M group size that neither divides nor is divided by it
         private final TensorOps ops;
         private final int out;
         private final int in;
         private final Tensor errors; // (out, blockSize) Err of the current block
-        private final MemorySegment es; // errors' data, reachable from the backend's threads
-        private final float[] negUt; // (width, width) −U[block, block]ᵀ: negUt[b · width + a] = −U_ab for a ≤ b
-        private final float[] marks; // (out, width) 1 where a weight of the block is pruned, else 0 (unstructured)
+        private final float[] marks; // (out, width) 1 where a weight of the block is pruned, else 0
         private final float[] scores; // (out, width) w² / U_jj² of the current block (unstructured)
         private final int[][] histograms; // (HISTOGRAM_PIECES, 2¹⁶) counts of score bits (unstructured)
-        private final ConcurrentLinkedQueue<Tile> tiles = new ConcurrentLinkedQueue<>(); // scratch, one per thread
 
         Sweep(Tensor weight, Tensor u, float[] diag, SparsityPattern pattern, double sparsity, int blockSize,
                 Arena arena, TensorOps ops) {
@@ -326,219 +308,30 @@ public final class SparseGpt {
             this.pattern = pattern;
             this.sparsity = sparsity;
             this.blockSize = blockSize;
-            int m = pattern.group();
-            this.group = !pattern.isNm() || GROUP % m == 0 || m % GROUP == 0 ? GROUP : 1;
             this.ops = ops;
             this.out = weight.rows();
             this.in = weight.cols();
             this.errors = Tensor.allocate(arena, DType.F32, out, blockSize);
-            this.es = ops.shareable(errors.data());
-            this.negUt = new float[blockSize * blockSize];
-            this.marks = pattern.isNm() ? null : new float[out * blockSize];
+            this.marks = new float[out * blockSize];
             this.scores = pattern.isNm() ? null : new float[out * blockSize];
             this.histograms = pattern.isNm() ? null : new int[HISTOGRAM_PIECES][1 << 16];
         }
 
-        /** Per-thread scratch of one tile of rows. */
-        private static final class Tile {
-            final float[] values; // (width, TILE_ROWS) W[r0 : r0+TILE_ROWS, block]ᵀ
-            final float[] errors; // (width, TILE_ROWS) Errᵀ
-            final float[] marks; // (width, TILE_ROWS) 1 where pruned
-            final float[] row; // (width) one row of W's block
-            final int[] bits; // (M, TILE_ROWS) bits of w² / U_jj² of one N:M group
-            final int[] rank; // (TILE_ROWS) ranks within the group
-
-            Tile(int width, int m) {
-                values = new float[width * TILE_ROWS];
-                errors = new float[width * TILE_ROWS];
-                marks = new float[width * TILE_ROWS];
-                row = new float[width];
-                bits = new int[Math.max(1, m) * TILE_ROWS];
-                rank = new int[TILE_ROWS];
-            }
-        }
-
         void run() {
-            int tileCount = (out + TILE_ROWS - 1) / TILE_ROWS;
-            MemorySegment us = u.data();
+            MemorySegment markData = MemorySegment.ofArray(marks);
             for (int i1 = 0; i1 < in; i1 += blockSize) {
                 int i2 = Math.min(i1 + blockSize, in);
                 int width = i2 - i1;
-                for (int a = 0; a < width; a++) {
-                    for (int b = a; b < width; b++) {
-                        negUt[b * width + a] = -us.getAtIndex(F32, (long) (i1 + a) * in + i1 + b);
-                    }
-                }
                 if (!pattern.isNm()) {
                     selectBlock(i1, width);
                 }
-                int from = i1;
-                ops.forEachTask(tileCount, t -> sweepTile(from, width, t * TILE_ROWS));
+                Tensor uBlock = u.rowSlice(i1, i2).columnSlice(i1, i2); // (width, width)
+                Tensor markBlock = Tensor.of(markData, DType.F32, out, width); // read (unstructured) or written (N:M)
+                ops.obsSweep(uBlock, pattern.keep(), pattern.group(), markBlock, weight.columnSlice(i1, i2),
+                        errors.columnSlice(0, width));
                 if (i2 < in) { // W[:, i2:] −= Err · U[i1:i2, i2:]
                     ops.gemm(false, false, -1f, errors.columnSlice(0, width), u.rowSlice(i1, i2).columnSlice(i2, in),
                             1f, weight.columnSlice(i2, in));
-                }
-            }
-        }
-
-        /** Sweeps rows [r0, r0 + TILE_ROWS) ∩ [0, out) through the block of {@code width} columns at column i1. */
-        private void sweepTile(int i1, int width, int r0) {
-            int rows = Math.min(TILE_ROWS, out - r0);
-            Tile tile = tiles.poll();
-            if (tile == null) {
-                tile = new Tile(blockSize, pattern.group());
-            }
-            float[] x = tile.values;
-            float[] row = tile.row;
-            for (int r = 0; r < rows; r++) { // transpose in, with the block's marks (unstructured)
-                MemorySegment.copy(ws, F32, ((r0 + r) * ld + i1) * 4, row, 0, width);
-                for (int c = 0; c < width; c++) {
-                    x[c * TILE_ROWS + r] = row[c];
-                }
-                if (marks != null) {
-                    int base = (r0 + r) * width;
-                    for (int c = 0; c < width; c++) {
-                        tile.marks[c * TILE_ROWS + r] = marks[base + c];
-                    }
-                }
-            }
-            if (rows < TILE_ROWS) { // zero padding: no mark, no error, nothing written back
-                for (int c = 0; c < width; c++) {
-                    Arrays.fill(x, c * TILE_ROWS + rows, (c + 1) * TILE_ROWS, 0f);
-                    Arrays.fill(tile.marks, c * TILE_ROWS + rows, (c + 1) * TILE_ROWS, 0f);
-                }
-            }
-            for (int a0 = 0; a0 < width; a0 += group) {
-                int k = Math.min(group, width - a0);
-                for (int a = a0; a < a0 + k; a++) {
-                    sweepColumn(tile, i1, width, a, a0 + k);
-                }
-                if (k == GROUP) {
-                    updateByGroup(tile, width, a0);
-                } else {
-                    for (int a = a0; a < a0 + k; a++) {
-                        updateByColumn(tile, width, a, a0 + k);
-                    }
-                }
-            }
-            for (int r = 0; r < rows; r++) { // transpose out, the weights and the errors
-                for (int c = 0; c < width; c++) {
-                    row[c] = x[c * TILE_ROWS + r];
-                }
-                MemorySegment.copy(row, 0, ws, F32, ((r0 + r) * ld + i1) * 4, width);
-                for (int c = 0; c < width; c++) {
-                    row[c] = tile.errors[c * TILE_ROWS + r];
-                }
-                MemorySegment.copy(row, 0, es, F32, ((long) (r0 + r) * blockSize) * 4, width);
-            }
-            tiles.add(tile);
-        }
-
-        /**
-         * Column a of the tile (absolute column i1 + a): N:M marks at a group start, err = w / U_aa where marked and
-         * w ← 0 (branch-free), then the updates of the later columns a+1 .. end−1 of its group.
-         */
-        private void sweepColumn(Tile tile, int i1, int width, int a, int end) {
-            int i = i1 + a;
-            if (pattern.isNm() && i % pattern.group() == 0) {
-                markGroup(tile, a, i, Math.min(pattern.group(), in - i));
-            }
-            float d = diag[i];
-            float[] x = tile.values;
-            int ca = a * TILE_ROWS;
-            for (int v = 0; v < TILE_ROWS; v += LANES) {
-                FloatVector w = FloatVector.fromArray(SPECIES, x, ca + v);
-                FloatVector dropped = w.mul(FloatVector.fromArray(SPECIES, tile.marks, ca + v));
-                dropped.div(d).intoArray(tile.errors, ca + v);
-                w.sub(dropped).intoArray(x, ca + v);
-            }
-            for (int b = a + 1; b < end; b++) {
-                axpy(negUt[b * width + a], tile.errors, ca, x, b * TILE_ROWS);
-            }
-        }
-
-        /** Columns b ≥ a0 + GROUP of the tile −= Σⱼ err_{a0+j} · U_{a0+j, b}, one FMA per j in column order. */
-        private void updateByGroup(Tile tile, int width, int a0) {
-            float[] x = tile.values;
-            float[] e = tile.errors;
-            for (int v = 0; v < TILE_ROWS; v += LANES) {
-                int o = a0 * TILE_ROWS + v;
-                FloatVector e0 = FloatVector.fromArray(SPECIES, e, o);
-                FloatVector e1 = FloatVector.fromArray(SPECIES, e, o + TILE_ROWS);
-                FloatVector e2 = FloatVector.fromArray(SPECIES, e, o + 2 * TILE_ROWS);
-                FloatVector e3 = FloatVector.fromArray(SPECIES, e, o + 3 * TILE_ROWS);
-                FloatVector e4 = FloatVector.fromArray(SPECIES, e, o + 4 * TILE_ROWS);
-                FloatVector e5 = FloatVector.fromArray(SPECIES, e, o + 5 * TILE_ROWS);
-                FloatVector e6 = FloatVector.fromArray(SPECIES, e, o + 6 * TILE_ROWS);
-                FloatVector e7 = FloatVector.fromArray(SPECIES, e, o + 7 * TILE_ROWS);
-                for (int b = a0 + GROUP; b < width; b++) {
-                    int ub = b * width + a0;
-                    int cb = b * TILE_ROWS + v;
-                    FloatVector y = FloatVector.fromArray(SPECIES, x, cb);
-                    y = e0.fma(FloatVector.broadcast(SPECIES, negUt[ub]), y);
-                    y = e1.fma(FloatVector.broadcast(SPECIES, negUt[ub + 1]), y);
-                    y = e2.fma(FloatVector.broadcast(SPECIES, negUt[ub + 2]), y);
-                    y = e3.fma(FloatVector.broadcast(SPECIES, negUt[ub + 3]), y);
-                    y = e4.fma(FloatVector.broadcast(SPECIES, negUt[ub + 4]), y);
-                    y = e5.fma(FloatVector.broadcast(SPECIES, negUt[ub + 5]), y);
-                    y = e6.fma(FloatVector.broadcast(SPECIES, negUt[ub + 6]), y);
-                    y = e7.fma(FloatVector.broadcast(SPECIES, negUt[ub + 7]), y);
-                    y.intoArray(x, cb);
-                }
-            }
-        }
-
-        /** Columns b ≥ from of the tile −= err_a · U_ab. */
-        private void updateByColumn(Tile tile, int width, int a, int from) {
-            for (int b = from; b < width; b++) {
-                axpy(negUt[b * width + a], tile.errors, a * TILE_ROWS, tile.values, b * TILE_ROWS);
-            }
-        }
-
-        /** y[yFrom + k] = x[xFrom + k] · alpha + y[yFrom + k] in one rounding, for k &lt; TILE_ROWS. */
-        private static void axpy(float alpha, float[] x, int xFrom, float[] y, int yFrom) {
-            for (int v = 0; v < TILE_ROWS; v += LANES) {
-                FloatVector.fromArray(SPECIES, x, xFrom + v).fma(FloatVector.broadcast(SPECIES, alpha), FloatVector.fromArray(SPECIES, y, yFrom + v))
-                        .intoArray(y, yFrom + v);
-            }
-        }
-
-        /**
-         * Marks the M − N smallest w² / U_jj² among tile columns c..c+m−1 (absolute columns i..i+m−1; m &lt; M for a
-         * trailing group), ties going to the earlier column. Branch-free over rows: column g is marked when its rank
-         * #{h : s_h &lt; s_g} + #{h &lt; g : s_h = s_g} is below M − N, with the scores compared as the integers of
-         * their bits (they are ≥ 0), so that a comparison is the sign of a difference.
-         */
-        private void markGroup(Tile tile, int c, int i, int m) {
-            int drop = m - pattern.keptInGroup(m);
-            int[] bits = tile.bits; // (m, TILE_ROWS)
-            int[] rank = tile.rank;
-            float[] x = tile.values;
-            for (int g = 0; g < m; g++) {
-                float d = diag[i + g];
-                float dd = d * d;
-                int from = (c + g) * TILE_ROWS;
-                int to = g * TILE_ROWS;
-                for (int r = 0; r < TILE_ROWS; r++) {
-                    float v = x[from + r];
-                    bits[to + r] = Float.floatToRawIntBits(v * v / dd);
-                }
-            }
-            for (int g = 0; g < m; g++) {
-                Arrays.fill(rank, 0);
-                int sg = g * TILE_ROWS;
-                for (int h = 0; h < m; h++) {
-                    int sh = h * TILE_ROWS;
-                    int orEqual = h < g ? 1 : 0; // s_h ≤ s_g counts for an earlier column, s_h < s_g for a later
-                    if (h != g) {
-                        for (int r = 0; r < TILE_ROWS; r++) {
-                            rank[r] += (bits[sh + r] - bits[sg + r] - orEqual) >>> 31;
-                        }
-                    }
-                }
-                int target = (c + g) * TILE_ROWS;
-                for (int r = 0; r < TILE_ROWS; r++) {
-                    tile.marks[target + r] = (rank[r] - drop) >>> 31; // 1 when rank < drop
                 }
             }
         }
@@ -561,10 +354,10 @@ public final class SparseGpt {
                 float d = diag[i1 + c];
                 squares[c] = d * d;
             }
-            int tileCount = (out + TILE_ROWS - 1) / TILE_ROWS;
+            int tileCount = (out + SCORE_ROWS - 1) / SCORE_ROWS;
             ops.forEachTask(tileCount, t -> {
                 float[] row = new float[width];
-                for (int r = t * TILE_ROWS; r < Math.min(out, (t + 1) * TILE_ROWS); r++) {
+                for (int r = t * SCORE_ROWS; r < Math.min(out, (t + 1) * SCORE_ROWS); r++) {
                     MemorySegment.copy(ws, F32, (r * ld + i1) * 4, row, 0, width);
                     int base = r * width;
                     for (int c = 0; c < width; c++) {

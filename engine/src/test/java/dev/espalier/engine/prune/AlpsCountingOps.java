@@ -59,6 +59,11 @@ final class AlpsCountingOps implements TensorOps {
     }
 
     @Override
+    public void obsSweep(Tensor u, int nmKeep, int nmGroup, Tensor marks, Tensor w, Tensor errors) {
+        inner.obsSweep(u, nmKeep, nmGroup, marks, w, errors);
+    }
+
+    @Override
     public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
         inner.rmsNorm(x, weight, eps, out);
     }

@@ -12,7 +12,7 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * The CPU backend: native OpenBLAS/LAPACKE ({@link OpenBlas}, through FFM) for dense linear algebra, Vector API
- * kernels ({@link VectorGemm}, {@link VectorKernels}) for the GEMM shapes where they measured faster and for the
+ * kernels ({@link VectorGemm}, {@link VectorKernels}, {@link ObsSweep}) for the GEMM shapes where they measured faster and for the
  * fused, memory-bound operations, all parallel over one fixed pool ({@link Parallel}). Results do not depend on the
  * thread count: every output element is computed by one thread in a fixed order. OpenBLAS itself runs
  * single-threaded (its own threading changes the rounding with the thread count); GEMM, SYRK and TRSM are cut into
@@ -334,6 +334,13 @@ public final class CpuOps implements TensorOps {
     public int maskedConjugateGradient(Tensor h, Tensor b, Tensor mask, Tensor x, int maxIterations, double tolerance) {
         TensorChecks.cgShape(h, b, mask, x, maxIterations, tolerance);
         return MaskedConjugateGradient.solve(this, parallel, h, b, mask, x, maxIterations, tolerance);
+    }
+
+    /** {@inheritDoc} See {@link ObsSweep}: tiles of rows on the pool, bit-identical to the reference. */
+    @Override
+    public void obsSweep(Tensor u, int nmKeep, int nmGroup, Tensor marks, Tensor w, Tensor errors) {
+        TensorChecks.obsSweepShape(u, nmKeep, nmGroup, marks, w, errors);
+        ObsSweep.run(parallel, u, nmKeep, nmGroup, marks, w, errors);
     }
 
     /** {@inheritDoc} The mean of squares in f64, then out = (x * inv) * weight in f32; rows in parallel. */

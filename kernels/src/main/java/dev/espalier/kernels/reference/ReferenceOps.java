@@ -130,6 +130,54 @@ public final class ReferenceOps implements TensorOps {
     }
 
     /**
+     * {@inheritDoc} The formula as written: for each row, column by column, every update a {@link Math#fma} on the
+     * tensors' elements; the N:M ranks counted pairwise.
+     */
+    @Override
+    public void obsSweep(Tensor u, int nmKeep, int nmGroup, Tensor marks, Tensor w, Tensor errors) {
+        int[] rk = TensorChecks.obsSweepShape(u, nmKeep, nmGroup, marks, w, errors);
+        int rows = rk[0];
+        int k = rk[1];
+        for (int r = 0; r < rows; r++) {
+            for (int a = 0; a < k; a++) {
+                if (nmGroup > 0 && a % nmGroup == 0) {
+                    markGroup(u, nmKeep, nmGroup, a, Math.min(nmGroup, k - a), r, marks, w);
+                }
+                float d = u.get(a, a);
+                float wa = w.get(r, a);
+                float p = wa * marks.get(r, a);
+                float err = p / d;
+                errors.set(r, a, err);
+                w.set(r, a, wa - p);
+                for (int b = a + 1; b < k; b++) {
+                    w.set(r, b, Math.fma(err, -u.get(a, b), w.get(r, b)));
+                }
+            }
+        }
+    }
+
+    /** Marks of row r in the N:M group of columns a .. a + g − 1: 1 for the g − n smallest scores (see obsSweep). */
+    private static void markGroup(Tensor u, int nmKeep, int nmGroup, int a, int g, int r, Tensor marks, Tensor w) {
+        int kept = g == nmGroup ? nmKeep : (g * nmKeep + nmGroup - 1) / nmGroup;
+        int drop = g - kept;
+        int[] bits = new int[g]; // (g) the scores' bit patterns
+        for (int c = 0; c < g; c++) {
+            float v = w.get(r, a + c);
+            float d = u.get(a + c, a + c);
+            bits[c] = Float.floatToRawIntBits(v * v / (d * d));
+        }
+        for (int c = 0; c < g; c++) {
+            int rank = 0; // scores below s_c, plus the equal ones of earlier columns
+            for (int h = 0; h < g; h++) {
+                if (bits[h] < bits[c] || (h < c && bits[h] == bits[c])) {
+                    rank++;
+                }
+            }
+            marks.set(r, a + c, rank < drop ? 1 : 0);
+        }
+    }
+
+    /**
      * {@inheritDoc} Textbook preconditioned CG run separately on each column, in f64, reading H element by
      * element; a column stops once its residual meets the tolerance. Returns the largest iteration count of a column.
      */

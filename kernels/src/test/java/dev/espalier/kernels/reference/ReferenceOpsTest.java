@@ -52,6 +52,29 @@ class ReferenceOpsTest {
     }
 
     @Test
+    void obsSweepOfOneRowWithGivenMarks() {
+        Tensor u = f32(new float[] {2, 0.5f, 0, 1}, 2, 2);
+        Tensor marks = f32(new float[] {1, 0}, 1, 2);
+        Tensor w = f32(new float[] {1, 2}, 1, 2);
+        Tensor errors = f32(new float[] {Float.NaN, Float.NaN}, 1, 2);
+        ops.obsSweep(u, 0, 0, marks, w, errors); // err0 = 1 / 2, w1 = 2 − 0.5 · 0.5
+        assertArrayEquals(new float[] {0, 1.75f}, w.toFloatArray());
+        assertArrayEquals(new float[] {0.5f, 0}, errors.toFloatArray());
+    }
+
+    @Test
+    void obsSweepChoosesOneToTwoMarks() {
+        Tensor u = f32(new float[] {1, 0.5f, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}, 4, 4);
+        Tensor marks = f32(new float[4], 1, 4);
+        Tensor w = f32(new float[] {1, 3, 4, 2}, 1, 4);
+        Tensor errors = f32(new float[4], 1, 4);
+        ops.obsSweep(u, 1, 2, marks, w, errors); // scores 1 < 9: drop w0, w1 −= 1 · 0.5; then 16 > 4: drop w3
+        assertArrayEquals(new float[] {1, 0, 0, 1}, marks.toFloatArray());
+        assertArrayEquals(new float[] {0, 2.5f, 4, 0}, w.toFloatArray());
+        assertArrayEquals(new float[] {1, 0, 0, 2}, errors.toFloatArray());
+    }
+
+    @Test
     void gramOfTwoRows() {
         Tensor x = f32(new float[] {1, 2, 3, 4}, 2, 2);
         Tensor g = f64(new double[] {1, 0, 0, 1}, 2, 2);
