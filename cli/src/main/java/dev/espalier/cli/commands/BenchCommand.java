@@ -36,9 +36,13 @@ import picocli.CommandLine.Model.CommandSpec;
  * {@code espalier bench}: forward-pass throughput on stories260K and on one synthetic decoder layer with LLaMA-7B
  * shapes, next to the GEMM rate measured in the same run.
  */
-@Command(name = "bench", description = "Measure forward tokens/s (stories260K and a synthetic LLaMA-7B-shaped layer) in one run.",
+@Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = "Measure forward tokens/s (stories260K and a synthetic LLaMA-7B-shaped layer) in one run.",
         footer = {"", "Examples:", "  ./espalier bench", "  ./espalier bench --seq 512 --repeats 1 --threads 2",
-                "  ./espalier bench --structured 0.2,0.3,0.5 --layers 2 --seq 2048 --repeats 3"})
+                "  ./espalier bench --structured 0.2,0.3,0.5 --layers 2 --seq 2048 --repeats 3",
+                "  ./espalier bench --solvers 4096x4096,11008x4096 --repeats 1",
+                "  ./espalier bench --policy-rollouts --calib ../shared/data/c4/c4_validation_2k.jsonl",
+                "  ./espalier bench --export-synthetic out/llama7b-2layers --layers 2"})
 public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--model", defaultValue = "../shared/models/stories260K/stories260K.bin", paramLabel = "<dir|file>",
@@ -53,12 +57,12 @@ public final class BenchCommand implements Callable<Integer> {
     List<Integer> gemmSizes;
 
     @Option(names = "--solvers", split = ",", paramLabel = "out x in",
-            description = "Also time SparseGPT (50 %) and ALPS (70 %) on synthetic layers of these shapes with 16×2048 tokens, "
+            description = "Also time SparseGPT (50 %%) and ALPS (70 %%) on synthetic layers of these shapes with 16×2048 tokens, "
                     + "e.g. 4096x4096,11008x4096,4096x11008 (default: none; minutes each).")
     List<String> solverShapes = List.of();
 
     @Option(names = "--alps-ablation", description = "Instead of timing, trace ALPS on a real layer of --model (up_proj of layer 2, "
-            + "70 %, 128 × 512 tokens of --calib): the ρ schedule against fixed ρ = 0.3 and ρ = 3.")
+            + "70 %%, 128 × 512 tokens of --calib): the ρ schedule against fixed ρ = 0.3 and ρ = 3.")
     boolean alpsAblation;
 
     @Option(names = "--calib", defaultValue = "../shared/data/c4/c4_validation_2k.jsonl", paramLabel = "<file>",

@@ -22,7 +22,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier plot-widths}: the per-layer widths structured pruning runs chose, as a table and a PNG. */
-@Command(name = "plot-widths", description = "Kept query heads and FFN channels per layer of finished structured pruning runs: a table on "
+@Command(name = "plot-widths", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = "Kept query heads and FFN channels per layer of finished structured pruning runs: a table on "
         + "standard output and a PNG plot.",
         footer = {"", "Example:",
                 "  ./espalier plot-widths --run out/flap30.run,out/goa30.run --label flap,goa --out widths.png"})

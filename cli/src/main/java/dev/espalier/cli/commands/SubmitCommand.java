@@ -11,7 +11,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier submit}: queue a pruning job on the node and print its id. */
-@Command(name = "submit", description = "Queue a pruning job on a running node (`espalier serve`) and print its id.",
+@Command(name = "submit", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = "Queue a pruning job on a running node (`espalier serve`) and print its id.",
         footer = {"", "Examples:",
                 "  ./espalier submit --model ../shared/models/stories260K-hf --method wanda \\",
                 "      --sparsity 0.5 --calib ../shared/data/c4/c4_validation_2k.jsonl --out runs/w50",

@@ -18,7 +18,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier watch JOB}: follow a job's events until it ends; exit 0 if it succeeded, 1 if it failed or was cancelled. */
-@Command(name = "watch", description = {"Follow a job's events (with a progress bar) until it ends.",
+@Command(name = "watch", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = {"Follow a job's events (with a progress bar) until it ends.",
         "Exit code: 0 the job succeeded, 1 it failed or was cancelled, 2 the node could not be reached."},
         footer = {"", "Examples:", "  ./espalier watch 20261122-163827-3fa9",
                 "  ./espalier watch 20261122-163827-3fa9 --from 40 --quiet     # resume after event 39, no bar"})
