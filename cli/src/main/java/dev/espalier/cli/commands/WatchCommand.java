@@ -2,6 +2,9 @@ package dev.espalier.cli.commands;
 
 import dev.espalier.cli.ConsoleProgress;
 import dev.espalier.protocol.v1.JobEvent;
+import dev.espalier.protocol.v1.LayerPruned;
+import dev.espalier.protocol.v1.LayerReport;
+import dev.espalier.protocol.v1.MatrixReport;
 import dev.espalier.protocol.v1.PerplexityResult;
 import dev.espalier.protocol.v1.RunReport;
 import dev.espalier.protocol.v1.WatchJobRequest;
@@ -75,8 +78,20 @@ public final class WatchCommand implements Callable<Integer> {
         });
     }
 
+    /**
+     * The line of one pruned layer. The event's reconstruction error is a proto3 double without presence: 0 when
+     * the pipeline did not put it in the event (the actor pipeline leaves it out; the errors are in the report) or
+     * did not measure it ({@code reconstruction_error=0}). An unknown error is left out rather than printed as 0.
+     */
+    static String layerLine(LayerPruned layer) {
+        String error = layer.getReconstructionError() > 0
+                ? String.format(Locale.ROOT, ", reconstruction error %.4g", layer.getReconstructionError()) : "";
+        return String.format(Locale.ROOT, "layer %d pruned: sparsity %.4f%s, %.1f s", layer.getLayer(), layer.getSparsity(), error,
+                layer.getSeconds());
+    }
+
     /** Prints one event; returns the exit code when it ends the job, else null. */
-    private Integer show(PrintWriter out, JobEvent event) {
+    Integer show(PrintWriter out, JobEvent event) {
         switch (event.getKindCase()) {
             case PROGRESS -> {
                 if (!quiet) {
@@ -91,9 +106,7 @@ public final class WatchCommand implements Callable<Integer> {
             }
             case QUEUED -> out.printf(Locale.ROOT, "queued (%d job(s) ahead)%n", event.getQueued().getPosition());
             case STARTED -> out.println(event.getStarted().getResumed() ? "resumed from its last checkpoint" : "started");
-            case LAYER_PRUNED -> out.printf(Locale.ROOT, "layer %d pruned: sparsity %.4f, reconstruction error %.4g, %.1f s%n",
-                    event.getLayerPruned().getLayer(), event.getLayerPruned().getSparsity(),
-                    event.getLayerPruned().getReconstructionError(), event.getLayerPruned().getSeconds());
+            case LAYER_PRUNED -> out.println(layerLine(event.getLayerPruned()));
             case SUCCEEDED -> {
                 closeBar();
                 printReport(out, event.getSucceeded().getReport());
@@ -116,7 +129,33 @@ public final class WatchCommand implements Callable<Integer> {
         return null;
     }
 
-    private static void printReport(PrintWriter out, RunReport report) {
+    /**
+     * The final report: reconstruction errors per layer (the sum over its matrices, as {@link LayerPruned} defines
+     * it) and their mean over all matrices, the numbers report.json holds, when they were measured; then the
+     * perplexities.
+     */
+    static void printReport(PrintWriter out, RunReport report) {
+        double sum = 0;
+        int measured = 0;
+        for (LayerReport layer : report.getLayersList()) {
+            double layerSum = 0;
+            int layerMeasured = 0;
+            for (MatrixReport matrix : layer.getMatricesList()) {
+                if (matrix.getReconstructionError() > 0) {
+                    layerSum += matrix.getReconstructionError();
+                    layerMeasured++;
+                }
+            }
+            if (layerMeasured > 0) {
+                out.printf(Locale.ROOT, "layer %d: reconstruction error %.4g (sum over %d matrices)%n", layer.getLayer(), layerSum,
+                        layerMeasured);
+            }
+            sum += layerSum;
+            measured += layerMeasured;
+        }
+        if (measured > 0) {
+            out.printf(Locale.ROOT, "mean reconstruction error %.4f over %d matrices%n", sum / measured, measured);
+        }
         for (PerplexityResult before : report.getPerplexitiesBeforeList()) {
             out.printf(Locale.ROOT, "before: %s ppl=%.4f%n", before.getDataset(), before.getPerplexity());
         }
