@@ -2,35 +2,38 @@ package dev.espalier.cli.commands;
 
 import dev.espalier.engine.bench.AlpsBenchmark;
 import dev.espalier.engine.bench.DenseInputGram;
-import dev.espalier.engine.data.CalibrationSampler;
-import dev.espalier.engine.data.TextCorpus;
-import dev.espalier.engine.export.ModelExportJob;
-import dev.espalier.engine.prune.Alps;
-import dev.espalier.engine.prune.GramStatistics;
-import dev.espalier.engine.prune.LinearModule;
-import dev.espalier.engine.prune.SparsityPattern;
-import dev.espalier.engine.tokenizer.Tokenizer;
-import dev.espalier.engine.tokenizer.TokenizerLoader;
 import dev.espalier.engine.bench.ForwardBenchmark;
 import dev.espalier.engine.bench.LinearShape;
 import dev.espalier.engine.bench.SparseGptBenchmark;
 import dev.espalier.engine.bench.SyntheticModels;
+import dev.espalier.engine.data.CalibrationSampler;
+import dev.espalier.engine.data.TextCorpus;
+import dev.espalier.engine.export.ModelExportJob;
+import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
+import dev.espalier.engine.prune.Alps;
+import dev.espalier.engine.prune.GramStatistics;
+import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.SparsityPattern;
+import dev.espalier.engine.runtime.PolicyRolloutBench;
+import dev.espalier.engine.tokenizer.Tokenizer;
+import dev.espalier.engine.tokenizer.TokenizerLoader;
 import dev.espalier.kernels.TensorOps;
 import dev.espalier.kernels.bench.GemmBenchmark;
 import dev.espalier.kernels.cpu.OpenBlas;
 import java.io.PrintWriter;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code espalier bench}: forward-pass throughput on stories260K and on one synthetic decoder layer with LLaMA-7B
@@ -182,7 +185,7 @@ public final class BenchCommand implements Callable<Integer> {
                 printStructured(out, ForwardBenchmark.structured("stories260K (real weights), " + tokens + " tokens", m.config(),
                         m.layers(), structured, ops, tokens, smallRepeats, 17));
             }
-            dev.espalier.engine.model.LlamaConfig shape = SyntheticModels.llama7b(layers);
+            LlamaConfig shape = SyntheticModels.llama7b(layers);
             try (Arena arena = Arena.ofShared()) {
                 printStructured(out, ForwardBenchmark.structured("LLaMA-7B shapes (synthetic), " + layers + " layer(s), " + seq + " tokens",
                         shape, SyntheticModels.layers(arena, shape, 7), structured, ops, seq, repeats, 17));
@@ -206,9 +209,9 @@ public final class BenchCommand implements Callable<Integer> {
             int[][] calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(calib), true), 32, 128, 0, tokenizer.bosId());
             int[][][] batches = new int[8][][];
             for (int b = 0; b < batches.length; b++) {
-                batches[b] = java.util.Arrays.copyOfRange(calibration, 4 * b, 4 * b + 4);
+                batches[b] = Arrays.copyOfRange(calibration, 4 * b, 4 * b + 4);
             }
-            List<dev.espalier.engine.runtime.PolicyRolloutBench.Row> rows = dev.espalier.engine.runtime.PolicyRolloutBench.run(m, batches,
+            List<PolicyRolloutBench.Row> rows = PolicyRolloutBench.run(m, batches,
                     new int[] {1, 2}, new int[] {1, 2, 3, 4, 6, 8}, 100, repeats);
             out.printf(Locale.ROOT, "policy-gradient rollouts on %s: K = 2, 4 x 128 tokens per rollout, 100 steps, best of %d, %d cores%n", model, repeats,
                     Runtime.getRuntime().availableProcessors());
@@ -233,7 +236,7 @@ public final class BenchCommand implements Callable<Integer> {
                 List<AlpsBenchmark.AblationRun> runs = AlpsBenchmark.ablation(LinearModule.UP.weight(m.layer(layer)), gram.gram(),
                         gram.tokens(), SparsityPattern.UNSTRUCTURED, 0.7, ops);
                 out.printf(Locale.ROOT, "ALPS at 70 %% on layer %d up_proj %s of %s, %d calibration tokens%n", layer,
-                        java.util.Arrays.toString(LinearModule.UP.weight(m.layer(layer)).shape()), model, gram.tokens());
+                        Arrays.toString(LinearModule.UP.weight(m.layer(layer)).shape()), model, gram.tokens());
                 for (AlpsBenchmark.AblationRun run : runs) {
                     Alps.Result r = run.result();
                     out.printf(Locale.ROOT, "%n%s: %d iterations, final rho %.4g, relative error after ADMM %.5f, after backsolve %.5f%n",
