@@ -2,6 +2,7 @@ package dev.espalier.cli;
 
 import dev.espalier.cli.commands.BenchCommand;
 import dev.espalier.cli.commands.CancelCommand;
+import dev.espalier.cli.commands.CliVersion;
 import dev.espalier.cli.commands.EvalCommand;
 import dev.espalier.cli.commands.GenerateCommand;
 import dev.espalier.cli.commands.InspectCommand;
@@ -18,7 +19,7 @@ import picocli.CommandLine.Command;
 /** The {@code espalier} command. Exit codes: 0 success, 1 failure of the work, 2 bad usage or bad input. */
 @Command(name = "espalier",
         mixinStandardHelpOptions = true,
-        version = "espalier 0.1.0",
+        versionProvider = CliVersion.class,
         description = "Prunes LLaMA-family language models with forward passes only.",
         subcommands = {InspectCommand.class, EvalCommand.class, GenerateCommand.class, PruneCommand.class, ResumeCommand.class,
                 ServeCommand.class, SubmitCommand.class, StatusCommand.class, WatchCommand.class, CancelCommand.class,
@@ -30,8 +31,14 @@ import picocli.CommandLine.Command;
                 "  ./espalier generate --model ../shared/models/stories260K-hf --steps 200 --temperature 0",
                 "  ./espalier prune --model ../shared/models/stories260K/stories260K.bin --method wanda --sparsity 0.5 \\",
                 "      --calib ../shared/data/c4/c4_validation_2k.jsonl --out out/stories-wanda50",
-                "  ./espalier bench"})
+                "  ./espalier serve --slots 1",
+                "  ./espalier watch 20261122-163827-3fa9",
+                "  ./espalier bench",
+                "  ./espalier prune --help    # every verb: its flags, then complete examples"})
 public final class EspalierCli implements Runnable {
+
+    /** Columns of every verb's help; the longest example line is shorter. */
+    public static final int HELP_WIDTH = 120;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -42,10 +49,19 @@ public final class EspalierCli implements Runnable {
 
     /** Runs the command line and returns its exit code (tests call this instead of main). */
     public static int execute(String... args) {
+        return commandLine().execute(args);
+    }
+
+    /**
+     * The whole command tree as {@link #main} runs it: errors reported in one line, enum values case-insensitive,
+     * help {@value #HELP_WIDTH} columns wide so that no example command is wrapped mid-word.
+     */
+    public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new EspalierCli());
         cli.setExecutionExceptionHandler(new ErrorReporter());
         cli.setCaseInsensitiveEnumValuesAllowed(true);
-        return cli.execute(args);
+        cli.setUsageHelpWidth(HELP_WIDTH);
+        return cli;
     }
 
     @Override

@@ -9,6 +9,7 @@ import dev.espalier.engine.bench.SparseGptBenchmark;
 import dev.espalier.engine.bench.SyntheticModels;
 import dev.espalier.engine.data.CalibrationSampler;
 import dev.espalier.engine.data.TextCorpus;
+import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelExporter;
 import dev.espalier.engine.model.ModelLoader;
@@ -20,22 +21,27 @@ import dev.espalier.kernels.cpu.OpenBlas;
 import java.io.PrintWriter;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code espalier bench}: forward-pass throughput on stories260K and on one synthetic decoder layer with LLaMA-7B
  * shapes, next to the GEMM rate measured in the same run.
  */
-@Command(name = "bench", description = "Measure forward tokens/s (stories260K and a synthetic LLaMA-7B-shaped layer) in one run.",
+@Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = "Measure forward tokens/s (stories260K and a synthetic LLaMA-7B-shaped layer) in one run.",
         footer = {"", "Examples:", "  ./espalier bench", "  ./espalier bench --seq 512 --repeats 1 --threads 2",
-                "  ./espalier bench --structured 0.2,0.3,0.5 --layers 2 --seq 2048 --repeats 3"})
+                "  ./espalier bench --structured 0.2,0.3,0.5 --layers 2 --seq 2048 --repeats 3",
+                "  ./espalier bench --solvers 4096x4096,11008x4096 --repeats 1",
+                "  ./espalier bench --policy-rollouts --calib ../shared/data/c4/c4_validation_2k.jsonl",
+                "  ./espalier bench --export-synthetic out/llama7b-2layers --layers 2"})
 public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--model", defaultValue = "../shared/models/stories260K/stories260K.bin", paramLabel = "<dir|file>",
@@ -50,12 +56,12 @@ public final class BenchCommand implements Callable<Integer> {
     List<Integer> gemmSizes;
 
     @Option(names = "--solvers", split = ",", paramLabel = "out x in",
-            description = "Also time SparseGPT (50 %) and ALPS (70 %) on synthetic layers of these shapes with 16×2048 tokens, "
+            description = "Also time SparseGPT (50 %%) and ALPS (70 %%) on synthetic layers of these shapes with 16×2048 tokens, "
                     + "e.g. 4096x4096,11008x4096,4096x11008 (default: none; minutes each).")
     List<String> solverShapes = List.of();
 
     @Option(names = "--alps-ablation", description = "Instead of timing, trace ALPS on a real layer of --model (up_proj of layer 2, "
-            + "70 %, 128 × 512 tokens of --calib): the ρ schedule against fixed ρ = 0.3 and ρ = 3.")
+            + "70 %%, 128 × 512 tokens of --calib): the ρ schedule against fixed ρ = 0.3 and ρ = 3.")
     boolean alpsAblation;
 
     @Option(names = "--calib", defaultValue = "../shared/data/c4/c4_validation_2k.jsonl", paramLabel = "<file>",
@@ -175,7 +181,7 @@ public final class BenchCommand implements Callable<Integer> {
                 printStructured(out, ForwardBenchmark.structured("stories260K (real weights), " + tokens + " tokens", m.config(),
                         m.layers(), structured, ops, tokens, smallRepeats, 17));
             }
-            dev.espalier.engine.model.LlamaConfig shape = SyntheticModels.llama7b(layers);
+            LlamaConfig shape = SyntheticModels.llama7b(layers);
             try (Arena arena = Arena.ofShared()) {
                 printStructured(out, ForwardBenchmark.structured("LLaMA-7B shapes (synthetic), " + layers + " layer(s), " + seq + " tokens",
                         shape, SyntheticModels.layers(arena, shape, 7), structured, ops, seq, repeats, 17));
@@ -219,7 +225,7 @@ public final class BenchCommand implements Callable<Integer> {
                     m.config().maxPositionEmbeddings(), 0, tokenizer.bosId());
             AlpsBenchmark.LayerAblation ablation = AlpsBenchmark.upProjAblation(m, calibration, ops);
             out.printf(Locale.ROOT, "ALPS at 70 %% on layer %d up_proj %s of %s, %d calibration tokens%n", ablation.layer(),
-                    java.util.Arrays.toString(ablation.shape()), model, ablation.tokens());
+                    Arrays.toString(ablation.shape()), model, ablation.tokens());
             for (AlpsBenchmark.AblationRun run : ablation.runs()) {
                 Alps.Result r = run.result();
                 out.printf(Locale.ROOT, "%n%s: %d iterations, final rho %.4g, relative error after ADMM %.5f, after backsolve %.5f%n",

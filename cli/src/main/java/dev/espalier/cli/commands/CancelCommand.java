@@ -10,8 +10,10 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier cancel JOB}: cancel a queued job, or ask a running one to stop at its next safe point. */
-@Command(name = "cancel", description = "Cancel a queued job at once, or ask a running job to stop at its next safe point.",
-        footer = {"", "Examples:", "  ./espalier cancel 20261122-163827-3fa9"})
+@Command(name = "cancel", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = "Cancel a queued job at once, or ask a running job to stop at its next safe point.",
+        footer = {"", "Examples:", "  ./espalier cancel 20261122-163827-3fa9",
+                "  ./espalier cancel 20261122-163827-3fa9 --node 127.0.0.1:7070"})
 public final class CancelCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "<job-id>", description = "The job to cancel.")

@@ -1,6 +1,7 @@
 package dev.espalier.cli.commands;
 
 import dev.espalier.engine.eval.ProgressListener;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -23,7 +24,7 @@ public final class ConsoleProgress implements ProgressListener, AutoCloseable {
         }
         if (bar == null) {
             bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
-                    .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build();
+                    .setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
         }
         bar.maxHint(total);
         bar.stepTo(done);

@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier eval}: perplexity of a model on a text file under a named protocol. */
-@Command(name = "eval", description = "Perplexity of a model on a text file. The last line printed is machine-readable.",
+@Command(name = "eval", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = "Perplexity of a model on a text file. The last line printed is machine-readable.",
         footer = {"", "Protocols: stream = [BOS]+encode(file) in windows of the model's context, last partial window kept;",
                 "  seq128 = windows of 128 tokens (LLM-Pruner/FLAP); full = windows of the context, partial dropped (SparseGPT/Wanda/ALPS).",
                 "", "Examples:",

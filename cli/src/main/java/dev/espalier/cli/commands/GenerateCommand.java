@@ -15,10 +15,12 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier generate}: text from a prompt with a KV cache; temperature 0 is greedy. */
-@Command(name = "generate", description = "Generate text from a prompt (temperature 0 is greedy).",
+@Command(name = "generate", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = "Generate text from a prompt (temperature 0 is greedy).",
         footer = {"", "Examples:",
                 "  ./espalier generate --model ../shared/models/stories260K/stories260K.bin --steps 200 --temperature 0",
-                "  ./espalier generate --model ../shared/models/stories260K-hf --prompt \"Once upon a time\" --steps 120 --temperature 0.8 --seed 7"})
+                "  ./espalier generate --model ../shared/models/stories260K-hf --prompt \"Once upon a time\" \\",
+                "      --steps 120 --temperature 0.8 --seed 7"})
 public final class GenerateCommand implements Callable<Integer> {
 
     @Mixin

@@ -17,7 +17,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier inspect <model>}: architecture, per-layer shapes, dtype and parameter count. */
-@Command(name = "inspect", description = "Print a model's architecture, shapes, dtype and parameter count.",
+@Command(name = "inspect", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = "Print a model's architecture, shapes, dtype and parameter count.",
         footer = {"", "Examples:", "  ./espalier inspect ../shared/models/stories260K-hf",
                 "  ./espalier inspect ../shared/models/stories260K/stories260K.bin"})
 public final class InspectCommand implements Callable<Integer> {

@@ -62,7 +62,7 @@ public final class JobSpecOptions {
             description = "Text files whose perplexity is measured before and after pruning (repeatable).")
     List<Path> evalData = new ArrayList<>();
 
-    @Option(names = "--eval-protocol", defaultValue = "full", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--eval-protocol", defaultValue = "stream", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}, as `espalier eval --protocol`).")
     PerplexityProtocol evalProtocol;
 
     @Option(names = "--eval-max-tokens", defaultValue = "0", paramLabel = "N", description = "Score only the first N tokens of each file (default: all).")

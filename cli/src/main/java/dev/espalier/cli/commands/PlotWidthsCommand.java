@@ -14,15 +14,17 @@ import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier plot-widths}: the per-layer widths structured pruning runs chose, as a table and a PNG. */
-@Command(name = "plot-widths", description = "Kept query heads and FFN channels per layer of finished structured pruning runs: a table on "
+@Command(name = "plot-widths", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = "Kept query heads and FFN channels per layer of finished structured pruning runs: a table on "
         + "standard output and a PNG plot.",
         footer = {"", "Example:",
                 "  ./espalier plot-widths --run out/flap30.run,out/goa30.run --label flap,goa --out widths.png"})
@@ -71,11 +73,11 @@ public final class PlotWidthsCommand implements Callable<Integer> {
             }
             String label = labels.isEmpty() ? PruneMethods.label(report.getSpec().getMethod()) : labels.get(i);
             methods.add(new WidthPlot.LayerWidths(label, heads, channels));
-            w.printf("%-24s heads %-28s channels %s%n", label, java.util.Arrays.toString(heads), java.util.Arrays.toString(channels));
+            w.printf("%-24s heads %-28s channels %s%n", label, Arrays.toString(heads), Arrays.toString(channels));
         }
         int[] denseHeads = dense.layers().stream().mapToInt(LlamaConfig.LayerDims::numHeads).toArray();
         int[] denseChannels = dense.layers().stream().mapToInt(LlamaConfig.LayerDims::intermediateSize).toArray();
-        w.printf("%-24s heads %-28s channels %s%n", "dense", java.util.Arrays.toString(denseHeads), java.util.Arrays.toString(denseChannels));
+        w.printf("%-24s heads %-28s channels %s%n", "dense", Arrays.toString(denseHeads), Arrays.toString(denseChannels));
         WidthPlot.writeWidths(out, title, new WidthPlot.LayerWidths("dense", denseHeads, denseChannels), methods);
         w.println("wrote " + out);
         w.flush();

@@ -13,7 +13,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier prune}: prunes a model in this process, durably (resumable with {@code espalier resume}). */
-@Command(name = "prune", description = "Prune a model in this process; the run directory makes it resumable.",
+@Command(name = "prune", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = "Prune a model in this process; the run directory makes it resumable.",
         footer = {"", "Examples:",
                 "  ./espalier prune --model ../shared/models/stories260K/stories260K.bin --method wanda --sparsity 0.5 \\",
                 "      --calib ../shared/data/c4/c4_validation_2k.jsonl --out out/stories-wanda50 \\",

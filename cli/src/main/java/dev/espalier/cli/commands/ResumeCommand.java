@@ -12,8 +12,10 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier resume <run-dir>}: finishes an interrupted run; layers already checkpointed are not pruned again. */
-@Command(name = "resume", description = "Finish an interrupted run from its run directory (same result as an uninterrupted run).",
-        footer = {"", "Example:", "  ./espalier resume out/stories-wanda50.run"})
+@Command(name = "resume", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = "Finish an interrupted run from its run directory (same result as an uninterrupted run).",
+        footer = {"", "Examples:", "  ./espalier resume out/stories-wanda50.run",
+                "  ./espalier resume out/stories-wanda50.run --quiet    # no progress bar"})
 public final class ResumeCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "<run-dir>", description = "The run directory of the interrupted job.")

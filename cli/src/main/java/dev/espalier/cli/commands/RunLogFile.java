@@ -31,7 +31,7 @@ public final class RunLogFile implements AutoCloseable {
         appender.setAppend(true);
         appender.setEncoder(encoder);
         appender.start();
-        Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        Logger root = context.getLogger(Logger.ROOT_LOGGER_NAME);
         root.addAppender(appender);
         return new RunLogFile(appender, root);
     }

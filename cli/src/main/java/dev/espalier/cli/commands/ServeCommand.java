@@ -11,7 +11,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier serve}: the long-running node that queues jobs durably and runs them; stops on Ctrl-C or SIGTERM. */
-@Command(name = "serve", description = {"Run the espalier node: a gRPC service that queues pruning jobs durably and runs them.",
+@Command(name = "serve", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = {"Run the espalier node: a gRPC service that queues pruning jobs durably and runs them.",
         "Jobs survive restarts: queued ones stay queued, running ones resume from their last checkpoint."},
         footer = {"", "Examples:",
                 "  ./espalier serve",

@@ -18,8 +18,10 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier status [JOB]}: one job in detail, or a table of all the node's jobs. */
-@Command(name = "status", description = "Show one job of the node in detail, or all its jobs as a table.",
-        footer = {"", "Examples:", "  ./espalier status", "  ./espalier status 20261122-163827-3fa9"})
+@Command(name = "status", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = "Show one job of the node in detail, or all its jobs as a table.",
+        footer = {"", "Examples:", "  ./espalier status", "  ./espalier status 20261122-163827-3fa9",
+                "  ./espalier status --home /data/espalier    # the node started with serve --home /data/espalier"})
 public final class StatusCommand implements Callable<Integer> {
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "<job-id>", description = "The job (default: all jobs).")

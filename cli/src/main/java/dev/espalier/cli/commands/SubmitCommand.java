@@ -4,14 +4,16 @@ import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.SubmitJobRequest;
 import dev.espalier.protocol.v1.SubmitJobResponse;
 import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 /** {@code espalier submit}: queue a pruning job on the node and print its id. */
-@Command(name = "submit", description = "Queue a pruning job on a running node (`espalier serve`) and print its id.",
+@Command(name = "submit", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = "Queue a pruning job on a running node (`espalier serve`) and print its id.",
         footer = {"", "Examples:",
                 "  ./espalier submit --model ../shared/models/stories260K-hf --method wanda \\",
                 "      --sparsity 0.5 --calib ../shared/data/c4/c4_validation_2k.jsonl --out runs/w50",
@@ -45,7 +47,7 @@ public final class SubmitCommand implements Callable<Integer> {
     private static boolean isLoopback(String host) {
         try {
             return InetAddress.getByName(host).isLoopbackAddress();
-        } catch (java.net.UnknownHostException e) {
+        } catch (UnknownHostException e) {
             return false;
         }
     }

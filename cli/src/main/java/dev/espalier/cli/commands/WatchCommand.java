@@ -1,6 +1,9 @@
 package dev.espalier.cli.commands;
 
 import dev.espalier.protocol.v1.JobEvent;
+import dev.espalier.protocol.v1.LayerPruned;
+import dev.espalier.protocol.v1.LayerReport;
+import dev.espalier.protocol.v1.MatrixReport;
 import dev.espalier.protocol.v1.PerplexityResult;
 import dev.espalier.protocol.v1.RunReport;
 import dev.espalier.protocol.v1.WatchJobRequest;
@@ -17,7 +20,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier watch JOB}: follow a job's events until it ends; exit 0 if it succeeded, 1 if it failed or was cancelled. */
-@Command(name = "watch", description = {"Follow a job's events (with a progress bar) until it ends.",
+@Command(name = "watch", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+        description = {"Follow a job's events (with a progress bar) until it ends.",
         "Exit code: 0 the job succeeded, 1 it failed or was cancelled, 2 the node could not be reached."},
         footer = {"", "Examples:", "  ./espalier watch 20261122-163827-3fa9",
                 "  ./espalier watch 20261122-163827-3fa9 --from 40 --quiet     # resume after event 39, no bar"})
@@ -73,8 +77,20 @@ public final class WatchCommand implements Callable<Integer> {
         });
     }
 
+    /**
+     * The line of one pruned layer. The event's reconstruction error is a proto3 double without presence: 0 when
+     * the pipeline did not put it in the event (the actor pipeline leaves it out; the errors are in the report) or
+     * did not measure it ({@code reconstruction_error=0}). An unknown error is left out rather than printed as 0.
+     */
+    static String layerLine(LayerPruned layer) {
+        String error = layer.getReconstructionError() > 0
+                ? String.format(Locale.ROOT, ", reconstruction error %.4g", layer.getReconstructionError()) : "";
+        return String.format(Locale.ROOT, "layer %d pruned: sparsity %.4f%s, %.1f s", layer.getLayer(), layer.getSparsity(), error,
+                layer.getSeconds());
+    }
+
     /** Prints one event; returns the exit code when it ends the job, else null. */
-    private Integer show(PrintWriter out, JobEvent event) {
+    Integer show(PrintWriter out, JobEvent event) {
         switch (event.getKindCase()) {
             case PROGRESS -> {
                 if (!quiet) {
@@ -89,9 +105,7 @@ public final class WatchCommand implements Callable<Integer> {
             }
             case QUEUED -> out.printf(Locale.ROOT, "queued (%d job(s) ahead)%n", event.getQueued().getPosition());
             case STARTED -> out.println(event.getStarted().getResumed() ? "resumed from its last checkpoint" : "started");
-            case LAYER_PRUNED -> out.printf(Locale.ROOT, "layer %d pruned: sparsity %.4f, reconstruction error %.4g, %.1f s%n",
-                    event.getLayerPruned().getLayer(), event.getLayerPruned().getSparsity(),
-                    event.getLayerPruned().getReconstructionError(), event.getLayerPruned().getSeconds());
+            case LAYER_PRUNED -> out.println(layerLine(event.getLayerPruned()));
             case SUCCEEDED -> {
                 closeBar();
                 printReport(out, event.getSucceeded().getReport());
@@ -114,7 +128,33 @@ public final class WatchCommand implements Callable<Integer> {
         return null;
     }
 
-    private static void printReport(PrintWriter out, RunReport report) {
+    /**
+     * The final report: reconstruction errors per layer (the sum over its matrices, as {@link LayerPruned} defines
+     * it) and their mean over all matrices, the numbers report.json holds, when they were measured; then the
+     * perplexities.
+     */
+    static void printReport(PrintWriter out, RunReport report) {
+        double sum = 0;
+        int measured = 0;
+        for (LayerReport layer : report.getLayersList()) {
+            double layerSum = 0;
+            int layerMeasured = 0;
+            for (MatrixReport matrix : layer.getMatricesList()) {
+                if (matrix.getReconstructionError() > 0) {
+                    layerSum += matrix.getReconstructionError();
+                    layerMeasured++;
+                }
+            }
+            if (layerMeasured > 0) {
+                out.printf(Locale.ROOT, "layer %d: reconstruction error %.4g (sum over %d matrices)%n", layer.getLayer(), layerSum,
+                        layerMeasured);
+            }
+            sum += layerSum;
+            measured += layerMeasured;
+        }
+        if (measured > 0) {
+            out.printf(Locale.ROOT, "mean reconstruction error %.4f over %d matrices%n", sum / measured, measured);
+        }
         for (PerplexityResult before : report.getPerplexitiesBeforeList()) {
             out.printf(Locale.ROOT, "before: %s ppl=%.4f%n", before.getDataset(), before.getPerplexity());
         }

@@ -5,10 +5,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.MalformedInputException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Locale;
 
 /**
  * Reads evaluation and calibration text: a plain UTF-8 text file as one string, or JSON lines (".jsonl", ".json")
@@ -26,7 +28,7 @@ public final class TextCorpus {
             text = isJsonLines(file) ? readJsonLines(file) : Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
             throw new DataFormatException(file, "no such file");
-        } catch (java.nio.charset.MalformedInputException e) {
+        } catch (MalformedInputException e) {
             throw new DataFormatException(file, "is not UTF-8 text");
         } catch (IOException e) {
             throw new DataFormatException(file, "cannot be read (" + e.getMessage() + ")");
@@ -38,7 +40,7 @@ public final class TextCorpus {
     }
 
     private static boolean isJsonLines(Path file) {
-        String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
         return name.endsWith(".jsonl") || name.endsWith(".json");
     }
 

@@ -1,6 +1,7 @@
 package dev.espalier.engine.eval;
 
 import dev.espalier.engine.model.LlamaConfig;
+import java.util.Locale;
 
 /**
  * How a token stream is cut into scored windows. In every protocol the text file is encoded once as
@@ -34,6 +35,6 @@ public enum PerplexityProtocol {
 
     /** The name used on the command line and in reports. */
     public String label() {
-        return name().toLowerCase(java.util.Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT);
     }
 }

@@ -4,6 +4,7 @@ import dev.espalier.engine.io.AtomicFiles;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.espalier.kernels.DType;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,7 +25,7 @@ public final class HfConfigWriter {
         byte[] bytes = ModelJson.toPrettyBytes(toJson(config));
         try {
             AtomicFiles.write(configJson, bytes);
-        } catch (java.io.UncheckedIOException e) {
+        } catch (UncheckedIOException e) {
             throw IoFailures.of(configJson, "write", e.getCause());
         }
     }

@@ -1,6 +1,7 @@
 package dev.espalier.engine.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /** Reads and writes the rope_scaling (or transformers 5 rope_parameters) object; only "llama3" and "default" exist here. */
@@ -37,7 +38,7 @@ final class HfRopeScaling {
     /** The rope_scaling object of {@code scaling} (null for none). */
     static JsonNode toJson(LlamaConfig.RopeScaling scaling) {
         if (scaling == null) {
-            return com.fasterxml.jackson.databind.node.NullNode.getInstance();
+            return NullNode.getInstance();
         }
         ObjectNode o = ModelJson.newObject();
         o.put("factor", scaling.factor());

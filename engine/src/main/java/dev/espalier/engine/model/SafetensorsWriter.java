@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.espalier.kernels.Tensor;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -34,7 +35,7 @@ public final class SafetensorsWriter {
     public static void write(Path file, SequencedMap<String, Tensor> tensors, Map<String, String> metadata) {
         try {
             AtomicFiles.write(file, ch -> writeTo(ch, tensors, metadata));
-        } catch (java.io.UncheckedIOException e) {
+        } catch (UncheckedIOException e) {
             throw IoFailures.of(file, "write", e.getCause());
         }
     }

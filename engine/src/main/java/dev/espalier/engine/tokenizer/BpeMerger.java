@@ -1,5 +1,7 @@
 package dev.espalier.engine.tokenizer;
 
+import java.util.Arrays;
+
 /**
  * Score-driven BPE merging, as llama2.c's {@code run.c} and sentencepiece's BPE model do it: repeatedly merge the
  * adjacent pair of symbols whose merged piece has the highest score, the leftmost such pair on ties, until no
@@ -123,10 +125,10 @@ final class BpeMerger {
         void push(float s, int l, int lid, int rid) {
             if (size == score.length) {
                 int capacity = size * 2;
-                score = java.util.Arrays.copyOf(score, capacity);
-                left = java.util.Arrays.copyOf(left, capacity);
-                leftId = java.util.Arrays.copyOf(leftId, capacity);
-                rightId = java.util.Arrays.copyOf(rightId, capacity);
+                score = Arrays.copyOf(score, capacity);
+                left = Arrays.copyOf(left, capacity);
+                leftId = Arrays.copyOf(leftId, capacity);
+                rightId = Arrays.copyOf(rightId, capacity);
             }
             int i = size++;
             while (i > 0) {

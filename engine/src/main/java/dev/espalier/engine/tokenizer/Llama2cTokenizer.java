@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -154,7 +155,7 @@ public final class Llama2cTokenizer implements Tokenizer {
                 }
             }
         }
-        int[] ids = java.util.Arrays.copyOf(symbols, n);
+        int[] ids = Arrays.copyOf(symbols, n);
         int[] positions = BpeMerger.merge(ids, null, merges, null);
         int offset = addBos ? 1 : 0;
         int[] out = new int[positions.length + offset];
@@ -192,7 +193,7 @@ public final class Llama2cTokenizer implements Tokenizer {
             }
             int cp = text.codePointAt(0);
             int len = Utf8.encode(cp, utf8);
-            String key = latin1(java.util.Arrays.copyOf(utf8, len));
+            String key = latin1(Arrays.copyOf(utf8, len));
             if (key.equals(latin1(piece))) { // the piece is exactly the UTF-8 of one character (not a lossy decode)
                 result.put(cp, ids.get(key));
             }

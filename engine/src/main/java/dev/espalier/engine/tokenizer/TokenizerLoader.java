@@ -7,7 +7,9 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /** Finds and loads the tokenizer of a model: Hugging Face folders, llama2.c checkpoints, or a tokenizer file. */
@@ -52,8 +54,8 @@ public final class TokenizerLoader {
      * its canonical folder name (tokenizer.json, tokenizer.model or tokenizer.bin) and the Hugging Face tokenizer and
      * generation configs beside it, when present. Keys are sources, values the names to give them.
      */
-    public static java.util.Map<Path, String> exportFiles(Path tokenizerFile) {
-        java.util.Map<Path, String> files = new java.util.LinkedHashMap<>();
+    public static Map<Path, String> exportFiles(Path tokenizerFile) {
+        Map<Path, String> files = new LinkedHashMap<>();
         String name = tokenizerFile.getFileName().toString();
         String canonical = name.endsWith(".json") ? "tokenizer.json" : name.endsWith(".model") ? "tokenizer.model" : "tokenizer.bin";
         files.put(tokenizerFile, canonical);

@@ -5,13 +5,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.engine.SharedFiles;
+import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.model.ModelLoader;
+import dev.espalier.engine.prune.LayerPruningState;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
 import dev.espalier.kernels.cpu.CpuOps;
 import dev.espalier.kernels.reference.ReferenceOps;
 import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -89,9 +94,9 @@ class LlamaForwardTest {
             LayerMask[] masks = new LayerMask[model.config().numLayers()];
             float[] heads = {1, 0, 1, 1, 1, 1, 0, 1};
             float[] channels = new float[model.config().layer(0).intermediateSize()];
-            java.util.Arrays.fill(channels, 1f);
+            Arrays.fill(channels, 1f);
             channels[5] = 0f;
-            java.util.Arrays.fill(masks, LayerMask.NONE);
+            Arrays.fill(masks, LayerMask.NONE);
             masks[2] = new LayerMask(heads, channels);
             float[] masked;
             try (LlamaForward forward = new LlamaForward(model, ops, tokens.length, tokens.length)) {
@@ -99,7 +104,7 @@ class LlamaForwardTest {
             }
             // the same units removed by zeroing their weights instead
             try (Arena arena = Arena.ofConfined()) {
-                var layer = dev.espalier.engine.prune.LayerPruningState.copy(model.layer(2), arena);
+                var layer = LayerPruningState.copy(model.layer(2), arena);
                 int headDim = model.config().headDim();
                 for (int h : new int[] {1, 6}) {
                     for (int r = 0; r < layer.o().rows(); r++) {
@@ -111,7 +116,7 @@ class LlamaForwardTest {
                 for (int r = 0; r < layer.down().rows(); r++) {
                     layer.down().set(r, 5, 0);
                 }
-                java.util.List<dev.espalier.engine.model.DecoderLayerWeights> layers = new java.util.ArrayList<>(model.layers());
+                List<DecoderLayerWeights> layers = new ArrayList<>(model.layers());
                 layers.set(2, layer);
                 LlamaModel zeroed = model.withLayers(model.config(), layers);
                 try (LlamaForward forward = new LlamaForward(zeroed, ops, tokens.length, tokens.length)) {

@@ -92,8 +92,8 @@ class SafetensorsWriterTest {
     }
 
     @Test
-    void namesTheFileItCannotWrite() throws java.io.IOException {
-        Path notADirectory = java.nio.file.Files.writeString(tmp.resolve("plain-file"), "x");
+    void namesTheFileItCannotWrite() throws IOException {
+        Path notADirectory = Files.writeString(tmp.resolve("plain-file"), "x");
         Path file = notADirectory.resolve("w.safetensors");
         try (Arena arena = Arena.ofConfined()) {
             Tensor t = Tensor.ofFloats(arena, new float[] {1}, 1);

@@ -1,6 +1,7 @@
 package dev.espalier.engine.tokenizer;
 
 import dev.espalier.engine.SharedFiles;
+import java.time.Duration;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -27,7 +28,7 @@ class Llama2cTokenizerTest {
 
     private static void assertStream(Llama2cTokenizer tokenizer, String file, int[] firstIds, int total) {
         String text = SharedFiles.text(file);
-        int[] ids = assertTimeoutPreemptively(java.time.Duration.ofSeconds(3), () -> tokenizer.encode(text, true));
+        int[] ids = assertTimeoutPreemptively(Duration.ofSeconds(3), () -> tokenizer.encode(text, true));
         assertArrayEquals(firstIds, Arrays.copyOf(ids, firstIds.length), file);
         assertEquals(total, ids.length, file);
         assertEquals(text, tokenizer.decode(ids), file + " round trip");

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -76,8 +77,8 @@ class TokenizerLoaderTest {
     @Test
     void exportedFolderFindsItsCopiedTokenizerAgain() throws IOException {
         Path tok512 = SharedFiles.path("models/stories260K/tok512.bin");
-        java.util.Map<Path, String> files = TokenizerLoader.exportFiles(tok512);
-        assertEquals(java.util.Map.of(tok512, "tokenizer.bin"), files);
+        Map<Path, String> files = TokenizerLoader.exportFiles(tok512);
+        assertEquals(Map.of(tok512, "tokenizer.bin"), files);
         Files.copy(tok512, dir.resolve("tokenizer.bin"));
         Files.writeString(dir.resolve("config.json"), "{}");
         assertEquals(dir.resolve("tokenizer.bin"), TokenizerLoader.locate(dir));
@@ -88,7 +89,7 @@ class TokenizerLoaderTest {
     @Test
     void exportFilesBringTheHuggingFaceConfigsAlong() {
         Path model = SharedFiles.path("models/stories260K-hf/tokenizer.model");
-        java.util.Map<Path, String> files = TokenizerLoader.exportFiles(model);
+        Map<Path, String> files = TokenizerLoader.exportFiles(model);
         assertEquals("tokenizer.model", files.get(model));
         assertEquals("tokenizer_config.json", files.get(model.resolveSibling("tokenizer_config.json")));
         assertEquals("generation_config.json", files.get(model.resolveSibling("generation_config.json")));

@@ -1,0 +1,119 @@
+package dev.espalier.cli.commands;
+
+import static dev.espalier.cli.commands.CliHarness.assertHelp;
+import static dev.espalier.cli.commands.CliHarness.parse;
+import static dev.espalier.cli.commands.CliHarness.refused;
+import static dev.espalier.cli.commands.CliHarness.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.espalier.cli.EspalierCli;
+import dev.espalier.engine.eval.PerplexityProtocol;
+import dev.espalier.protocol.v1.JobSpec;
+import dev.espalier.protocol.v1.PruneMethod;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class PruneCommandTest {
+
+    @Test
+    void parsesTheReadmeExample() {
+        PruneCommand prune = parse(PruneCommand.class, "prune", "--model", "../shared/models/stories260K/stories260K.bin",
+                "--method", "wanda", "--sparsity", "0.5", "--pattern", "unstructured", "--calib", "../shared/data/c4/c4_validation_2k.jsonl",
+                "--calib-samples", "128", "--calib-seqlen", "0", "--seed", "0", "--devices", "cpu:2",
+                "--eval-data", "../shared/data/tinystories/tinystories_val_sample.txt,../shared/data/wikitext-2/test.txt",
+                "--eval-protocol", "stream", "--eval-max-tokens", "20480", "--out", "out/stories260K-wanda50",
+                "--run-dir", "runs/w50", "--quiet");
+        JobSpecOptions job = prune.job;
+        assertEquals(Path.of("../shared/models/stories260K/stories260K.bin"), job.model);
+        assertEquals(PruneMethod.PRUNE_METHOD_WANDA, job.method);
+        assertEquals(0.5, job.sparsity);
+        assertEquals("unstructured", job.pattern);
+        assertEquals("../shared/data/c4/c4_validation_2k.jsonl", job.calibration);
+        assertEquals(128, job.calibrationSamples);
+        assertEquals(0, job.calibrationSeqlen);
+        assertEquals("cpu:2", job.devices);
+        assertEquals(List.of(Path.of("../shared/data/tinystories/tinystories_val_sample.txt"), Path.of("../shared/data/wikitext-2/test.txt")),
+                job.evalData);
+        assertEquals(PerplexityProtocol.STREAM, job.evalProtocol);
+        assertEquals(20480, job.evalMaxTokens);
+        assertEquals(Path.of("out/stories260K-wanda50"), job.output);
+        assertEquals(Path.of("runs/w50"), prune.runDir);
+        assertTrue(prune.output.quiet);
+    }
+
+    @Test
+    void defaultsOfTheOptionalFlags() {
+        PruneCommand prune = parse(PruneCommand.class, "prune", "--model", "m.bin", "--method", "magnitude", "--out", "o");
+        JobSpecOptions job = prune.job;
+        assertEquals(0.5, job.sparsity);
+        assertEquals("unstructured", job.pattern);
+        assertNull(job.calibration);
+        assertNull(job.tokenizer);
+        assertEquals(128, job.calibrationSamples);
+        assertEquals(0, job.calibrationSeqlen);
+        assertEquals(0, job.seed);
+        assertEquals("cpu", job.devices);
+        assertEquals(List.of(), job.evalData);
+        assertEquals(PerplexityProtocol.STREAM, job.evalProtocol);
+        assertEquals(0, job.evalMaxTokens);
+        assertEquals(Map.of(), job.methodOptions);
+        assertNull(job.recovery);
+        assertNull(job.export);
+        assertNull(job.init);
+        assertNull(job.steps);
+        assertNull(job.rolloutsInFlight);
+        assertNull(prune.runDir);
+        assertFalse(prune.output.quiet);
+        assertFalse(prune.output.verbose);
+        assertEquals(dev.espalier.protocol.v1.PerplexityProtocol.PERPLEXITY_PROTOCOL_STREAM, job.toJobSpec().getEvalProtocol());
+    }
+
+    @Test
+    void evalProtocolDefaultIsTheOneOfTheEvalVerb() {
+        CommandLine cli = EspalierCli.commandLine();
+        String prune = cli.getSubcommands().get("prune").getCommandSpec().findOption("--eval-protocol").defaultValue();
+        String eval = cli.getSubcommands().get("eval").getCommandSpec().findOption("--protocol").defaultValue();
+        assertEquals("stream", prune);
+        assertEquals(eval, prune);
+    }
+
+    @Test
+    void methodSpecificFlagsBecomeMethodOptions() {
+        PruneCommand prune = parse(PruneCommand.class, "prune", "--model", "m.bin", "--method", "policy-gradient", "--sparsity", "0.3",
+                "--init", "goa", "--steps", "1000", "--rollouts-in-flight", "2", "--calib", "self", "--out", "o",
+                "--method-option", "lr=0.05", "--method-option", "rollouts=2", "--recovery", "off", "--export", "masked-dense");
+        JobSpec spec = prune.job.toJobSpec();
+        assertEquals(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT, spec.getMethod());
+        assertEquals("self", spec.getCalibration());
+        assertEquals(Map.of("lr", "0.05", "rollouts", "2", "init", "goa", "steps", "1000", "rollouts_in_flight", "2", "recovery", "off",
+                "export", "masked-dense"), spec.getMethodOptionsMap());
+        assertTrue(Path.of(spec.getModel()).isAbsolute(), spec.getModel());
+    }
+
+    @Test
+    void helpExitsZeroAndEndsWithExamples() {
+        assertHelp("prune", "  ./espalier resume out/stories-wanda50.run    # after an interruption");
+    }
+
+    @Test
+    void refusesBadValuesNamingTheFlag() {
+        refused("--eval-protocol", "prune", "--model", "m", "--method", "wanda", "--out", "o", "--eval-protocol", "perplexity");
+        refused("--method", "prune", "--model", "m", "--method", "pruney", "--out", "o");
+        refused("--sparsity", "prune", "--model", "m", "--method", "wanda", "--out", "o", "--sparsity", "half");
+        refused("--init", "prune", "--model", "m", "--method", "policy-gradient", "--out", "o", "--init", "random");
+        refused("--out", "prune", "--model", "m", "--method", "wanda");
+    }
+
+    @Test
+    void refusesASparsityOutsideTheRangeBeforeReadingAnything() {
+        CliHarness.Run run = run("prune", "--model", "no-such-model", "--method", "wanda", "--out", "o", "--sparsity", "1.5");
+        assertEquals(2, run.exit());
+        assertTrue(run.err().startsWith("espalier prune: error: invalid job spec: sparsity must be in [0, 1), got 1.5"), run.err());
+    }
+}
