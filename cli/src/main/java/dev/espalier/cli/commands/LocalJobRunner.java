@@ -1,8 +1,8 @@
 package dev.espalier.cli.commands;
 
 import dev.espalier.engine.runtime.node.JobExecutors;
-import dev.espalier.engine.runtime.node.CancellationToken;
-import dev.espalier.engine.runtime.node.EventSink;
+import dev.espalier.engine.job.CancellationToken;
+import dev.espalier.engine.job.EventSink;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.LayerReport;

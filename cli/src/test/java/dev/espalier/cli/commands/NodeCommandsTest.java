@@ -3,7 +3,7 @@ package dev.espalier.cli.commands;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.espalier.engine.runtime.node.JobExecutor;
+import dev.espalier.engine.job.JobExecutor;
 import dev.espalier.engine.runtime.node.Node;
 import dev.espalier.engine.runtime.node.NodeOptions;
 import dev.espalier.protocol.v1.JobEvent;

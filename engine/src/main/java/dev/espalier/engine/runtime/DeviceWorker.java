@@ -1,28 +1,36 @@
 package dev.espalier.engine.runtime;
 
-import dev.espalier.engine.forward.DecoderLayerForward;
-import dev.espalier.engine.forward.LayerMask;
-import dev.espalier.engine.forward.LayerTap;
-import dev.espalier.engine.forward.LlamaForward;
 import dev.espalier.engine.eval.PerplexityEvaluator;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.eval.PerplexityResult;
 import dev.espalier.engine.eval.ProgressListener;
-import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.forward.LayerMask;
+import dev.espalier.engine.forward.LayerTap;
+import dev.espalier.engine.forward.LlamaForward;
+import dev.espalier.engine.io.CrashPoints;
 import dev.espalier.engine.model.DecoderLayerWeights;
+import dev.espalier.engine.model.LayerCheckpoint;
 import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.prune.LayerMethod;
 import dev.espalier.engine.prune.LayerProblem;
 import dev.espalier.engine.prune.LayerRunner;
 import dev.espalier.engine.prune.LayerWork;
 import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.prune.policy.MetricInitialisation;
+import dev.espalier.engine.prune.policy.WandaSpStatistics;
+import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.engine.prune.LayerAllocation;
 import dev.espalier.engine.prune.LayerScores;
-import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.prune.structured.LayerSurgery;
+import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,170 +43,233 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 
 /**
- * Owns one device (a GPU, or a share of the CPU cores): its {@link TensorOps}, the activation tensors resident on it
- * and the layers it is home to. It is the only caller of the kernels; it runs one call at a time, so calls in
- * flight are capped at one. Activations live in the host's {@link HostActivationStore}; how many are held is bounded
- * by the demand windows of the stages. A failed call is answered with
- * {@link CallFailed}; the worker itself stays up.
+ * Owns one device (a GPU, or a share of the CPU cores) for the whole process: its {@link TensorOps}, the tensors
+ * resident on it (activations in the host's {@link HostActivationStore}, the layers jobs have open here) and one
+ * {@link WorkerSession} per job that uses it. It is the only caller of the kernels and runs one call at a time, so the
+ * jobs sharing it queue in its mailbox; each job bounds its own calls in flight by the demand windows of its stages.
+ * Messages name tensors by handle ({@link ActivationRef}, {@link ModelRef}, {@link ProblemRef}); checkpoints of the
+ * layers it holds are written from here. A failed call is answered with {@link CallFailed}; the worker stays up.
+ *
+ * <p>Three protocols share the worker: {@link LayerCommand} (the pruning pipeline's stages and supervisor),
+ * {@link RolloutCommand} (the policy learner's rollout stages) and {@link ModelCommand} (whole-model passes of a job);
+ * {@link SessionCommand}s open and close a job's context and move activations.
  */
 public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     public sealed interface Command {}
 
-    /** Embeds {@code tokens} into a new activation tensor owned by this worker. */
-    public record Embed(ActivationRef target, int[] tokens, ActorRef<Reply> replyTo) implements Command {}
+    /** A job's context on this worker, and its activations. */
+    public sealed interface SessionCommand extends Command {}
+
+    /** The layer pipeline: open, accumulate, solve, forward, score, checkpoint. */
+    public sealed interface LayerCommand extends Command {}
+
+    /** The policy learner's rollouts through masked layers. */
+    public sealed interface RolloutCommand extends Command {}
+
+    /** Whole-model passes: perplexity, statistics over every layer. */
+    public sealed interface ModelCommand extends Command {}
 
     /**
-     * Makes this worker home to {@code layer}: the method's {@link LayerWork} (writable weights, fresh statistics),
-     * starting from {@code start} (the dense weights, or the layer's checkpoint when {@code completed}); {@code dense}
-     * are the dense model's weights, which the scoring pass and the dense stream run.
+     * Opens the context of job {@code session} over the host model {@code model}, with scratch for sequences of up to
+     * {@code maxTokens} tokens; {@code run} receives the checkpoints of its layers (null: none are written).
      */
-    public record OpenLayer(int generation, int layer, DecoderLayerWeights dense, DecoderLayerWeights start, boolean completed,
-                            LayerMethod method, ActorRef<Reply> replyTo) implements Command {}
+    public record OpenSession(SessionRef session, ModelRef model, int maxTokens, RunDirectory run,
+                              FaultInjector faults) implements SessionCommand {}
 
-    /** Perplexity of {@code model} on a token stream. */
-    public record Evaluate(int generation, String dataset, LlamaModel model, int[] stream, PerplexityProtocol protocol, int maxTokens,
-                           ActorRef<Reply> replyTo) implements Command {}
+    /** Frees everything job {@code session} holds on this worker. */
+    public record CloseSession(SessionRef session) implements SessionCommand, CrossJvmMessage {}
+
+    /** Embeds {@code tokens} into a new activation tensor {@code target} owned by this worker. */
+    public record Embed(SessionRef session, ActivationRef target, int[] tokens, ActorRef<Reply> replyTo)
+            implements SessionCommand, CrossJvmMessage {}
+
+    /** Frees an activation tensor. */
+    public record Release(ActivationRef ref) implements SessionCommand, CrossJvmMessage {}
+
+    /** Frees every activation job {@code session}'s pipeline generation {@code generation} left (a restart). */
+    public record ReleaseGeneration(SessionRef session, int generation) implements SessionCommand, CrossJvmMessage {}
+
+    /**
+     * Makes this worker home to {@code layer} in pipeline generation {@code generation}: the method's
+     * {@link LayerWork} over the session model's dense layer, starting from the layer's checkpoint when
+     * {@code completed}.
+     */
+    public record OpenLayer(SessionRef session, int generation, int layer, boolean completed, LayerMethod method, ActorRef<Reply> replyTo)
+            implements LayerCommand {}
 
     /**
      * Feeds phase {@code phase}'s statistics of {@code layer} from one batch: {@code input} in the pruned model and,
      * for methods with a dense stream, {@code dense} in the dense model (else null). Both stay resident.
      */
-    public record Accumulate(int layer, int phase, ActivationRef input, ActivationRef dense, ActorRef<Reply> replyTo) implements Command {}
+    public record Accumulate(SessionRef session, int layer, int phase, ActivationRef input, ActivationRef dense, ActorRef<Reply> replyTo)
+            implements LayerCommand, CrossJvmMessage {}
 
-    /** Hands out the independent solves of phase {@code phase}, to be sent to any worker as {@link Solve}. */
-    public record ExtractProblems(int layer, int phase, ActorRef<Reply> replyTo) implements Command {}
+    /** Hands out the independent solves of phase {@code phase}, as handles any worker of the host may {@link Solve}. */
+    public record ExtractProblems(SessionRef session, int layer, int phase, ActorRef<Reply> replyTo) implements LayerCommand, CrossJvmMessage {}
 
     /** Runs one of a layer's solves (weights are changed in place, or replaced by the layer's work). */
-    public record Solve(LayerProblem problem, ActorRef<Reply> replyTo) implements Command {}
+    public record Solve(SessionRef session, ProblemRef problem, ActorRef<Reply> replyTo) implements LayerCommand, CrossJvmMessage {}
 
     /**
      * Runs the (pruned) layer on {@code input} into a new tensor {@code output} and, when {@code dense} is not null,
      * the dense layer on {@code dense} into {@code denseOutput}; all owned by this worker.
      */
-    public record Forward(int layer, ActivationRef input, ActivationRef output, ActivationRef dense, ActivationRef denseOutput,
-                          ActorRef<Reply> replyTo) implements Command {}
+    public record Forward(SessionRef session, int layer, ActivationRef input, ActivationRef output, ActivationRef dense,
+                          ActivationRef denseOutput, ActorRef<Reply> replyTo) implements LayerCommand, CrossJvmMessage {}
 
     /** Scoring pass: runs the dense layer on {@code input} into {@code output}, feeding the layer's scores. */
-    public record Score(int layer, ActivationRef input, ActivationRef output, ActorRef<Reply> replyTo) implements Command {}
+    public record Score(SessionRef session, int layer, ActivationRef input, ActivationRef output, ActorRef<Reply> replyTo)
+            implements LayerCommand, CrossJvmMessage {}
 
     /** Asks for the unit scores of the scoring pass. */
-    public record ReportScores(int layer, ActorRef<Reply> replyTo) implements Command {}
+    public record ReportScores(SessionRef session, int layer, ActorRef<Reply> replyTo) implements LayerCommand, CrossJvmMessage {}
 
     /** Gives a layer its widths from the global allocation (before its pruning phases start). */
-    public record Allocate(LayerAllocation allocation) implements Command, CrossJvmMessage {}
+    public record Allocate(SessionRef session, LayerAllocation allocation) implements LayerCommand, CrossJvmMessage {}
 
     /**
-     * Rollout pass: runs {@code weights} (layer {@code layer}'s) under {@code mask} on {@code input} into a new tensor
-     * {@code output}; {@code input} is left as it is.
+     * Writes the pruned {@code layer} (and, for structured methods, the dense units it keeps) as its checkpoint in
+     * the session's run directory and records the layer as completed.
      */
-    public record RunMasked(int layer, DecoderLayerWeights weights, LayerMask mask, ActivationRef input, ActivationRef output,
-                            ActorRef<Reply> replyTo) implements Command {}
-
-    /**
-     * Rollout loss: final RMSNorm ({@code finalNorm}, (hidden)) and output head ({@code lmHead}, (vocab, hidden)) on
-     * the last hidden state {@code hidden} (n, hidden) of the sequence {@code tokens} (n), then the summed natural-log
-     * cross-entropy of tokens 1..n−1, added in token order.
-     */
-    public record ScoreLoss(ActivationRef hidden, int[] tokens, Tensor finalNorm, Tensor lmHead, ActorRef<Reply> replyTo)
-            implements Command {}
-
-    /**
-     * Runs {@code model} densely over {@code sequences} (each from position 0), showing every layer's linear-map
-     * inputs to {@code tap} (a method's statistics, e.g. Wanda-sp's column norms).
-     */
-    public record Observe(LlamaModel model, int[][] sequences, LayerTap tap, ActorRef<Reply> replyTo) implements Command {}
-
-    /** Frees an activation tensor. */
-    public record Release(ActivationRef ref) implements Command, CrossJvmMessage {}
+    public record CheckpointLayer(SessionRef session, int generation, int layer, ActorRef<Reply> replyTo)
+            implements LayerCommand, CrossJvmMessage {}
 
     /** Frees a layer's weights and statistics. */
-    public record CloseLayer(int layer) implements Command, CrossJvmMessage {}
+    public record CloseLayer(SessionRef session, int layer) implements LayerCommand, CrossJvmMessage {}
+
+    /**
+     * Rollout pass: runs the session model's layer {@code layer} under {@code mask} on {@code input} into a new tensor
+     * {@code output}; {@code input} is left as it is.
+     */
+    public record RunMasked(SessionRef session, int layer, LayerMask mask, ActivationRef input, ActivationRef output, ActorRef<Reply> replyTo)
+            implements RolloutCommand {}
+
+    /**
+     * Rollout loss: the session model's final RMSNorm and output head on the last hidden state {@code hidden} (n,
+     * hidden) of the sequence {@code tokens} (n), then the summed natural-log cross-entropy of tokens 1..n−1, added in
+     * token order.
+     */
+    public record ScoreLoss(SessionRef session, ActivationRef hidden, int[] tokens, ActorRef<Reply> replyTo)
+            implements RolloutCommand, CrossJvmMessage {}
+
+    /** Perplexity of the host model {@code model} on a token stream. */
+    public record Evaluate(SessionRef session, ModelRef model, String dataset, int[] stream, PerplexityProtocol protocol, int maxTokens,
+                           ActorRef<Reply> replyTo) implements ModelCommand, CrossJvmMessage {}
+
+    /** Wanda-sp unit scores of the session's dense model from dense passes over {@code sequences} (each from position 0). */
+    public record ScoreUnits(SessionRef session, int[][] sequences, ActorRef<Reply> replyTo) implements ModelCommand, CrossJvmMessage {}
+
+    /**
+     * Compacts the session model's dense layer {@code layer} to the units {@code kept} and writes it as the layer's
+     * checkpoint (structured pruning by mask, e.g. the policy learner's final selection).
+     */
+    public record CompactLayer(SessionRef session, int layer, KeptUnits kept, ActorRef<Reply> replyTo) implements ModelCommand {}
 
     public sealed interface Reply {}
 
     public record Stored(ActivationRef ref) implements Reply, CrossJvmMessage {}
 
-    public record LayerOpened(int generation, int layer, LayerWork work) implements Reply {}
-
-    public record Evaluated(int generation, PerplexityResult result) implements Reply {}
+    public record LayerOpened(int generation, int layer) implements Reply, CrossJvmMessage {}
 
     public record Accumulated(int layer, ActivationRef input) implements Reply, CrossJvmMessage {}
 
-    public record ProblemsExtracted(int layer, List<LayerProblem> problems) implements Reply {}
+    public record ProblemsExtracted(int layer, List<ProblemRef> problems) implements Reply, CrossJvmMessage {}
 
-    public record Solved(int layer, String problem, Map<LinearModule, LinearPruner.PruneOutcome> outcomes) implements Reply {}
+    public record Solved(int layer, String problem, Map<LinearModule, LinearPruner.PruneOutcome> outcomes) implements Reply, CrossJvmMessage {}
 
     /** {@code dense} and {@code denseOutput} are null without a dense stream. */
     public record Forwarded(int layer, ActivationRef input, ActivationRef output, ActivationRef dense, ActivationRef denseOutput)
             implements Reply, CrossJvmMessage {}
 
-    public record Scored(int layer, LayerScores scores) implements Reply {}
+    public record Scored(int layer, LayerScores scores) implements Reply, CrossJvmMessage {}
 
-    public record Observed(int sequences) implements Reply {}
+    public record LayerCheckpointed(int generation, int layer) implements Reply, CrossJvmMessage {}
 
     public record RanMasked(int layer, ActivationRef input, ActivationRef output) implements Reply, CrossJvmMessage {}
 
     /** {@code nllSum}: Σ of the natural-log negative log-likelihoods of {@code tokens} predicted tokens. */
     public record LossScored(ActivationRef hidden, double nllSum, int tokens) implements Reply, CrossJvmMessage {}
 
-    /** A call failed; {@code generation} is the pipeline generation of the worker, so late failures of a stopped one are told apart. */
+    public record Evaluated(PerplexityResult result) implements Reply {}
+
+    /** Per layer: the scores of its key/value groups and of its FFN channels. */
+    public record UnitsScored(double[][] heads, double[][] channels) implements Reply, CrossJvmMessage {}
+
+    /**
+     * A call failed; {@code generation} is the pipeline generation the call belonged to (-1: none), so late failures of
+     * a restarted pipeline are told apart.
+     */
     public record CallFailed(int generation, String call, String message) implements Reply, CrossJvmMessage {}
 
-    /** What a worker is given to compute with. */
-    public record Device(int generation, int index, TensorOps ops, LlamaConfig config, Tensor embeddings, int maxTokens,
-                         HostActivationStore store, FaultInjector faults) {}
+    /** The host memory every worker of this process shares: activations, resident models, handed-out solves. */
+    public record Host(HostActivationStore activations, HostModels models, HostProblems problems) {}
+
+    /** What a worker is given to compute with: its index and name in the process, its backend and the host. */
+    public record Device(int index, String name, TensorOps ops, Host host) {}
 
     public static Behavior<Command> create(Device device) {
         return Behaviors.setup(ctx -> new DeviceWorker(ctx, device));
     }
 
     private final Device device;
-    private final Arena arena = Arena.ofShared(); // layer workspaces and layer weights
-    private final DecoderLayerForward layerForward;
-    private final Tensor keys; // (maxTokens, max kv width): scratch cache of one sequence
-    private final Tensor values; // (maxTokens, max kv width)
-    private final Map<Integer, LayerWork> layers = new HashMap<>();
-    private final Map<Integer, DecoderLayerWeights> denseLayers = new HashMap<>();
+    private final Map<Long, WorkerSession> sessions = new HashMap<>();
 
     private DeviceWorker(ActorContext<Command> context, Device device) {
         super(context);
         this.device = device;
-        this.layerForward = new DecoderLayerForward(device.config(), device.ops(), arena, device.maxTokens(), device.maxTokens());
-        int kvWidth = 1;
-        for (LlamaConfig.LayerDims d : device.config().layers()) {
-            kvWidth = Math.max(kvWidth, d.numKvHeads() * device.config().headDim());
-        }
-        this.keys = Tensor.allocate(arena, DType.F32, device.maxTokens(), kvWidth);
-        this.values = Tensor.allocate(arena, DType.F32, device.maxTokens(), kvWidth);
     }
 
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
+                .onMessage(OpenSession.class, this::onOpenSession)
+                .onMessage(CloseSession.class, this::onCloseSession)
                 .onMessage(Embed.class, this::onEmbed)
+                .onMessage(Release.class, this::onRelease)
+                .onMessage(ReleaseGeneration.class, this::onReleaseGeneration)
                 .onMessage(OpenLayer.class, this::onOpenLayer)
-                .onMessage(Evaluate.class, this::onEvaluate)
                 .onMessage(Accumulate.class, this::onAccumulate)
                 .onMessage(ExtractProblems.class, this::onExtractProblems)
                 .onMessage(Solve.class, this::onSolve)
                 .onMessage(Forward.class, this::onForward)
                 .onMessage(Score.class, this::onScore)
                 .onMessage(ReportScores.class, this::onReportScores)
-                .onMessage(Observe.class, this::onObserve)
+                .onMessage(Allocate.class, this::onAllocate)
+                .onMessage(CheckpointLayer.class, this::onCheckpointLayer)
+                .onMessage(CloseLayer.class, this::onCloseLayer)
                 .onMessage(RunMasked.class, this::onRunMasked)
                 .onMessage(ScoreLoss.class, this::onScoreLoss)
-                .onMessage(Allocate.class, this::onAllocate)
-                .onMessage(Release.class, this::onRelease)
-                .onMessage(CloseLayer.class, this::onCloseLayer)
+                .onMessage(Evaluate.class, this::onEvaluate)
+                .onMessage(ScoreUnits.class, this::onScoreUnits)
+                .onMessage(CompactLayer.class, this::onCompactLayer)
                 .onSignal(PostStop.class, signal -> onStop())
                 .build();
     }
 
+    private Behavior<Command> onOpenSession(OpenSession m) {
+        WorkerSession old = sessions.put(m.session().id(), new WorkerSession(m.session(), device.host().models().get(m.model()), m.maxTokens(),
+                m.run(), m.faults(), device.ops()));
+        if (old != null) {
+            old.close();
+        }
+        getContext().getLog().debug("device {}: session of {} opened ({} open)", device.name(), m.session().job(), sessions.size());
+        return this;
+    }
+
+    private Behavior<Command> onCloseSession(CloseSession m) {
+        WorkerSession s = sessions.remove(m.session().id());
+        if (s != null) {
+            s.close();
+        }
+        device.host().activations().releaseAll(m.session().id(), -1);
+        return this;
+    }
+
     private Behavior<Command> onEmbed(Embed m) {
-        return call("embed", m.replyTo(), () -> {
-            Tensor out = allocateActivation(m.target(), m.tokens().length);
-            Tensor table = device.embeddings();
+        return call(m.session(), "embed", m.target().generation(), m.replyTo(), s -> {
+            Tensor out = allocateActivation(s, m.target(), m.tokens().length);
+            Tensor table = s.model.embedTokens();
             for (int i = 0; i < m.tokens().length; i++) {
                 table.rowSlice(m.tokens()[i], m.tokens()[i] + 1).copyInto(out.rowSlice(i, i + 1));
             }
@@ -206,105 +277,120 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         });
     }
 
-    private Behavior<Command> onOpenLayer(OpenLayer m) {
-        return call("open layer " + m.layer(), m.replyTo(), () -> {
-            LayerWork work = m.method().open(m.layer(), m.dense(), m.start(), m.completed(), arena);
-            layers.put(m.layer(), work);
-            denseLayers.put(m.layer(), m.dense());
-            return new LayerOpened(m.generation(), m.layer(), work);
-        });
+    private Behavior<Command> onRelease(Release m) {
+        device.host().activations().release(m.ref());
+        return this;
     }
 
-    private Behavior<Command> onEvaluate(Evaluate m) {
-        return call("evaluate " + m.dataset(), m.replyTo(), () -> {
-            int window = m.protocol().window(m.model().config());
-            try (LlamaForward forward = new LlamaForward(m.model(), device.ops(), window, window)) {
-                return new Evaluated(m.generation(), PerplexityEvaluator.evaluate(forward, m.dataset(), m.stream(), m.protocol(),
-                        m.maxTokens(), null, ProgressListener.NONE));
-            }
+    private Behavior<Command> onReleaseGeneration(ReleaseGeneration m) {
+        device.host().activations().releaseAll(m.session().id(), m.generation());
+        return this;
+    }
+
+    private Behavior<Command> onOpenLayer(OpenLayer m) {
+        return call(m.session(), "open layer " + m.layer(), m.generation(), m.replyTo(), s -> {
+            s.closeLayer(m.layer()); // a restarted pipeline opens its layers afresh
+            DecoderLayerWeights dense = s.dense(m.layer());
+            DecoderLayerWeights start = m.completed()
+                    ? LayerCheckpoint.readAsWritten(s.run.verifiedLayer(m.layer()), s.model.config(), m.layer(), s.arena)
+                    : dense;
+            s.layers.put(m.layer(), m.method().open(m.layer(), dense, start, m.completed(), s.arena));
+            s.layerGenerations.put(m.layer(), m.generation());
+            return new LayerOpened(m.generation(), m.layer());
         });
     }
 
     private Behavior<Command> onAccumulate(Accumulate m) {
-        return call("accumulate layer " + m.layer(), m.replyTo(), () -> {
-            layer(m.layer()).accumulate(m.phase(), activation(m.input()), m.dense() == null ? null : activation(m.dense()),
-                    runner(m.layer()), device.ops());
+        return call(m.session(), "accumulate layer " + m.layer(), m.input().generation(), m.replyTo(), s -> {
+            s.layer(m.layer()).accumulate(m.phase(), activation(m.input()), m.dense() == null ? null : activation(m.dense()),
+                    runner(s, m.layer()), device.ops());
             return new Accumulated(m.layer(), m.input());
         });
     }
 
     private Behavior<Command> onExtractProblems(ExtractProblems m) {
-        return call("extract problems of layer " + m.layer(), m.replyTo(),
-                () -> new ProblemsExtracted(m.layer(), List.copyOf(layer(m.layer()).problems(m.phase()))));
+        return call(m.session(), "extract problems of layer " + m.layer(), -1, m.replyTo(), s -> {
+            List<ProblemRef> refs = new ArrayList<>();
+            for (LayerProblem p : s.layer(m.layer()).problems(m.phase())) {
+                refs.add(device.host().problems().put(p));
+            }
+            return new ProblemsExtracted(m.layer(), List.copyOf(refs));
+        });
     }
 
     private Behavior<Command> onSolve(Solve m) {
-        LayerProblem p = m.problem();
-        return call("solve " + p.name() + " of layer " + p.layer(), m.replyTo(), () -> new Solved(p.layer(), p.name(), p.solve(device.ops())));
+        ProblemRef p = m.problem();
+        return call(m.session(), "solve " + p.name() + " of layer " + p.layer(), -1, m.replyTo(),
+                s -> new Solved(p.layer(), p.name(), device.host().problems().take(p).solve(device.ops())));
     }
 
     private Behavior<Command> onForward(Forward m) {
-        return call("forward layer " + m.layer(), m.replyTo(), () -> {
-            runInto(m.layer(), layer(m.layer()).weights(), LayerTap.NONE, m.input(), m.output());
+        return call(m.session(), "forward layer " + m.layer(), m.input().generation(), m.replyTo(), s -> {
+            runInto(s, m.layer(), s.layer(m.layer()).weights(), m.input(), m.output());
             if (m.dense() != null) {
-                runInto(m.layer(), dense(m.layer()), LayerTap.NONE, m.dense(), m.denseOutput());
+                runInto(s, m.layer(), s.dense(m.layer()), m.dense(), m.denseOutput());
             }
             return new Forwarded(m.layer(), m.input(), m.output(), m.dense(), m.denseOutput());
         });
     }
 
     private Behavior<Command> onScore(Score m) {
-        return call("score layer " + m.layer(), m.replyTo(), () -> {
+        return call(m.session(), "score layer " + m.layer(), m.input().generation(), m.replyTo(), s -> {
             Tensor input = activation(m.input());
-            Tensor output = allocateActivation(m.output(), input.rows());
+            Tensor output = allocateActivation(s, m.output(), input.rows());
             input.copyInto(output);
-            layer(m.layer()).score(output, runner(m.layer()), device.ops());
+            s.layer(m.layer()).score(output, runner(s, m.layer()), device.ops());
             return new Forwarded(m.layer(), m.input(), m.output(), null, null);
         });
     }
 
     private Behavior<Command> onReportScores(ReportScores m) {
-        return call("scores of layer " + m.layer(), m.replyTo(), () -> new Scored(m.layer(), layer(m.layer()).scores(device.ops())));
+        return call(m.session(), "scores of layer " + m.layer(), -1, m.replyTo(),
+                s -> new Scored(m.layer(), s.layer(m.layer()).scores(device.ops())));
     }
 
-    private Behavior<Command> onObserve(Observe m) {
-        return call("observe " + m.sequences().length + " sequences", m.replyTo(), () -> {
-            int n = 1;
-            for (int[] s : m.sequences()) {
-                n = Math.max(n, s.length);
-            }
-            try (LlamaForward forward = new LlamaForward(m.model(), device.ops(), n, n)) {
-                var cache = forward.newCache(n);
-                for (int[] sequence : m.sequences()) {
-                    cache.clear();
-                    forward.forward(sequence, cache, null, m.tap(), false);
-                }
-            }
-            return new Observed(m.sequences().length);
+    private Behavior<Command> onAllocate(Allocate m) {
+        session(m.session()).layer(m.allocation().layer()).allocate(m.allocation());
+        return this;
+    }
+
+    private Behavior<Command> onCheckpointLayer(CheckpointLayer m) {
+        return call(m.session(), "checkpoint layer " + m.layer(), m.generation(), m.replyTo(), s -> {
+            LayerWork work = s.layer(m.layer());
+            writeCheckpoint(s, m.layer(), work.weights(), work.keptUnits());
+            return new LayerCheckpointed(m.generation(), m.layer());
         });
     }
 
+    private Behavior<Command> onCloseLayer(CloseLayer m) {
+        WorkerSession s = sessions.get(m.session().id());
+        if (s != null) {
+            s.closeLayer(m.layer());
+        }
+        return this;
+    }
+
     private Behavior<Command> onRunMasked(RunMasked m) {
-        return call("masked forward layer " + m.layer(), m.replyTo(), () -> {
+        return call(m.session(), "masked forward layer " + m.layer(), -1, m.replyTo(), s -> {
             Tensor in = activation(m.input());
-            Tensor out = allocateActivation(m.output(), in.rows());
+            Tensor out = allocateActivation(s, m.output(), in.rows());
             in.copyInto(out);
-            layerForward.apply(m.layer(), m.weights(), m.mask(), LayerTap.NONE, out, 0, keys, values);
+            s.layerForward.apply(m.layer(), s.dense(m.layer()), m.mask(), LayerTap.NONE, out, 0, s.keys, s.values);
             return new RanMasked(m.layer(), m.input(), m.output());
         });
     }
 
     private Behavior<Command> onScoreLoss(ScoreLoss m) {
-        return call("rollout loss", m.replyTo(), () -> {
+        return call(m.session(), "rollout loss", -1, m.replyTo(), s -> {
             Tensor h = activation(m.hidden());
             int n = h.rows() - 1;
-            int[] targets = java.util.Arrays.copyOfRange(m.tokens(), 1, n + 1);
+            int[] targets = Arrays.copyOfRange(m.tokens(), 1, n + 1);
             double[] nll = new double[n];
             try (Arena scratch = Arena.ofShared()) { // all n + 1 rows, as LlamaForward does, so the losses agree bit for bit
                 Tensor normed = Tensor.allocate(scratch, DType.F32, h.rows(), h.cols()); // (n + 1, hidden)
-                Tensor logits = Tensor.allocate(scratch, DType.F32, h.rows(), m.lmHead().rows()); // (n + 1, vocab)
-                device.ops().rmsNorm(h, m.finalNorm(), device.config().rmsNormEps(), normed);
-                device.ops().linear(normed, m.lmHead(), logits);
+                Tensor logits = Tensor.allocate(scratch, DType.F32, h.rows(), s.model.lmHead().rows()); // (n + 1, vocab)
+                device.ops().rmsNorm(h, s.model.finalNorm(), s.model.config().rmsNormEps(), normed);
+                device.ops().linear(normed, s.model.lmHead(), logits);
                 device.ops().softmaxCrossEntropy(logits.rowSlice(0, n), targets, nll);
             }
             double sum = 0;
@@ -315,79 +401,121 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         });
     }
 
-    private Behavior<Command> onAllocate(Allocate m) {
-        layer(m.allocation().layer()).allocate(m.allocation());
-        return this;
+    private Behavior<Command> onEvaluate(Evaluate m) {
+        return call(m.session(), "evaluate " + m.dataset(), -1, m.replyTo(), s -> {
+            LlamaModel model = device.host().models().get(m.model());
+            int window = m.protocol().window(model.config());
+            try (LlamaForward forward = new LlamaForward(model, device.ops(), window, window)) {
+                return new Evaluated(PerplexityEvaluator.evaluate(forward, m.dataset(), m.stream(), m.protocol(), m.maxTokens(), null,
+                        ProgressListener.NONE));
+            }
+        });
+    }
+
+    private Behavior<Command> onScoreUnits(ScoreUnits m) {
+        return call(m.session(), "unit scores over " + m.sequences().length + " sequences", -1, m.replyTo(), s -> {
+            WandaSpStatistics stats = new WandaSpStatistics(s.model.config());
+            int n = 1;
+            for (int[] sequence : m.sequences()) {
+                n = Math.max(n, sequence.length);
+            }
+            try (LlamaForward forward = new LlamaForward(s.model, device.ops(), n, n)) {
+                var cache = forward.newCache(n);
+                for (int[] sequence : m.sequences()) {
+                    cache.clear();
+                    forward.forward(sequence, cache, null, stats, false);
+                }
+            }
+            MetricInitialisation.UnitScores scores = stats.scores(s.model);
+            int layers = s.model.config().numLayers();
+            double[][] heads = new double[layers][];
+            double[][] channels = new double[layers][];
+            for (int l = 0; l < layers; l++) {
+                heads[l] = scores.heads(l);
+                channels[l] = scores.channels(l);
+            }
+            return new UnitsScored(heads, channels);
+        });
+    }
+
+    private Behavior<Command> onCompactLayer(CompactLayer m) {
+        return call(m.session(), "compact layer " + m.layer(), -1, m.replyTo(), s -> {
+            LlamaConfig.LayerDims d = s.model.config().layer(m.layer());
+            try (Arena scratch = Arena.ofConfined()) {
+                DecoderLayerWeights compact = LayerSurgery.compact(s.dense(m.layer()), d, s.model.config().headDim(), m.kept(), scratch);
+                writeCheckpoint(s, m.layer(), compact, m.kept());
+            }
+            return new LayerCheckpointed(-1, m.layer());
+        });
+    }
+
+    /** Commits {@code weights} as layer {@code layer}'s checkpoint (temporary file, fsync, rename) and marks it completed. */
+    private static void writeCheckpoint(WorkerSession s, int layer, DecoderLayerWeights w, KeptUnits units) {
+        if (s.run == null) {
+            throw new IllegalStateException(s.ref.job() + ": no run directory to checkpoint layer " + layer + " into");
+        }
+        CrashPoints.reach("before-checkpoint");
+        LlamaConfig dense = s.model.config();
+        s.run.commitLayer(layer, ch -> {
+            LayerCheckpoint.write(ch, dense.withBiases(dense.attentionBias(), w.oBias() != null, w.downBias() != null), layer,
+                    LlamaConfig.LayerDims.of(w, dense.headDim()), w, units == null ? null : units.toMetadata());
+            CrashPoints.reach("mid-write"); // the temporary file is written, the checkpoint not yet in place
+        });
+        s.run.markLayerCompleted(layer);
+        CrashPoints.reach("after-checkpoint");
     }
 
     /** Copies {@code input} into a new activation {@code output} and runs {@code weights} on it in place. */
-    private void runInto(int layer, DecoderLayerWeights weights, LayerTap tap, ActivationRef input, ActivationRef output) {
+    private void runInto(WorkerSession s, int layer, DecoderLayerWeights weights, ActivationRef input, ActivationRef output) {
         Tensor in = activation(input);
-        Tensor out = allocateActivation(output, in.rows());
+        Tensor out = allocateActivation(s, output, in.rows());
         in.copyInto(out);
-        runner(layer).run(weights, tap, out);
+        runner(s, layer).run(weights, LayerTap.NONE, out);
     }
 
-    private LayerRunner runner(int layer) {
-        return (w, tap, hidden) -> layerForward.apply(layer, w, LayerMask.NONE, tap, hidden, 0, keys, values);
-    }
-
-    private Behavior<Command> onRelease(Release m) {
-        device.store().release(m.ref());
-        return this;
-    }
-
-    private Behavior<Command> onCloseLayer(CloseLayer m) {
-        LayerWork work = layers.remove(m.layer());
-        denseLayers.remove(m.layer());
-        if (work != null) {
-            work.close();
-        }
-        return this;
+    private static LayerRunner runner(WorkerSession s, int layer) {
+        return (w, tap, hidden) -> s.layerForward.apply(layer, w, LayerMask.NONE, tap, hidden, 0, s.keys, s.values);
     }
 
     private Behavior<Command> onStop() {
-        layers.values().forEach(LayerWork::close);
-        layers.clear();
-        arena.close();
+        sessions.values().forEach(WorkerSession::close);
+        sessions.clear();
         return this;
     }
 
-    /** Runs one kernel call, answering {@link CallFailed} instead of crashing when it throws. */
-    private Behavior<Command> call(String what, ActorRef<Reply> replyTo, java.util.concurrent.Callable<Reply> body) {
+    @FunctionalInterface
+    private interface Body {
+        Reply run(WorkerSession session) throws Exception;
+    }
+
+    /** Runs one kernel call of {@code session}'s job, answering {@link CallFailed} instead of crashing when it throws. */
+    private Behavior<Command> call(SessionRef session, String what, int generation, ActorRef<Reply> replyTo, Body body) {
         Reply reply;
         try {
-            device.faults().beforeCall(device.index(), what);
-            reply = body.call();
+            WorkerSession s = session(session);
+            s.faults.beforeCall(device.index(), what);
+            reply = body.run(s);
         } catch (Exception | AssertionError e) {
-            getContext().getLog().warn("device {}: {} failed: {}", device.index(), what, e.toString());
-            reply = new CallFailed(device.generation(), what, e.getMessage() == null ? e.toString() : e.getMessage());
+            getContext().getLog().warn("device {}: {} of {} failed: {}", device.name(), what, session.job(), e.toString());
+            reply = new CallFailed(generation, what, e.getMessage() == null ? e.toString() : e.getMessage());
         }
         replyTo.tell(reply);
         return this;
     }
 
-    private Tensor allocateActivation(ActivationRef ref, int rows) {
-        return device.store().allocate(ref, rows, device.config().hiddenSize());
+    private WorkerSession session(SessionRef ref) {
+        WorkerSession s = sessions.get(ref.id());
+        if (s == null) {
+            throw new IllegalStateException("job " + ref.job() + " has no session on device " + device.name());
+        }
+        return s;
+    }
+
+    private Tensor allocateActivation(WorkerSession s, ActivationRef ref, int rows) {
+        return device.host().activations().allocate(s.ref.id(), ref, rows, s.model.config().hiddenSize());
     }
 
     private Tensor activation(ActivationRef ref) {
-        return device.store().get(ref);
-    }
-
-    private DecoderLayerWeights dense(int layer) {
-        DecoderLayerWeights w = denseLayers.get(layer);
-        if (w == null) {
-            throw new IllegalStateException("layer " + layer + " is not open on device " + device.index());
-        }
-        return w;
-    }
-
-    private LayerWork layer(int layer) {
-        LayerWork s = layers.get(layer);
-        if (s == null) {
-            throw new IllegalStateException("layer " + layer + " is not open on device " + device.index());
-        }
-        return s;
+        return device.host().activations().get(ref);
     }
 }

@@ -7,22 +7,24 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The activation tensors resident on one host, by handle id. Each tensor is written once, by the device worker that
- * allocates it, and then only read (by any worker of the host: CPU workers share memory) until it is released.
- * Counts what it holds, and the peak, so tests can show that back-pressure bounds memory.
+ * The activation tensors resident on one host, by handle id, for every job of the process. Each tensor is written
+ * once, by the device worker that allocates it, and then only read (by any worker of the host: CPU workers share
+ * memory) until it is released. Each is filed under the session (job) that made it, so a restarted pipeline or a
+ * finished job frees what its calls left behind. Counts what it holds, and the peak, so tests can show that
+ * back-pressure bounds memory.
  */
 public final class HostActivationStore implements AutoCloseable {
-    private record Resident(Tensor tensor, Arena arena) {}
+    private record Resident(Tensor tensor, Arena arena, long session, int generation) {}
 
     private final ConcurrentHashMap<Long, Resident> tensors = new ConcurrentHashMap<>();
     private final AtomicInteger held = new AtomicInteger();
     private final AtomicInteger peakHeld = new AtomicInteger();
 
-    /** A new zeroed (rows, cols) F32 tensor under {@code ref}'s id. */
-    public Tensor allocate(ActivationRef ref, int rows, int cols) {
+    /** A new zeroed (rows, cols) F32 tensor under {@code ref}'s id, made for session {@code session}. */
+    public Tensor allocate(long session, ActivationRef ref, int rows, int cols) {
         Arena arena = Arena.ofShared();
         Tensor t = Tensor.allocate(arena, DType.F32, rows, cols);
-        if (tensors.putIfAbsent(ref.id(), new Resident(t, arena)) != null) {
+        if (tensors.putIfAbsent(ref.id(), new Resident(t, arena, session, ref.generation())) != null) {
             arena.close();
             throw new IllegalStateException("activation " + ref + " already exists");
         }
@@ -39,7 +41,22 @@ public final class HostActivationStore implements AutoCloseable {
     }
 
     public void release(ActivationRef ref) {
-        Resident r = tensors.remove(ref.id());
+        free(tensors.remove(ref.id()));
+    }
+
+    /** Releases every activation of {@code session} (of pipeline generation {@code generation}; -1: of any). */
+    public void releaseAll(long session, int generation) {
+        tensors.entrySet().removeIf(e -> {
+            Resident r = e.getValue();
+            if (r.session() == session && (generation < 0 || r.generation() == generation)) {
+                free(r);
+                return true;
+            }
+            return false;
+        });
+    }
+
+    private void free(Resident r) {
         if (r != null) {
             held.decrementAndGet();
             r.arena().close();

@@ -2,21 +2,25 @@ package dev.espalier.engine.runtime;
 
 import java.util.concurrent.atomic.AtomicLong;
 
-/** Unique activation ids within one job. */
+/**
+ * Activation handles of one pipeline generation. Ids come from one counter for the whole process, so the handles of
+ * concurrent jobs never collide in the host's activation store.
+ */
 public final class IdSource {
-    private final AtomicLong next;
+    private static final AtomicLong NEXT = new AtomicLong(1);
 
-    /** Ids of generation g start at g·2⁴⁰, so a handle names the pipeline generation that made it. */
+    private final int generation;
+
     public IdSource(int generation) {
-        next = new AtomicLong((long) generation << 40);
+        this.generation = generation;
     }
 
-    public static int generationOf(long id) {
-        return (int) (id >>> 40);
+    public int generation() {
+        return generation;
     }
 
-    public long next() {
-        return next.getAndIncrement();
+    /** A fresh handle of this generation for batch {@code batch}'s input of {@code layer}, on job worker {@code worker}. */
+    public ActivationRef next(int worker, int layer, int batch) {
+        return new ActivationRef(NEXT.getAndIncrement(), generation, worker, layer, batch);
     }
-
 }

@@ -41,26 +41,38 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
 
     private record WorkerReply(DeviceWorker.Reply reply) implements Command {}
 
-    /** Reported to the supervisor once every map of the layer is pruned (the weights are final). */
-    public record LayerPruned(int generation, int layer, Map<LinearModule, LinearPruner.PruneOutcome> outcomes) implements CrossJvmMessage {}
+    /** What a stage reports to its supervisor. */
+    public sealed interface Event {}
 
-    /** Reported to the supervisor at the end of a scoring pass. */
-    public record LayerScored(int generation, int layer, LayerScores scores) implements CrossJvmMessage {}
+    /**
+     * Reported once every map of the layer is pruned and the home worker has checkpointed it (the weights are final);
+     * {@code outcomes} is empty for a layer loaded from its checkpoint.
+     */
+    public record LayerPruned(int generation, int layer, Map<LinearModule, LinearPruner.PruneOutcome> outcomes)
+            implements Event, CrossJvmMessage {}
 
-    /** Reported to the supervisor once every output has been sent downstream (or discarded, for the last layer). */
-    public record LayerStreamed(int generation, int layer) implements CrossJvmMessage {}
+    /** Reported at the end of a scoring pass. */
+    public record LayerScored(int generation, int layer, LayerScores scores) implements Event, CrossJvmMessage {}
 
-    /** Reported to the supervisor when a device call failed; the supervisor restarts from the last checkpoint. */
-    public record StageFailed(int generation, int layer, String message) implements CrossJvmMessage {}
+    /** Reported once every output has been sent downstream (or discarded, for the last layer). */
+    public record LayerStreamed(int generation, int layer) implements Event, CrossJvmMessage {}
+
+    /** Reported when a device call failed; the supervisor restarts from the last checkpoint. */
+    public record StageFailed(int generation, int layer, String message) implements Event, CrossJvmMessage {}
 
     /**
      * How a stage is wired. The downstream stage is learnt from its first {@link Demand}; the last layer has none (its
      * outputs are not needed). {@code completed}: the layer was loaded from a checkpoint and is only streamed.
      * {@code phases}: accumulation phases of the method; {@code scoring}: this is a scoring pass.
      */
-    public record Wiring(int generation, int layer, boolean last, boolean completed, int home,
+    public record Wiring(SessionRef session, int layer, boolean last, boolean completed, int home,
                          List<ActorRef<DeviceWorker.Command>> workers, ActorRef<Demand> upstream, int window,
-                         int phases, boolean scoring, ActorRef<Object> supervisor, IdSource ids) {}
+                         int phases, boolean scoring, ActorRef<Event> supervisor, IdSource ids) {
+
+        int generation() {
+            return ids.generation();
+        }
+    }
 
     public static Behavior<Command> create(Wiring wiring) {
         return Behaviors.setup(ctx -> new LayerPruner(ctx, wiring));
@@ -81,6 +93,7 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     private boolean failed;
     private ActorRef<Command> downstream;
     private boolean finished;
+    private boolean checkpointing; // the pruned layer's checkpoint is being written
 
     private LayerPruner(ActorContext<Command> context, Wiring wiring) {
         super(context);
@@ -105,7 +118,7 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
         if (pruned) {
             streamReady();
         } else {
-            home().tell(new DeviceWorker.Accumulate(w.layer(), phase, m.input(), m.dense(), replies));
+            home().tell(new DeviceWorker.Accumulate(w.session(), w.layer(), phase, m.input(), m.dense(), replies));
         }
         return this;
     }
@@ -140,7 +153,7 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
                 solving = p.problems().size();
                 for (int i = 0; i < p.problems().size(); i++) {
                     ActorRef<DeviceWorker.Command> solver = w.workers().get((w.home() + i) % w.workers().size());
-                    solver.tell(new DeviceWorker.Solve(p.problems().get(i), replies));
+                    solver.tell(new DeviceWorker.Solve(w.session(), p.problems().get(i), replies));
                 }
             }
             case DeviceWorker.Solved s -> {
@@ -162,6 +175,11 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
                 streamed++;
                 finishIfDone();
             }
+            case DeviceWorker.LayerCheckpointed c -> {
+                checkpointing = false;
+                w.supervisor().tell(new LayerPruned(w.generation(), w.layer(), new EnumMap<>(outcomes)));
+                streamReady();
+            }
             case DeviceWorker.Scored s -> {
                 w.supervisor().tell(new LayerScored(w.generation(), w.layer(), s.scores()));
                 w.supervisor().tell(new LayerStreamed(w.generation(), w.layer()));
@@ -179,29 +197,29 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     private void maybeSolve() {
         if (!pruned && expectedBatches >= 0 && accumulated == expectedBatches && solving < 0) {
             solving = 0;
-            home().tell(new DeviceWorker.ExtractProblems(w.layer(), phase, replies));
+            home().tell(new DeviceWorker.ExtractProblems(w.session(), w.layer(), phase, replies));
         }
     }
 
     /** After a phase's solves: the layer is pruned, or the held batches run again through it for the next phase. */
     private void nextPhase() {
         if (++phase == w.phases()) {
-            pruned = true;
-            w.supervisor().tell(new LayerPruned(w.generation(), w.layer(), new EnumMap<>(outcomes)));
-            streamReady();
+            pruned = true; // streaming waits for the checkpoint: nothing downstream sees a layer a crash could lose
+            checkpointing = true;
+            home().tell(new DeviceWorker.CheckpointLayer(w.session(), w.generation(), w.layer(), replies));
             return;
         }
         accumulated = 0;
         solving = -1;
         for (Batch input : inputs) {
-            home().tell(new DeviceWorker.Accumulate(w.layer(), phase, input.input(), input.dense(), replies));
+            home().tell(new DeviceWorker.Accumulate(w.session(), w.layer(), phase, input.input(), input.dense(), replies));
         }
         maybeSolve();
     }
 
     /** Sends pruned-layer forwards (scoring pass: dense ones) for as many held inputs as downstream has demand for. */
     private void streamReady() {
-        if (!pruned || failed) {
+        if (!pruned || failed || checkpointing) {
             return;
         }
         if (w.last() && !w.scoring()) {
@@ -219,13 +237,13 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
         while (nextToStream < inputs.size() && (w.last() || downstreamCredit > 0)) {
             Batch input = inputs.get(nextToStream++);
             downstreamCredit--;
-            ActivationRef output = new ActivationRef(w.ids().next(), w.home(), w.layer() + 1, input.input().batch());
+            ActivationRef output = w.ids().next(w.home(), w.layer() + 1, input.input().batch());
             if (w.scoring()) {
-                home().tell(new DeviceWorker.Score(w.layer(), input.input(), output, replies));
+                home().tell(new DeviceWorker.Score(w.session(), w.layer(), input.input(), output, replies));
             } else {
                 ActivationRef denseOutput = input.dense() == null ? null
-                        : new ActivationRef(w.ids().next(), w.home(), w.layer() + 1, input.dense().batch());
-                home().tell(new DeviceWorker.Forward(w.layer(), input.input(), output, input.dense(), denseOutput, replies));
+                        : w.ids().next(w.home(), w.layer() + 1, input.dense().batch());
+                home().tell(new DeviceWorker.Forward(w.session(), w.layer(), input.input(), output, input.dense(), denseOutput, replies));
             }
         }
         finishIfDone();
@@ -238,9 +256,9 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
                 downstream.tell(new UpstreamDone(expectedBatches));
             }
             if (w.scoring()) {
-                home().tell(new DeviceWorker.ReportScores(w.layer(), replies)); // the layer stays open for the pruning pass
+                home().tell(new DeviceWorker.ReportScores(w.session(), w.layer(), replies)); // the layer stays open for the pruning pass
             } else {
-                home().tell(new DeviceWorker.CloseLayer(w.layer()));
+                home().tell(new DeviceWorker.CloseLayer(w.session(), w.layer()));
                 w.supervisor().tell(new LayerStreamed(w.generation(), w.layer()));
             }
         }

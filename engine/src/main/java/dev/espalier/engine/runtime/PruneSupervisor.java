@@ -1,433 +1,296 @@
 package dev.espalier.engine.runtime;
 
-import dev.espalier.engine.io.CrashPoints;
-import dev.espalier.engine.eval.PerplexityResult;
-import dev.espalier.engine.model.DecoderLayerWeights;
-import dev.espalier.engine.model.LayerCheckpoint;
-import dev.espalier.engine.model.LlamaConfig;
-import dev.espalier.engine.model.LlamaModel;
-import dev.espalier.engine.prune.LayerWork;
-import dev.espalier.engine.prune.LinearModule;
-import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.engine.prune.LayerAllocation;
-import dev.espalier.engine.prune.structured.StructuredModels;
+import dev.espalier.engine.prune.LayerMethod;
 import dev.espalier.engine.prune.LayerScores;
+import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
-import dev.espalier.engine.model.ModelExporter;
-import dev.espalier.engine.runtime.node.EventSink;
 import dev.espalier.engine.runtime.store.RunDirectory;
-import dev.espalier.kernels.TensorOps;
-import dev.espalier.protocol.v1.JobEvent;
-import java.lang.foreign.Arena;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.PostStop;
-import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.ReceiveBuilder;
 
 /**
- * One pruning job: owns the device workers and one {@link LayerPruner} per decoder layer, feeds calibration batches
- * into layer 0 as demand allows, checkpoints every pruned layer to the run directory, restarts the pipeline from the
- * last checkpoint when a device call fails, and at the end has the pruned model exported and evaluated. Layers
- * already checkpointed (a resumed run) are loaded, not pruned again, so a resumed run gives the same weights.
- * Methods that allocate widths globally first run a scoring pass (the same stages over the dense model), then the
- * supervisor allocates every layer's widths and starts the pruning pass; the scoring pass is deterministic, so a
- * resumed run repeats it and gets the same allocation.
+ * The layer pipeline of one job: opens every layer on its home device worker (from its checkpoint when the run already
+ * has one), spawns one {@link LayerPruner} per decoder layer and feeds calibration batches into layer 0 as demand
+ * allows. Methods that allocate widths globally first run a scoring pass (the same stages over the dense model); the
+ * supervisor then allocates every layer's widths and runs the pruning pass. Each stage has its layer checkpointed by
+ * the home worker before it streams on, so the pruned weights never leave the worker that holds them; the job reads
+ * the pruned model back from the checkpoints.
+ *
+ * <p>Phases are behaviours: {@link #opening}, then {@link #streaming} once per pass. A failed device call fails the
+ * pass with a {@link PipelineFailedException}; Pekko's supervision restarts the supervisor (its stages stop with it),
+ * which opens the layers again, now from the checkpoints written so far, up to {@code maxRestarts} times. The scoring
+ * pass is deterministic, so a restarted or resumed run repeats it and gets the same allocation. The supervisor only
+ * sends messages: no kernel call, no file write, no wait.
  */
-public final class PruneSupervisor extends AbstractBehavior<Object> {
+public final class PruneSupervisor {
 
-    /** How the job ended. */
+    public sealed interface Command {}
+
+    private record WorkerReplied(DeviceWorker.Reply reply) implements Command {}
+
+    private record StageReported(LayerPruner.Event event) implements Command {}
+
+    private record SourceDemand(int batches) implements Command {}
+
+    /** How the pipeline ended (a failure beyond the restarts stops the supervisor with its exception instead). */
     public sealed interface Outcome {}
 
-    /** {@code model}: the pruned model (its config gives each layer's widths); valid until the job's actor system ends. */
-    public record Succeeded(List<PerplexityResult> before, List<PerplexityResult> after,
-                            Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> layers, LlamaConfig prunedConfig,
-                            int restarts) implements Outcome {}
+    /** Every layer is pruned and checkpointed; {@code layers}: the outcome of each layer pruned in this run. */
+    public record Succeeded(Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> layers, int restarts) implements Outcome {}
 
-    public record Failed(String message) implements Outcome {}
+    /** {@link Plan#scoreOnly()}: the scoring pass's scores of every layer, in layer order. */
+    public record ScoresReported(List<LayerScores> scores) implements Outcome {}
 
-    private record WorkerReply(DeviceWorker.Reply reply) {}
+    /** What the job hears while the pipeline runs. */
+    public sealed interface Event {}
 
-    private record SourceDemand(int batches) {}
+    /** {@code done} of {@code total} units of {@code stage} ("score", "prune"). */
+    public record Progress(String stage, long done, long total) implements Event {}
 
-    public static Behavior<Object> create(PrunePlan plan, RunDirectory run, EventSink events, ActorRef<Outcome> done) {
-        return Behaviors.setup(ctx -> new PruneSupervisor(ctx, plan, run, events, done));
+    /** Layer {@code layer} is pruned and checkpointed, {@code seconds} after the pipeline started. */
+    public record LayerDone(int layer, Map<LinearModule, LinearPruner.PruneOutcome> outcomes, double seconds) implements Event {}
+
+    /**
+     * Everything the pipeline needs, prepared outside the actors.
+     *
+     * @param devices      the job's session on its device workers (layer l's home is worker l mod n)
+     * @param method       the method, configured with its target (sparsity, pattern, options)
+     * @param calibration  one token sequence per calibration batch, in order
+     * @param scoringCalibration the sequences of a scoring pass (the same as {@code calibration}, except in the data-free
+     *                     mode, where the scoring pass reads random token ids and pruning reads the model's own text)
+     * @param layers       decoder layers of the model
+     * @param window       batches of demand a stage grants at once (bounds activations in flight between stages)
+     * @param maxRestarts  pipeline restarts from the last checkpoint allowed after device failures
+     * @param run          the run directory: which layers are already checkpointed
+     * @param scoreOnly    run the scoring pass only and report its scores (a policy learner's initialisation)
+     */
+    public record Plan(Devices.JobDevices devices, LayerMethod method, int[][] calibration, int[][] scoringCalibration, int layers,
+                       int window, int maxRestarts, RunDirectory run, boolean scoreOnly) {}
+
+    public static Behavior<Command> create(Plan plan, ActorRef<Event> events, ActorRef<Outcome> done) {
+        AtomicInteger generations = new AtomicInteger();
+        Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes = Collections.synchronizedMap(new TreeMap<>());
+        long startNanos = System.nanoTime();
+        Behavior<Command> incarnation = Behaviors.setup(ctx -> new PruneSupervisor(ctx, plan, events, done, generations.incrementAndGet(),
+                outcomes, startNanos).opening());
+        return Behaviors.supervise(incarnation).onFailure(PipelineFailedException.class,
+                SupervisorStrategy.restart().withLimit(plan.maxRestarts(), Duration.ofDays(365)));
     }
 
-    private final PrunePlan plan;
-    private final RunDirectory run;
-    private final EventSink events;
+    private final ActorContext<Command> ctx;
+    private final Plan plan;
+    private final ActorRef<Event> events;
     private final ActorRef<Outcome> done;
+    private final IdSource ids;
+    private final Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes; // survives restarts
+    private final long startNanos;
     private final ActorRef<DeviceWorker.Reply> replies;
-    private final int layers;
-    private final List<TensorOps> ops = new ArrayList<>();
-    private final List<PerplexityResult> before = new ArrayList<>();
-    private final List<PerplexityResult> after = new ArrayList<>();
-    private final Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes = new java.util.TreeMap<>();
-    private final long startNanos = System.nanoTime();
-    private final List<ActorRef<LayerPruner.Command>> stages = new ArrayList<>(); // this generation's, layer 0 first
-
-    private int generation;
-    private int restarts;
-    private HostActivationStore store;
-    private Arena checkpointArena;
-    private List<ActorRef<DeviceWorker.Command>> workers = List.of();
-    private LayerWork[] opened; // per layer: the home worker's work (its weights are the pruned layer once pruned)
-    private KeptUnits[] kept; // structured methods: per layer, the dense units its pruned weights keep
-    private int openedCount;
+    private final ActorRef<LayerPruner.Event> stageEvents;
+    private final List<ActorRef<LayerPruner.Command>> stages = new ArrayList<>(); // this pass's, layer 0 first
     private final List<LayerScores> scores = new ArrayList<>();
-    private final Map<Integer, ActivationRef> firstOfPair = new java.util.HashMap<>(); // dense stream: batch -> first embedding
-    private IdSource ids;
+    private final Map<Integer, ActivationRef> firstOfPair = new HashMap<>(); // dense stream: batch -> first embedding
+    private int opened;
     private int sourceCredit;
     private int nextBatch;
     private int streamedLayers;
-    private Phase phase = Phase.EVAL_BEFORE;
 
-    private enum Phase { EVAL_BEFORE, OPENING, SCORING, PRUNING, EVAL_AFTER, DONE }
-
-    private PruneSupervisor(ActorContext<Object> context, PrunePlan plan, RunDirectory run, EventSink events, ActorRef<Outcome> done) {
-        super(context);
+    private PruneSupervisor(ActorContext<Command> ctx, Plan plan, ActorRef<Event> events, ActorRef<Outcome> done, int generation,
+                            Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes, long startNanos) {
+        this.ctx = ctx;
         this.plan = plan;
-        this.run = run;
         this.events = events;
         this.done = done;
-        this.layers = plan.model().config().numLayers();
-        this.replies = context.messageAdapter(DeviceWorker.Reply.class, WorkerReply::new);
-        for (int d = 0; d < plan.devices(); d++) {
-            ops.add(plan.opsForDevice().apply(d));
+        this.ids = new IdSource(generation);
+        this.outcomes = outcomes;
+        this.startNanos = startNanos;
+        this.replies = ctx.messageAdapter(DeviceWorker.Reply.class, WorkerReplied::new);
+        this.stageEvents = ctx.messageAdapter(LayerPruner.Event.class, StageReported::new);
+    }
+
+    /** Phase 1: every layer opened on its home worker; then the first pass. */
+    private Behavior<Command> opening() {
+        ctx.getLog().info("{}: {} on {} device worker(s) ({}), {} calibration sequences; {} of {} layers checkpointed{}",
+                plan.devices().session().job(), plan.method().describe(), plan.devices().workers().size(),
+                String.join(", ", plan.devices().names()), plan.calibration().length, completedLayers(), plan.layers(),
+                ids.generation() > 1 ? " (restart " + (ids.generation() - 1) + " of " + plan.maxRestarts() + ")" : "");
+        for (int l = 0; l < plan.layers(); l++) {
+            home(l).tell(new DeviceWorker.OpenLayer(plan.devices().session(), ids.generation(), l, plan.run().isLayerCompleted(l),
+                    plan.method(), replies));
         }
-        startGeneration();
-        evaluateNext(plan.model(), before);
+        return withSignals(Behaviors.receive(Command.class)).onMessage(WorkerReplied.class, m -> switch (m.reply()) {
+            case DeviceWorker.LayerOpened o when o.generation() == ids.generation() ->
+                    ++opened == plan.layers() ? startPass(plan.method().scoresGlobally()) : Behaviors.same();
+            case DeviceWorker.CallFailed f when f.generation() == ids.generation() -> fail("device call " + f.call() + " failed: " + f.message());
+            default -> Behaviors.same();
+        }).build();
     }
 
-    @Override
-    public Receive<Object> createReceive() {
-        return newReceiveBuilder()
-                .onMessage(WorkerReply.class, this::onWorkerReply)
-                .onMessage(SourceDemand.class, this::onSourceDemand)
-                .onMessage(LayerPruner.LayerPruned.class, this::onLayerPruned)
-                .onMessage(LayerPruner.LayerScored.class, this::onLayerScored)
-                .onMessage(LayerPruner.LayerStreamed.class, this::onLayerStreamed)
-                .onMessage(LayerPruner.StageFailed.class, this::onStageFailed)
-                .onSignal(PostStop.class, signal -> onStop())
-                .build();
-    }
-
-    /** Spawns this generation's device workers (a new generation after each restart). */
-    private void startGeneration() {
-        generation++;
-        store = new HostActivationStore();
-        checkpointArena = Arena.ofShared();
-        ids = new IdSource(generation);
-        List<ActorRef<DeviceWorker.Command>> spawned = new ArrayList<>();
-        for (int d = 0; d < plan.devices(); d++) {
-            DeviceWorker.Device device = new DeviceWorker.Device(generation, d, ops.get(d), plan.model().config(), plan.model().embedTokens(),
-                    plan.maxTokens(), store, plan.faults());
-            spawned.add(getContext().spawn(DeviceWorker.create(device), "device-" + d + "-g" + generation,
-                    DispatcherSelector.fromConfig("espalier.device-dispatcher")));
-        }
-        workers = spawned;
-    }
-
-    private void evaluateNext(LlamaModel model, List<PerplexityResult> into) {
-        int i = into.size();
-        if (i < plan.evals().size()) {
-            PrunePlan.EvalSet set = plan.evals().get(i);
-            progress(into == before ? "eval-before" : "eval-after", i, plan.evals().size());
-            workers.getFirst().tell(new DeviceWorker.Evaluate(generation, set.dataset(), model, set.stream(), plan.protocol(),
-                    plan.evalMaxTokens(), replies));
-        } else if (into == before) {
-            openLayers();
-        } else {
-            finish();
-        }
-    }
-
-    /** Opens every layer on its home worker, from its checkpoint when the run already has one. */
-    private void openLayers() {
-        phase = Phase.OPENING;
-        getContext().getLog().info("{}: {} on {} device(s), {} calibration sequences of {} tokens; {} of {} layers checkpointed",
-                run.jobId(), plan.method().describe(), plan.devices(), plan.calibration().length, plan.maxTokens(), completedLayers(), layers);
-        opened = new LayerWork[layers];
-        kept = new KeptUnits[layers];
-        openedCount = 0;
-        for (int l = 0; l < layers; l++) {
-            boolean completed = run.isLayerCompleted(l);
-            if (completed) {
-                kept[l] = KeptUnits.fromMetadata(LayerCheckpoint.metadata(run.verifiedLayer(l)));
-            }
-            DecoderLayerWeights source = completed
-                    ? LayerCheckpoint.readAsWritten(run.verifiedLayer(l), plan.model().config(), l, checkpointArena)
-                    : plan.model().layer(l);
-            workers.get(home(l)).tell(new DeviceWorker.OpenLayer(generation, l, plan.model().layer(l), source, completed, plan.method(),
-                    replies));
-        }
-    }
-
-    /**
-     * Spawns the stages from layer 0 down; each asks its upstream (layer 0: this supervisor) for batches. The scoring
-     * pass runs the dense model; the pruning pass follows it (or comes first, for methods without one).
-     */
-    private void startPipeline(boolean scoring) {
-        phase = scoring ? Phase.SCORING : Phase.PRUNING;
+    /** Spawns the stages from layer 0 down; each asks its upstream (layer 0: this supervisor) for batches. */
+    private Behavior<Command> startPass(boolean scoring) {
         streamedLayers = 0;
         sourceCredit = 0;
         nextBatch = 0;
         firstOfPair.clear();
-        stages.forEach(getContext()::stop);
+        stages.forEach(ctx::stop);
         stages.clear();
-        ActorRef<LayerPruner.Demand> upstream = getContext().messageAdapter(LayerPruner.Demand.class, d -> new SourceDemand(d.batches()));
-        for (int l = 0; l < layers; l++) {
-            LayerPruner.Wiring wiring = new LayerPruner.Wiring(generation, l, l == layers - 1, run.isLayerCompleted(l), home(l), workers,
-                    upstream, plan.window(), plan.method().phases(), scoring, getContext().getSelf(), ids);
-            ActorRef<LayerPruner.Command> stage = getContext().spawn(LayerPruner.create(wiring),
-                    (scoring ? "score-" : "layer-") + l + "-g" + generation);
+        ActorRef<LayerPruner.Demand> upstream = ctx.messageAdapter(LayerPruner.Demand.class, d -> new SourceDemand(d.batches()));
+        for (int l = 0; l < plan.layers(); l++) {
+            LayerPruner.Wiring wiring = new LayerPruner.Wiring(plan.devices().session(), l, l == plan.layers() - 1,
+                    plan.run().isLayerCompleted(l), l % plan.devices().workers().size(), plan.devices().workers(), upstream, plan.window(),
+                    plan.method().phases(), scoring, stageEvents, ids);
+            ActorRef<LayerPruner.Command> stage = ctx.spawn(LayerPruner.create(wiring), (scoring ? "score-" : "layer-") + l + "-g" + ids.generation());
             stages.add(stage);
             upstream = stage.narrow();
         }
-        progress(scoring ? "score" : "prune", scoring ? 0 : completedLayers(), layers);
+        events.tell(new Progress(scoring ? "score" : "prune", scoring ? 0 : completedLayers(), plan.layers()));
+        return streaming(scoring);
     }
 
-    private int[][] sequences() {
-        return phase == Phase.SCORING ? plan.scoringCalibration() : plan.calibration();
-    }
-
-    /** Whether pruning-pass batches carry the dense model's activations beside the pruned ones. */
-    private boolean pairs() {
-        return phase == Phase.PRUNING && plan.method().usesDenseStream();
-    }
-
-    private Behavior<Object> onSourceDemand(SourceDemand m) {
-        sourceCredit += m.batches();
-        feed();
-        return this;
+    /** Phase 2 (once per pass): calibration batches flow down the stages; layers report as they finish. */
+    private Behavior<Command> streaming(boolean scoring) {
+        int[][] sequences = scoring ? plan.scoringCalibration() : plan.calibration();
+        boolean pairs = !scoring && plan.method().usesDenseStream();
+        return withSignals(Behaviors.receive(Command.class))
+                .onMessage(SourceDemand.class, m -> {
+                    sourceCredit += m.batches();
+                    feed(sequences, pairs);
+                    return Behaviors.same();
+                })
+                .onMessage(WorkerReplied.class, m -> switch (m.reply()) {
+                    case DeviceWorker.Stored s when s.ref().generation() == ids.generation() -> onEmbedded(s.ref(), sequences, pairs);
+                    case DeviceWorker.CallFailed f when f.generation() == ids.generation() ->
+                            fail("device call " + f.call() + " failed: " + f.message());
+                    default -> Behaviors.same();
+                })
+                .onMessage(StageReported.class, m -> onStageEvent(m.event(), scoring))
+                .build();
     }
 
     /** Embeds the next calibration batches, as many as layer 0 asked for. */
-    private void feed() {
-        int[][] sequences = sequences();
+    private void feed(int[][] sequences, boolean pairs) {
         while (sourceCredit > 0 && nextBatch < sequences.length) {
             sourceCredit--;
             int batch = nextBatch++;
-            ActivationRef ref = new ActivationRef(ids.next(), home(0), 0, batch);
-            workers.get(home(0)).tell(new DeviceWorker.Embed(ref, sequences[batch], replies));
-            if (pairs()) {
-                ActivationRef dense = new ActivationRef(ids.next(), home(0), 0, batch);
-                workers.get(home(0)).tell(new DeviceWorker.Embed(dense, sequences[batch], replies));
+            home(0).tell(new DeviceWorker.Embed(plan.devices().session(), ids.next(0, 0, batch), sequences[batch], replies));
+            if (pairs) {
+                home(0).tell(new DeviceWorker.Embed(plan.devices().session(), ids.next(0, 0, batch), sequences[batch], replies));
             }
         }
-    }
-
-    private Behavior<Object> onWorkerReply(WorkerReply m) {
-        switch (m.reply()) {
-            case DeviceWorker.Evaluated e when e.generation() == generation -> {
-                getContext().getLog().info("{}: {} perplexity {}", run.jobId(), phase == Phase.EVAL_BEFORE ? "dense" : "pruned",
-                        e.result().summaryLine());
-                List<PerplexityResult> into = phase == Phase.EVAL_BEFORE ? before : after;
-                into.add(e.result());
-                evaluateNext(phase == Phase.EVAL_BEFORE ? plan.model() : prunedModel(), into);
-            }
-            case DeviceWorker.LayerOpened o when o.generation() == generation && phase == Phase.OPENING -> {
-                opened[o.layer()] = o.work();
-                if (++openedCount == layers) {
-                    checkpointArena.close(); // the workers hold copies of any checkpointed layer now
-                    startPipeline(plan.method().scoresGlobally());
-                }
-            }
-            case DeviceWorker.Stored s when (phase == Phase.PRUNING || phase == Phase.SCORING)
-                    && IdSource.generationOf(s.ref().id()) == generation -> onEmbedded(s.ref());
-            case DeviceWorker.CallFailed f when f.generation() == generation -> onFailure("device call " + f.call() + " failed: " + f.message());
-            default -> getContext().getLog().debug("ignoring stale reply {}", m.reply());
-        }
-        return this;
     }
 
     /** Hands an embedded batch (both of its embeddings, with a dense stream) to layer 0. */
-    private void onEmbedded(ActivationRef ref) {
+    private Behavior<Command> onEmbedded(ActivationRef ref, int[][] sequences, boolean pairs) {
         LayerPruner.Batch batch;
-        if (pairs()) {
+        if (pairs) {
             ActivationRef first = firstOfPair.remove(ref.batch());
             if (first == null) {
                 firstOfPair.put(ref.batch(), ref);
-                return;
+                return Behaviors.same();
             }
             batch = new LayerPruner.Batch(first, ref);
         } else {
             batch = new LayerPruner.Batch(ref, null);
         }
         stages.getFirst().tell(batch);
-        if (ref.batch() == sequences().length - 1) {
-            stages.getFirst().tell(new LayerPruner.UpstreamDone(sequences().length));
+        if (ref.batch() == sequences.length - 1) {
+            stages.getFirst().tell(new LayerPruner.UpstreamDone(sequences.length));
         }
+        return Behaviors.same();
     }
 
-    private Behavior<Object> onLayerScored(LayerPruner.LayerScored m) {
-        if (m.generation() == generation && phase == Phase.SCORING) {
-            scores.add(m.scores());
+    private Behavior<Command> onStageEvent(LayerPruner.Event event, boolean scoring) {
+        if (generationOf(event) != ids.generation()) {
+            return Behaviors.same();
         }
-        return this;
-    }
-
-    /** Every layer has scored the dense model: allocate the widths and start pruning. */
-    private void allocateAndPrune() {
-        scores.sort(java.util.Comparator.comparingInt(LayerScores::layer));
-        List<LayerAllocation> allocation = plan.method().allocate(List.copyOf(scores));
-        scores.clear();
-        for (LayerAllocation a : allocation) {
-            getContext().getLog().info("{}: layer {} keeps {} attention unit(s) and {} channel(s)", run.jobId(), a.layer(), a.attentionUnits(),
-                    a.channels());
-            if (!run.isLayerCompleted(a.layer())) {
-                workers.get(home(a.layer())).tell(new DeviceWorker.Allocate(a));
+        return switch (event) {
+            case LayerPruner.LayerScored s -> {
+                scores.add(s.scores());
+                yield Behaviors.same();
             }
-        }
-        startPipeline(false);
+            case LayerPruner.LayerPruned p -> {
+                outcomes.put(p.layer(), p.outcomes());
+                events.tell(new LayerDone(p.layer(), p.outcomes(), (System.nanoTime() - startNanos) / 1e9));
+                events.tell(new Progress("prune", completedLayers(), plan.layers()));
+                yield Behaviors.same();
+            }
+            case LayerPruner.LayerStreamed s -> ++streamedLayers < plan.layers() ? Behaviors.same() : passDone(scoring);
+            case LayerPruner.StageFailed f -> fail("layer " + f.layer() + ": " + f.message());
+        };
     }
 
-    private Behavior<Object> onLayerPruned(LayerPruner.LayerPruned m) {
-        if (m.generation() != generation) {
-            return this;
-        }
-        outcomes.put(m.layer(), m.outcomes());
-        if (opened[m.layer()].keptUnits() != null) {
-            kept[m.layer()] = opened[m.layer()].keptUnits();
-        }
-        if (!run.isLayerCompleted(m.layer())) {
-            CrashPoints.reach("before-checkpoint");
-            run.commitLayer(m.layer(), ch -> {
-                DecoderLayerWeights w = opened[m.layer()].weights();
-                LlamaConfig dense = plan.model().config();
-                KeptUnits units = opened[m.layer()].keptUnits();
-                LayerCheckpoint.write(ch, dense.withBiases(dense.attentionBias(), w.oBias() != null, w.downBias() != null), m.layer(),
-                        LlamaConfig.LayerDims.of(w, dense.headDim()), w, units == null ? null : units.toMetadata());
-                CrashPoints.reach("mid-write"); // the temporary file is written, the checkpoint not yet in place
-            });
-            run.markLayerCompleted(m.layer());
-            CrashPoints.reach("after-checkpoint");
-        }
-        long zeros = m.outcomes().values().stream().mapToLong(LinearPruner.PruneOutcome::zeros).sum();
-        long total = m.outcomes().values().stream().mapToLong(LinearPruner.PruneOutcome::total).sum();
-        getContext().getLog().info("{}: layer {} pruned to sparsity {}", run.jobId(), m.layer(), total == 0 ? 0 : (double) zeros / total);
-        events.emit(JobEvent.newBuilder().setLayerPruned(dev.espalier.protocol.v1.LayerPruned.newBuilder()
-                .setLayer(m.layer()).setSparsity(total == 0 ? 0 : (double) zeros / total)
-                .setSeconds((System.nanoTime() - startNanos) / 1e9)));
-        progress("prune", completedLayers(), layers);
-        return this;
+    private static int generationOf(LayerPruner.Event event) {
+        return switch (event) {
+            case LayerPruner.LayerScored s -> s.generation();
+            case LayerPruner.LayerPruned p -> p.generation();
+            case LayerPruner.LayerStreamed s -> s.generation();
+            case LayerPruner.StageFailed f -> f.generation();
+        };
     }
 
-    private Behavior<Object> onLayerStreamed(LayerPruner.LayerStreamed m) {
-        if (m.generation() != generation || ++streamedLayers < layers) {
-            return this;
+    /** A pass has gone through every layer: allocate and prune after a scoring pass, else the pipeline is done. */
+    private Behavior<Command> passDone(boolean scoring) {
+        if (scoring) {
+            scores.sort(Comparator.comparingInt(LayerScores::layer));
+            if (plan.scoreOnly()) {
+                done.tell(new ScoresReported(List.copyOf(scores)));
+                return Behaviors.stopped();
+            }
+            List<LayerAllocation> allocation = plan.method().allocate(List.copyOf(scores));
+            scores.clear();
+            for (LayerAllocation a : allocation) {
+                ctx.getLog().info("{}: layer {} keeps {} attention unit(s) and {} channel(s)", plan.devices().session().job(), a.layer(),
+                        a.attentionUnits(), a.channels());
+                if (!plan.run().isLayerCompleted(a.layer())) {
+                    home(a.layer()).tell(new DeviceWorker.Allocate(plan.devices().session(), a));
+                }
+            }
+            return startPass(false);
         }
-        if (phase == Phase.SCORING) {
-            allocateAndPrune();
-        } else {
-            phase = Phase.EVAL_AFTER;
-            CrashPoints.reach("before-export");
-            ModelExporter.export(exportedModel(), plan.output(), plan.tokenizerFiles());
-            getContext().getLog().info("{}: pruned model exported to {}", run.jobId(), plan.output());
-            CrashPoints.reach("after-export");
-            evaluateNext(prunedModel(), after);
-        }
-        return this;
+        done.tell(new Succeeded(Map.copyOf(outcomes), ids.generation() - 1));
+        return Behaviors.stopped();
     }
 
-    private Behavior<Object> onStageFailed(LayerPruner.StageFailed m) {
-        if (m.generation() == generation) {
-            onFailure("layer " + m.layer() + ": " + m.message());
-        }
-        return this;
+    /** Fails this incarnation; supervision restarts it from the checkpoints, or stops it after the last restart. */
+    private Behavior<Command> fail(String message) {
+        ctx.getLog().warn("{}: pipeline failed ({})", plan.devices().session().job(), message);
+        throw new PipelineFailedException(message);
     }
 
-    /** Stops this generation's actors and starts again from the last checkpoint, or gives up after too many restarts. */
-    private void onFailure(String message) {
-        if (phase == Phase.DONE) {
-            return;
-        }
-        stopGeneration();
-        if (restarts >= plan.maxRestarts()) {
-            getContext().getLog().error("{}: pipeline failed ({}); giving up after {} restart(s)", run.jobId(), message, restarts);
-            phase = Phase.DONE;
-            done.tell(new Failed(message));
-            return;
-        }
-        restarts++;
-        getContext().getLog().warn("{}: pipeline failed ({}); restart {} of {} from the last checkpoint", run.jobId(), message, restarts,
-                plan.maxRestarts());
-        before.clear();
-        after.clear();
-        phase = Phase.EVAL_BEFORE;
-        startGeneration();
-        evaluateNext(plan.model(), before);
+    private ReceiveBuilder<Command> withSignals(ReceiveBuilder<Command> builder) {
+        return builder.onSignal(PreRestart.class, s -> releaseGeneration()).onSignal(PostStop.class, s -> releaseGeneration());
     }
 
-    private void stopGeneration() {
-        stages.forEach(getContext()::stop);
-        stages.clear();
-        scores.clear();
-        workers.forEach(getContext()::stop);
-        workers = List.of();
-        store.close();
-        if (phase == Phase.OPENING) {
-            checkpointArena.close();
-        }
+    /** What this incarnation left on the workers: its activations (its stages stop with it). */
+    private Behavior<Command> releaseGeneration() {
+        plan.devices().workers().forEach(w -> w.tell(new DeviceWorker.ReleaseGeneration(plan.devices().session(), ids.generation())));
+        return Behaviors.same();
     }
 
-    private void finish() {
-        phase = Phase.DONE;
-        done.tell(new Succeeded(List.copyOf(before), List.copyOf(after), java.util.Collections.unmodifiableMap(outcomes),
-                prunedModel().config(), restarts));
-    }
-
-    /** What is exported: the pruned model, or for {@link PrunePlan#maskedDense()} its masked-dense form. */
-    private LlamaModel exportedModel() {
-        if (!plan.maskedDense() || kept[0] == null) {
-            return prunedModel();
-        }
-        return StructuredModels.expand(prunedModel(), plan.model().config(), List.of(kept), plan.model().arena());
-    }
-
-    /** The dense model with the pruned layers: per-layer widths and bias flags from the layers' weights. */
-    private LlamaModel prunedModel() {
-        List<DecoderLayerWeights> weights = new ArrayList<>();
-        List<LlamaConfig.LayerDims> dims = new ArrayList<>();
-        LlamaConfig dense = plan.model().config();
-        for (LayerWork work : opened) {
-            weights.add(work.weights());
-            dims.add(LlamaConfig.LayerDims.of(work.weights(), dense.headDim()));
-        }
-        return plan.model().withLayers(StructuredModels.withBiasesOf(dense, dims, weights), weights);
-    }
-
-    private int home(int layer) {
-        return layer % plan.devices();
+    private ActorRef<DeviceWorker.Command> home(int layer) {
+        return plan.devices().workers().get(layer % plan.devices().workers().size());
     }
 
     private int completedLayers() {
         int n = 0;
-        for (int l = 0; l < layers; l++) {
-            n += run.isLayerCompleted(l) ? 1 : 0;
+        for (int l = 0; l < plan.layers(); l++) {
+            n += plan.run().isLayerCompleted(l) ? 1 : 0;
         }
         return n;
-    }
-
-    private void progress(String stage, long doneUnits, long total) {
-        double elapsed = (System.nanoTime() - startNanos) / 1e9;
-        double eta = doneUnits > 0 && doneUnits < total ? elapsed / doneUnits * (total - doneUnits) : 0;
-        events.emit(JobEvent.newBuilder().setProgress(dev.espalier.protocol.v1.Progress.newBuilder()
-                .setStage(stage).setDone(doneUnits).setTotal(total).setEtaSeconds(eta)));
-    }
-
-    private Behavior<Object> onStop() {
-        if (store != null) {
-            store.close();
-        }
-        ops.forEach(TensorOps::close);
-        return this;
     }
 }

@@ -10,7 +10,7 @@ import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.prune.UnstructuredMethod;
 import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparsityPattern;
-import dev.espalier.engine.runtime.node.EventSink;
+import dev.espalier.engine.job.EventSink;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.engine.tokenizer.Tokenizer;
 import dev.espalier.engine.tokenizer.TokenizerLoader;

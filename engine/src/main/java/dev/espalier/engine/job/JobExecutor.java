@@ -1,4 +1,4 @@
-package dev.espalier.engine.runtime.node;
+package dev.espalier.engine.job;
 
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.protocol.v1.JobSpec;

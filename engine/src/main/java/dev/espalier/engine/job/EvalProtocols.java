@@ -1,4 +1,4 @@
-package dev.espalier.engine.runtime;
+package dev.espalier.engine.job;
 
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.eval.PerplexityResult;

@@ -1,4 +1,4 @@
-package dev.espalier.engine.runtime.node;
+package dev.espalier.engine.job;
 
 import java.util.ArrayList;
 import java.util.List;

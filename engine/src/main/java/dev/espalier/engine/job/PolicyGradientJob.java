@@ -1,4 +1,4 @@
-package dev.espalier.engine.runtime;
+package dev.espalier.engine.job;
 
 import com.google.protobuf.util.JsonFormat;
 import dev.espalier.engine.eval.PerplexityProtocol;
@@ -25,9 +25,9 @@ import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.engine.prune.LayerScores;
 import dev.espalier.engine.prune.structured.StructuredMethod;
 import dev.espalier.engine.prune.structured.LayerSurgery;
-import dev.espalier.engine.runtime.node.CancellationToken;
-import dev.espalier.engine.runtime.node.EventSink;
-import dev.espalier.engine.runtime.node.JobExecutor;
+import dev.espalier.engine.job.CancellationToken;
+import dev.espalier.engine.job.EventSink;
+import dev.espalier.engine.job.JobExecutor;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.engine.tokenizer.Tokenizer;
 import dev.espalier.protocol.v1.JobEvent;

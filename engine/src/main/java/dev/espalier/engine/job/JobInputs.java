@@ -1,4 +1,4 @@
-package dev.espalier.engine.runtime;
+package dev.espalier.engine.job;
 
 import dev.espalier.engine.data.CalibrationSampler;
 import dev.espalier.engine.data.TextCorpus;

@@ -1,0 +1,228 @@
+package dev.espalier.engine.job;
+
+import com.google.protobuf.util.JsonFormat;
+import dev.espalier.engine.data.TextCorpus;
+import dev.espalier.engine.eval.PerplexityProtocol;
+import dev.espalier.engine.eval.PerplexityResult;
+import dev.espalier.engine.generate.SelfCalibration;
+import dev.espalier.engine.io.AtomicFiles;
+import dev.espalier.engine.io.CrashPoints;
+import dev.espalier.engine.model.DecoderLayerWeights;
+import dev.espalier.engine.model.LayerCheckpoint;
+import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.model.ModelExporter;
+import dev.espalier.engine.model.ModelLoader;
+import dev.espalier.engine.prune.KeptUnits;
+import dev.espalier.engine.prune.LinearModule;
+import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.prune.structured.StructuredModels;
+import dev.espalier.engine.runtime.DeviceSpec;
+import dev.espalier.engine.runtime.DeviceWorker;
+import dev.espalier.engine.runtime.Devices;
+import dev.espalier.engine.runtime.FaultInjector;
+import dev.espalier.engine.runtime.ModelRef;
+import dev.espalier.engine.runtime.PruneSupervisor;
+import dev.espalier.engine.runtime.store.RunDirectory;
+import dev.espalier.engine.tokenizer.Tokenizer;
+import dev.espalier.protocol.v1.JobEvent;
+import dev.espalier.protocol.v1.JobSpec;
+import dev.espalier.protocol.v1.LayerPruned;
+import dev.espalier.protocol.v1.LayerReport;
+import dev.espalier.protocol.v1.MatrixReport;
+import dev.espalier.protocol.v1.Progress;
+import dev.espalier.protocol.v1.RunReport;
+import java.lang.foreign.Arena;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+
+/**
+ * The one job skeleton every method runs, from a {@link JobSpec} to a pruned model and its report: load the model
+ * (memory-mapped, registered on the host by handle) → calibrate (token ids; data-free: text the model writes on a
+ * device worker) → evaluate the dense model → the method's {@link MethodStep} (which leaves every pruned layer as a
+ * checkpoint) → read the pruned model back from the checkpoints and export it → evaluate it → commit the report. It
+ * runs on the job's thread (the node's slot, or the CLI's main thread) and waits for one phase at a time; every kernel
+ * call is a device worker's, and the workers are the process's ({@link Devices}), shared with every other job. The
+ * same code serves one-shot runs, {@code espalier resume} and the node's jobs; a resumed run skips what its run
+ * directory holds and gives the same bytes.
+ */
+public final class PruneJob implements JobExecutor {
+    private final Devices devices;
+    private final MethodStep method;
+
+    public PruneJob(Devices devices, MethodStep method) {
+        this.devices = devices;
+        this.method = method;
+    }
+
+    @Override
+    public void validate(JobSpec spec) {
+        method.validate(spec);
+        DeviceSpec wanted = DeviceSpec.parse(spec.getDevices());
+        if (wanted.count() > devices.count()) {
+            throw new IllegalArgumentException("--devices " + spec.getDevices() + " asks for " + wanted.count() + " device workers; this process has "
+                    + devices.count() + " (" + devices.describe() + ")");
+        }
+    }
+
+    @Override
+    public void run(JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel) throws Exception {
+        validate(spec);
+        try (LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
+            Tokenizer tokenizer = JobInputs.tokenizer(spec);
+            int seqlen = JobInputs.seqlen(spec, model.config(), method.defaultSeqlen());
+            PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
+            int evalWindow = spec.getEvalDataCount() == 0 ? 1 : protocol.window(model.config());
+            ModelRef dense = devices.models().register(run.jobId() + "/dense", model);
+            try (Devices.JobDevices session = devices.open(run.jobId(), DeviceSpec.parse(spec.getDevices()), dense, Math.max(seqlen, evalWindow), run,
+                    new FaultInjector(JobInputs.intOption(spec, "debug_fail_call", 0)));
+                 Devices.Listener<PruneSupervisor.Event> pipelineEvents = devices.listener(run.jobId() + "-events",
+                         (PruneSupervisor.Event e) -> emit(events, e))) {
+                cancel.onCancel(() -> pipelineEvents.ref()); // the method step polls the token between its phases
+                int[][] calibration;
+                int[][] scoringCalibration;
+                if (spec.getCalibration().equals(JobInputs.SELF_CALIBRATION)) {
+                    events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("generate-calibration").setTotal(spec.getCalibrationSamples())));
+                    calibration = devices.call(session.workers().getFirst(), DeviceWorker.Generated.class, replyTo -> new DeviceWorker.Generate(
+                            session.session(), spec.getCalibrationSamples(), seqlen, spec.getSeed(), tokenizer.bosId(), tokenizer.eosId(), replyTo))
+                            .join().sequences();
+                    scoringCalibration = SelfCalibration.randomTokens(model.config().vocabSize(), spec.getCalibrationSamples(), seqlen,
+                            spec.getSeed(), tokenizer.bosId(), tokenizer.eosId());
+                } else {
+                    calibration = JobInputs.sampleCalibration(spec, tokenizer, seqlen);
+                    scoringCalibration = calibration;
+                }
+                List<int[]> streams = new ArrayList<>();
+                for (String file : spec.getEvalDataList()) {
+                    streams.add(JobInputs.stream(file, tokenizer));
+                }
+                List<PerplexityResult> before = evaluate(session, dense, spec, streams, protocol, "eval-before");
+                CrashPoints.reach("planned");
+                cancel.throwIfCancelled();
+                JobContext job = new JobContext(spec, run, events, cancel, devices, session, model, dense, calibration, scoringCalibration,
+                        seqlen, pipelineEvents.ref());
+                Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes = method.run(job);
+                cancel.throwIfCancelled();
+                try (Arena prunedArena = Arena.ofShared()) {
+                    LlamaModel pruned = fromCheckpoints(model, run, prunedArena);
+                    CrashPoints.reach("before-export");
+                    ModelExporter.export(exportForm(spec, model, run, pruned, prunedArena), Path.of(spec.getOutput()), JobInputs.tokenizerFiles(spec));
+                    CrashPoints.reach("after-export");
+                    ModelRef prunedRef = devices.models().register(run.jobId() + "/pruned", pruned);
+                    List<PerplexityResult> after;
+                    try {
+                        after = evaluate(session, prunedRef, spec, streams, protocol, "eval-after");
+                    } finally {
+                        devices.models().release(prunedRef);
+                    }
+                    commitReport(run, report(spec, run, calibration.length, seqlen, outcomes, pruned.config(), before, after));
+                }
+            } finally {
+                devices.models().release(dense);
+            }
+        }
+    }
+
+    /** Perplexity of the host model {@code model} on every evaluation stream, on the job's first worker. */
+    private List<PerplexityResult> evaluate(Devices.JobDevices session, ModelRef model, JobSpec spec, List<int[]> streams, PerplexityProtocol protocol,
+            String stage) {
+        List<PerplexityResult> results = new ArrayList<>();
+        for (int i = 0; i < streams.size(); i++) {
+            String file = spec.getEvalData(i);
+            int[] stream = streams.get(i);
+            results.add(devices.call(session.workers().getFirst(), DeviceWorker.Evaluated.class, replyTo -> new DeviceWorker.Evaluate(
+                    session.session(), model, file, stream, protocol, (int) spec.getEvalMaxTokens(), replyTo)).join().result());
+        }
+        return results;
+    }
+
+    /** The dense model with every decoder layer as checkpointed: per-layer widths and bias flags from the layers' weights. */
+    static LlamaModel fromCheckpoints(LlamaModel dense, RunDirectory run, Arena arena) {
+        List<DecoderLayerWeights> weights = new ArrayList<>();
+        List<LlamaConfig.LayerDims> dims = new ArrayList<>();
+        LlamaConfig config = dense.config();
+        for (int l = 0; l < config.numLayers(); l++) {
+            DecoderLayerWeights w = LayerCheckpoint.readAsWritten(run.verifiedLayer(l), config, l, arena);
+            weights.add(w);
+            dims.add(LlamaConfig.LayerDims.of(w, config.headDim()));
+        }
+        return dense.withLayers(StructuredModels.withBiasesOf(config, dims, weights), weights);
+    }
+
+    /** What is exported: the pruned model, or for {@code export=masked-dense} its masked-dense form. */
+    private static LlamaModel exportForm(JobSpec spec, LlamaModel dense, RunDirectory run, LlamaModel pruned, Arena arena) {
+        if (!JobInputs.maskedDense(spec)) {
+            return pruned;
+        }
+        List<KeptUnits> kept = new ArrayList<>();
+        for (int l = 0; l < dense.config().numLayers(); l++) {
+            kept.add(KeptUnits.fromMetadata(LayerCheckpoint.metadata(run.verifiedLayer(l))));
+        }
+        return StructuredModels.expand(pruned, dense.config(), kept, arena);
+    }
+
+    /** A pipeline event as the job's event: progress, or a pruned layer with its sparsity and summed reconstruction error. */
+    private static void emit(EventSink events, PruneSupervisor.Event event) {
+        switch (event) {
+            case PruneSupervisor.Progress p -> events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage(p.stage())
+                    .setDone(p.done()).setTotal(p.total())));
+            case PruneSupervisor.LayerDone d -> {
+                long zeros = 0;
+                long total = 0;
+                double error = 0;
+                boolean measured = false;
+                for (LinearPruner.PruneOutcome o : d.outcomes().values()) {
+                    zeros += o.zeros();
+                    total += o.total();
+                    if (!Double.isNaN(o.relativeError())) {
+                        error += o.relativeError();
+                        measured = true;
+                    }
+                }
+                LayerPruned.Builder layer = LayerPruned.newBuilder().setLayer(d.layer()).setSparsity(total == 0 ? 0 : (double) zeros / total)
+                        .setSeconds(d.seconds());
+                if (measured) {
+                    layer.setReconstructionError(error);
+                }
+                events.emit(JobEvent.newBuilder().setLayerPruned(layer));
+            }
+        }
+    }
+
+    static RunReport report(JobSpec spec, RunDirectory run, int samples, int seqlen, Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> layers,
+            LlamaConfig pruned, List<PerplexityResult> before, List<PerplexityResult> after) {
+        RunReport.Builder r = RunReport.newBuilder().setJobId(run.jobId()).setSpec(spec);
+        long allZeros = 0;
+        long allTotal = 0;
+        for (var layer : new java.util.TreeMap<>(layers).entrySet()) {
+            var dims = pruned.layer(layer.getKey());
+            LayerReport.Builder lr = LayerReport.newBuilder().setLayer(layer.getKey()).setNumHeads(dims.numHeads())
+                    .setNumKvHeads(dims.numKvHeads()).setIntermediateSize(dims.intermediateSize());
+            for (var m : layer.getValue().entrySet()) {
+                MatrixReport.Builder matrix = MatrixReport.newBuilder().setName(m.getKey().hfName()).setSparsity(m.getValue().sparsity());
+                if (!Double.isNaN(m.getValue().relativeError())) {
+                    matrix.setReconstructionError(m.getValue().relativeError());
+                }
+                lr.addMatrices(matrix);
+                allZeros += m.getValue().zeros();
+                allTotal += m.getValue().total();
+            }
+            r.addLayers(lr);
+        }
+        before.forEach(p -> r.addPerplexitiesBefore(EvalProtocols.toProto(p)));
+        after.forEach(p -> r.addPerplexitiesAfter(EvalProtocols.toProto(p)));
+        return r.setCalibration(spec.getCalibration()).setCalibrationSamples(samples).setCalibrationSeqlen(seqlen)
+                .setCalibrationTokens((long) samples * seqlen).setAchievedSparsity(allTotal == 0 ? 0 : (double) allZeros / allTotal).build();
+    }
+
+    private static void commitReport(RunDirectory run, RunReport report) throws Exception {
+        byte[] json = JsonFormat.printer().print(report).getBytes(StandardCharsets.UTF_8);
+        run.commitArtefact("report-json", "report.json", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(json)));
+        run.commitReport(report);
+    }
+}

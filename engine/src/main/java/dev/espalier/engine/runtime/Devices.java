@@ -1,0 +1,224 @@
+package dev.espalier.engine.runtime;
+
+import dev.espalier.engine.runtime.store.RunDirectory;
+import dev.espalier.kernels.TensorOps;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.ChildFailed;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.SpawnProtocol;
+import org.apache.pekko.actor.typed.Terminated;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * The device workers of this process, created once (by the node, or by a one-shot run) and shared by every job: one
+ * {@link DeviceWorker} per device in one actor system, the host memory they share, and the place where jobs start
+ * their actors ({@link #run}). A job never spawns workers of its own; it opens a session on some of these
+ * ({@link #open}), so N concurrent jobs queue their calls on the same workers and never oversubscribe the cores.
+ */
+public final class Devices implements AutoCloseable {
+    private static final Duration SPAWN_TIMEOUT = Duration.ofSeconds(30);
+
+    private final DeviceSpec spec;
+    private final ActorSystem<SpawnProtocol.Command> system;
+    private final DeviceWorker.Host host = new DeviceWorker.Host(new HostActivationStore(), new HostModels(), new HostProblems());
+    private final List<TensorOps> ops = new ArrayList<>();
+    private final List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
+    private final List<String> names = new ArrayList<>();
+    private final AtomicLong sessions = new AtomicLong(1);
+    private final AtomicInteger nextFirst = new AtomicInteger();
+    private final AtomicLong actorNames = new AtomicLong(1);
+
+    private Devices(DeviceSpec spec) {
+        this.spec = spec;
+        this.system = ActorSystem.create(SpawnProtocol.create(), "espalier");
+        for (int d = 0; d < spec.count(); d++) {
+            TensorOps backend = spec.createOps(d);
+            ops.add(backend);
+            String name = spec.name(d);
+            names.add(name);
+            workers.add(spawn(DeviceWorker.create(new DeviceWorker.Device(d, name, backend, host)), "device-" + d,
+                    DispatcherSelector.fromConfig("espalier.device-dispatcher")));
+        }
+    }
+
+    /** Starts the workers of {@code spec} (e.g. {@code cpu:2}: two workers with half the cores each). */
+    public static Devices start(DeviceSpec spec) {
+        return new Devices(spec);
+    }
+
+    /** The devices as the process was started with them, e.g. "cpu:0 (1 thread), cpu:1 (1 thread)". */
+    public String describe() {
+        List<String> parts = new ArrayList<>();
+        for (String n : names) {
+            parts.add(n + " (" + spec.threadsPerDevice() + (spec.threadsPerDevice() == 1 ? " thread)" : " threads)"));
+        }
+        return String.join(", ", parts);
+    }
+
+    public int count() {
+        return workers.size();
+    }
+
+    /** The models resident on this host, by handle. */
+    public HostModels models() {
+        return host.models();
+    }
+
+    /** The activations held on this host (for tests of back-pressure and of leaks). */
+    public HostActivationStore activations() {
+        return host.activations();
+    }
+
+    /**
+     * Opens a session for job {@code job} on the workers {@code wanted} picks among this process's (as many as it
+     * names, starting at a worker that rotates from job to job so concurrent jobs spread), over the host model
+     * {@code model}. IllegalArgumentException when the job wants more workers than the process has.
+     */
+    public JobDevices open(String job, DeviceSpec wanted, ModelRef model, int maxTokens, RunDirectory run, FaultInjector faults) {
+        if (wanted.count() > workers.size()) {
+            throw new IllegalArgumentException("the job asks for " + wanted.count() + " device workers; this process has " + workers.size()
+                    + " (" + describe() + ")");
+        }
+        int first = Math.floorMod(nextFirst.getAndIncrement(), workers.size());
+        List<ActorRef<DeviceWorker.Command>> chosen = new ArrayList<>();
+        List<String> chosenNames = new ArrayList<>();
+        for (int i = 0; i < wanted.count(); i++) {
+            chosen.add(workers.get((first + i) % workers.size()));
+            chosenNames.add(names.get((first + i) % workers.size()));
+        }
+        SessionRef session = new SessionRef(sessions.getAndIncrement(), job);
+        chosen.forEach(w -> w.tell(new DeviceWorker.OpenSession(session, model, Math.max(1, maxTokens), run, faults)));
+        return new JobDevices(session, List.copyOf(chosen), List.copyOf(chosenNames));
+    }
+
+    /**
+     * A job's share of the workers: its session and the workers it runs on (its worker i is {@code workers().get(i)}).
+     * Closing it frees what the job holds on them.
+     */
+    public record JobDevices(SessionRef session, List<ActorRef<DeviceWorker.Command>> workers, List<String> names) implements AutoCloseable {
+        @Override
+        public void close() {
+            workers.forEach(w -> w.tell(new DeviceWorker.CloseSession(session)));
+        }
+    }
+
+    /**
+     * Starts the actor {@code factory} makes (given where to send its one result) in this process's actor system and
+     * completes with that result; completes exceptionally when the actor fails or stops without one. The caller waits
+     * on the future from its own thread (a job's), never from an actor.
+     */
+    public <R> CompletableFuture<R> run(String name, Function<ActorRef<R>, Behavior<?>> factory) {
+        CompletableFuture<R> result = new CompletableFuture<>();
+        Behavior<Object> parent = Behaviors.<Object>setup(ctx -> {
+            ActorRef<R> self = ctx.getSelf().unsafeUpcast();
+            ActorRef<?> child = ctx.spawn(factory.apply(self), name);
+            ctx.watch(child);
+            return Behaviors.receive(Object.class)
+                    .onAnyMessage(r -> {
+                        @SuppressWarnings("unchecked")
+                        R reported = (R) r; // only the child has this address, and it sends its result type
+                        result.complete(reported);
+                        return Behaviors.stopped(); // stops the child too
+                    })
+                    .onSignal(ChildFailed.class, failed -> {
+                        result.completeExceptionally(failed.getCause());
+                        return Behaviors.stopped();
+                    })
+                    .onSignal(Terminated.class, stopped -> {
+                        result.completeExceptionally(new PipelineFailedException(name + " stopped before it reported a result"));
+                        return Behaviors.stopped();
+                    })
+                    .build();
+        });
+        spawn(parent, name + "-" + actorNames.getAndIncrement(), Props.empty());
+        return result;
+    }
+
+    /**
+     * Sends {@code worker} the command {@code command} builds around a reply address and completes with the reply, of
+     * type {@code type}; a {@link DeviceWorker.CallFailed} completes it exceptionally with a {@link PipelineFailedException}.
+     * For a job's whole-model phases (evaluation, generation, unit scores), not for per-batch traffic.
+     */
+    public <T extends DeviceWorker.Reply> CompletableFuture<T> call(ActorRef<DeviceWorker.Command> worker, Class<T> type,
+            Function<ActorRef<DeviceWorker.Reply>, DeviceWorker.Command> command) {
+        return this.<DeviceWorker.Reply>run("call", replyTo -> Behaviors.setup(ctx -> {
+            worker.tell(command.apply(replyTo));
+            return Behaviors.empty();
+        })).thenApply(reply -> switch (reply) {
+            case DeviceWorker.CallFailed f -> throw new PipelineFailedException("device call " + f.call() + " failed: " + f.message());
+            default -> {
+                if (!type.isInstance(reply)) {
+                    throw new IllegalStateException("expected " + type.getSimpleName() + " from the device worker, got " + reply);
+                }
+                yield type.cast(reply);
+            }
+        });
+    }
+
+    /**
+     * An actor on Pekko's blocking dispatcher that hands every message to {@code consumer} (e.g. a job's event log,
+     * which forces each event to disk), so that actors that report to it never wait for the disk.
+     */
+    public <T> Listener<T> listener(String name, java.util.function.Consumer<T> consumer) {
+        Behavior<Object> behavior = Behaviors.receive(Object.class)
+                .onMessage(Drain.class, d -> {
+                    d.drained().complete(null);
+                    return Behaviors.stopped();
+                })
+                .onAnyMessage(m -> {
+                    @SuppressWarnings("unchecked")
+                    T t = (T) m; // only Listener's typed reference and Drain reach this actor
+                    consumer.accept(t);
+                    return Behaviors.same();
+                })
+                .build();
+        ActorRef<Object> ref = spawn(behavior, name + "-" + actorNames.getAndIncrement(), DispatcherSelector.blocking());
+        return new Listener<>(ref);
+    }
+
+    private record Drain(CompletableFuture<Void> drained) {}
+
+    /** A {@link #listener}: {@link #ref()} to report to; {@link #close()} waits until everything sent before is handled. */
+    public static final class Listener<T> implements AutoCloseable {
+        private final ActorRef<Object> actor;
+
+        private Listener(ActorRef<Object> actor) {
+            this.actor = actor;
+        }
+
+        public ActorRef<T> ref() {
+            return actor.unsafeUpcast();
+        }
+
+        @Override
+        public void close() {
+            CompletableFuture<Void> drained = new CompletableFuture<>();
+            actor.tell(new Drain(drained));
+            drained.join();
+        }
+    }
+
+    private <T> ActorRef<T> spawn(Behavior<T> behavior, String name, Props props) {
+        return AskPattern.<SpawnProtocol.Command, ActorRef<T>>ask(system, replyTo -> new SpawnProtocol.Spawn<>(behavior, name, props, replyTo),
+                SPAWN_TIMEOUT, system.scheduler()).toCompletableFuture().join();
+    }
+
+    @Override
+    public void close() {
+        system.terminate();
+        system.getWhenTerminated().toCompletableFuture().join();
+        ops.forEach(TensorOps::close);
+        host.activations().close();
+    }
+}

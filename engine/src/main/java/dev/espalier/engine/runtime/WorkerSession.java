@@ -1,0 +1,73 @@
+package dev.espalier.engine.runtime;
+
+import dev.espalier.engine.forward.DecoderLayerForward;
+import dev.espalier.engine.model.DecoderLayerWeights;
+import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.prune.LayerWork;
+import dev.espalier.engine.runtime.store.RunDirectory;
+import dev.espalier.kernels.DType;
+import dev.espalier.kernels.Tensor;
+import dev.espalier.kernels.TensorOps;
+import java.lang.foreign.Arena;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * One job's state on one device worker: the job's model, scratch for one layer's forward pass, and the layers the job
+ * has open on this worker (their writable weights and statistics). Only its worker touches it.
+ */
+final class WorkerSession implements AutoCloseable {
+    final SessionRef ref;
+    final LlamaModel model;
+    final RunDirectory run; // where the job's checkpoints go; null for jobs that write none
+    final FaultInjector faults;
+    final Arena arena = Arena.ofShared(); // layer workspaces and layer weights
+    final DecoderLayerForward layerForward;
+    final Tensor keys; // (maxTokens, max kv width): scratch cache of one sequence
+    final Tensor values; // (maxTokens, max kv width)
+    final Map<Integer, LayerWork> layers = new HashMap<>();
+    final Map<Integer, Integer> layerGenerations = new HashMap<>(); // layer -> pipeline generation that opened it
+
+    WorkerSession(SessionRef ref, LlamaModel model, int maxTokens, RunDirectory run, FaultInjector faults, TensorOps ops) {
+        this.ref = ref;
+        this.model = model;
+        this.run = run;
+        this.faults = faults;
+        LlamaConfig config = model.config();
+        this.layerForward = new DecoderLayerForward(config, ops, arena, maxTokens, maxTokens);
+        int kvWidth = 1;
+        for (LlamaConfig.LayerDims d : config.layers()) {
+            kvWidth = Math.max(kvWidth, d.numKvHeads() * config.headDim());
+        }
+        this.keys = Tensor.allocate(arena, DType.F32, maxTokens, kvWidth);
+        this.values = Tensor.allocate(arena, DType.F32, maxTokens, kvWidth);
+    }
+
+    LayerWork layer(int layer) {
+        LayerWork w = layers.get(layer);
+        if (w == null) {
+            throw new IllegalStateException(ref.job() + ": layer " + layer + " is not open on this worker");
+        }
+        return w;
+    }
+
+    DecoderLayerWeights dense(int layer) {
+        return model.layer(layer);
+    }
+
+    void closeLayer(int layer) {
+        LayerWork work = layers.remove(layer);
+        layerGenerations.remove(layer);
+        if (work != null) {
+            work.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        layers.values().forEach(LayerWork::close);
+        layers.clear();
+        arena.close();
+    }
+}
