@@ -8,7 +8,8 @@ import dev.espalier.engine.model.ModelLoader;
 import dev.espalier.engine.prune.LayerMethod;
 import dev.espalier.engine.prune.PruneMethods;
 import dev.espalier.engine.generate.SelfCalibration;
-import dev.espalier.engine.runtime.node.JobSpecs;
+import dev.espalier.engine.job.JobSpecs;
+import dev.espalier.protocol.v1.ExportForm;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.Progress;
 import dev.espalier.engine.runtime.node.CancellationToken;
@@ -47,50 +48,30 @@ public final class PruneJob implements JobExecutor {
     static final int DEFAULT_MAX_SEQLEN = 2048;
 
     /**
-     * Checks what can be checked before anything is written: method, pattern and sparsity, devices, and that the
-     * calibration file is readable text. Throws IllegalArgumentException / UnsupportedOperationException naming the
-     * problem.
+     * Checks what can be checked before anything is written: the spec ({@link JobSpecs#validate}: method, pattern and
+     * sparsity, calibration, devices, every setting), then what needs this build or the files: the devices' backend and
+     * that the calibration file is readable text. Throws IllegalArgumentException / UnsupportedOperationException
+     * naming the problem.
      */
     @Override
     public void validate(JobSpec spec) {
-        PruneMethods.layerMethod(spec.getMethod(), spec.getMethodOptionsMap(), spec.getPattern(), spec.getSparsity(),
-                spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION), null);
-        DeviceSpec.parse(spec.getDevices());
-        maskedDense(spec);
-        if (spec.getCalibration().isEmpty()) {
-            throw new IllegalArgumentException("--calib is required: " + PruneMethods.label(spec.getMethod())
-                    + " runs the calibration text through the model (plain text, or JSON lines with a \"text\" field)");
-        }
-        if (spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION)) {
-            if (PruneMethods.structuredKind(spec.getMethod()) == null) {
-                throw new UnsupportedOperationException("--calib self (data-free calibration) is available for the structured methods"
-                        + " (wanda-sp, flap, goa), not for " + PruneMethods.label(spec.getMethod()) + "; give a text file");
-            }
-        } else {
+        JobSpecs.validate(spec);
+        PruneMethods.layerMethod(spec, spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION), null);
+        DeviceSpec.of(spec.getDevicesList());
+        if (!spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION)) {
             TextCorpus.read(Path.of(spec.getCalibration()));
-        }
-        if (spec.getCalibrationSamples() < 1) {
-            throw new IllegalArgumentException("--calib-samples must be at least 1, got " + spec.getCalibrationSamples());
         }
     }
 
-    /** The {@code export} option: compact (default) or masked-dense, which only structured methods distinguish. */
+    /** The structured settings' export form: masked-dense, or compact (the default). */
     private static boolean maskedDense(JobSpec spec) {
-        String form = spec.getMethodOptionsOrDefault("export", "compact").trim();
-        if (!form.equals("compact") && !form.equals("masked-dense")) {
-            throw new IllegalArgumentException("--export must be compact or masked-dense, got \"" + form + "\"");
-        }
-        if (form.equals("masked-dense") && PruneMethods.structuredKind(spec.getMethod()) == null) {
-            throw new IllegalArgumentException("--export masked-dense applies to the structured methods (wanda-sp, flap, goa); "
-                    + PruneMethods.label(spec.getMethod()) + " keeps the dense shapes anyway");
-        }
-        return form.equals("masked-dense");
+        return spec.getStructured().getExport() == ExportForm.EXPORT_FORM_MASKED_DENSE;
     }
 
     @Override
     public void run(JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel) throws Exception {
         validate(spec);
-        DeviceSpec devices = DeviceSpec.parse(spec.getDevices());
+        DeviceSpec devices = DeviceSpec.of(spec.getDevicesList());
         try (LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
             Tokenizer tokenizer = JobInputs.tokenizer(spec);
             int seqlen = JobInputs.seqlen(spec, model.config(), DEFAULT_MAX_SEQLEN);
@@ -114,11 +95,10 @@ public final class PruneJob implements JobExecutor {
             }
             PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
             IntFunction<TensorOps> ops = devices::createOps;
-            LayerMethod method = PruneMethods.layerMethod(spec.getMethod(), spec.getMethodOptionsMap(), spec.getPattern(), spec.getSparsity(),
-                    spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION), model.config());
+            LayerMethod method = PruneMethods.layerMethod(spec, spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION), model.config());
             PrunePlan plan = new PrunePlan(model, method, calibration, scoringCalibration, evals, protocol, (int) spec.getEvalMaxTokens(), devices.count(), ops,
-                    JobOptions.intOption(spec, "window", 4), JobOptions.intOption(spec, "max_restarts", 2),
-                    new FaultInjector(JobOptions.intOption(spec, "debug_fail_call", 0)), Path.of(spec.getOutput()), maskedDense(spec),
+                    spec.getRuntime().hasWindow() ? spec.getRuntime().getWindow() : 4, spec.getRuntime().hasMaxRestarts() ? spec.getRuntime().getMaxRestarts() : 2,
+                    new FaultInjector(spec.getRuntime().getDebugFailCall()), Path.of(spec.getOutput()), maskedDense(spec),
                     JobInputs.tokenizerFiles(spec));
             CrashPoints.reach("planned");
             PruneSupervisor.Outcome outcome = runSupervisor(plan, run, events, cancel, spec);
