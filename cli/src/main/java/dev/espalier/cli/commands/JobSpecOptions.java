@@ -2,9 +2,11 @@ package dev.espalier.cli.commands;
 
 import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.eval.PerplexityProtocol;
-import dev.espalier.engine.runtime.node.JobSpecs;
+import dev.espalier.engine.job.JobSpecs;
 import dev.espalier.protocol.v1.JobSpec;
+import dev.espalier.protocol.v1.PolicyGradientSettings;
 import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.SparsityPattern;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,9 +36,9 @@ public final class JobSpecOptions {
             description = "Fraction of weights (units, for structured methods) removed, in [0, 1) (default: ${DEFAULT-VALUE}).")
     double sparsity;
 
-    @Option(names = "--pattern", defaultValue = "unstructured", completionCandidates = PatternNames.class,
-            description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
-    String pattern;
+    @Option(names = "--pattern", defaultValue = "unstructured", completionCandidates = PatternNames.class, converter = PatternConverter.class,
+            paramLabel = "<pattern>", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    SparsityPattern pattern;
 
     @Option(names = "--calib", paramLabel = "<file|self>",
             description = "Calibration text, or `self` for text the model generates (default: none).")
@@ -68,7 +70,8 @@ public final class JobSpecOptions {
     @Option(names = "--eval-max-tokens", defaultValue = "0", paramLabel = "N", description = "Score only the first N tokens of each file (default: all).")
     long evalMaxTokens;
 
-    @Option(names = "--method-option", paramLabel = "<key=value>", description = "A method-specific setting (repeatable).")
+    @Option(names = "--method-option", paramLabel = "<key=value>",
+            description = "A setting of the method or the pipeline, named as in the job spec's settings (repeatable).")
     Map<String, String> methodOptions = new LinkedHashMap<>();
 
     /** On / off, for {@code --recovery}. */
@@ -109,27 +112,46 @@ public final class JobSpecOptions {
         }
     }
 
-    /** The spec these options describe, paths made absolute; IllegalArgumentException naming the bad option. */
+    /**
+     * The spec these options describe, paths made absolute and the flags read into the method's typed settings;
+     * IllegalArgumentException naming the bad option (and {@link JobSpecs#validate}'s problems).
+     */
     public JobSpec toJobSpec() {
         JobSpec.Builder spec = JobSpec.newBuilder().setModel(absolute(model)).setMethod(method).setSparsity(sparsity)
                 .setPattern(pattern).setCalibrationSamples(calibrationSamples).setCalibrationSeqlen(calibrationSeqlen)
-                .setSeed(seed).setOutput(absolute(output)).setDevices(devices).setEvalMaxTokens(evalMaxTokens)
-                .setEvalProtocol(dev.espalier.protocol.v1.PerplexityProtocol.valueOf("PERPLEXITY_PROTOCOL_" + evalProtocol.name()))
-                .putAllMethodOptions(methodOptions);
+                .setSeed(seed).setOutput(absolute(output)).addAllDevices(JobSpecs.devicesOf(devices)).setEvalMaxTokens(evalMaxTokens)
+                .setEvalProtocol(dev.espalier.protocol.v1.PerplexityProtocol.valueOf("PERPLEXITY_PROTOCOL_" + evalProtocol.name()));
+        methodOptions.forEach((key, value) -> MethodOptions.apply(spec, method, key, value));
+        JobSpecs.Family family = JobSpecs.familyOf(method);
+        String label = PruneMethods.label(method);
         if (export != null) {
-            spec.putMethodOptions("export", export);
+            if (family != JobSpecs.Family.STRUCTURED) {
+                throw new IllegalArgumentException("--export " + export + " applies to the structured methods (wanda-sp, flap, goa); "
+                        + label + " keeps the dense shapes anyway");
+            }
+            MethodOptions.apply(spec, method, "export", export);
         }
         if (recovery != null) {
-            spec.putMethodOptions("recovery", recovery.name());
+            if (family != JobSpecs.Family.STRUCTURED) {
+                throw new IllegalArgumentException("--recovery applies to goa only, not to " + label);
+            }
+            spec.getStructuredBuilder().setRecovery(recovery == Switch.on);
         }
-        if (init != null) {
-            spec.putMethodOptions("init", init.name().replace('_', '-'));
-        }
-        if (steps != null) {
-            spec.putMethodOptions("steps", Integer.toString(steps));
-        }
-        if (rolloutsInFlight != null) {
-            spec.putMethodOptions("rollouts_in_flight", Integer.toString(rolloutsInFlight));
+        if (init != null || steps != null || rolloutsInFlight != null) {
+            if (family != JobSpecs.Family.POLICY_GRADIENT) {
+                throw new IllegalArgumentException((init != null ? "--init" : steps != null ? "--steps" : "--rollouts-in-flight")
+                        + " applies to policy-gradient, not to " + label);
+            }
+            PolicyGradientSettings.Builder pg = spec.getPolicyGradientBuilder();
+            if (init != null) {
+                pg.setInit(init == PolicyInit.goa ? PolicyGradientSettings.Init.INIT_GOA : PolicyGradientSettings.Init.INIT_WANDA_SP);
+            }
+            if (steps != null) {
+                pg.setSteps(steps);
+            }
+            if (rolloutsInFlight != null) {
+                pg.setRolloutsInFlight(rolloutsInFlight);
+            }
         }
         if (tokenizer != null) {
             spec.setTokenizer(absolute(tokenizer));
@@ -172,21 +194,31 @@ public final class JobSpecOptions {
         }
     }
 
-    /** The method names the command line accepts. */
+    /** The method names the command line accepts (from the protocol's enum). */
     static final class MethodNames implements Iterable<String> {
         @Override
         public Iterator<String> iterator() {
-            return java.util.Arrays.stream(PruneMethod.values())
-                    .filter(m -> m != PruneMethod.UNRECOGNIZED && m != PruneMethod.PRUNE_METHOD_UNSPECIFIED)
-                    .map(PruneMethods::label).iterator();
+            return JobSpecs.methodNames().iterator();
         }
     }
 
-    /** The sparsity patterns the command line accepts. */
+    /** The sparsity patterns the command line accepts (from the protocol's enum). */
     static final class PatternNames implements Iterable<String> {
         @Override
         public Iterator<String> iterator() {
-            return List.of("unstructured", "2:4", "4:8").iterator();
+            return JobSpecs.patternNames().iterator();
+        }
+    }
+
+    /** Reads "2:4" as {@link SparsityPattern#SPARSITY_PATTERN_2_4}. */
+    static final class PatternConverter implements ITypeConverter<SparsityPattern> {
+        @Override
+        public SparsityPattern convert(String value) {
+            try {
+                return JobSpecs.patternOf(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
         }
     }
 }

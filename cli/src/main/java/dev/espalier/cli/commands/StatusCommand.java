@@ -1,7 +1,7 @@
 package dev.espalier.cli.commands;
 
 import dev.espalier.engine.prune.methods.PruneMethods;
-import dev.espalier.engine.runtime.node.JobSpecs;
+import dev.espalier.engine.job.JobSpecs;
 import dev.espalier.protocol.v1.GetJobRequest;
 import dev.espalier.protocol.v1.JobState;
 import dev.espalier.protocol.v1.JobStatus;
@@ -59,7 +59,7 @@ public final class StatusCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, row, "JOB", "STATE", "PROGRESS", "METHOD", "SPARSITY", "MESSAGE");
         for (JobStatus job : jobs) {
             out.printf(Locale.ROOT, row, job.getJobId(), state(job.getState()), String.format(Locale.ROOT, "%.0f%%", 100 * job.getProgress()),
-                    PruneMethods.label(job.getSpec().getMethod()) + " " + job.getSpec().getPattern(),
+                    PruneMethods.label(job.getSpec().getMethod()) + " " + JobSpecs.patternLabel(job.getSpec().getPattern()),
                     String.format(Locale.ROOT, "%.2f", job.getSpec().getSparsity()), job.getMessage());
         }
     }
@@ -70,7 +70,7 @@ public final class StatusCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "progress   %.1f%%%s%s%n", 100 * job.getProgress(), job.getStage().isEmpty() ? "" : " of " + job.getStage(),
                 job.getEtaSeconds() > 0 ? String.format(Locale.ROOT, ", about %.0f s left", job.getEtaSeconds()) : "");
         out.printf(Locale.ROOT, "method     %s %s, sparsity %.4f, seed %d%n", PruneMethods.label(job.getSpec().getMethod()),
-                job.getSpec().getPattern(), job.getSpec().getSparsity(), job.getSpec().getSeed());
+                JobSpecs.patternLabel(job.getSpec().getPattern()), job.getSpec().getSparsity(), job.getSpec().getSeed());
         out.printf(Locale.ROOT, "model      %s%n", job.getSpec().getModel());
         out.printf(Locale.ROOT, "output     %s%n", job.getSpec().getOutput());
         out.printf(Locale.ROOT, "run dir    %s%n", job.getRunDir());

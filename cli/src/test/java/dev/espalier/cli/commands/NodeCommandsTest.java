@@ -11,7 +11,11 @@ import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.LayerPruned;
 import dev.espalier.protocol.v1.PerplexityProtocol;
 import dev.espalier.protocol.v1.Progress;
+import dev.espalier.protocol.v1.Device;
+import dev.espalier.protocol.v1.PolicyGradientSettings;
 import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.RuntimeSettings;
+import dev.espalier.protocol.v1.SparsityPattern;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -58,9 +62,9 @@ class NodeCommandsTest {
         Path home = tmp.resolve("node");
         Path model = Files.createDirectories(tmp.resolve("model"));
         try (Node node = Node.start(NodeOptions.defaults(home).withPort(0), spec -> FAKE)) {
-            Run submit = run(new SubmitCommand(), "--home", home.toString(), "--model", model.toString(), "--method", "wanda-sp",
-                    "--sparsity", "0.3", "--pattern", "2:4", "--out", tmp.resolve("out").toString(), "--eval-data",
-                    model.toString(), "--eval-protocol", "seq128", "--method-option", "steps=3");
+            Run submit = run(new SubmitCommand(), "--home", home.toString(), "--model", model.toString(), "--method", "sparsegpt",
+                    "--sparsity", "0.5", "--pattern", "2:4", "--calib", model.toString(), "--out", tmp.resolve("out").toString(),
+                    "--eval-data", model.toString(), "--eval-protocol", "seq128", "--method-option", "blocksize=64");
             assertEquals(0, submit.exit(), submit.err());
             String id = submit.out().strip();
             assertTrue(id.matches("\\d{8}-\\d{6}-[0-9a-f]{4}"), id);
@@ -73,14 +77,14 @@ class NodeCommandsTest {
             Run detail = run(new StatusCommand(), "--home", home.toString(), id);
             assertEquals(0, detail.exit(), detail.err());
             assertTrue(detail.out().contains("state      succeeded: succeeded: " + tmp.resolve("out")), detail.out());
-            assertTrue(detail.out().contains("method     wanda-sp 2:4, sparsity 0.3000, seed 0"), detail.out());
+            assertTrue(detail.out().contains("method     sparsegpt 2:4, sparsity 0.5000, seed 0"), detail.out());
 
             Run cancel = run(new CancelCommand(), "--home", home.toString(), id);
             assertEquals(2, cancel.exit());
             assertEquals("espalier cancel: error: job " + id + " already ended: succeeded\n", cancel.err());
 
             Run failing = run(new SubmitCommand(), "--home", home.toString(), "--model", model.toString(), "--method", "wanda",
-                    "--out", tmp.resolve("out2").toString());
+                    "--calib", model.toString(), "--out", tmp.resolve("out2").toString());
             Run failed = run(new WatchCommand(), "--home", home.toString(), "--quiet", failing.out().strip());
             assertEquals(1, failed.exit());
             assertEquals("failed: " + model + ": not a model", failed.out().lines().toList().getLast());
@@ -95,15 +99,21 @@ class NodeCommandsTest {
     void submittedSpecCarriesEveryOptionWithAbsolutePaths() {
         JobSpecOptions options = new JobSpecOptions();
         new CommandLine(options).setCaseInsensitiveEnumValuesAllowed(true).parseArgs("--model", "m", "--method", "POLICY_GRADIENT",
-                "--sparsity", "0.25", "--pattern", "4:8", "--calib", "self", "--calib-samples", "16", "--calib-seqlen", "64",
+                "--sparsity", "0.25", "--calib", "c.txt", "--calib-samples", "16", "--calib-seqlen", "64",
                 "--seed", "9", "--out", "o", "--devices", "cpu:2", "--eval-data", "a.txt,b.txt", "--eval-protocol", "stream",
-                "--eval-max-tokens", "100", "--method-option", "lr=0.1");
+                "--eval-max-tokens", "100", "--method-option", "lr=0.1", "--method-option", "score=reinforce", "--init", "goa",
+                "--steps", "7", "--method-option", "window=3");
         Path cwd = Path.of("").toAbsolutePath();
         JobSpec expected = JobSpec.newBuilder().setModel(cwd.resolve("m").toString())
-                .setMethod(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT).setSparsity(0.25).setPattern("4:8").setCalibration("self")
+                .setMethod(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT).setSparsity(0.25).setPattern(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED)
+                .setCalibration(cwd.resolve("c.txt").toString())
                 .setCalibrationSamples(16).setCalibrationSeqlen(64).setSeed(9).setOutput(cwd.resolve("o").toString())
-                .setDevices("cpu:2").addEvalData(cwd.resolve("a.txt").toString()).addEvalData(cwd.resolve("b.txt").toString())
-                .setEvalProtocol(PerplexityProtocol.PERPLEXITY_PROTOCOL_STREAM).setEvalMaxTokens(100).putMethodOptions("lr", "0.1")
+                .addDevices(Device.newBuilder().setKind(Device.Kind.KIND_CPU).setCpuShares(2))
+                .addEvalData(cwd.resolve("a.txt").toString()).addEvalData(cwd.resolve("b.txt").toString())
+                .setEvalProtocol(PerplexityProtocol.PERPLEXITY_PROTOCOL_STREAM).setEvalMaxTokens(100)
+                .setPolicyGradient(PolicyGradientSettings.newBuilder().setLr(0.1).setScore(PolicyGradientSettings.Score.SCORE_REINFORCE)
+                        .setInit(PolicyGradientSettings.Init.INIT_GOA).setSteps(7))
+                .setRuntime(RuntimeSettings.newBuilder().setWindow(3))
                 .build();
         assertEquals(expected, options.toJobSpec());
     }

@@ -35,7 +35,9 @@ import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.LayerReport;
 import dev.espalier.protocol.v1.MatrixReport;
 import dev.espalier.engine.prune.LinearModule;
-import dev.espalier.engine.prune.MethodOptions;
+import dev.espalier.engine.job.JobSpecs;
+import dev.espalier.protocol.v1.PolicyGradientSettings;
+import dev.espalier.protocol.v1.StructuredSettings;
 import dev.espalier.protocol.v1.Progress;
 import dev.espalier.protocol.v1.RunReport;
 import java.lang.foreign.Arena;
@@ -76,62 +78,45 @@ public final class PolicyGradientJob implements JobExecutor {
     static final int DEFAULT_SEQLEN = 128;
 
     /**
-     * The job's method options, read once ({@link MethodOptions}: unknown names are refused): {@code init} (wanda-sp or
-     * goa), the learner's settings ({@code steps}, {@code rollouts}, {@code lr}; {@code score=official} — the official
-     * code's (m − s)/sqrt(s(1 − s)) — or {@code reinforce} — the textbook (m − s)/(s(1 − s)); {@code layer_sparsity}
-     * &gt; 0 adds a keep-probability per decoder layer, the paper's layer granularity, with that fraction of layers
-     * removed), and how the learner runs ({@code batch_size}, {@code rollouts_in_flight}, {@code checkpoint_every}).
+     * The job's policy-gradient settings (validated by JobSpecs; unset fields take the defaults): {@code init}
+     * (wanda-sp or goa), the learner's settings ({@code steps}, {@code rollouts}, {@code lr}; {@code score=official} —
+     * the official code's (m − s)/sqrt(s(1 − s)) — or {@code reinforce} — the textbook (m − s)/(s(1 − s));
+     * {@code layer_sparsity} &gt; 0 adds a keep-probability per decoder layer, the paper's layer granularity, with that
+     * fraction of layers removed), and how the learner runs ({@code batch_size}, {@code rollouts_in_flight},
+     * {@code checkpoint_every}).
      */
     record Settings(String init, PolicyGradientConfig config, boolean layerUnits, int batchSize, int rolloutsInFlight, int checkpointEvery) {
 
         static Settings of(JobSpec spec) {
-            MethodOptions o = new MethodOptions(spec.getMethodOptionsMap());
-            String init = o.choice("init", "wanda-sp", "wanda-sp", "goa");
-            double lr = o.real("lr", 0.05);
-            PolicyGradientConfig config = PolicyGradientConfig.official(o.integer("steps", 1000), 1 - spec.getSparsity(), lr)
-                    .withRollouts(o.integer("rollouts", 2));
-            if (o.choice("score", "official", "official", "reinforce").equals("reinforce")) {
+            PolicyGradientSettings o = spec.getPolicyGradient();
+            String init = o.getInit() == PolicyGradientSettings.Init.INIT_GOA ? "goa" : "wanda-sp";
+            double lr = o.hasLr() ? o.getLr() : 0.05;
+            PolicyGradientConfig config = PolicyGradientConfig.official(o.hasSteps() ? o.getSteps() : 1000, 1 - spec.getSparsity(), lr)
+                    .withRollouts(o.hasRollouts() ? o.getRollouts() : 2);
+            if (o.getScore() == PolicyGradientSettings.Score.SCORE_REINFORCE) {
                 config = config.withScoreFunction(ScoreFunction.REINFORCE);
             }
-            double layerSparsity = o.real("layer_sparsity", 0);
-            if (!(layerSparsity >= 0 && layerSparsity < 1)) {
-                throw new IllegalArgumentException("--method-option layer_sparsity must be in [0, 1), got " + layerSparsity);
-            }
+            double layerSparsity = o.hasLayerSparsity() ? o.getLayerSparsity() : 0;
             if (layerSparsity > 0) {
                 config = config.withLayerKeepRatio(1 - layerSparsity, lr);
             }
-            Settings settings = new Settings(init, config, layerSparsity > 0, o.integer("batch_size", 4), o.integer("rollouts_in_flight", 2),
-                    o.integer("checkpoint_every", 20));
-            o.requireAllUsed("policy-gradient");
-            if (settings.batchSize < 1 || settings.rolloutsInFlight < 1 || settings.checkpointEvery < 1) {
-                throw new IllegalArgumentException("--method-option batch_size, rollouts_in_flight and checkpoint_every must be ≥ 1, got "
-                        + settings.batchSize + ", " + settings.rolloutsInFlight + ", " + settings.checkpointEvery);
-            }
-            return settings;
+            return new Settings(init, config, layerSparsity > 0, o.hasBatchSize() ? o.getBatchSize() : 4,
+                    o.hasRolloutsInFlight() ? o.getRolloutsInFlight() : 2, o.hasCheckpointEvery() ? o.getCheckpointEvery() : 20);
         }
     }
 
-    /** Checks the options; IllegalArgumentException naming the bad one. */
+    /** Checks the spec ({@link JobSpecs#validate}) and that this build has its devices; IllegalArgumentException naming the problem. */
     @Override
     public void validate(JobSpec spec) {
-        if (!spec.getPattern().isEmpty() && !spec.getPattern().equals("unstructured")) {
-            throw new IllegalArgumentException("--pattern " + spec.getPattern() + " does not apply to policy-gradient, which removes"
-                    + " whole key/value groups and FFN channels");
-        }
-        if (!(spec.getSparsity() >= 0 && spec.getSparsity() < 1)) {
-            throw new IllegalArgumentException("--sparsity must be in [0, 1), got " + spec.getSparsity());
-        }
+        JobSpecs.validate(spec);
         Settings.of(spec);
-        if (spec.getCalibration().isEmpty() || spec.getCalibration().equals("self")) {
-            throw new IllegalArgumentException("--calib <file> is required: policy-gradient scores masks by the loss on calibration text");
-        }
-        DeviceSpec.parse(spec.getDevices());
+        DeviceSpec.of(spec.getDevicesList());
     }
 
     @Override
     public void run(JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel) throws Exception {
         validate(spec);
-        DeviceSpec devices = DeviceSpec.parse(spec.getDevices());
+        DeviceSpec devices = DeviceSpec.of(spec.getDevicesList());
         try (LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
             Tokenizer tokenizer = JobInputs.tokenizer(spec);
             int seqlen = JobInputs.seqlen(spec, model.config(), DEFAULT_SEQLEN);
@@ -256,7 +241,7 @@ public final class PolicyGradientJob implements JobExecutor {
      */
     static MetricInitialisation.UnitScores goaScores(DeviceSystem system, LlamaModel model, int[][] calibration) throws Exception {
         LlamaConfig config = model.config();
-        StructuredMethod goa = StructuredMethod.of(StructuredMethod.Kind.GOA, config, 0.5, Map.of("recovery", "off"));
+        StructuredMethod goa = StructuredMethod.of(StructuredMethod.Kind.GOA, config, 0.5, StructuredSettings.newBuilder().setRecovery(false).build());
         for (int l = 0; l < config.numLayers(); l++) {
             int layer = l;
             system.call(0, replyTo -> new DeviceWorker.OpenLayer(0, layer, model.layer(layer), model.layer(layer), false, goa, replyTo));

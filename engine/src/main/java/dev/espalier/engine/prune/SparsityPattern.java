@@ -18,6 +18,24 @@ public record SparsityPattern(int keep, int group) {
         }
     }
 
+    /**
+     * The pattern a job spec names, read from the enum value's name (SPARSITY_PATTERN_2_4 → 2:4), so that the list
+     * of patterns lives in the protocol only; IllegalArgumentException for UNSPECIFIED / UNRECOGNIZED.
+     */
+    public static SparsityPattern of(dev.espalier.protocol.v1.SparsityPattern pattern) {
+        if (pattern == dev.espalier.protocol.v1.SparsityPattern.UNRECOGNIZED
+                || pattern == dev.espalier.protocol.v1.SparsityPattern.SPARSITY_PATTERN_UNSPECIFIED) {
+            throw new IllegalArgumentException("pattern is required (unstructured, 2:4 or 4:8), got " + pattern);
+        }
+        return parse(label(pattern));
+    }
+
+    /** The command line's name of a spec's pattern: "unstructured", "2:4", "4:8" (from the enum value's name). */
+    public static String label(dev.espalier.protocol.v1.SparsityPattern pattern) {
+        String rest = pattern.name().replaceFirst("^SPARSITY_PATTERN_", "");
+        return Character.isDigit(rest.charAt(0)) ? rest.replace('_', ':') : rest.toLowerCase(Locale.ROOT);
+    }
+
     /** Parses "unstructured" or "N:M" (e.g. "2:4"). */
     public static SparsityPattern parse(String text) {
         String t = text.trim().toLowerCase(Locale.ROOT);

@@ -1,7 +1,10 @@
 package dev.espalier.engine.runtime;
 
+import dev.espalier.engine.job.JobSpecs;
 import dev.espalier.kernels.TensorOps;
 import dev.espalier.kernels.cpu.CpuOps;
+import dev.espalier.protocol.v1.Device;
+import java.util.List;
 
 /**
  * The devices a job runs on: {@code cpu} (one worker with every core) or {@code cpu:N} (the cores split into N
@@ -12,28 +15,30 @@ import dev.espalier.kernels.cpu.CpuOps;
  */
 public record DeviceSpec(int count, int threadsPerDevice) {
 
+    /** The devices of the command line's spelling ({@link JobSpecs#devicesOf}): "cpu", "cpu:2". */
     public static DeviceSpec parse(String text) {
-        String t = text == null ? "" : text.trim();
+        return of(JobSpecs.devicesOf(text));
+    }
+
+    /**
+     * The workers of a spec's devices (validated by {@link JobSpecs}): none or one CPU entry; CUDA devices need the GPU
+     * backend, which this build does not have (UnsupportedOperationException).
+     */
+    public static DeviceSpec of(List<Device> devices) {
         int cores = Runtime.getRuntime().availableProcessors();
-        if (t.isEmpty() || t.equals("cpu")) {
+        if (devices.isEmpty()) {
             return new DeviceSpec(1, cores);
         }
-        if (t.startsWith("cpu:")) {
-            int n;
-            try {
-                n = Integer.parseInt(t.substring(4));
-            } catch (NumberFormatException e) {
-                n = 0;
-            }
-            if (n < 1 || n > 64) {
-                throw new IllegalArgumentException("--devices cpu:N needs N between 1 and 64, got \"" + text + "\"");
-            }
-            return new DeviceSpec(n, Math.max(1, cores / n));
+        Device d = devices.getFirst();
+        if (d.getKind() == Device.Kind.KIND_CUDA || devices.size() > 1) {
+            throw new UnsupportedOperationException("--devices " + JobSpecs.devicesLabel(devices)
+                    + ": the CUDA backend is not in this build; use cpu or cpu:N");
         }
-        if (t.startsWith("cuda")) {
-            throw new UnsupportedOperationException("--devices " + text + ": the CUDA backend is not in this build; use cpu or cpu:N");
+        if (d.getKind() != Device.Kind.KIND_CPU || (d.hasCpuShares() && (d.getCpuShares() < 1 || d.getCpuShares() > 64))) {
+            throw new IllegalArgumentException("--devices must be cpu or cpu:N with N between 1 and 64, got " + JobSpecs.devicesLabel(devices));
         }
-        throw new IllegalArgumentException("--devices must be cpu or cpu:N (e.g. cpu:2), got \"" + text + "\"");
+        int n = d.hasCpuShares() ? d.getCpuShares() : 1;
+        return new DeviceSpec(n, Math.max(1, cores / n));
     }
 
     /** The backend of worker {@code index}. */

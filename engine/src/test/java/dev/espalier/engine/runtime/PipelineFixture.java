@@ -16,6 +16,7 @@ import dev.espalier.engine.tokenizer.Tokenizer;
 import dev.espalier.engine.tokenizer.TokenizerLoader;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.UnstructuredSettings;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -45,7 +46,7 @@ final class PipelineFixture {
     static PrunePlan plan(LlamaModel model, PruneMethod method, SolveOrder order, SparsityPattern pattern, double sparsity,
                           int[][] calibration, int devices, FaultInjector faults, Path output) {
         DeviceSpec spec = new DeviceSpec(devices, 1);
-        return plan(model, new UnstructuredMethod(PruneMethods.linear(method, Map.of()), pattern, sparsity, order, true), calibration, devices,
+        return plan(model, new UnstructuredMethod(PruneMethods.linear(method, UnstructuredSettings.getDefaultInstance()), pattern, sparsity, order, true), calibration, devices,
                 faults, output);
     }
 

@@ -14,6 +14,7 @@ import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.engine.prune.structured.StructuredMethod;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.StructuredSettings;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,7 +58,7 @@ class PruneSupervisorTest {
         return Files.readAllBytes(out.resolve("model.safetensors"));
     }
 
-    private byte[] pruneStructured(String name, StructuredMethod.Kind kind, Map<String, String> options, int devices) throws Exception {
+    private byte[] pruneStructured(String name, StructuredMethod.Kind kind, StructuredSettings options, int devices) throws Exception {
         Path out = tmp.resolve(name + "-model");
         PrunePlan plan = PipelineFixture.plan(model, StructuredMethod.of(kind, model.config(), 0.3, options), calibration, devices,
                 FaultInjector.NONE, out);
@@ -76,7 +77,9 @@ class PruneSupervisorTest {
     @ParameterizedTest
     @EnumSource(value = StructuredMethod.Kind.class)
     void structuredPruningIsBitIdenticalOnOneAndTwoDevices(StructuredMethod.Kind kind) throws Exception {
-        Map<String, String> options = kind == StructuredMethod.Kind.WANDA_SP ? Map.of("allocation", "global") : Map.of();
+        StructuredSettings options = kind == StructuredMethod.Kind.WANDA_SP
+                ? StructuredSettings.newBuilder().setAllocation(StructuredSettings.Allocation.ALLOCATION_GLOBAL).build()
+                : StructuredSettings.getDefaultInstance();
         assertArrayEquals(pruneStructured(kind + "-one", kind, options, 1), pruneStructured(kind + "-two", kind, options, 2));
     }
 

@@ -12,7 +12,10 @@ import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.JobState;
 import dev.espalier.protocol.v1.JobStatus;
 import dev.espalier.protocol.v1.ListJobsRequest;
+import dev.espalier.protocol.v1.Device;
+import dev.espalier.protocol.v1.PolicyGradientSettings;
 import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.SparsityPattern;
 import dev.espalier.protocol.v1.SubmitJobRequest;
 import dev.espalier.protocol.v1.WatchJobRequest;
 import java.io.IOException;
@@ -82,7 +85,8 @@ class NodeConcurrentJobsIT {
     /** A stand-in job (the fake pipeline reads no file). */
     private JobSpec fakeSpec(int i) {
         return JobSpec.newBuilder().setModel(tmp.resolve("model-" + i).toString()).setMethod(PruneMethod.PRUNE_METHOD_WANDA)
-                .setSparsity(0.5).setPattern("unstructured").setSeed(i).setOutput(tmp.resolve("out-" + i).toString()).build();
+                .setSparsity(0.5).setPattern(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED).setSeed(i).setOutput(tmp.resolve("out-" + i).toString())
+                .setCalibration(tmp.resolve("calibration.txt").toString()).setCalibrationSamples(1).build();
     }
 
     /** A real pruning job of stories260K with a small calibration set; methods alternate, every fifth structured (the last policy-gradient). */
@@ -93,13 +97,13 @@ class NodeConcurrentJobsIT {
                 : i % 2 == 0 ? PruneMethod.PRUNE_METHOD_WANDA : PruneMethod.PRUNE_METHOD_MAGNITUDE;
         JobSpec.Builder spec = JobSpec.newBuilder();
         if (method == PruneMethod.PRUNE_METHOD_POLICY_GRADIENT) {
-            spec.putMethodOptions("steps", "10");
+            spec.setPolicyGradient(PolicyGradientSettings.newBuilder().setSteps(10));
         }
         return spec.setModel(SharedData.model("stories260K/stories260K.bin").toString())
                 .setMethod(method).setSparsity(structured ? 0.3 : 0.5)
-                .setPattern(i % 3 == 0 && !structured ? "2:4" : "unstructured").setSeed(i)
+                .setPattern(i % 3 == 0 && !structured ? SparsityPattern.SPARSITY_PATTERN_2_4 : SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED).setSeed(i)
                 .setCalibration(SharedData.data("tinystories/tinystories_val_sample.txt").toString())
-                .setCalibrationSamples(2).setCalibrationSeqlen(32).setDevices("cpu")
+                .setCalibrationSamples(2).setCalibrationSeqlen(32).addDevices(Device.newBuilder().setKind(Device.Kind.KIND_CPU))
                 .setOutput(tmp.resolve("out-" + i).toString()).build();
     }
 

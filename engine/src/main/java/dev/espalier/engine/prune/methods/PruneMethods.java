@@ -3,49 +3,56 @@ package dev.espalier.engine.prune.methods;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.prune.Alps;
 import dev.espalier.engine.prune.LayerMethod;
-import dev.espalier.engine.prune.MethodOptions;
 import dev.espalier.engine.prune.PruningMethod;
 import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparseGpt;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.engine.prune.UnstructuredMethod;
+import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.prune.MagnitudePruner;
+import dev.espalier.engine.prune.WandaPruner;
+import dev.espalier.engine.prune.SparseGptPruner;
+import dev.espalier.engine.prune.AlpsPruner;
 import dev.espalier.engine.prune.structured.StructuredMethod;
+import dev.espalier.protocol.v1.AlpsSettings;
+import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.SparseGptSettings;
+import dev.espalier.protocol.v1.UnstructuredSettings;
 import java.util.Locale;
-import java.util.Map;
 
-/**
- * The method registry: every pruning method (unstructured / N:M of {@code prune}, structured of {@code prune.structured})
- * by its protocol name, with its settings from a job's method options. Above both packages, so neither depends on it.
- */
+/** The pruning methods by their protocol name, configured by a job spec's typed settings (validated by JobSpecs). */
 public final class PruneMethods {
     private PruneMethods() {}
 
     /**
-     * The method {@code method} configured by {@code options} (names as in the methods' Options records, e.g.
-     * {@code blocksize}, {@code percdamp} for SparseGPT, {@code rho}, {@code iterations} for ALPS); unknown names are
-     * refused so a typo does not go unnoticed.
+     * The unstructured / N:M method {@code method} with its solver's settings from {@code settings}: unset fields take
+     * the methods' defaults ({@link SparseGpt.Options#defaults()}, {@link Alps.Options#defaults()}).
      */
-    public static PruningMethod linear(PruneMethod method, Map<String, String> options) {
-        MethodOptions o = new MethodOptions(options);
-        PruningMethod result = switch (method) {
+    public static PruningMethod linear(PruneMethod method, UnstructuredSettings settings) {
+        return switch (method) {
             case PRUNE_METHOD_MAGNITUDE -> PruningMethod.magnitude();
             case PRUNE_METHOD_WANDA -> PruningMethod.wanda();
-            case PRUNE_METHOD_SPARSEGPT -> {
-                SparseGpt.Options d = SparseGpt.Options.defaults();
-                yield PruningMethod.sparseGpt(new SparseGpt.Options(o.integer("blocksize", d.blockSize()), o.real("percdamp", d.percDamp())));
-            }
-            case PRUNE_METHOD_ALPS -> {
-                Alps.Options d = Alps.Options.defaults();
-                yield PruningMethod.alps(new Alps.Options(o.real("rho", d.rho()), o.integer("iterations", d.maxIterations()),
-                        o.integer("update_interval", d.updateInterval()), o.integer("switch_iteration", d.switchIteration()),
-                        o.real("stop_rho", d.stopRho()), o.integer("cg_iterations", d.cgIterations()),
-                        o.real("cg_tolerance", d.cgTolerance()), o.real("damp", d.dampFraction()), o.real("fixed_rho", d.fixedRho())));
-            }
+            case PRUNE_METHOD_SPARSEGPT -> PruningMethod.sparseGpt(sparseGptOptions(settings.getSparsegpt()));
+            case PRUNE_METHOD_ALPS -> PruningMethod.alps(alpsOptions(settings.getAlps()));
             default -> throw new UnsupportedOperationException("method " + label(method) + " is not available in this build");
         };
-        o.requireAllUsed(label(method));
-        return result;
+    }
+
+    /** SparseGPT's options: the set fields of {@code s}, the paper's defaults for the others. */
+    public static SparseGpt.Options sparseGptOptions(SparseGptSettings s) {
+        SparseGpt.Options d = SparseGpt.Options.defaults();
+        return new SparseGpt.Options(s.hasBlocksize() ? s.getBlocksize() : d.blockSize(), s.hasPercdamp() ? s.getPercdamp() : d.percDamp());
+    }
+
+    /** ALPS's options: the set fields of {@code s}, the official defaults for the others. */
+    public static Alps.Options alpsOptions(AlpsSettings s) {
+        Alps.Options d = Alps.Options.defaults();
+        return new Alps.Options(s.hasRho() ? s.getRho() : d.rho(), s.hasIterations() ? s.getIterations() : d.maxIterations(),
+                s.hasUpdateInterval() ? s.getUpdateInterval() : d.updateInterval(),
+                s.hasSwitchIteration() ? s.getSwitchIteration() : d.switchIteration(), s.hasStopRho() ? s.getStopRho() : d.stopRho(),
+                s.hasCgIterations() ? s.getCgIterations() : d.cgIterations(), s.hasCgTolerance() ? s.getCgTolerance() : d.cgTolerance(),
+                s.hasDamp() ? s.getDamp() : d.dampFraction(), s.hasFixedRho() ? s.getFixedRho() : d.fixedRho());
     }
 
     /** The structured kind of {@code method}, or null for the unstructured / N:M methods. */
@@ -59,26 +66,21 @@ public final class PruneMethods {
     }
 
     /**
-     * The layer pipeline's method for a job: structured methods (the fraction of prunable parameters removed, options
-     * of {@link StructuredMethod#of}; {@code dataFree}: calibrated on the model's own text) or the unstructured / N:M ones ({@link #linear}) in a solve order; {@code config}
-     * may be null to only validate.
+     * The layer pipeline's method for a job spec (validated by JobSpecs): structured methods (the fraction of prunable
+     * parameters removed, {@link StructuredMethod#of}; {@code dataFree}: calibrated on the model's own text) or the
+     * unstructured / N:M ones ({@link #linear}) in a solve order; {@code config} may be null to only build the settings.
      */
-    public static LayerMethod layerMethod(PruneMethod method, Map<String, String> options, String pattern, double sparsity,
-                                          boolean dataFree, LlamaConfig config) {
+    public static LayerMethod layerMethod(JobSpec spec, boolean dataFree, LlamaConfig config) {
+        PruneMethod method = spec.getMethod();
         StructuredMethod.Kind kind = structuredKind(method);
         if (kind != null) {
-            if (!pattern.isEmpty() && !pattern.equals("unstructured")) {
-                throw new IllegalArgumentException("--pattern " + pattern + " does not apply to " + label(method)
-                        + ": structured methods remove whole heads and channels (--sparsity is the fraction of prunable parameters)");
-            }
-            return StructuredMethod.of(kind, config, sparsity, options, dataFree);
+            return StructuredMethod.of(kind, config, spec.getSparsity(), spec.getStructured(), dataFree);
         }
-        SparsityPattern p = SparsityPattern.parse(pattern);
-        double s = p.validate(p.isNm() && sparsity == 0 ? Double.NaN : sparsity);
-        Map<String, String> linearOptions = new java.util.HashMap<>(options);
-        String order = linearOptions.getOrDefault("solve_order", "shared");
-        String errors = linearOptions.getOrDefault("reconstruction_error", "1");
-        return new UnstructuredMethod(linear(method, linearOptions), p, s, SolveOrder.parse(order), !errors.trim().equals("0"));
+        UnstructuredSettings u = spec.getUnstructured();
+        SparsityPattern p = SparsityPattern.of(spec.getPattern());
+        double s = p.validate(p.isNm() && spec.getSparsity() == 0 ? Double.NaN : spec.getSparsity());
+        SolveOrder order = u.getSolveOrder() == UnstructuredSettings.SolveOrder.SOLVE_ORDER_SEQUENTIAL ? SolveOrder.SEQUENTIAL : SolveOrder.SHARED;
+        return new UnstructuredMethod(linear(method, u), p, s, order, !u.hasReconstructionError() || u.getReconstructionError());
     }
 
     /** "wanda" for PRUNE_METHOD_WANDA. */

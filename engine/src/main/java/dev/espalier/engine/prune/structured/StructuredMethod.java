@@ -6,12 +6,11 @@ import dev.espalier.engine.prune.LayerAllocation;
 import dev.espalier.engine.prune.LayerMethod;
 import dev.espalier.engine.prune.LayerScores;
 import dev.espalier.engine.prune.LayerWork;
-import dev.espalier.engine.prune.MethodOptions;
+import dev.espalier.protocol.v1.StructuredSettings;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /**
  * Structured pruning of attention units and FFN channels (the hidden size is never pruned) to a target fraction of the
@@ -51,28 +50,30 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
     }
 
     /**
-     * The method {@code kind} for {@code config} with its options: {@code allocation=uniform|global} (default: global
-     * for FLAP, uniform otherwise, as the papers), {@code heads=group|query}, {@code recovery=on|off} (GOA; default on),
-     * {@code ridge} (default 0.01), {@code tau} (GOA; default 0). A null {@code config} only validates the options.
+     * The method {@code kind} for {@code config} with its settings (validated by JobSpecs; unset fields take the
+     * defaults): {@code allocation} (default: global for FLAP, uniform otherwise, as the papers), {@code heads}
+     * (group), {@code recovery} (GOA; default on), {@code ridge} (0.01), {@code tau} (GOA; 0). A null {@code config}
+     * only builds the settings.
      */
-    public static StructuredMethod of(Kind kind, LlamaConfig config, double sparsity, Map<String, String> options) {
-        return of(kind, config, sparsity, options, false);
+    public static StructuredMethod of(Kind kind, LlamaConfig config, double sparsity, StructuredSettings settings) {
+        return of(kind, config, sparsity, settings, false);
     }
 
-    /** As {@link #of(Kind, LlamaConfig, double, Map)}, for data-free calibration when {@code dataFree}. */
-    public static StructuredMethod of(Kind kind, LlamaConfig config, double sparsity, Map<String, String> options, boolean dataFree) {
-        MethodOptions o = new MethodOptions(options);
-        Allocation allocation = Allocation.valueOf(o.choice("allocation", kind == Kind.FLAP ? "global" : "uniform", "uniform", "global")
-                .toUpperCase(Locale.ROOT));
-        HeadGranularity granularity = o.choice("heads", "group", "group", "query").equals("group") ? HeadGranularity.KV_GROUP
-                : HeadGranularity.QUERY_IN_GROUP;
-        if (kind != Kind.GOA && (options.containsKey("recovery") || options.containsKey("tau"))) {
+    /** As {@link #of(Kind, LlamaConfig, double, StructuredSettings)}, for data-free calibration when {@code dataFree}. */
+    public static StructuredMethod of(Kind kind, LlamaConfig config, double sparsity, StructuredSettings settings, boolean dataFree) {
+        Allocation allocation = switch (settings.getAllocation()) {
+            case ALLOCATION_UNIFORM -> Allocation.UNIFORM;
+            case ALLOCATION_GLOBAL -> Allocation.GLOBAL;
+            default -> kind == Kind.FLAP ? Allocation.GLOBAL : Allocation.UNIFORM;
+        };
+        HeadGranularity granularity = settings.getHeads() == StructuredSettings.AttentionUnit.ATTENTION_UNIT_QUERY
+                ? HeadGranularity.QUERY_IN_GROUP : HeadGranularity.KV_GROUP;
+        if (kind != Kind.GOA && (settings.hasRecovery() || settings.hasTau())) {
             throw new IllegalArgumentException("--recovery and --method-option tau apply to goa only, not to " + label(kind));
         }
-        boolean recovery = kind == Kind.GOA && o.choice("recovery", "on", "on", "off").equals("on");
-        double ridge = o.real("ridge", 0.01);
-        double tau = kind == Kind.GOA ? o.real("tau", 0) : 0;
-        o.requireAllUsed(label(kind));
+        boolean recovery = kind == Kind.GOA && (!settings.hasRecovery() || settings.getRecovery());
+        double ridge = settings.hasRidge() ? settings.getRidge() : 0.01;
+        double tau = kind == Kind.GOA && settings.hasTau() ? settings.getTau() : 0;
         if (granularity == HeadGranularity.QUERY_IN_GROUP && config != null) {
             for (LlamaConfig.LayerDims d : config.layers()) {
                 if (d.numKvHeads() == 0 || d.numHeads() / d.numKvHeads() < 2) {
@@ -80,7 +81,7 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
                 }
             }
         }
-        if (ridge <= 0 || tau < 0) {
+        if (!(ridge > 0) || !(tau >= 0)) {
             throw new IllegalArgumentException("--method-option ridge must be positive and tau non-negative, got " + ridge + " and " + tau);
         }
         return new StructuredMethod(kind, config, sparsity, allocation, granularity, recovery, ridge, tau, dataFree);

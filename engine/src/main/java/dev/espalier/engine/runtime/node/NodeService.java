@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime.node;
 
+import dev.espalier.engine.job.JobSpecs;
 import dev.espalier.protocol.v1.CancelJobRequest;
 import dev.espalier.protocol.v1.EspalierNodeGrpc;
 import dev.espalier.protocol.v1.GetJobRequest;

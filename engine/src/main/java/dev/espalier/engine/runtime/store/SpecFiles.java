@@ -2,17 +2,18 @@ package dev.espalier.engine.runtime.store;
 
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.MessageOrBuilder;
+import com.google.protobuf.TextFormat;
 import dev.espalier.protocol.v1.JobSpec;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.util.TreeMap;
 
 /** How a {@link JobSpec} is saved (deterministic bytes, so its checksum is stable) and how two specs are told apart. */
 final class SpecFiles {
 
     private SpecFiles() {}
 
-    /** The spec's deterministic serialisation (map entries in key order). */
+    /** The spec's deterministic serialisation. */
     static byte[] deterministicBytes(JobSpec spec) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         CodedOutputStream out = CodedOutputStream.newInstance(bytes);
@@ -41,8 +42,8 @@ final class SpecFiles {
     }
 
     private static String show(JobSpec spec, FieldDescriptor field) {
-        Object value = field.isMapField() ? new TreeMap<>(spec.getMethodOptionsMap()) : spec.getField(field);
-        String text = String.valueOf(value);
+        Object value = spec.getField(field);
+        String text = value instanceof MessageOrBuilder m ? TextFormat.shortDebugString(m) : String.valueOf(value);
         return text.isEmpty() ? "\"\"" : text;
     }
 }

@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime.node;
 
+import dev.espalier.engine.job.JobSpecs;
 import dev.espalier.engine.prune.methods.PruneMethods;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -13,6 +13,8 @@ import dev.espalier.protocol.v1.JobState;
 import dev.espalier.protocol.v1.JobStatus;
 import dev.espalier.protocol.v1.ListJobsRequest;
 import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.SparsityPattern;
+import dev.espalier.protocol.v1.StructuredSettings;
 import dev.espalier.protocol.v1.SubmitJobRequest;
 import dev.espalier.protocol.v1.WatchJobRequest;
 import io.grpc.Status;
@@ -35,7 +37,8 @@ class NodeTest {
 
     static JobSpec spec(String model) {
         return JobSpec.newBuilder().setModel(model).setMethod(PruneMethod.PRUNE_METHOD_MAGNITUDE).setSparsity(0.5)
-                .setPattern("unstructured").setSeed(1).setOutput("/tmp/espalier-test-out").build();
+                .setPattern(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED).setSeed(1).setOutput("/tmp/espalier-test-out")
+                .setCalibration("/tmp/espalier-test-calibration.txt").setCalibrationSamples(1).build();
     }
 
     private NodeOptions options() {
@@ -160,11 +163,13 @@ class NodeTest {
             e = assertThrows(StatusRuntimeException.class, () -> watch(client, "nope", 0));
             assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
 
-            JobSpec bad = spec("relative/model").toBuilder().setSparsity(1.5).setPattern("3:4").build();
+            JobSpec bad = spec("relative/model").toBuilder().setSparsity(1.5).setPatternValue(7)
+                    .setStructured(StructuredSettings.newBuilder().setTau(-1)).build();
             e = assertThrows(StatusRuntimeException.class, () -> submit(client, bad));
             assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
             assertEquals("invalid job spec: model must be an absolute path, got 'relative/model'; sparsity must be in [0, 1),"
-                    + " got 1.5; pattern must be unstructured, 2:4 or 4:8, got '3:4'", e.getStatus().getDescription());
+                    + " got 1.5; pattern must be one of unstructured, 2:4, 4:8, got 7; structured settings do not apply to"
+                    + " magnitude, which takes unstructured settings", e.getStatus().getDescription());
             assertEquals(0, client.blocking(10).listJobs(ListJobsRequest.getDefaultInstance()).getJobsCount());
         }
     }

@@ -11,6 +11,8 @@ import dev.espalier.protocol.v1.Artefact;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.JobState;
 import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.RuntimeSettings;
+import dev.espalier.protocol.v1.SparsityPattern;
 import dev.espalier.protocol.v1.RunReport;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -32,7 +34,8 @@ class RunDirectoryTest {
 
     static JobSpec spec(String model) {
         return JobSpec.newBuilder().setModel(model).setMethod(PruneMethod.PRUNE_METHOD_WANDA).setSparsity(0.5)
-                .setPattern("unstructured").setSeed(7).setOutput("/out").putMethodOptions("k", "v").build();
+                .setPattern(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED).setSeed(7).setOutput("/out")
+                .setRuntime(RuntimeSettings.newBuilder().setWindow(4)).build();
     }
 
     private static AtomicFiles.ChannelWriter bytes(byte[] content) {
@@ -85,9 +88,9 @@ class RunDirectoryTest {
         RunDirectoryConflictException e = assertThrows(RunDirectoryConflictException.class,
                 () -> RunDirectory.open(dir, spec("/m/b")));
         assertEquals(dir + " belongs to job job-a (spec differs: model /m/a vs /m/b)", e.getMessage());
-        JobSpec otherOptions = spec("/m/a").toBuilder().putMethodOptions("k", "w").build();
+        JobSpec otherOptions = spec("/m/a").toBuilder().setRuntime(RuntimeSettings.newBuilder().setWindow(8)).build();
         e = assertThrows(RunDirectoryConflictException.class, () -> RunDirectory.open(dir, otherOptions));
-        assertEquals(dir + " belongs to job job-a (spec differs: method_options {k=v} vs {k=w})", e.getMessage());
+        assertEquals(dir + " belongs to job job-a (spec differs: runtime window: 4 vs window: 8)", e.getMessage());
     }
 
     @Test
