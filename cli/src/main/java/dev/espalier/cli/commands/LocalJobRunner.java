@@ -1,6 +1,8 @@
 package dev.espalier.cli.commands;
 
-import dev.espalier.engine.runtime.node.JobExecutors;
+import dev.espalier.engine.job.JobExecutors;
+import dev.espalier.engine.runtime.DeviceSpec;
+import dev.espalier.engine.runtime.Devices;
 import dev.espalier.engine.job.CancellationToken;
 import dev.espalier.engine.job.EventSink;
 import dev.espalier.engine.runtime.store.RunDirectory;
@@ -27,7 +29,9 @@ final class LocalJobRunner {
                 }
                 return recorded;
             };
-            JobExecutors.forSpec(run.spec()).run(run.spec(), run, sink, new CancellationToken());
+            try (Devices devices = Devices.start(DeviceSpec.of(run.spec().getDevicesList()))) {
+                JobExecutors.standard(devices).forSpec(run.spec()).run(run.spec(), run, sink, new CancellationToken());
+            }
         }
         RunReport report = run.report().orElseThrow(() -> new IllegalStateException(run.dir() + ": the job ended without a report"));
         print(report, run, out);

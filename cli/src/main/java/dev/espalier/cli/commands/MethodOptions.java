@@ -5,7 +5,7 @@ import com.google.protobuf.Descriptors.EnumValueDescriptor;
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
 import dev.espalier.engine.job.JobSpecs;
-import dev.espalier.engine.prune.PruneMethods;
+import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.protocol.v1.AlpsSettings;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PolicyGradientSettings;

@@ -1,6 +1,6 @@
 package dev.espalier.cli.commands;
 
-import dev.espalier.engine.runtime.node.JobExecutors;
+import dev.espalier.engine.job.JobExecutors;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.protocol.v1.JobSpec;
 import java.nio.file.Path;
@@ -43,7 +43,7 @@ public final class PruneCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         JobSpec jobSpec = job.toJobSpec();
         JobSpecOptions.checkInputsExist(jobSpec);
-        JobExecutors.forSpec(jobSpec).validate(jobSpec);
+        JobExecutors.validate(jobSpec);
         Path dir = runDir != null ? runDir : Path.of(jobSpec.getOutput() + ".run");
         try (RunDirectory run = RunDirectory.openOrCreate(dir, "prune-" + UUID.randomUUID(), jobSpec)) {
             return LocalJobRunner.run(run, spec.commandLine().getOut(), !output.quiet);

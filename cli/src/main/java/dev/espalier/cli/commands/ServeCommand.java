@@ -1,5 +1,7 @@
 package dev.espalier.cli.commands;
 
+import dev.espalier.engine.job.JobSpecs;
+import dev.espalier.engine.runtime.DeviceSpec;
 import dev.espalier.engine.runtime.node.Node;
 import dev.espalier.engine.runtime.node.NodeOptions;
 import java.io.PrintWriter;
@@ -16,7 +18,7 @@ import picocli.CommandLine.Model.CommandSpec;
         "Jobs survive restarts: queued ones stay queued, running ones resume from their last checkpoint."},
         footer = {"", "Examples:",
                 "  ./espalier serve",
-                "  ./espalier serve --home /data/espalier --port 0 --slots 2",
+                "  ./espalier serve --home /data/espalier --port 0 --slots 2 --devices cpu:2",
                 "  ./espalier serve --bind 0.0.0.0    # other machines too: no authentication!"})
 public final class ServeCommand implements Callable<Integer> {
 
@@ -33,6 +35,11 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--slots", defaultValue = "" + NodeOptions.DEFAULT_SLOTS, paramLabel = "N", description = "Jobs run at the same time (default: ${DEFAULT-VALUE}).")
     int slots;
 
+    @Option(names = "--devices", defaultValue = "cpu", paramLabel = "<devices>",
+            description = "The node's device workers, shared by every job (a job's --devices picks how many it uses): cpu (one worker,"
+                    + " every core) or cpu:N (the cores split into N workers) (default: ${DEFAULT-VALUE}).")
+    String devices;
+
     @Option(names = "--queue", defaultValue = "" + NodeOptions.DEFAULT_QUEUE_CAPACITY, paramLabel = "N",
             description = "Jobs that may wait for a slot; more are refused (default: ${DEFAULT-VALUE}).")
     int queue;
@@ -46,13 +53,13 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         NodeOptions options = new NodeOptions(home != null ? home : NodeOptions.defaultHome(), bind, port, slots, queue);
-        Node node = Node.start(options);
+        Node node = Node.start(options, DeviceSpec.of(JobSpecs.devicesOf(devices)));
         Thread hook = new Thread(node::close, "espalier-node-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try (RunLogFile log = RunLogFile.attach(node.home().resolve("node.log"))) {
             PrintWriter out = spec.commandLine().getOut();
             out.println("espalier node listening on " + node.address() + " (home " + node.home() + ", " + slots
-                    + " slot(s), queue of " + queue + "); stop with Ctrl-C; log in " + node.home().resolve("node.log"));
+                    + " slot(s), queue of " + queue + ", devices " + devices + " shared by every job); stop with Ctrl-C; log in " + node.home().resolve("node.log"));
             out.flush();
             node.awaitTermination();
         }

@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.espalier.cli.EspalierCli;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.protocol.v1.JobSpec;
+import dev.espalier.protocol.v1.PolicyGradientSettings;
 import dev.espalier.protocol.v1.PruneMethod;
 import java.nio.file.Path;
 import java.util.List;
@@ -86,13 +87,16 @@ class PruneCommandTest {
     @Test
     void methodSpecificFlagsBecomeMethodOptions() {
         PruneCommand prune = parse(PruneCommand.class, "prune", "--model", "m.bin", "--method", "policy-gradient", "--sparsity", "0.3",
-                "--init", "goa", "--steps", "1000", "--rollouts-in-flight", "2", "--calib", "self", "--out", "o",
-                "--method-option", "lr=0.05", "--method-option", "rollouts=2", "--recovery", "off", "--export", "masked-dense");
+                "--init", "goa", "--steps", "1000", "--rollouts-in-flight", "3", "--calib", "c.txt", "--out", "o",
+                "--method-option", "lr=0.05", "--method-option", "rollouts=2");
         JobSpec spec = prune.job.toJobSpec();
         assertEquals(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT, spec.getMethod());
-        assertEquals("self", spec.getCalibration());
-        assertEquals(Map.of("lr", "0.05", "rollouts", "2", "init", "goa", "steps", "1000", "rollouts_in_flight", "2", "recovery", "off",
-                "export", "masked-dense"), spec.getMethodOptionsMap());
+        assertTrue(spec.hasPolicyGradient(), spec.toString());
+        assertEquals(PolicyGradientSettings.Init.INIT_GOA, spec.getPolicyGradient().getInit());
+        assertEquals(1000, spec.getPolicyGradient().getSteps());
+        assertEquals(3, spec.getPolicyGradient().getRolloutsInFlight());
+        assertEquals(0.05, spec.getPolicyGradient().getLr());
+        assertEquals(2, spec.getPolicyGradient().getRollouts());
         assertTrue(Path.of(spec.getModel()).isAbsolute(), spec.getModel());
     }
 

@@ -8,9 +8,13 @@ import dev.espalier.engine.prune.policy.PolicyState;
 import dev.espalier.engine.prune.policy.UnitLayout;
 import dev.espalier.engine.runtime.DeviceSpec;
 import dev.espalier.engine.runtime.PolicyLearner;
-import dev.espalier.engine.runtime.PolicyLearning;
+import dev.espalier.engine.job.PolicyGradientMethod;
+import dev.espalier.engine.runtime.Devices;
+import dev.espalier.engine.runtime.FaultInjector;
+import dev.espalier.engine.runtime.ModelRef;
 import dev.espalier.engine.tokenizer.Tokenizer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -44,7 +48,7 @@ public final class PolicyRolloutBenchmark {
             throws Exception {
         PolicyGradientConfig config = PolicyGradientConfig.official(steps, 0.7, 0.05);
         PolicyState start = PolicyState.uniform(UnitLayout.of(model.config(), false), 0, 0.7, 0.7, 1.0);
-        once(model, batches, config, start, DeviceSpec.parse("cpu"), 2); // warm-up (JIT)
+        once(model, batches, config, start, new DeviceSpec(1, Runtime.getRuntime().availableProcessors()), 2); // warm-up (JIT)
         List<Row> rows = new ArrayList<>();
         for (int devices : deviceCounts) {
             for (int window : windows) {
@@ -52,11 +56,11 @@ public final class PolicyRolloutBenchmark {
                 PolicyState end = null;
                 for (int r = 0; r < repeats; r++) {
                     long t0 = System.nanoTime(); // includes the actor system's start, some 10 ms
-                    end = once(model, batches, config, start, DeviceSpec.parse("cpu:" + devices), window);
+                    end = once(model, batches, config, start, new DeviceSpec(devices, Math.max(1, Runtime.getRuntime().availableProcessors() / devices)), window);
                     seconds = Math.min(seconds, (System.nanoTime() - t0) / 1e9);
                 }
                 rows.add(new Row(devices, window, steps * config.rollouts(), steps * config.rollouts() * batches[0].length, seconds,
-                        java.util.Arrays.hashCode(end.toBytes())));
+                        Arrays.hashCode(end.toBytes())));
             }
         }
         return rows;
@@ -64,6 +68,12 @@ public final class PolicyRolloutBenchmark {
 
     private static PolicyState once(LlamaModel model, int[][][] batches, PolicyGradientConfig config, PolicyState start, DeviceSpec devices,
             int window) throws Exception {
-        return PolicyLearning.learn(model, devices, new PolicyGradientPruner(config, start), batches, window);
+        try (Devices workers = Devices.start(devices)) {
+            ModelRef ref = workers.models().register("bench", model);
+            try (Devices.JobDevices session = workers.open("bench", devices, ref, batches[0][0].length, null, FaultInjector.NONE)) {
+                return PolicyGradientMethod.learn(workers, session, model.config(), new PolicyGradientPruner(config, start), batches, window, 0, null,
+                        null, null, List.of()).state();
+            }
+        }
     }
 }

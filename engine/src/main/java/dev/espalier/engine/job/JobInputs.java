@@ -3,13 +3,15 @@ package dev.espalier.engine.job;
 import dev.espalier.engine.data.CalibrationSampler;
 import dev.espalier.engine.data.TextCorpus;
 import dev.espalier.engine.model.LlamaConfig;
+import dev.espalier.engine.runtime.DeviceSpec;
 import dev.espalier.engine.tokenizer.Tokenizer;
 import dev.espalier.engine.tokenizer.TokenizerLoader;
+import dev.espalier.protocol.v1.ExportForm;
 import dev.espalier.protocol.v1.JobSpec;
 import java.nio.file.Path;
 import java.util.Map;
 
-/** What every job executor reads from a {@link JobSpec} the same way: the tokenizer, calibration sequences, text streams. */
+/** What every job reads from a {@link JobSpec} the same way: the tokenizer, calibration sequences, text streams, settings. */
 final class JobInputs {
     private JobInputs() {}
 
@@ -29,6 +31,11 @@ final class JobInputs {
         return spec.getCalibrationSeqlen() > 0 ? spec.getCalibrationSeqlen() : Math.min(config.maxPositionEmbeddings(), cap);
     }
 
+    /** Whether the spec asks for data-free calibration on text the model writes. */
+    static boolean selfCalibration(JobSpec spec) {
+        return spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION);
+    }
+
     /** The spec's calibration sequences drawn from its calibration text (seeded). */
     static int[][] sampleCalibration(JobSpec spec, Tokenizer tokenizer, int seqlen) {
         return CalibrationSampler.sample(stream(spec.getCalibration(), tokenizer), spec.getCalibrationSamples(), seqlen, spec.getSeed(),
@@ -38,5 +45,25 @@ final class JobInputs {
     /** A text file as one token stream starting at BOS. */
     static int[] stream(String file, Tokenizer tokenizer) {
         return tokenizer.encode(TextCorpus.read(Path.of(file)), true);
+    }
+
+    /** The devices the spec asks for among the process's. */
+    static DeviceSpec devices(JobSpec spec) {
+        return DeviceSpec.of(spec.getDevicesList());
+    }
+
+    /** Structured methods: whether the export is the masked-dense form (dense shapes, zeros) instead of the compact one. */
+    static boolean maskedDense(JobSpec spec) {
+        return spec.getStructured().getExport() == ExportForm.EXPORT_FORM_MASKED_DENSE;
+    }
+
+    /** Batches of demand a stage grants at once (default 4). */
+    static int window(JobSpec spec) {
+        return spec.getRuntime().hasWindow() ? spec.getRuntime().getWindow() : 4;
+    }
+
+    /** Pipeline restarts from the last checkpoint allowed after device failures (default 2). */
+    static int maxRestarts(JobSpec spec) {
+        return spec.getRuntime().hasMaxRestarts() ? spec.getRuntime().getMaxRestarts() : 2;
     }
 }

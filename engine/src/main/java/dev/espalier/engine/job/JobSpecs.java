@@ -1,7 +1,8 @@
 package dev.espalier.engine.job;
 
-import dev.espalier.engine.prune.PruneMethods;
+import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.protocol.v1.AlpsSettings;
+import dev.espalier.engine.runtime.DeviceSpec;
 import dev.espalier.protocol.v1.Device;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PolicyGradientSettings;
@@ -443,17 +444,6 @@ public final class JobSpecs {
 
     /** The command line's spelling of {@code devices} ("cpu" when empty). */
     public static String devicesLabel(List<Device> devices) {
-        if (devices.isEmpty()) {
-            return "cpu";
-        }
-        List<String> parts = new ArrayList<>();
-        for (Device d : devices) {
-            parts.add(switch (d.getKind()) {
-                case KIND_CPU -> d.hasCpuShares() ? "cpu:" + d.getCpuShares() : "cpu";
-                case KIND_CUDA -> "cuda:" + d.getIndex();
-                default -> "?";
-            });
-        }
-        return String.join(",", parts);
+        return DeviceSpec.label(devices);
     }
 }

@@ -60,14 +60,11 @@ public final class PruneJob implements JobExecutor {
         this.method = method;
     }
 
+    /** The spec and its method's settings and files ({@link JobExecutors#validate}). */
     @Override
     public void validate(JobSpec spec) {
+        JobSpecs.validate(spec);
         method.validate(spec);
-        DeviceSpec wanted = DeviceSpec.parse(spec.getDevices());
-        if (wanted.count() > devices.count()) {
-            throw new IllegalArgumentException("--devices " + spec.getDevices() + " asks for " + wanted.count() + " device workers; this process has "
-                    + devices.count() + " (" + devices.describe() + ")");
-        }
     }
 
     @Override
@@ -79,14 +76,13 @@ public final class PruneJob implements JobExecutor {
             PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
             int evalWindow = spec.getEvalDataCount() == 0 ? 1 : protocol.window(model.config());
             ModelRef dense = devices.models().register(run.jobId() + "/dense", model);
-            try (Devices.JobDevices session = devices.open(run.jobId(), DeviceSpec.parse(spec.getDevices()), dense, Math.max(seqlen, evalWindow), run,
-                    new FaultInjector(JobInputs.intOption(spec, "debug_fail_call", 0)));
+            try (Devices.JobDevices session = devices.open(run.jobId(), JobInputs.devices(spec), dense, Math.max(seqlen, evalWindow), run,
+                    new FaultInjector(spec.getRuntime().getDebugFailCall()));
                  Devices.Listener<PruneSupervisor.Event> pipelineEvents = devices.listener(run.jobId() + "-events",
                          (PruneSupervisor.Event e) -> emit(events, e))) {
-                cancel.onCancel(() -> pipelineEvents.ref()); // the method step polls the token between its phases
                 int[][] calibration;
                 int[][] scoringCalibration;
-                if (spec.getCalibration().equals(JobInputs.SELF_CALIBRATION)) {
+                if (JobInputs.selfCalibration(spec)) {
                     events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("generate-calibration").setTotal(spec.getCalibrationSamples())));
                     calibration = devices.call(session.workers().getFirst(), DeviceWorker.Generated.class, replyTo -> new DeviceWorker.Generate(
                             session.session(), spec.getCalibrationSamples(), seqlen, spec.getSeed(), tokenizer.bosId(), tokenizer.eosId(), replyTo))
@@ -142,7 +138,7 @@ public final class PruneJob implements JobExecutor {
     }
 
     /** The dense model with every decoder layer as checkpointed: per-layer widths and bias flags from the layers' weights. */
-    static LlamaModel fromCheckpoints(LlamaModel dense, RunDirectory run, Arena arena) {
+    public static LlamaModel fromCheckpoints(LlamaModel dense, RunDirectory run, Arena arena) {
         List<DecoderLayerWeights> weights = new ArrayList<>();
         List<LlamaConfig.LayerDims> dims = new ArrayList<>();
         LlamaConfig config = dense.config();

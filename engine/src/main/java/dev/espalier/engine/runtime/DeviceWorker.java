@@ -7,6 +7,7 @@ import dev.espalier.engine.eval.ProgressListener;
 import dev.espalier.engine.forward.LayerMask;
 import dev.espalier.engine.forward.LayerTap;
 import dev.espalier.engine.forward.LlamaForward;
+import dev.espalier.engine.generate.SelfCalibration;
 import dev.espalier.engine.io.CrashPoints;
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LayerCheckpoint;
@@ -166,7 +167,16 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
      */
     public record CompactLayer(SessionRef session, int layer, KeptUnits kept, ActorRef<Reply> replyTo) implements ModelCommand {}
 
+    /**
+     * Data-free calibration: {@code samples} sequences of {@code seqlen} tokens that the session's model writes itself
+     * (seeded sampling from BOS, restarting after EOS).
+     */
+    public record Generate(SessionRef session, int samples, int seqlen, long seed, int bos, int eos, ActorRef<Reply> replyTo)
+            implements ModelCommand, CrossJvmMessage {}
+
     public sealed interface Reply {}
+
+    public record Generated(int[][] sequences) implements Reply, CrossJvmMessage {}
 
     public record Stored(ActivationRef ref) implements Reply, CrossJvmMessage {}
 
@@ -243,6 +253,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
                 .onMessage(Evaluate.class, this::onEvaluate)
                 .onMessage(ScoreUnits.class, this::onScoreUnits)
                 .onMessage(CompactLayer.class, this::onCompactLayer)
+                .onMessage(Generate.class, this::onGenerate)
                 .onSignal(PostStop.class, signal -> onStop())
                 .build();
     }
@@ -447,6 +458,11 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             }
             return new LayerCheckpointed(-1, m.layer());
         });
+    }
+
+    private Behavior<Command> onGenerate(Generate m) {
+        return call(m.session(), "generate " + m.samples() + " calibration sequences", -1, m.replyTo(), s -> new Generated(
+                SelfCalibration.generate(s.model, device.ops(), m.samples(), m.seqlen(), m.seed(), m.bos(), m.eos(), (done, total) -> {})));
     }
 
     /** Commits {@code weights} as layer {@code layer}'s checkpoint (temporary file, fsync, rename) and marks it completed. */

@@ -125,6 +125,7 @@ public final class Devices implements AutoCloseable {
             ActorRef<?> child = ctx.spawn(factory.apply(self), name);
             ctx.watch(child);
             return Behaviors.receive(Object.class)
+                    .onMessage(StopRun.class, stop -> Behaviors.stopped())
                     .onAnyMessage(r -> {
                         @SuppressWarnings("unchecked")
                         R reported = (R) r; // only the child has this address, and it sends its result type
@@ -141,7 +142,8 @@ public final class Devices implements AutoCloseable {
                     })
                     .build();
         });
-        spawn(parent, name + "-" + actorNames.getAndIncrement(), Props.empty());
+        ActorRef<Object> started = spawn(parent, name + "-" + actorNames.getAndIncrement(), Props.empty());
+        result.whenComplete((r, e) -> started.tell(new StopRun())); // a waiter that gave up (cancellation) stops the actors
         return result;
     }
 
@@ -186,6 +188,8 @@ public final class Devices implements AutoCloseable {
         ActorRef<Object> ref = spawn(behavior, name + "-" + actorNames.getAndIncrement(), DispatcherSelector.blocking());
         return new Listener<>(ref);
     }
+
+    private record StopRun() {}
 
     private record Drain(CompletableFuture<Void> drained) {}
 

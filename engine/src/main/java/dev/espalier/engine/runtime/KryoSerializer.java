@@ -55,7 +55,24 @@ public final class KryoSerializer extends JSerializer {
             DeviceWorker.Allocate.class,
             LayerAllocation.class,
             DeviceWorker.RanMasked.class,
-            DeviceWorker.LossScored.class);
+            DeviceWorker.LossScored.class,
+            SessionRef.class,
+            ModelRef.class,
+            ProblemRef.class,
+            int[].class,
+            DeviceWorker.CloseSession.class,
+            DeviceWorker.ReleaseGeneration.class,
+            DeviceWorker.Embed.class,
+            DeviceWorker.Accumulate.class,
+            DeviceWorker.ExtractProblems.class,
+            DeviceWorker.Solve.class,
+            DeviceWorker.Forward.class,
+            DeviceWorker.Score.class,
+            DeviceWorker.ReportScores.class,
+            DeviceWorker.CheckpointLayer.class,
+            DeviceWorker.LayerCheckpointed.class,
+            DeviceWorker.LayerOpened.class,
+            DeviceWorker.ScoreLoss.class);
 
     private final ActorRefResolver resolver;
     private final Pool<Kryo> pool = new Pool<>(true, false, 16) {

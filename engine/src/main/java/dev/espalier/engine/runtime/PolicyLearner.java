@@ -1,7 +1,7 @@
 package dev.espalier.engine.runtime;
 
 import dev.espalier.engine.forward.LayerMask;
-import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.prune.policy.Mask;
 import dev.espalier.engine.prune.policy.PolicyGradientPruner;
 import dev.espalier.engine.prune.policy.PolicyState;
@@ -60,7 +60,7 @@ public final class PolicyLearner extends AbstractBehavior<PolicyLearner.Command>
      * @param inFlight        the most rollout passes (one sequence of one rollout) in the pipeline at once
      * @param checkpointEvery steps between checkpoints (0: never)
      */
-    public record Setup(PolicyGradientPruner pruner, LlamaModel model, int[][][] batches, List<ActorRef<DeviceWorker.Command>> workers,
+    public record Setup(PolicyGradientPruner pruner, LlamaConfig config, SessionRef session, int[][][] batches, List<ActorRef<DeviceWorker.Command>> workers,
                         int inFlight, long checkpointEvery, Checkpointer checkpointer, IdSource ids) {}
 
     public static Behavior<Command> create(Setup setup, ActorRef<Result> replyTo) {
@@ -88,11 +88,11 @@ public final class PolicyLearner extends AbstractBehavior<PolicyLearner.Command>
         this.replyTo = replyTo;
         ActorRef<RolloutStage.PassScored> scored = context.messageAdapter(RolloutStage.PassScored.class, Scored::new);
         ActorRef<RolloutStage.PassFailed> failedRef = context.messageAdapter(RolloutStage.PassFailed.class, Failed::new);
-        int layers = setup.model().config().numLayers();
+        int layers = setup.config().numLayers();
         ActorRef<RolloutStage.Command> next = null;
         for (int l = layers - 1; l >= 0; l--) {
             ActorRef<DeviceWorker.Command> worker = setup.workers().get(l % setup.workers().size());
-            next = context.spawn(RolloutStage.create(new RolloutStage.Wiring(l, setup.model(), worker, next, setup.ids(), scored, failedRef)),
+            next = context.spawn(RolloutStage.create(new RolloutStage.Wiring(l, setup.session(), worker, next, setup.ids(), scored, failedRef)),
                     "rollout-layer-" + l);
         }
         this.firstStage = next;
@@ -135,7 +135,7 @@ public final class PolicyLearner extends AbstractBehavior<PolicyLearner.Command>
         failed = new boolean[masks.size()];
         outstanding = masks.size() * batch.length;
         for (int j = 0; j < masks.size(); j++) {
-            LayerMask[] layerMasks = RolloutMasks.of(masks.get(j), setup.model().config());
+            LayerMask[] layerMasks = RolloutMasks.of(masks.get(j), setup.config());
             for (int b = 0; b < batch.length; b++) {
                 waiting.add(new RolloutStage.Pass(step, j, b, batch[b], layerMasks));
             }

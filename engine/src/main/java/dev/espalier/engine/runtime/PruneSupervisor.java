@@ -22,7 +22,7 @@ import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.javadsl.ReceiveBuilder;
+import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 
 /**
  * The layer pipeline of one job: opens every layer on its home device worker (from its checkpoint when the run already
@@ -272,7 +272,7 @@ public final class PruneSupervisor {
         throw new PipelineFailedException(message);
     }
 
-    private ReceiveBuilder<Command> withSignals(ReceiveBuilder<Command> builder) {
+    private BehaviorBuilder<Command> withSignals(BehaviorBuilder<Command> builder) {
         return builder.onSignal(PreRestart.class, s -> releaseGeneration()).onSignal(PostStop.class, s -> releaseGeneration());
     }
 

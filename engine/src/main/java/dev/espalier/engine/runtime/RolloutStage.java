@@ -1,7 +1,6 @@
 package dev.espalier.engine.runtime;
 
 import dev.espalier.engine.forward.LayerMask;
-import dev.espalier.engine.model.LlamaModel;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -43,7 +42,7 @@ public final class RolloutStage extends AbstractBehavior<RolloutStage.Command> {
     private record Pending(Call call, Pass pass, ActivationRef input) {}
 
     /** Where the stage sits: its layer, its home worker, the next stage (null for the last) and who gets losses. */
-    public record Wiring(int layer, LlamaModel model, ActorRef<DeviceWorker.Command> worker, ActorRef<Command> next, IdSource ids,
+    public record Wiring(int layer, SessionRef session, ActorRef<DeviceWorker.Command> worker, ActorRef<Command> next, IdSource ids,
                          ActorRef<PassScored> scored, ActorRef<PassFailed> failed) {}
 
     public static Behavior<Command> create(Wiring wiring) {
@@ -71,7 +70,7 @@ public final class RolloutStage extends AbstractBehavior<RolloutStage.Command> {
     private Behavior<Command> onRun(Run m) {
         if (m.input() == null) {
             pending.add(new Pending(Call.EMBED, m.pass(), null));
-            w.worker().tell(new DeviceWorker.Embed(ref(m.pass()), m.pass().tokens(), replies));
+            w.worker().tell(new DeviceWorker.Embed(w.session(), ref(m.pass()), m.pass().tokens(), replies));
         } else {
             forward(m.pass(), m.input());
         }
@@ -91,8 +90,7 @@ public final class RolloutStage extends AbstractBehavior<RolloutStage.Command> {
                     w.next().tell(new Run(p.pass(), r.output()));
                 } else {
                     pending.add(new Pending(Call.LOSS, p.pass(), r.output()));
-                    w.worker().tell(new DeviceWorker.ScoreLoss(r.output(), p.pass().tokens(), w.model().finalNorm(), w.model().lmHead(),
-                            replies));
+                    w.worker().tell(new DeviceWorker.ScoreLoss(w.session(), r.output(), p.pass().tokens(), replies));
                 }
             }
             case DeviceWorker.LossScored l -> {
@@ -113,12 +111,12 @@ public final class RolloutStage extends AbstractBehavior<RolloutStage.Command> {
 
     private void forward(Pass pass, ActivationRef input) {
         pending.add(new Pending(Call.FORWARD, pass, input));
-        w.worker().tell(new DeviceWorker.RunMasked(w.layer(), w.model().layer(w.layer()), pass.masks()[w.layer()], input, ref(pass),
+        w.worker().tell(new DeviceWorker.RunMasked(w.session(), w.layer(), pass.masks()[w.layer()], input, ref(pass),
                 replies));
     }
 
     private ActivationRef ref(Pass pass) {
-        return new ActivationRef(w.ids().next(), 0, w.layer(), pass.sequence());
+        return w.ids().next(0, w.layer(), pass.sequence());
     }
 
     private void release(ActivationRef ref) {

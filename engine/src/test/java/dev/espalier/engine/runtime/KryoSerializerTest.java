@@ -48,7 +48,8 @@ class KryoSerializerTest {
     @Test
     void pipelineMessagesSurviveARoundTrip() {
         TestProbe<LayerPruner.Command> stage = kit.createTestProbe();
-        ActivationRef ref = new ActivationRef((1L << 40) + 7, 1, 3, 12);
+        ActivationRef ref = new ActivationRef(7, 2, 1, 3, 12);
+        SessionRef session = new SessionRef(4, "job-1");
         EnumMap<LinearModule, LinearPruner.PruneOutcome> outcomes = new EnumMap<>(LinearModule.class);
         outcomes.put(LinearModule.Q, new LinearPruner.PruneOutcome(10, 20));
         outcomes.put(LinearModule.DOWN, new LinearPruner.PruneOutcome(5, 40));
@@ -56,7 +57,10 @@ class KryoSerializerTest {
                 new LayerPruner.Demand(4, stage.ref()), new LayerPruner.LayerPruned(2, 3, outcomes), new LayerPruner.LayerStreamed(2, 3),
                 new LayerPruner.StageFailed(2, 1, "solve Q failed"), new DeviceWorker.Release(ref), new DeviceWorker.Stored(ref),
                 new DeviceWorker.Forwarded(3, ref, ref, null, null), new DeviceWorker.CallFailed(2, "forward layer 3", "boom"),
-                new DeviceWorker.Allocate(new LayerAllocation(3, 2, 100)));
+                new DeviceWorker.Allocate(session, new LayerAllocation(3, 2, 100)),
+                new DeviceWorker.Accumulate(session, 3, 0, ref, null, null), new DeviceWorker.CheckpointLayer(session, 2, 3, null),
+                new DeviceWorker.LayerCheckpointed(2, 3), new DeviceWorker.ReleaseGeneration(session, 2), new DeviceWorker.CloseSession(session),
+                new DeviceWorker.Solve(session, new ProblemRef(9, 3, "q_proj"), null));
         for (Object m : messages) {
             assertEquals(m, roundTrip(m), m.getClass().getSimpleName());
         }

@@ -41,19 +41,21 @@ class LayerPrunerBackPressureTest {
     @ParameterizedTest
     @ValueSource(ints = {12, 48})
     void slowDownstreamBoundsBatchesHeldToTheWindow(int batches) {
-        HostActivationStore store = new HostActivationStore();
-        ActorRef<DeviceWorker.Command> worker = kit.spawn(DeviceWorker.create(new DeviceWorker.Device(1, 0, new ReferenceOps(),
-                model.config(), model.embedTokens(), 16, store, FaultInjector.NONE)));
+        DeviceWorker.Host host = new DeviceWorker.Host(new HostActivationStore(), new HostModels(), new HostProblems());
+        HostActivationStore store = host.activations();
+        ActorRef<DeviceWorker.Command> worker = kit.spawn(DeviceWorker.create(new DeviceWorker.Device(0, "reference", new ReferenceOps(), host)));
+        SessionRef session = new SessionRef(1, "back-pressure");
+        worker.tell(new DeviceWorker.OpenSession(session, host.models().register("dense", model), 16, null, FaultInjector.NONE));
         TestProbe<DeviceWorker.Reply> replies = kit.createTestProbe();
-        worker.tell(new DeviceWorker.OpenLayer(1, 0, model.layer(0), model.layer(0), true,
+        worker.tell(new DeviceWorker.OpenLayer(session, 1, 0, false,
                 new UnstructuredMethod(PruningMethod.magnitude(), SparsityPattern.UNSTRUCTURED, 0.5, SolveOrder.SHARED, false), replies.ref()));
         replies.expectMessageClass(DeviceWorker.LayerOpened.class, WAIT);
 
         TestProbe<LayerPruner.Demand> source = kit.createTestProbe();
-        TestProbe<Object> supervisor = kit.createTestProbe();
+        TestProbe<LayerPruner.Event> supervisor = kit.createTestProbe();
         TestProbe<LayerPruner.Command> downstream = kit.createTestProbe();
         IdSource ids = new IdSource(1);
-        ActorRef<LayerPruner.Command> stage = kit.spawn(LayerPruner.create(new LayerPruner.Wiring(1, 0, false, true, 0, List.of(worker),
+        ActorRef<LayerPruner.Command> stage = kit.spawn(LayerPruner.create(new LayerPruner.Wiring(session, 0, false, true, 0, List.of(worker),
                 source.ref(), WINDOW, 1, false, supervisor.ref(), ids)));
 
         int credit = source.expectMessageClass(LayerPruner.Demand.class, WAIT).batches();
@@ -64,8 +66,8 @@ class LayerPrunerBackPressureTest {
         int[] tokens = new int[16];
         while (received < batches) {
             while (credit > 0 && sent < batches) {
-                ActivationRef ref = new ActivationRef(ids.next(), 0, 0, sent);
-                worker.tell(new DeviceWorker.Embed(ref, tokens, replies.ref()));
+                ActivationRef ref = ids.next(0, 0, sent);
+                worker.tell(new DeviceWorker.Embed(session, ref, tokens, replies.ref()));
                 replies.expectMessageClass(DeviceWorker.Stored.class, WAIT);
                 stage.tell(new LayerPruner.Batch(ref, null));
                 sent++;

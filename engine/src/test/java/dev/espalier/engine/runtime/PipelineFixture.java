@@ -2,15 +2,15 @@ package dev.espalier.engine.runtime;
 
 import dev.espalier.engine.SharedFiles;
 import dev.espalier.engine.data.CalibrationSampler;
-import dev.espalier.engine.eval.PerplexityProtocol;
+import dev.espalier.engine.job.PruneJob;
 import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.model.ModelExporter;
 import dev.espalier.engine.model.ModelLoader;
 import dev.espalier.engine.prune.LayerMethod;
-import dev.espalier.engine.prune.methods.PruneMethods;
-import dev.espalier.engine.prune.UnstructuredMethod;
 import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparsityPattern;
-import dev.espalier.engine.job.EventSink;
+import dev.espalier.engine.prune.UnstructuredMethod;
+import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.engine.tokenizer.Tokenizer;
 import dev.espalier.engine.tokenizer.TokenizerLoader;
@@ -19,18 +19,30 @@ import dev.espalier.protocol.v1.PruneMethod;
 import dev.espalier.protocol.v1.UnstructuredSettings;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.List;
 import java.util.Map;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
-import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
-/** Runs the pruning pipeline on stories260K with small calibration, for the runtime tests. */
+/**
+ * Runs the pruning pipeline on stories260K with small calibration, for the runtime tests: on one process-wide set of
+ * two single-threaded device workers ({@link #devices()}, started once), as the node and the CLI run it.
+ */
 final class PipelineFixture {
     static final Path MODEL = SharedFiles.storiesBin();
     static final Path TOKENIZER = SharedFiles.path("models/stories260K/tok512.bin");
+    private static final AtomicLong JOBS = new AtomicLong();
+    private static Devices devices;
 
     private PipelineFixture() {}
+
+    /** The tests' device workers: two, one thread each (a job uses the first one or both). */
+    static synchronized Devices devices() {
+        if (devices == null) {
+            devices = Devices.start(new DeviceSpec(2, 1));
+            Runtime.getRuntime().addShutdownHook(new Thread(devices::close));
+        }
+        return devices;
+    }
 
     static int[][] calibration(int samples, int seqlen) {
         Tokenizer tokenizer = TokenizerLoader.load(TOKENIZER);
@@ -38,36 +50,56 @@ final class PipelineFixture {
         return CalibrationSampler.sample(stream, samples, seqlen, 0, tokenizer.bosId());
     }
 
-    static PrunePlan plan(LlamaModel model, PruneMethod method, SparsityPattern pattern, double sparsity, int[][] calibration,
-                          int devices, FaultInjector faults, Path output) {
+    /** One pipeline run: the dense model, the method, its calibration, how many workers, faults, where the export goes. */
+    record Plan(LlamaModel model, LayerMethod method, int[][] calibration, int devices, FaultInjector faults, Path output) {}
+
+    static Plan plan(LlamaModel model, PruneMethod method, SparsityPattern pattern, double sparsity, int[][] calibration,
+                     int devices, FaultInjector faults, Path output) {
         return plan(model, method, SolveOrder.SHARED, pattern, sparsity, calibration, devices, faults, output);
     }
 
-    static PrunePlan plan(LlamaModel model, PruneMethod method, SolveOrder order, SparsityPattern pattern, double sparsity,
-                          int[][] calibration, int devices, FaultInjector faults, Path output) {
-        DeviceSpec spec = new DeviceSpec(devices, 1);
-        return plan(model, new UnstructuredMethod(PruneMethods.linear(method, UnstructuredSettings.getDefaultInstance()), pattern, sparsity, order, true), calibration, devices,
-                faults, output);
+    static Plan plan(LlamaModel model, PruneMethod method, SolveOrder order, SparsityPattern pattern, double sparsity,
+                     int[][] calibration, int devices, FaultInjector faults, Path output) {
+        return plan(model, new UnstructuredMethod(PruneMethods.linear(method, UnstructuredSettings.getDefaultInstance()), pattern, sparsity,
+                order, true), calibration, devices, faults, output);
     }
 
-    static PrunePlan plan(LlamaModel model, LayerMethod method, int[][] calibration, int devices, FaultInjector faults, Path output) {
-        DeviceSpec spec = new DeviceSpec(devices, 1);
-        return new PrunePlan(model, method, calibration, calibration, List.of(),
-                PerplexityProtocol.STREAM, 0, devices, spec::createOps, 2, 2, faults, output, false, Map.of(TOKENIZER, "tokenizer.bin"));
+    static Plan plan(LlamaModel model, LayerMethod method, int[][] calibration, int devices, FaultInjector faults, Path output) {
+        return new Plan(model, method, calibration, devices, faults, output);
     }
 
-    /** Runs the plan to its end in a fresh run directory and returns the outcome. */
-    static PruneSupervisor.Outcome run(ActorTestKit kit, PrunePlan plan, Path runDir) {
+    /**
+     * Runs the plan's pipeline to its end in a fresh run directory, then exports the model its checkpoints hold to the
+     * plan's output (as the job skeleton does); returns the outcome.
+     */
+    static PruneSupervisor.Outcome run(Plan plan, Path runDir) throws Exception {
         JobSpec spec = JobSpec.newBuilder().setModel(MODEL.toString()).setMethod(PruneMethod.PRUNE_METHOD_WANDA)
                 .setOutput(plan.output().toString()).build();
-        try (RunDirectory run = RunDirectory.create(runDir, "test-job", spec)) {
-            TestProbe<PruneSupervisor.Outcome> done = kit.createTestProbe();
-            kit.spawn(PruneSupervisor.create(plan, run, EventSink.of(run), done.ref()));
-            return done.expectMessageClass(PruneSupervisor.Outcome.class, Duration.ofSeconds(120));
+        Devices d = devices();
+        String job = "test-job-" + JOBS.incrementAndGet();
+        ModelRef dense = d.models().register(job, plan.model());
+        int maxTokens = 1;
+        for (int[] s : plan.calibration()) {
+            maxTokens = Math.max(maxTokens, s.length);
+        }
+        try (RunDirectory run = RunDirectory.create(runDir, job, spec);
+             Devices.JobDevices session = d.open(job, new DeviceSpec(plan.devices(), 1), dense, maxTokens, run, plan.faults());
+             Devices.Listener<PruneSupervisor.Event> events = d.listener(job + "-events", (PruneSupervisor.Event e) -> { })) {
+            PruneSupervisor.Plan pipeline = new PruneSupervisor.Plan(session, plan.method(), plan.calibration(), plan.calibration(),
+                    plan.model().config().numLayers(), 2, 2, run, false);
+            PruneSupervisor.Outcome outcome = d.<PruneSupervisor.Outcome>run("supervisor", done -> PruneSupervisor.create(pipeline,
+                    events.ref(), done)).get(120, TimeUnit.SECONDS);
+            try (Arena arena = Arena.ofShared()) {
+                ModelExporter.export(PruneJob.fromCheckpoints(plan.model(), run, arena), plan.output(), Map.of(TOKENIZER, "tokenizer.bin"));
+            }
+            return outcome;
+        } finally {
+            d.models().release(dense);
         }
     }
 
     static LlamaModel load() {
         return ModelLoader.load(MODEL, Arena.ofShared());
     }
+
 }

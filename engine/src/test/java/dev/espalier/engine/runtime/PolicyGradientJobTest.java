@@ -15,6 +15,10 @@ import dev.espalier.engine.prune.policy.RolloutMasks;
 import dev.espalier.engine.prune.policy.UnitKind;
 import dev.espalier.engine.prune.policy.UnitLayout;
 import dev.espalier.kernels.cpu.CpuOps;
+import java.util.Arrays;
+import java.lang.foreign.Arena;
+import dev.espalier.engine.prune.KeptUnits;
+import dev.espalier.engine.prune.structured.LayerSurgery;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.IntStream;
@@ -44,6 +48,20 @@ class PolicyGradientJobTest {
         }
     }
 
+    /** The model with every layer compacted to the units {@code keep} names, as the device workers compact them. */
+    private static LlamaModel compact(LlamaModel dense, List<LayerKeep> keep) {
+        LlamaConfig config = dense.config();
+        List<DecoderLayerWeights> layers = new ArrayList<>();
+        List<LlamaConfig.LayerDims> dims = new ArrayList<>();
+        for (LayerKeep k : keep) {
+            LlamaConfig.LayerDims d = config.layer(k.layer());
+            KeptUnits kept = k.toKeptUnits(d.numHeads() / d.numKvHeads());
+            layers.add(LayerSurgery.compact(dense.layer(k.layer()), d, config.headDim(), kept, Arena.ofAuto()));
+            dims.add(kept.dims(d));
+        }
+        return dense.withLayers(config.withLayers(dims), layers);
+    }
+
     @Test
     void maskedRolloutEqualsTheCompactedModelItsUnitsDescribe() {
         Mask mask = Mask.sample(PolicyState.uniform(UnitLayout.of(model.config(), false), 3, 0.6, 0.5, 1.0), 0, 0);
@@ -54,7 +72,7 @@ class PolicyGradientJobTest {
             keep.add(new LayerKeep(l, true, IntStream.range(0, groups.length).filter(i -> groups[i]).toArray(),
                     IntStream.range(0, channels.length).filter(i -> channels[i]).toArray()));
         }
-        LlamaModel compact = PolicyGradientJob.compact(model, keep);
+        LlamaModel compact = compact(model, keep);
         assertTrue(compact.config().parameterCount() < model.config().parameterCount());
         double[] masked = nll(model, mask);
         double[] compacted = nll(compact, null);
@@ -71,9 +89,9 @@ class PolicyGradientJobTest {
         boolean[] heads = new boolean[layout.total(UnitKind.HEAD)];
         boolean[] channels = new boolean[layout.total(UnitKind.CHANNEL)];
         boolean[] layers = new boolean[layout.total(UnitKind.LAYER)];
-        java.util.Arrays.fill(heads, true);
-        java.util.Arrays.fill(channels, true);
-        java.util.Arrays.fill(layers, true);
+        Arrays.fill(heads, true);
+        Arrays.fill(channels, true);
+        Arrays.fill(layers, true);
         layers[dropped] = false;
         Mask mask = Mask.of(layout, 0, 0, heads, channels, layers);
         List<DecoderLayerWeights> kept = new ArrayList<>();

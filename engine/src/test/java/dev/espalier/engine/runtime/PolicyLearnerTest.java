@@ -60,17 +60,21 @@ class PolicyLearnerTest {
 
     private static PolicyLearner.Learned learn(PolicyGradientPruner pruner, int devices, int threadsEach, int inFlight, long every,
             PolicyLearner.Checkpointer checkpointer, FaultInjector faults) {
-        HostActivationStore store = new HostActivationStore();
+        DeviceWorker.Host host = new DeviceWorker.Host(new HostActivationStore(), new HostModels(), new HostProblems());
+        HostActivationStore store = host.activations();
+        ModelRef dense = host.models().register("dense", model);
+        SessionRef session = new SessionRef(1, "learner");
         List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
         List<CpuOps> ops = new ArrayList<>();
         for (int i = 0; i < devices; i++) {
             CpuOps o = new CpuOps(threadsEach);
             ops.add(o);
-            workers.add(kit.spawn(DeviceWorker.create(new DeviceWorker.Device(0, i, o, model.config(), model.embedTokens(), SEQ, store,
-                    faults))));
+            ActorRef<DeviceWorker.Command> worker = kit.spawn(DeviceWorker.create(new DeviceWorker.Device(i, "cpu:" + i, o, host)));
+            worker.tell(new DeviceWorker.OpenSession(session, dense, SEQ, null, faults));
+            workers.add(worker);
         }
         TestProbe<PolicyLearner.Result> done = kit.createTestProbe();
-        kit.spawn(PolicyLearner.create(new PolicyLearner.Setup(pruner, model, batches, workers, inFlight, every, checkpointer,
+        kit.spawn(PolicyLearner.create(new PolicyLearner.Setup(pruner, model.config(), session, batches, workers, inFlight, every, checkpointer,
                 new IdSource(0)), done.ref()));
         PolicyLearner.Learned learned = done.expectMessageClass(PolicyLearner.Learned.class, WAIT);
         done.awaitAssert(Duration.ofSeconds(10), () -> {

@@ -1,9 +1,9 @@
 package dev.espalier.it.node;
 
+import dev.espalier.engine.job.JobExecutors;
 import dev.espalier.cli.EspalierCli;
 import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.job.JobExecutor;
-import dev.espalier.engine.runtime.node.JobExecutors;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.LayerPruned;
 import dev.espalier.protocol.v1.Progress;

@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime.node;
 
+import dev.espalier.engine.job.CancellationToken;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.JobState;
 import dev.espalier.protocol.v1.JobStatus;

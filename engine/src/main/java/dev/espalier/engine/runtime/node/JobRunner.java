@@ -1,5 +1,7 @@
 package dev.espalier.engine.runtime.node;
 
+import dev.espalier.engine.job.EventSink;
+import dev.espalier.engine.job.JobExecutor;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.protocol.v1.JobCancelled;
 import dev.espalier.protocol.v1.JobEvent;

@@ -1,5 +1,9 @@
 package dev.espalier.engine.runtime.node;
 
+import dev.espalier.engine.job.JobExecutor;
+import dev.espalier.engine.job.JobExecutors;
+import dev.espalier.engine.runtime.DeviceSpec;
+import dev.espalier.engine.runtime.Devices;
 import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.JobState;
@@ -46,6 +50,7 @@ public final class Node implements AutoCloseable {
     private final List<Thread> slots = new ArrayList<>();
     private Server server;
     private NodeAddress address;
+    private Devices devices; // the device workers this node started; null when its executors were given
 
     private Node(Path home, FileChannel lockChannel, JobStore store, JobQueue queue) {
         this.home = home;
@@ -54,9 +59,21 @@ public final class Node implements AutoCloseable {
         this.queue = queue;
     }
 
-    /** Starts a node whose jobs run with the executors registered in {@link JobExecutors}. */
-    public static Node start(NodeOptions options) {
-        return start(options, JobExecutors::forSpec);
+    /**
+     * Starts a node with the device workers of {@code devices} (created once, shared by every job it runs) and every
+     * method of this build ({@link JobExecutors#standard}); the workers stop with the node.
+     */
+    public static Node start(NodeOptions options, DeviceSpec devices) {
+        Devices workers = Devices.start(devices);
+        try {
+            Node node = start(options, JobExecutors.standard(workers)::forSpec);
+            node.devices = workers;
+            LOG.info("device workers shared by every job: {}", workers.describe());
+            return node;
+        } catch (RuntimeException e) {
+            workers.close();
+            throw e;
+        }
     }
 
     /**
@@ -206,6 +223,9 @@ public final class Node implements AutoCloseable {
                 server.shutdownNow();
             }
         } finally {
+            if (devices != null) {
+                devices.close();
+            }
             store.close();
             removePortFile();
             closeQuietly(lockChannel);

@@ -1,5 +1,8 @@
 package dev.espalier.engine.runtime.node;
 
+import dev.espalier.engine.job.CancellationToken;
+import dev.espalier.engine.job.EventSink;
+import dev.espalier.engine.job.JobExecutor;
 import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.protocol.v1.JobEvent;

@@ -1,7 +1,11 @@
 package dev.espalier.engine.runtime.node;
 
+import dev.espalier.engine.job.JobExecutors;
+import dev.espalier.engine.job.CancellationToken;
+import dev.espalier.engine.job.JobExecutor;
 import dev.espalier.engine.job.JobSpecs;
 import dev.espalier.engine.prune.methods.PruneMethods;
+import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -42,10 +46,9 @@ class NodeAddressTest {
 
         JobSpec unknown = JobSpec.newBuilder().setMethodValue(99).build();
         UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
-                () -> JobExecutors.forSpec(unknown).run(unknown, null, null, new CancellationToken()));
+                () -> new JobExecutors(Map.of()).forSpec(unknown).run(unknown, null, null, new CancellationToken()));
         assertEquals("method unrecognized is not available in this build", e.getMessage());
         JobExecutor mine = (spec, run, events, cancel) -> { };
-        JobExecutors.register(PruneMethod.UNRECOGNIZED, mine);
-        assertEquals(mine, JobExecutors.forSpec(unknown));
+        assertEquals(mine, new JobExecutors(Map.of(PruneMethod.UNRECOGNIZED, mine)).forSpec(unknown));
     }
 }

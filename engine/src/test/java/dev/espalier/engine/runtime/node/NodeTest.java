@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime.node;
 
+import dev.espalier.engine.job.JobExecutors;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -23,6 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
@@ -176,7 +178,7 @@ class NodeTest {
 
     @Test
     void jobWhoseMethodHasNoExecutorFailsWithAClearMessage() {
-        try (Node node = Node.start(options(), spec -> JobExecutors.unavailable(spec.getMethod()));
+        try (Node node = Node.start(options(), new JobExecutors(Map.of())::forSpec);
              NodeClient client = NodeClient.connect(node.address())) {
             String id = submit(client, spec("/m/a").toBuilder().setMethod(PruneMethod.PRUNE_METHOD_WANDA_SP).build());
             List<JobEvent> events = watch(client, id, 0);
@@ -215,7 +217,7 @@ class NodeTest {
     @Test
     void secondNodeOnTheSameHomeIsRefused() {
         try (Node node = Node.start(options(), spec -> new FakeExecutor(1, -1))) {
-            IllegalStateException e = assertThrows(IllegalStateException.class, () -> Node.start(options()));
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> Node.start(options(), spec -> new FakeExecutor(1, -1)));
             assertEquals("another espalier node is running with home " + home.toAbsolutePath(), e.getMessage());
             assertEquals(node.address(), NodeAddress.fromHome(home));
         }
