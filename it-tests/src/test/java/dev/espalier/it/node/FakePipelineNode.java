@@ -1,15 +1,18 @@
 package dev.espalier.it.node;
 
 import dev.espalier.engine.job.JobExecutors;
-import dev.espalier.cli.EspalierCli;
 import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.job.JobExecutor;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.LayerPruned;
 import dev.espalier.protocol.v1.Progress;
-import dev.espalier.protocol.v1.PruneMethod;
 import dev.espalier.protocol.v1.RunReport;
 import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.HashMap;
+import java.nio.file.Path;
+import dev.espalier.engine.runtime.node.NodeOptions;
+import dev.espalier.engine.runtime.node.Node;
 
 /**
  * {@code espalier} with a stand-in pipeline for every method, run as its own process by the node ITs: each job
@@ -39,12 +42,16 @@ public final class FakePipelineNode {
         run.commitReport(RunReport.newBuilder().setJobId(run.jobId()).setAchievedSparsity(spec.getSparsity()).build());
     };
 
-    public static void main(String[] args) {
-        for (PruneMethod method : PruneMethod.values()) {
-            if (method != PruneMethod.UNRECOGNIZED && method != PruneMethod.PRUNE_METHOD_UNSPECIFIED) {
-                JobExecutors.register(method, EXECUTOR);
-            }
+    /** {@code serve --home DIR --port N --slots N}: a node whose every job runs {@link #EXECUTOR}. */
+    public static void main(String[] args) throws InterruptedException {
+        Map<String, String> flags = new HashMap<>();
+        for (int i = 1; i + 1 < args.length; i += 2) {
+            flags.put(args[i], args[i + 1]);
         }
-        System.exit(EspalierCli.execute(args));
+        NodeOptions options = new NodeOptions(Path.of(flags.get("--home")), NodeOptions.DEFAULT_BIND, Integer.parseInt(flags.get("--port")),
+                Integer.parseInt(flags.get("--slots")), NodeOptions.DEFAULT_QUEUE_CAPACITY);
+        Node node = Node.start(options, spec -> EXECUTOR);
+        Runtime.getRuntime().addShutdownHook(new Thread(node::close));
+        node.awaitTermination();
     }
 }
