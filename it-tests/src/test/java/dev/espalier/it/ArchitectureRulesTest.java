@@ -3,13 +3,37 @@ package dev.espalier.it;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.tngtech.archunit.base.DescribedPredicate;
+import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.domain.JavaField;
 import com.tngtech.archunit.core.domain.JavaMethodCall;
-import dev.espalier.kernels.TensorOps;
+import com.tngtech.archunit.core.domain.JavaParameterizedType;
+import com.tngtech.archunit.core.domain.JavaType;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.lang.ArchCondition;
+import com.tngtech.archunit.lang.ArchRule;
+import com.tngtech.archunit.lang.ConditionEvents;
+import com.tngtech.archunit.lang.SimpleConditionEvent;
+import dev.espalier.engine.model.DecoderLayerWeights;
+import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.prune.LayerWork;
+import dev.espalier.kernels.Tensor;
+import dev.espalier.kernels.TensorOps;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -86,5 +110,105 @@ class ArchitectureRulesTest {
         classes().that().haveSimpleNameEndingWith("Benchmark").or().haveSimpleNameEndingWith("Bench")
                 .should().resideInAPackage("dev.espalier.engine.bench")
                 .because("the measurements behind `espalier bench` are found in one place; the verb only parses and prints").check(classes);
+    }
+
+    @Test
+    void noActorIsTypedObject() {
+        noObjectTypedActors("dev.espalier..").check(classes);
+    }
+
+    @Test
+    void messagesCarryHandlesNotTensors() {
+        messagesCarryHandles("dev.espalier.engine.runtime..").check(classes);
+    }
+
+    /** The two rules above can fail: each rejects a class that breaks it. */
+    @Test
+    void theActorRulesRejectWhatTheyForbid() {
+        JavaClasses bad = new ClassFileImporter().importClasses(UntypedActor.class, TensorMessage.class, HandleMessage.class);
+        AssertionError untyped = assertThrows(AssertionError.class, () -> noObjectTypedActors("dev.espalier.it..").check(bad));
+        assertTrue(untyped.getMessage().contains("UntypedActor: extends"), untyped.getMessage());
+        AssertionError tensor = assertThrows(AssertionError.class, () -> messagesCarryHandles("dev.espalier.it..").check(bad));
+        assertTrue(tensor.getMessage().contains("TensorMessage.weights carries a Tensor"), tensor.getMessage());
+        assertFalse(tensor.getMessage().contains("HandleMessage"), tensor.getMessage());
+    }
+
+    private static final class UntypedActor extends AbstractBehavior<Object> {
+        private UntypedActor(ActorContext<Object> context) {
+            super(context);
+        }
+
+        @Override
+        public Receive<Object> createReceive() {
+            return newReceiveBuilder().build();
+        }
+    }
+
+    private interface Message {}
+
+    private record TensorMessage(List<Tensor> weights) implements Message {}
+
+    private record HandleMessage(long tensorId) implements Message {}
+
+    private static ArchRule noObjectTypedActors(String packages) {
+        return classes().that().resideInAPackage(packages)
+                .should(new ArchCondition<JavaClass>("declare no actor, actor reference or behaviour of message type Object") {
+                    @Override
+                    public void check(JavaClass c, ConditionEvents events) {
+                        for (String where : untypedActors(c)) {
+                            events.add(SimpleConditionEvent.violated(c, c.getName() + ": " + where));
+                        }
+                    }
+                })
+                .because("an actor's protocol is a sealed interface: the compiler then checks every tell, and a reader"
+                        + " finds every message it handles in one place, instead of casts behind Object");
+    }
+
+    private static ArchRule messagesCarryHandles(String packages) {
+        Set<String> forbidden = Set.of(Tensor.class.getName(), LlamaModel.class.getName(), DecoderLayerWeights.class.getName(),
+                LayerWork.class.getName());
+        return classes().that().resideInAPackage(packages).and().areAssignableTo(Record.class)
+                .and(new DescribedPredicate<JavaClass>("are messages (implement an interface)") {
+                    @Override
+                    public boolean test(JavaClass c) {
+                        return !c.getRawInterfaces().isEmpty();
+                    }
+                })
+                .should(new ArchCondition<JavaClass>("have no component of a tensor, model or layer-weights type") {
+                    @Override
+                    public void check(JavaClass c, ConditionEvents events) {
+                        for (JavaField f : c.getFields()) {
+                            f.getType().getAllInvolvedRawTypes().stream()
+                                    .filter(t -> forbidden.contains(t.getBaseComponentType().getName()))
+                                    .forEach(t -> events.add(SimpleConditionEvent.violated(c, c.getName() + "." + f.getName()
+                                            + " carries a " + t.getSimpleName())));
+                        }
+                    }
+                })
+                .because("a tensor stays on the worker (the device) that owns it and messages carry handles"
+                        + " (ActivationRef, ModelRef, ProblemRef): on a GPU a message holding a tensor would hand another"
+                        + " actor device memory it cannot touch");
+    }
+
+    private static final Set<String> ACTOR_TYPES = Set.of(Behavior.class.getName(), ActorRef.class.getName(),
+            AbstractBehavior.class.getName(), ActorContext.class.getName(), Receive.class.getName());
+
+    /** Where {@code c} names an actor type (behaviour, reference, context) whose message type is Object. */
+    private static List<String> untypedActors(JavaClass c) {
+        List<String> found = new ArrayList<>();
+        c.getSuperclass().filter(ArchitectureRulesTest::isObjectTypedActor).ifPresent(t -> found.add("extends " + t.getName()));
+        c.getFields().stream().filter(f -> isObjectTypedActor(f.getType())).forEach(f -> found.add("field " + f.getName()));
+        c.getMethods().forEach(m -> Stream.concat(Stream.of(m.getReturnType()), m.getParameterTypes().stream())
+                .filter(ArchitectureRulesTest::isObjectTypedActor).findAny()
+                .ifPresent(t -> found.add("method " + m.getName() + " uses " + t.getName())));
+        c.getConstructors().forEach(k -> k.getParameterTypes().stream().filter(ArchitectureRulesTest::isObjectTypedActor).findAny()
+                .ifPresent(t -> found.add("constructor takes " + t.getName())));
+        return found;
+    }
+
+    private static boolean isObjectTypedActor(JavaType type) {
+        return type instanceof JavaParameterizedType p && ACTOR_TYPES.contains(p.toErasure().getName())
+                && !p.getActualTypeArguments().isEmpty() && p.getActualTypeArguments().getFirst().toErasure().isEquivalentTo(Object.class)
+                && p.getActualTypeArguments().getFirst() instanceof JavaClass;
     }
 }

@@ -216,7 +216,7 @@ public final class PolicyGradientMethod implements MethodStep {
         StructuredMethod goa = StructuredMethod.of(StructuredMethod.Kind.GOA, config, 0.5, StructuredSettings.newBuilder().setRecovery(false).build());
         PruneSupervisor.Plan plan = new PruneSupervisor.Plan(job.jobDevices(), goa, job.calibration(), job.calibration(), config.numLayers(),
                 JobInputs.window(job.spec()), JobInputs.maxRestarts(job.spec()), job.run(), true);
-        PruneSupervisor.ScoresReported reported = (PruneSupervisor.ScoresReported) Await.result(job.devices().<PruneSupervisor.Outcome>run("goa-scores",
+        PruneSupervisor.ScoresReported reported = (PruneSupervisor.ScoresReported) Await.result(job.devices().run("goa-scores", PruneSupervisor.Outcome.class,
                 done -> PruneSupervisor.create(plan, job.pipelineEvents(), done)), job.cancel());
         double[][] heads = new double[config.numLayers()][];
         double[][] channels = new double[config.numLayers()][];
@@ -258,7 +258,7 @@ public final class PolicyGradientMethod implements MethodStep {
         };
         PolicyLearner.Setup setup = new PolicyLearner.Setup(pruner, config, session.session(), batches, session.workers(), inFlight,
                 checkpointEvery, checkpointer, new IdSource(0));
-        PolicyLearner.Result result = Await.result(devices.run("policy-learner", done -> PolicyLearner.create(setup, done)),
+        PolicyLearner.Result result = Await.result(devices.run("policy-learner", PolicyLearner.Result.class, done -> PolicyLearner.create(setup, done)),
                 cancel == null ? new CancellationToken() : cancel);
         if (result instanceof PolicyLearner.LearningFailed f) {
             throw new PipelineFailedException(f.message());

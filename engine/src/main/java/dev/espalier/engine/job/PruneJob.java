@@ -79,7 +79,7 @@ public final class PruneJob implements JobExecutor {
             try (Devices.JobDevices session = devices.open(run.jobId(), JobInputs.devices(spec), dense, Math.max(seqlen, evalWindow), run,
                     new FaultInjector(spec.getRuntime().getDebugFailCall()));
                  Devices.Listener<PruneSupervisor.Event> pipelineEvents = devices.listener(run.jobId() + "-events",
-                         (PruneSupervisor.Event e) -> emit(events, e))) {
+                         PruneSupervisor.Event.class, e -> emit(events, e))) {
                 int[][] calibration;
                 int[][] scoringCalibration;
                 if (JobInputs.selfCalibration(spec)) {

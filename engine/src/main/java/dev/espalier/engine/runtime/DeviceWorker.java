@@ -38,6 +38,7 @@ import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -218,8 +219,13 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     /** What a worker is given to compute with: its index and name in the process, its backend and the host. */
     public record Device(int index, String name, TensorOps ops, Host host) {}
 
+    /**
+     * A worker lives as long as the process and serves every job, so a command that throws outside {@link #call}
+     * (a release, a close) is logged and the worker resumes with its sessions intact instead of stopping under them.
+     */
     public static Behavior<Command> create(Device device) {
-        return Behaviors.setup(ctx -> new DeviceWorker(ctx, device));
+        return Behaviors.supervise(Behaviors.setup((ActorContext<Command> ctx) -> new DeviceWorker(ctx, device)))
+                .onFailure(SupervisorStrategy.resume());
     }
 
     private final Device device;

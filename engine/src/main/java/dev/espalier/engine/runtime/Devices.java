@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -114,22 +115,20 @@ public final class Devices implements AutoCloseable {
     }
 
     /**
-     * Starts the actor {@code factory} makes (given where to send its one result) in this process's actor system and
-     * completes with that result; completes exceptionally when the actor fails or stops without one. The caller waits
-     * on the future from its own thread (a job's), never from an actor.
+     * Starts the actor {@code factory} makes (given where to send its one result, of type {@code type}) in this
+     * process's actor system and completes with that result; completes exceptionally when the actor fails or stops
+     * without one. The caller waits on the future from its own thread (a job's), never from an actor.
      */
-    public <R> CompletableFuture<R> run(String name, Function<ActorRef<R>, Behavior<?>> factory) {
+    public <R> CompletableFuture<R> run(String name, Class<R> type, Function<ActorRef<R>, Behavior<?>> factory) {
         CompletableFuture<R> result = new CompletableFuture<>();
-        Behavior<Object> parent = Behaviors.<Object>setup(ctx -> {
-            ActorRef<R> self = ctx.getSelf().unsafeUpcast();
+        Behavior<RunMessage> parent = Behaviors.setup(ctx -> {
+            ActorRef<R> self = ctx.messageAdapter(type, Reported::new);
             ActorRef<?> child = ctx.spawn(factory.apply(self), name);
             ctx.watch(child);
-            return Behaviors.receive(Object.class)
+            return Behaviors.receive(RunMessage.class)
                     .onMessage(StopRun.class, stop -> Behaviors.stopped())
-                    .onAnyMessage(r -> {
-                        @SuppressWarnings("unchecked")
-                        R reported = (R) r; // only the child has this address, and it sends its result type
-                        result.complete(reported);
+                    .onMessage(Reported.class, r -> {
+                        result.complete(type.cast(r.result()));
                         return Behaviors.stopped(); // stops the child too
                     })
                     .onSignal(ChildFailed.class, failed -> {
@@ -142,10 +141,17 @@ public final class Devices implements AutoCloseable {
                     })
                     .build();
         });
-        ActorRef<Object> started = spawn(parent, name + "-" + actorNames.getAndIncrement(), Props.empty());
+        ActorRef<RunMessage> started = spawn(parent, name + "-" + actorNames.getAndIncrement(), Props.empty());
         result.whenComplete((r, e) -> started.tell(new StopRun())); // a waiter that gave up (cancellation) stops the actors
         return result;
     }
+
+    /** What the parent of a {@link #run} hears: its child's result, or that its waiter has gone. */
+    private sealed interface RunMessage {}
+
+    private record Reported(Object result) implements RunMessage {}
+
+    private record StopRun() implements RunMessage {}
 
     /**
      * Sends {@code worker} the command {@code command} builds around a reply address and completes with the reply, of
@@ -154,7 +160,7 @@ public final class Devices implements AutoCloseable {
      */
     public <T extends DeviceWorker.Reply> CompletableFuture<T> call(ActorRef<DeviceWorker.Command> worker, Class<T> type,
             Function<ActorRef<DeviceWorker.Reply>, DeviceWorker.Command> command) {
-        return this.<DeviceWorker.Reply>run("call", replyTo -> Behaviors.setup(ctx -> {
+        return run("call", DeviceWorker.Reply.class, replyTo -> Behaviors.setup(ctx -> {
             worker.tell(command.apply(replyTo));
             return Behaviors.empty();
         })).thenApply(reply -> switch (reply) {
@@ -169,40 +175,47 @@ public final class Devices implements AutoCloseable {
     }
 
     /**
-     * An actor on Pekko's blocking dispatcher that hands every message to {@code consumer} (e.g. a job's event log,
-     * which forces each event to disk), so that actors that report to it never wait for the disk.
+     * An actor on Pekko's blocking dispatcher that hands every message of type {@code type} to {@code consumer} (e.g. a
+     * job's event log, which forces each event to disk), so that actors that report to it never wait for the disk.
      */
-    public <T> Listener<T> listener(String name, java.util.function.Consumer<T> consumer) {
-        Behavior<Object> behavior = Behaviors.receive(Object.class)
-                .onMessage(Drain.class, d -> {
-                    d.drained().complete(null);
-                    return Behaviors.stopped();
-                })
-                .onAnyMessage(m -> {
-                    @SuppressWarnings("unchecked")
-                    T t = (T) m; // only Listener's typed reference and Drain reach this actor
-                    consumer.accept(t);
-                    return Behaviors.same();
-                })
-                .build();
-        ActorRef<Object> ref = spawn(behavior, name + "-" + actorNames.getAndIncrement(), DispatcherSelector.blocking());
-        return new Listener<>(ref);
+    public <T> Listener<T> listener(String name, Class<T> type, Consumer<T> consumer) {
+        CompletableFuture<ActorRef<T>> adapter = new CompletableFuture<>();
+        Behavior<ListenerMessage> behavior = Behaviors.setup(ctx -> {
+            adapter.complete(ctx.messageAdapter(type, Heard::new));
+            return Behaviors.receive(ListenerMessage.class)
+                    .onMessage(Drain.class, d -> {
+                        d.drained().complete(null);
+                        return Behaviors.stopped();
+                    })
+                    .onMessage(Heard.class, h -> {
+                        consumer.accept(type.cast(h.message()));
+                        return Behaviors.same();
+                    })
+                    .build();
+        });
+        ActorRef<ListenerMessage> actor = spawn(behavior, name + "-" + actorNames.getAndIncrement(), DispatcherSelector.blocking());
+        return new Listener<>(actor, adapter.join());
     }
 
-    private record StopRun() {}
+    /** What a {@link #listener} hears: a message for its consumer, or that it should finish. */
+    private sealed interface ListenerMessage {}
 
-    private record Drain(CompletableFuture<Void> drained) {}
+    private record Heard(Object message) implements ListenerMessage {}
+
+    private record Drain(CompletableFuture<Void> drained) implements ListenerMessage {}
 
     /** A {@link #listener}: {@link #ref()} to report to; {@link #close()} waits until everything sent before is handled. */
     public static final class Listener<T> implements AutoCloseable {
-        private final ActorRef<Object> actor;
+        private final ActorRef<ListenerMessage> actor;
+        private final ActorRef<T> ref;
 
-        private Listener(ActorRef<Object> actor) {
+        private Listener(ActorRef<ListenerMessage> actor, ActorRef<T> ref) {
             this.actor = actor;
+            this.ref = ref;
         }
 
         public ActorRef<T> ref() {
-            return actor.unsafeUpcast();
+            return ref;
         }
 
         @Override

@@ -3,6 +3,8 @@ package dev.espalier.engine.runtime;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -44,16 +46,18 @@ public final class HostActivationStore implements AutoCloseable {
         free(tensors.remove(ref.id()));
     }
 
-    /** Releases every activation of {@code session} (of pipeline generation {@code generation}; -1: of any). */
+    /**
+     * Releases every activation of {@code session} (of pipeline generation {@code generation}; -1: of any). Each is
+     * removed before it is freed, so a concurrent {@link #release} of the same handle frees it at most once.
+     */
     public void releaseAll(long session, int generation) {
-        tensors.entrySet().removeIf(e -> {
-            Resident r = e.getValue();
+        List<Long> ids = new ArrayList<>();
+        tensors.forEach((id, r) -> {
             if (r.session() == session && (generation < 0 || r.generation() == generation)) {
-                free(r);
-                return true;
+                ids.add(id);
             }
-            return false;
         });
+        ids.forEach(id -> free(tensors.remove(id)));
     }
 
     private void free(Resident r) {

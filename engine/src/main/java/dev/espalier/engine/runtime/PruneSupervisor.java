@@ -135,7 +135,7 @@ public final class PruneSupervisor {
         }
         return withSignals(Behaviors.receive(Command.class)).onMessage(WorkerReplied.class, m -> switch (m.reply()) {
             case DeviceWorker.LayerOpened o when o.generation() == ids.generation() ->
-                    ++opened == plan.layers() ? startPass(plan.method().scoresGlobally()) : Behaviors.same();
+                    ++opened == plan.layers() ? startPass(plan.scoreOnly() || plan.method().scoresGlobally()) : Behaviors.same();
             case DeviceWorker.CallFailed f when f.generation() == ids.generation() -> fail("device call " + f.call() + " failed: " + f.message());
             default -> Behaviors.same();
         }).build();

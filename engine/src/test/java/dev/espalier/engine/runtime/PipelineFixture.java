@@ -84,10 +84,10 @@ final class PipelineFixture {
         }
         try (RunDirectory run = RunDirectory.create(runDir, job, spec);
              Devices.JobDevices session = d.open(job, new DeviceSpec(plan.devices(), 1), dense, maxTokens, run, plan.faults());
-             Devices.Listener<PruneSupervisor.Event> events = d.listener(job + "-events", (PruneSupervisor.Event e) -> { })) {
+             Devices.Listener<PruneSupervisor.Event> events = d.listener(job + "-events", PruneSupervisor.Event.class, e -> { })) {
             PruneSupervisor.Plan pipeline = new PruneSupervisor.Plan(session, plan.method(), plan.calibration(), plan.calibration(),
                     plan.model().config().numLayers(), 2, 2, run, false);
-            PruneSupervisor.Outcome outcome = d.<PruneSupervisor.Outcome>run("supervisor", done -> PruneSupervisor.create(pipeline,
+            PruneSupervisor.Outcome outcome = d.run("supervisor", PruneSupervisor.Outcome.class, done -> PruneSupervisor.create(pipeline,
                     events.ref(), done)).get(120, TimeUnit.SECONDS);
             try (Arena arena = Arena.ofShared()) {
                 ModelExporter.export(PruneJob.fromCheckpoints(plan.model(), run, arena), plan.output(), Map.of(TOKENIZER, "tokenizer.bin"));
