@@ -53,13 +53,14 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         NodeOptions options = new NodeOptions(home != null ? home : NodeOptions.defaultHome(), bind, port, slots, queue);
-        Node node = Node.start(options, DeviceSpec.of(JobSpecs.devicesOf(devices)));
-        Thread hook = new Thread(node::close, "espalier-node-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        try (RunLogFile log = RunLogFile.attach(node.home().resolve("node.log"))) {
+        Path nodeLog = options.home().toAbsolutePath().resolve("node.log");
+        try (RunLogFile log = RunLogFile.attach(nodeLog)) { // before the start: its device workers and recovered jobs are logged
+            Node node = Node.start(options, DeviceSpec.of(JobSpecs.devicesOf(devices)));
+            Thread hook = new Thread(node::close, "espalier-node-shutdown");
+            Runtime.getRuntime().addShutdownHook(hook);
             PrintWriter out = spec.commandLine().getOut();
             out.println("espalier node listening on " + node.address() + " (home " + node.home() + ", " + slots
-                    + " slot(s), queue of " + queue + ", devices " + devices + " shared by every job); stop with Ctrl-C; log in " + node.home().resolve("node.log"));
+                    + " slot(s), queue of " + queue + ", devices " + devices + " shared by every job); stop with Ctrl-C; log in " + nodeLog);
             out.flush();
             node.awaitTermination();
         }

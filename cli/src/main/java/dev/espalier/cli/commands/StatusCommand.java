@@ -71,6 +71,9 @@ public final class StatusCommand implements Callable<Integer> {
                 job.getEtaSeconds() > 0 ? String.format(Locale.ROOT, ", about %.0f s left", job.getEtaSeconds()) : "");
         out.printf(Locale.ROOT, "method     %s %s, sparsity %.4f, seed %d%n", PruneMethods.label(job.getSpec().getMethod()),
                 JobSpecs.patternLabel(job.getSpec().getPattern()), job.getSpec().getSparsity(), job.getSpec().getSeed());
+        if (job.getDeviceWorkersCount() > 0) {
+            out.printf(Locale.ROOT, "devices    %s (the node's workers, shared by every job)%n", String.join(", ", job.getDeviceWorkersList()));
+        }
         out.printf(Locale.ROOT, "model      %s%n", job.getSpec().getModel());
         out.printf(Locale.ROOT, "output     %s%n", job.getSpec().getOutput());
         out.printf(Locale.ROOT, "run dir    %s%n", job.getRunDir());

@@ -105,6 +105,8 @@ public final class WatchCommand implements Callable<Integer> {
             }
             case QUEUED -> out.printf(Locale.ROOT, "queued (%d job(s) ahead)%n", event.getQueued().getPosition());
             case STARTED -> out.println(event.getStarted().getResumed() ? "resumed from its last checkpoint" : "started");
+            case DEVICES_ASSIGNED -> out.println("on device workers " + String.join(", ", event.getDevicesAssigned().getWorkersList())
+                    + " (shared by every job of the process)");
             case LAYER_PRUNED -> out.println(layerLine(event.getLayerPruned()));
             case SUCCEEDED -> {
                 closeBar();

@@ -14,6 +14,7 @@ import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PolicyGradientSettings;
 import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.SparsityPattern;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +35,7 @@ class PruneCommandTest {
         assertEquals(Path.of("../shared/models/stories260K/stories260K.bin"), job.model);
         assertEquals(PruneMethod.PRUNE_METHOD_WANDA, job.method);
         assertEquals(0.5, job.sparsity);
-        assertEquals("unstructured", job.pattern);
+        assertEquals(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED, job.pattern);
         assertEquals("../shared/data/c4/c4_validation_2k.jsonl", job.calibration);
         assertEquals(128, job.calibrationSamples);
         assertEquals(0, job.calibrationSeqlen);
@@ -53,7 +54,7 @@ class PruneCommandTest {
         PruneCommand prune = parse(PruneCommand.class, "prune", "--model", "m.bin", "--method", "magnitude", "--out", "o");
         JobSpecOptions job = prune.job;
         assertEquals(0.5, job.sparsity);
-        assertEquals("unstructured", job.pattern);
+        assertEquals(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED, job.pattern);
         assertNull(job.calibration);
         assertNull(job.tokenizer);
         assertEquals(128, job.calibrationSamples);

@@ -39,7 +39,7 @@ class ServeCommandTest {
 
     @Test
     void helpExitsZeroAndEndsWithExamples() {
-        assertHelp("serve", "  ./espalier serve --home /data/espalier --port 0 --slots 2");
+        assertHelp("serve", "  ./espalier serve --home /data/espalier --port 0 --slots 2 --devices cpu:2");
     }
 
     @Test

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.SparsityPattern;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
@@ -20,7 +21,7 @@ class SubmitCommandTest {
                 "--pattern", "2:4", "--calib", "self", "--out", "runs/sgpt24", "--node", "127.0.0.1:7070", "--home", "/data/espalier");
         assertEquals(Path.of("../shared/models/stories260K-hf"), submit.job.model);
         assertEquals(PruneMethod.PRUNE_METHOD_SPARSEGPT, submit.job.method);
-        assertEquals("2:4", submit.job.pattern);
+        assertEquals(SparsityPattern.SPARSITY_PATTERN_2_4, submit.job.pattern);
         assertEquals("127.0.0.1:7070", submit.node.node);
         assertEquals(Path.of("/data/espalier"), submit.node.home());
         JobSpec spec = submit.job.toJobSpec();

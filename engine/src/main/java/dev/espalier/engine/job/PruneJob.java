@@ -25,6 +25,7 @@ import dev.espalier.engine.runtime.ModelRef;
 import dev.espalier.engine.runtime.PruneSupervisor;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.engine.tokenizer.Tokenizer;
+import dev.espalier.protocol.v1.DevicesAssigned;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.LayerPruned;
@@ -80,6 +81,7 @@ public final class PruneJob implements JobExecutor {
                     new FaultInjector(spec.getRuntime().getDebugFailCall()));
                  Devices.Listener<PruneSupervisor.Event> pipelineEvents = devices.listener(run.jobId() + "-events",
                          PruneSupervisor.Event.class, e -> emit(events, e))) {
+                events.emit(JobEvent.newBuilder().setDevicesAssigned(DevicesAssigned.newBuilder().addAllWorkers(session.names())));
                 int[][] calibration;
                 int[][] scoringCalibration;
                 if (JobInputs.selfCalibration(spec)) {

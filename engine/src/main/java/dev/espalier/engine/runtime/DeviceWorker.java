@@ -270,7 +270,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         if (old != null) {
             old.close();
         }
-        getContext().getLog().debug("device {}: session of {} opened ({} open)", device.name(), m.session().job(), sessions.size());
+        getContext().getLog().info("device {}: session of {} opened ({} open)", device.name(), m.session().job(), sessions.size());
         return this;
     }
 

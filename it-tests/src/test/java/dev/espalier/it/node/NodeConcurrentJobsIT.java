@@ -7,6 +7,7 @@ import dev.espalier.cli.EspalierCli;
 import dev.espalier.it.SharedData;
 import dev.espalier.engine.runtime.node.NodeAddress;
 import dev.espalier.engine.runtime.node.NodeClient;
+import dev.espalier.protocol.v1.GetJobRequest;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.JobState;
@@ -56,15 +57,17 @@ class NodeConcurrentJobsIT {
     }
 
     /** Starts {@code espalier serve} in a new JVM and waits for its node.port. */
-    private NodeAddress startNode(int slots, Class<?> main) throws IOException, InterruptedException {
+    private NodeAddress startNode(int slots, Class<?> main, String... extra) throws IOException, InterruptedException {
         Path portFile = home().resolve(NodeAddress.PORT_FILE);
         Files.deleteIfExists(portFile);
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         Path log = tmp.resolve("node-" + processes.size() + ".log");
-        Process process = new ProcessBuilder(java.toString(), "--sun-misc-unsafe-memory-access=allow", "--add-modules",
+        List<String> command = new ArrayList<>(List.of(java.toString(), "--sun-misc-unsafe-memory-access=allow", "--add-modules",
                 "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx3g", "-cp",
                 System.getProperty("java.class.path"), main.getName(), "serve", "--home", home().toString(),
-                "--port", "0", "--slots", String.valueOf(slots)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+                "--port", "0", "--slots", String.valueOf(slots)));
+        command.addAll(List.of(extra));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         processes.add(process);
         for (int i = 0; i < 600 && !Files.exists(portFile); i++) {
             assertTrue(process.isAlive(), () -> "the node exited with " + process.exitValue() + ":\n" + read(log));
@@ -156,6 +159,35 @@ class NodeConcurrentJobsIT {
                 assertTrue(Files.isRegularFile(tmp.resolve("out-" + i).resolve("model.safetensors")), "job " + i + " exported its model");
             }
         }
+    }
+
+    /**
+     * Two jobs submitted together to a node with {@code --devices cpu} run at the same time on the node's one worker:
+     * the node creates its workers once (one log line), and each job reports the same worker as its devices.
+     */
+    @Test
+    void twoJobsSubmittedTogetherShareTheNodesOneSetOfWorkers() throws Exception {
+        NodeAddress address = startNode(2, EspalierCli.class, "--devices", "cpu");
+        try (NodeClient client = NodeClient.connect(address)) {
+            List<String> ids = List.of(submit(client, realSpec(0)), submit(client, realSpec(1)));
+            assertCompleted(client, ids, 5);
+            for (String id : ids) {
+                List<List<String>> assigned = watch(client, id).stream().filter(JobEvent::hasDevicesAssigned)
+                        .map(e -> List.copyOf(e.getDevicesAssigned().getWorkersList())).toList();
+                assertEquals(List.of(List.of("cpu")), assigned, id + " ran on the node's one worker");
+                assertEquals(List.of("cpu"), client.blocking(10).getJob(GetJobRequest.newBuilder().setJobId(id).build()).getDeviceWorkersList());
+            }
+            List<JobStatus> jobs = client.blocking(10).listJobs(ListJobsRequest.getDefaultInstance()).getJobsList();
+            long lastStart = jobs.stream().mapToLong(JobStatus::getStartedTimeMs).max().orElseThrow();
+            long firstFinish = jobs.stream().mapToLong(JobStatus::getFinishedTimeMs).min().orElseThrow();
+            assertTrue(lastStart < firstFinish, "the two jobs ran at the same time (both slots): " + jobs);
+        }
+        String log = read(home().resolve("node.log"));
+        assertEquals(1, log.lines().filter(l -> l.contains("device workers shared by every job")).count(), log);
+    }
+
+    private static String submit(NodeClient client, JobSpec spec) {
+        return client.blocking(30).submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
     }
 
     @Test

@@ -77,6 +77,7 @@ final class JobRecord {
                     .setProgress(event.getProgress().getTotal() > 0
                             ? Math.min(1.0, (double) event.getProgress().getDone() / event.getProgress().getTotal()) : 0)
                     .setEtaSeconds(event.getProgress().getEtaSeconds()));
+            case DEVICES_ASSIGNED -> updateLive(s -> s.clearDeviceWorkers().addAllDeviceWorkers(event.getDevicesAssigned().getWorkersList()));
             case LAYER_PRUNED -> updateLive(s -> s.setMessage("layer " + event.getLayerPruned().getLayer() + " pruned"));
             default -> { }
         }
