@@ -73,7 +73,9 @@ class PruneCommandTest {
         assertNull(prune.runDir);
         assertFalse(prune.output.quiet);
         assertFalse(prune.output.verbose);
-        assertEquals(dev.espalier.protocol.v1.PerplexityProtocol.PERPLEXITY_PROTOCOL_STREAM, job.toJobSpec().getEvalProtocol());
+        JobSpec spec = parse(PruneCommand.class, "prune", "--model", "m.bin", "--method", "magnitude", "--calib", "c.txt", "--out", "o")
+                .job.toJobSpec();
+        assertEquals(dev.espalier.protocol.v1.PerplexityProtocol.PERPLEXITY_PROTOCOL_STREAM, spec.getEvalProtocol());
     }
 
     @Test

@@ -18,14 +18,14 @@ class SubmitCommandTest {
     @Test
     void parsesAJobAndTheNodeToSendItTo() {
         SubmitCommand submit = parse(SubmitCommand.class, "submit", "--model", "../shared/models/stories260K-hf", "--method", "sparsegpt",
-                "--pattern", "2:4", "--calib", "self", "--out", "runs/sgpt24", "--node", "127.0.0.1:7070", "--home", "/data/espalier");
+                "--pattern", "2:4", "--calib", "c4.jsonl", "--out", "runs/sgpt24", "--node", "127.0.0.1:7070", "--home", "/data/espalier");
         assertEquals(Path.of("../shared/models/stories260K-hf"), submit.job.model);
         assertEquals(PruneMethod.PRUNE_METHOD_SPARSEGPT, submit.job.method);
         assertEquals(SparsityPattern.SPARSITY_PATTERN_2_4, submit.job.pattern);
         assertEquals("127.0.0.1:7070", submit.node.node);
         assertEquals(Path.of("/data/espalier"), submit.node.home());
         JobSpec spec = submit.job.toJobSpec();
-        assertEquals("self", spec.getCalibration());
+        assertEquals(Path.of("c4.jsonl").toAbsolutePath().normalize().toString(), spec.getCalibration());
         assertEquals(Path.of("runs/sgpt24").toAbsolutePath().normalize().toString(), spec.getOutput());
     }
 
