@@ -104,6 +104,31 @@ class KillAndResumeIT {
     }
 
     @Test
+    void sigtermStopsAtTheNextSafePointAndTheRunResumesToTheSameModel(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("model");
+        CliProcess stopped = CliProcess.run(tmp, List.of("-Despalier.signalAt=after-checkpoint#2"), pruneArgs(out));
+        assertEquals(143, stopped.exitCode(), stopped.err());
+        assertTrue(stopped.err().contains("SIGTERM: stopping at the next safe point"), stopped.err());
+        assertTrue(stopped.err().contains("resume with `espalier resume " + tmp.resolve("model.run")), stopped.err());
+        assertFalse(stopped.err().contains("Exception"), stopped.err());
+        assertFalse(Files.exists(out), "no output from a stopped run");
+        CliProcess resumed = CliProcess.run(tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
+        assertEquals(0, resumed.exitCode(), resumed.err());
+        assertArrayEquals(reference, Files.readAllBytes(out.resolve("model.safetensors")));
+    }
+
+    @Test
+    void aSecondSigtermStopsAtOnceAndTheRunStillResumes(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("model");
+        CliProcess stopped = CliProcess.run(tmp, List.of("-Despalier.signalAt=before-checkpoint#2", "-Despalier.signals=2"), pruneArgs(out));
+        assertEquals(143, stopped.exitCode(), stopped.err());
+        assertTrue(stopped.err().contains("stopping at once"), stopped.err());
+        CliProcess resumed = CliProcess.run(tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
+        assertEquals(0, resumed.exitCode(), resumed.err());
+        assertArrayEquals(reference, Files.readAllBytes(out.resolve("model.safetensors")));
+    }
+
+    @Test
     void corruptedCheckpointIsReportedAndNotUsed(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("model");
         CliProcess killed = CliProcess.run(tmp, List.of("-Despalier.crashAt=after-checkpoint#2"), pruneArgs(out));

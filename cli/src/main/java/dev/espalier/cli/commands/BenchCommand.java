@@ -117,7 +117,7 @@ public final class BenchCommand implements Callable<Integer> {
             Path tokenizer = model.toAbsolutePath().getParent().resolveSibling("llama2c-tokenizer-32000").resolve("tokenizer.model");
             try (Arena arena = Arena.ofShared()) {
                 ModelExporter.export(SyntheticModels.model(arena, SyntheticModels.llama7b(layers), 7), exportSynthetic,
-                        TokenizerLoader.exportFiles(tokenizer));
+                        TokenizerLoader.exportFiles(tokenizer), "bench-synthetic-llama7b", false);
             }
             out.printf(Locale.ROOT, "wrote %s: LLaMA-7B shapes, %d layer(s), synthetic weights, tokenizer %s%n", exportSynthetic, layers, tokenizer);
             return 0;

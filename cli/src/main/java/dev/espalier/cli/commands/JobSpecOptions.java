@@ -54,8 +54,13 @@ public final class JobSpecOptions {
     @Option(names = "--seed", defaultValue = "0", description = "Random seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--out", required = true, paramLabel = "<dir>", description = "Folder the pruned model is written to.")
+    @Option(names = "--out", required = true, paramLabel = "<dir>", description = "Folder the pruned model is written to: a new"
+            + " path, or an earlier Espalier output with --overwrite (anything else there is refused, never deleted).")
     Path output;
+
+    @Option(names = "--overwrite", description = "Replace an earlier Espalier output at --out (only Espalier's own files: a"
+            + " folder holding anything else is refused).")
+    boolean overwrite;
 
     @Option(names = "--devices", defaultValue = "cpu", description = "Devices, e.g. cpu, cpu:2, cuda:0,cuda:1 (default: ${DEFAULT-VALUE}).")
     String devices;
@@ -119,7 +124,7 @@ public final class JobSpecOptions {
     public JobSpec toJobSpec() {
         JobSpec.Builder spec = JobSpec.newBuilder().setModel(absolute(model)).setMethod(method).setSparsity(sparsity)
                 .setPattern(pattern).setCalibrationSamples(calibrationSamples).setCalibrationSeqlen(calibrationSeqlen)
-                .setSeed(seed).setOutput(absolute(output)).addAllDevices(JobSpecs.devicesOf(devices)).setEvalMaxTokens(evalMaxTokens)
+                .setSeed(seed).setOutput(absolute(output)).setOverwriteOutput(overwrite).addAllDevices(JobSpecs.devicesOf(devices)).setEvalMaxTokens(evalMaxTokens)
                 .setEvalProtocol(dev.espalier.protocol.v1.PerplexityProtocol.valueOf("PERPLEXITY_PROTOCOL_" + evalProtocol.name()));
         methodOptions.forEach((key, value) -> MethodOptions.apply(spec, method, key, value));
         JobSpecs.Family family = JobSpecs.familyOf(method);

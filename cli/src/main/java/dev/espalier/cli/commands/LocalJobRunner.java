@@ -18,9 +18,15 @@ import java.util.Locale;
 final class LocalJobRunner {
     private LocalJobRunner() {}
 
-    static int run(RunDirectory run, PrintWriter out, boolean progress) throws Exception {
+    /**
+     * Runs the job of {@code run} to its report (exit status 0), or until Ctrl-C / SIGTERM stops it at a safe point
+     * (128 + the signal's number, with how to resume on {@code err}).
+     */
+    static int run(RunDirectory run, PrintWriter out, PrintWriter err, boolean progress) throws Exception {
         EventSink log = EventSink.of(run);
+        CancellationToken cancel = new CancellationToken();
         try (RunLogFile file = RunLogFile.attach(run.dir().resolve("run.log"));
+             InterruptHandler interrupts = InterruptHandler.install(cancel, run.dir(), err);
              ConsoleProgress bar = new ConsoleProgress("prune", progress)) {
             EventSink sink = event -> {
                 JobEvent recorded = log.emit(event);
@@ -30,7 +36,14 @@ final class LocalJobRunner {
                 return recorded;
             };
             try (Devices devices = Devices.start(DeviceSpec.of(run.spec().getDevicesList()))) {
-                JobExecutors.standard(devices).forSpec(run.spec()).run(run.spec(), run, sink, new CancellationToken());
+                JobExecutors.standard(devices).forSpec(run.spec()).run(run.spec(), run, sink, cancel);
+            } catch (Exception e) { // after a signal, whatever the job ended with comes from stopping it
+                if (interrupts.signal() == null) {
+                    throw e;
+                }
+                err.printf(Locale.ROOT, "espalier: stopped by %s after %d completed layer(s); resume with `espalier resume %s`%n",
+                        interrupts.signal(), run.manifest().getCompletedLayersCount(), run.dir());
+                return InterruptHandler.exitCode(interrupts.signal());
             }
         }
         RunReport report = run.report().orElseThrow(() -> new IllegalStateException(run.dir() + ": the job ended without a report"));

@@ -1,5 +1,6 @@
 package dev.espalier.cli.commands;
 
+import dev.espalier.engine.io.OutputFolder;
 import dev.espalier.engine.job.JobExecutors;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.protocol.v1.JobSpec;
@@ -45,8 +46,10 @@ public final class PruneCommand implements Callable<Integer> {
         JobSpecOptions.checkInputsExist(jobSpec);
         JobExecutors.validate(jobSpec);
         Path dir = runDir != null ? runDir : Path.of(jobSpec.getOutput() + ".run");
-        try (RunDirectory run = RunDirectory.openOrCreate(dir, "prune-" + UUID.randomUUID(), jobSpec)) {
-            return LocalJobRunner.run(run, spec.commandLine().getOut(), !output.quiet);
+        String jobId = RunDirectory.jobIdOf(dir).orElse("prune-" + UUID.randomUUID());
+        OutputFolder.checkReplaceable(Path.of(jobSpec.getOutput()), jobId, jobSpec.getOverwriteOutput()); // before the run directory
+        try (RunDirectory run = RunDirectory.openOrCreate(dir, jobId, jobSpec)) {
+            return LocalJobRunner.run(run, spec.commandLine().getOut(), spec.commandLine().getErr(), !output.quiet);
         }
     }
 }

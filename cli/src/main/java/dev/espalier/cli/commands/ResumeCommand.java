@@ -38,7 +38,7 @@ public final class ResumeCommand implements Callable<Integer> {
                 LocalJobRunner.print(run.report().get(), run, spec.commandLine().getOut());
                 return 0;
             }
-            return LocalJobRunner.run(run, spec.commandLine().getOut(), !output.quiet);
+            return LocalJobRunner.run(run, spec.commandLine().getOut(), spec.commandLine().getErr(), !output.quiet);
         }
     }
 }

@@ -7,6 +7,8 @@ import dev.espalier.engine.eval.PerplexityResult;
 import dev.espalier.engine.generate.SelfCalibration;
 import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.io.CrashPoints;
+import dev.espalier.engine.io.OutputFolder;
+import dev.espalier.engine.io.PathLock;
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LayerCheckpoint;
 import dev.espalier.engine.model.LlamaConfig;
@@ -71,7 +73,10 @@ public final class PruneJob implements JobExecutor {
     @Override
     public void run(JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel) throws Exception {
         validate(spec);
-        try (LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
+        Path output = Path.of(spec.getOutput());
+        OutputFolder.checkReplaceable(output, run.jobId(), spec.getOverwriteOutput()); // refused before any work, not after it
+        try (PathLock _ = PathLock.acquire(PathLock.siblingLockFile(output), "output " + output);
+             LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
             Tokenizer tokenizer = JobInputs.tokenizer(spec);
             int seqlen = JobInputs.seqlen(spec, model.config(), method.defaultSeqlen());
             PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
@@ -109,7 +114,8 @@ public final class PruneJob implements JobExecutor {
                 try (Arena prunedArena = Arena.ofShared()) {
                     LlamaModel pruned = fromCheckpoints(model, run, prunedArena);
                     CrashPoints.reach("before-export");
-                    ModelExporter.export(exportForm(spec, model, run, pruned, prunedArena), Path.of(spec.getOutput()), JobInputs.tokenizerFiles(spec));
+                    ModelExporter.export(exportForm(spec, model, run, pruned, prunedArena), Path.of(spec.getOutput()), JobInputs.tokenizerFiles(spec),
+                            run.jobId(), spec.getOverwriteOutput());
                     CrashPoints.reach("after-export");
                     ModelRef prunedRef = devices.models().register(run.jobId() + "/pruned", pruned);
                     List<PerplexityResult> after;

@@ -1,10 +1,11 @@
 package dev.espalier.engine.model;
 
-import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.io.CrashPoints;
+import dev.espalier.engine.io.OutputFolder;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,27 +23,26 @@ public final class ModelExporter {
     private ModelExporter() {}
 
     /**
-     * Writes {@code model} as a Hugging Face folder {@code output} (config, safetensors, tokenizer files: each key of
-     * {@code tokenizerFiles} copied under its value) so that it appears whole or not at all: everything goes into a
-     * hidden sibling folder that is renamed onto {@code output} at the end, replacing what was there.
+     * Writes {@code model} as the Hugging Face folder {@code output} of job {@code jobId} (config, safetensors,
+     * tokenizer files: each key of {@code tokenizerFiles} copied under its value, and {@link OutputFolder#MARKER}) so
+     * that it appears whole or not at all: everything goes into a staging sibling that is renamed onto {@code output}
+     * at the end. What is at {@code output} is replaced only as {@link OutputFolder} allows (an Espalier output of the
+     * same job, or of another with {@code overwrite}); anything else is refused before anything is written.
      *
+     * @throws OutputFolder.OutputConflictException when {@code output} may not be replaced
      * @throws ModelFormatException naming {@code output} when it cannot be written
      */
-    public static void export(LlamaModel model, Path output, Map<Path, String> tokenizerFiles) {
-        Path parent = output.toAbsolutePath().getParent();
-        Path staging = parent.resolve("." + output.getFileName() + ".partial");
+    public static void export(LlamaModel model, Path output, Map<Path, String> tokenizerFiles, String jobId, boolean overwrite) {
+        OutputFolder.checkReplaceable(output, jobId, overwrite);
         try {
-            Files.createDirectories(parent);
-            AtomicFiles.deleteRecursively(staging);
-            Files.createDirectories(staging);
+            Path staging = OutputFolder.prepareStaging(output);
             exportHf(model, staging);
             for (Map.Entry<Path, String> f : tokenizerFiles.entrySet()) {
                 Files.copy(f.getKey(), staging.resolve(f.getValue()), StandardCopyOption.REPLACE_EXISTING);
             }
             CrashPoints.reach("mid-export");
-            AtomicFiles.deleteRecursively(output);
-            Files.move(staging, output, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
+            OutputFolder.commit(staging, output, jobId, overwrite);
+        } catch (IOException | UncheckedIOException e) {
             throw new ModelFormatException(output, "cannot export the model (" + e.getMessage() + ")", e);
         }
     }

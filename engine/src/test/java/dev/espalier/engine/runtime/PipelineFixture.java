@@ -90,7 +90,7 @@ final class PipelineFixture {
             PruneSupervisor.Outcome outcome = d.run("supervisor", PruneSupervisor.Outcome.class, done -> PruneSupervisor.create(pipeline,
                     events.ref(), done)).get(120, TimeUnit.SECONDS);
             try (Arena arena = Arena.ofShared()) {
-                ModelExporter.export(PruneJob.fromCheckpoints(plan.model(), run, arena), plan.output(), Map.of(TOKENIZER, "tokenizer.bin"));
+                ModelExporter.export(PruneJob.fromCheckpoints(plan.model(), run, arena), plan.output(), Map.of(TOKENIZER, "tokenizer.bin"), job, false);
             }
             return outcome;
         } finally {

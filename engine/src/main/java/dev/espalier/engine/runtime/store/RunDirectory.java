@@ -1,6 +1,7 @@
 package dev.espalier.engine.runtime.store;
 
 import dev.espalier.engine.io.AtomicFiles;
+import dev.espalier.engine.io.PathLock;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.espalier.protocol.v1.Artefact;
 import dev.espalier.protocol.v1.JobSpec;
@@ -39,7 +40,9 @@ public final class RunDirectory implements AutoCloseable {
     public static final String LAYERS_DIR = "layers";
     public static final String REPORT_NAME = "report";
     public static final String REPORT_FILE = "report.pb";
-    private static final Set<String> RESERVED = Set.of(SPEC_FILE, MANIFEST_FILE, EVENTS_FILE, "status.pb");
+    /** The lock file: held by the one job that has the directory open ({@link PathLock}). */
+    public static final String LOCK_FILE = "lock";
+    private static final Set<String> RESERVED = Set.of(SPEC_FILE, MANIFEST_FILE, EVENTS_FILE, "status.pb", LOCK_FILE);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
 
     private final Path dir;
@@ -47,10 +50,12 @@ public final class RunDirectory implements AutoCloseable {
     private final EventLog events;
     private final List<String> repairs;
     private final ReentrantLock lock = new ReentrantLock();
+    private final PathLock owner;
     private volatile RunManifest manifest;
 
-    private RunDirectory(Path dir, JobSpec spec, RunManifest manifest, EventLog events, List<String> repairs) {
+    private RunDirectory(Path dir, PathLock owner, JobSpec spec, RunManifest manifest, EventLog events, List<String> repairs) {
         this.dir = dir;
+        this.owner = owner;
         this.spec = spec;
         this.manifest = manifest;
         this.events = events;
@@ -59,7 +64,8 @@ public final class RunDirectory implements AutoCloseable {
 
     /**
      * Makes {@code dir} (new, or empty but for leftovers of an interrupted create) the run directory of job
-     * {@code jobId}; refuses a folder holding anything else with a {@link RunDirectoryConflictException}.
+     * {@code jobId}; refuses a folder holding anything else with a {@link RunDirectoryConflictException}, and one
+     * another process or job is creating with a {@link PathLock.PathInUseException}.
      */
     public static RunDirectory create(Path dir, String jobId, JobSpec spec) {
         if (!NAME.matcher(jobId).matches()) {
@@ -67,8 +73,11 @@ public final class RunDirectory implements AutoCloseable {
         }
         dir = dir.toAbsolutePath();
         refuseOccupied(dir);
+        PathLock owner = null;
         try {
             AtomicFiles.ensureDirectory(dir);
+            owner = lock(dir);
+            refuseOccupied(dir); // again, now that no one else can be creating it
             AtomicFiles.removeTempFiles(dir);
             byte[] specBytes = SpecFiles.deterministicBytes(spec);
             AtomicFiles.write(dir.resolve(SPEC_FILE), specBytes);
@@ -76,9 +85,23 @@ public final class RunDirectory implements AutoCloseable {
             RunManifest manifest = RunManifest.newBuilder().setJobId(jobId).setSpecSha256(Checksums.sha256(specBytes))
                     .setSeed(spec.getSeed()).setState(JobState.JOB_STATE_QUEUED).build();
             AtomicFiles.write(dir.resolve(MANIFEST_FILE), manifest.toByteArray()); // last: marks the folder as a run
-            return new RunDirectory(dir, spec, manifest, events, List.of());
+            return new RunDirectory(dir, owner, spec, manifest, events, List.of());
         } catch (IOException e) {
+            release(owner);
             throw new UncheckedIOException(dir + ": cannot create run directory (" + e.getMessage() + ")", e);
+        } catch (RuntimeException e) {
+            release(owner);
+            throw e;
+        }
+    }
+
+    private static PathLock lock(Path dir) {
+        return PathLock.acquire(dir.resolve(LOCK_FILE), "run directory " + dir);
+    }
+
+    private static void release(PathLock owner) {
+        if (owner != null) {
+            owner.close();
         }
     }
 
@@ -95,7 +118,8 @@ public final class RunDirectory implements AutoCloseable {
         }
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
             for (Path entry : entries) {
-                if (!AtomicFiles.isTempFile(entry) && !entry.getFileName().toString().equals(SPEC_FILE)) {
+                String name = entry.getFileName().toString();
+                if (!AtomicFiles.isTempFile(entry) && !name.equals(SPEC_FILE) && !name.equals(LOCK_FILE)) {
                     throw new RunDirectoryConflictException(dir + " is not empty and is not a run directory (it holds "
                             + entry.getFileName() + "); choose a new or empty folder");
                 }
@@ -121,7 +145,8 @@ public final class RunDirectory implements AutoCloseable {
     /**
      * Opens the run directory {@code dir}: removes temporary files, truncates a torn event-log tail (both listed in
      * {@link #repairs()}), checks spec.pb against the manifest's checksum and, when {@code expectedSpec} is not null,
-     * refuses a run whose spec differs: "&lt;dir&gt; belongs to job &lt;id&gt; (spec differs: model X vs Y)".
+     * refuses a run whose spec differs: "&lt;dir&gt; belongs to job &lt;id&gt; (spec differs: model X vs Y)", and one that
+     * another process or job has open ({@link PathLock.PathInUseException}). The lock is held until {@link #close}.
      */
     public static RunDirectory open(Path dir, JobSpec expectedSpec) {
         dir = dir.toAbsolutePath();
@@ -133,6 +158,16 @@ public final class RunDirectory implements AutoCloseable {
                     ? dir + " is an unfinished run directory (its creation was interrupted before manifest.pb); create it again"
                     : dir + " is not a run directory (no manifest.pb)");
         }
+        PathLock owner = lock(dir);
+        try {
+            return open(dir, owner, expectedSpec);
+        } catch (RuntimeException e) {
+            owner.close();
+            throw e;
+        }
+    }
+
+    private static RunDirectory open(Path dir, PathLock owner, JobSpec expectedSpec) {
         List<String> repairs = new ArrayList<>();
         int temps = AtomicFiles.removeTempFiles(dir);
         if (temps > 0) {
@@ -148,7 +183,12 @@ public final class RunDirectory implements AutoCloseable {
         if (events.repairedBytes() > 0) {
             repairs.add(EVENTS_FILE + ": truncated " + events.repairedBytes() + " bytes of a torn or garbled final record");
         }
-        return new RunDirectory(dir, spec, manifest, events, repairs);
+        return new RunDirectory(dir, owner, spec, manifest, events, repairs);
+    }
+
+    /** The job id of the run directory {@code dir} (read without opening it); empty when it is not one. */
+    public static Optional<String> jobIdOf(Path dir) {
+        return isRunDirectory(dir) ? Optional.of(readManifest(dir).getJobId()) : Optional.empty();
     }
 
     /** Whether {@code dir} holds a run directory's manifest. */
@@ -369,7 +409,11 @@ public final class RunDirectory implements AutoCloseable {
 
     @Override
     public void close() {
-        events.close();
+        try {
+            events.close();
+        } finally {
+            owner.close();
+        }
     }
 
     @Override

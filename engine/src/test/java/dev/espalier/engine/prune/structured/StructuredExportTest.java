@@ -46,7 +46,7 @@ class StructuredExportTest {
             LlamaModel dense = LayerSurgeryTest.withRandomCompensation(loaded, kept, arena);
             LlamaModel compact = StructuredModels.Form.COMPACT.apply(dense, kept, arena);
             Path out = tmp.resolve("compact");
-            ModelExporter.export(compact, out, Map.of());
+            ModelExporter.export(compact, out, Map.of(), "structured-export-test", false);
             String json = Files.readString(out.resolve("config.json"));
             assertTrue(json.contains("espalier_num_attention_heads") && json.contains("espalier_intermediate_sizes"), json);
             try (LlamaModel back = ModelLoader.load(out, Arena.ofShared())) {
@@ -70,7 +70,7 @@ class StructuredExportTest {
             LlamaModel dense = LayerSurgeryTest.withRandomCompensation(loaded, kept, arena);
             LlamaModel masked = StructuredModels.Form.MASKED_DENSE.apply(dense, kept, arena);
             Path out = tmp.resolve("masked");
-            ModelExporter.export(masked, out, Map.of());
+            ModelExporter.export(masked, out, Map.of(), "structured-export-test", false);
             String json = Files.readString(out.resolve("config.json"));
             assertTrue(json.contains("\"attention_bias\" : true") && json.contains("\"mlp_bias\" : true"), json);
             assertFalse(json.contains("espalier_"), json);
@@ -91,7 +91,7 @@ class StructuredExportTest {
             LlamaModel masked = StructuredModels.Form.MASKED_DENSE.apply(loaded, randomKept(loaded.config(), 23, -1, -1), arena);
             assertEquals(loaded.config(), masked.config());
             Path out = tmp.resolve("plain");
-            ModelExporter.export(masked, out, Map.of());
+            ModelExporter.export(masked, out, Map.of(), "structured-export-test", false);
             String json = Files.readString(out.resolve("config.json"));
             assertTrue(json.contains("\"attention_bias\" : false") && json.contains("\"mlp_bias\" : false"), json);
         }

@@ -1,6 +1,7 @@
 package dev.espalier.engine.runtime.store;
 
 import dev.espalier.engine.io.AtomicFiles;
+import dev.espalier.engine.io.PathLock;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -116,8 +117,20 @@ class RunDirectoryTest {
         try (RunDirectory run = RunDirectory.create(dir, "job-a", spec("/m/a"))) {
             assertEquals("job-a", run.jobId());
         }
-        assertEquals(List.of("events.log", "manifest.pb", "spec.pb"),
+        assertEquals(List.of("events.log", "lock", "manifest.pb", "spec.pb"),
                 Files.list(dir).map(p -> p.getFileName().toString()).sorted().toList());
+    }
+
+    @Test
+    void aRunDirectoryIsOpenedByOneJobAtATime() {
+        Path dir = tmp.resolve("run");
+        try (RunDirectory run = RunDirectory.create(dir, "job-a", spec("/m/a"))) {
+            PathLock.PathInUseException e = assertThrows(PathLock.PathInUseException.class, () -> RunDirectory.open(dir));
+            assertTrue(e.getMessage().startsWith("run directory " + run.dir() + " is in use"), e.getMessage());
+        }
+        try (RunDirectory again = RunDirectory.open(dir)) {
+            assertEquals("job-a", again.jobId());
+        }
     }
 
     @Test
