@@ -1,13 +1,20 @@
 package dev.espalier.engine.fuzz;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.espalier.engine.data.DataFormatException;
 import dev.espalier.engine.model.ModelFormatException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Set;
 import java.util.StringJoiner;
 import java.util.TreeMap;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Runs fuzz cases of one format and counts how each ended: a result, or one of the documented refusals
@@ -22,6 +29,7 @@ final class FuzzTally {
 
     private final String format;
     private final Map<String, Integer> outcomes = new TreeMap<>();
+    private final Set<Path> workingDirectory = listing(); // a case that writes beside the module shows up here
     private int cases;
 
     FuzzTally(String format) {
@@ -52,11 +60,20 @@ final class FuzzTally {
         return cases;
     }
 
-    /** "safetensors: 150 cases: ok 12, refused ModelFormatException 138". */
+    /** "safetensors: 150 cases: ok 12, refused ModelFormatException 138"; fails when a case wrote into the working directory. */
     String summary() {
+        assertEquals(workingDirectory, listing(), format + ": a case wrote into the working directory");
         StringJoiner j = new StringJoiner(", ", format + ": " + cases + " cases: ", "");
         outcomes.forEach((k, v) -> j.add(k + " " + v));
         return j.toString();
+    }
+
+    private static Set<Path> listing() {
+        try (Stream<Path> files = Files.list(Path.of(""))) {
+            return files.collect(Collectors.toSet());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     private void count(String outcome) {
