@@ -1,7 +1,10 @@
 package dev.espalier.engine.data;
 
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -17,7 +20,11 @@ import java.util.Locale;
  * whose "text" fields are joined with blank lines (the C4 sample's format).
  */
 public final class TextCorpus {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** One JSON value per line: trailing content ({"text": "a"} b) and duplicate keys are errors, not silently dropped. */
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
 
     private TextCorpus() {}
 

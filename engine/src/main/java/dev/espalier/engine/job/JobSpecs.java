@@ -29,6 +29,8 @@ import java.util.Set;
 public final class JobSpecs {
     /** The calibration value that asks for data-free calibration on text the model generates. */
     public static final String SELF_CALIBRATION = "self";
+    /** The spellings {@link #devicesOf} accepts, for error messages. */
+    static final String DEVICE_FORMS = "cpu, cpu:N (N in 1..64, e.g. cpu:2) or cuda:0,cuda:1,...";
 
     private JobSpecs() {}
 
@@ -232,8 +234,8 @@ public final class JobSpecs {
                 if (a.hasRho()) {
                     positive(problems, p + "rho", a.getRho());
                 }
-                if (a.hasIterations() && a.getIterations() < 0) {
-                    problems.add(p + "iterations must be ≥ 0, got " + a.getIterations());
+                if (a.hasIterations() && a.getIterations() < 1) {
+                    problems.add(p + "iterations must be ≥ 1, got " + a.getIterations());
                 }
                 if (a.hasUpdateInterval() && a.getUpdateInterval() < 1) {
                     problems.add(p + "update_interval must be ≥ 1, got " + a.getUpdateInterval());
@@ -399,15 +401,16 @@ public final class JobSpecs {
 
     /**
      * The devices of the command line's spelling: {@code cpu} (one worker with every core), {@code cpu:N} (the cores
-     * split into N workers), {@code cuda:0,cuda:1}; IllegalArgumentException naming the text otherwise.
+     * split into N workers), {@code cuda:0,cuda:1}; IllegalArgumentException naming the text and the accepted forms
+     * otherwise (an empty text too).
      */
     public static List<Device> devicesOf(String text) {
         List<Device> devices = new ArrayList<>();
         String t = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
         if (t.isEmpty()) {
-            return devices;
+            throw new IllegalArgumentException("--devices is empty; expected " + DEVICE_FORMS);
         }
-        for (String part : t.split(",")) {
+        for (String part : t.split(",", -1)) {
             String p = part.trim();
             int colon = p.indexOf(':');
             String kind = colon < 0 ? p : p.substring(0, colon);
@@ -436,7 +439,7 @@ public final class JobSpecs {
                     }
                     devices.add(Device.newBuilder().setKind(Device.Kind.KIND_CUDA).setIndex(n).build());
                 }
-                default -> throw new IllegalArgumentException("--devices must be cpu, cpu:N (e.g. cpu:2) or cuda:0,cuda:1, got \"" + text + "\"");
+                default -> throw new IllegalArgumentException("--devices must be " + DEVICE_FORMS + ", got \"" + text + "\"");
             }
         }
         return devices;

@@ -26,13 +26,33 @@ final class HfRopeScaling {
         String type = f.optionalString("rope_type", f.optionalString("type", "default"));
         return switch (type) {
             case "default" -> null;
-            case "llama3" -> new LlamaConfig.RopeScaling(
-                    f.requiredDouble("factor"),
-                    f.requiredDouble("low_freq_factor"),
-                    f.requiredDouble("high_freq_factor"),
-                    f.requiredInt("original_max_position_embeddings"));
+            case "llama3" -> llama3(f, where);
             default -> throw config.error(where + " type '" + type + "' is not supported (supported: llama3, or none)");
         };
+    }
+
+    /**
+     * Llama 3 scaling, checked as the formula needs it: factor finite and &gt;= 1, 0 &lt; low_freq_factor &lt;
+     * high_freq_factor (both finite; the smoothing divides by their difference), original_max_position_embeddings &gt;= 1.
+     */
+    private static LlamaConfig.RopeScaling llama3(JsonFields f, String where) {
+        double factor = f.requiredDouble("factor");
+        if (!(factor >= 1) || Double.isInfinite(factor)) {
+            throw f.error(where + ".factor is " + factor + ", expected a finite number >= 1");
+        }
+        double low = f.requiredDouble("low_freq_factor");
+        if (!(low > 0) || Double.isInfinite(low)) {
+            throw f.error(where + ".low_freq_factor is " + low + ", expected a finite number > 0");
+        }
+        double high = f.requiredDouble("high_freq_factor");
+        if (!(high > low) || Double.isInfinite(high)) {
+            throw f.error(where + ".high_freq_factor is " + high + ", expected a finite number > low_freq_factor " + low);
+        }
+        int original = f.requiredInt("original_max_position_embeddings");
+        if (original < 1) {
+            throw f.error(where + ".original_max_position_embeddings is " + original + ", expected a positive integer");
+        }
+        return new LlamaConfig.RopeScaling(factor, low, high, original);
     }
 
     /** The rope_scaling object of {@code scaling} (null for none). */

@@ -121,8 +121,14 @@ public final class Llama2cImporter {
                 v[i] = file.get(I32_LE, 4L * i);
             }
             Header h = new Header(v[0], v[1], v[2], v[3], v[4], Math.abs(v[5]), v[6], v[5] > 0);
-            if (v[0] <= 0 || v[1] <= 0 || v[2] < 0 || v[3] <= 0 || v[4] <= 0 || v[5] == 0 || v[5] == Integer.MIN_VALUE || v[6] <= 0) {
-                throw new ModelFormatException(bin, "header (" + h + ") has a dimension that is not positive");
+            String[] names = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
+            for (int i = 0; i < 7; i++) {
+                boolean ok = i == 2 ? v[i] >= 0 : i == 5 ? v[i] != 0 && v[i] != Integer.MIN_VALUE : v[i] > 0;
+                if (!ok) {
+                    throw new ModelFormatException(bin, "header (" + h + ") has a dimension that is not positive: " + names[i] + " is " + v[i]
+                            + ", expected " + (i == 2 ? "an integer >= 0" : i == 5 ? "a non-zero integer (negative: unshared classifier)"
+                            : "an integer >= 1"));
+                }
             }
             if (h.dim % h.heads != 0 || h.heads % h.kvHeads != 0 || (h.dim / h.heads) % 2 != 0) {
                 throw new ModelFormatException(bin, "header (" + h + ") needs dim divisible by n_heads into an even head size"
@@ -135,12 +141,26 @@ public final class Llama2cImporter {
             return dim / heads;
         }
 
+        /** The file size the header implies; Long.MAX_VALUE when it does not fit a long (no file is that large). */
         long expectedBytes() {
-            long d = dim;
-            long kvDim = (long) kvHeads * headDim();
-            long perLayer = 2 * d + 2 * d * d + 2 * d * kvDim + 3 * d * hidden;
-            long floats = (long) vocab * d + layers * perLayer + d + (long) seqLen * headDim() + (sharedClassifier ? 0 : (long) vocab * d);
-            return HEADER_BYTES + 4 * floats;
+            try {
+                long d = dim;
+                long kvDim = (long) kvHeads * headDim();
+                long perLayer = sum(2 * d, Math.multiplyExact(2 * d, d), Math.multiplyExact(2 * d, kvDim), Math.multiplyExact(3 * d, (long) hidden));
+                long floats = sum((long) vocab * d, Math.multiplyExact((long) layers, perLayer), d, (long) seqLen * headDim(),
+                        sharedClassifier ? 0 : (long) vocab * d);
+                return Math.addExact(HEADER_BYTES, Math.multiplyExact(4L, floats));
+            } catch (ArithmeticException overflow) {
+                return Long.MAX_VALUE;
+            }
+        }
+
+        private static long sum(long... terms) {
+            long total = 0;
+            for (long t : terms) {
+                total = Math.addExact(total, t);
+            }
+            return total;
         }
 
         @Override

@@ -2,6 +2,7 @@ package dev.espalier.engine.job;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.protocol.v1.AlpsSettings;
 import dev.espalier.protocol.v1.Device;
@@ -60,6 +61,23 @@ class JobSpecsTest {
     }
 
     @Test
+    void alpsNeedsAtLeastOneIterationAndNoNumberMayBeNaN() {
+        assertEquals(List.of("unstructured.alps.iterations must be ≥ 1, got 0"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_ALPS).setUnstructured(UnstructuredSettings.newBuilder()
+                        .setAlps(AlpsSettings.newBuilder().setIterations(0))).build()));
+        assertEquals(List.of("unstructured.alps.stop_rho must be finite and ≥ 0, got NaN", "unstructured.alps.cg_tolerance must be finite"
+                        + " and > 0, got NaN", "unstructured.alps.damp must be finite and ≥ 0, got NaN", "unstructured.alps.fixed_rho must be"
+                        + " finite and > 0, got NaN"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_ALPS).setUnstructured(UnstructuredSettings.newBuilder()
+                        .setAlps(AlpsSettings.newBuilder().setStopRho(Double.NaN).setCgTolerance(Double.NaN).setDamp(Double.NaN)
+                                .setFixedRho(Double.NaN))).build()));
+        assertEquals(List.of("sparsity must be in [0, 1), got NaN", "policy_gradient.lr must be finite and ≥ 0, got NaN",
+                        "policy_gradient.layer_sparsity must be in [0, 1), got NaN"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT).setSparsity(Double.NaN).setPolicyGradient(
+                        PolicyGradientSettings.newBuilder().setLr(Double.NaN).setLayerSparsity(Double.NaN)).build()));
+    }
+
+    @Test
     void settingsMustMatchTheMethodAndThePatternItsFamily() {
         assertEquals(List.of("policy_gradient settings do not apply to wanda, which takes unstructured settings"),
                 JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA).setPolicyGradient(PolicyGradientSettings.getDefaultInstance()).build()));
@@ -91,6 +109,10 @@ class JobSpecsTest {
         assertEquals("--devices cpu:N needs N between 1 and 64, got \"cpu:0\"",
                 assertThrows(IllegalArgumentException.class, () -> JobSpecs.devicesOf("cpu:0")).getMessage());
         assertThrows(IllegalArgumentException.class, () -> JobSpecs.devicesOf("tpu"));
+        for (String empty : new String[] {"", "  ", "cpu,", ",cuda:0"}) {
+            String m = assertThrows(IllegalArgumentException.class, () -> JobSpecs.devicesOf(empty)).getMessage();
+            assertTrue(m.contains("--devices") && m.contains("cpu, cpu:N") && m.contains("cuda:0,cuda:1"), m);
+        }
         assertEquals(List.of("unstructured", "2:4", "4:8"), JobSpecs.patternNames());
         assertEquals(SparsityPattern.SPARSITY_PATTERN_4_8, JobSpecs.patternOf("4:8"));
         assertEquals("pattern must be one of unstructured, 2:4, 4:8, got '3:4'",

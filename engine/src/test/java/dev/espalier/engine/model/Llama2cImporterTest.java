@@ -103,7 +103,10 @@ class Llama2cImporterTest {
     @Test
     void refusesInvalidHeadersAndVersionedExports() {
         Path zeroHeads = writeBin(tmp.resolve("zero.bin"), new int[] {64, 172, 5, 0, 4, 512, 512}, new float[0]);
-        assertModelError(zeroHeads, () -> load(zeroHeads), "has a dimension that is not positive");
+        assertModelError(zeroHeads, () -> load(zeroHeads), "has a dimension that is not positive", "n_heads is 0, expected an integer >= 1");
+        Path huge = writeBin(tmp.resolve("huge.bin"), new int[] {1 << 30, Integer.MAX_VALUE, Integer.MAX_VALUE, 2, 2,
+                Integer.MAX_VALUE, Integer.MAX_VALUE}, new float[0]);
+        assertModelError(huge, () -> load(huge), "file is 28 bytes, but its header", "implies " + Long.MAX_VALUE + " bytes");
         Path odd = writeBin(tmp.resolve("odd.bin"), new int[] {64, 172, 5, 6, 3, 512, 512}, new float[0]);
         assertModelError(odd, () -> load(odd), "needs dim divisible by n_heads");
         Path v1 = writeBin(tmp.resolve("v1.bin"), new int[] {0x616b3432, 1, 64, 172, 5, 8, 4}, new float[0]);
