@@ -11,13 +11,19 @@ import java.util.concurrent.TimeUnit;
 /** Runs the CLI in a JVM of its own (so that it can be killed), with this test's class path and the project's JVM flags. */
 record CliProcess(int exitCode, String out, String err) {
 
-    static CliProcess run(Path workDir, List<String> jvmOptions, String... args) throws IOException, InterruptedException {
+    /** The command line that runs the CLI with {@code args} in a JVM of its own. */
+    static List<String> command(List<String> jvmOptions, String... args) {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
                 "-Xmx2g"));
         command.addAll(jvmOptions);
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.espalier.cli.EspalierCli"));
         command.addAll(List.of(args));
+        return command;
+    }
+
+    static CliProcess run(Path workDir, List<String> jvmOptions, String... args) throws IOException, InterruptedException {
+        List<String> command = command(jvmOptions, args);
         Files.createDirectories(workDir);
         Path out = Files.createTempFile(workDir, "out", ".txt");
         Path err = Files.createTempFile(workDir, "err", ".txt");

@@ -9,6 +9,7 @@ import dev.espalier.engine.forward.LayerTap;
 import dev.espalier.engine.forward.LlamaForward;
 import dev.espalier.engine.generate.SelfCalibration;
 import dev.espalier.engine.io.CrashPoints;
+import dev.espalier.engine.io.StorageFailures;
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LayerCheckpoint;
 import dev.espalier.engine.model.LlamaConfig;
@@ -209,9 +210,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     /**
      * A call failed; {@code generation} is the pipeline generation the call belonged to (-1: none), so late failures of
-     * a restarted pipeline are told apart.
+     * a restarted pipeline are told apart; {@code lasting}: retrying cannot help ({@link StorageFailures#isLasting}).
      */
-    public record CallFailed(int generation, String call, String message) implements Reply, CrossJvmMessage {}
+    public record CallFailed(int generation, String call, String message, boolean lasting) implements Reply, CrossJvmMessage {}
 
     /** The host memory every worker of this process shares: activations, resident models, handed-out solves. */
     public record Host(HostActivationStore activations, HostModels models, HostProblems problems) {}
@@ -519,7 +520,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             reply = body.run(s);
         } catch (Exception | AssertionError e) {
             getContext().getLog().warn("device {}: {} of {} failed: {}", device.name(), what, session.job(), e.toString());
-            reply = new CallFailed(generation, what, e.getMessage() == null ? e.toString() : e.getMessage());
+            reply = new CallFailed(generation, what, e.getMessage() == null ? e.toString() : e.getMessage(), StorageFailures.isLasting(e));
         }
         replyTo.tell(reply);
         return this;

@@ -58,7 +58,7 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     public record LayerStreamed(int generation, int layer) implements Event, CrossJvmMessage {}
 
     /** Reported when a device call failed; the supervisor restarts from the last checkpoint. */
-    public record StageFailed(int generation, int layer, String message) implements Event, CrossJvmMessage {}
+    public record StageFailed(int generation, int layer, String message, boolean lasting) implements Event, CrossJvmMessage {}
 
     /**
      * How a stage is wired. The downstream stage is learnt from its first {@link Demand}; the last layer has none (its
@@ -186,7 +186,7 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
             }
             case DeviceWorker.CallFailed f -> {
                 failed = true;
-                w.supervisor().tell(new StageFailed(w.generation(), w.layer(), f.call() + ": " + f.message()));
+                w.supervisor().tell(new StageFailed(w.generation(), w.layer(), f.call() + ": " + f.message(), f.lasting()));
             }
             default -> throw new IllegalStateException("unexpected reply " + m.reply());
         }

@@ -230,6 +230,7 @@ public final class PruneSupervisor {
                 yield Behaviors.same();
             }
             case LayerPruner.LayerStreamed s -> ++streamedLayers < plan.layers() ? Behaviors.same() : passDone(scoring);
+            case LayerPruner.StageFailed f when f.lasting() -> stop("layer " + f.layer() + ": " + f.message());
             case LayerPruner.StageFailed f -> fail("layer " + f.layer() + ": " + f.message());
         };
     }
@@ -270,6 +271,12 @@ public final class PruneSupervisor {
     private Behavior<Command> fail(String message) {
         ctx.getLog().warn("{}: pipeline failed ({})", plan.devices().session().job(), message);
         throw new PipelineFailedException(message);
+    }
+
+    /** Stops on a failure retrying cannot cure (a full disk): no restart; the job fails at once with the message. */
+    private Behavior<Command> stop(String message) {
+        ctx.getLog().warn("{}: pipeline stopped ({}); no restart can help", plan.devices().session().job(), message);
+        throw new StorageFailedException(message);
     }
 
     private BehaviorBuilder<Command> withSignals(BehaviorBuilder<Command> builder) {

@@ -55,8 +55,8 @@ class KryoSerializerTest {
         outcomes.put(LinearModule.DOWN, new LinearPruner.PruneOutcome(5, 40));
         List<Object> messages = List.of(new LayerPruner.Batch(ref, ref), new LayerPruner.UpstreamDone(128),
                 new LayerPruner.Demand(4, stage.ref()), new LayerPruner.LayerPruned(2, 3, outcomes), new LayerPruner.LayerStreamed(2, 3),
-                new LayerPruner.StageFailed(2, 1, "solve Q failed"), new DeviceWorker.Release(ref), new DeviceWorker.Stored(ref),
-                new DeviceWorker.Forwarded(3, ref, ref, null, null), new DeviceWorker.CallFailed(2, "forward layer 3", "boom"),
+                new LayerPruner.StageFailed(2, 1, "solve Q failed", false), new DeviceWorker.Release(ref), new DeviceWorker.Stored(ref),
+                new DeviceWorker.Forwarded(3, ref, ref, null, null), new DeviceWorker.CallFailed(2, "forward layer 3", "boom", true),
                 new DeviceWorker.Allocate(session, new LayerAllocation(3, 2, 100)),
                 new DeviceWorker.Accumulate(session, 3, 0, ref, null, null), new DeviceWorker.CheckpointLayer(session, 2, 3, null),
                 new DeviceWorker.LayerCheckpointed(2, 3), new DeviceWorker.ReleaseGeneration(session, 2), new DeviceWorker.CloseSession(session),
