@@ -74,6 +74,7 @@ public final class Node implements AutoCloseable {
      * method of this build ({@link JobExecutors#standard}); the workers stop with the node.
      */
     public static Node start(NodeOptions options, DeviceSpec devices) {
+        requireTlsBeyondLoopback(options); // before any worker starts
         Devices workers = Devices.start(devices);
         try {
             Node node = start(options, JobExecutors.standard(workers)::forSpec);
