@@ -176,7 +176,9 @@ public final class Node implements AutoCloseable {
                     new AllowedOutputs(options.outputFolders()));
             server = NettyServerBuilder.forAddress(new InetSocketAddress(options.bindAddress(), options.port()), credentials)
                     .addService(ServerInterceptors.intercept(service, new TokenCheck(token, home))).build().start();
-        } catch (IOException | IllegalArgumentException e) {
+        } catch (IllegalArgumentException e) {
+            throw options.tls() == null ? e : unusableTls(options.tls(), e);
+        } catch (IOException e) {
             Throwable cause = e;
             while (cause.getCause() != null) {
                 cause = cause.getCause();
@@ -201,9 +203,13 @@ public final class Node implements AutoCloseable {
         try {
             return TlsServerCredentials.create(tls.certificate().toFile(), tls.privateKey().toFile());
         } catch (IOException | IllegalArgumentException e) {
-            throw new IllegalArgumentException("--tls-cert " + tls.certificate() + " / --tls-key " + tls.privateKey()
-                    + ": not a usable PEM certificate and key (" + e.getMessage() + ")", e);
+            throw unusableTls(tls, e);
         }
+    }
+
+    private static IllegalArgumentException unusableTls(NodeTls tls, Exception e) {
+        return new IllegalArgumentException("--tls-cert " + tls.certificate() + " / --tls-key " + tls.privateKey()
+                + ": not a usable PEM certificate chain and PKCS#8 key (" + e.getMessage() + ")", e);
     }
 
     private void runSlot(JobRunner runner) {

@@ -205,6 +205,19 @@ class NodeSecurityTest {
         }
     }
 
+    @Test
+    void unusableTlsFilesAreRefusedNamingBoth() throws Exception {
+        Path cert = Files.writeString(tmp.resolve("node.crt"), "not a certificate");
+        Path key = Files.writeString(tmp.resolve("node.key"), "not a key");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Node.start(options().withBindAddress("0.0.0.0").withTls(new NodeTls(cert, key)), spec -> new FakeExecutor(1, -1)));
+        assertTrue(e.getMessage().startsWith("--tls-cert " + cert + " / --tls-key " + key
+                + ": not a usable PEM certificate chain and PKCS#8 key ("), e.getMessage());
+        assertFalse(Files.exists(home().resolve(NodeAddress.PORT_FILE)));
+        assertEquals("--tls-cert " + tmp.resolve("missing.crt") + ": not a file (expected a PEM file)",
+                assertThrows(IllegalArgumentException.class, () -> new NodeTls(tmp.resolve("missing.crt"), key)).getMessage());
+    }
+
     /** A certificate for 127.0.0.1 made with the JDK's keytool, written as the PEM files the node reads. */
     private NodeTls selfSignedCertificate() throws Exception {
         Path store = tmp.resolve("node.p12");
