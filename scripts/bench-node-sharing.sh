@@ -11,7 +11,7 @@ work="$(mktemp -d)"
 trap 'kill "$node" 2>/dev/null || true; wait "$node" 2>/dev/null || true; rm -rf "$work"' EXIT
 espalier() { "$root/espalier" "$@"; }
 
-espalier serve --home "$work/home" --port 0 --slots 2 --devices cpu > "$work/serve.out" 2>&1 &
+espalier serve --home "$work/home" --port 0 --slots 2 --devices cpu --allow-out "$work" > "$work/serve.out" 2>&1 &
 node=$!
 for _ in $(seq 600); do [ -f "$work/home/node.port" ] && break; sleep 0.1; done
 [ -f "$work/home/node.port" ] || { cat "$work/serve.out"; echo "the node did not start" >&2; exit 1; }

@@ -13,8 +13,11 @@ import picocli.CommandLine.Spec;
 
 /** {@code espalier submit}: queue a pruning job on the node and print its id. */
 @Command(name = "submit", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
-        description = "Queue a pruning job on a running node (`espalier serve`) and print its id.",
+        description = {"Queue a pruning job on a running node (`espalier serve`) and print its id.",
+        "The node refuses an --out outside its allowed folders (serve --allow-out; default: the node's home), and calls"
+                + " without its token (ESPALIER_NODE_TOKEN, else <home>/node.token)."},
         footer = {"", "Examples:",
+                "  ./espalier serve --allow-out runs &",
                 "  ./espalier submit --model ../shared/models/stories260K-hf --method wanda \\",
                 "      --sparsity 0.5 --calib ../shared/data/c4/c4_validation_2k.jsonl --out runs/w50",
                 "  id=$(./espalier submit --model ../shared/models/stories260K-hf \\",

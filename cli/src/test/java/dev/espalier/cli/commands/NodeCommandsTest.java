@@ -1,11 +1,13 @@
 package dev.espalier.cli.commands;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.engine.job.JobExecutor;
 import dev.espalier.engine.runtime.node.Node;
 import dev.espalier.engine.runtime.node.NodeOptions;
+import dev.espalier.engine.runtime.node.NodeToken;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.LayerPruned;
@@ -23,6 +25,7 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -47,6 +50,14 @@ class NodeCommandsTest {
         return new Run(exit, out.toString(), err.toString());
     }
 
+    /** A status verb that reads ESPALIER_NODE_TOKEN from {@code environment} instead of the process's. */
+    private static StatusCommand status(Map<String, String> environment) {
+        StatusCommand command = new StatusCommand();
+        command.node = new NodeClientOptions();
+        command.node.environment = environment;
+        return command;
+    }
+
     /** Emits one layer and a progress event, then succeeds; fails when the method is WANDA. */
     private static final JobExecutor FAKE = (spec, run, events, cancel) -> {
         if (spec.getMethod() == PruneMethod.PRUNE_METHOD_WANDA) {
@@ -61,7 +72,7 @@ class NodeCommandsTest {
     void submitWatchStatusAndCancelTalkToARunningNode() throws IOException {
         Path home = tmp.resolve("node");
         Path model = Files.createDirectories(tmp.resolve("model"));
-        try (Node node = Node.start(NodeOptions.defaults(home).withPort(0), spec -> FAKE)) {
+        try (Node node = Node.start(NodeOptions.defaults(home).withPort(0).withAllowedOutputs(List.of(tmp)), spec -> FAKE)) {
             Run submit = run(new SubmitCommand(), "--home", home.toString(), "--model", model.toString(), "--method", "sparsegpt",
                     "--sparsity", "0.5", "--pattern", "2:4", "--calib", model.toString(), "--out", tmp.resolve("out").toString(),
                     "--eval-data", model.toString(), "--eval-protocol", "seq128", "--method-option", "blocksize=64");
@@ -69,7 +80,7 @@ class NodeCommandsTest {
             String id = submit.out().strip();
             assertTrue(id.matches("\\d{8}-\\d{6}-[0-9a-f]{4}"), id);
 
-            Run watch = run(new WatchCommand(), "--node", node.address().toString(), "--quiet", id);
+            Run watch = run(new WatchCommand(), "--node", node.address().toString(), "--home", home.toString(), "--quiet", id);
             assertEquals(0, watch.exit(), watch.err());
             assertEquals(List.of("queued (0 job(s) ahead)", "started", "layer 0 pruned: sparsity 0.5000, reconstruction error 0.01230, 1.5 s",
                     "succeeded: pruned model in " + tmp.resolve("out")), watch.out().lines().toList());
@@ -124,7 +135,8 @@ class NodeCommandsTest {
         try (ServerSocket socket = new ServerSocket(0)) {
             port = socket.getLocalPort(); // free once closed: nothing listens there
         }
-        Run status = run(new StatusCommand(), "--node", "127.0.0.1:" + port);
+        StatusCommand command = status(Map.of(NodeToken.ENV, "0".repeat(64)));
+        Run status = run(command, "--node", "127.0.0.1:" + port);
         assertEquals(2, status.exit());
         assertEquals("espalier status: error: cannot reach the espalier node at 127.0.0.1:" + port
                 + " (is `espalier serve` running?)\n", status.err());
@@ -134,5 +146,48 @@ class NodeCommandsTest {
         assertEquals(2, watch.exit());
         assertEquals("espalier watch: error: cannot reach the espalier node: " + home.resolve("node.port")
                 + " not found: no node has been started with this home (is `espalier serve` running?)\n", watch.err());
+    }
+
+    @Test
+    void clientWithoutATokenNamesBothPlacesItLooked() throws IOException {
+        Path home = Files.createDirectories(tmp.resolve("node"));
+        Files.writeString(home.resolve("node.port"), "127.0.0.1:7070\n");
+        StatusCommand command = status(Map.of());
+        Run status = run(command, "--home", home.toString());
+        assertEquals(2, status.exit());
+        assertEquals("espalier status: error: no node token: ESPALIER_NODE_TOKEN is not set and " + home.resolve("node.token")
+                + " does not exist (`espalier serve --home " + home + "` writes it; or set ESPALIER_NODE_TOKEN)\n", status.err());
+    }
+
+    @Test
+    void wrongTokenIsRefusedAndTheEnvironmentTokenIsUsedBeforeTheFile() {
+        Path home = tmp.resolve("node");
+        try (Node node = Node.start(NodeOptions.defaults(home).withPort(0), spec -> FAKE)) {
+            StatusCommand wrong = status(Map.of(NodeToken.ENV, "0".repeat(64)));
+            Run refused = run(wrong, "--home", home.toString());
+            assertEquals(2, refused.exit());
+            assertTrue(refused.err().startsWith("espalier status: error: wrong node token; clients send the token in "
+                    + home.toAbsolutePath().resolve("node.token")), refused.err());
+
+            StatusCommand right = status(Map.of(NodeToken.ENV, node.token().value()));
+            Run table = run(right, "--node", node.address().toString(), "--home", tmp.resolve("elsewhere").toString());
+            assertEquals(0, table.exit(), table.err());
+        }
+    }
+
+    @Test
+    void outputOutsideTheAllowedFoldersIsRefusedByTheNodeAndNothingIsCreated() throws IOException {
+        Path home = tmp.resolve("node");
+        Path model = Files.createDirectories(tmp.resolve("model"));
+        try (Node node = Node.start(NodeOptions.defaults(home).withPort(0), spec -> FAKE)) {
+            Run submit = run(new SubmitCommand(), "--home", home.toString(), "--model", model.toString(), "--method", "sparsegpt",
+                    "--calib", model.toString(), "--out", tmp.resolve("out").toString());
+            assertEquals(2, submit.exit());
+            assertEquals("espalier submit: error: output " + tmp.resolve("out") + " is not inside the node's allowed output folders ["
+                    + home.toRealPath() + "]; write under one of them, or start the node with --allow-out <dir>\n", submit.err());
+            assertEquals("", submit.out());
+            assertFalse(Files.exists(tmp.resolve("out")));
+            assertEquals(1, run(new StatusCommand(), "--home", home.toString()).out().lines().count()); // the header only
+        }
     }
 }

@@ -8,6 +8,7 @@ import dev.espalier.protocol.v1.LayerPruned;
 import dev.espalier.protocol.v1.Progress;
 import dev.espalier.protocol.v1.RunReport;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Map;
 import java.util.HashMap;
 import java.nio.file.Path;
@@ -42,14 +43,15 @@ public final class FakePipelineNode {
         run.commitReport(RunReport.newBuilder().setJobId(run.jobId()).setAchievedSparsity(spec.getSparsity()).build());
     };
 
-    /** {@code serve --home DIR --port N --slots N}: a node whose every job runs {@link #EXECUTOR}. */
+    /** {@code serve --home DIR --port N --slots N --allow-out DIR}: a node whose every job runs {@link #EXECUTOR}. */
     public static void main(String[] args) throws InterruptedException {
         Map<String, String> flags = new HashMap<>();
         for (int i = 1; i + 1 < args.length; i += 2) {
             flags.put(args[i], args[i + 1]);
         }
         NodeOptions options = new NodeOptions(Path.of(flags.get("--home")), NodeOptions.DEFAULT_BIND, Integer.parseInt(flags.get("--port")),
-                Integer.parseInt(flags.get("--slots")), NodeOptions.DEFAULT_QUEUE_CAPACITY);
+                Integer.parseInt(flags.get("--slots")), NodeOptions.DEFAULT_QUEUE_CAPACITY)
+                .withAllowedOutputs(flags.containsKey("--allow-out") ? List.of(Path.of(flags.get("--allow-out"))) : List.of());
         Node node = Node.start(options, spec -> EXECUTOR);
         Runtime.getRuntime().addShutdownHook(new Thread(node::close));
         node.awaitTermination();

@@ -7,6 +7,7 @@ import dev.espalier.cli.EspalierCli;
 import dev.espalier.it.SharedData;
 import dev.espalier.engine.runtime.node.NodeAddress;
 import dev.espalier.engine.runtime.node.NodeClient;
+import dev.espalier.engine.runtime.node.NodeToken;
 import dev.espalier.protocol.v1.GetJobRequest;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.JobSpec;
@@ -24,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -56,7 +58,7 @@ class NodeConcurrentJobsIT {
         return tmp.resolve("home");
     }
 
-    /** Starts {@code espalier serve} in a new JVM and waits for its node.port. */
+    /** Starts {@code espalier serve} in a new JVM (jobs may write into {@link #tmp}) and waits for its node.port. */
     private NodeAddress startNode(int slots, Class<?> main, String... extra) throws IOException, InterruptedException {
         Path portFile = home().resolve(NodeAddress.PORT_FILE);
         Files.deleteIfExists(portFile);
@@ -65,7 +67,7 @@ class NodeConcurrentJobsIT {
         List<String> command = new ArrayList<>(List.of(java.toString(), "--sun-misc-unsafe-memory-access=allow", "--add-modules",
                 "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx3g", "-cp",
                 System.getProperty("java.class.path"), main.getName(), "serve", "--home", home().toString(),
-                "--port", "0", "--slots", String.valueOf(slots)));
+                "--port", "0", "--slots", String.valueOf(slots), "--allow-out", tmp.toString()));
         command.addAll(List.of(extra));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         processes.add(process);
@@ -151,7 +153,7 @@ class NodeConcurrentJobsIT {
     @Test
     void twentyConcurrentRealPruningJobsAllComplete() throws Exception {
         NodeAddress address = startNode(2, EspalierCli.class);
-        try (NodeClient client = NodeClient.connect(address)) {
+        try (NodeClient client = NodeClient.connect(address, NodeToken.forClient(home(), Map.of()))) {
             List<String> ids = submitConcurrently(client, this::realSpec);
             assertEquals(JOBS, ids.stream().distinct().count());
             assertCompleted(client, ids, 5);
@@ -168,7 +170,7 @@ class NodeConcurrentJobsIT {
     @Test
     void twoJobsSubmittedTogetherShareTheNodesOneSetOfWorkers() throws Exception {
         NodeAddress address = startNode(2, EspalierCli.class, "--devices", "cpu");
-        try (NodeClient client = NodeClient.connect(address)) {
+        try (NodeClient client = NodeClient.connect(address, NodeToken.forClient(home(), Map.of()))) {
             List<String> ids = List.of(submit(client, realSpec(0)), submit(client, realSpec(1)));
             assertCompleted(client, ids, 5);
             for (String id : ids) {
@@ -194,7 +196,7 @@ class NodeConcurrentJobsIT {
     void killedNodeLosesNoJobAndResumesTheInterruptedOnes() throws Exception {
         List<String> ids;
         NodeAddress first = startNode(2, FakePipelineNode.class);
-        try (NodeClient client = NodeClient.connect(first)) {
+        try (NodeClient client = NodeClient.connect(first, NodeToken.forClient(home(), Map.of()))) {
             ids = submitConcurrently(client, this::fakeSpec);
             for (int i = 0; i < 200 && runningWithProgress(client) == 0; i++) {
                 Thread.sleep(20);
@@ -203,7 +205,7 @@ class NodeConcurrentJobsIT {
         }
         processes.getLast().destroyForcibly().waitFor(); // kill -9: no shutdown hook runs
 
-        try (NodeClient client = NodeClient.connect(startNode(2, FakePipelineNode.class))) {
+        try (NodeClient client = NodeClient.connect(startNode(2, FakePipelineNode.class), NodeToken.forClient(home(), Map.of()))) {
             assertCompleted(client, ids, FakePipelineNode.LAYERS);
             long resumed = ids.stream().filter(id -> watch(client, id).stream()
                     .anyMatch(e -> e.hasStarted() && e.getStarted().getResumed())).count();

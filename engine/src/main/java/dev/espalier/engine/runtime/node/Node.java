@@ -7,11 +7,17 @@ import dev.espalier.engine.runtime.Devices;
 import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.JobState;
+import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
+import io.grpc.ServerCredentials;
+import io.grpc.ServerInterceptors;
+import io.grpc.TlsServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -35,6 +41,8 @@ import org.slf4j.LoggerFactory;
  * The long-running node: the EspalierNode gRPC service over a durable job store in its home folder, with a bounded
  * queue and a fixed number of slots that run jobs. On start it re-queues every QUEUED job and every RUNNING one (which
  * resumes in its existing run directory), then writes {@code <home>/node.port}. One node per home (a file lock).
+ * Every call must carry the node's token ({@link NodeToken}, in {@code <home>/node.token}); beyond loopback the node
+ * listens only with TLS, and a job may write its output only inside the allowed folders.
  */
 public final class Node implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Node.class);
@@ -44,6 +52,7 @@ public final class Node implements AutoCloseable {
     private final FileChannel lockChannel;
     private final JobStore store;
     private final JobQueue queue;
+    private final NodeToken token;
     private final Set<JobRecord> running = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean closing = new AtomicBoolean();
     private final CountDownLatch terminated = new CountDownLatch(1);
@@ -52,11 +61,12 @@ public final class Node implements AutoCloseable {
     private NodeAddress address;
     private Devices devices; // the device workers this node started; null when its executors were given
 
-    private Node(Path home, FileChannel lockChannel, JobStore store, JobQueue queue) {
+    private Node(Path home, FileChannel lockChannel, JobStore store, JobQueue queue, NodeToken token) {
         this.home = home;
         this.lockChannel = lockChannel;
         this.store = store;
         this.queue = queue;
+        this.token = token;
     }
 
     /**
@@ -64,6 +74,7 @@ public final class Node implements AutoCloseable {
      * method of this build ({@link JobExecutors#standard}); the workers stop with the node.
      */
     public static Node start(NodeOptions options, DeviceSpec devices) {
+        requireTlsBeyondLoopback(options); // before any worker starts
         Devices workers = Devices.start(devices);
         try {
             Node node = start(options, JobExecutors.standard(workers)::forSpec);
@@ -77,16 +88,19 @@ public final class Node implements AutoCloseable {
     }
 
     /**
-     * Starts a node: locks the home, loads and re-queues its jobs, listens on {@code bindAddress:port}, writes
-     * {@code node.port} and starts the slots. {@code executors} picks the executor of each job.
+     * Starts a node: refuses a non-loopback bind address without TLS, locks the home, creates or reuses its token,
+     * loads and re-queues its jobs, listens on {@code bindAddress:port}, writes {@code node.port} and starts the slots.
+     * {@code executors} picks the executor of each job.
      */
     public static Node start(NodeOptions options, Function<JobSpec, JobExecutor> executors) {
+        requireTlsBeyondLoopback(options);
         Path home = options.home().toAbsolutePath();
         FileChannel lockChannel = lockHome(home);
         Node node = null;
         try {
+            NodeToken token = NodeToken.createOrReuse(home);
             JobStore store = new JobStore(home);
-            node = new Node(home, lockChannel, store, new JobQueue(options.queueCapacity()));
+            node = new Node(home, lockChannel, store, new JobQueue(options.queueCapacity()), token);
             node.recover();
             node.listen(options, executors);
             return node;
@@ -97,6 +111,20 @@ public final class Node implements AutoCloseable {
                 closeQuietly(lockChannel);
             }
             throw e;
+        }
+    }
+
+    private static void requireTlsBeyondLoopback(NodeOptions options) {
+        InetAddress bind;
+        try {
+            bind = InetAddress.getByName(options.bindAddress());
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("bind address '" + options.bindAddress() + "' is not a known host or address");
+        }
+        if (!bind.isLoopbackAddress() && options.tls() == null) {
+            throw new IllegalArgumentException("refusing to listen on " + options.bindAddress() + ": beyond loopback the node"
+                    + " requires TLS (--tls-cert FILE --tls-key FILE), and TLS is not configured; bind "
+                    + NodeOptions.DEFAULT_BIND + " or give a certificate and key");
         }
     }
 
@@ -142,9 +170,14 @@ public final class Node implements AutoCloseable {
 
     private void listen(NodeOptions options, Function<JobSpec, JobExecutor> executors) {
         JobRunner runner = new JobRunner(store, executors, running, closing);
+        ServerCredentials credentials = credentials(options.tls());
         try {
-            server = NettyServerBuilder.forAddress(new InetSocketAddress(options.bindAddress(), options.port()))
-                    .addService(new NodeService(store, queue, runner, closing)).build().start();
+            NodeService service = new NodeService(store, queue, runner, closing,
+                    new AllowedOutputs(options.outputFolders()));
+            server = NettyServerBuilder.forAddress(new InetSocketAddress(options.bindAddress(), options.port()), credentials)
+                    .addService(ServerInterceptors.intercept(service, new TokenCheck(token, home))).build().start();
+        } catch (IllegalArgumentException e) {
+            throw options.tls() == null ? e : unusableTls(options.tls(), e);
         } catch (IOException e) {
             Throwable cause = e;
             while (cause.getCause() != null) {
@@ -158,8 +191,25 @@ public final class Node implements AutoCloseable {
         for (int i = 0; i < options.slots(); i++) {
             slots.add(Thread.ofPlatform().name("espalier-slot-" + i).daemon(true).start(() -> runSlot(runner)));
         }
-        LOG.info("espalier node listening on {} (home {}, {} slot(s), queue of {})", address, home, options.slots(),
-                options.queueCapacity());
+        LOG.info("espalier node listening on {} ({}, token in {}; home {}, {} slot(s), queue of {}; outputs allowed in {})",
+                address, options.tls() == null ? "plaintext" : "TLS", home.resolve(NodeToken.FILE), home, options.slots(),
+                options.queueCapacity(), options.outputFolders());
+    }
+
+    private static ServerCredentials credentials(NodeTls tls) {
+        if (tls == null) {
+            return InsecureServerCredentials.create();
+        }
+        try {
+            return TlsServerCredentials.create(tls.certificate().toFile(), tls.privateKey().toFile());
+        } catch (IOException | IllegalArgumentException e) {
+            throw unusableTls(tls, e);
+        }
+    }
+
+    private static IllegalArgumentException unusableTls(NodeTls tls, Exception e) {
+        return new IllegalArgumentException("--tls-cert " + tls.certificate() + " / --tls-key " + tls.privateKey()
+                + ": not a usable PEM certificate chain and PKCS#8 key (" + e.getMessage() + ")", e);
     }
 
     private void runSlot(JobRunner runner) {
@@ -180,6 +230,11 @@ public final class Node implements AutoCloseable {
 
     public Path home() {
         return home;
+    }
+
+    /** The token every call must carry (also in {@code <home>/node.token}). */
+    public NodeToken token() {
+        return token;
     }
 
     /** Blocks until {@link #close()} has finished. */

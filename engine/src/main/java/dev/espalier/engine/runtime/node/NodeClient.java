@@ -1,12 +1,15 @@
 package dev.espalier.engine.runtime.node;
 
 import dev.espalier.protocol.v1.EspalierNodeGrpc;
+import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
 import java.util.concurrent.TimeUnit;
 
-/** A plaintext gRPC channel to a node, with its stubs; close it when done. */
+/** A gRPC channel to a node that sends the node's token on every call, with its stubs; close it when done. */
 public final class NodeClient implements AutoCloseable {
     private final NodeAddress address;
     private final ManagedChannel channel;
@@ -16,10 +19,17 @@ public final class NodeClient implements AutoCloseable {
         this.channel = channel;
     }
 
-    /** A client of the node at {@code address} (connects lazily, on the first call). */
-    public static NodeClient connect(NodeAddress address) {
-        return new NodeClient(address, Grpc.newChannelBuilderForAddress(address.host(), address.port(),
-                InsecureChannelCredentials.create()).build());
+    /** A plaintext client of the node at {@code address} (a loopback node; connects lazily, on the first call). */
+    public static NodeClient connect(NodeAddress address, NodeToken token) {
+        return connect(address, token, InsecureChannelCredentials.create());
+    }
+
+    /** A client of the node at {@code address} over {@code credentials} (TLS for a node beyond loopback). */
+    public static NodeClient connect(NodeAddress address, NodeToken token, ChannelCredentials credentials) {
+        Metadata headers = new Metadata();
+        headers.put(TokenCheck.AUTHORIZATION, TokenCheck.BEARER + token.value());
+        return new NodeClient(address, Grpc.newChannelBuilderForAddress(address.host(), address.port(), credentials)
+                .intercept(MetadataUtils.newAttachHeadersInterceptor(headers)).build());
     }
 
     public NodeAddress address() {

@@ -1,6 +1,7 @@
 package dev.espalier.engine.runtime.node;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * How a node runs.
@@ -10,8 +11,11 @@ import java.nio.file.Path;
  * @param port          TCP port; 0 picks a free one (written to {@code <home>/node.port})
  * @param slots         jobs run at the same time
  * @param queueCapacity jobs that may wait for a slot; a submission beyond it is refused
+ * @param allowedOutputs folders a job's output must lie in; empty means the home only
+ * @param tls           the node's TLS identity; null for plaintext, which is only allowed on loopback
  */
-public record NodeOptions(Path home, String bindAddress, int port, int slots, int queueCapacity) {
+public record NodeOptions(Path home, String bindAddress, int port, int slots, int queueCapacity, List<Path> allowedOutputs,
+        NodeTls tls) {
     public static final String DEFAULT_BIND = "127.0.0.1";
     public static final int DEFAULT_PORT = 7070;
     public static final int DEFAULT_SLOTS = 1;
@@ -27,6 +31,17 @@ public record NodeOptions(Path home, String bindAddress, int port, int slots, in
         if (queueCapacity < 1) {
             throw new IllegalArgumentException("queue capacity must be at least 1, got " + queueCapacity);
         }
+        allowedOutputs = List.copyOf(allowedOutputs);
+    }
+
+    /** Plaintext on {@code bindAddress}, jobs writing into the home only. */
+    public NodeOptions(Path home, String bindAddress, int port, int slots, int queueCapacity) {
+        this(home, bindAddress, port, slots, queueCapacity, List.of(), null);
+    }
+
+    /** The folders jobs may write their output to: {@link #allowedOutputs}, or the home when none is given. */
+    public List<Path> outputFolders() {
+        return allowedOutputs.isEmpty() ? List.of(home) : allowedOutputs;
     }
 
     /** The defaults: loopback, port 7070, one slot, 64 waiting jobs. */
@@ -40,18 +55,26 @@ public record NodeOptions(Path home, String bindAddress, int port, int slots, in
     }
 
     public NodeOptions withPort(int newPort) {
-        return new NodeOptions(home, bindAddress, newPort, slots, queueCapacity);
+        return new NodeOptions(home, bindAddress, newPort, slots, queueCapacity, allowedOutputs, tls);
     }
 
     public NodeOptions withBindAddress(String newBindAddress) {
-        return new NodeOptions(home, newBindAddress, port, slots, queueCapacity);
+        return new NodeOptions(home, newBindAddress, port, slots, queueCapacity, allowedOutputs, tls);
     }
 
     public NodeOptions withSlots(int newSlots) {
-        return new NodeOptions(home, bindAddress, port, newSlots, queueCapacity);
+        return new NodeOptions(home, bindAddress, port, newSlots, queueCapacity, allowedOutputs, tls);
     }
 
     public NodeOptions withQueueCapacity(int newCapacity) {
-        return new NodeOptions(home, bindAddress, port, slots, newCapacity);
+        return new NodeOptions(home, bindAddress, port, slots, newCapacity, allowedOutputs, tls);
+    }
+
+    public NodeOptions withAllowedOutputs(List<Path> newAllowedOutputs) {
+        return new NodeOptions(home, bindAddress, port, slots, queueCapacity, newAllowedOutputs, tls);
+    }
+
+    public NodeOptions withTls(NodeTls newTls) {
+        return new NodeOptions(home, bindAddress, port, slots, queueCapacity, allowedOutputs, newTls);
     }
 }

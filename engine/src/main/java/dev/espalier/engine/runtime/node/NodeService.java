@@ -18,6 +18,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,12 +31,14 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
     private final JobQueue queue;
     private final JobRunner runner;
     private final AtomicBoolean closing;
+    private final AllowedOutputs allowedOutputs;
 
-    NodeService(JobStore store, JobQueue queue, JobRunner runner, AtomicBoolean closing) {
+    NodeService(JobStore store, JobQueue queue, JobRunner runner, AtomicBoolean closing, AllowedOutputs allowedOutputs) {
         this.store = store;
         this.queue = queue;
         this.runner = runner;
         this.closing = closing;
+        this.allowedOutputs = allowedOutputs;
     }
 
     @Override
@@ -44,6 +47,11 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
         if (!problems.isEmpty()) {
             response.onError(Status.INVALID_ARGUMENT.withDescription("invalid job spec: " + String.join("; ", problems))
                     .asRuntimeException());
+            return;
+        }
+        Optional<String> outside = allowedOutputs.problem(request.getSpec().getOutput());
+        if (outside.isPresent()) {
+            response.onError(Status.PERMISSION_DENIED.withDescription(outside.get()).asRuntimeException());
             return;
         }
         if (closing.get()) {

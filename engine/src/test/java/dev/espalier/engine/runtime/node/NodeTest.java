@@ -44,7 +44,7 @@ class NodeTest {
     }
 
     private NodeOptions options() {
-        return NodeOptions.defaults(home).withPort(0);
+        return NodeOptions.defaults(home).withPort(0).withAllowedOutputs(List.of(Path.of("/tmp"))); // spec()'s output
     }
 
     private static String submit(NodeClient client, JobSpec spec) {
@@ -84,7 +84,7 @@ class NodeTest {
     @Test
     void submittedJobRunsAndIsSeenByGetListAndWatch() {
         FakeExecutor executor = new FakeExecutor(2, -1);
-        try (Node node = Node.start(options(), spec -> executor); NodeClient client = NodeClient.connect(node.address())) {
+        try (Node node = Node.start(options(), spec -> executor); NodeClient client = NodeClient.connect(node.address(), node.token())) {
             assertEquals("127.0.0.1", node.address().host());
             assertEquals(node.address(), NodeAddress.fromHome(home));
             String id = submit(client, spec("/m/a"));
@@ -116,7 +116,7 @@ class NodeTest {
     void fullQueueRefusesNewJobsWithAClearError() throws Exception {
         FakeExecutor executor = new FakeExecutor(1, 0);
         try (Node node = Node.start(options().withQueueCapacity(2), spec -> executor);
-             NodeClient client = NodeClient.connect(node.address())) {
+             NodeClient client = NodeClient.connect(node.address(), node.token())) {
             String running = submit(client, spec("/m/0"));
             assertTrue(executor.held.await(10, TimeUnit.SECONDS));
             submit(client, spec("/m/1"));
@@ -133,7 +133,7 @@ class NodeTest {
     @Test
     void cancelStopsQueuedJobsAtOnceAndRunningJobsAtTheirNextCheck() throws Exception {
         FakeExecutor executor = new FakeExecutor(2, 1);
-        try (Node node = Node.start(options(), spec -> executor); NodeClient client = NodeClient.connect(node.address())) {
+        try (Node node = Node.start(options(), spec -> executor); NodeClient client = NodeClient.connect(node.address(), node.token())) {
             String running = submit(client, spec("/m/0"));
             String queued = submit(client, spec("/m/1"));
             assertTrue(executor.held.await(10, TimeUnit.SECONDS));
@@ -158,7 +158,7 @@ class NodeTest {
     @Test
     void unknownJobsAndInvalidSpecsAreRefused() {
         try (Node node = Node.start(options(), spec -> new FakeExecutor(1, -1));
-             NodeClient client = NodeClient.connect(node.address())) {
+             NodeClient client = NodeClient.connect(node.address(), node.token())) {
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> get(client, "../etc"));
             assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
             assertEquals("no job ../etc on this node", e.getStatus().getDescription());
@@ -179,7 +179,7 @@ class NodeTest {
     @Test
     void jobWhoseMethodHasNoExecutorFailsWithAClearMessage() {
         try (Node node = Node.start(options(), new JobExecutors(Map.of())::forSpec);
-             NodeClient client = NodeClient.connect(node.address())) {
+             NodeClient client = NodeClient.connect(node.address(), node.token())) {
             String id = submit(client, spec("/m/a").toBuilder().setMethod(PruneMethod.PRUNE_METHOD_WANDA_SP).build());
             List<JobEvent> events = watch(client, id, 0);
             assertEquals("method wanda-sp is not available in this build", events.getLast().getFailed().getMessage());
@@ -193,14 +193,14 @@ class NodeTest {
     void restartKeepsQueuedJobsAndResumesTheRunningOneFromItsCheckpoint() throws Exception {
         FakeExecutor first = new FakeExecutor(3, 2);
         List<String> ids = new ArrayList<>();
-        try (Node node = Node.start(options(), spec -> first); NodeClient client = NodeClient.connect(node.address())) {
+        try (Node node = Node.start(options(), spec -> first); NodeClient client = NodeClient.connect(node.address(), node.token())) {
             for (int i = 0; i < 3; i++) {
                 ids.add(submit(client, spec("/m/" + i)));
             }
             assertTrue(first.held.await(10, TimeUnit.SECONDS)); // job 0 has committed layers 0 and 1
         }
         FakeExecutor second = new FakeExecutor(3, -1);
-        try (Node node = Node.start(options(), spec -> second); NodeClient client = NodeClient.connect(node.address())) {
+        try (Node node = Node.start(options(), spec -> second); NodeClient client = NodeClient.connect(node.address(), node.token())) {
             for (String id : ids) {
                 awaitState(client, id, JobState.JOB_STATE_SUCCEEDED);
                 List<JobEvent> events = watch(client, id, 0);
