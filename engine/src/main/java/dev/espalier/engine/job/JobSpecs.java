@@ -12,6 +12,7 @@ import dev.espalier.protocol.v1.SparseGptSettings;
 import dev.espalier.protocol.v1.SparsityPattern;
 import dev.espalier.protocol.v1.StructuredSettings;
 import dev.espalier.protocol.v1.UnstructuredSettings;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -335,9 +336,22 @@ public final class JobSpecs {
             if (required) {
                 problems.add(field + " is required");
             }
-        } else if (!Path.of(value).isAbsolute()) {
-            problems.add(field + " must be an absolute path, got '" + value + "'");
+        } else {
+            try {
+                if (!Path.of(value).isAbsolute()) {
+                    problems.add(field + " must be an absolute path, got '" + value + "'");
+                }
+            } catch (InvalidPathException e) {
+                problems.add(field + " is not a valid path (" + e.getReason() + "), got '" + printable(value) + "'");
+            }
         }
+    }
+
+    /** {@code value} with control characters shown as escapes (U+0000 as backslash-u-0000), so that a problem stays one printable line. */
+    private static String printable(String value) {
+        StringBuilder out = new StringBuilder();
+        value.codePoints().forEach(c -> out.append(Character.isISOControl(c) ? String.format(Locale.ROOT, "\\u%04x", c) : Character.toString(c)));
+        return out.toString();
     }
 
     /** {N, M} of an N:M pattern; null for unstructured, UNSPECIFIED and UNRECOGNIZED. */

@@ -25,6 +25,14 @@ class JobSpecsTest {
     }
 
     @Test
+    void aPathThatIsNoPathIsAProblemNotACrash() { // found by NodeSubmitFuzzTest: a NUL in the model path
+        List<String> problems = JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA).setModel("/m/\u0000x").build());
+        assertEquals(1, problems.size(), problems.toString());
+        assertTrue(problems.getFirst().startsWith("model is not a valid path (Nul character not allowed), got '/m/\\u0000x'"),
+                problems.getFirst());
+    }
+
+    @Test
     void aSpecOfEveryFamilyWithItsSettingsHasNoProblems() {
         assertEquals(List.of(), JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_ALPS).setUnstructured(UnstructuredSettings.newBuilder()
                 .setSolveOrder(UnstructuredSettings.SolveOrder.SOLVE_ORDER_SEQUENTIAL).setAlps(AlpsSettings.newBuilder().setRho(0.2)
