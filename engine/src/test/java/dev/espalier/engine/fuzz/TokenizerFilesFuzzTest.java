@@ -22,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 class TokenizerFilesFuzzTest {
     private static final int BINARY_CASES = 100;
     private static final int CONFIG_CASES = 20;
+    private static final int JSON_CASES = 40;
     private static final String TEXT = "Once upon a time, a ünïcödé 🙂 cat\nsat.";
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -62,6 +63,45 @@ class TokenizerFilesFuzzTest {
         }, () -> "tokenizer_config.json fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
         System.out.println(tally.summary());
         assertTrue(tally.cases() >= CONFIG_CASES);
+    }
+
+    /**
+     * tokenizer.json files (TinyLlama's) with their sections replaced by random JSON values or removed, the model's
+     * type, vocabulary and merges among them, and some cut short; the Rust tokenizer behind them must refuse, not panic.
+     */
+    @Test
+    void everyMutatedTokenizerJsonLoadsOrIsRefusedNamingIt() throws Exception {
+        Path source = SharedFiles.path("models/tokenizers/tinyllama");
+        byte[] original = Mutate.read(source.resolve("tokenizer.json"));
+        ObjectNode parsed = (ObjectNode) JSON.readTree(original);
+        FuzzTally tally = new FuzzTally("tokenizer.json");
+        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
+            for (int i = 0; i < JSON_CASES; i++) {
+                long seed = SafetensorsFuzzTest.SEED + 6000 + i;
+                Random r = new Random(seed);
+                byte[] mutated;
+                if (r.nextInt(5) == 0) {
+                    mutated = java.util.Arrays.copyOf(original, r.nextInt(original.length));
+                } else {
+                    ObjectNode t = parsed.deepCopy();
+                    for (int e = 0; e < 1 + r.nextInt(2); e++) {
+                        ObjectNode target = r.nextBoolean() ? (ObjectNode) t.get("model") : t;
+                        String key = Mutate.pick(r, Mutate.names(target));
+                        if (r.nextInt(3) == 0) {
+                            target.remove(key);
+                        } else {
+                            target.set(key, Mutate.value(r, 0));
+                        }
+                    }
+                    mutated = JSON.writeValueAsBytes(t);
+                }
+                Path file = Mutate.write(tmp.resolve("json" + i).resolve("tokenizer.json"), mutated);
+                tally.run(seed, file, () -> exercise(TokenizerLoader.load(file)));
+                FuzzFiles.deleteTree(file.getParent());
+            }
+        }, () -> "tokenizer.json fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
+        System.out.println(tally.summary());
+        assertTrue(tally.cases() >= JSON_CASES);
     }
 
     private void fuzzBytes(String name, Path original, long offset) {
