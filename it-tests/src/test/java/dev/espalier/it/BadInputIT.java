@@ -200,8 +200,16 @@ class BadInputIT {
     }
 
     @Test
-    void unreachableNode() {
-        CliRun run = CliRun.of("status", "--node", "127.0.0.1:1");
+    void unreachableNode() throws IOException {
+        Path home = Files.createDirectories(tmp.resolve("home"));
+        Files.writeString(home.resolve("node.token"), "0".repeat(64) + "\n");
+        CliRun run = CliRun.of("status", "--node", "127.0.0.1:1", "--home", home.toString());
         assertOneLineError(run, "127.0.0.1:1");
+    }
+
+    @Test
+    void aNodeWithoutItsTokenNamesWhereTheTokenIsRead() {
+        CliRun run = CliRun.of("status", "--node", "127.0.0.1:1", "--home", tmp.resolve("no-home").toString());
+        assertOneLineError(run, "no node token", "ESPALIER_NODE_TOKEN", "node.token");
     }
 }
