@@ -21,12 +21,12 @@ public final class HfConfigReader {
 
     private HfConfigReader() {}
 
-    /** Reads and parses {@code configJson}; logs once, at INFO, which missing keys took Hugging Face's defaults. */
+    /** Reads and parses {@code configJson}; logs once, at WARN (so that the console shows it), which missing keys took Hugging Face's defaults. */
     public static LlamaConfig read(Path configJson) {
         List<String> defaults = new ArrayList<>();
         LlamaConfig config = parse(ModelJson.readObject(configJson, "config"), configJson, defaults);
         if (!defaults.isEmpty()) {
-            LOG.info("{}: missing keys take Hugging Face's defaults: {}", configJson, String.join(", ", defaults));
+            LOG.warn("{}: missing keys take Hugging Face's defaults: {}", configJson, String.join(", ", defaults));
         }
         return config;
     }
