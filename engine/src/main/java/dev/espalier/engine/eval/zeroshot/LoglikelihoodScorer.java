@@ -17,7 +17,8 @@ import java.util.Map;
  * prefill of it: its last logits row scores every continuation's first token, then each continuation runs alone
  * against the cached context (the cache truncated back to the context between them). A request longer than
  * {@code maxLength + 1} tokens is left-truncated as the harness does ({@code (context + continuation)[-(max_length +
- * 1):][:-1]}) and runs alone. Each request's score depends only on its own tokens, never on what it was batched with;
+ * 1):][:-1]}) and runs alone; a continuation longer than {@code maxLength} itself keeps only its last {@code maxLength}
+ * tokens scored (the harness's slicing is undefined there). Each request's score depends only on its own tokens, never on what it was batched with;
  * sums are f64, in token order.
  */
 public final class LoglikelihoodScorer {
@@ -89,27 +90,25 @@ public final class LoglikelihoodScorer {
         }
     }
 
+    /** Scores the continuation tokens that the last {@code maxLength + 1} tokens predict (all, unless the continuation alone is longer). */
     private Loglikelihood scoreTruncated(EncodedRequest r) {
-        int[] continuation = r.continuation();
-        if (continuation.length > maxLength) {
-            throw new IllegalArgumentException("continuation of " + continuation.length + " tokens does not fit the context of "
-                    + maxLength + " positions");
-        }
-        int[] all = new int[r.context().length + continuation.length];
+        int[] all = new int[r.context().length + r.continuation().length];
         System.arraycopy(r.context(), 0, all, 0, r.context().length);
-        System.arraycopy(continuation, 0, all, r.context().length, continuation.length);
+        System.arraycopy(r.continuation(), 0, all, r.context().length, r.continuation().length);
         int[] input = Arrays.copyOfRange(all, all.length - (maxLength + 1), all.length - 1);
+        int scoredTokens = Math.min(r.continuation().length, input.length);
+        int[] targets = Arrays.copyOfRange(all, all.length - scoredTokens, all.length);
         cache.clear();
         Tensor logits = forward.forward(input, cache, null, LayerTap.NONE, false);
-        Tensor scored = logits.rowSlice(input.length - continuation.length, input.length);
-        double[] nll = crossEntropy(scored, continuation);
+        Tensor scored = logits.rowSlice(input.length - scoredTokens, input.length);
+        double[] nll = crossEntropy(scored, targets);
         double sum = 0;
         boolean greedy = true;
-        for (int t = 0; t < continuation.length; t++) {
+        for (int t = 0; t < scoredTokens; t++) {
             sum -= nll[t];
-            greedy &= argmax(scored, t) == continuation[t];
+            greedy &= argmax(scored, t) == targets[t];
         }
-        return new Loglikelihood(sum, greedy, continuation.length);
+        return new Loglikelihood(sum, greedy, scoredTokens);
     }
 
     private double[] crossEntropy(Tensor logits, int[] targets) {

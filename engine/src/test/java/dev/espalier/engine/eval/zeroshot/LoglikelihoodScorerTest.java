@@ -68,7 +68,7 @@ class LoglikelihoodScorerTest {
         double[] nll = new double[input.length];
         ops.softmaxCrossEntropy(logits, Arrays.copyOfRange(window, 1, window.length), nll);
         double sum = 0;
-        for (int t = nll.length - r.continuation().length; t < nll.length; t++) {
+        for (int t = Math.max(0, nll.length - r.continuation().length); t < nll.length; t++) {
             sum -= nll[t];
         }
         return sum;
@@ -85,7 +85,7 @@ class LoglikelihoodScorerTest {
                 Loglikelihood got = scores.get(i)[c];
                 assertEquals(expected, got.logprob(), TOLERANCE * Math.max(1, Math.abs(expected)),
                         task.name() + " item " + i + " choice " + c);
-                assertEquals(encoded.continuation().length, got.tokens());
+                assertEquals(Math.min(maxLength, encoded.continuation().length), got.tokens());
             }
         }
     }
@@ -102,6 +102,10 @@ class LoglikelihoodScorerTest {
         TaskData boolq = TaskLoader.load(ZeroShotTask.BOOLQ, DIR).limit(3); // passages of ~200+ tokens
         assertTrue(new RequestEncoder(tokenizer).encode(boolq.items().getFirst().requests().getFirst()).context().length > 64);
         assertMatchesBruteForce(boolq, 64);
+        TaskData longChoice = new TaskData("long", Path.of("inline"), List.of(new TaskItem.Choice(1, List.of(
+                new Request("Once upon a time", " there was a little girl named Lily. She loved to play outside in the sun."),
+                new Request("Once upon a time", " a cat")), 0, List.of("a", "b"))));
+        assertMatchesBruteForce(longChoice, 8); // the first continuation alone is longer than the window
     }
 
     @Test
