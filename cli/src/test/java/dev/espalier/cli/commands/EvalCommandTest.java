@@ -10,7 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.engine.eval.PerplexityProtocol;
+import dev.espalier.engine.eval.zeroshot.ZeroShotTask;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class EvalCommandTest {
@@ -22,7 +25,7 @@ class EvalCommandTest {
                 "--protocol", "seq128", "--max-tokens", "20480", "--backend", "reference", "--threads", "2", "--quiet");
         assertEquals(Path.of("../shared/models/stories260K-hf"), eval.modelOptions.model);
         assertEquals(Path.of("../shared/models/stories260K/tok512.bin"), eval.modelOptions.tokenizer);
-        assertEquals(Path.of("../shared/data/wikitext-2/test.txt"), eval.data);
+        assertEquals(Path.of("../shared/data/wikitext-2/test.txt"), eval.input.data);
         assertEquals(PerplexityProtocol.SEQ128, eval.protocol);
         assertEquals(20480, eval.maxTokens);
         assertEquals(CommonOptions.Backend.REFERENCE, eval.common.backend);
@@ -54,6 +57,47 @@ class EvalCommandTest {
         refused("--max-tokens", "eval", "--model", "m.bin", "--data", "t.txt", "--max-tokens", "many");
         refused("--backend", "eval", "--model", "m.bin", "--data", "t.txt", "--backend", "tpu");
         refused("--data", "eval", "--model", "m.bin");
+        refused("--tasks", "eval", "--model", "m.bin", "--tasks", "mmlu");
+        refused("--data", "eval", "--model", "m.bin", "--data", "t.txt", "--tasks", "piqa"); // one or the other
+    }
+
+    @Test
+    void parsesZeroShotTasks() {
+        EvalCommand eval = parse(EvalCommand.class, "eval", "--model", "m.bin", "--tasks", "piqa,arc_easy,openbookqa",
+                "--task-file", "mine=my.jsonl", "--task-file", "lam=l.jsonl", "--limit", "100", "--batch-size", "4");
+        assertNull(eval.input.data);
+        assertEquals(List.of(ZeroShotTask.PIQA, ZeroShotTask.ARC_EASY, ZeroShotTask.OPENBOOKQA), eval.input.zeroShot.tasks);
+        assertEquals(Map.of("mine", Path.of("my.jsonl"), "lam", Path.of("l.jsonl")), eval.input.zeroShot.taskFiles);
+        assertEquals(List.of("mine", "lam"), List.copyOf(eval.input.zeroShot.taskFiles.keySet()));
+        assertEquals(100, eval.input.zeroShot.limit);
+        assertEquals(4, eval.input.zeroShot.batchSize);
+        assertEquals(Path.of("../shared/data/zeroshot"), eval.input.zeroShot.taskData);
+    }
+
+    /** The shared models and data from the module folder: ../../shared in a worktree, else ../shared. */
+    private static String shared(String relative) {
+        Path root = java.nio.file.Files.isDirectory(Path.of("../../shared/models")) ? Path.of("../../shared") : Path.of("../shared");
+        return root.resolve(relative).toString();
+    }
+
+    @Test
+    void zeroShotOnStories260KPrintsATableAndAMachineReadableLastLine() {
+        CliHarness.Run run = run("eval", "--model", shared("models/stories260K/stories260K.bin"), "--tasks", "piqa,winogrande",
+                "--task-data", shared("data/zeroshot"), "--limit", "20", "--quiet");
+        assertEquals(0, run.exit(), run.err());
+        String[] lines = run.out().strip().split("\n");
+        assertTrue(lines[lines.length - 1].matches("zeroshot piqa\\.acc=0\\.\\d{4} piqa\\.acc_stderr=\\S+ piqa\\.acc_norm=\\S+ "
+                + "piqa\\.acc_norm_stderr=\\S+ piqa\\.n=20 winogrande\\.acc=\\S+ winogrande\\.acc_stderr=\\S+ winogrande\\.n=20"),
+                lines[lines.length - 1]);
+        assertTrue(run.out().contains("task piqa: 20 items from " + shared("data/zeroshot/piqa-official/valid.jsonl")), run.out());
+    }
+
+    @Test
+    void aBadTaskFileIsOneLineNamingTheFileAndLine(@org.junit.jupiter.api.io.TempDir Path tmp) throws java.io.IOException {
+        Path bad = java.nio.file.Files.writeString(tmp.resolve("bad.jsonl"), "{\"query\": \"q\", \"choices\": [\"a\", \"b\"], \"gold\": 5}");
+        CliHarness.Run run = run("eval", "--model", shared("models/stories260K/stories260K.bin"), "--task-file", "mine=" + bad);
+        assertEquals(2, run.exit());
+        assertTrue(run.err().contains(bad + ": line 1: field \"gold\" is 5, outside 0..1"), run.err());
     }
 
     @Test

@@ -38,6 +38,14 @@ public final class KvCache {
         length = 0;
     }
 
+    /** Forgets positions [positions, length): the next block is appended after the first {@code positions} (a shared prefix). */
+    public void truncate(int positions) {
+        if (positions < 0 || positions > length) {
+            throw new IllegalArgumentException("cannot keep " + positions + " of " + length + " cached positions");
+        }
+        length = positions;
+    }
+
     Tensor keys(int layer) {
         return keys[layer];
     }
