@@ -11,8 +11,8 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler {
 
     @Override
     public int handleExecutionException(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {
-        boolean verbose = parsed.subcommands().stream()
-                .anyMatch(sub -> sub.hasMatchedOption("--verbose")) || parsed.hasMatchedOption("--verbose");
+        boolean verbose = parsed.subcommands().stream().anyMatch(sub -> sub.hasMatchedOption("--verbose"))
+                || parsed.hasMatchedOption("--verbose");
         String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         cmd.getErr().println("espalier " + cmd.getCommandName() + ": error: " + message);
         if (verbose) {

@@ -17,24 +17,40 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code espalier} command. Exit codes: 0 success, 1 failure of the work, 2 bad usage or bad input. */
-@Command(name = "espalier",
+@Command(
+        name = "espalier",
         mixinStandardHelpOptions = true,
         versionProvider = CliVersion.class,
         description = "Prunes LLaMA-family language models with forward passes only.",
-        subcommands = {InspectCommand.class, EvalCommand.class, GenerateCommand.class, PruneCommand.class, ResumeCommand.class,
-                ServeCommand.class, SubmitCommand.class, StatusCommand.class, WatchCommand.class, CancelCommand.class,
-                BenchCommand.class, PlotWidthsCommand.class, CommandLine.HelpCommand.class},
-        footer = {"", "Examples:",
-                "  ./espalier inspect ../shared/models/stories260K-hf",
-                "  ./espalier eval --model ../shared/models/stories260K/stories260K.bin \\",
-                "      --data ../shared/data/tinystories/tinystories_val_sample.txt --protocol stream --max-tokens 20480",
-                "  ./espalier generate --model ../shared/models/stories260K-hf --steps 200 --temperature 0",
-                "  ./espalier prune --model ../shared/models/stories260K/stories260K.bin --method wanda --sparsity 0.5 \\",
-                "      --calib ../shared/data/c4/c4_validation_2k.jsonl --out out/stories-wanda50",
-                "  ./espalier serve --slots 1",
-                "  ./espalier watch 20261122-163827-3fa9",
-                "  ./espalier bench",
-                "  ./espalier prune --help    # every verb: its flags, then complete examples"})
+        subcommands = {
+            InspectCommand.class,
+            EvalCommand.class,
+            GenerateCommand.class,
+            PruneCommand.class,
+            ResumeCommand.class,
+            ServeCommand.class,
+            SubmitCommand.class,
+            StatusCommand.class,
+            WatchCommand.class,
+            CancelCommand.class,
+            BenchCommand.class,
+            PlotWidthsCommand.class,
+            CommandLine.HelpCommand.class
+        },
+        footer = {
+            "",
+            "Examples:",
+            "  ./espalier inspect ../shared/models/stories260K-hf",
+            "  ./espalier eval --model ../shared/models/stories260K/stories260K.bin \\",
+            "      --data ../shared/data/tinystories/tinystories_val_sample.txt --protocol stream --max-tokens 20480",
+            "  ./espalier generate --model ../shared/models/stories260K-hf --steps 200 --temperature 0",
+            "  ./espalier prune --model ../shared/models/stories260K/stories260K.bin --method wanda --sparsity 0.5 \\",
+            "      --calib ../shared/data/c4/c4_validation_2k.jsonl --out out/stories-wanda50",
+            "  ./espalier serve --slots 1",
+            "  ./espalier watch 20261122-163827-3fa9",
+            "  ./espalier bench",
+            "  ./espalier prune --help    # every verb: its flags, then complete examples"
+        })
 public final class EspalierCli implements Runnable {
 
     /** Columns of every verb's help; the longest example line is shorter. */

@@ -13,9 +13,9 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Every kind of bad input gives one line on stderr that names the file (or option) and the problem, a non-zero exit,
@@ -81,7 +81,8 @@ class BadInputIT {
     void shapeDisagreeingWithConfig() throws IOException {
         Path model = copyOfHfModel();
         Path config = model.resolve("config.json");
-        Files.writeString(config, Files.readString(config).replace("\"intermediate_size\": 172", "\"intermediate_size\": 180"));
+        Files.writeString(
+                config, Files.readString(config).replace("\"intermediate_size\": 172", "\"intermediate_size\": 180"));
         assertOneLineError(inspect(model), "model.safetensors", "180");
     }
 
@@ -90,7 +91,8 @@ class BadInputIT {
         Path model = copyOfHfModel();
         Path st = model.resolve("model.safetensors");
         byte[] bytes = Files.readAllBytes(st);
-        long headerLength = ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        long headerLength =
+                ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         String header = new String(bytes, 8, (int) headerLength, StandardCharsets.UTF_8);
         String changed = header.replaceFirst("\"dtype\":\"F32\"", "\"dtype\":\"I32\"");
         assertTrue(!changed.equals(header), "test setup: header dtype not found");
@@ -103,7 +105,8 @@ class BadInputIT {
     void unknownArchitecture() throws IOException {
         Path model = copyOfHfModel();
         Path config = model.resolve("config.json");
-        Files.writeString(config, Files.readString(config).replace("\"model_type\": \"llama\"", "\"model_type\": \"gpt_neox\""));
+        Files.writeString(
+                config, Files.readString(config).replace("\"model_type\": \"llama\"", "\"model_type\": \"gpt_neox\""));
         assertOneLineError(inspect(model), "config.json", "gpt_neox");
     }
 
@@ -111,14 +114,20 @@ class BadInputIT {
     void missingTokenizer() throws IOException {
         Path model = copyOfHfModel();
         Files.delete(model.resolve("tokenizer.model"));
-        CliRun run = CliRun.of("eval", "--model", model.toString(), "--data", SharedData.data("ptb/ptb.test.txt").toString());
+        CliRun run = CliRun.of(
+                "eval",
+                "--model",
+                model.toString(),
+                "--data",
+                SharedData.data("ptb/ptb.test.txt").toString());
         assertOneLineError(run, "model", "tokenizer");
     }
 
     @Test
     void emptyDataset() throws IOException {
         Path empty = Files.writeString(tmp.resolve("empty.txt"), "  \n");
-        CliRun run = CliRun.of("eval", "--model", SharedData.model("stories260K-hf").toString(), "--data", empty.toString());
+        CliRun run =
+                CliRun.of("eval", "--model", SharedData.model("stories260K-hf").toString(), "--data", empty.toString());
         assertOneLineError(run, "empty.txt", "no text");
         assertEquals(2, run.exitCode());
     }
@@ -126,13 +135,27 @@ class BadInputIT {
     @Test
     void stackTraceOnlyWithVerbose() throws IOException {
         Path empty = Files.writeString(tmp.resolve("empty.txt"), "");
-        CliRun run = CliRun.of("eval", "--verbose", "--model", SharedData.model("stories260K-hf").toString(), "--data", empty.toString());
+        CliRun run = CliRun.of(
+                "eval",
+                "--verbose",
+                "--model",
+                SharedData.model("stories260K-hf").toString(),
+                "--data",
+                empty.toString());
         assertTrue(run.err().contains("\tat "), run.err());
     }
 
     private CliRun prune(String... extra) {
-        String[] base = {"prune", "--quiet", "--model", SharedData.model("stories260K/stories260K.bin").toString(),
-                "--calib", SharedData.data("tinystories/tinystories_val_sample.txt").toString(), "--out", tmp.resolve("out").toString()};
+        String[] base = {
+            "prune",
+            "--quiet",
+            "--model",
+            SharedData.model("stories260K/stories260K.bin").toString(),
+            "--calib",
+            SharedData.data("tinystories/tinystories_val_sample.txt").toString(),
+            "--out",
+            tmp.resolve("out").toString()
+        };
         String[] args = Arrays.copyOf(base, base.length + extra.length);
         System.arraycopy(extra, 0, args, base.length, extra.length);
         return CliRun.of(args);
@@ -157,12 +180,15 @@ class BadInputIT {
 
     /** Structured methods: flags that only make sense elsewhere are refused by name. */
     @ParameterizedTest
-    @CsvSource(delimiter = '|', value = {
-            "--method flap --pattern 2:4|--pattern 2:4",
-            "--method flap --recovery on|--recovery",
-            "--method wanda --export masked-dense|masked-dense",
-            "--method goa --method-option heads=some|heads",
-            "--method goa --method-option tau=-1|tau"})
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "--method flap --pattern 2:4|--pattern 2:4",
+                "--method flap --recovery on|--recovery",
+                "--method wanda --export masked-dense|masked-dense",
+                "--method goa --method-option heads=some|heads",
+                "--method goa --method-option tau=-1|tau"
+            })
     void structuredFlagsThatDoNotApply(String flags, String named) {
         assertOneLineError(prune(flags.split(" ")), named);
         assertNothingWritten();
@@ -170,8 +196,17 @@ class BadInputIT {
 
     @Test
     void dataFreeCalibrationForAnUnstructuredMethod() {
-        CliRun run = CliRun.of("prune", "--quiet", "--model", SharedData.model("stories260K/stories260K.bin").toString(), "--method", "wanda",
-                "--calib", "self", "--out", tmp.resolve("out").toString());
+        CliRun run = CliRun.of(
+                "prune",
+                "--quiet",
+                "--model",
+                SharedData.model("stories260K/stories260K.bin").toString(),
+                "--method",
+                "wanda",
+                "--calib",
+                "self",
+                "--out",
+                tmp.resolve("out").toString());
         assertOneLineError(run, "--calib self", "wanda");
         assertNothingWritten();
     }
@@ -184,18 +219,37 @@ class BadInputIT {
 
     @Test
     void unreadableCalibrationFile() {
-        CliRun run = CliRun.of("prune", "--quiet", "--model", SharedData.model("stories260K/stories260K.bin").toString(), "--method", "wanda",
-                "--calib", tmp.resolve("missing.txt").toString(), "--out", tmp.resolve("out").toString());
+        CliRun run = CliRun.of(
+                "prune",
+                "--quiet",
+                "--model",
+                SharedData.model("stories260K/stories260K.bin").toString(),
+                "--method",
+                "wanda",
+                "--calib",
+                tmp.resolve("missing.txt").toString(),
+                "--out",
+                tmp.resolve("out").toString());
         assertOneLineError(run, "missing.txt");
         assertNothingWritten();
     }
 
     @Test
     void runDirectoryOfAnotherJob() {
-        CliRun first = prune("--method", "magnitude", "--sparsity", "0.5", "--calib-samples", "2", "--calib-seqlen", "32");
+        CliRun first =
+                prune("--method", "magnitude", "--sparsity", "0.5", "--calib-samples", "2", "--calib-seqlen", "32");
         assertEquals(0, first.exitCode(), first.err());
-        CliRun second = prune("--method", "wanda", "--sparsity", "0.5", "--calib-samples", "2", "--calib-seqlen", "32",
-                "--run-dir", tmp.resolve("out.run").toString());
+        CliRun second = prune(
+                "--method",
+                "wanda",
+                "--sparsity",
+                "0.5",
+                "--calib-samples",
+                "2",
+                "--calib-seqlen",
+                "32",
+                "--run-dir",
+                tmp.resolve("out.run").toString());
         assertOneLineError(second, "out.run", "belongs to job");
     }
 
@@ -209,7 +263,12 @@ class BadInputIT {
 
     @Test
     void aNodeWithoutItsTokenNamesWhereTheTokenIsRead() {
-        CliRun run = CliRun.of("status", "--node", "127.0.0.1:1", "--home", tmp.resolve("no-home").toString());
+        CliRun run = CliRun.of(
+                "status",
+                "--node",
+                "127.0.0.1:1",
+                "--home",
+                tmp.resolve("no-home").toString());
         assertOneLineError(run, "no node token", "ESPALIER_NODE_TOKEN", "node.token");
     }
 }

@@ -27,19 +27,38 @@ class DiskFullIT {
     Path tmp;
 
     private static String[] prune(Path out) {
-        return new String[] {"prune", "--quiet", "--model", SharedData.model("stories260K/stories260K.bin").toString(), "--method", "wanda",
-                "--sparsity", "0.5", "--calib", SharedData.data("tinystories/tinystories_val_sample.txt").toString(), "--calib-samples", "2",
-                "--calib-seqlen", "32", "--out", out.toString()};
+        return new String[] {
+            "prune",
+            "--quiet",
+            "--model",
+            SharedData.model("stories260K/stories260K.bin").toString(),
+            "--method",
+            "wanda",
+            "--sparsity",
+            "0.5",
+            "--calib",
+            SharedData.data("tinystories/tinystories_val_sample.txt").toString(),
+            "--calib-samples",
+            "2",
+            "--calib-seqlen",
+            "32",
+            "--out",
+            out.toString()
+        };
     }
 
     private static String shell(List<String> command) {
-        return command.stream().map(word -> "'" + word.replace("'", "'\\''") + "'").collect(Collectors.joining(" "));
+        return command.stream()
+                .map(word -> "'" + word.replace("'", "'\\''") + "'")
+                .collect(Collectors.joining(" "));
     }
 
     private static boolean canMountTmpfs() throws Exception {
         try {
-            Process p = new ProcessBuilder("unshare", "-rm", "sh", "-c", "d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs \"$d\"")
-                    .redirectErrorStream(true).start();
+            Process p = new ProcessBuilder(
+                            "unshare", "-rm", "sh", "-c", "d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs \"$d\"")
+                    .redirectErrorStream(true)
+                    .start();
             return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
         } catch (java.io.IOException e) {
             return false;
@@ -54,19 +73,28 @@ class DiskFullIT {
         Path mnt = Files.createDirectories(tmp.resolve(size + "/mnt"));
         Path results = mnt.getParent();
         Path out = mnt.resolve("model");
-        String script = String.join("\n",
+        String script = String.join(
+                "\n",
                 "set -u",
                 "mount -t tmpfs -o size=" + size + " tmpfs " + mnt,
-                shell(CliProcess.command(List.of(), prune(out))) + " > " + results.resolve("prune.out") + " 2> " + results.resolve("prune.err"),
+                shell(CliProcess.command(List.of(), prune(out))) + " > " + results.resolve("prune.out") + " 2> "
+                        + results.resolve("prune.err"),
                 "echo $? > " + results.resolve("prune.rc"),
                 "(cd " + mnt + " && find . | sort) > " + results.resolve("left.txt"),
                 "mount -o remount,size=32m " + mnt,
-                shell(CliProcess.command(List.of(), "resume", "--quiet", mnt.resolve("model.run").toString())) + " > "
-                        + results.resolve("resume.out") + " 2> " + results.resolve("resume.err"),
+                shell(CliProcess.command(
+                                List.of(),
+                                "resume",
+                                "--quiet",
+                                mnt.resolve("model.run").toString())) + " > " + results.resolve("resume.out") + " 2> "
+                        + results.resolve("resume.err"),
                 "echo $? > " + results.resolve("resume.rc"),
                 "cp -r " + out + " " + results.resolve("model"),
                 "");
-        Process p = new ProcessBuilder("unshare", "-rm", "sh", "-c", script).directory(tmp.toFile()).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder("unshare", "-rm", "sh", "-c", script)
+                .directory(tmp.toFile())
+                .redirectErrorStream(true)
+                .start();
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), "the small-disk run did not finish in 300 s");
         return results;
     }
@@ -81,21 +109,29 @@ class DiskFullIT {
         Path reference = tmp.resolve("reference");
         CliProcess clean = CliProcess.run(tmp, List.of(), prune(reference));
         assertEquals(0, clean.exitCode(), clean.err());
-        // 300 KiB: the first layer's checkpoint fits, the second does not. 1300 KiB: all checkpoints fit, the export does not.
+        // 300 KiB: the first layer's checkpoint fits, the second does not. 1300 KiB: all checkpoints fit, the export
+        // does not.
         for (String size : List.of("300k", "1300k")) {
             Path results = runOnSmallDisk(size);
             String err = read(results.resolve("prune.err"));
             assertFalse(read(results.resolve("prune.rc")).equals("0"), size + ": prune must fail on a full disk");
-            String last = err.lines().filter(l -> l.startsWith("espalier prune: error:")).findFirst().orElse("(no error line) " + err);
+            String last = err.lines()
+                    .filter(l -> l.startsWith("espalier prune: error:"))
+                    .findFirst()
+                    .orElse("(no error line) " + err);
             assertTrue(last.contains("No space left on device"), size + ": " + last);
             assertFalse(err.contains("\tat "), size + ": no stack trace without --verbose: " + err);
             assertFalse(err.contains("restart 1 of"), size + ": a full disk is not retried");
             String left = read(results.resolve("left.txt"));
             assertFalse(left.contains(".tmp-"), size + ": no temporary file left: " + left);
-            assertFalse(left.lines().anyMatch(l -> l.equals("./model") || l.startsWith("./model/")), size + ": no output folder: " + left);
+            assertFalse(
+                    left.lines().anyMatch(l -> l.equals("./model") || l.startsWith("./model/")),
+                    size + ": no output folder: " + left);
             assertEquals("0", read(results.resolve("resume.rc")), size + ": " + read(results.resolve("resume.err")));
-            assertArrayEquals(Files.readAllBytes(reference.resolve("model.safetensors")),
-                    Files.readAllBytes(results.resolve("model/model.safetensors")), size + ": resumed model equals the uninterrupted one");
+            assertArrayEquals(
+                    Files.readAllBytes(reference.resolve("model.safetensors")),
+                    Files.readAllBytes(results.resolve("model/model.safetensors")),
+                    size + ": resumed model equals the uninterrupted one");
         }
     }
 }

@@ -16,8 +16,16 @@ class GreedyGenerationIT {
     @ParameterizedTest
     @ValueSource(strings = {"stories260K/stories260K.bin", "stories260K-hf", "stories260K-hf-sharded"})
     void greedyTextEqualsReference(String model) {
-        CliRun run = CliRun.of("generate", "--model", SharedData.model(model).toString(),
-                "--tokenizer", SharedData.model("stories260K/tok512.bin").toString(), "--steps", "200", "--temperature", "0");
+        CliRun run = CliRun.of(
+                "generate",
+                "--model",
+                SharedData.model(model).toString(),
+                "--tokenizer",
+                SharedData.model("stories260K/tok512.bin").toString(),
+                "--steps",
+                "200",
+                "--temperature",
+                "0");
         assertEquals(0, run.exitCode(), run.err());
         String text = run.out().substring(0, run.out().lastIndexOf("\ngenerated="));
         assertEquals(EXPECTED, text);

@@ -35,10 +35,26 @@ class KillAndResumeIT {
     /** {@code method}: the method's name, possibly followed by more flags ("flap --export masked-dense"). */
     static String[] pruneArgs(Path out, String method) {
         String[] words = method.split(" ");
-        String[] base = {"prune", "--quiet", "--model", SharedData.model("stories260K/stories260K.bin").toString(),
-                "--method", words[0], "--sparsity", words[0].equals("wanda") || words[0].equals("alps") ? "0.6" : "0.3",
-                "--calib", SharedData.data("tinystories/tinystories_val_sample.txt").toString(),
-                "--calib-samples", "6", "--calib-seqlen", "96", "--devices", "cpu:2", "--out", out.toString()};
+        String[] base = {
+            "prune",
+            "--quiet",
+            "--model",
+            SharedData.model("stories260K/stories260K.bin").toString(),
+            "--method",
+            words[0],
+            "--sparsity",
+            words[0].equals("wanda") || words[0].equals("alps") ? "0.6" : "0.3",
+            "--calib",
+            SharedData.data("tinystories/tinystories_val_sample.txt").toString(),
+            "--calib-samples",
+            "6",
+            "--calib-seqlen",
+            "96",
+            "--devices",
+            "cpu:2",
+            "--out",
+            out.toString()
+        };
         String[] args = java.util.Arrays.copyOf(base, base.length + words.length - 1);
         System.arraycopy(words, 1, args, base.length, words.length - 1);
         return args;
@@ -53,7 +69,15 @@ class KillAndResumeIT {
     }
 
     @ParameterizedTest(name = "killed at {0}")
-    @ValueSource(strings = {"planned", "before-checkpoint#2", "mid-write#3", "after-checkpoint#4", "mid-export", "after-export"})
+    @ValueSource(
+            strings = {
+                "planned",
+                "before-checkpoint#2",
+                "mid-write#3",
+                "after-checkpoint#4",
+                "mid-export",
+                "after-export"
+            })
     void resumedRunEqualsUninterruptedRun(String point, @TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("model");
         CliProcess killed = CliProcess.run(tmp, List.of("-Despalier.crashAt=" + point), pruneArgs(out));
@@ -61,9 +85,11 @@ class KillAndResumeIT {
         if (!point.equals("after-export")) {
             assertFalse(Files.exists(out.resolve("model.safetensors")), "no output before the export completed");
         }
-        CliProcess resumed = CliProcess.run(tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
+        CliProcess resumed = CliProcess.run(
+                tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
         assertEquals(0, resumed.exitCode(), resumed.err());
-        assertArrayEquals(reference, Files.readAllBytes(out.resolve("model.safetensors")), "resumed after kill at " + point);
+        assertArrayEquals(
+                reference, Files.readAllBytes(out.resolve("model.safetensors")), "resumed after kill at " + point);
     }
 
     /** ALPS, and the structured methods: GOA with recovery (dense stream), FLAP (scoring pass, masked-dense export). */
@@ -74,11 +100,15 @@ class KillAndResumeIT {
         CliProcess clean = CliProcess.run(tmp, List.of(), pruneArgs(reference, method));
         assertEquals(0, clean.exitCode(), clean.err());
         Path out = tmp.resolve("model");
-        CliProcess killed = CliProcess.run(tmp, List.of("-Despalier.crashAt=before-checkpoint#3"), pruneArgs(out, method));
+        CliProcess killed =
+                CliProcess.run(tmp, List.of("-Despalier.crashAt=before-checkpoint#3"), pruneArgs(out, method));
         assertEquals(KILLED, killed.exitCode(), killed.err());
-        CliProcess resumed = CliProcess.run(tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
+        CliProcess resumed = CliProcess.run(
+                tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
         assertEquals(0, resumed.exitCode(), resumed.err());
-        assertArrayEquals(Files.readAllBytes(reference.resolve("model.safetensors")), Files.readAllBytes(out.resolve("model.safetensors")));
+        assertArrayEquals(
+                Files.readAllBytes(reference.resolve("model.safetensors")),
+                Files.readAllBytes(out.resolve("model.safetensors")));
     }
 
     @Test
@@ -88,13 +118,21 @@ class KillAndResumeIT {
         CliProcess clean = CliProcess.run(tmp, List.of(), concat(pruneArgs(reference, "policy-gradient"), extra));
         assertEquals(0, clean.exitCode(), clean.err());
         Path out = tmp.resolve("model");
-        CliProcess killed = CliProcess.run(tmp, List.of("-Despalier.crashAt=policy-checkpoint#2"), concat(pruneArgs(out, "policy-gradient"), extra));
+        CliProcess killed = CliProcess.run(
+                tmp,
+                List.of("-Despalier.crashAt=policy-checkpoint#2"),
+                concat(pruneArgs(out, "policy-gradient"), extra));
         assertEquals(KILLED, killed.exitCode(), killed.err());
-        assertTrue(Files.exists(tmp.resolve("model.run/policy/checkpoint.bin")), "the learner's checkpoint is in the run directory");
+        assertTrue(
+                Files.exists(tmp.resolve("model.run/policy/checkpoint.bin")),
+                "the learner's checkpoint is in the run directory");
         assertFalse(Files.exists(out.resolve("model.safetensors")));
-        CliProcess resumed = CliProcess.run(tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
+        CliProcess resumed = CliProcess.run(
+                tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
         assertEquals(0, resumed.exitCode(), resumed.err());
-        assertArrayEquals(Files.readAllBytes(reference.resolve("model.safetensors")), Files.readAllBytes(out.resolve("model.safetensors")));
+        assertArrayEquals(
+                Files.readAllBytes(reference.resolve("model.safetensors")),
+                Files.readAllBytes(out.resolve("model.safetensors")));
     }
 
     private static String[] concat(String[] a, String[] b) {
@@ -112,7 +150,8 @@ class KillAndResumeIT {
         assertTrue(stopped.err().contains("resume with `espalier resume " + tmp.resolve("model.run")), stopped.err());
         assertFalse(stopped.err().contains("Exception"), stopped.err());
         assertFalse(Files.exists(out), "no output from a stopped run");
-        CliProcess resumed = CliProcess.run(tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
+        CliProcess resumed = CliProcess.run(
+                tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
         assertEquals(0, resumed.exitCode(), resumed.err());
         assertArrayEquals(reference, Files.readAllBytes(out.resolve("model.safetensors")));
     }
@@ -120,10 +159,12 @@ class KillAndResumeIT {
     @Test
     void aSecondSigtermStopsAtOnceAndTheRunStillResumes(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("model");
-        CliProcess stopped = CliProcess.run(tmp, List.of("-Despalier.signalAt=before-checkpoint#2", "-Despalier.signals=2"), pruneArgs(out));
+        CliProcess stopped = CliProcess.run(
+                tmp, List.of("-Despalier.signalAt=before-checkpoint#2", "-Despalier.signals=2"), pruneArgs(out));
         assertEquals(143, stopped.exitCode(), stopped.err());
         assertTrue(stopped.err().contains("stopping at once"), stopped.err());
-        CliProcess resumed = CliProcess.run(tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
+        CliProcess resumed = CliProcess.run(
+                tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
         assertEquals(0, resumed.exitCode(), resumed.err());
         assertArrayEquals(reference, Files.readAllBytes(out.resolve("model.safetensors")));
     }
@@ -135,9 +176,11 @@ class KillAndResumeIT {
         assertEquals(KILLED, killed.exitCode(), killed.err());
         Path checkpoint = tmp.resolve("model.run/layers/layer-00.safetensors");
         flipByte(checkpoint, Files.size(checkpoint) - 5);
-        CliProcess resumed = CliProcess.run(tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
+        CliProcess resumed = CliProcess.run(
+                tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
         assertTrue(resumed.exitCode() != 0, "resume must refuse a corrupted checkpoint");
-        assertTrue(resumed.err().contains("layer-00.safetensors") && resumed.err().contains("checksum"), resumed.err());
+        assertTrue(
+                resumed.err().contains("layer-00.safetensors") && resumed.err().contains("checksum"), resumed.err());
         assertFalse(Files.exists(out), "nothing exported from a corrupted run");
     }
 

@@ -34,13 +34,29 @@ class MethodBytesIT {
         "policy-gradient, 0.3, --steps=12, bef76f93a9d4c2c22b0824c34a2c5ce943d93469ce072461675a867b5961133c",
         "policy-gradient, 0.3, --init=goa --steps=6, b57dce6284ef07ed67155d7fb16c6069e9ebad4ef565dd321e5d387794b733cb",
     })
-    void exportIsByteIdenticalToTheRecordedOne(String method, double sparsity, String extra, String expected, @TempDir Path tmp)
-            throws Exception {
+    void exportIsByteIdenticalToTheRecordedOne(
+            String method, double sparsity, String extra, String expected, @TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("model");
         String data = SharedData.data("tinystories/tinystories_val_sample.txt").toString();
-        List<String> args = new ArrayList<>(List.of("prune", "--quiet", "--model", SharedData.model("stories260K/stories260K.bin").toString(),
-                "--method", method, "--calib", data, "--calib-samples", "8", "--calib-seqlen", "128", "--seed", "0",
-                "--devices", "cpu:2", "--out", out.toString()));
+        List<String> args = new ArrayList<>(List.of(
+                "prune",
+                "--quiet",
+                "--model",
+                SharedData.model("stories260K/stories260K.bin").toString(),
+                "--method",
+                method,
+                "--calib",
+                data,
+                "--calib-samples",
+                "8",
+                "--calib-seqlen",
+                "128",
+                "--seed",
+                "0",
+                "--devices",
+                "cpu:2",
+                "--out",
+                out.toString()));
         if (sparsity > 0) {
             args.addAll(List.of("--sparsity", Double.toString(sparsity)));
         }
@@ -56,7 +72,11 @@ class MethodBytesIT {
         }
         CliRun run = CliRun.of(args.toArray(String[]::new));
         assertEquals(0, run.exitCode(), run.err());
-        byte[] digest = MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(out.resolve("model.safetensors")));
-        assertEquals(expected, HexFormat.of().formatHex(digest), method + " " + extra + (selfCalibration ? " (data-free)" : ""));
+        byte[] digest =
+                MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(out.resolve("model.safetensors")));
+        assertEquals(
+                expected,
+                HexFormat.of().formatHex(digest),
+                method + " " + extra + (selfCalibration ? " (data-free)" : ""));
     }
 }

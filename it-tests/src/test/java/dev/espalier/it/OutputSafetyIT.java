@@ -27,9 +27,24 @@ class OutputSafetyIT {
     Path tmp;
 
     private static String[] prune(Path out, String sparsity, String... extra) {
-        String[] base = {"prune", "--quiet", "--model", SharedData.model("stories260K/stories260K.bin").toString(), "--method", "magnitude",
-                "--sparsity", sparsity, "--calib", SharedData.data("tinystories/tinystories_val_sample.txt").toString(),
-                "--calib-samples", "2", "--calib-seqlen", "32", "--out", out.toString()};
+        String[] base = {
+            "prune",
+            "--quiet",
+            "--model",
+            SharedData.model("stories260K/stories260K.bin").toString(),
+            "--method",
+            "magnitude",
+            "--sparsity",
+            sparsity,
+            "--calib",
+            SharedData.data("tinystories/tinystories_val_sample.txt").toString(),
+            "--calib-samples",
+            "2",
+            "--calib-seqlen",
+            "32",
+            "--out",
+            out.toString()
+        };
         String[] args = java.util.Arrays.copyOf(base, base.length + extra.length);
         System.arraycopy(extra, 0, args, base.length, extra.length);
         return args;
@@ -40,7 +55,10 @@ class OutputSafetyIT {
         Map<String, String> sums = new TreeMap<>();
         try (Stream<Path> walk = Files.walk(root)) {
             for (Path p : walk.filter(Files::isRegularFile).toList()) {
-                sums.put(root.relativize(p).toString(), HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p))));
+                sums.put(
+                        root.relativize(p).toString(),
+                        HexFormat.of()
+                                .formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p))));
             }
         }
         return sums;
@@ -81,11 +99,18 @@ class OutputSafetyIT {
         assertEquals(0, CliRun.of(prune(out, "0.5")).exitCode());
         assertTrue(Files.isRegularFile(out.resolve("espalier.json")));
         Map<String, String> before = checksums(out);
-        assertRefused(CliRun.of(prune(out, "0.3", "--run-dir", tmp.resolve("second.run").toString())), out.toString(), "--overwrite");
+        assertRefused(
+                CliRun.of(
+                        prune(out, "0.3", "--run-dir", tmp.resolve("second.run").toString())),
+                out.toString(),
+                "--overwrite");
         assertEquals(before, checksums(out));
-        CliRun again = CliRun.of(prune(out, "0.3", "--run-dir", tmp.resolve("third.run").toString(), "--overwrite"));
+        CliRun again = CliRun.of(
+                prune(out, "0.3", "--run-dir", tmp.resolve("third.run").toString(), "--overwrite"));
         assertEquals(0, again.exitCode(), again.err());
-        assertTrue(!before.get("model.safetensors").equals(checksums(out).get("model.safetensors")), "replaced by the 30 % model");
+        assertTrue(
+                !before.get("model.safetensors").equals(checksums(out).get("model.safetensors")),
+                "replaced by the 30 % model");
     }
 
     @Test
@@ -93,9 +118,14 @@ class OutputSafetyIT {
         Path out = tmp.resolve("model");
         assertEquals(0, CliRun.of(prune(out, "0.5")).exitCode());
         try (RunDirectory held = RunDirectory.open(tmp.resolve("model.run"))) {
-            CliProcess second = CliProcess.run(tmp, java.util.List.of(), "resume", "--quiet", held.dir().toString());
+            CliProcess second = CliProcess.run(
+                    tmp, java.util.List.of(), "resume", "--quiet", held.dir().toString());
             assertTrue(second.exitCode() != 0, second.out() + second.err());
-            assertTrue(second.err().contains("is in use by process " + ProcessHandle.current().pid()), second.err());
+            assertTrue(
+                    second.err()
+                            .contains("is in use by process "
+                                    + ProcessHandle.current().pid()),
+                    second.err());
         }
     }
 
@@ -105,7 +135,11 @@ class OutputSafetyIT {
         try (PathLock held = PathLock.acquire(PathLock.siblingLockFile(out), "output " + out)) {
             CliProcess second = CliProcess.run(tmp, java.util.List.of(), prune(out, "0.5"));
             assertTrue(second.exitCode() != 0, second.out() + second.err());
-            assertTrue(second.err().contains("output " + out + " is in use by process " + ProcessHandle.current().pid()), second.err());
+            assertTrue(
+                    second.err()
+                            .contains("output " + out + " is in use by process "
+                                    + ProcessHandle.current().pid()),
+                    second.err());
             assertFalse(Files.exists(out));
         }
     }

@@ -2,7 +2,10 @@ package dev.espalier.kernels;
 
 /** Element types of tensors: the storage dtypes of checkpoints (F32, F16, BF16) and F64 for accurate linear algebra. */
 public enum DType {
-    F32(4), F16(2), BF16(2), F64(8);
+    F32(4),
+    F16(2),
+    BF16(2),
+    F64(8);
 
     private final int byteSize;
 

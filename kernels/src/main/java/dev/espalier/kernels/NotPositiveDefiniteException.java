@@ -5,7 +5,8 @@ public final class NotPositiveDefiniteException extends ArithmeticException {
     private final int failedColumn;
 
     public NotPositiveDefiniteException(int failedColumn, int size) {
-        super("matrix of size " + size + " is not positive definite (leading minor " + (failedColumn + 1) + " is not positive)");
+        super("matrix of size " + size + " is not positive definite (leading minor " + (failedColumn + 1)
+                + " is not positive)");
         this.failedColumn = failedColumn;
     }
 

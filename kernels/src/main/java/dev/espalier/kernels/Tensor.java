@@ -32,8 +32,8 @@ public final class Tensor {
         int[] s = shape.clone();
         long n = numel(s);
         if (data.byteSize() < n * dtype.byteSize()) {
-            throw new IllegalArgumentException("segment of " + data.byteSize() + " bytes cannot hold "
-                    + Arrays.toString(s) + " " + dtype);
+            throw new IllegalArgumentException(
+                    "segment of " + data.byteSize() + " bytes cannot hold " + Arrays.toString(s) + " " + dtype);
         }
         return new Tensor(data, dtype, s, s.length == 2 ? s[1] : 0);
     }
@@ -123,7 +123,8 @@ public final class Tensor {
     public Tensor reshape(int... newShape) {
         requireContiguous();
         if (numel(newShape) != numel()) {
-            throw new IllegalArgumentException("cannot reshape " + Arrays.toString(shape) + " to " + Arrays.toString(newShape));
+            throw new IllegalArgumentException(
+                    "cannot reshape " + Arrays.toString(shape) + " to " + Arrays.toString(newShape));
         }
         return of(data, dtype, newShape);
     }
@@ -200,11 +201,14 @@ public final class Tensor {
     /** Copies (and converts) every element into {@code dst}, which must have the same shape. */
     public void copyInto(Tensor dst) {
         if (!Arrays.equals(shape, dst.shape)) {
-            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " into " + Arrays.toString(dst.shape));
+            throw new IllegalArgumentException(
+                    "shape " + Arrays.toString(shape) + " into " + Arrays.toString(dst.shape));
         }
         if (shape.length == 2 && (!isContiguous() || !dst.isContiguous())) {
             for (int r = 0; r < shape[0]; r++) {
-                rowSlice(r, r + 1).reshape(shape[1]).copyInto(dst.rowSlice(r, r + 1).reshape(shape[1]));
+                rowSlice(r, r + 1)
+                        .reshape(shape[1])
+                        .copyInto(dst.rowSlice(r, r + 1).reshape(shape[1]));
             }
             return;
         }
@@ -274,19 +278,22 @@ public final class Tensor {
 
     public void requireRank(int rank) {
         if (shape.length != rank) {
-            throw new IllegalArgumentException("expected a rank-" + rank + " tensor, got shape " + Arrays.toString(shape));
+            throw new IllegalArgumentException(
+                    "expected a rank-" + rank + " tensor, got shape " + Arrays.toString(shape));
         }
     }
 
     public void requireDType(DType expected) {
         if (dtype != expected) {
-            throw new IllegalArgumentException("expected " + expected + ", got " + dtype + " tensor " + Arrays.toString(shape));
+            throw new IllegalArgumentException(
+                    "expected " + expected + ", got " + dtype + " tensor " + Arrays.toString(shape));
         }
     }
 
     public void requireContiguous() {
         if (!isContiguous()) {
-            throw new IllegalArgumentException("expected a contiguous tensor, got a strided view " + Arrays.toString(shape));
+            throw new IllegalArgumentException(
+                    "expected a contiguous tensor, got a strided view " + Arrays.toString(shape));
         }
     }
 

@@ -41,8 +41,8 @@ public final class TensorChecks {
 
     public static void requireContiguous(String op, String arg, Tensor t) {
         if (!t.isContiguous()) {
-            throw new IllegalArgumentException(op + ": " + arg + " is a strided view " + t
-                    + ", expected a contiguous tensor");
+            throw new IllegalArgumentException(
+                    op + ": " + arg + " is a strided view " + t + ", expected a contiguous tensor");
         }
     }
 
@@ -58,8 +58,9 @@ public final class TensorChecks {
         return switch (t.rank()) {
             case 1 -> 1;
             case 2 -> t.rows();
-            default -> throw new IllegalArgumentException(op + ": " + arg + " has shape " + Arrays.toString(t.shape())
-                    + ", expected a vector or a matrix");
+            default ->
+                throw new IllegalArgumentException(op + ": " + arg + " has shape " + Arrays.toString(t.shape())
+                        + ", expected a vector or a matrix");
         };
     }
 
@@ -68,8 +69,9 @@ public final class TensorChecks {
         return switch (t.rank()) {
             case 1 -> t.dim(0);
             case 2 -> t.cols();
-            default -> throw new IllegalArgumentException(op + ": " + arg + " has shape " + Arrays.toString(t.shape())
-                    + ", expected a vector or a matrix");
+            default ->
+                throw new IllegalArgumentException(op + ": " + arg + " has shape " + Arrays.toString(t.shape())
+                        + ", expected a vector or a matrix");
         };
     }
 

@@ -69,8 +69,18 @@ public abstract class TensorOpsContractTest {
 
     @Test
     void gemmMatchesReferenceOnLargerAndSkinnyShapes() {
-        int[][] shapes = {{200, 300, 150}, {257, 129, 260}, {1, 700, 300}, {3, 517, 260}, {4, 64, 1000}, {5, 300, 200},
-            {12, 400, 300}, {300, 5, 200}, {70, 70, 70}, {64, 64, 64}};
+        int[][] shapes = {
+            {200, 300, 150},
+            {257, 129, 260},
+            {1, 700, 300},
+            {3, 517, 260},
+            {4, 64, 1000},
+            {5, 300, 200},
+            {12, 400, 300},
+            {300, 5, 200},
+            {70, 70, 70},
+            {64, 64, 64}
+        };
         for (int[] s : shapes) {
             for (boolean transA : new boolean[] {false, true}) {
                 for (boolean transB : new boolean[] {false, true}) {
@@ -89,8 +99,12 @@ public abstract class TensorOpsContractTest {
         Tensor expected = rnd.copy(c);
         reference.gemm(transA, transB, alpha, a, b, beta, expected);
         ops.gemm(transA, transB, alpha, a, b, beta, c);
-        assertNormClose(expected, c, GEMM_TOL, "gemm transA=" + transA + " transB=" + transB + " m=" + m + " n=" + n
-                + " k=" + k + " alpha=" + alpha + " beta=" + beta);
+        assertNormClose(
+                expected,
+                c,
+                GEMM_TOL,
+                "gemm transA=" + transA + " transB=" + transB + " m=" + m + " n=" + n + " k=" + k + " alpha=" + alpha
+                        + " beta=" + beta);
     }
 
     @ParameterizedTest
@@ -112,7 +126,9 @@ public abstract class TensorOpsContractTest {
                 String what = "strided gemm " + m + "x" + n + "x" + k + " transA=" + transA + " transB=" + transB;
                 assertNormClose(expected, c, GEMM_TOL, what);
                 assertBitIdentical(before.columnSlice(0, 6), wide.columnSlice(0, 6), what + ": columns left of c");
-                assertBitIdentical(before.columnSlice(6 + n, n + 11), wide.columnSlice(6 + n, n + 11),
+                assertBitIdentical(
+                        before.columnSlice(6 + n, n + 11),
+                        wide.columnSlice(6 + n, n + 11),
                         what + ": columns right of c");
             }
         }
@@ -162,8 +178,8 @@ public abstract class TensorOpsContractTest {
         Tensor a = rnd.f32(3, 4);
         Tensor b = rnd.f32(5, 6);
         Tensor c = rnd.f32(3, 6);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> ops.gemm(false, false, 1f, a, b, 0f, c));
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> ops.gemm(false, false, 1f, a, b, 0f, c));
         assertTrue(e.getMessage().startsWith("gemm:"), e.getMessage());
     }
 
@@ -205,7 +221,8 @@ public abstract class TensorOpsContractTest {
             assertNormClose(expected, a, dtype == DType.F64 ? F64_TOL : GEMM_TOL, "cholesky " + type + " n=" + n);
             for (int i = 0; i < n; i++) {
                 for (int j = i + 1; j < n; j++) {
-                    assertEquals(0.0, a.getDouble(i, j), "cholesky " + type + ": strict upper triangle at " + i + "," + j);
+                    assertEquals(
+                            0.0, a.getDouble(i, j), "cholesky " + type + ": strict upper triangle at " + i + "," + j);
                 }
             }
         }
@@ -235,7 +252,10 @@ public abstract class TensorOpsContractTest {
                     Tensor expected = rnd.copy(b);
                     reference.solveLowerTriangular(l, transpose, expected);
                     ops.solveLowerTriangular(l, transpose, b);
-                    assertNormClose(expected, b, dtype == DType.F64 ? F64_TOL : GEMM_TOL,
+                    assertNormClose(
+                            expected,
+                            b,
+                            dtype == DType.F64 ? F64_TOL : GEMM_TOL,
                             "solveLowerTriangular " + type + " n=" + n + " m=" + m + " transpose=" + transpose);
                 }
             }
@@ -350,7 +370,9 @@ public abstract class TensorOpsContractTest {
     }
 
     private static int[] supportOf(Tensor mask, int col) {
-        return java.util.stream.IntStream.range(0, mask.rows()).filter(i -> mask.get(i, col) != 0).toArray();
+        return java.util.stream.IntStream.range(0, mask.rows())
+                .filter(i -> mask.get(i, col) != 0)
+                .toArray();
     }
 
     // ---------------------------------------------------------------- SparseGPT's OBS sweep
@@ -451,10 +473,11 @@ public abstract class TensorOpsContractTest {
         Tensor w = rnd.f32(3, 4);
         Tensor marks = rnd.zeros(DType.F32, 3, 4);
         Tensor errors = rnd.zeros(DType.F32, 3, 4);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> ops.obsSweep(u, 3, 2, marks, w, errors));
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> ops.obsSweep(u, 3, 2, marks, w, errors));
         assertTrue(e.getMessage().startsWith("obsSweep:"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> ops.obsSweep(u, 0, 0, marks, w, rnd.zeros(DType.F32, 3, 5)));
+        e = assertThrows(
+                IllegalArgumentException.class, () -> ops.obsSweep(u, 0, 0, marks, w, rnd.zeros(DType.F32, 3, 5)));
         assertTrue(e.getMessage().startsWith("obsSweep: errors"), e.getMessage());
     }
 

@@ -115,8 +115,9 @@ public final class TestTensors {
         }
         double err = Math.sqrt(num);
         double bound = relTol * Math.sqrt(den) + 1e-30;
-        assertTrue(err <= bound, what + ": norm-wise error " + err + " exceeds " + bound + " (relative tolerance "
-                + relTol + ")");
+        assertTrue(
+                err <= bound,
+                what + ": norm-wise error " + err + " exceeds " + bound + " (relative tolerance " + relTol + ")");
     }
 
     /** Every element within {@code tol · max(1, |expected|)}. */

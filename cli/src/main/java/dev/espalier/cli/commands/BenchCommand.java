@@ -35,61 +35,104 @@ import picocli.CommandLine.Spec;
  * {@code espalier bench}: forward-pass throughput on stories260K and on one synthetic decoder layer with LLaMA-7B
  * shapes, next to the GEMM rate measured in the same run.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+@Command(
+        name = "bench",
+        mixinStandardHelpOptions = true,
+        versionProvider = CliVersion.class,
         description = "Measure forward tokens/s (stories260K and a synthetic LLaMA-7B-shaped layer) in one run.",
-        footer = {"", "Examples:", "  ./espalier bench", "  ./espalier bench --seq 512 --repeats 1 --threads 2",
-                "  ./espalier bench --structured 0.2,0.3,0.5 --layers 2 --seq 2048 --repeats 3",
-                "  ./espalier bench --solvers 4096x4096,11008x4096 --repeats 1",
-                "  ./espalier bench --policy-rollouts --calib ../shared/data/c4/c4_validation_2k.jsonl",
-                "  ./espalier bench --export-synthetic out/llama7b-2layers --layers 2"})
+        footer = {
+            "",
+            "Examples:",
+            "  ./espalier bench",
+            "  ./espalier bench --seq 512 --repeats 1 --threads 2",
+            "  ./espalier bench --structured 0.2,0.3,0.5 --layers 2 --seq 2048 --repeats 3",
+            "  ./espalier bench --solvers 4096x4096,11008x4096 --repeats 1",
+            "  ./espalier bench --policy-rollouts --calib ../shared/data/c4/c4_validation_2k.jsonl",
+            "  ./espalier bench --export-synthetic out/llama7b-2layers --layers 2"
+        })
 public final class BenchCommand implements Callable<Integer> {
 
-    @Option(names = "--model", defaultValue = "../shared/models/stories260K/stories260K.bin", paramLabel = "<dir|file>",
+    @Option(
+            names = "--model",
+            defaultValue = "../shared/models/stories260K/stories260K.bin",
+            paramLabel = "<dir|file>",
             description = "Small real model to time end to end (default: ${DEFAULT-VALUE}).")
     Path model;
 
-    @Option(names = "--seq", defaultValue = "2048", description = "Sequence length of the synthetic layer (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--seq",
+            defaultValue = "2048",
+            description = "Sequence length of the synthetic layer (default: ${DEFAULT-VALUE}).")
     int seq;
 
-    @Option(names = "--gemm-sizes", split = ",", defaultValue = "1024,2048,4096", paramLabel = "n",
+    @Option(
+            names = "--gemm-sizes",
+            split = ",",
+            defaultValue = "1024,2048,4096",
+            paramLabel = "n",
             description = "Square f32 GEMM sizes to time (default: ${DEFAULT-VALUE}).")
     List<Integer> gemmSizes;
 
-    @Option(names = "--solvers", split = ",", paramLabel = "out x in",
-            description = "Also time SparseGPT (50 %%) and ALPS (70 %%) on synthetic layers of these shapes with 16×2048 tokens, "
-                    + "e.g. 4096x4096,11008x4096,4096x11008 (default: none; minutes each).")
+    @Option(
+            names = "--solvers",
+            split = ",",
+            paramLabel = "out x in",
+            description =
+                    "Also time SparseGPT (50 %%) and ALPS (70 %%) on synthetic layers of these shapes with 16×2048 tokens, "
+                            + "e.g. 4096x4096,11008x4096,4096x11008 (default: none; minutes each).")
     List<String> solverShapes = List.of();
 
-    @Option(names = "--alps-ablation", description = "Instead of timing, trace ALPS on a real layer of --model (up_proj of layer 2, "
-            + "70 %%, 128 × 512 tokens of --calib): the ρ schedule against fixed ρ = 0.3 and ρ = 3.")
+    @Option(
+            names = "--alps-ablation",
+            description = "Instead of timing, trace ALPS on a real layer of --model (up_proj of layer 2, "
+                    + "70 %%, 128 × 512 tokens of --calib): the ρ schedule against fixed ρ = 0.3 and ρ = 3.")
     boolean alpsAblation;
 
-    @Option(names = "--calib", defaultValue = "../shared/data/c4/c4_validation_2k.jsonl", paramLabel = "<file>",
+    @Option(
+            names = "--calib",
+            defaultValue = "../shared/data/c4/c4_validation_2k.jsonl",
+            paramLabel = "<file>",
             description = "Calibration text for --alps-ablation (default: ${DEFAULT-VALUE}).")
     Path calib;
 
-    @Option(names = "--export-synthetic", paramLabel = "<dir>",
-            description = "Instead of timing, write a LLaMA-7B-shaped model with seeded random weights (--layers decoder layers) "
-                    + "and the Llama 2 tokenizer as a Hugging Face folder, to measure pruning at real scale.")
+    @Option(
+            names = "--export-synthetic",
+            paramLabel = "<dir>",
+            description =
+                    "Instead of timing, write a LLaMA-7B-shaped model with seeded random weights (--layers decoder layers) "
+                            + "and the Llama 2 tokenizer as a Hugging Face folder, to measure pruning at real scale.")
     Path exportSynthetic;
 
-    @Option(names = "--layers", defaultValue = "1",
-            description = "Decoder layers of --export-synthetic and of the --structured synthetic stack (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--layers",
+            defaultValue = "1",
+            description =
+                    "Decoder layers of --export-synthetic and of the --structured synthetic stack (default: ${DEFAULT-VALUE}).")
     int layers;
 
-    @Option(names = "--structured", split = ",", paramLabel = "s",
-            description = "Instead of the usual timings, compare prefill tokens/s of compact structurally pruned models that remove "
-                    + "a fraction s of the key/value groups (with their query heads) and of the FFN channels of every layer against "
-                    + "the dense model, on the decoder layers of --model (its context in tokens) and of a synthetic LLaMA-7B-shaped "
-                    + "stack (--layers layers, --seq tokens), e.g. 0.2,0.3,0.5.")
+    @Option(
+            names = "--structured",
+            split = ",",
+            paramLabel = "s",
+            description =
+                    "Instead of the usual timings, compare prefill tokens/s of compact structurally pruned models that remove "
+                            + "a fraction s of the key/value groups (with their query heads) and of the FFN channels of every layer against "
+                            + "the dense model, on the decoder layers of --model (its context in tokens) and of a synthetic LLaMA-7B-shaped "
+                            + "stack (--layers layers, --seq tokens), e.g. 0.2,0.3,0.5.")
     List<Double> structured = List.of();
 
-    @Option(names = "--repeats", defaultValue = "3", description = "Timed repetitions after one warm-up; the best is reported (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--repeats",
+            defaultValue = "3",
+            description = "Timed repetitions after one warm-up; the best is reported (default: ${DEFAULT-VALUE}).")
     int repeats;
 
-    @Option(names = "--policy-rollouts", description = "Instead of timing kernels, time policy-gradient rollouts through the layer "
-            + "pipeline on --model (calibration --calib, 4 sequences of 128 tokens per step, K = 2, 100 steps, best of --repeats) for 1 and 2 device "
-            + "workers and 1 to 8 rollout passes in flight; prints rollouts per second and the final state's hash.")
+    @Option(
+            names = "--policy-rollouts",
+            description =
+                    "Instead of timing kernels, time policy-gradient rollouts through the layer "
+                            + "pipeline on --model (calibration --calib, 4 sequences of 128 tokens per step, K = 2, 100 steps, best of --repeats) for 1 and 2 device "
+                            + "workers and 1 to 8 rollout passes in flight; prints rollouts per second and the final state's hash.")
     boolean policyRollouts;
 
     @Mixin
@@ -114,46 +157,105 @@ public final class BenchCommand implements Callable<Integer> {
             return policyRollouts(out);
         }
         if (exportSynthetic != null) {
-            Path tokenizer = model.toAbsolutePath().getParent().resolveSibling("llama2c-tokenizer-32000").resolve("tokenizer.model");
+            Path tokenizer = model.toAbsolutePath()
+                    .getParent()
+                    .resolveSibling("llama2c-tokenizer-32000")
+                    .resolve("tokenizer.model");
             try (Arena arena = Arena.ofShared()) {
-                ModelExporter.export(SyntheticModels.model(arena, SyntheticModels.llama7b(layers), 7), exportSynthetic,
-                        TokenizerLoader.exportFiles(tokenizer), "bench-synthetic-llama7b", false);
+                ModelExporter.export(
+                        SyntheticModels.model(arena, SyntheticModels.llama7b(layers), 7),
+                        exportSynthetic,
+                        TokenizerLoader.exportFiles(tokenizer),
+                        "bench-synthetic-llama7b",
+                        false);
             }
-            out.printf(Locale.ROOT, "wrote %s: LLaMA-7B shapes, %d layer(s), synthetic weights, tokenizer %s%n", exportSynthetic, layers, tokenizer);
+            out.printf(
+                    Locale.ROOT,
+                    "wrote %s: LLaMA-7B shapes, %d layer(s), synthetic weights, tokenizer %s%n",
+                    exportSynthetic,
+                    layers,
+                    tokenizer);
             return 0;
         }
-        out.printf(Locale.ROOT, "%d threads; OpenBLAS %s%n", common.threadCount(), OpenBlas.available() ? OpenBlas.get().config() : "not loaded");
-        out.printf(Locale.ROOT, "%-22s %6s %10s %10s %14s%n", "gemm (f32, n×n·n×n)", "n", "seconds", "GFLOP/s", "vs OpenBLAS");
+        out.printf(
+                Locale.ROOT,
+                "%d threads; OpenBLAS %s%n",
+                common.threadCount(),
+                OpenBlas.available() ? OpenBlas.get().config() : "not loaded");
+        out.printf(
+                Locale.ROOT,
+                "%-22s %6s %10s %10s %14s%n",
+                "gemm (f32, n×n·n×n)",
+                "n",
+                "seconds",
+                "GFLOP/s",
+                "vs OpenBLAS");
         List<GemmBenchmark.Result> gemm = new GemmBenchmark(common.threadCount(), 10, repeats).run(gemmSizes);
         for (GemmBenchmark.Result r : gemm) {
-            double blas = gemm.stream().filter(b -> b.n() == r.n() && b.path().startsWith("openblas")).mapToDouble(GemmBenchmark.Result::gflops)
-                    .findFirst().orElse(Double.NaN);
-            out.printf(Locale.ROOT, "%-22s %6d %10.4f %10.1f %13.0f%%%n", r.path(), r.n(), r.seconds(), r.gflops(), 100 * r.gflops() / blas);
+            double blas = gemm.stream()
+                    .filter(b -> b.n() == r.n() && b.path().startsWith("openblas"))
+                    .mapToDouble(GemmBenchmark.Result::gflops)
+                    .findFirst()
+                    .orElse(Double.NaN);
+            out.printf(
+                    Locale.ROOT,
+                    "%-22s %6d %10.4f %10.1f %13.0f%%%n",
+                    r.path(),
+                    r.n(),
+                    r.seconds(),
+                    r.gflops(),
+                    100 * r.gflops() / blas);
         }
         out.flush();
         try (TensorOps ops = common.createOps()) {
             out.printf(Locale.ROOT, "backend %s%n", ops.name());
-            out.printf(Locale.ROOT, "%-52s %8s %10s %12s %10s%n", "forward", "tokens", "seconds", "tokens/s", "GFLOP/s");
+            out.printf(
+                    Locale.ROOT, "%-52s %8s %10s %12s %10s%n", "forward", "tokens", "seconds", "tokens/s", "GFLOP/s");
             try (LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {
                 int tokens = m.config().maxPositionEmbeddings();
                 print(out, ForwardBenchmark.model("stories260K (real weights), whole model", m, ops, tokens, repeats));
             }
-            print(out, ForwardBenchmark.syntheticLayer("LLaMA-7B-shaped decoder layer (synthetic weights)",
-                    SyntheticModels.llama7b(1), ops, seq, repeats));
+            print(
+                    out,
+                    ForwardBenchmark.syntheticLayer(
+                            "LLaMA-7B-shaped decoder layer (synthetic weights)",
+                            SyntheticModels.llama7b(1),
+                            ops,
+                            seq,
+                            repeats));
             if (!solverShapes.isEmpty()) {
-                out.printf(Locale.ROOT, "%-34s %10s %10s %10s %10s%n", "solver (synthetic layer, 16×2048 tokens)", "gram s", "GFLOP/s",
-                        "solve s", "GFLOP/s");
+                out.printf(
+                        Locale.ROOT,
+                        "%-34s %10s %10s %10s %10s%n",
+                        "solver (synthetic layer, 16×2048 tokens)",
+                        "gram s",
+                        "GFLOP/s",
+                        "solve s",
+                        "GFLOP/s");
             }
             for (String text : solverShapes) {
                 LinearShape shape = parseShape(text);
                 SparseGptBenchmark.LayerResult s = SparseGptBenchmark.layer(shape, ops, 1);
-                out.printf(Locale.ROOT, "%-34s %10.3f %10.1f %10.3f %10.1f%n", "SparseGPT 50% " + shape, s.gram().seconds(),
-                        s.gram().gflops(), s.solve().seconds(), s.solve().gflops());
+                out.printf(
+                        Locale.ROOT,
+                        "%-34s %10.3f %10.1f %10.3f %10.1f%n",
+                        "SparseGPT 50% " + shape,
+                        s.gram().seconds(),
+                        s.gram().gflops(),
+                        s.solve().seconds(),
+                        s.solve().gflops());
                 out.flush();
-                AlpsBenchmark.Result a = AlpsBenchmark.run(shape, AlpsBenchmark.SPARSITY, AlpsBenchmark.SEQUENCES,
-                        AlpsBenchmark.SEQUENCE_LENGTH, 1, ops);
-                out.printf(Locale.ROOT, "%-34s %10.3f %10.1f %10.3f %10.1f  (%d ADMM iterations)%n", "ALPS 70% " + shape, a.gramSeconds(),
-                        a.gramGflops(), a.solveSeconds(), a.solveGflops(), a.solve().iterations());
+                AlpsBenchmark.Result a = AlpsBenchmark.run(
+                        shape, AlpsBenchmark.SPARSITY, AlpsBenchmark.SEQUENCES, AlpsBenchmark.SEQUENCE_LENGTH, 1, ops);
+                out.printf(
+                        Locale.ROOT,
+                        "%-34s %10.3f %10.1f %10.3f %10.1f  (%d ADMM iterations)%n",
+                        "ALPS 70% " + shape,
+                        a.gramSeconds(),
+                        a.gramGflops(),
+                        a.solveSeconds(),
+                        a.solveGflops(),
+                        a.solve().iterations());
                 out.flush();
             }
         }
@@ -169,22 +271,56 @@ public final class BenchCommand implements Callable<Integer> {
         }
         try (TensorOps ops = common.createOps()) {
             int smallRepeats = Math.max(repeats, 20); // stories260K takes milliseconds: more rounds steady its numbers
-            out.printf(Locale.ROOT, "backend %s, %d threads; prefill through the decoder layers only (embedding and head excluded); "
-                    + "best of %d (stories260K) / %d (LLaMA-7B shapes) rounds, each running the dense and every compact stack%n",
-                    ops.name(), common.threadCount(), smallRepeats, repeats);
-            out.printf(Locale.ROOT, "s: fraction of KV groups and FFN channels removed per layer; params-: share of prunable parameters removed; "
-                    + "FLOPs: compact/dense; last column: speed-up ÷ (dense FLOPs / compact FLOPs)%n");
-            out.printf(Locale.ROOT, "%-52s %5s %8s %7s %12s %14s %9s %11s%n", "model", "s", "params-", "FLOPs", "dense tok/s",
-                    "compact tok/s", "speed-up", "÷ FLOP cut");
+            out.printf(
+                    Locale.ROOT,
+                    "backend %s, %d threads; prefill through the decoder layers only (embedding and head excluded); "
+                            + "best of %d (stories260K) / %d (LLaMA-7B shapes) rounds, each running the dense and every compact stack%n",
+                    ops.name(),
+                    common.threadCount(),
+                    smallRepeats,
+                    repeats);
+            out.printf(
+                    Locale.ROOT,
+                    "s: fraction of KV groups and FFN channels removed per layer; params-: share of prunable parameters removed; "
+                            + "FLOPs: compact/dense; last column: speed-up ÷ (dense FLOPs / compact FLOPs)%n");
+            out.printf(
+                    Locale.ROOT,
+                    "%-52s %5s %8s %7s %12s %14s %9s %11s%n",
+                    "model",
+                    "s",
+                    "params-",
+                    "FLOPs",
+                    "dense tok/s",
+                    "compact tok/s",
+                    "speed-up",
+                    "÷ FLOP cut");
             try (LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {
                 int tokens = m.config().maxPositionEmbeddings();
-                printStructured(out, ForwardBenchmark.structured("stories260K (real weights), " + tokens + " tokens", m.config(),
-                        m.layers(), structured, ops, tokens, smallRepeats, 17));
+                printStructured(
+                        out,
+                        ForwardBenchmark.structured(
+                                "stories260K (real weights), " + tokens + " tokens",
+                                m.config(),
+                                m.layers(),
+                                structured,
+                                ops,
+                                tokens,
+                                smallRepeats,
+                                17));
             }
             LlamaConfig shape = SyntheticModels.llama7b(layers);
             try (Arena arena = Arena.ofShared()) {
-                printStructured(out, ForwardBenchmark.structured("LLaMA-7B shapes (synthetic), " + layers + " layer(s), " + seq + " tokens",
-                        shape, SyntheticModels.layers(arena, shape, 7), structured, ops, seq, repeats, 17));
+                printStructured(
+                        out,
+                        ForwardBenchmark.structured(
+                                "LLaMA-7B shapes (synthetic), " + layers + " layer(s), " + seq + " tokens",
+                                shape,
+                                SyntheticModels.layers(arena, shape, 7),
+                                structured,
+                                ops,
+                                seq,
+                                repeats,
+                                17));
             }
         }
         return 0;
@@ -192,8 +328,17 @@ public final class BenchCommand implements Callable<Integer> {
 
     private static void printStructured(PrintWriter out, List<ForwardBenchmark.StructuredResult> rows) {
         for (ForwardBenchmark.StructuredResult r : rows) {
-            out.printf(Locale.ROOT, "%-52s %5.2f %7.1f%% %7.3f %12.1f %14.1f %8.2fx %11.2f%n", r.what(), r.removed(), 100 * r.paramsRemoved(),
-                    r.flopsRatio(), r.denseTokensPerSecond(), r.compactTokensPerSecond(), r.speedUp(), r.speedUpPerFlopReduction());
+            out.printf(
+                    Locale.ROOT,
+                    "%-52s %5.2f %7.1f%% %7.3f %12.1f %14.1f %8.2fx %11.2f%n",
+                    r.what(),
+                    r.removed(),
+                    100 * r.paramsRemoved(),
+                    r.flopsRatio(),
+                    r.denseTokensPerSecond(),
+                    r.compactTokensPerSecond(),
+                    r.speedUp(),
+                    r.speedUpPerFlopReduction());
         }
         out.flush();
     }
@@ -202,14 +347,33 @@ public final class BenchCommand implements Callable<Integer> {
     private int policyRollouts(PrintWriter out) {
         try (LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {
             int[][][] batches = PolicyRolloutBenchmark.batches(TokenizerLoader.forModel(model), TextCorpus.read(calib));
-            List<PolicyRolloutBenchmark.Row> rows = PolicyRolloutBenchmark.run(m, batches, new int[] {1, 2}, new int[] {1, 2, 3, 4, 6, 8}, 100,
-                    repeats);
-            out.printf(Locale.ROOT, "policy-gradient rollouts on %s: K = 2, 4 x 128 tokens per rollout, 100 steps, best of %d, %d cores%n", model, repeats,
+            List<PolicyRolloutBenchmark.Row> rows = PolicyRolloutBenchmark.run(
+                    m, batches, new int[] {1, 2}, new int[] {1, 2, 3, 4, 6, 8}, 100, repeats);
+            out.printf(
+                    Locale.ROOT,
+                    "policy-gradient rollouts on %s: K = 2, 4 x 128 tokens per rollout, 100 steps, best of %d, %d cores%n",
+                    model,
+                    repeats,
                     Runtime.getRuntime().availableProcessors());
-            out.printf(Locale.ROOT, "%8s %10s %10s %12s %14s %10s%n", "devices", "in-flight", "seconds", "rollouts/s", "passes/s", "state");
+            out.printf(
+                    Locale.ROOT,
+                    "%8s %10s %10s %12s %14s %10s%n",
+                    "devices",
+                    "in-flight",
+                    "seconds",
+                    "rollouts/s",
+                    "passes/s",
+                    "state");
             for (var r : rows) {
-                out.printf(Locale.ROOT, "%8d %10d %10.2f %12.1f %14.1f %10s%n", r.devices(), r.inFlight(), r.seconds(), r.rolloutsPerSecond(),
-                        r.passes() / r.seconds(), Integer.toHexString(r.stateHash()));
+                out.printf(
+                        Locale.ROOT,
+                        "%8d %10d %10.2f %12.1f %14.1f %10s%n",
+                        r.devices(),
+                        r.inFlight(),
+                        r.seconds(),
+                        r.rolloutsPerSecond(),
+                        r.passes() / r.seconds(),
+                        Integer.toHexString(r.stateHash()));
             }
         } catch (Exception e) {
             throw new IllegalStateException(e);
@@ -219,20 +383,42 @@ public final class BenchCommand implements Callable<Integer> {
 
     /** The ALPS ρ ablation on up_proj of layer 2 of the model, printed as one table per run. */
     private int ablation(PrintWriter out) {
-        try (TensorOps ops = common.createOps(); LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {
+        try (TensorOps ops = common.createOps();
+                LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {
             Tokenizer tokenizer = TokenizerLoader.forModel(model);
-            int[][] calibration = CalibrationSampler.sample(tokenizer.encode(TextCorpus.read(calib), true), 128,
-                    m.config().maxPositionEmbeddings(), 0, tokenizer.bosId());
+            int[][] calibration = CalibrationSampler.sample(
+                    tokenizer.encode(TextCorpus.read(calib), true),
+                    128,
+                    m.config().maxPositionEmbeddings(),
+                    0,
+                    tokenizer.bosId());
             AlpsBenchmark.LayerAblation ablation = AlpsBenchmark.upProjAblation(m, calibration, ops);
-            out.printf(Locale.ROOT, "ALPS at 70 %% on layer %d up_proj %s of %s, %d calibration tokens%n", ablation.layer(),
-                    Arrays.toString(ablation.shape()), model, ablation.tokens());
+            out.printf(
+                    Locale.ROOT,
+                    "ALPS at 70 %% on layer %d up_proj %s of %s, %d calibration tokens%n",
+                    ablation.layer(),
+                    Arrays.toString(ablation.shape()),
+                    model,
+                    ablation.tokens());
             for (AlpsBenchmark.AblationRun run : ablation.runs()) {
                 Alps.Result r = run.result();
-                out.printf(Locale.ROOT, "%n%s: %d iterations, final rho %.4g, relative error after ADMM %.5f, after backsolve %.5f%n",
-                        run.label(), r.iterations(), r.finalRho(), r.admmObjective(), r.objective());
+                out.printf(
+                        Locale.ROOT,
+                        "%n%s: %d iterations, final rho %.4g, relative error after ADMM %.5f, after backsolve %.5f%n",
+                        run.label(),
+                        r.iterations(),
+                        r.finalRho(),
+                        r.admmObjective(),
+                        r.objective());
                 out.printf(Locale.ROOT, "%10s %12s %14s %16s%n", "iteration", "rho", "objective", "support changes");
                 for (Alps.Iteration it : r.trace()) {
-                    out.printf(Locale.ROOT, "%10d %12.4g %14.6f %16d%s%n", it.iteration(), it.rho(), it.objective(), it.supportChanges(),
+                    out.printf(
+                            Locale.ROOT,
+                            "%10d %12.4g %14.6f %16d%s%n",
+                            it.iteration(),
+                            it.rho(),
+                            it.objective(),
+                            it.supportChanges(),
                             it.restarted() ? "  (restart)" : "");
                 }
             }
@@ -245,12 +431,20 @@ public final class BenchCommand implements Callable<Integer> {
         try {
             return new LinearShape(Integer.parseInt(parts[0]), Integer.parseInt(parts[1]));
         } catch (RuntimeException e) {
-            throw new IllegalArgumentException("--solvers takes shapes like 4096x4096 (out x in), got \"" + text + "\"");
+            throw new IllegalArgumentException(
+                    "--solvers takes shapes like 4096x4096 (out x in), got \"" + text + "\"");
         }
     }
 
     private static void print(PrintWriter out, ForwardBenchmark.Result r) {
-        out.printf(Locale.ROOT, "%-52s %8d %10.3f %12.1f %10.1f%n", r.what(), r.tokens(), r.seconds(), r.tokensPerSecond(), r.gflops());
+        out.printf(
+                Locale.ROOT,
+                "%-52s %8d %10.3f %12.1f %10.1f%n",
+                r.what(),
+                r.tokens(),
+                r.seconds(),
+                r.tokensPerSecond(),
+                r.gflops());
         out.flush();
     }
 }

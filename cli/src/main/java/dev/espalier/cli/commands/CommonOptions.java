@@ -13,9 +13,15 @@ import picocli.CommandLine.Option;
 public final class CommonOptions {
 
     /** The compute backends selectable on the command line. */
-    public enum Backend { CPU, REFERENCE }
+    public enum Backend {
+        CPU,
+        REFERENCE
+    }
 
-    @Option(names = "--backend", defaultValue = "cpu", description = "Compute backend: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--backend",
+            defaultValue = "cpu",
+            description = "Compute backend: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     Backend backend;
 
     @Option(names = "--threads", description = "CPU threads (default: all cores).")
@@ -49,8 +55,11 @@ public final class CommonOptions {
 
     /** Whether an exception means the user's input was wrong (exit code 2) rather than the work failing. */
     public static boolean isBadInput(Throwable e) {
-        return e instanceof ModelFormatException || e instanceof DataFormatException || e instanceof IllegalArgumentException
-                || e instanceof NoSuchFileException || e instanceof UnsupportedOperationException
+        return e instanceof ModelFormatException
+                || e instanceof DataFormatException
+                || e instanceof IllegalArgumentException
+                || e instanceof NoSuchFileException
+                || e instanceof UnsupportedOperationException
                 || (e instanceof UncheckedIOException u && u.getCause() instanceof NoSuchFileException);
     }
 }

@@ -44,7 +44,8 @@ final class InterruptHandler implements AutoCloseable {
             err.flush();
             cancel.cancel("interrupted by " + firstSignal);
         } else {
-            err.println("espalier: stopping at once; `espalier resume " + runDir + "` continues from the last checkpoint");
+            err.println(
+                    "espalier: stopping at once; `espalier resume " + runDir + "` continues from the last checkpoint");
             err.flush();
             Runtime.getRuntime().halt(exitCode(signal.getName()));
         }

@@ -1,8 +1,8 @@
 package dev.espalier.cli.commands;
 
-import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.job.JobSpecs;
+import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PolicyGradientSettings;
 import dev.espalier.protocol.v1.PruneMethod;
@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.ITypeConverter;
@@ -21,88 +22,157 @@ import picocli.CommandLine.Option;
 /** What to prune and how, as {@code prune} and {@code submit} take it on the command line; builds a {@link JobSpec}. */
 public final class JobSpecOptions {
 
-    @Option(names = "--model", required = true, paramLabel = "<dir|file>",
+    @Option(
+            names = "--model",
+            required = true,
+            paramLabel = "<dir|file>",
             description = "A Hugging Face folder (config.json + safetensors) or a llama2.c .bin file.")
     Path model;
 
-    @Option(names = "--tokenizer", paramLabel = "<file>", description = "Tokenizer file (default: found next to the model).")
+    @Option(
+            names = "--tokenizer",
+            paramLabel = "<file>",
+            description = "Tokenizer file (default: found next to the model).")
     Path tokenizer;
 
-    @Option(names = "--method", required = true, paramLabel = "<method>", converter = MethodConverter.class,
-            completionCandidates = MethodNames.class, description = "${COMPLETION-CANDIDATES}.")
+    @Option(
+            names = "--method",
+            required = true,
+            paramLabel = "<method>",
+            converter = MethodConverter.class,
+            completionCandidates = MethodNames.class,
+            description = "${COMPLETION-CANDIDATES}.")
     PruneMethod method;
 
-    @Option(names = "--sparsity", defaultValue = "0.5", paramLabel = "<fraction>",
-            description = "Fraction of weights (units, for structured methods) removed, in [0, 1) (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--sparsity",
+            defaultValue = "0.5",
+            paramLabel = "<fraction>",
+            description =
+                    "Fraction of weights (units, for structured methods) removed, in [0, 1) (default: ${DEFAULT-VALUE}).")
     double sparsity;
 
-    @Option(names = "--pattern", defaultValue = "unstructured", completionCandidates = PatternNames.class, converter = PatternConverter.class,
-            paramLabel = "<pattern>", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--pattern",
+            defaultValue = "unstructured",
+            completionCandidates = PatternNames.class,
+            converter = PatternConverter.class,
+            paramLabel = "<pattern>",
+            description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     SparsityPattern pattern;
 
-    @Option(names = "--calib", paramLabel = "<file|self>",
+    @Option(
+            names = "--calib",
+            paramLabel = "<file|self>",
             description = "Calibration text, or `self` for text the model generates (default: none).")
     String calibration;
 
-    @Option(names = "--calib-samples", defaultValue = "128", paramLabel = "N", description = "Calibration sequences (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--calib-samples",
+            defaultValue = "128",
+            paramLabel = "N",
+            description = "Calibration sequences (default: ${DEFAULT-VALUE}).")
     int calibrationSamples;
 
-    @Option(names = "--calib-seqlen", defaultValue = "0", paramLabel = "N",
+    @Option(
+            names = "--calib-seqlen",
+            defaultValue = "0",
+            paramLabel = "N",
             description = "Tokens per calibration sequence (default: the model's context length).")
     int calibrationSeqlen;
 
     @Option(names = "--seed", defaultValue = "0", description = "Random seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--out", required = true, paramLabel = "<dir>", description = "Folder the pruned model is written to: a new"
-            + " path, or an earlier Espalier output with --overwrite (anything else there is refused, never deleted).")
+    @Option(
+            names = "--out",
+            required = true,
+            paramLabel = "<dir>",
+            description =
+                    "Folder the pruned model is written to: a new"
+                            + " path, or an earlier Espalier output with --overwrite (anything else there is refused, never deleted).")
     Path output;
 
-    @Option(names = "--overwrite", description = "Replace an earlier Espalier output at --out (only Espalier's own files: a"
-            + " folder holding anything else is refused).")
+    @Option(
+            names = "--overwrite",
+            description = "Replace an earlier Espalier output at --out (only Espalier's own files: a"
+                    + " folder holding anything else is refused).")
     boolean overwrite;
 
-    @Option(names = "--devices", defaultValue = "cpu", description = "Devices, e.g. cpu, cpu:2, cuda:0,cuda:1 (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--devices",
+            defaultValue = "cpu",
+            description = "Devices, e.g. cpu, cpu:2, cuda:0,cuda:1 (default: ${DEFAULT-VALUE}).")
     String devices;
 
-    @Option(names = "--eval-data", split = ",", paramLabel = "<file>",
+    @Option(
+            names = "--eval-data",
+            split = ",",
+            paramLabel = "<file>",
             description = "Text files whose perplexity is measured before and after pruning (repeatable).")
     List<Path> evalData = new ArrayList<>();
 
-    @Option(names = "--eval-protocol", defaultValue = "stream", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}, as `espalier eval --protocol`).")
+    @Option(
+            names = "--eval-protocol",
+            defaultValue = "stream",
+            description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}, as `espalier eval --protocol`).")
     PerplexityProtocol evalProtocol;
 
-    @Option(names = "--eval-max-tokens", defaultValue = "0", paramLabel = "N", description = "Score only the first N tokens of each file (default: all).")
+    @Option(
+            names = "--eval-max-tokens",
+            defaultValue = "0",
+            paramLabel = "N",
+            description = "Score only the first N tokens of each file (default: all).")
     long evalMaxTokens;
 
-    @Option(names = "--method-option", paramLabel = "<key=value>",
+    @Option(
+            names = "--method-option",
+            paramLabel = "<key=value>",
             description = "A setting of the method or the pipeline, named as in the job spec's settings (repeatable).")
     Map<String, String> methodOptions = new LinkedHashMap<>();
 
     /** On / off, for {@code --recovery}. */
-    enum Switch { on, off }
+    enum Switch {
+        on,
+        off
+    }
 
-    @Option(names = "--recovery", paramLabel = "on|off",
-            description = "goa: refit each module by least squares against the dense model before pruning it (default: on).")
+    @Option(
+            names = "--recovery",
+            paramLabel = "on|off",
+            description =
+                    "goa: refit each module by least squares against the dense model before pruning it (default: on).")
     Switch recovery;
 
-    @Option(names = "--export", paramLabel = "compact|masked-dense",
-            description = "Structured methods: write physically smaller matrices (compact, read by Espalier) or the dense shapes with "
-                    + "zeros, which stock Hugging Face loaders read (masked-dense) (default: compact).")
+    @Option(
+            names = "--export",
+            paramLabel = "compact|masked-dense",
+            description =
+                    "Structured methods: write physically smaller matrices (compact, read by Espalier) or the dense shapes with "
+                            + "zeros, which stock Hugging Face loaders read (masked-dense) (default: compact).")
     String export;
 
     /** Initialisation metric of policy-gradient pruning, for {@code --init}. */
-    enum PolicyInit { wanda_sp, goa }
+    enum PolicyInit {
+        wanda_sp,
+        goa
+    }
 
-    @Option(names = "--init", paramLabel = "wanda-sp|goa", converter = PolicyInitConverter.class,
+    @Option(
+            names = "--init",
+            paramLabel = "wanda-sp|goa",
+            converter = PolicyInitConverter.class,
             description = "policy-gradient: metric the keep-probabilities start from (default: wanda-sp).")
     PolicyInit init;
 
     @Option(names = "--steps", paramLabel = "N", description = "policy-gradient: learning steps (default: 1000).")
     Integer steps;
 
-    @Option(names = "--rollouts-in-flight", paramLabel = "K",
-            description = "policy-gradient: rollout passes (one calibration sequence under one mask) in the pipeline at once (default: 2).")
+    @Option(
+            names = "--rollouts-in-flight",
+            paramLabel = "K",
+            description =
+                    "policy-gradient: rollout passes (one calibration sequence under one mask) in the pipeline at once (default: 2).")
     Integer rolloutsInFlight;
 
     /** Reads "wanda-sp" as {@link PolicyInit#wanda_sp}. */
@@ -110,7 +180,7 @@ public final class JobSpecOptions {
         @Override
         public PolicyInit convert(String value) {
             try {
-                return PolicyInit.valueOf(value.trim().toLowerCase(java.util.Locale.ROOT).replace('-', '_'));
+                return PolicyInit.valueOf(value.trim().toLowerCase(Locale.ROOT).replace('-', '_'));
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.TypeConversionException("--init must be wanda-sp or goa, got '" + value + "'");
             }
@@ -122,17 +192,28 @@ public final class JobSpecOptions {
      * IllegalArgumentException naming the bad option (and {@link JobSpecs#validate}'s problems).
      */
     public JobSpec toJobSpec() {
-        JobSpec.Builder spec = JobSpec.newBuilder().setModel(absolute(model)).setMethod(method).setSparsity(sparsity)
-                .setPattern(pattern).setCalibrationSamples(calibrationSamples).setCalibrationSeqlen(calibrationSeqlen)
-                .setSeed(seed).setOutput(absolute(output)).setOverwriteOutput(overwrite).addAllDevices(JobSpecs.devicesOf(devices)).setEvalMaxTokens(evalMaxTokens)
-                .setEvalProtocol(dev.espalier.protocol.v1.PerplexityProtocol.valueOf("PERPLEXITY_PROTOCOL_" + evalProtocol.name()));
+        JobSpec.Builder spec = JobSpec.newBuilder()
+                .setModel(absolute(model))
+                .setMethod(method)
+                .setSparsity(sparsity)
+                .setPattern(pattern)
+                .setCalibrationSamples(calibrationSamples)
+                .setCalibrationSeqlen(calibrationSeqlen)
+                .setSeed(seed)
+                .setOutput(absolute(output))
+                .setOverwriteOutput(overwrite)
+                .addAllDevices(JobSpecs.devicesOf(devices))
+                .setEvalMaxTokens(evalMaxTokens)
+                .setEvalProtocol(dev.espalier.protocol.v1.PerplexityProtocol.valueOf(
+                        "PERPLEXITY_PROTOCOL_" + evalProtocol.name()));
         methodOptions.forEach((key, value) -> MethodOptions.apply(spec, method, key, value));
         JobSpecs.Family family = JobSpecs.familyOf(method);
         String label = PruneMethods.label(method);
         if (export != null) {
             if (family != JobSpecs.Family.STRUCTURED) {
-                throw new IllegalArgumentException("--export " + export + " applies to the structured methods (wanda-sp, flap, goa); "
-                        + label + " keeps the dense shapes anyway");
+                throw new IllegalArgumentException(
+                        "--export " + export + " applies to the structured methods (wanda-sp, flap, goa); " + label
+                                + " keeps the dense shapes anyway");
             }
             MethodOptions.apply(spec, method, "export", export);
         }
@@ -144,12 +225,16 @@ public final class JobSpecOptions {
         }
         if (init != null || steps != null || rolloutsInFlight != null) {
             if (family != JobSpecs.Family.POLICY_GRADIENT) {
-                throw new IllegalArgumentException((init != null ? "--init" : steps != null ? "--steps" : "--rollouts-in-flight")
-                        + " applies to policy-gradient, not to " + label);
+                throw new IllegalArgumentException(
+                        (init != null ? "--init" : steps != null ? "--steps" : "--rollouts-in-flight")
+                                + " applies to policy-gradient, not to " + label);
             }
             PolicyGradientSettings.Builder pg = spec.getPolicyGradientBuilder();
             if (init != null) {
-                pg.setInit(init == PolicyInit.goa ? PolicyGradientSettings.Init.INIT_GOA : PolicyGradientSettings.Init.INIT_WANDA_SP);
+                pg.setInit(
+                        init == PolicyInit.goa
+                                ? PolicyGradientSettings.Init.INIT_GOA
+                                : PolicyGradientSettings.Init.INIT_WANDA_SP);
             }
             if (steps != null) {
                 pg.setSteps(steps);
@@ -162,7 +247,8 @@ public final class JobSpecOptions {
             spec.setTokenizer(absolute(tokenizer));
         }
         if (calibration != null) {
-            spec.setCalibration(calibration.equals(JobSpecs.SELF_CALIBRATION) ? calibration : absolute(Path.of(calibration)));
+            spec.setCalibration(
+                    calibration.equals(JobSpecs.SELF_CALIBRATION) ? calibration : absolute(Path.of(calibration)));
         }
         evalData.forEach(file -> spec.addEvalData(absolute(file)));
         JobSpecs.validate(spec.build());

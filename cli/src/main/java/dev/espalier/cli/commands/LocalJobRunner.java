@@ -1,10 +1,10 @@
 package dev.espalier.cli.commands;
 
+import dev.espalier.engine.job.CancellationToken;
+import dev.espalier.engine.job.EventSink;
 import dev.espalier.engine.job.JobExecutors;
 import dev.espalier.engine.runtime.DeviceSpec;
 import dev.espalier.engine.runtime.Devices;
-import dev.espalier.engine.job.CancellationToken;
-import dev.espalier.engine.job.EventSink;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.LayerReport;
@@ -26,12 +26,14 @@ final class LocalJobRunner {
         EventSink log = EventSink.of(run);
         CancellationToken cancel = new CancellationToken();
         try (RunLogFile file = RunLogFile.attach(run.dir().resolve("run.log"));
-             InterruptHandler interrupts = InterruptHandler.install(cancel, run.dir(), err);
-             ConsoleProgress bar = new ConsoleProgress("prune", progress)) {
+                InterruptHandler interrupts = InterruptHandler.install(cancel, run.dir(), err);
+                ConsoleProgress bar = new ConsoleProgress("prune", progress)) {
             EventSink sink = event -> {
                 JobEvent recorded = log.emit(event);
                 if (recorded.hasProgress() && recorded.getProgress().getStage().equals("prune")) {
-                    bar.progress(recorded.getProgress().getDone(), recorded.getProgress().getTotal());
+                    bar.progress(
+                            recorded.getProgress().getDone(),
+                            recorded.getProgress().getTotal());
                 }
                 return recorded;
             };
@@ -41,12 +43,17 @@ final class LocalJobRunner {
                 if (interrupts.signal() == null) {
                     throw e;
                 }
-                err.printf(Locale.ROOT, "espalier: stopped by %s after %d completed layer(s); resume with `espalier resume %s`%n",
-                        interrupts.signal(), run.manifest().getCompletedLayersCount(), run.dir());
+                err.printf(
+                        Locale.ROOT,
+                        "espalier: stopped by %s after %d completed layer(s); resume with `espalier resume %s`%n",
+                        interrupts.signal(),
+                        run.manifest().getCompletedLayersCount(),
+                        run.dir());
                 return InterruptHandler.exitCode(interrupts.signal());
             }
         }
-        RunReport report = run.report().orElseThrow(() -> new IllegalStateException(run.dir() + ": the job ended without a report"));
+        RunReport report = run.report()
+                .orElseThrow(() -> new IllegalStateException(run.dir() + ": the job ended without a report"));
         print(report, run, out);
         return 0;
     }
@@ -62,20 +69,40 @@ final class LocalJobRunner {
                 sum += m.getSparsity();
                 n++;
             }
-            out.printf(Locale.ROOT, "%-6d %10.4f  %s%n", layer.getLayer(), n == 0 ? 0 : sum / n, matrices.toString().strip());
+            out.printf(
+                    Locale.ROOT,
+                    "%-6d %10.4f  %s%n",
+                    layer.getLayer(),
+                    n == 0 ? 0 : sum / n,
+                    matrices.toString().strip());
         }
         out.printf(Locale.ROOT, "achieved sparsity %.4f over all pruned matrices%n", report.getAchievedSparsity());
         for (int i = 0; i < report.getPerplexitiesBeforeCount(); i++) {
             PerplexityResult before = report.getPerplexitiesBefore(i);
             PerplexityResult after = report.getPerplexitiesAfter(i);
-            out.printf(Locale.ROOT, "%s (%s, %d tokens): ppl before %.4f, after %.4f%n", before.getDataset(),
-                    before.getProtocol().name().replace("PERPLEXITY_PROTOCOL_", "").toLowerCase(Locale.ROOT), before.getTokensScored(),
-                    before.getPerplexity(), after.getPerplexity());
+            out.printf(
+                    Locale.ROOT,
+                    "%s (%s, %d tokens): ppl before %.4f, after %.4f%n",
+                    before.getDataset(),
+                    before.getProtocol()
+                            .name()
+                            .replace("PERPLEXITY_PROTOCOL_", "")
+                            .toLowerCase(Locale.ROOT),
+                    before.getTokensScored(),
+                    before.getPerplexity(),
+                    after.getPerplexity());
         }
         out.printf(Locale.ROOT, "run directory %s%n", run.dir());
-        out.printf(Locale.ROOT, "output=%s sparsity=%.4f%s%n", report.getSpec().getOutput(), report.getAchievedSparsity(),
+        out.printf(
+                Locale.ROOT,
+                "output=%s sparsity=%.4f%s%n",
+                report.getSpec().getOutput(),
+                report.getAchievedSparsity(),
                 report.getPerplexitiesAfterCount() > 0
-                        ? String.format(Locale.ROOT, " ppl_before=%.4f ppl_after=%.4f", report.getPerplexitiesBefore(0).getPerplexity(),
+                        ? String.format(
+                                Locale.ROOT,
+                                " ppl_before=%.4f ppl_after=%.4f",
+                                report.getPerplexitiesBefore(0).getPerplexity(),
                                 report.getPerplexitiesAfter(0).getPerplexity())
                         : "");
     }

@@ -39,13 +39,19 @@ final class MethodOptions {
                 case UNSTRUCTURED -> {
                     targets.add(new Target(UnstructuredSettings.getDescriptor(), spec::getUnstructuredBuilder));
                     if (method == PruneMethod.PRUNE_METHOD_SPARSEGPT) {
-                        targets.add(new Target(SparseGptSettings.getDescriptor(), () -> spec.getUnstructuredBuilder().getSparsegptBuilder()));
+                        targets.add(new Target(
+                                SparseGptSettings.getDescriptor(),
+                                () -> spec.getUnstructuredBuilder().getSparsegptBuilder()));
                     } else if (method == PruneMethod.PRUNE_METHOD_ALPS) {
-                        targets.add(new Target(AlpsSettings.getDescriptor(), () -> spec.getUnstructuredBuilder().getAlpsBuilder()));
+                        targets.add(new Target(
+                                AlpsSettings.getDescriptor(),
+                                () -> spec.getUnstructuredBuilder().getAlpsBuilder()));
                     }
                 }
-                case STRUCTURED -> targets.add(new Target(StructuredSettings.getDescriptor(), spec::getStructuredBuilder));
-                case POLICY_GRADIENT -> targets.add(new Target(PolicyGradientSettings.getDescriptor(), spec::getPolicyGradientBuilder));
+                case STRUCTURED ->
+                    targets.add(new Target(StructuredSettings.getDescriptor(), spec::getStructuredBuilder));
+                case POLICY_GRADIENT ->
+                    targets.add(new Target(PolicyGradientSettings.getDescriptor(), spec::getPolicyGradientBuilder));
             }
         }
         targets.add(new Target(RuntimeSettings.getDescriptor(), spec::getRuntimeBuilder));
@@ -75,8 +81,8 @@ final class MethodOptions {
                 return;
             }
         }
-        throw new IllegalArgumentException("unknown --method-option for " + PruneMethods.label(method) + ": " + name + " (it takes "
-                + String.join(", ", keys(method)) + ")");
+        throw new IllegalArgumentException("unknown --method-option for " + PruneMethods.label(method) + ": " + name
+                + " (it takes " + String.join(", ", keys(method)) + ")");
     }
 
     private static Object parse(FieldDescriptor f, String value) {
@@ -88,17 +94,23 @@ final class MethodOptions {
                 case LONG -> Long.parseLong(v);
                 case DOUBLE -> Double.parseDouble(v);
                 case FLOAT -> Float.parseFloat(v);
-                case BOOLEAN -> switch (v.toLowerCase(Locale.ROOT)) {
-                    case "on", "true", "1" -> true;
-                    case "off", "false", "0" -> false;
-                    default -> throw new IllegalArgumentException(name + " must be on or off, got \"" + value + "\"");
-                };
+                case BOOLEAN ->
+                    switch (v.toLowerCase(Locale.ROOT)) {
+                        case "on", "true", "1" -> true;
+                        case "off", "false", "0" -> false;
+                        default ->
+                            throw new IllegalArgumentException(name + " must be on or off, got \"" + value + "\"");
+                    };
                 case ENUM -> enumValue(f, v, name, value);
                 default -> throw new IllegalArgumentException(name + " cannot be set from the command line");
             };
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(name + " must be " + (f.getJavaType() == FieldDescriptor.JavaType.INT
-                    || f.getJavaType() == FieldDescriptor.JavaType.LONG ? "an integer" : "a number") + ", got \"" + value + "\"");
+            throw new IllegalArgumentException(name + " must be "
+                    + (f.getJavaType() == FieldDescriptor.JavaType.INT
+                                    || f.getJavaType() == FieldDescriptor.JavaType.LONG
+                            ? "an integer"
+                            : "a number")
+                    + ", got \"" + value + "\"");
         }
     }
 
@@ -113,7 +125,8 @@ final class MethodOptions {
                 }
             }
         }
-        throw new IllegalArgumentException(name + " must be one of " + String.join(", ", names) + ", got \"" + value + "\"");
+        throw new IllegalArgumentException(
+                name + " must be one of " + String.join(", ", names) + ", got \"" + value + "\"");
     }
 
     /** "masked-dense" for EXPORT_FORM_MASKED_DENSE: the name without the prefix its UNSPECIFIED value shows. */

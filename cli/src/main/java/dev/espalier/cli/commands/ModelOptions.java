@@ -11,12 +11,18 @@ import picocli.CommandLine.Option;
 /** The model and its tokenizer, as given on the command line. */
 public final class ModelOptions {
 
-    @Option(names = "--model", required = true, paramLabel = "<dir|file>",
+    @Option(
+            names = "--model",
+            required = true,
+            paramLabel = "<dir|file>",
             description = "A Hugging Face folder (config.json + safetensors) or a llama2.c .bin file.")
     Path model;
 
-    @Option(names = "--tokenizer", paramLabel = "<file>",
-            description = "tokenizer.json, tokenizer.model or a llama2.c tokenizer.bin (default: found next to the model).")
+    @Option(
+            names = "--tokenizer",
+            paramLabel = "<file>",
+            description =
+                    "tokenizer.json, tokenizer.model or a llama2.c tokenizer.bin (default: found next to the model).")
     Path tokenizer;
 
     /** Loads the model; the caller closes it. */
@@ -27,8 +33,9 @@ public final class ModelOptions {
     public Tokenizer loadTokenizer(LlamaModel loaded) {
         Tokenizer t = tokenizer != null ? TokenizerLoader.load(tokenizer) : TokenizerLoader.forModel(model);
         if (t.vocabSize() > loaded.config().vocabSize()) {
-            throw new IllegalArgumentException("tokenizer " + (tokenizer != null ? tokenizer : "next to " + model) + " has "
-                    + t.vocabSize() + " ids but the model's vocabulary has " + loaded.config().vocabSize());
+            throw new IllegalArgumentException("tokenizer " + (tokenizer != null ? tokenizer : "next to " + model)
+                    + " has " + t.vocabSize() + " ids but the model's vocabulary has "
+                    + loaded.config().vocabSize());
         }
         return t;
     }

@@ -25,15 +25,23 @@ import picocli.CommandLine.Option;
  */
 public final class NodeClientOptions {
 
-    @Option(names = "--node", paramLabel = "<host:port>",
+    @Option(
+            names = "--node",
+            paramLabel = "<host:port>",
             description = "Address of the node (default: the one in <home>/node.port, written by `espalier serve`).")
     String node;
 
-    @Option(names = "--home", paramLabel = "<dir>", description = "The node's home folder, with its node.port and node.token (default: ~/.espalier/node).")
+    @Option(
+            names = "--home",
+            paramLabel = "<dir>",
+            description = "The node's home folder, with its node.port and node.token (default: ~/.espalier/node).")
     Path home;
 
-    @Option(names = "--tls-ca", paramLabel = "<file>",
-            description = "PEM certificate(s) to trust for a node served with TLS (serve --tls-cert); default: plaintext, for a loopback node.")
+    @Option(
+            names = "--tls-ca",
+            paramLabel = "<file>",
+            description =
+                    "PEM certificate(s) to trust for a node served with TLS (serve --tls-cert); default: plaintext, for a loopback node.")
     Path tlsCa;
 
     @Option(names = "--verbose", description = "Print stack traces of errors.")
@@ -86,7 +94,12 @@ public final class NodeClientOptions {
                 e.printStackTrace(err);
             }
             return switch (e.getStatus().getCode()) {
-                case UNAVAILABLE, NOT_FOUND, INVALID_ARGUMENT, FAILED_PRECONDITION, UNAUTHENTICATED, PERMISSION_DENIED -> 2;
+                case UNAVAILABLE,
+                        NOT_FOUND,
+                        INVALID_ARGUMENT,
+                        FAILED_PRECONDITION,
+                        UNAUTHENTICATED,
+                        PERMISSION_DENIED -> 2;
                 default -> 1;
             };
         }
@@ -97,9 +110,12 @@ public final class NodeClientOptions {
             return InsecureChannelCredentials.create();
         }
         try {
-            return TlsChannelCredentials.newBuilder().trustManager(tlsCa.toFile()).build();
+            return TlsChannelCredentials.newBuilder()
+                    .trustManager(tlsCa.toFile())
+                    .build();
         } catch (IOException e) {
-            throw new UncheckedIOException("--tls-ca " + tlsCa + ": cannot be read as PEM certificates (" + e.getMessage() + ")", e);
+            throw new UncheckedIOException(
+                    "--tls-ca " + tlsCa + ": cannot be read as PEM certificates (" + e.getMessage() + ")", e);
         }
     }
 
@@ -107,7 +123,10 @@ public final class NodeClientOptions {
         return switch (status.getCode()) {
             case UNAVAILABLE -> "cannot reach the espalier node at " + address + " (is `espalier serve` running?)";
             case DEADLINE_EXCEEDED -> "the espalier node at " + address + " did not answer in time";
-            default -> status.getDescription() != null ? status.getDescription() : status.getCode().toString();
+            default ->
+                status.getDescription() != null
+                        ? status.getDescription()
+                        : status.getCode().toString();
         };
     }
 }

@@ -23,17 +23,32 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code espalier plot-widths}: the per-layer widths structured pruning runs chose, as a table and a PNG. */
-@Command(name = "plot-widths", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+@Command(
+        name = "plot-widths",
+        mixinStandardHelpOptions = true,
+        versionProvider = CliVersion.class,
         description = "Kept query heads and FFN channels per layer of finished structured pruning runs: a table on "
-        + "standard output and a PNG plot.",
-        footer = {"", "Example:",
-                "  ./espalier plot-widths --run out/flap30.run,out/goa30.run --label flap,goa --out widths.png"})
+                + "standard output and a PNG plot.",
+        footer = {
+            "",
+            "Example:",
+            "  ./espalier plot-widths --run out/flap30.run,out/goa30.run --label flap,goa --out widths.png"
+        })
 public final class PlotWidthsCommand implements Callable<Integer> {
 
-    @Option(names = "--run", required = true, split = ",", paramLabel = "<run-dir>", description = "Run directories (with report.pb).")
+    @Option(
+            names = "--run",
+            required = true,
+            split = ",",
+            paramLabel = "<run-dir>",
+            description = "Run directories (with report.pb).")
     List<Path> runs;
 
-    @Option(names = "--label", split = ",", paramLabel = "<name>", description = "One label per run (default: the method).")
+    @Option(
+            names = "--label",
+            split = ",",
+            paramLabel = "<name>",
+            description = "One label per run (default: the method).")
     List<String> labels = new ArrayList<>();
 
     @Option(names = "--title", defaultValue = "Kept heads and channels per layer", description = "Plot title.")
@@ -48,7 +63,8 @@ public final class PlotWidthsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (!labels.isEmpty() && labels.size() != runs.size()) {
-            throw new IllegalArgumentException("--label gives " + labels.size() + " labels for " + runs.size() + " runs");
+            throw new IllegalArgumentException(
+                    "--label gives " + labels.size() + " labels for " + runs.size() + " runs");
         }
         List<WidthPlot.LayerWidths> methods = new ArrayList<>();
         LlamaConfig dense = null;
@@ -60,7 +76,8 @@ public final class PlotWidthsCommand implements Callable<Integer> {
             }
             RunReport report = RunReport.parseFrom(Files.readAllBytes(file));
             if (dense == null) {
-                try (LlamaModel model = ModelLoader.load(Path.of(report.getSpec().getModel()), Arena.ofShared())) {
+                try (LlamaModel model =
+                        ModelLoader.load(Path.of(report.getSpec().getModel()), Arena.ofShared())) {
                     dense = model.config();
                 }
             }
@@ -71,13 +88,20 @@ public final class PlotWidthsCommand implements Callable<Integer> {
                 heads[l.getLayer()] = l.getNumHeads();
                 channels[l.getLayer()] = l.getIntermediateSize();
             }
-            String label = labels.isEmpty() ? PruneMethods.label(report.getSpec().getMethod()) : labels.get(i);
+            String label =
+                    labels.isEmpty() ? PruneMethods.label(report.getSpec().getMethod()) : labels.get(i);
             methods.add(new WidthPlot.LayerWidths(label, heads, channels));
             w.printf("%-24s heads %-28s channels %s%n", label, Arrays.toString(heads), Arrays.toString(channels));
         }
-        int[] denseHeads = dense.layers().stream().mapToInt(LlamaConfig.LayerDims::numHeads).toArray();
-        int[] denseChannels = dense.layers().stream().mapToInt(LlamaConfig.LayerDims::intermediateSize).toArray();
-        w.printf("%-24s heads %-28s channels %s%n", "dense", Arrays.toString(denseHeads), Arrays.toString(denseChannels));
+        int[] denseHeads = dense.layers().stream()
+                .mapToInt(LlamaConfig.LayerDims::numHeads)
+                .toArray();
+        int[] denseChannels = dense.layers().stream()
+                .mapToInt(LlamaConfig.LayerDims::intermediateSize)
+                .toArray();
+        w.printf(
+                "%-24s heads %-28s channels %s%n",
+                "dense", Arrays.toString(denseHeads), Arrays.toString(denseChannels));
         WidthPlot.writeWidths(out, title, new WidthPlot.LayerWidths("dense", denseHeads, denseChannels), methods);
         w.println("wrote " + out);
         w.flush();

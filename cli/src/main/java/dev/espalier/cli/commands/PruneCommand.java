@@ -9,29 +9,38 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier prune}: prunes a model in this process, durably (resumable with {@code espalier resume}). */
-@Command(name = "prune", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
+@Command(
+        name = "prune",
+        mixinStandardHelpOptions = true,
+        versionProvider = CliVersion.class,
         description = "Prune a model in this process; the run directory makes it resumable.",
-        footer = {"", "Examples:",
-                "  ./espalier prune --model ../shared/models/stories260K/stories260K.bin --method wanda --sparsity 0.5 \\",
-                "      --calib ../shared/data/c4/c4_validation_2k.jsonl --out out/stories-wanda50 \\",
-                "      --eval-data ../shared/data/tinystories/tinystories_val_sample.txt --eval-protocol stream --eval-max-tokens 20480",
-                "  ./espalier prune --model ../shared/models/stories260K-hf --method magnitude --pattern 2:4 \\",
-                "      --calib ../shared/data/tinystories/tinystories_val_sample.txt --out out/stories-2of4 --devices cpu:2",
-                "  ./espalier prune --model ../shared/models/stories260K/stories260K.bin --method policy-gradient --sparsity 0.3 \\",
-                "      --init wanda-sp --steps 1000 --rollouts-in-flight 2 --devices cpu:2 --calib-samples 64 --calib-seqlen 128 \\",
-                "      --calib ../shared/data/tinystories/tinystories_val_sample.txt --out out/stories-pg30",
-                "  ./espalier resume out/stories-wanda50.run    # after an interruption"})
+        footer = {
+            "",
+            "Examples:",
+            "  ./espalier prune --model ../shared/models/stories260K/stories260K.bin --method wanda --sparsity 0.5 \\",
+            "      --calib ../shared/data/c4/c4_validation_2k.jsonl --out out/stories-wanda50 \\",
+            "      --eval-data ../shared/data/tinystories/tinystories_val_sample.txt --eval-protocol stream --eval-max-tokens 20480",
+            "  ./espalier prune --model ../shared/models/stories260K-hf --method magnitude --pattern 2:4 \\",
+            "      --calib ../shared/data/tinystories/tinystories_val_sample.txt --out out/stories-2of4 --devices cpu:2",
+            "  ./espalier prune --model ../shared/models/stories260K/stories260K.bin --method policy-gradient --sparsity 0.3 \\",
+            "      --init wanda-sp --steps 1000 --rollouts-in-flight 2 --devices cpu:2 --calib-samples 64 --calib-seqlen 128 \\",
+            "      --calib ../shared/data/tinystories/tinystories_val_sample.txt --out out/stories-pg30",
+            "  ./espalier resume out/stories-wanda50.run    # after an interruption"
+        })
 public final class PruneCommand implements Callable<Integer> {
 
     @Mixin
     JobSpecOptions job;
 
-    @Option(names = "--run-dir", paramLabel = "<dir>", description = "Run directory (default: <out>.run beside the output).")
+    @Option(
+            names = "--run-dir",
+            paramLabel = "<dir>",
+            description = "Run directory (default: <out>.run beside the output).")
     Path runDir;
 
     @Mixin
@@ -47,9 +56,11 @@ public final class PruneCommand implements Callable<Integer> {
         JobExecutors.validate(jobSpec);
         Path dir = runDir != null ? runDir : Path.of(jobSpec.getOutput() + ".run");
         String jobId = RunDirectory.jobIdOf(dir).orElse("prune-" + UUID.randomUUID());
-        OutputFolder.checkReplaceable(Path.of(jobSpec.getOutput()), jobId, jobSpec.getOverwriteOutput()); // before the run directory
+        OutputFolder.checkReplaceable(
+                Path.of(jobSpec.getOutput()), jobId, jobSpec.getOverwriteOutput()); // before the run directory
         try (RunDirectory run = RunDirectory.openOrCreate(dir, jobId, jobSpec)) {
-            return LocalJobRunner.run(run, spec.commandLine().getOut(), spec.commandLine().getErr(), !output.quiet);
+            return LocalJobRunner.run(
+                    run, spec.commandLine().getOut(), spec.commandLine().getErr(), !output.quiet);
         }
     }
 }

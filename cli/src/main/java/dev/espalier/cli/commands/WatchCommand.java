@@ -14,23 +14,36 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code espalier watch JOB}: follow a job's events until it ends; exit 0 if it succeeded, 1 if it failed or was cancelled. */
-@Command(name = "watch", mixinStandardHelpOptions = true, versionProvider = CliVersion.class,
-        description = {"Follow a job's events (with a progress bar) until it ends.",
-        "Exit code: 0 the job succeeded, 1 it failed or was cancelled, 2 the node could not be reached."},
-        footer = {"", "Examples:", "  ./espalier watch 20261122-163827-3fa9",
-                "  ./espalier watch 20261122-163827-3fa9 --from 40 --quiet     # resume after event 39, no bar"})
+@Command(
+        name = "watch",
+        mixinStandardHelpOptions = true,
+        versionProvider = CliVersion.class,
+        description = {
+            "Follow a job's events (with a progress bar) until it ends.",
+            "Exit code: 0 the job succeeded, 1 it failed or was cancelled, 2 the node could not be reached."
+        },
+        footer = {
+            "",
+            "Examples:",
+            "  ./espalier watch 20261122-163827-3fa9",
+            "  ./espalier watch 20261122-163827-3fa9 --from 40 --quiet     # resume after event 39, no bar"
+        })
 public final class WatchCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "<job-id>", description = "The job to follow.")
     String jobId;
 
-    @Option(names = "--from", defaultValue = "1", paramLabel = "N", description = "First event to show (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--from",
+            defaultValue = "1",
+            paramLabel = "N",
+            description = "First event to show (default: ${DEFAULT-VALUE}).")
     long from;
 
     @Option(names = "--quiet", description = "No progress bar.")
@@ -51,8 +64,11 @@ public final class WatchCommand implements Callable<Integer> {
         return node.run(spec, client -> {
             long last = from - 1;
             try {
-                Iterator<JobEvent> events = client.streaming().watchJob(WatchJobRequest.newBuilder().setJobId(jobId)
-                        .setFromSequence(from).build());
+                Iterator<JobEvent> events = client.streaming()
+                        .watchJob(WatchJobRequest.newBuilder()
+                                .setJobId(jobId)
+                                .setFromSequence(from)
+                                .build());
                 while (events.hasNext()) {
                     JobEvent event = events.next();
                     last = event.getSequence();
@@ -66,13 +82,17 @@ public final class WatchCommand implements Callable<Integer> {
                     throw e; // nothing received: the usual one-line error
                 }
                 closeBar();
-                spec.commandLine().getErr().println("espalier watch: error: lost the node at " + client.address() + " after event "
-                        + last + "; resume with: espalier watch " + jobId + " --from " + (last + 1));
+                spec.commandLine()
+                        .getErr()
+                        .println("espalier watch: error: lost the node at " + client.address() + " after event " + last
+                                + "; resume with: espalier watch " + jobId + " --from " + (last + 1));
                 return 2;
             } finally {
                 closeBar();
             }
-            spec.commandLine().getErr().println("espalier watch: error: the node ended the stream before the job ended");
+            spec.commandLine()
+                    .getErr()
+                    .println("espalier watch: error: the node ended the stream before the job ended");
             return 1;
         });
     }
@@ -84,8 +104,14 @@ public final class WatchCommand implements Callable<Integer> {
      */
     static String layerLine(LayerPruned layer) {
         String error = layer.getReconstructionError() > 0
-                ? String.format(Locale.ROOT, ", reconstruction error %.4g", layer.getReconstructionError()) : "";
-        return String.format(Locale.ROOT, "layer %d pruned: sparsity %.4f%s, %.1f s", layer.getLayer(), layer.getSparsity(), error,
+                ? String.format(Locale.ROOT, ", reconstruction error %.4g", layer.getReconstructionError())
+                : "";
+        return String.format(
+                Locale.ROOT,
+                "layer %d pruned: sparsity %.4f%s, %.1f s",
+                layer.getLayer(),
+                layer.getSparsity(),
+                error,
                 layer.getSeconds());
     }
 
@@ -99,14 +125,22 @@ public final class WatchCommand implements Callable<Integer> {
                         barStage = event.getProgress().getStage();
                         bar = new ConsoleProgress(barStage, true);
                     }
-                    bar.progress(event.getProgress().getDone(), event.getProgress().getTotal());
+                    bar.progress(
+                            event.getProgress().getDone(), event.getProgress().getTotal());
                 }
                 return null;
             }
-            case QUEUED -> out.printf(Locale.ROOT, "queued (%d job(s) ahead)%n", event.getQueued().getPosition());
-            case STARTED -> out.println(event.getStarted().getResumed() ? "resumed from its last checkpoint" : "started");
-            case DEVICES_ASSIGNED -> out.println("on device workers " + String.join(", ", event.getDevicesAssigned().getWorkersList())
-                    + " (shared by every job of the process)");
+            case QUEUED ->
+                out.printf(
+                        Locale.ROOT,
+                        "queued (%d job(s) ahead)%n",
+                        event.getQueued().getPosition());
+            case STARTED ->
+                out.println(event.getStarted().getResumed() ? "resumed from its last checkpoint" : "started");
+            case DEVICES_ASSIGNED ->
+                out.println("on device workers "
+                        + String.join(", ", event.getDevicesAssigned().getWorkersList())
+                        + " (shared by every job of the process)");
             case LAYER_PRUNED -> out.println(layerLine(event.getLayerPruned()));
             case SUCCEEDED -> {
                 closeBar();
@@ -124,7 +158,7 @@ public final class WatchCommand implements Callable<Integer> {
                 out.println("cancelled: " + event.getCancelled().getReason());
                 return 1;
             }
-            default -> { }
+            default -> {}
         }
         out.flush();
         return null;
@@ -148,7 +182,11 @@ public final class WatchCommand implements Callable<Integer> {
                 }
             }
             if (layerMeasured > 0) {
-                out.printf(Locale.ROOT, "layer %d: reconstruction error %.4g (sum over %d matrices)%n", layer.getLayer(), layerSum,
+                out.printf(
+                        Locale.ROOT,
+                        "layer %d: reconstruction error %.4g (sum over %d matrices)%n",
+                        layer.getLayer(),
+                        layerSum,
                         layerMeasured);
             }
             sum += layerSum;

@@ -17,8 +17,23 @@ class BenchCommandTest {
 
     @Test
     void parsesAStructuredBenchmark() {
-        BenchCommand bench = parse(BenchCommand.class, "bench", "--structured", "0.2,0.3,0.5", "--layers", "2", "--seq", "512",
-                "--repeats", "1", "--threads", "2", "--gemm-sizes", "256,512", "--solvers", "4096x4096,11008x4096");
+        BenchCommand bench = parse(
+                BenchCommand.class,
+                "bench",
+                "--structured",
+                "0.2,0.3,0.5",
+                "--layers",
+                "2",
+                "--seq",
+                "512",
+                "--repeats",
+                "1",
+                "--threads",
+                "2",
+                "--gemm-sizes",
+                "256,512",
+                "--solvers",
+                "4096x4096,11008x4096");
         assertEquals(List.of(0.2, 0.3, 0.5), bench.structured);
         assertEquals(2, bench.layers);
         assertEquals(512, bench.seq);
@@ -47,7 +62,9 @@ class BenchCommandTest {
     @Test
     void helpExitsZeroWithoutPicocliWarningsAndEndsWithExamples() {
         String help = assertHelp("bench", "  ./espalier bench --seq 512 --repeats 1 --threads 2");
-        assertTrue(help.contains("Also time SparseGPT (50 %) and ALPS (70 %) on synthetic layers"), help); // formatted, not raw
+        assertTrue(
+                help.contains("Also time SparseGPT (50 %) and ALPS (70 %) on synthetic layers"),
+                help); // formatted, not raw
     }
 
     @Test
@@ -64,7 +81,11 @@ class BenchCommandTest {
         assertTrue(seq.err().startsWith("espalier bench: error: --seq and --repeats must be at least 1"), seq.err());
         CliHarness.Run structured = run("bench", "--structured", "0.3,1.5");
         assertEquals(2, structured.exit());
-        assertTrue(structured.err().startsWith("espalier bench: error: --structured takes fractions strictly between 0 and 1, got 1.5"),
+        assertTrue(
+                structured
+                        .err()
+                        .startsWith(
+                                "espalier bench: error: --structured takes fractions strictly between 0 and 1, got 1.5"),
                 structured.err());
     }
 }

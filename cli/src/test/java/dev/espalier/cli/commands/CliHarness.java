@@ -31,7 +31,8 @@ final class CliHarness {
     static Run run(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CommandLine cli = EspalierCli.commandLine().setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true));
+        CommandLine cli =
+                EspalierCli.commandLine().setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true));
         int exit = cli.execute(args);
         return new Run(exit, out.toString(), err.toString());
     }
@@ -45,7 +46,8 @@ final class CliHarness {
 
     /** Asserts that parsing {@code args} is refused, with a message naming {@code flag}; returns the message. */
     static String refused(String flag, String... args) {
-        ParameterException e = assertThrows(ParameterException.class, () -> EspalierCli.commandLine().parseArgs(args));
+        ParameterException e = assertThrows(
+                ParameterException.class, () -> EspalierCli.commandLine().parseArgs(args));
         assertTrue(e.getMessage().contains(flag), "message should name " + flag + ": " + e.getMessage());
         Run run = run(args);
         assertEquals(2, run.exit(), "exit code of a refused command line");
@@ -64,7 +66,8 @@ final class CliHarness {
         ByteArrayOutputStream stderr = new ByteArrayOutputStream();
         PrintStream original = System.err;
         synchronized (CliHarness.class) {
-            System.setErr(new PrintStream(stderr, true, StandardCharsets.UTF_8)); // picocli's own warnings go to System.err
+            System.setErr(
+                    new PrintStream(stderr, true, StandardCharsets.UTF_8)); // picocli's own warnings go to System.err
             try {
                 help = verb.isEmpty() ? run("--help") : run(verb, "--help");
             } finally {
@@ -73,7 +76,9 @@ final class CliHarness {
         }
         assertEquals(0, help.exit(), help.err());
         assertEquals("", help.err());
-        assertFalse(stderr.toString(StandardCharsets.UTF_8).contains("picocli WARN"), stderr.toString(StandardCharsets.UTF_8));
+        assertFalse(
+                stderr.toString(StandardCharsets.UTF_8).contains("picocli WARN"),
+                stderr.toString(StandardCharsets.UTF_8));
         assertTrue(help.out().startsWith("Usage: espalier" + (verb.isEmpty() ? "" : " " + verb) + " "), help.out());
         assertTrue(help.out().contains("  -h, --help "), help.out());
         List<String> lines = help.out().lines().toList();
@@ -85,9 +90,14 @@ final class CliHarness {
             assertTrue(EXAMPLE.matcher(line).matches(), "not an example command line: '" + line + "'");
             assertTrue(line.length() <= EspalierCli.HELP_WIDTH, "too long: " + line);
         }
-        assertTrue(EXAMPLE.matcher(examples.getFirst()).matches() && examples.getFirst().contains("./espalier"), examples.getFirst());
+        assertTrue(
+                EXAMPLE.matcher(examples.getFirst()).matches()
+                        && examples.getFirst().contains("./espalier"),
+                examples.getFirst());
         assertFalse(examples.getLast().endsWith("\\"), "the last example is cut: " + examples.getLast());
-        assertTrue(examples.contains(expectedExample), "missing example '" + expectedExample + "' in\n" + String.join("\n", examples));
+        assertTrue(
+                examples.contains(expectedExample),
+                "missing example '" + expectedExample + "' in\n" + String.join("\n", examples));
         return help.out();
     }
 }

@@ -20,9 +20,24 @@ class EvalCommandTest {
 
     @Test
     void parsesAnEvaluation() {
-        EvalCommand eval = parse(EvalCommand.class, "eval", "--model", "../shared/models/stories260K-hf",
-                "--tokenizer", "../shared/models/stories260K/tok512.bin", "--data", "../shared/data/wikitext-2/test.txt",
-                "--protocol", "seq128", "--max-tokens", "20480", "--backend", "reference", "--threads", "2", "--quiet");
+        EvalCommand eval = parse(
+                EvalCommand.class,
+                "eval",
+                "--model",
+                "../shared/models/stories260K-hf",
+                "--tokenizer",
+                "../shared/models/stories260K/tok512.bin",
+                "--data",
+                "../shared/data/wikitext-2/test.txt",
+                "--protocol",
+                "seq128",
+                "--max-tokens",
+                "20480",
+                "--backend",
+                "reference",
+                "--threads",
+                "2",
+                "--quiet");
         assertEquals(Path.of("../shared/models/stories260K-hf"), eval.modelOptions.model);
         assertEquals(Path.of("../shared/models/stories260K/tok512.bin"), eval.modelOptions.tokenizer);
         assertEquals(Path.of("../shared/data/wikitext-2/test.txt"), eval.input.data);
@@ -47,7 +62,9 @@ class EvalCommandTest {
 
     @Test
     void helpExitsZeroAndEndsWithExamples() {
-        assertHelp("eval", "      --data ../shared/data/tinystories/tinystories_val_sample.txt --protocol stream --max-tokens 20480");
+        assertHelp(
+                "eval",
+                "      --data ../shared/data/tinystories/tinystories_val_sample.txt --protocol stream --max-tokens 20480");
     }
 
     @Test
@@ -63,10 +80,24 @@ class EvalCommandTest {
 
     @Test
     void parsesZeroShotTasks() {
-        EvalCommand eval = parse(EvalCommand.class, "eval", "--model", "m.bin", "--tasks", "piqa,arc_easy,openbookqa",
-                "--task-file", "mine=my.jsonl", "--task-file", "lam=l.jsonl", "--limit", "100", "--batch-size", "4");
+        EvalCommand eval = parse(
+                EvalCommand.class,
+                "eval",
+                "--model",
+                "m.bin",
+                "--tasks",
+                "piqa,arc_easy,openbookqa",
+                "--task-file",
+                "mine=my.jsonl",
+                "--task-file",
+                "lam=l.jsonl",
+                "--limit",
+                "100",
+                "--batch-size",
+                "4");
         assertNull(eval.input.data);
-        assertEquals(List.of(ZeroShotTask.PIQA, ZeroShotTask.ARC_EASY, ZeroShotTask.OPENBOOKQA), eval.input.zeroShot.tasks);
+        assertEquals(
+                List.of(ZeroShotTask.PIQA, ZeroShotTask.ARC_EASY, ZeroShotTask.OPENBOOKQA), eval.input.zeroShot.tasks);
         assertEquals(Map.of("mine", Path.of("my.jsonl"), "lam", Path.of("l.jsonl")), eval.input.zeroShot.taskFiles);
         assertEquals(List.of("mine", "lam"), List.copyOf(eval.input.zeroShot.taskFiles.keySet()));
         assertEquals(100, eval.input.zeroShot.limit);
@@ -76,26 +107,44 @@ class EvalCommandTest {
 
     /** The shared models and data from the module folder: ../../shared in a worktree, else ../shared. */
     private static String shared(String relative) {
-        Path root = java.nio.file.Files.isDirectory(Path.of("../../shared/models")) ? Path.of("../../shared") : Path.of("../shared");
+        Path root = java.nio.file.Files.isDirectory(Path.of("../../shared/models"))
+                ? Path.of("../../shared")
+                : Path.of("../shared");
         return root.resolve(relative).toString();
     }
 
     @Test
     void zeroShotOnStories260KPrintsATableAndAMachineReadableLastLine() {
-        CliHarness.Run run = run("eval", "--model", shared("models/stories260K/stories260K.bin"), "--tasks", "piqa,winogrande",
-                "--task-data", shared("data/zeroshot"), "--limit", "20", "--quiet");
+        CliHarness.Run run = run(
+                "eval",
+                "--model",
+                shared("models/stories260K/stories260K.bin"),
+                "--tasks",
+                "piqa,winogrande",
+                "--task-data",
+                shared("data/zeroshot"),
+                "--limit",
+                "20",
+                "--quiet");
         assertEquals(0, run.exit(), run.err());
         String[] lines = run.out().strip().split("\n");
-        assertTrue(lines[lines.length - 1].matches("zeroshot piqa\\.acc=0\\.\\d{4} piqa\\.acc_stderr=\\S+ piqa\\.acc_norm=\\S+ "
-                + "piqa\\.acc_norm_stderr=\\S+ piqa\\.n=20 winogrande\\.acc=\\S+ winogrande\\.acc_stderr=\\S+ winogrande\\.n=20"),
+        assertTrue(
+                lines[lines.length - 1].matches(
+                        "zeroshot piqa\\.acc=0\\.\\d{4} piqa\\.acc_stderr=\\S+ piqa\\.acc_norm=\\S+ "
+                                + "piqa\\.acc_norm_stderr=\\S+ piqa\\.n=20 winogrande\\.acc=\\S+ winogrande\\.acc_stderr=\\S+ winogrande\\.n=20"),
                 lines[lines.length - 1]);
-        assertTrue(run.out().contains("task piqa: 20 items from " + shared("data/zeroshot/piqa-official/valid.jsonl")), run.out());
+        assertTrue(
+                run.out().contains("task piqa: 20 items from " + shared("data/zeroshot/piqa-official/valid.jsonl")),
+                run.out());
     }
 
     @Test
-    void aBadTaskFileIsOneLineNamingTheFileAndLine(@org.junit.jupiter.api.io.TempDir Path tmp) throws java.io.IOException {
-        Path bad = java.nio.file.Files.writeString(tmp.resolve("bad.jsonl"), "{\"query\": \"q\", \"choices\": [\"a\", \"b\"], \"gold\": 5}");
-        CliHarness.Run run = run("eval", "--model", shared("models/stories260K/stories260K.bin"), "--task-file", "mine=" + bad);
+    void aBadTaskFileIsOneLineNamingTheFileAndLine(@org.junit.jupiter.api.io.TempDir Path tmp)
+            throws java.io.IOException {
+        Path bad = java.nio.file.Files.writeString(
+                tmp.resolve("bad.jsonl"), "{\"query\": \"q\", \"choices\": [\"a\", \"b\"], \"gold\": 5}");
+        CliHarness.Run run =
+                run("eval", "--model", shared("models/stories260K/stories260K.bin"), "--task-file", "mine=" + bad);
         assertEquals(2, run.exit());
         assertTrue(run.err().contains(bad + ": line 1: field \"gold\" is 5, outside 0..1"), run.err());
     }

@@ -12,8 +12,21 @@ class GenerateCommandTest {
 
     @Test
     void parsesASampledGeneration() {
-        GenerateCommand generate = parse(GenerateCommand.class, "generate", "--model", "../shared/models/stories260K-hf",
-                "--prompt", "Once upon a time", "--steps", "120", "--temperature", "0.8", "--seed", "7", "--threads", "1");
+        GenerateCommand generate = parse(
+                GenerateCommand.class,
+                "generate",
+                "--model",
+                "../shared/models/stories260K-hf",
+                "--prompt",
+                "Once upon a time",
+                "--steps",
+                "120",
+                "--temperature",
+                "0.8",
+                "--seed",
+                "7",
+                "--threads",
+                "1");
         assertEquals(Path.of("../shared/models/stories260K-hf"), generate.modelOptions.model);
         assertEquals("Once upon a time", generate.prompt);
         assertEquals(120, generate.steps);
@@ -34,7 +47,9 @@ class GenerateCommandTest {
 
     @Test
     void helpExitsZeroAndEndsWithExamples() {
-        assertHelp("generate", "  ./espalier generate --model ../shared/models/stories260K/stories260K.bin --steps 200 --temperature 0");
+        assertHelp(
+                "generate",
+                "  ./espalier generate --model ../shared/models/stories260K/stories260K.bin --steps 200 --temperature 0");
     }
 
     @Test

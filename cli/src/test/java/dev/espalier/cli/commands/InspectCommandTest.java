@@ -18,7 +18,8 @@ class InspectCommandTest {
 
     @Test
     void parsesTheModelArgument() {
-        InspectCommand inspect = parse(InspectCommand.class, "inspect", "../shared/models/stories260K-hf", "--backend", "reference");
+        InspectCommand inspect =
+                parse(InspectCommand.class, "inspect", "../shared/models/stories260K-hf", "--backend", "reference");
         assertEquals(Path.of("../shared/models/stories260K-hf"), inspect.model);
         assertEquals(CommonOptions.Backend.REFERENCE, inspect.common.backend);
     }
@@ -39,6 +40,7 @@ class InspectCommandTest {
         Path missing = tmp.resolve("no-such-model");
         CliHarness.Run run = run("inspect", missing.toString());
         assertEquals(2, run.exit());
-        assertTrue(run.err().startsWith("espalier inspect: error: ") && run.err().contains(missing.toString()), run.err());
+        assertTrue(
+                run.err().startsWith("espalier inspect: error: ") && run.err().contains(missing.toString()), run.err());
     }
 }

@@ -20,8 +20,17 @@ class PlotWidthsCommandTest {
 
     @Test
     void parsesRunsLabelsAndOutput() {
-        PlotWidthsCommand plot = parse(PlotWidthsCommand.class, "plot-widths", "--run", "out/flap30.run,out/goa30.run",
-                "--label", "flap,goa", "--title", "30 %", "--out", "widths.png");
+        PlotWidthsCommand plot = parse(
+                PlotWidthsCommand.class,
+                "plot-widths",
+                "--run",
+                "out/flap30.run,out/goa30.run",
+                "--label",
+                "flap,goa",
+                "--title",
+                "30 %",
+                "--out",
+                "widths.png");
         assertEquals(List.of(Path.of("out/flap30.run"), Path.of("out/goa30.run")), plot.runs);
         assertEquals(List.of("flap", "goa"), plot.labels);
         assertEquals("30 %", plot.title);
@@ -37,7 +46,9 @@ class PlotWidthsCommandTest {
 
     @Test
     void helpExitsZeroAndEndsWithExamples() {
-        assertHelp("plot-widths", "  ./espalier plot-widths --run out/flap30.run,out/goa30.run --label flap,goa --out widths.png");
+        assertHelp(
+                "plot-widths",
+                "  ./espalier plot-widths --run out/flap30.run,out/goa30.run --label flap,goa --out widths.png");
     }
 
     @Test
@@ -48,12 +59,30 @@ class PlotWidthsCommandTest {
 
     @Test
     void refusesLabelsThatDoNotMatchTheRunsOrAnUnfinishedRun() {
-        CliHarness.Run labels = run("plot-widths", "--run", "a.run,b.run", "--label", "one", "--out", tmp.resolve("w.png").toString());
+        CliHarness.Run labels = run(
+                "plot-widths",
+                "--run",
+                "a.run,b.run",
+                "--label",
+                "one",
+                "--out",
+                tmp.resolve("w.png").toString());
         assertEquals(2, labels.exit());
-        assertTrue(labels.err().startsWith("espalier plot-widths: error: --label gives 1 labels for 2 runs"), labels.err());
+        assertTrue(
+                labels.err().startsWith("espalier plot-widths: error: --label gives 1 labels for 2 runs"),
+                labels.err());
 
-        CliHarness.Run unfinished = run("plot-widths", "--run", tmp.toString(), "--out", tmp.resolve("w.png").toString());
+        CliHarness.Run unfinished = run(
+                "plot-widths",
+                "--run",
+                tmp.toString(),
+                "--out",
+                tmp.resolve("w.png").toString());
         assertEquals(2, unfinished.exit());
-        assertTrue(unfinished.err().contains(tmp.resolve(RunDirectory.REPORT_FILE) + ": no run report (is the run finished?)"), unfinished.err());
+        assertTrue(
+                unfinished
+                        .err()
+                        .contains(tmp.resolve(RunDirectory.REPORT_FILE) + ": no run report (is the run finished?)"),
+                unfinished.err());
     }
 }

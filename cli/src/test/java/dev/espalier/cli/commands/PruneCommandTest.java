@@ -25,12 +25,38 @@ class PruneCommandTest {
 
     @Test
     void parsesTheReadmeExample() {
-        PruneCommand prune = parse(PruneCommand.class, "prune", "--model", "../shared/models/stories260K/stories260K.bin",
-                "--method", "wanda", "--sparsity", "0.5", "--pattern", "unstructured", "--calib", "../shared/data/c4/c4_validation_2k.jsonl",
-                "--calib-samples", "128", "--calib-seqlen", "0", "--seed", "0", "--devices", "cpu:2",
-                "--eval-data", "../shared/data/tinystories/tinystories_val_sample.txt,../shared/data/wikitext-2/test.txt",
-                "--eval-protocol", "stream", "--eval-max-tokens", "20480", "--out", "out/stories260K-wanda50",
-                "--run-dir", "runs/w50", "--quiet");
+        PruneCommand prune = parse(
+                PruneCommand.class,
+                "prune",
+                "--model",
+                "../shared/models/stories260K/stories260K.bin",
+                "--method",
+                "wanda",
+                "--sparsity",
+                "0.5",
+                "--pattern",
+                "unstructured",
+                "--calib",
+                "../shared/data/c4/c4_validation_2k.jsonl",
+                "--calib-samples",
+                "128",
+                "--calib-seqlen",
+                "0",
+                "--seed",
+                "0",
+                "--devices",
+                "cpu:2",
+                "--eval-data",
+                "../shared/data/tinystories/tinystories_val_sample.txt,../shared/data/wikitext-2/test.txt",
+                "--eval-protocol",
+                "stream",
+                "--eval-max-tokens",
+                "20480",
+                "--out",
+                "out/stories260K-wanda50",
+                "--run-dir",
+                "runs/w50",
+                "--quiet");
         JobSpecOptions job = prune.job;
         assertEquals(Path.of("../shared/models/stories260K/stories260K.bin"), job.model);
         assertEquals(PruneMethod.PRUNE_METHOD_WANDA, job.method);
@@ -40,7 +66,10 @@ class PruneCommandTest {
         assertEquals(128, job.calibrationSamples);
         assertEquals(0, job.calibrationSeqlen);
         assertEquals("cpu:2", job.devices);
-        assertEquals(List.of(Path.of("../shared/data/tinystories/tinystories_val_sample.txt"), Path.of("../shared/data/wikitext-2/test.txt")),
+        assertEquals(
+                List.of(
+                        Path.of("../shared/data/tinystories/tinystories_val_sample.txt"),
+                        Path.of("../shared/data/wikitext-2/test.txt")),
                 job.evalData);
         assertEquals(PerplexityProtocol.STREAM, job.evalProtocol);
         assertEquals(20480, job.evalMaxTokens);
@@ -51,7 +80,8 @@ class PruneCommandTest {
 
     @Test
     void defaultsOfTheOptionalFlags() {
-        PruneCommand prune = parse(PruneCommand.class, "prune", "--model", "m.bin", "--method", "magnitude", "--out", "o");
+        PruneCommand prune =
+                parse(PruneCommand.class, "prune", "--model", "m.bin", "--method", "magnitude", "--out", "o");
         JobSpecOptions job = prune.job;
         assertEquals(0.5, job.sparsity);
         assertEquals(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED, job.pattern);
@@ -73,29 +103,69 @@ class PruneCommandTest {
         assertNull(prune.runDir);
         assertFalse(prune.output.quiet);
         assertFalse(prune.output.verbose);
-        JobSpec spec = parse(PruneCommand.class, "prune", "--model", "m.bin", "--method", "magnitude", "--calib", "c.txt", "--out", "o")
-                .job.toJobSpec();
+        JobSpec spec = parse(
+                        PruneCommand.class,
+                        "prune",
+                        "--model",
+                        "m.bin",
+                        "--method",
+                        "magnitude",
+                        "--calib",
+                        "c.txt",
+                        "--out",
+                        "o")
+                .job
+                .toJobSpec();
         assertEquals(dev.espalier.protocol.v1.PerplexityProtocol.PERPLEXITY_PROTOCOL_STREAM, spec.getEvalProtocol());
     }
 
     @Test
     void evalProtocolDefaultIsTheOneOfTheEvalVerb() {
         CommandLine cli = EspalierCli.commandLine();
-        String prune = cli.getSubcommands().get("prune").getCommandSpec().findOption("--eval-protocol").defaultValue();
-        String eval = cli.getSubcommands().get("eval").getCommandSpec().findOption("--protocol").defaultValue();
+        String prune = cli.getSubcommands()
+                .get("prune")
+                .getCommandSpec()
+                .findOption("--eval-protocol")
+                .defaultValue();
+        String eval = cli.getSubcommands()
+                .get("eval")
+                .getCommandSpec()
+                .findOption("--protocol")
+                .defaultValue();
         assertEquals("stream", prune);
         assertEquals(eval, prune);
     }
 
     @Test
     void methodSpecificFlagsBecomeMethodOptions() {
-        PruneCommand prune = parse(PruneCommand.class, "prune", "--model", "m.bin", "--method", "policy-gradient", "--sparsity", "0.3",
-                "--init", "goa", "--steps", "1000", "--rollouts-in-flight", "3", "--calib", "c.txt", "--out", "o",
-                "--method-option", "lr=0.05", "--method-option", "rollouts=2");
+        PruneCommand prune = parse(
+                PruneCommand.class,
+                "prune",
+                "--model",
+                "m.bin",
+                "--method",
+                "policy-gradient",
+                "--sparsity",
+                "0.3",
+                "--init",
+                "goa",
+                "--steps",
+                "1000",
+                "--rollouts-in-flight",
+                "3",
+                "--calib",
+                "c.txt",
+                "--out",
+                "o",
+                "--method-option",
+                "lr=0.05",
+                "--method-option",
+                "rollouts=2");
         JobSpec spec = prune.job.toJobSpec();
         assertEquals(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT, spec.getMethod());
         assertTrue(spec.hasPolicyGradient(), spec.toString());
-        assertEquals(PolicyGradientSettings.Init.INIT_GOA, spec.getPolicyGradient().getInit());
+        assertEquals(
+                PolicyGradientSettings.Init.INIT_GOA, spec.getPolicyGradient().getInit());
         assertEquals(1000, spec.getPolicyGradient().getSteps());
         assertEquals(3, spec.getPolicyGradient().getRolloutsInFlight());
         assertEquals(0.05, spec.getPolicyGradient().getLr());
@@ -110,7 +180,17 @@ class PruneCommandTest {
 
     @Test
     void refusesBadValuesNamingTheFlag() {
-        refused("--eval-protocol", "prune", "--model", "m", "--method", "wanda", "--out", "o", "--eval-protocol", "perplexity");
+        refused(
+                "--eval-protocol",
+                "prune",
+                "--model",
+                "m",
+                "--method",
+                "wanda",
+                "--out",
+                "o",
+                "--eval-protocol",
+                "perplexity");
         refused("--method", "prune", "--model", "m", "--method", "pruney", "--out", "o");
         refused("--sparsity", "prune", "--model", "m", "--method", "wanda", "--out", "o", "--sparsity", "half");
         refused("--init", "prune", "--model", "m", "--method", "policy-gradient", "--out", "o", "--init", "random");
@@ -119,8 +199,11 @@ class PruneCommandTest {
 
     @Test
     void refusesASparsityOutsideTheRangeBeforeReadingAnything() {
-        CliHarness.Run run = run("prune", "--model", "no-such-model", "--method", "wanda", "--out", "o", "--sparsity", "1.5");
+        CliHarness.Run run =
+                run("prune", "--model", "no-such-model", "--method", "wanda", "--out", "o", "--sparsity", "1.5");
         assertEquals(2, run.exit());
-        assertTrue(run.err().startsWith("espalier prune: error: invalid job spec: sparsity must be in [0, 1), got 1.5"), run.err());
+        assertTrue(
+                run.err().startsWith("espalier prune: error: invalid job spec: sparsity must be in [0, 1), got 1.5"),
+                run.err());
     }
 }

@@ -47,7 +47,10 @@ class ResumeCommandTest {
         Path notARun = Files.createDirectories(tmp.resolve("model"));
         CliHarness.Run run = run("resume", notARun.toString());
         assertEquals(2, run.exit());
-        assertTrue(run.err().startsWith("espalier resume: error: " + notARun + ": not a run directory (expected spec.pb and manifest.pb"),
+        assertTrue(
+                run.err()
+                        .startsWith("espalier resume: error: " + notARun
+                                + ": not a run directory (expected spec.pb and manifest.pb"),
                 run.err());
     }
 }

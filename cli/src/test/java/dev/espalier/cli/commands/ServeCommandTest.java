@@ -19,9 +19,28 @@ class ServeCommandTest {
 
     @Test
     void parsesANodeConfiguration() {
-        ServeCommand serve = parse(ServeCommand.class, "serve", "--home", "/data/espalier", "--port", "0", "--slots", "2",
-                "--queue", "8", "--bind", "0.0.0.0", "--tls-cert", "node.crt", "--tls-key", "node.key", "--allow-out", "/data/runs",
-                "--allow-out", "/scratch", "--verbose");
+        ServeCommand serve = parse(
+                ServeCommand.class,
+                "serve",
+                "--home",
+                "/data/espalier",
+                "--port",
+                "0",
+                "--slots",
+                "2",
+                "--queue",
+                "8",
+                "--bind",
+                "0.0.0.0",
+                "--tls-cert",
+                "node.crt",
+                "--tls-key",
+                "node.key",
+                "--allow-out",
+                "/data/runs",
+                "--allow-out",
+                "/scratch",
+                "--verbose");
         assertEquals(Path.of("/data/espalier"), serve.home);
         assertEquals(0, serve.port);
         assertEquals(2, serve.slots);
@@ -48,7 +67,8 @@ class ServeCommandTest {
 
     @Test
     void helpExitsZeroAndEndsWithExamples() {
-        String help = assertHelp("serve", "  ./espalier serve --home /data/espalier --port 0 --slots 2 --devices cpu:2");
+        String help =
+                assertHelp("serve", "  ./espalier serve --home /data/espalier --port 0 --slots 2 --devices cpu:2");
         assertTrue(help.contains("./espalier serve --bind 0.0.0.0 --tls-cert node.crt --tls-key node.key"), help);
         assertTrue(help.contains("ESPALIER_NODE_TOKEN"), help);
         assertFalse(help.contains("no authentication"), help);
@@ -58,17 +78,21 @@ class ServeCommandTest {
     void bindingBeyondLoopbackWithoutTlsIsRefusedBeforeAnythingStarts(@TempDir Path home) {
         CliHarness.Run run = CliHarness.run("serve", "--home", home.toString(), "--port", "0", "--bind", "0.0.0.0");
         assertEquals(2, run.exit());
-        assertEquals("espalier serve: error: refusing to listen on 0.0.0.0: beyond loopback the node requires TLS (--tls-cert FILE"
-                + " --tls-key FILE), and TLS is not configured; bind 127.0.0.1 or give a certificate and key", run.err().lines().findFirst().orElseThrow());
+        assertEquals(
+                "espalier serve: error: refusing to listen on 0.0.0.0: beyond loopback the node requires TLS (--tls-cert FILE"
+                        + " --tls-key FILE), and TLS is not configured; bind 127.0.0.1 or give a certificate and key",
+                run.err().lines().findFirst().orElseThrow());
         assertFalse(Files.exists(home.resolve("node.port")));
         assertFalse(Files.exists(home.resolve("node.token")));
     }
 
     @Test
     void tlsCertificateWithoutItsKeyIsRefused(@TempDir Path home) {
-        CliHarness.Run run = CliHarness.run("serve", "--home", home.toString(), "--port", "0", "--tls-cert", "node.crt");
+        CliHarness.Run run =
+                CliHarness.run("serve", "--home", home.toString(), "--port", "0", "--tls-cert", "node.crt");
         assertEquals(2, run.exit());
-        assertEquals("espalier serve: error: --tls-cert and --tls-key go together: give both for TLS, or neither",
+        assertEquals(
+                "espalier serve: error: --tls-cert and --tls-key go together: give both for TLS, or neither",
                 run.err().lines().findFirst().orElseThrow());
     }
 

@@ -17,7 +17,8 @@ class StatusCommandTest {
 
     @Test
     void parsesOneJobOrAll() {
-        StatusCommand one = parse(StatusCommand.class, "status", "20261122-163827-3fa9", "--node", "127.0.0.1:7070", "--verbose");
+        StatusCommand one =
+                parse(StatusCommand.class, "status", "20261122-163827-3fa9", "--node", "127.0.0.1:7070", "--verbose");
         assertEquals("20261122-163827-3fa9", one.jobId);
         assertEquals("127.0.0.1:7070", one.node.node);
         assertTrue(one.node.verbose);
@@ -31,7 +32,9 @@ class StatusCommandTest {
 
     @Test
     void theDefaultHomeIsTheNodesDefault() {
-        assertEquals(NodeOptions.defaultHome(), parse(StatusCommand.class, "status").node.home());
+        assertEquals(
+                NodeOptions.defaultHome(),
+                parse(StatusCommand.class, "status").node.home());
     }
 
     @Test
@@ -49,6 +52,10 @@ class StatusCommandTest {
     void aMalformedNodeAddressIsBadInput() {
         CliHarness.Run run = run("status", "--node", "localhost");
         assertEquals(2, run.exit());
-        assertTrue(run.err().startsWith("espalier status: error: node address 'localhost' must be host:port, e.g. 127.0.0.1:7070"), run.err());
+        assertTrue(
+                run.err()
+                        .startsWith(
+                                "espalier status: error: node address 'localhost' must be host:port, e.g. 127.0.0.1:7070"),
+                run.err());
     }
 }

@@ -17,8 +17,23 @@ class SubmitCommandTest {
 
     @Test
     void parsesAJobAndTheNodeToSendItTo() {
-        SubmitCommand submit = parse(SubmitCommand.class, "submit", "--model", "../shared/models/stories260K-hf", "--method", "sparsegpt",
-                "--pattern", "2:4", "--calib", "c4.jsonl", "--out", "runs/sgpt24", "--node", "127.0.0.1:7070", "--home", "/data/espalier");
+        SubmitCommand submit = parse(
+                SubmitCommand.class,
+                "submit",
+                "--model",
+                "../shared/models/stories260K-hf",
+                "--method",
+                "sparsegpt",
+                "--pattern",
+                "2:4",
+                "--calib",
+                "c4.jsonl",
+                "--out",
+                "runs/sgpt24",
+                "--node",
+                "127.0.0.1:7070",
+                "--home",
+                "/data/espalier");
         assertEquals(Path.of("../shared/models/stories260K-hf"), submit.job.model);
         assertEquals(PruneMethod.PRUNE_METHOD_SPARSEGPT, submit.job.method);
         assertEquals(SparsityPattern.SPARSITY_PATTERN_2_4, submit.job.pattern);
@@ -31,7 +46,8 @@ class SubmitCommandTest {
 
     @Test
     void defaultsAreThoseOfPrune() {
-        SubmitCommand submit = parse(SubmitCommand.class, "submit", "--model", "m", "--method", "wanda-sp", "--out", "o");
+        SubmitCommand submit =
+                parse(SubmitCommand.class, "submit", "--model", "m", "--method", "wanda-sp", "--out", "o");
         assertEquals(PruneMethod.PRUNE_METHOD_WANDA_SP, submit.job.method);
         assertEquals(0.5, submit.job.sparsity);
         assertEquals(PerplexityProtocol.STREAM, submit.job.evalProtocol);
@@ -47,7 +63,17 @@ class SubmitCommandTest {
 
     @Test
     void refusesBadValuesNamingTheFlag() {
-        refused("--calib-samples", "submit", "--model", "m", "--method", "wanda", "--out", "o", "--calib-samples", "lots");
+        refused(
+                "--calib-samples",
+                "submit",
+                "--model",
+                "m",
+                "--method",
+                "wanda",
+                "--out",
+                "o",
+                "--calib-samples",
+                "lots");
         refused("--recovery", "submit", "--model", "m", "--method", "goa", "--out", "o", "--recovery", "maybe");
         refused("--method", "submit", "--model", "m", "--out", "o");
     }

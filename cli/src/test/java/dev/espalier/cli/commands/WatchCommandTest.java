@@ -23,7 +23,15 @@ class WatchCommandTest {
 
     @Test
     void parsesTheJobAndWhereToResume() {
-        WatchCommand watch = parse(WatchCommand.class, "watch", "20261122-163827-3fa9", "--from", "40", "--quiet", "--node", "127.0.0.1:7070");
+        WatchCommand watch = parse(
+                WatchCommand.class,
+                "watch",
+                "20261122-163827-3fa9",
+                "--from",
+                "40",
+                "--quiet",
+                "--node",
+                "127.0.0.1:7070");
         assertEquals("20261122-163827-3fa9", watch.jobId);
         assertEquals(40, watch.from);
         assertTrue(watch.quiet);
@@ -51,37 +59,70 @@ class WatchCommandTest {
 
     @Test
     void aLayerWithoutAnErrorInItsEventPrintsNoError() {
-        // the actor pipeline's events carry no reconstruction error (proto3: 0); it used to print "reconstruction error 0.000"
-        assertEquals("layer 3 pruned: sparsity 0.5000, 2.0 s",
-                WatchCommand.layerLine(LayerPruned.newBuilder().setLayer(3).setSparsity(0.5).setSeconds(2).build()));
-        assertEquals("layer 3 pruned: sparsity 0.5000, reconstruction error 0.05260, 2.0 s",
-                WatchCommand.layerLine(LayerPruned.newBuilder().setLayer(3).setSparsity(0.5).setReconstructionError(0.0526).setSeconds(2).build()));
+        // the actor pipeline's events carry no reconstruction error (proto3: 0); it used to print "reconstruction error
+        // 0.000"
+        assertEquals(
+                "layer 3 pruned: sparsity 0.5000, 2.0 s",
+                WatchCommand.layerLine(LayerPruned.newBuilder()
+                        .setLayer(3)
+                        .setSparsity(0.5)
+                        .setSeconds(2)
+                        .build()));
+        assertEquals(
+                "layer 3 pruned: sparsity 0.5000, reconstruction error 0.05260, 2.0 s",
+                WatchCommand.layerLine(LayerPruned.newBuilder()
+                        .setLayer(3)
+                        .setSparsity(0.5)
+                        .setReconstructionError(0.0526)
+                        .setSeconds(2)
+                        .build()));
     }
 
     @Test
     void theFinalReportPrintsTheErrorsReportJsonHolds() {
         RunReport report = RunReport.newBuilder()
-                .addLayers(LayerReport.newBuilder().setLayer(0)
-                        .addMatrices(MatrixReport.newBuilder().setName("q_proj").setSparsity(0.5).setReconstructionError(0.01))
-                        .addMatrices(MatrixReport.newBuilder().setName("k_proj").setSparsity(0.5).setReconstructionError(0.03)))
-                .addLayers(LayerReport.newBuilder().setLayer(1)
-                        .addMatrices(MatrixReport.newBuilder().setName("q_proj").setSparsity(0.5).setReconstructionError(0.05)))
+                .addLayers(LayerReport.newBuilder()
+                        .setLayer(0)
+                        .addMatrices(MatrixReport.newBuilder()
+                                .setName("q_proj")
+                                .setSparsity(0.5)
+                                .setReconstructionError(0.01))
+                        .addMatrices(MatrixReport.newBuilder()
+                                .setName("k_proj")
+                                .setSparsity(0.5)
+                                .setReconstructionError(0.03)))
+                .addLayers(LayerReport.newBuilder()
+                        .setLayer(1)
+                        .addMatrices(MatrixReport.newBuilder()
+                                .setName("q_proj")
+                                .setSparsity(0.5)
+                                .setReconstructionError(0.05)))
                 .build();
         StringWriter text = new StringWriter();
         WatchCommand watch = parse(WatchCommand.class, "watch", "job", "--quiet");
-        Integer exit = watch.show(new PrintWriter(text, true), JobEvent.newBuilder()
-                .setSucceeded(JobSucceeded.newBuilder().setOutput("out/w50").setReport(report)).build());
+        Integer exit = watch.show(
+                new PrintWriter(text, true),
+                JobEvent.newBuilder()
+                        .setSucceeded(
+                                JobSucceeded.newBuilder().setOutput("out/w50").setReport(report))
+                        .build());
         assertEquals(0, exit);
-        assertEquals(List.of("layer 0: reconstruction error 0.04000 (sum over 2 matrices)",
-                "layer 1: reconstruction error 0.05000 (sum over 1 matrices)",
-                "mean reconstruction error 0.0300 over 3 matrices",
-                "succeeded: pruned model in out/w50"), text.toString().lines().toList());
+        assertEquals(
+                List.of(
+                        "layer 0: reconstruction error 0.04000 (sum over 2 matrices)",
+                        "layer 1: reconstruction error 0.05000 (sum over 1 matrices)",
+                        "mean reconstruction error 0.0300 over 3 matrices",
+                        "succeeded: pruned model in out/w50"),
+                text.toString().lines().toList());
     }
 
     @Test
     void aReportWithoutMeasuredErrorsPrintsNone() {
-        RunReport structured = RunReport.newBuilder().addLayers(LayerReport.newBuilder().setLayer(0)
-                .addMatrices(MatrixReport.newBuilder().setName("q_proj").setSparsity(0.25))).build();
+        RunReport structured = RunReport.newBuilder()
+                .addLayers(LayerReport.newBuilder()
+                        .setLayer(0)
+                        .addMatrices(MatrixReport.newBuilder().setName("q_proj").setSparsity(0.25)))
+                .build();
         StringWriter text = new StringWriter();
         WatchCommand.printReport(new PrintWriter(text, true), structured);
         assertEquals("", text.toString());

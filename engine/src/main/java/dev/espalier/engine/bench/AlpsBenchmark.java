@@ -37,7 +37,6 @@ public final class AlpsBenchmark {
 
     private AlpsBenchmark() {}
 
-
     /**
      * One measurement (best of the repeats for each part).
      *
@@ -45,8 +44,14 @@ public final class AlpsBenchmark {
      * @param solveSeconds Alps.prune from the raw Gram to the written weight
      * @param solve        the best solve's result (iterations, CG iterations, errors, phase times)
      */
-    public record Result(LinearShape shape, int tokens, double sparsity, String backend, double gramSeconds,
-            double solveSeconds, Alps.Result solve) {
+    public record Result(
+            LinearShape shape,
+            int tokens,
+            double sparsity,
+            String backend,
+            double gramSeconds,
+            double solveSeconds,
+            Alps.Result solve) {
         /** 2·tokens·in². */
         public double gramFlops() {
             return 2.0 * tokens * shape.in() * (double) shape.in();
@@ -82,8 +87,8 @@ public final class AlpsBenchmark {
      * Times the Gram accumulation and the unstructured ALPS solve (official defaults) of one synthetic map at
      * {@code sparsity}, best of {@code repeats} (≥ 1) each.
      */
-    public static Result run(LinearShape shape, double sparsity, int sequences, int sequenceLength, int repeats,
-            TensorOps ops) {
+    public static Result run(
+            LinearShape shape, double sparsity, int sequences, int sequenceLength, int repeats, TensorOps ops) {
         if (repeats < 1 || sequences < 1 || sequenceLength < 1) {
             throw new IllegalArgumentException("AlpsBenchmark: repeats " + repeats + ", sequences " + sequences
                     + ", sequence length " + sequenceLength + "; expected each >= 1");
@@ -112,8 +117,8 @@ public final class AlpsBenchmark {
                 bestGram = Math.min(bestGram, seconds);
                 weight.copyInto(work);
                 long start = System.nanoTime();
-                Alps.Result result = Alps.prune(work, gram, tokens, SparsityPattern.UNSTRUCTURED, sparsity,
-                        Alps.Options.defaults(), ops);
+                Alps.Result result = Alps.prune(
+                        work, gram, tokens, SparsityPattern.UNSTRUCTURED, sparsity, Alps.Options.defaults(), ops);
                 seconds = (System.nanoTime() - start) / 1e9;
                 if (seconds < bestSolve) {
                     bestSolve = seconds;
@@ -132,8 +137,8 @@ public final class AlpsBenchmark {
      * @param gram   (in, in) the raw XᵀX of the layer's calibration inputs
      * @param tokens the tokens summed into {@code gram}
      */
-    public static List<AblationRun> ablation(Tensor weight, Tensor gram, long tokens, SparsityPattern pattern,
-            double sparsity, TensorOps ops) {
+    public static List<AblationRun> ablation(
+            Tensor weight, Tensor gram, long tokens, SparsityPattern pattern, double sparsity, TensorOps ops) {
         List<AblationRun> runs = new ArrayList<>();
         Alps.Options defaults = Alps.Options.defaults();
         double[] fixed = {Double.NaN, 0.3, 3.0};
@@ -143,8 +148,8 @@ public final class AlpsBenchmark {
             for (int i = 0; i < fixed.length; i++) {
                 weight.copyInto(copy);
                 Alps.Options options = Double.isNaN(fixed[i]) ? defaults : defaults.withFixedRho(fixed[i]);
-                runs.add(new AblationRun(labels[i], fixed[i], Alps.prune(copy, gram, tokens, pattern, sparsity,
-                        options, ops)));
+                runs.add(new AblationRun(
+                        labels[i], fixed[i], Alps.prune(copy, gram, tokens, pattern, sparsity, options, ops)));
             }
         }
         return runs;
@@ -161,7 +166,8 @@ public final class AlpsBenchmark {
         int layer = Math.min(2, model.config().numLayers() - 1);
         Tensor weight = LinearModule.UP.weight(model.layer(layer));
         try (GramStatistics gram = DenseInputGram.of(model, layer, LinearModule.UP, calibration, ops)) {
-            List<AblationRun> runs = ablation(weight, gram.gram(), gram.tokens(), SparsityPattern.UNSTRUCTURED, SPARSITY, ops);
+            List<AblationRun> runs =
+                    ablation(weight, gram.gram(), gram.tokens(), SparsityPattern.UNSTRUCTURED, SPARSITY, ops);
             return new LayerAblation(layer, weight.shape(), gram.tokens(), runs);
         }
     }
@@ -170,8 +176,10 @@ public final class AlpsBenchmark {
     public static double solveFlops(LinearShape shape, Alps.Result solve) {
         double in = shape.in();
         double gemm = 2.0 * shape.out() * in * in;
-        int gemms = 2 * solve.iterations() + solve.restarts() + 5 + (solve.cgIterations() > 0
-                ? solve.cgIterations() + 1 : 0);
+        int gemms = 2 * solve.iterations()
+                + solve.restarts()
+                + 5
+                + (solve.cgIterations() > 0 ? solve.cgIterations() + 1 : 0);
         return 14.0 / 3.0 * in * in * in + gemms * gemm;
     }
 

@@ -16,7 +16,8 @@ public final class DenseInputGram {
     private DenseInputGram() {}
 
     /** The Gram of {@code module}'s input in decoder layer {@code layer}; the caller closes it. */
-    public static GramStatistics of(LlamaModel model, int layer, LinearModule module, int[][] calibration, TensorOps ops) {
+    public static GramStatistics of(
+            LlamaModel model, int layer, LinearModule module, int[][] calibration, TensorOps ops) {
         int width = module.weight(model.layer(layer)).cols();
         GramStatistics gram = new GramStatistics(width);
         LayerTap tap = new LayerTap() {

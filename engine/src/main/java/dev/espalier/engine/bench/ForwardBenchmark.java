@@ -7,11 +7,11 @@ import dev.espalier.engine.forward.LlamaForward;
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.prune.KeptUnits;
+import dev.espalier.engine.prune.structured.LayerSurgery;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
-import dev.espalier.engine.prune.KeptUnits;
-import dev.espalier.engine.prune.structured.LayerSurgery;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -98,8 +98,13 @@ public final class ForwardBenchmark {
      * @param denseTokensPerSecond   best of the repetitions
      * @param compactTokensPerSecond best of the repetitions
      */
-    public record StructuredResult(String what, double removed, double paramsRemoved, double flopsRatio,
-                                   double denseTokensPerSecond, double compactTokensPerSecond) {
+    public record StructuredResult(
+            String what,
+            double removed,
+            double paramsRemoved,
+            double flopsRatio,
+            double denseTokensPerSecond,
+            double compactTokensPerSecond) {
         public double speedUp() {
             return compactTokensPerSecond / denseTokensPerSecond;
         }
@@ -117,8 +122,15 @@ public final class ForwardBenchmark {
      * round), so all are measured under the same machine load; after one warm-up round, the best of {@code repeats} rounds is reported. The kept
      * units are drawn at random with {@code seed} (speed does not depend on which units survive).
      */
-    public static List<StructuredResult> structured(String what, LlamaConfig config, List<DecoderLayerWeights> layers,
-                                                    List<Double> removed, TensorOps ops, int tokens, int repeats, long seed) {
+    public static List<StructuredResult> structured(
+            String what,
+            LlamaConfig config,
+            List<DecoderLayerWeights> layers,
+            List<Double> removed,
+            TensorOps ops,
+            int tokens,
+            int repeats,
+            long seed) {
         try (Arena arena = Arena.ofShared()) {
             SplittableRandom random = new SplittableRandom(seed);
             List<LlamaConfig> configs = new ArrayList<>(List.of(config));
@@ -136,7 +148,13 @@ public final class ForwardBenchmark {
             }
             Tensor input = SyntheticModels.random(arena, new SplittableRandom(seed + 1), tokens, config.hiddenSize());
             Tensor hidden = Tensor.allocate(arena, DType.F32, tokens, config.hiddenSize());
-            int kvWidth = Math.max(1, config.layers().stream().mapToInt(LlamaConfig.LayerDims::numKvHeads).max().orElse(1) * config.headDim());
+            int kvWidth = Math.max(
+                    1,
+                    config.layers().stream()
+                                    .mapToInt(LlamaConfig.LayerDims::numKvHeads)
+                                    .max()
+                                    .orElse(1)
+                            * config.headDim());
             Tensor keys = Tensor.allocate(arena, DType.F32, tokens, kvWidth);
             Tensor values = Tensor.allocate(arena, DType.F32, tokens, kvWidth);
             DecoderLayerForward[] forwards = new DecoderLayerForward[configs.size()];
@@ -147,7 +165,8 @@ public final class ForwardBenchmark {
             Arrays.fill(best, Double.MAX_VALUE);
             for (int run = 0; run <= repeats; run++) {
                 for (int i = 0; i < forwards.length; i++) {
-                    int m = (i + run) % forwards.length; // each round starts with another model: no fixed position in the order
+                    int m = (i + run)
+                            % forwards.length; // each round starts with another model: no fixed position in the order
                     input.copyInto(hidden);
                     long start = System.nanoTime();
                     for (int l = 0; l < config.numLayers(); l++) {
@@ -167,8 +186,13 @@ public final class ForwardBenchmark {
             List<StructuredResult> out = new ArrayList<>();
             for (int i = 0; i < removed.size(); i++) {
                 LlamaConfig c = configs.get(i + 1);
-                out.add(new StructuredResult(what, removed.get(i), 1 - prunableParameters(c) / denseParams,
-                        stackFlops(c, tokens) / denseFlops, tokens / best[0], tokens / best[i + 1]));
+                out.add(new StructuredResult(
+                        what,
+                        removed.get(i),
+                        1 - prunableParameters(c) / denseParams,
+                        stackFlops(c, tokens) / denseFlops,
+                        tokens / best[0],
+                        tokens / best[i + 1]));
             }
             return out;
         }
@@ -187,7 +211,8 @@ public final class ForwardBenchmark {
                 heads[i * perGroup + j] = groups[i] * perGroup + j;
             }
         }
-        return new KeptUnits(heads, randomSubset(random, dense.intermediateSize(), (int) Math.round((1 - removed) * dense.intermediateSize())));
+        return new KeptUnits(heads, randomSubset(random, dense.intermediateSize(), (int)
+                Math.round((1 - removed) * dense.intermediateSize())));
     }
 
     /** Parameters of the q, k, v, o, gate, up and down projections of every layer. */

@@ -1,17 +1,17 @@
 package dev.espalier.engine.bench;
 
 import dev.espalier.engine.data.CalibrationSampler;
+import dev.espalier.engine.job.PolicyGradientMethod;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.prune.policy.PolicyGradientConfig;
 import dev.espalier.engine.prune.policy.PolicyGradientPruner;
 import dev.espalier.engine.prune.policy.PolicyState;
 import dev.espalier.engine.prune.policy.UnitLayout;
 import dev.espalier.engine.runtime.DeviceSpec;
-import dev.espalier.engine.runtime.PolicyLearner;
-import dev.espalier.engine.job.PolicyGradientMethod;
 import dev.espalier.engine.runtime.Devices;
 import dev.espalier.engine.runtime.FaultInjector;
 import dev.espalier.engine.runtime.ModelRef;
+import dev.espalier.engine.runtime.PolicyLearner;
 import dev.espalier.engine.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -38,17 +38,24 @@ public final class PolicyRolloutBenchmark {
         int[][] calibration = CalibrationSampler.sample(tokenizer.encode(text, true), 32, 128, 0, tokenizer.bosId());
         int[][][] batches = new int[8][][];
         for (int b = 0; b < batches.length; b++) {
-            batches[b] = java.util.Arrays.copyOfRange(calibration, 4 * b, 4 * b + 4);
+            batches[b] = Arrays.copyOfRange(calibration, 4 * b, 4 * b + 4);
         }
         return batches;
     }
 
     /** Runs every (devices, window) pair {@code repeats} times after one untimed warm-up run; reports the fastest. */
-    public static List<Row> run(LlamaModel model, int[][][] batches, int[] deviceCounts, int[] windows, long steps, int repeats)
+    public static List<Row> run(
+            LlamaModel model, int[][][] batches, int[] deviceCounts, int[] windows, long steps, int repeats)
             throws Exception {
         PolicyGradientConfig config = PolicyGradientConfig.official(steps, 0.7, 0.05);
         PolicyState start = PolicyState.uniform(UnitLayout.of(model.config(), false), 0, 0.7, 0.7, 1.0);
-        once(model, batches, config, start, new DeviceSpec(1, Runtime.getRuntime().availableProcessors()), 2); // warm-up (JIT)
+        once(
+                model,
+                batches,
+                config,
+                start,
+                new DeviceSpec(1, Runtime.getRuntime().availableProcessors()),
+                2); // warm-up (JIT)
         List<Row> rows = new ArrayList<>();
         for (int devices : deviceCounts) {
             for (int window : windows) {
@@ -56,23 +63,53 @@ public final class PolicyRolloutBenchmark {
                 PolicyState end = null;
                 for (int r = 0; r < repeats; r++) {
                     long t0 = System.nanoTime(); // includes the actor system's start, some 10 ms
-                    end = once(model, batches, config, start, new DeviceSpec(devices, Math.max(1, Runtime.getRuntime().availableProcessors() / devices)), window);
+                    end = once(
+                            model,
+                            batches,
+                            config,
+                            start,
+                            new DeviceSpec(
+                                    devices, Math.max(1, Runtime.getRuntime().availableProcessors() / devices)),
+                            window);
                     seconds = Math.min(seconds, (System.nanoTime() - t0) / 1e9);
                 }
-                rows.add(new Row(devices, window, steps * config.rollouts(), steps * config.rollouts() * batches[0].length, seconds,
+                rows.add(new Row(
+                        devices,
+                        window,
+                        steps * config.rollouts(),
+                        steps * config.rollouts() * batches[0].length,
+                        seconds,
                         Arrays.hashCode(end.toBytes())));
             }
         }
         return rows;
     }
 
-    private static PolicyState once(LlamaModel model, int[][][] batches, PolicyGradientConfig config, PolicyState start, DeviceSpec devices,
-            int window) throws Exception {
+    private static PolicyState once(
+            LlamaModel model,
+            int[][][] batches,
+            PolicyGradientConfig config,
+            PolicyState start,
+            DeviceSpec devices,
+            int window)
+            throws Exception {
         try (Devices workers = Devices.start(devices)) {
             ModelRef ref = workers.models().register("bench", model);
-            try (Devices.JobDevices session = workers.open("bench", devices, ref, batches[0][0].length, null, FaultInjector.NONE)) {
-                return PolicyGradientMethod.learn(workers, session, model.config(), new PolicyGradientPruner(config, start), batches, window, 0, null,
-                        null, null, List.of()).state();
+            try (Devices.JobDevices session =
+                    workers.open("bench", devices, ref, batches[0][0].length, null, FaultInjector.NONE)) {
+                return PolicyGradientMethod.learn(
+                                workers,
+                                session,
+                                model.config(),
+                                new PolicyGradientPruner(config, start),
+                                batches,
+                                window,
+                                0,
+                                null,
+                                null,
+                                null,
+                                List.of())
+                        .state();
             }
         }
     }

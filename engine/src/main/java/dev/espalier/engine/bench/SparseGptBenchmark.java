@@ -36,11 +36,10 @@ public final class SparseGptBenchmark {
     public static final int TOKENS = 16 * 2048;
     /** Rows of x per {@link GramStatistics#add} call: one sequence. */
     public static final int CHUNK_ROWS = 2048;
+
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     private SparseGptBenchmark() {}
-
-
 
     /** One timed phase: best wall time over the repeats and the FLOPs counted for it (see the class comment). */
     public record Result(String what, LinearShape shape, long tokens, double seconds, double flops) {
@@ -60,8 +59,9 @@ public final class SparseGptBenchmark {
     /** Times Gram accumulation, the SparseGPT solve at 50 % and its factorisation on one synthetic layer. */
     public static LayerResult layer(LinearShape shape, int tokens, int chunkRows, TensorOps ops, int repeats) {
         if (repeats < 1 || tokens < 1 || chunkRows < 1) {
-            throw new IllegalArgumentException("SparseGptBenchmark: repeats, tokens and chunkRows must be positive, got "
-                    + repeats + ", " + tokens + ", " + chunkRows);
+            throw new IllegalArgumentException(
+                    "SparseGptBenchmark: repeats, tokens and chunkRows must be positive, got " + repeats + ", " + tokens
+                            + ", " + chunkRows);
         }
         int in = shape.in();
         try (Arena arena = Arena.ofShared()) {
@@ -109,8 +109,8 @@ public final class SparseGptBenchmark {
         return nanos / 1e9;
     }
 
-    private static LayerResult solve(LinearShape shape, GramStatistics stats, TensorOps ops, int repeats, Arena arena,
-            Result gram) {
+    private static LayerResult solve(
+            LinearShape shape, GramStatistics stats, TensorOps ops, int repeats, Arena arena, Result gram) {
         int in = shape.in();
         int out = shape.out();
         Tensor original = SyntheticModels.random(arena, new SplittableRandom(23), out, in); // (out, in) dense W
@@ -121,14 +121,24 @@ public final class SparseGptBenchmark {
         for (int run = 0; run <= repeats; run++) {
             original.copyInto(weight);
             long start = System.nanoTime();
-            LinearPruner.PruneOutcome outcome = SparseGpt.prune(weight, stats.gram(), stats.tokens(),
-                    SparsityPattern.UNSTRUCTURED, 0.5, SparseGpt.Options.defaults(), ops);
+            LinearPruner.PruneOutcome outcome = SparseGpt.prune(
+                    weight,
+                    stats.gram(),
+                    stats.tokens(),
+                    SparsityPattern.UNSTRUCTURED,
+                    0.5,
+                    SparseGpt.Options.defaults(),
+                    ops);
             double seconds = (System.nanoTime() - start) / 1e9;
             zeros = outcome.zeros();
             try (Arena factorArena = Arena.ofConfined()) {
                 long factorStart = System.nanoTime();
-                SparseGpt.inverseFactor(stats.gram(), stats.tokens(), SparseGpt.Options.defaults().percDamp(),
-                        factorArena, ops);
+                SparseGpt.inverseFactor(
+                        stats.gram(),
+                        stats.tokens(),
+                        SparseGpt.Options.defaults().percDamp(),
+                        factorArena,
+                        ops);
                 double factor = (System.nanoTime() - factorStart) / 1e9;
                 if (run > 0) {
                     solveSeconds = Math.min(solveSeconds, seconds);
@@ -139,7 +149,8 @@ public final class SparseGptBenchmark {
         double n = in;
         double factorFlops = 2.0 / 3.0 * n * n * n;
         double sweepFlops = (double) out * n * (n - 1);
-        return new LayerResult(gram,
+        return new LayerResult(
+                gram,
                 new Result("solve", shape, stats.tokens(), solveSeconds, factorFlops + sweepFlops),
                 new Result("factorisation", shape, stats.tokens(), factorSeconds, factorFlops),
                 new Result("sweep", shape, stats.tokens(), Math.max(1e-9, solveSeconds - factorSeconds), sweepFlops),

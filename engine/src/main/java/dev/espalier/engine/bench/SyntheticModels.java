@@ -23,13 +23,30 @@ public final class SyntheticModels {
         return config(4096, 32, 32, 11008, 32000, 4096, layers);
     }
 
-    public static LlamaConfig config(int hidden, int heads, int kvHeads, int intermediate, int vocab, int context, int layers) {
+    public static LlamaConfig config(
+            int hidden, int heads, int kvHeads, int intermediate, int vocab, int context, int layers) {
         List<LlamaConfig.LayerDims> dims = new ArrayList<>();
         for (int l = 0; l < layers; l++) {
             dims.add(new LlamaConfig.LayerDims(heads, kvHeads, intermediate));
         }
-        return new LlamaConfig("llama", hidden, vocab, hidden / heads, dims, context, 1e-5f, 10000.0, null, false,
-                false, false, false, 0, 1, 2, DType.F32);
+        return new LlamaConfig(
+                "llama",
+                hidden,
+                vocab,
+                hidden / heads,
+                dims,
+                context,
+                1e-5f,
+                10000.0,
+                null,
+                false,
+                false,
+                false,
+                false,
+                0,
+                1,
+                2,
+                DType.F32);
     }
 
     /** A whole model with {@code config}'s shapes and seeded random weights (untied output head), owned by {@code arena}. */
@@ -39,9 +56,14 @@ public final class SyntheticModels {
         for (int l = 0; l < config.numLayers(); l++) {
             layers.add(layer(arena, config, l, seed));
         }
-        return new LlamaModel(config, random(arena, random, config.vocabSize(), config.hiddenSize()), layers,
-                ones(arena, config.hiddenSize()), random(arena, random, config.vocabSize(), config.hiddenSize()),
-                Path.of("synthetic"), arena);
+        return new LlamaModel(
+                config,
+                random(arena, random, config.vocabSize(), config.hiddenSize()),
+                layers,
+                ones(arena, config.hiddenSize()),
+                random(arena, random, config.vocabSize(), config.hiddenSize()),
+                Path.of("synthetic"),
+                arena);
     }
 
     /** Every decoder layer of {@code config} with seeded random weights ({@link #layer}), without embedding or head. */
@@ -61,9 +83,23 @@ public final class SyntheticModels {
         int q = d.numHeads() * config.headDim();
         int kv = d.numKvHeads() * config.headDim();
         int f = d.intermediateSize();
-        return new DecoderLayerWeights(ones(arena, h), random(arena, random, q, h), random(arena, random, kv, h),
-                random(arena, random, kv, h), random(arena, random, h, q), null, null, null, null, ones(arena, h),
-                random(arena, random, f, h), random(arena, random, f, h), random(arena, random, h, f), null, null, null);
+        return new DecoderLayerWeights(
+                ones(arena, h),
+                random(arena, random, q, h),
+                random(arena, random, kv, h),
+                random(arena, random, kv, h),
+                random(arena, random, h, q),
+                null,
+                null,
+                null,
+                null,
+                ones(arena, h),
+                random(arena, random, f, h),
+                random(arena, random, f, h),
+                random(arena, random, h, f),
+                null,
+                null,
+                null);
     }
 
     /** A (rows, cols) F32 tensor uniform in ±1/sqrt(cols). */

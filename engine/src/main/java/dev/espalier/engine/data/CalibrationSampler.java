@@ -13,10 +13,12 @@ public final class CalibrationSampler {
     /** @param stream [BOS] + encode(text); needs at least seqlen tokens */
     public static int[][] sample(int[] stream, int samples, int seqlen, long seed, int bosId) {
         if (samples < 1 || seqlen < 2) {
-            throw new IllegalArgumentException("calibration needs at least 1 sample of at least 2 tokens, got " + samples + " × " + seqlen);
+            throw new IllegalArgumentException(
+                    "calibration needs at least 1 sample of at least 2 tokens, got " + samples + " × " + seqlen);
         }
         if (stream.length < seqlen) {
-            throw new IllegalArgumentException("calibration text has " + stream.length + " tokens, fewer than one sequence of " + seqlen);
+            throw new IllegalArgumentException(
+                    "calibration text has " + stream.length + " tokens, fewer than one sequence of " + seqlen);
         }
         SplittableRandom random = new SplittableRandom(seed);
         int[][] out = new int[samples][];

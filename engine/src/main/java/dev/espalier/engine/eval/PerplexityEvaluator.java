@@ -13,8 +13,14 @@ public final class PerplexityEvaluator {
      * @param maxTokens use only the first maxTokens tokens of the stream (≤ 0: all)
      * @param masks     structural masks per layer, or null
      */
-    public static PerplexityResult evaluate(LlamaForward forward, String dataset, int[] stream, PerplexityProtocol protocol,
-                                            int maxTokens, LayerMask[] masks, ProgressListener progress) {
+    public static PerplexityResult evaluate(
+            LlamaForward forward,
+            String dataset,
+            int[] stream,
+            PerplexityProtocol protocol,
+            int maxTokens,
+            LayerMask[] masks,
+            ProgressListener progress) {
         int used = maxTokens > 0 ? Math.min(maxTokens, stream.length) : stream.length;
         int window = Math.min(protocol.window(forward.model().config()), forward.maxTokens());
         int fullWindows = used / window;

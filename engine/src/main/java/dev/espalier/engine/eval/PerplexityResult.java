@@ -10,8 +10,8 @@ import java.util.Locale;
  * @param tokensScored tokens whose NLL was averaged
  * @param meanNll      mean negative log-likelihood, natural log
  */
-public record PerplexityResult(String dataset, PerplexityProtocol protocol, int window, long tokensUsed, long tokensScored,
-                               double meanNll) {
+public record PerplexityResult(
+        String dataset, PerplexityProtocol protocol, int window, long tokensUsed, long tokensScored, double meanNll) {
 
     public double perplexity() {
         return Math.exp(meanNll);
@@ -19,7 +19,12 @@ public record PerplexityResult(String dataset, PerplexityProtocol protocol, int 
 
     /** The machine-readable line, e.g. {@code ppl=4.0677 nll=1.403074 tokens=20440 protocol=stream}. */
     public String summaryLine() {
-        return String.format(Locale.ROOT, "ppl=%.4f nll=%.6f tokens=%d protocol=%s", perplexity(), meanNll, tokensScored,
+        return String.format(
+                Locale.ROOT,
+                "ppl=%.4f nll=%.6f tokens=%d protocol=%s",
+                perplexity(),
+                meanNll,
+                tokensScored,
                 protocol.label());
     }
 }

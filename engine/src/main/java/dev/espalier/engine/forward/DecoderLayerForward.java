@@ -25,7 +25,8 @@ public final class DecoderLayerForward {
         this.config = config;
         this.ops = ops;
         this.ws = new LayerWorkspace(arena, config, maxTokens, maxContext);
-        this.inverseFrequencies = Tensor.ofFloats(arena, RopeFrequencies.inverseFrequencies(config), config.headDim() / 2);
+        this.inverseFrequencies =
+                Tensor.ofFloats(arena, RopeFrequencies.inverseFrequencies(config), config.headDim() / 2);
     }
 
     public int maxTokens() {
@@ -39,15 +40,24 @@ public final class DecoderLayerForward {
      * those of {@code w} (at most the config's widest layer).
      * Modifies {@code hidden}, {@code keys}, {@code values}.
      */
-    public void apply(int layer, DecoderLayerWeights w, LayerMask mask, LayerTap tap,
-                      Tensor hidden, int startPosition, Tensor keys, Tensor values) {
+    public void apply(
+            int layer,
+            DecoderLayerWeights w,
+            LayerMask mask,
+            LayerTap tap,
+            Tensor hidden,
+            int startPosition,
+            Tensor keys,
+            Tensor values) {
         int n = hidden.rows();
         int total = startPosition + n;
         if (n > ws.maxTokens || total > ws.maxContext || total > keys.rows()) {
-            throw new IllegalArgumentException("block of " + n + " tokens at position " + startPosition
-                    + " exceeds the workspace (" + ws.maxTokens + " tokens, context " + Math.min(ws.maxContext, keys.rows()) + ")");
+            throw new IllegalArgumentException(
+                    "block of " + n + " tokens at position " + startPosition + " exceeds the workspace (" + ws.maxTokens
+                            + " tokens, context " + Math.min(ws.maxContext, keys.rows()) + ")");
         }
-        LlamaConfig.LayerDims dims = LlamaConfig.LayerDims.of(w, config.headDim()); // a layer being pruned may be narrower than the config's
+        LlamaConfig.LayerDims dims =
+                LlamaConfig.LayerDims.of(w, config.headDim()); // a layer being pruned may be narrower than the config's
         int kvWidth = dims.numKvHeads() * config.headDim();
         if (keys.cols() > kvWidth) { // a cache sized for a wider layer
             keys = keys.columnSlice(0, kvWidth);
@@ -89,8 +99,16 @@ public final class DecoderLayerForward {
     }
 
     /** Multi-head causal attention of the block; returns the concatenated head outputs (n, heads * headDim). */
-    private Tensor attention(int layer, LlamaConfig.LayerDims dims, DecoderLayerWeights w, LayerMask mask, LayerTap tap,
-                             Tensor x, int startPosition, Tensor keys, Tensor values) {
+    private Tensor attention(
+            int layer,
+            LlamaConfig.LayerDims dims,
+            DecoderLayerWeights w,
+            LayerMask mask,
+            LayerTap tap,
+            Tensor x,
+            int startPosition,
+            Tensor keys,
+            Tensor values) {
         int n = x.rows();
         int total = startPosition + n;
         int headDim = config.headDim();
@@ -122,8 +140,14 @@ public final class DecoderLayerForward {
                 out.zero();
                 continue;
             }
-            ops.gemm(false, true, 1f, q.columnSlice(h * headDim, (h + 1) * headDim),
-                    cachedKeys.columnSlice(g * headDim, (g + 1) * headDim), 0f, scores);
+            ops.gemm(
+                    false,
+                    true,
+                    1f,
+                    q.columnSlice(h * headDim, (h + 1) * headDim),
+                    cachedKeys.columnSlice(g * headDim, (g + 1) * headDim),
+                    0f,
+                    scores);
             ops.causalSoftmax(scores, startPosition, scale);
             if (wantsProbabilities) {
                 tap.attentionProbabilities(layer, h, scores);

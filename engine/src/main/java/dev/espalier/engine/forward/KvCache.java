@@ -56,7 +56,8 @@ public final class KvCache {
 
     void advance(int positions) {
         if (length + positions > capacity) {
-            throw new IllegalStateException("KV cache of " + capacity + " positions cannot take " + (length + positions));
+            throw new IllegalStateException(
+                    "KV cache of " + capacity + " positions cannot take " + (length + positions));
         }
         length += positions;
     }

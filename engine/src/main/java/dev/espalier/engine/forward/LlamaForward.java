@@ -55,7 +55,8 @@ public final class LlamaForward implements AutoCloseable {
     /** A cache for one sequence of up to {@code capacity} positions, owned by this forward's arena. */
     public KvCache newCache(int capacity) {
         if (capacity > maxContext) {
-            throw new IllegalArgumentException("cache of " + capacity + " positions exceeds the context of " + maxContext);
+            throw new IllegalArgumentException(
+                    "cache of " + capacity + " positions exceeds the context of " + maxContext);
         }
         return new KvCache(arena, model.config(), capacity);
     }

@@ -21,8 +21,15 @@ public final class SelfCalibration {
      * BOS; when the model ends a text (BOS or EOS) a BOS is written and it goes on with a new one. Sequence i samples
      * with seed {@code seed · 1_000_003 + i}, so each is reproducible on its own.
      */
-    public static int[][] generate(LlamaModel model, TensorOps ops, int samples, int seqlen, long seed, int bos, int eos,
-                                   ProgressListener progress) {
+    public static int[][] generate(
+            LlamaModel model,
+            TensorOps ops,
+            int samples,
+            int seqlen,
+            long seed,
+            int bos,
+            int eos,
+            ProgressListener progress) {
         int[][] out = new int[samples][seqlen];
         try (LlamaForward forward = new LlamaForward(model, ops, 1, seqlen)) {
             for (int i = 0; i < samples; i++) {

@@ -58,7 +58,8 @@ public final class AtomicFiles {
         try {
             ensureDirectory(dir);
             try {
-                try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                try (FileChannel channel =
+                        FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                     writer.write(channel);
                     channel.force(true);
                 }

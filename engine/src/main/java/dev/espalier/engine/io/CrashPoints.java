@@ -44,7 +44,12 @@ public final class CrashPoints {
     private static void terminateSelf(int signals) {
         try {
             for (int i = 0; i < signals; i++) {
-                new ProcessBuilder("kill", "-TERM", Long.toString(ProcessHandle.current().pid())).start().waitFor();
+                new ProcessBuilder(
+                                "kill",
+                                "-TERM",
+                                Long.toString(ProcessHandle.current().pid()))
+                        .start()
+                        .waitFor();
                 Thread.sleep(300); // lets the handler run before the job goes on
             }
         } catch (Exception e) {
@@ -54,7 +59,10 @@ public final class CrashPoints {
 
     private static void killSelf() {
         try {
-            new ProcessBuilder("kill", "-9", Long.toString(ProcessHandle.current().pid())).start().waitFor();
+            new ProcessBuilder(
+                            "kill", "-9", Long.toString(ProcessHandle.current().pid()))
+                    .start()
+                    .waitFor();
             Thread.sleep(10_000);
         } catch (Exception e) {
             // fall through to halt

@@ -30,6 +30,7 @@ import java.util.stream.Stream;
 public final class OutputFolder {
     /** The marker file of an Espalier output. */
     public static final String MARKER = "espalier.json";
+
     private static final String STAGING_MARK = ".espalier-staging";
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
@@ -54,19 +55,24 @@ public final class OutputFolder {
             return;
         }
         if (Files.isSymbolicLink(path) || !Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
-            throw new OutputConflictException(path + " already exists and is " + (Files.isSymbolicLink(path) ? "a link" : "a file")
-                    + "; Espalier never replaces what it did not write: choose a new --out path");
+            throw new OutputConflictException(
+                    path + " already exists and is " + (Files.isSymbolicLink(path) ? "a link" : "a file")
+                            + "; Espalier never replaces what it did not write: choose a new --out path");
         }
-        Marker marker = marker(path).orElseThrow(() -> new OutputConflictException(path + " already exists and is not an Espalier"
-                + " output (no " + MARKER + "); Espalier never replaces what it did not write: choose a new --out path or move it away"));
+        Marker marker = marker(path)
+                .orElseThrow(
+                        () -> new OutputConflictException(
+                                path + " already exists and is not an Espalier" + " output (no " + MARKER
+                                        + "); Espalier never replaces what it did not write: choose a new --out path or move it away"));
         if (!marker.jobId().equals(jobId) && !overwrite) {
             throw new OutputConflictException(path + " already holds the output of job " + marker.jobId()
                     + "; pass --overwrite to replace it, or choose a new --out path");
         }
         List<String> foreign = foreignFiles(path, marker);
         if (!foreign.isEmpty()) {
-            throw new OutputConflictException(path + " holds files Espalier did not write (" + String.join(", ", foreign.subList(0,
-                    Math.min(5, foreign.size()))) + (foreign.size() > 5 ? ", …" : "") + "); move them away first: Espalier replaces"
+            throw new OutputConflictException(path + " holds files Espalier did not write ("
+                    + String.join(", ", foreign.subList(0, Math.min(5, foreign.size())))
+                    + (foreign.size() > 5 ? ", …" : "") + "); move them away first: Espalier replaces"
                     + " only its own files");
         }
     }
@@ -80,8 +86,11 @@ public final class OutputFolder {
         try {
             JsonNode json = JSON.readTree(file.toFile());
             JsonNode files = json == null ? null : json.get("files");
-            if (json == null || !"espalier".equals(json.path("written_by").asText()) || !json.path("job_id").isTextual()
-                    || files == null || !files.isArray()) {
+            if (json == null
+                    || !"espalier".equals(json.path("written_by").asText())
+                    || !json.path("job_id").isTextual()
+                    || files == null
+                    || !files.isArray()) {
                 return Optional.empty();
             }
             List<String> names = new ArrayList<>();
@@ -103,7 +112,9 @@ public final class OutputFolder {
             clearOwn(staging);
             clearOwn(sibling(out, ".replaced"));
             Files.createDirectory(staging);
-            Files.writeString(staging.resolve(STAGING_MARK), "staging folder of an Espalier export to " + out.toAbsolutePath() + "\n");
+            Files.writeString(
+                    staging.resolve(STAGING_MARK),
+                    "staging folder of an Espalier export to " + out.toAbsolutePath() + "\n");
             return staging;
         } catch (IOException e) {
             throw new UncheckedIOException(staging + ": cannot be prepared (" + e.getMessage() + ")", e);
@@ -120,7 +131,8 @@ public final class OutputFolder {
         checkReplaceable(path, jobId, overwrite);
         try {
             Files.deleteIfExists(staging.resolve(STAGING_MARK));
-            AtomicFiles.write(staging.resolve(MARKER), markerJson(jobId, filesOf(staging)).getBytes(StandardCharsets.UTF_8));
+            AtomicFiles.write(
+                    staging.resolve(MARKER), markerJson(jobId, filesOf(staging)).getBytes(StandardCharsets.UTF_8));
             Path aside = sibling(path, ".replaced");
             boolean replacing = Files.exists(path, LinkOption.NOFOLLOW_LINKS);
             if (replacing) {
@@ -157,9 +169,12 @@ public final class OutputFolder {
     private static List<String> filesOf(Path folder) {
         try (Stream<Path> walk = Files.walk(folder)) {
             return walk.filter(p -> !Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))
-                    .map(p -> folder.relativize(p).toString().replace('\\', '/')).sorted().toList();
+                    .map(p -> folder.relativize(p).toString().replace('\\', '/'))
+                    .sorted()
+                    .toList();
         } catch (IOException | UncheckedIOException e) {
-            throw new UncheckedIOException(folder + ": cannot be listed (" + e.getMessage() + ")",
+            throw new UncheckedIOException(
+                    folder + ": cannot be listed (" + e.getMessage() + ")",
                     e instanceof IOException io ? io : ((UncheckedIOException) e).getCause());
         }
     }
@@ -170,11 +185,13 @@ public final class OutputFolder {
             return;
         }
         boolean ours = Files.isDirectory(folder, LinkOption.NOFOLLOW_LINKS)
-                && (Files.isRegularFile(folder.resolve(STAGING_MARK), LinkOption.NOFOLLOW_LINKS) || marker(folder).isPresent()
-                || isEmpty(folder));
+                && (Files.isRegularFile(folder.resolve(STAGING_MARK), LinkOption.NOFOLLOW_LINKS)
+                        || marker(folder).isPresent()
+                        || isEmpty(folder));
         if (!ours) {
-            throw new OutputConflictException(folder + " exists and was not made by Espalier; Espalier uses this name while"
-                    + " exporting: move it away");
+            throw new OutputConflictException(
+                    folder + " exists and was not made by Espalier; Espalier uses this name while"
+                            + " exporting: move it away");
         }
         AtomicFiles.deleteRecursively(folder);
     }

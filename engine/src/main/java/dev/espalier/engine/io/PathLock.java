@@ -40,24 +40,28 @@ public final class PathLock implements AutoCloseable {
         FileChannel channel = null;
         try {
             AtomicFiles.ensureDirectory(file.getParent());
-            channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            channel = FileChannel.open(
+                    file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
             FileLock lock;
             try {
                 lock = channel.tryLock();
             } catch (OverlappingFileLockException e) {
-                throw new PathInUseException(what + " is in use by another job of this process (lock file " + file + ")");
+                throw new PathInUseException(
+                        what + " is in use by another job of this process (lock file " + file + ")");
             }
             if (lock == null) {
                 throw new PathInUseException(what + " is in use by process " + holder(channel) + " (lock file " + file
                         + "); wait for it to finish or stop it");
             }
             String previous = holder(channel);
-            if (!previous.isEmpty() && !previous.equals(String.valueOf(ProcessHandle.current().pid()))) {
+            if (!previous.isEmpty()
+                    && !previous.equals(String.valueOf(ProcessHandle.current().pid()))) {
                 LOG.info("{}: taking over the stale lock of process {} (no longer holds it)", what, previous);
             }
             channel.truncate(0);
-            AtomicFiles.writeFully(channel.position(0), ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
-                    .getBytes(StandardCharsets.US_ASCII)));
+            AtomicFiles.writeFully(
+                    channel.position(0),
+                    ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)));
             channel.force(true);
             return new PathLock(file, channel, lock);
         } catch (IOException e) {

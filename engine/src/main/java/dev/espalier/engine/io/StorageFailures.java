@@ -10,8 +10,8 @@ import java.util.List;
  * and says what to fix; the run resumes once it is fixed.
  */
 public final class StorageFailures {
-    private static final List<String> LASTING = List.of("No space left on device", "Disk quota exceeded", "Read-only file system",
-            "Permission denied");
+    private static final List<String> LASTING =
+            List.of("No space left on device", "Disk quota exceeded", "Read-only file system", "Permission denied");
 
     private StorageFailures() {}
 

@@ -24,8 +24,14 @@ public final class EvalProtocols {
     }
 
     public static dev.espalier.protocol.v1.PerplexityResult toProto(PerplexityResult r) {
-        return dev.espalier.protocol.v1.PerplexityResult.newBuilder().setDataset(r.dataset()).setProtocol(toProto(r.protocol()))
-                .setTokensUsed(r.tokensUsed()).setTokensScored(r.tokensScored()).setMeanNll(r.meanNll())
-                .setPerplexity(r.perplexity()).setWindow(r.window()).build();
+        return dev.espalier.protocol.v1.PerplexityResult.newBuilder()
+                .setDataset(r.dataset())
+                .setProtocol(toProto(r.protocol()))
+                .setTokensUsed(r.tokensUsed())
+                .setTokensScored(r.tokensScored())
+                .setMeanNll(r.meanNll())
+                .setPerplexity(r.perplexity())
+                .setWindow(r.window())
+                .build();
     }
 }

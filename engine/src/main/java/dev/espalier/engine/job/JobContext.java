@@ -15,6 +15,16 @@ import org.apache.pekko.actor.typed.ActorRef;
  * @param pipelineEvents where a {@link PruneSupervisor} of this job reports (written to {@code events} off the actors)
  * @param scoringCalibration sequences of a scoring pass (random token ids in the data-free mode, else the calibration)
  */
-public record JobContext(JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel, Devices devices,
-                         Devices.JobDevices jobDevices, LlamaModel model, ModelRef modelRef, int[][] calibration, int[][] scoringCalibration,
-                         int seqlen, ActorRef<PruneSupervisor.Event> pipelineEvents) {}
+public record JobContext(
+        JobSpec spec,
+        RunDirectory run,
+        EventSink events,
+        CancellationToken cancel,
+        Devices devices,
+        Devices.JobDevices jobDevices,
+        LlamaModel model,
+        ModelRef modelRef,
+        int[][] calibration,
+        int[][] scoringCalibration,
+        int seqlen,
+        ActorRef<PruneSupervisor.Event> pipelineEvents) {}

@@ -23,11 +23,20 @@ public final class JobExecutors {
     public static JobExecutors standard(Devices devices) {
         Map<PruneMethod, JobExecutor> all = new EnumMap<>(PruneMethod.class);
         PruneJob pipeline = new PruneJob(devices, step(PruneMethod.PRUNE_METHOD_WANDA));
-        for (PruneMethod m : new PruneMethod[] {PruneMethod.PRUNE_METHOD_MAGNITUDE, PruneMethod.PRUNE_METHOD_WANDA, PruneMethod.PRUNE_METHOD_SPARSEGPT,
-                PruneMethod.PRUNE_METHOD_ALPS, PruneMethod.PRUNE_METHOD_WANDA_SP, PruneMethod.PRUNE_METHOD_FLAP, PruneMethod.PRUNE_METHOD_GOA}) {
+        for (PruneMethod m : new PruneMethod[] {
+            PruneMethod.PRUNE_METHOD_MAGNITUDE,
+            PruneMethod.PRUNE_METHOD_WANDA,
+            PruneMethod.PRUNE_METHOD_SPARSEGPT,
+            PruneMethod.PRUNE_METHOD_ALPS,
+            PruneMethod.PRUNE_METHOD_WANDA_SP,
+            PruneMethod.PRUNE_METHOD_FLAP,
+            PruneMethod.PRUNE_METHOD_GOA
+        }) {
             all.put(m, pipeline);
         }
-        all.put(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT, new PruneJob(devices, step(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT)));
+        all.put(
+                PruneMethod.PRUNE_METHOD_POLICY_GRADIENT,
+                new PruneJob(devices, step(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT)));
         return new JobExecutors(all);
     }
 
@@ -43,7 +52,9 @@ public final class JobExecutors {
 
     /** The method step of {@code method}'s family. */
     static MethodStep step(PruneMethod method) {
-        return method == PruneMethod.PRUNE_METHOD_POLICY_GRADIENT ? new PolicyGradientMethod() : new LayerPipelineMethod();
+        return method == PruneMethod.PRUNE_METHOD_POLICY_GRADIENT
+                ? new PolicyGradientMethod()
+                : new LayerPipelineMethod();
     }
 
     /** Whether a job with {@code method} can run here. */

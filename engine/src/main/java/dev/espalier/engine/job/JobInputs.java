@@ -17,18 +17,24 @@ final class JobInputs {
 
     /** The spec's tokenizer, or the one found next to the model. */
     static Tokenizer tokenizer(JobSpec spec) {
-        return spec.getTokenizer().isEmpty() ? TokenizerLoader.forModel(Path.of(spec.getModel())) : TokenizerLoader.load(Path.of(spec.getTokenizer()));
+        return spec.getTokenizer().isEmpty()
+                ? TokenizerLoader.forModel(Path.of(spec.getModel()))
+                : TokenizerLoader.load(Path.of(spec.getTokenizer()));
     }
 
     /** The tokenizer files to copy next to the exported model (source → name), so that it loads on its own. */
     static Map<Path, String> tokenizerFiles(JobSpec spec) {
-        return TokenizerLoader.exportFiles(spec.getTokenizer().isEmpty() ? TokenizerLoader.locate(Path.of(spec.getModel()))
-                : Path.of(spec.getTokenizer()));
+        return TokenizerLoader.exportFiles(
+                spec.getTokenizer().isEmpty()
+                        ? TokenizerLoader.locate(Path.of(spec.getModel()))
+                        : Path.of(spec.getTokenizer()));
     }
 
     /** Tokens per calibration sequence: the spec's, or the model's context capped at {@code cap}. */
     static int seqlen(JobSpec spec, LlamaConfig config, int cap) {
-        return spec.getCalibrationSeqlen() > 0 ? spec.getCalibrationSeqlen() : Math.min(config.maxPositionEmbeddings(), cap);
+        return spec.getCalibrationSeqlen() > 0
+                ? spec.getCalibrationSeqlen()
+                : Math.min(config.maxPositionEmbeddings(), cap);
     }
 
     /** Whether the spec asks for data-free calibration on text the model writes. */
@@ -38,7 +44,11 @@ final class JobInputs {
 
     /** The spec's calibration sequences drawn from its calibration text (seeded). */
     static int[][] sampleCalibration(JobSpec spec, Tokenizer tokenizer, int seqlen) {
-        return CalibrationSampler.sample(stream(spec.getCalibration(), tokenizer), spec.getCalibrationSamples(), seqlen, spec.getSeed(),
+        return CalibrationSampler.sample(
+                stream(spec.getCalibration(), tokenizer),
+                spec.getCalibrationSamples(),
+                seqlen,
+                spec.getSeed(),
                 tokenizer.bosId());
     }
 

@@ -1,10 +1,12 @@
 package dev.espalier.engine.job;
 
 import dev.espalier.engine.prune.methods.PruneMethods;
-import dev.espalier.protocol.v1.AlpsSettings;
 import dev.espalier.engine.runtime.DeviceSpec;
+import dev.espalier.protocol.v1.AlpsSettings;
 import dev.espalier.protocol.v1.Device;
+import dev.espalier.protocol.v1.ExportForm;
 import dev.espalier.protocol.v1.JobSpec;
+import dev.espalier.protocol.v1.PerplexityProtocol;
 import dev.espalier.protocol.v1.PolicyGradientSettings;
 import dev.espalier.protocol.v1.PruneMethod;
 import dev.espalier.protocol.v1.RuntimeSettings;
@@ -36,12 +38,17 @@ public final class JobSpecs {
     private JobSpecs() {}
 
     /** The family of settings a method reads. */
-    public enum Family { UNSTRUCTURED, STRUCTURED, POLICY_GRADIENT }
+    public enum Family {
+        UNSTRUCTURED,
+        STRUCTURED,
+        POLICY_GRADIENT
+    }
 
     /** The family of {@code method}'s settings (null for UNSPECIFIED / UNRECOGNIZED). */
     public static Family familyOf(PruneMethod method) {
         return switch (method) {
-            case PRUNE_METHOD_MAGNITUDE, PRUNE_METHOD_WANDA, PRUNE_METHOD_SPARSEGPT, PRUNE_METHOD_ALPS -> Family.UNSTRUCTURED;
+            case PRUNE_METHOD_MAGNITUDE, PRUNE_METHOD_WANDA, PRUNE_METHOD_SPARSEGPT, PRUNE_METHOD_ALPS ->
+                Family.UNSTRUCTURED;
             case PRUNE_METHOD_WANDA_SP, PRUNE_METHOD_FLAP, PRUNE_METHOD_GOA -> Family.STRUCTURED;
             case PRUNE_METHOD_POLICY_GRADIENT -> Family.POLICY_GRADIENT;
             default -> null;
@@ -67,20 +74,25 @@ public final class JobSpecs {
         if (!sparsityOk) {
             problems.add("sparsity must be in [0, 1), got " + spec.getSparsity());
         }
-        if (spec.getPattern() == SparsityPattern.SPARSITY_PATTERN_UNSPECIFIED || spec.getPattern() == SparsityPattern.UNRECOGNIZED) {
+        if (spec.getPattern() == SparsityPattern.SPARSITY_PATTERN_UNSPECIFIED
+                || spec.getPattern() == SparsityPattern.UNRECOGNIZED) {
             problems.add("pattern must be one of " + String.join(", ", patternNames()) + ", got "
                     + (spec.getPattern() == SparsityPattern.UNRECOGNIZED ? spec.getPatternValue() : "none"));
-        } else if (family != null && family != Family.UNSTRUCTURED && spec.getPattern() != SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED) {
+        } else if (family != null
+                && family != Family.UNSTRUCTURED
+                && spec.getPattern() != SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED) {
             problems.add("--pattern " + patternLabel(spec.getPattern()) + " does not apply to " + method + ": "
-                    + (family == Family.STRUCTURED ? "structured methods remove whole heads and channels (--sparsity is the fraction of"
-                    + " prunable parameters)" : "it removes whole key/value groups and FFN channels"));
+                    + (family == Family.STRUCTURED
+                            ? "structured methods remove whole heads and channels (--sparsity is the fraction of"
+                                    + " prunable parameters)"
+                            : "it removes whole key/value groups and FFN channels"));
         } else if (family == Family.UNSTRUCTURED && sparsityOk) {
             int[] nm = nm(spec.getPattern());
             if (nm != null) {
                 double implied = 1.0 - (double) nm[0] / nm[1];
                 if (spec.getSparsity() != 0 && Math.abs(spec.getSparsity() - implied) > 1e-9) {
-                    problems.add("pattern " + patternLabel(spec.getPattern()) + " fixes the sparsity at " + implied + ", got --sparsity "
-                            + spec.getSparsity() + " (give " + implied + " or leave it 0)");
+                    problems.add("pattern " + patternLabel(spec.getPattern()) + " fixes the sparsity at " + implied
+                            + ", got --sparsity " + spec.getSparsity() + " (give " + implied + " or leave it 0)");
                 }
             } else if (spec.getSparsity() == 0) {
                 problems.add("sparsity must be in (0, 1) for unstructured " + method + ", got 0");
@@ -88,13 +100,15 @@ public final class JobSpecs {
         }
         calibration(problems, spec, family, method);
         if (spec.getCalibrationSeqlen() < 0) {
-            problems.add("calibration_seqlen must be ≥ 0 (0: the model's context length), got " + spec.getCalibrationSeqlen());
+            problems.add("calibration_seqlen must be ≥ 0 (0: the model's context length), got "
+                    + spec.getCalibrationSeqlen());
         }
         if (spec.getEvalMaxTokens() < 0) {
             problems.add("eval_max_tokens must be ≥ 0 (0: all), got " + spec.getEvalMaxTokens());
         }
-        if (spec.getEvalProtocol() == dev.espalier.protocol.v1.PerplexityProtocol.UNRECOGNIZED) {
-            problems.add("eval_protocol is not one of stream, seq128, full (value " + spec.getEvalProtocolValue() + ")");
+        if (spec.getEvalProtocol() == PerplexityProtocol.UNRECOGNIZED) {
+            problems.add(
+                    "eval_protocol is not one of stream, seq128, full (value " + spec.getEvalProtocolValue() + ")");
         }
         devices(problems, spec.getDevicesList());
         runtime(problems, spec.getRuntime());
@@ -115,15 +129,18 @@ public final class JobSpecs {
             return;
         }
         if (spec.getCalibration().isEmpty()) {
-            problems.add(family == Family.POLICY_GRADIENT
-                    ? "calibration is required (--calib <file>): policy-gradient scores masks by the loss on calibration text"
-                    : "calibration is required (--calib): " + method + " runs the calibration text through the model (plain text,"
-                    + " or JSON lines with a \"text\" field)");
+            problems.add(
+                    family == Family.POLICY_GRADIENT
+                            ? "calibration is required (--calib <file>): policy-gradient scores masks by the loss on calibration text"
+                            : "calibration is required (--calib): " + method
+                                    + " runs the calibration text through the model (plain text,"
+                                    + " or JSON lines with a \"text\" field)");
         } else if (spec.getCalibration().equals(SELF_CALIBRATION) && family != Family.STRUCTURED) {
-            problems.add(family == Family.POLICY_GRADIENT
-                    ? "--calib self does not apply to policy-gradient: it scores masks by the loss on calibration text; give a text file"
-                    : "--calib self (data-free calibration) is available for the structured methods (wanda-sp, flap, goa), not for "
-                    + method + "; give a text file");
+            problems.add(
+                    family == Family.POLICY_GRADIENT
+                            ? "--calib self does not apply to policy-gradient: it scores masks by the loss on calibration text; give a text file"
+                            : "--calib self (data-free calibration) is available for the structured methods (wanda-sp, flap, goa), not for "
+                                    + method + "; give a text file");
         }
         if (spec.getCalibrationSamples() < 1) {
             problems.add("calibration_samples (--calib-samples) must be ≥ 1, got " + spec.getCalibrationSamples());
@@ -190,8 +207,8 @@ public final class JobSpecs {
             case SETTINGS_NOT_SET -> family;
         };
         if (given != family) {
-            problems.add(given.name().toLowerCase(Locale.ROOT) + " settings do not apply to " + method + ", which takes "
-                    + family.name().toLowerCase(Locale.ROOT) + " settings");
+            problems.add(given.name().toLowerCase(Locale.ROOT) + " settings do not apply to " + method
+                    + ", which takes " + family.name().toLowerCase(Locale.ROOT) + " settings");
             return;
         }
         switch (family) {
@@ -208,7 +225,9 @@ public final class JobSpecs {
         switch (u.getSolverCase()) {
             case SPARSEGPT -> {
                 if (spec.getMethod() != PruneMethod.PRUNE_METHOD_SPARSEGPT) {
-                    problems.add("unstructured.sparsegpt settings (blocksize, percdamp) apply to sparsegpt only, not to " + method);
+                    problems.add(
+                            "unstructured.sparsegpt settings (blocksize, percdamp) apply to sparsegpt only, not to "
+                                    + method);
                     return;
                 }
                 SparseGptSettings s = u.getSparsegpt();
@@ -260,7 +279,7 @@ public final class JobSpecs {
                     positive(problems, p + "fixed_rho", a.getFixedRho());
                 }
             }
-            case SOLVER_NOT_SET -> { }
+            case SOLVER_NOT_SET -> {}
         }
     }
 
@@ -271,7 +290,7 @@ public final class JobSpecs {
         if (s.getHeads() == StructuredSettings.AttentionUnit.UNRECOGNIZED) {
             problems.add("structured.heads must be group or query, got value " + s.getHeadsValue());
         }
-        if (s.getExport() == dev.espalier.protocol.v1.ExportForm.UNRECOGNIZED) {
+        if (s.getExport() == ExportForm.UNRECOGNIZED) {
             problems.add("structured.export must be compact or masked-dense, got value " + s.getExportValue());
         }
         if (m != PruneMethod.PRUNE_METHOD_GOA && s.hasRecovery()) {
@@ -350,7 +369,9 @@ public final class JobSpecs {
     /** {@code value} with control characters shown as escapes (U+0000 as backslash-u-0000), so that a problem stays one printable line. */
     private static String printable(String value) {
         StringBuilder out = new StringBuilder();
-        value.codePoints().forEach(c -> out.append(Character.isISOControl(c) ? String.format(Locale.ROOT, "\\u%04x", c) : Character.toString(c)));
+        value.codePoints()
+                .forEach(c -> out.append(
+                        Character.isISOControl(c) ? String.format(Locale.ROOT, "\\u%04x", c) : Character.toString(c)));
         return out.toString();
     }
 
@@ -378,12 +399,14 @@ public final class JobSpecs {
     public static PruneMethod methodOf(String label) {
         String wanted = label.trim().toLowerCase(Locale.ROOT).replace('_', '-');
         for (PruneMethod method : PruneMethod.values()) {
-            if (method != PruneMethod.UNRECOGNIZED && method != PruneMethod.PRUNE_METHOD_UNSPECIFIED
+            if (method != PruneMethod.UNRECOGNIZED
+                    && method != PruneMethod.PRUNE_METHOD_UNSPECIFIED
                     && PruneMethods.label(method).equals(wanted)) {
                 return method;
             }
         }
-        throw new IllegalArgumentException("unknown method '" + label + "'; expected one of " + String.join(", ", methodNames()));
+        throw new IllegalArgumentException(
+                "unknown method '" + label + "'; expected one of " + String.join(", ", methodNames()));
     }
 
     /** "2:4" for SPARSITY_PATTERN_2_4, "unstructured" for SPARSITY_PATTERN_UNSTRUCTURED (derived from the enum). */
@@ -406,11 +429,14 @@ public final class JobSpecs {
     public static SparsityPattern patternOf(String label) {
         String wanted = label.trim().toLowerCase(Locale.ROOT);
         for (SparsityPattern p : SparsityPattern.values()) {
-            if (p != SparsityPattern.UNRECOGNIZED && p != SparsityPattern.SPARSITY_PATTERN_UNSPECIFIED && patternLabel(p).equals(wanted)) {
+            if (p != SparsityPattern.UNRECOGNIZED
+                    && p != SparsityPattern.SPARSITY_PATTERN_UNSPECIFIED
+                    && patternLabel(p).equals(wanted)) {
                 return p;
             }
         }
-        throw new IllegalArgumentException("pattern must be one of " + String.join(", ", patternNames()) + ", got '" + label + "'");
+        throw new IllegalArgumentException(
+                "pattern must be one of " + String.join(", ", patternNames()) + ", got '" + label + "'");
     }
 
     /**
@@ -433,13 +459,15 @@ public final class JobSpecs {
                 try {
                     n = Integer.parseInt(p.substring(colon + 1).trim());
                 } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException("--devices " + text + ": '" + p + "' needs a number after the colon");
+                    throw new IllegalArgumentException(
+                            "--devices " + text + ": '" + p + "' needs a number after the colon");
                 }
             }
             switch (kind) {
                 case "cpu" -> {
                     if (n != null && (n < 1 || n > 64)) {
-                        throw new IllegalArgumentException("--devices cpu:N needs N between 1 and 64, got \"" + text + "\"");
+                        throw new IllegalArgumentException(
+                                "--devices cpu:N needs N between 1 and 64, got \"" + text + "\"");
                     }
                     Device.Builder d = Device.newBuilder().setKind(Device.Kind.KIND_CPU);
                     if (n != null) {
@@ -449,11 +477,16 @@ public final class JobSpecs {
                 }
                 case "cuda" -> {
                     if (n == null || n < 0) {
-                        throw new IllegalArgumentException("--devices " + text + ": a CUDA device is cuda:<ordinal ≥ 0>, got '" + p + "'");
+                        throw new IllegalArgumentException(
+                                "--devices " + text + ": a CUDA device is cuda:<ordinal ≥ 0>, got '" + p + "'");
                     }
-                    devices.add(Device.newBuilder().setKind(Device.Kind.KIND_CUDA).setIndex(n).build());
+                    devices.add(Device.newBuilder()
+                            .setKind(Device.Kind.KIND_CUDA)
+                            .setIndex(n)
+                            .build());
                 }
-                default -> throw new IllegalArgumentException("--devices must be " + DEVICE_FORMS + ", got \"" + text + "\"");
+                default ->
+                    throw new IllegalArgumentException("--devices must be " + DEVICE_FORMS + ", got \"" + text + "\"");
             }
         }
         return devices;

@@ -35,11 +35,25 @@ public final class LayerPipelineMethod implements MethodStep {
     @Override
     public Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> run(JobContext job) throws Exception {
         JobSpec spec = job.spec();
-        LayerMethod method = PruneMethods.layerMethod(spec, JobInputs.selfCalibration(spec), job.model().config());
-        PruneSupervisor.Plan plan = new PruneSupervisor.Plan(job.jobDevices(), method, job.calibration(), job.scoringCalibration(),
-                job.model().config().numLayers(), JobInputs.window(spec), JobInputs.maxRestarts(spec), job.run(), false);
-        PruneSupervisor.Outcome outcome = Await.result(job.devices().run("supervisor", PruneSupervisor.Outcome.class, done -> PruneSupervisor.create(plan,
-                job.pipelineEvents(), done)), job.cancel());
+        LayerMethod method = PruneMethods.layerMethod(
+                spec, JobInputs.selfCalibration(spec), job.model().config());
+        PruneSupervisor.Plan plan = new PruneSupervisor.Plan(
+                job.jobDevices(),
+                method,
+                job.calibration(),
+                job.scoringCalibration(),
+                job.model().config().numLayers(),
+                JobInputs.window(spec),
+                JobInputs.maxRestarts(spec),
+                job.run(),
+                false);
+        PruneSupervisor.Outcome outcome = Await.result(
+                job.devices()
+                        .run(
+                                "supervisor",
+                                PruneSupervisor.Outcome.class,
+                                done -> PruneSupervisor.create(plan, job.pipelineEvents(), done)),
+                job.cancel());
         return ((PruneSupervisor.Succeeded) outcome).layers();
     }
 }

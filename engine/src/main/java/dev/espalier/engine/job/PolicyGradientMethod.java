@@ -68,16 +68,24 @@ public final class PolicyGradientMethod implements MethodStep {
     public static final String LOSSES = "policy-losses";
     /** Name of the loss-curve plot artefact (PNG). */
     public static final String LOSS_PLOT = "policy-loss-plot";
+
     static final String LOSSES_HEADER = "step,mean_loss,baseline,valid_rollouts,head_lr,channel_lr\n";
     static final int DEFAULT_SEQLEN = 128;
 
-    record Settings(String init, PolicyGradientConfig config, boolean layerUnits, int batchSize, int rolloutsInFlight, int checkpointEvery) {
+    record Settings(
+            String init,
+            PolicyGradientConfig config,
+            boolean layerUnits,
+            int batchSize,
+            int rolloutsInFlight,
+            int checkpointEvery) {
 
         static Settings of(JobSpec spec) {
             PolicyGradientSettings o = spec.getPolicyGradient();
             String init = o.getInit() == PolicyGradientSettings.Init.INIT_GOA ? "goa" : "wanda-sp";
             double lr = o.hasLr() ? o.getLr() : 0.05;
-            PolicyGradientConfig config = PolicyGradientConfig.official(o.hasSteps() ? o.getSteps() : 1000, 1 - spec.getSparsity(), lr)
+            PolicyGradientConfig config = PolicyGradientConfig.official(
+                            o.hasSteps() ? o.getSteps() : 1000, 1 - spec.getSparsity(), lr)
                     .withRollouts(o.hasRollouts() ? o.getRollouts() : 2);
             if (o.getScore() == PolicyGradientSettings.Score.SCORE_REINFORCE) {
                 config = config.withScoreFunction(ScoreFunction.REINFORCE);
@@ -86,8 +94,13 @@ public final class PolicyGradientMethod implements MethodStep {
             if (layerSparsity > 0) {
                 config = config.withLayerKeepRatio(1 - layerSparsity, lr);
             }
-            return new Settings(init, config, layerSparsity > 0, o.hasBatchSize() ? o.getBatchSize() : 4,
-                    o.hasRolloutsInFlight() ? o.getRolloutsInFlight() : 2, o.hasCheckpointEvery() ? o.getCheckpointEvery() : 20);
+            return new Settings(
+                    init,
+                    config,
+                    layerSparsity > 0,
+                    o.hasBatchSize() ? o.getBatchSize() : 4,
+                    o.hasRolloutsInFlight() ? o.getRolloutsInFlight() : 2,
+                    o.hasCheckpointEvery() ? o.getCheckpointEvery() : 20);
         }
     }
 
@@ -111,31 +124,55 @@ public final class PolicyGradientMethod implements MethodStep {
         PolicyGradientPruner pruner = new PolicyGradientPruner(config, initialState(job, config, settings));
         if (run.hasArtefact(CHECKPOINT)) {
             pruner.restore(run.verifiedBytes(CHECKPOINT));
-            job.events().emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("policy-resume")
-                    .setDone(pruner.state().step()).setTotal(config.steps())));
+            job.events()
+                    .emit(JobEvent.newBuilder()
+                            .setProgress(Progress.newBuilder()
+                                    .setStage("policy-resume")
+                                    .setDone(pruner.state().step())
+                                    .setTotal(config.steps())));
         }
         long start = pruner.state().step();
         List<String> earlier = new ArrayList<>(); // loss-curve rows of the steps before the checkpoint resumed from
         if (start > 0 && run.hasArtefact(LOSSES)) {
             for (String line : new String(run.verifiedBytes(LOSSES), StandardCharsets.UTF_8).split("\n")) {
-                if (!line.isEmpty() && Character.isDigit(line.charAt(0)) && Long.parseLong(line.substring(0, line.indexOf(','))) < start) {
+                if (!line.isEmpty()
+                        && Character.isDigit(line.charAt(0))
+                        && Long.parseLong(line.substring(0, line.indexOf(','))) < start) {
                     earlier.add(line);
                 }
             }
         }
         long t0 = System.nanoTime();
-        PolicyLearner.Learned learned = learn(job.devices(), job.jobDevices(), job.model().config(), pruner,
-                batches(job.calibration(), settings.batchSize()), settings.rolloutsInFlight(), settings.checkpointEvery(), run, job.events(),
-                job.cancel(), earlier);
+        PolicyLearner.Learned learned = learn(
+                job.devices(),
+                job.jobDevices(),
+                job.model().config(),
+                pruner,
+                batches(job.calibration(), settings.batchSize()),
+                settings.rolloutsInFlight(),
+                settings.checkpointEvery(),
+                run,
+                job.events(),
+                job.cancel(),
+                earlier);
         commitLosses(run, earlier, learned.steps());
         commitLossPlot(run);
         double seconds = (System.nanoTime() - t0) / 1e9;
         long ran = config.steps() - start;
-        PolicyGradientPruner.StepResult last = learned.steps().isEmpty() ? null : learned.steps().getLast();
-        job.events().emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage(String.format(Locale.ROOT,
-                "policy learned: %d steps in %.1f s (%.1f rollouts/s), last mean loss %s", ran, seconds,
-                ran * config.rollouts() / Math.max(seconds, 1e-9), last == null ? "-" : String.format(Locale.ROOT, "%.4f", last.meanLoss())))
-                .setDone(config.steps()).setTotal(config.steps())));
+        PolicyGradientPruner.StepResult last =
+                learned.steps().isEmpty() ? null : learned.steps().getLast();
+        job.events()
+                .emit(JobEvent.newBuilder()
+                        .setProgress(Progress.newBuilder()
+                                .setStage(String.format(
+                                        Locale.ROOT,
+                                        "policy learned: %d steps in %.1f s (%.1f rollouts/s), last mean loss %s",
+                                        ran,
+                                        seconds,
+                                        ran * config.rollouts() / Math.max(seconds, 1e-9),
+                                        last == null ? "-" : String.format(Locale.ROOT, "%.4f", last.meanLoss())))
+                                .setDone(config.steps())
+                                .setTotal(config.steps())));
         return compact(job, pruner.finalKeep(), t0);
     }
 
@@ -143,7 +180,8 @@ public final class PolicyGradientMethod implements MethodStep {
      * Every layer compacted to the units {@code keep} names and checkpointed by the job's workers (layers a resumed run
      * already holds are kept); the outcome of each matrix is its share of removed weights.
      */
-    private static Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> compact(JobContext job, List<LayerKeep> keep, long t0) {
+    private static Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> compact(
+            JobContext job, List<LayerKeep> keep, long t0) {
         LlamaConfig config = job.model().config();
         Devices.JobDevices devices = job.jobDevices();
         List<CompletableFuture<DeviceWorker.LayerCheckpointed>> written = new ArrayList<>();
@@ -153,8 +191,13 @@ public final class PolicyGradientMethod implements MethodStep {
             KeptUnits units = k.toKeptUnits(d.numHeads() / d.numKvHeads());
             kept.add(units);
             if (!job.run().isLayerCompleted(k.layer())) {
-                written.add(job.devices().call(devices.workers().get(k.layer() % devices.workers().size()), DeviceWorker.LayerCheckpointed.class,
-                        replyTo -> new DeviceWorker.CompactLayer(devices.session(), k.layer(), units, replyTo)));
+                written.add(job.devices()
+                        .call(
+                                devices.workers()
+                                        .get(k.layer() % devices.workers().size()),
+                                DeviceWorker.LayerCheckpointed.class,
+                                replyTo ->
+                                        new DeviceWorker.CompactLayer(devices.session(), k.layer(), units, replyTo)));
             }
         }
         CrashPoints.reach("policy-compacted");
@@ -174,8 +217,12 @@ public final class PolicyGradientMethod implements MethodStep {
                 layerKept += left;
             }
             outcomes.put(l, layer);
-            job.events().emit(JobEvent.newBuilder().setLayerPruned(LayerPruned.newBuilder().setLayer(l)
-                    .setSparsity(1 - (double) layerKept / layerDense).setSeconds((System.nanoTime() - t0) / 1e9)));
+            job.events()
+                    .emit(JobEvent.newBuilder()
+                            .setLayerPruned(LayerPruned.newBuilder()
+                                    .setLayer(l)
+                                    .setSparsity(1 - (double) layerKept / layerDense)
+                                    .setSeconds((System.nanoTime() - t0) / 1e9)));
         }
         return outcomes;
     }
@@ -194,15 +241,25 @@ public final class PolicyGradientMethod implements MethodStep {
     static PolicyState initialState(JobContext job, PolicyGradientConfig config, Settings settings) throws Exception {
         UnitLayout layout = UnitLayout.of(job.model().config(), settings.layerUnits());
         MetricInitialisation.UnitScores scores = settings.init().equals("goa") ? goaScores(job) : wandaSpScores(job);
-        return MetricInitialisation.fromScores(layout, job.spec().getSeed(), scores, ScoreMapping.SIGMAP, config.headKeepRatio(),
-                config.channelKeepRatio(), config.layerKeepRatio());
+        return MetricInitialisation.fromScores(
+                layout,
+                job.spec().getSeed(),
+                scores,
+                ScoreMapping.SIGMAP,
+                config.headKeepRatio(),
+                config.channelKeepRatio(),
+                config.layerKeepRatio());
     }
 
     /** Wanda-sp scores from one dense pass over the calibration sequences, on the job's first worker. */
     private static MetricInitialisation.UnitScores wandaSpScores(JobContext job) {
         Devices.JobDevices devices = job.jobDevices();
-        DeviceWorker.UnitsScored s = job.devices().call(devices.workers().getFirst(), DeviceWorker.UnitsScored.class,
-                replyTo -> new DeviceWorker.ScoreUnits(devices.session(), job.calibration(), replyTo)).join();
+        DeviceWorker.UnitsScored s = job.devices()
+                .call(
+                        devices.workers().getFirst(),
+                        DeviceWorker.UnitsScored.class,
+                        replyTo -> new DeviceWorker.ScoreUnits(devices.session(), job.calibration(), replyTo))
+                .join();
         return MetricInitialisation.UnitScores.of(s.heads(), s.channels());
     }
 
@@ -213,16 +270,35 @@ public final class PolicyGradientMethod implements MethodStep {
      */
     static MetricInitialisation.UnitScores goaScores(JobContext job) throws Exception {
         LlamaConfig config = job.model().config();
-        StructuredMethod goa = StructuredMethod.of(StructuredMethod.Kind.GOA, config, 0.5, StructuredSettings.newBuilder().setRecovery(false).build());
-        PruneSupervisor.Plan plan = new PruneSupervisor.Plan(job.jobDevices(), goa, job.calibration(), job.calibration(), config.numLayers(),
-                JobInputs.window(job.spec()), JobInputs.maxRestarts(job.spec()), job.run(), true);
-        PruneSupervisor.ScoresReported reported = (PruneSupervisor.ScoresReported) Await.result(job.devices().run("goa-scores", PruneSupervisor.Outcome.class,
-                done -> PruneSupervisor.create(plan, job.pipelineEvents(), done)), job.cancel());
+        StructuredMethod goa = StructuredMethod.of(
+                StructuredMethod.Kind.GOA,
+                config,
+                0.5,
+                StructuredSettings.newBuilder().setRecovery(false).build());
+        PruneSupervisor.Plan plan = new PruneSupervisor.Plan(
+                job.jobDevices(),
+                goa,
+                job.calibration(),
+                job.calibration(),
+                config.numLayers(),
+                JobInputs.window(job.spec()),
+                JobInputs.maxRestarts(job.spec()),
+                job.run(),
+                true);
+        PruneSupervisor.ScoresReported reported = (PruneSupervisor.ScoresReported) Await.result(
+                job.devices()
+                        .run(
+                                "goa-scores",
+                                PruneSupervisor.Outcome.class,
+                                done -> PruneSupervisor.create(plan, job.pipelineEvents(), done)),
+                job.cancel());
         double[][] heads = new double[config.numLayers()][];
         double[][] channels = new double[config.numLayers()][];
         for (LayerScores s : reported.scores()) {
             LlamaConfig.LayerDims d = config.layer(s.layer());
-            heads[s.layer()] = s.heads().length == d.numKvHeads() ? s.heads() : GoaHeadScores.groupScores(s.heads(), d.numHeads() / d.numKvHeads());
+            heads[s.layer()] = s.heads().length == d.numKvHeads()
+                    ? s.heads()
+                    : GoaHeadScores.groupScores(s.heads(), d.numHeads() / d.numKvHeads());
             channels[s.layer()] = s.channels();
         }
         return MetricInitialisation.UnitScores.of(heads, channels);
@@ -242,23 +318,47 @@ public final class PolicyGradientMethod implements MethodStep {
      * Runs the learner over the job's device workers until every step has run; {@code run} (null: none) receives its
      * checkpoints and {@code events} (null: none) its progress.
      */
-    public static PolicyLearner.Learned learn(Devices devices, Devices.JobDevices session, LlamaConfig config, PolicyGradientPruner pruner,
-            int[][][] batches, int inFlight, long checkpointEvery, RunDirectory run, EventSink events, CancellationToken cancel,
-            List<String> earlierLosses) throws Exception {
+    public static PolicyLearner.Learned learn(
+            Devices devices,
+            Devices.JobDevices session,
+            LlamaConfig config,
+            PolicyGradientPruner pruner,
+            int[][][] batches,
+            int inFlight,
+            long checkpointEvery,
+            RunDirectory run,
+            EventSink events,
+            CancellationToken cancel,
+            List<String> earlierLosses)
+            throws Exception {
         long steps = pruner.config().steps();
         PolicyLearner.Checkpointer checkpointer = (step, bytes, results) -> {
             if (run != null) {
                 commitLosses(run, earlierLosses, results); // first, so the curve covers at least the checkpoint's steps
-                run.commitArtefact(CHECKPOINT, "policy/checkpoint.bin", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(bytes)));
+                run.commitArtefact(
+                        CHECKPOINT, "policy/checkpoint.bin", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(bytes)));
             }
             if (events != null) {
-                events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("policy-gradient").setDone(step).setTotal(steps)));
+                events.emit(JobEvent.newBuilder()
+                        .setProgress(Progress.newBuilder()
+                                .setStage("policy-gradient")
+                                .setDone(step)
+                                .setTotal(steps)));
             }
             CrashPoints.reach("policy-checkpoint");
         };
-        PolicyLearner.Setup setup = new PolicyLearner.Setup(pruner, config, session.session(), batches, session.workers(), inFlight,
-                checkpointEvery, checkpointer, new IdSource(0));
-        PolicyLearner.Result result = Await.result(devices.run("policy-learner", PolicyLearner.Result.class, done -> PolicyLearner.create(setup, done)),
+        PolicyLearner.Setup setup = new PolicyLearner.Setup(
+                pruner,
+                config,
+                session.session(),
+                batches,
+                session.workers(),
+                inFlight,
+                checkpointEvery,
+                checkpointer,
+                new IdSource(0));
+        PolicyLearner.Result result = Await.result(
+                devices.run("policy-learner", PolicyLearner.Result.class, done -> PolicyLearner.create(setup, done)),
                 cancel == null ? new CancellationToken() : cancel);
         if (result instanceof PolicyLearner.LearningFailed f) {
             throw new PipelineFailedException(f.message());
@@ -266,12 +366,20 @@ public final class PolicyGradientMethod implements MethodStep {
         return (PolicyLearner.Learned) result;
     }
 
-    private static void commitLosses(RunDirectory run, List<String> earlier, List<PolicyGradientPruner.StepResult> results) {
+    private static void commitLosses(
+            RunDirectory run, List<String> earlier, List<PolicyGradientPruner.StepResult> results) {
         StringBuilder csv = new StringBuilder(LOSSES_HEADER);
         earlier.forEach(line -> csv.append(line).append('\n'));
         for (PolicyGradientPruner.StepResult r : results) {
-            csv.append(String.format(Locale.ROOT, "%d,%.17g,%.17g,%d,%.6g,%.6g%n", r.step(), r.meanLoss(), r.baseline(), r.validRollouts(),
-                    r.headLr(), r.channelLr()));
+            csv.append(String.format(
+                    Locale.ROOT,
+                    "%d,%.17g,%.17g,%d,%.6g,%.6g%n",
+                    r.step(),
+                    r.meanLoss(),
+                    r.baseline(),
+                    r.validRollouts(),
+                    r.headLr(),
+                    r.channelLr()));
         }
         byte[] bytes = csv.toString().getBytes(StandardCharsets.UTF_8);
         run.commitArtefact(LOSSES, "policy/losses.csv", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(bytes)));
@@ -288,17 +396,22 @@ public final class PolicyGradientMethod implements MethodStep {
             }
         }
         double[] x = rows.stream().mapToDouble(r -> r[0]).toArray();
-        List<WidthPlot.Series> series = List.of(new WidthPlot.Series("mean rollout loss", rows.stream().mapToDouble(r -> r[1]).toArray()),
-                new WidthPlot.Series("baseline (moving average)", rows.stream().mapToDouble(r -> r[2]).toArray()));
-        BufferedImage image = WidthPlot.renderLines("policy-gradient pruning: calibration loss per step", "step",
-                "cross-entropy (nats/token)", x, series);
+        List<WidthPlot.Series> series = List.of(
+                new WidthPlot.Series(
+                        "mean rollout loss",
+                        rows.stream().mapToDouble(r -> r[1]).toArray()),
+                new WidthPlot.Series(
+                        "baseline (moving average)",
+                        rows.stream().mapToDouble(r -> r[2]).toArray()));
+        BufferedImage image = WidthPlot.renderLines(
+                "policy-gradient pruning: calibration loss per step", "step", "cross-entropy (nats/token)", x, series);
         ByteArrayOutputStream png = new ByteArrayOutputStream();
         try {
             ImageIO.write(image, "png", png);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        run.commitArtefact(LOSS_PLOT, "policy/losses.png", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(png.toByteArray())));
+        run.commitArtefact(
+                LOSS_PLOT, "policy/losses.png", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(png.toByteArray())));
     }
-
 }

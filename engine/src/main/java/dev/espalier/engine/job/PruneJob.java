@@ -1,7 +1,6 @@
 package dev.espalier.engine.job;
 
 import com.google.protobuf.util.JsonFormat;
-import dev.espalier.engine.data.TextCorpus;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.eval.PerplexityResult;
 import dev.espalier.engine.generate.SelfCalibration;
@@ -19,7 +18,6 @@ import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
 import dev.espalier.engine.prune.structured.StructuredModels;
-import dev.espalier.engine.runtime.DeviceSpec;
 import dev.espalier.engine.runtime.DeviceWorker;
 import dev.espalier.engine.runtime.Devices;
 import dev.espalier.engine.runtime.FaultInjector;
@@ -42,7 +40,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.apache.pekko.actor.typed.ActorRef;
+import java.util.TreeMap;
 
 /**
  * The one job skeleton every method runs, from a {@link JobSpec} to a pruned model and its report: load the model
@@ -74,28 +72,53 @@ public final class PruneJob implements JobExecutor {
     public void run(JobSpec spec, RunDirectory run, EventSink events, CancellationToken cancel) throws Exception {
         validate(spec);
         Path output = Path.of(spec.getOutput());
-        OutputFolder.checkReplaceable(output, run.jobId(), spec.getOverwriteOutput()); // refused before any work, not after it
+        OutputFolder.checkReplaceable(
+                output, run.jobId(), spec.getOverwriteOutput()); // refused before any work, not after it
         try (PathLock _ = PathLock.acquire(PathLock.siblingLockFile(output), "output " + output);
-             LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
+                LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
             Tokenizer tokenizer = JobInputs.tokenizer(spec);
             int seqlen = JobInputs.seqlen(spec, model.config(), method.defaultSeqlen());
             PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
             int evalWindow = spec.getEvalDataCount() == 0 ? 1 : protocol.window(model.config());
             ModelRef dense = devices.models().register(run.jobId() + "/dense", model);
-            try (Devices.JobDevices session = devices.open(run.jobId(), JobInputs.devices(spec), dense, Math.max(seqlen, evalWindow), run,
-                    new FaultInjector(spec.getRuntime().getDebugFailCall()));
-                 Devices.Listener<PruneSupervisor.Event> pipelineEvents = devices.listener(run.jobId() + "-events",
-                         PruneSupervisor.Event.class, e -> emit(events, e))) {
-                events.emit(JobEvent.newBuilder().setDevicesAssigned(DevicesAssigned.newBuilder().addAllWorkers(session.names())));
+            try (Devices.JobDevices session = devices.open(
+                            run.jobId(),
+                            JobInputs.devices(spec),
+                            dense,
+                            Math.max(seqlen, evalWindow),
+                            run,
+                            new FaultInjector(spec.getRuntime().getDebugFailCall()));
+                    Devices.Listener<PruneSupervisor.Event> pipelineEvents = devices.listener(
+                            run.jobId() + "-events", PruneSupervisor.Event.class, e -> emit(events, e))) {
+                events.emit(JobEvent.newBuilder()
+                        .setDevicesAssigned(DevicesAssigned.newBuilder().addAllWorkers(session.names())));
                 int[][] calibration;
                 int[][] scoringCalibration;
                 if (JobInputs.selfCalibration(spec)) {
-                    events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("generate-calibration").setTotal(spec.getCalibrationSamples())));
-                    calibration = devices.call(session.workers().getFirst(), DeviceWorker.Generated.class, replyTo -> new DeviceWorker.Generate(
-                            session.session(), spec.getCalibrationSamples(), seqlen, spec.getSeed(), tokenizer.bosId(), tokenizer.eosId(), replyTo))
-                            .join().sequences();
-                    scoringCalibration = SelfCalibration.randomTokens(model.config().vocabSize(), spec.getCalibrationSamples(), seqlen,
-                            spec.getSeed(), tokenizer.bosId(), tokenizer.eosId());
+                    events.emit(JobEvent.newBuilder()
+                            .setProgress(Progress.newBuilder()
+                                    .setStage("generate-calibration")
+                                    .setTotal(spec.getCalibrationSamples())));
+                    calibration = devices.call(
+                                    session.workers().getFirst(),
+                                    DeviceWorker.Generated.class,
+                                    replyTo -> new DeviceWorker.Generate(
+                                            session.session(),
+                                            spec.getCalibrationSamples(),
+                                            seqlen,
+                                            spec.getSeed(),
+                                            tokenizer.bosId(),
+                                            tokenizer.eosId(),
+                                            replyTo))
+                            .join()
+                            .sequences();
+                    scoringCalibration = SelfCalibration.randomTokens(
+                            model.config().vocabSize(),
+                            spec.getCalibrationSamples(),
+                            seqlen,
+                            spec.getSeed(),
+                            tokenizer.bosId(),
+                            tokenizer.eosId());
                 } else {
                     calibration = JobInputs.sampleCalibration(spec, tokenizer, seqlen);
                     scoringCalibration = calibration;
@@ -107,15 +130,30 @@ public final class PruneJob implements JobExecutor {
                 List<PerplexityResult> before = evaluate(session, dense, spec, streams, protocol, "eval-before");
                 CrashPoints.reach("planned");
                 cancel.throwIfCancelled();
-                JobContext job = new JobContext(spec, run, events, cancel, devices, session, model, dense, calibration, scoringCalibration,
-                        seqlen, pipelineEvents.ref());
+                JobContext job = new JobContext(
+                        spec,
+                        run,
+                        events,
+                        cancel,
+                        devices,
+                        session,
+                        model,
+                        dense,
+                        calibration,
+                        scoringCalibration,
+                        seqlen,
+                        pipelineEvents.ref());
                 Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes = method.run(job);
                 cancel.throwIfCancelled();
                 try (Arena prunedArena = Arena.ofShared()) {
                     LlamaModel pruned = fromCheckpoints(model, run, prunedArena);
                     CrashPoints.reach("before-export");
-                    ModelExporter.export(exportForm(spec, model, run, pruned, prunedArena), Path.of(spec.getOutput()), JobInputs.tokenizerFiles(spec),
-                            run.jobId(), spec.getOverwriteOutput());
+                    ModelExporter.export(
+                            exportForm(spec, model, run, pruned, prunedArena),
+                            Path.of(spec.getOutput()),
+                            JobInputs.tokenizerFiles(spec),
+                            run.jobId(),
+                            spec.getOverwriteOutput());
                     CrashPoints.reach("after-export");
                     ModelRef prunedRef = devices.models().register(run.jobId() + "/pruned", pruned);
                     List<PerplexityResult> after;
@@ -124,7 +162,9 @@ public final class PruneJob implements JobExecutor {
                     } finally {
                         devices.models().release(prunedRef);
                     }
-                    commitReport(run, report(spec, run, calibration.length, seqlen, outcomes, pruned.config(), before, after));
+                    commitReport(
+                            run,
+                            report(spec, run, calibration.length, seqlen, outcomes, pruned.config(), before, after));
                 }
             } finally {
                 devices.models().release(dense);
@@ -133,14 +173,30 @@ public final class PruneJob implements JobExecutor {
     }
 
     /** Perplexity of the host model {@code model} on every evaluation stream, on the job's first worker. */
-    private List<PerplexityResult> evaluate(Devices.JobDevices session, ModelRef model, JobSpec spec, List<int[]> streams, PerplexityProtocol protocol,
+    private List<PerplexityResult> evaluate(
+            Devices.JobDevices session,
+            ModelRef model,
+            JobSpec spec,
+            List<int[]> streams,
+            PerplexityProtocol protocol,
             String stage) {
         List<PerplexityResult> results = new ArrayList<>();
         for (int i = 0; i < streams.size(); i++) {
             String file = spec.getEvalData(i);
             int[] stream = streams.get(i);
-            results.add(devices.call(session.workers().getFirst(), DeviceWorker.Evaluated.class, replyTo -> new DeviceWorker.Evaluate(
-                    session.session(), model, file, stream, protocol, (int) spec.getEvalMaxTokens(), replyTo)).join().result());
+            results.add(devices.call(
+                            session.workers().getFirst(),
+                            DeviceWorker.Evaluated.class,
+                            replyTo -> new DeviceWorker.Evaluate(
+                                    session.session(),
+                                    model,
+                                    file,
+                                    stream,
+                                    protocol,
+                                    (int) spec.getEvalMaxTokens(),
+                                    replyTo))
+                    .join()
+                    .result());
         }
         return results;
     }
@@ -159,7 +215,8 @@ public final class PruneJob implements JobExecutor {
     }
 
     /** What is exported: the pruned model, or for {@code export=masked-dense} its masked-dense form. */
-    private static LlamaModel exportForm(JobSpec spec, LlamaModel dense, RunDirectory run, LlamaModel pruned, Arena arena) {
+    private static LlamaModel exportForm(
+            JobSpec spec, LlamaModel dense, RunDirectory run, LlamaModel pruned, Arena arena) {
         if (!JobInputs.maskedDense(spec)) {
             return pruned;
         }
@@ -173,8 +230,12 @@ public final class PruneJob implements JobExecutor {
     /** A pipeline event as the job's event: progress, or a pruned layer with its sparsity and summed reconstruction error. */
     private static void emit(EventSink events, PruneSupervisor.Event event) {
         switch (event) {
-            case PruneSupervisor.Progress p -> events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage(p.stage())
-                    .setDone(p.done()).setTotal(p.total())));
+            case PruneSupervisor.Progress p ->
+                events.emit(JobEvent.newBuilder()
+                        .setProgress(Progress.newBuilder()
+                                .setStage(p.stage())
+                                .setDone(p.done())
+                                .setTotal(p.total())));
             case PruneSupervisor.LayerDone d -> {
                 long zeros = 0;
                 long total = 0;
@@ -188,7 +249,9 @@ public final class PruneJob implements JobExecutor {
                         measured = true;
                     }
                 }
-                LayerPruned.Builder layer = LayerPruned.newBuilder().setLayer(d.layer()).setSparsity(total == 0 ? 0 : (double) zeros / total)
+                LayerPruned.Builder layer = LayerPruned.newBuilder()
+                        .setLayer(d.layer())
+                        .setSparsity(total == 0 ? 0 : (double) zeros / total)
                         .setSeconds(d.seconds());
                 if (measured) {
                     layer.setReconstructionError(error);
@@ -198,17 +261,29 @@ public final class PruneJob implements JobExecutor {
         }
     }
 
-    static RunReport report(JobSpec spec, RunDirectory run, int samples, int seqlen, Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> layers,
-            LlamaConfig pruned, List<PerplexityResult> before, List<PerplexityResult> after) {
+    static RunReport report(
+            JobSpec spec,
+            RunDirectory run,
+            int samples,
+            int seqlen,
+            Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> layers,
+            LlamaConfig pruned,
+            List<PerplexityResult> before,
+            List<PerplexityResult> after) {
         RunReport.Builder r = RunReport.newBuilder().setJobId(run.jobId()).setSpec(spec);
         long allZeros = 0;
         long allTotal = 0;
-        for (var layer : new java.util.TreeMap<>(layers).entrySet()) {
+        for (var layer : new TreeMap<>(layers).entrySet()) {
             var dims = pruned.layer(layer.getKey());
-            LayerReport.Builder lr = LayerReport.newBuilder().setLayer(layer.getKey()).setNumHeads(dims.numHeads())
-                    .setNumKvHeads(dims.numKvHeads()).setIntermediateSize(dims.intermediateSize());
+            LayerReport.Builder lr = LayerReport.newBuilder()
+                    .setLayer(layer.getKey())
+                    .setNumHeads(dims.numHeads())
+                    .setNumKvHeads(dims.numKvHeads())
+                    .setIntermediateSize(dims.intermediateSize());
             for (var m : layer.getValue().entrySet()) {
-                MatrixReport.Builder matrix = MatrixReport.newBuilder().setName(m.getKey().hfName()).setSparsity(m.getValue().sparsity());
+                MatrixReport.Builder matrix = MatrixReport.newBuilder()
+                        .setName(m.getKey().hfName())
+                        .setSparsity(m.getValue().sparsity());
                 if (!Double.isNaN(m.getValue().relativeError())) {
                     matrix.setReconstructionError(m.getValue().relativeError());
                 }
@@ -220,8 +295,12 @@ public final class PruneJob implements JobExecutor {
         }
         before.forEach(p -> r.addPerplexitiesBefore(EvalProtocols.toProto(p)));
         after.forEach(p -> r.addPerplexitiesAfter(EvalProtocols.toProto(p)));
-        return r.setCalibration(spec.getCalibration()).setCalibrationSamples(samples).setCalibrationSeqlen(seqlen)
-                .setCalibrationTokens((long) samples * seqlen).setAchievedSparsity(allTotal == 0 ? 0 : (double) allZeros / allTotal).build();
+        return r.setCalibration(spec.getCalibration())
+                .setCalibrationSamples(samples)
+                .setCalibrationSeqlen(seqlen)
+                .setCalibrationTokens((long) samples * seqlen)
+                .setAchievedSparsity(allTotal == 0 ? 0 : (double) allZeros / allTotal)
+                .build();
     }
 
     private static void commitReport(RunDirectory run, RunReport report) throws Exception {

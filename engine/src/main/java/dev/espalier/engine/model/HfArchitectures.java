@@ -18,10 +18,12 @@ final class HfArchitectures {
 
     /** Per-layer structure overrides for structurally pruned models (one entry per layer). */
     static final String LAYER_HEADS = "espalier_num_attention_heads";
+
     static final String LAYER_KV_HEADS = "espalier_num_key_value_heads";
     static final String LAYER_INTERMEDIATE = "espalier_intermediate_sizes";
     /** Bias overrides where the model type's Hugging Face convention cannot say it (e.g. FLAP's compensation bias). */
     static final String ATTENTION_BIAS = "espalier_attention_bias";
+
     static final String ATTENTION_OUTPUT_BIAS = "espalier_attention_output_bias";
     static final String MLP_BIAS = "espalier_mlp_bias";
 

@@ -50,15 +50,21 @@ final class HfCheckpoint {
         Map<Path, SafetensorsFile> shards = new HashMap<>();
         for (Map.Entry<String, JsonNode> e : map.properties()) {
             if (!e.getValue().isTextual()) {
-                throw new ModelFormatException(index, "weight_map entry of '" + e.getKey() + "' is " + e.getValue() + ", expected a file name");
+                throw new ModelFormatException(
+                        index,
+                        "weight_map entry of '" + e.getKey() + "' is " + e.getValue() + ", expected a file name");
             }
             Path shardPath = base.resolve(e.getValue().textValue()).normalize();
             if (!shardPath.startsWith(base) || shardPath.equals(base)) {
-                throw new ModelFormatException(index, "weight_map entry of '" + e.getKey() + "' points outside the folder: " + e.getValue().textValue());
+                throw new ModelFormatException(
+                        index,
+                        "weight_map entry of '" + e.getKey() + "' points outside the folder: "
+                                + e.getValue().textValue());
             }
             SafetensorsFile shard = shards.computeIfAbsent(shardPath, p -> SafetensorsFile.open(p, arena));
             if (!shard.contains(e.getKey())) {
-                throw new ModelFormatException(shardPath, "has no tensor '" + e.getKey() + "', which " + INDEX + " places there");
+                throw new ModelFormatException(
+                        shardPath, "has no tensor '" + e.getKey() + "', which " + INDEX + " places there");
             }
             byTensor.put(e.getKey(), shard);
         }

@@ -53,22 +53,30 @@ public final class HfConfigReader {
         int hidden = positive(f, "hidden_size", f.requiredInt("hidden_size"));
         // 0 heads is a structurally pruned model whose every layer lost its attention; head_dim must then be given
         int heads = nonNegative(f, "num_attention_heads", f.requiredInt("num_attention_heads"));
-        int kvHeads = nonNegative(f, "num_key_value_heads", f.optionalInt("num_key_value_heads", noted(f, defaults, "num_key_value_heads", heads)));
+        int kvHeads = nonNegative(
+                f,
+                "num_key_value_heads",
+                f.optionalInt("num_key_value_heads", noted(f, defaults, "num_key_value_heads", heads)));
         int intermediate = nonNegative(f, "intermediate_size", f.requiredInt("intermediate_size"));
         int numLayers = nonNegative(f, "num_hidden_layers", f.requiredInt("num_hidden_layers"));
         if (heads == 0 && !f.has("head_dim")) {
-            throw f.error("num_attention_heads is 0 and head_dim is missing; expected head_dim when no layer has heads");
+            throw f.error(
+                    "num_attention_heads is 0 and head_dim is missing; expected head_dim when no layer has heads");
         }
         if (!f.has("head_dim") && hidden % heads != 0) {
             throw f.error("hidden_size " + hidden + " is not divisible by num_attention_heads " + heads
                     + "; expected a multiple (or head_dim given)");
         }
-        if (!f.has(HfArchitectures.LAYER_HEADS) && !f.has(HfArchitectures.LAYER_KV_HEADS)
+        if (!f.has(HfArchitectures.LAYER_HEADS)
+                && !f.has(HfArchitectures.LAYER_KV_HEADS)
                 && (kvHeads == 0 ? heads != 0 : heads % kvHeads != 0)) {
             throw f.error("num_attention_heads " + heads + " is not divisible by num_key_value_heads " + kvHeads
                     + "; expected a divisor of num_attention_heads");
         }
-        int headDim = positive(f, "head_dim", f.optionalInt("head_dim", noted(f, defaults, "head_dim", heads == 0 ? 0 : hidden / heads)));
+        int headDim = positive(
+                f,
+                "head_dim",
+                f.optionalInt("head_dim", noted(f, defaults, "head_dim", heads == 0 ? 0 : hidden / heads)));
         if (headDim % 2 != 0) {
             throw f.error("head_dim is " + headDim + ", expected an even integer (rotary embeddings rotate pairs)");
         }
@@ -84,8 +92,12 @@ public final class HfConfigReader {
         boolean llamaAttentionBias = type.equals("llama") && f.optionalBoolean("attention_bias", false);
         boolean llamaMlpBias = type.equals("llama") && f.optionalBoolean("mlp_bias", false);
         boolean defaultTokens = !type.equals("qwen2");
-        int maxPositions = positive(f, "max_position_embeddings",
-                f.optionalInt("max_position_embeddings", noted(f, defaults, "max_position_embeddings", defaultMaxPositions(type))));
+        int maxPositions = positive(
+                f,
+                "max_position_embeddings",
+                f.optionalInt(
+                        "max_position_embeddings",
+                        noted(f, defaults, "max_position_embeddings", defaultMaxPositions(type))));
         return new LlamaConfig(
                 type,
                 hidden,
@@ -97,8 +109,11 @@ public final class HfConfigReader {
                 ropeTheta(f, defaults),
                 HfRopeScaling.parse(f),
                 f.optionalBoolean("tie_word_embeddings", noted(f, defaults, "tie_word_embeddings", false)),
-                f.optionalBoolean(HfArchitectures.ATTENTION_BIAS, HfArchitectures.impliedAttentionBias(type, llamaAttentionBias)),
-                f.optionalBoolean(HfArchitectures.ATTENTION_OUTPUT_BIAS, HfArchitectures.impliedAttentionOutputBias(type, llamaAttentionBias)),
+                f.optionalBoolean(
+                        HfArchitectures.ATTENTION_BIAS, HfArchitectures.impliedAttentionBias(type, llamaAttentionBias)),
+                f.optionalBoolean(
+                        HfArchitectures.ATTENTION_OUTPUT_BIAS,
+                        HfArchitectures.impliedAttentionOutputBias(type, llamaAttentionBias)),
                 f.optionalBoolean(HfArchitectures.MLP_BIAS, HfArchitectures.impliedMlpBias(type, llamaMlpBias)),
                 slidingWindow(f, type, numLayers),
                 tokenId(f, defaults, "bos_token_id", defaultTokens ? 1 : -1, vocab),
@@ -130,7 +145,8 @@ public final class HfConfigReader {
             }
             for (JsonNode a : archs) {
                 if (!a.isTextual() || HfArchitectures.modelTypeOf(a.textValue()) == null) {
-                    throw f.error("unsupported architecture " + a + " (supported: " + HfArchitectures.SUPPORTED_ARCHITECTURES + ")");
+                    throw f.error("unsupported architecture " + a + " (supported: "
+                            + HfArchitectures.SUPPORTED_ARCHITECTURES + ")");
                 }
             }
         }
@@ -147,14 +163,16 @@ public final class HfConfigReader {
         return type;
     }
 
-    private static List<LlamaConfig.LayerDims> layers(JsonFields f, int numLayers, int heads, int kvHeads, int intermediate) {
+    private static List<LlamaConfig.LayerDims> layers(
+            JsonFields f, int numLayers, int heads, int kvHeads, int intermediate) {
         int[] h = f.optionalIntArray(HfArchitectures.LAYER_HEADS, numLayers);
         int[] kv = f.optionalIntArray(HfArchitectures.LAYER_KV_HEADS, numLayers);
         int[] ffn = f.optionalIntArray(HfArchitectures.LAYER_INTERMEDIATE, numLayers);
         List<LlamaConfig.LayerDims> out = new ArrayList<>(numLayers);
         for (int i = 0; i < numLayers; i++) {
             try {
-                out.add(new LlamaConfig.LayerDims(h == null ? heads : h[i], kv == null ? kvHeads : kv[i], ffn == null ? intermediate : ffn[i]));
+                out.add(new LlamaConfig.LayerDims(
+                        h == null ? heads : h[i], kv == null ? kvHeads : kv[i], ffn == null ? intermediate : ffn[i]));
             } catch (IllegalArgumentException e) {
                 throw f.error("layer " + i + ": " + e.getMessage()
                         + " (num_attention_heads, num_key_value_heads, intermediate_size or their espalier_ arrays)");
@@ -171,7 +189,8 @@ public final class HfConfigReader {
             theta = f.optionalDouble("rope_theta", 10000.0);
         } else if (params != null && params.isObject() && params.hasNonNull("rope_theta")) {
             key = "rope_parameters.rope_theta";
-            theta = new JsonFields(f.file(), (ObjectNode) params, "rope_parameters.").optionalDouble("rope_theta", 10000.0);
+            theta = new JsonFields(f.file(), (ObjectNode) params, "rope_parameters.")
+                    .optionalDouble("rope_theta", 10000.0);
         } else {
             theta = noted(f, defaults, "rope_theta", 10000.0);
         }
@@ -190,7 +209,9 @@ public final class HfConfigReader {
         switch (type) {
             case "mistral" -> {
                 if (f.present("sliding_window")) { // null: no window
-                    return f.has("sliding_window") ? positive(f, "sliding_window", f.optionalInt("sliding_window", 0)) : 0;
+                    return f.has("sliding_window")
+                            ? positive(f, "sliding_window", f.optionalInt("sliding_window", 0))
+                            : 0;
                 }
                 return 4096;
             }
@@ -235,7 +256,8 @@ public final class HfConfigReader {
             case "float16", "half" -> DType.F16;
             case "bfloat16" -> DType.BF16;
             case "float64", "double" -> DType.F64;
-            default -> throw f.error("torch_dtype '" + name + "' is not supported (expected float32, float16 or bfloat16)");
+            default ->
+                throw f.error("torch_dtype '" + name + "' is not supported (expected float32, float16 or bfloat16)");
         };
     }
 

@@ -1,8 +1,8 @@
 package dev.espalier.engine.model;
 
-import dev.espalier.engine.io.AtomicFiles;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.kernels.DType;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -35,10 +35,12 @@ public final class HfConfigWriter {
         String type = config.modelType();
         String architecture = HfArchitectures.BY_MODEL_TYPE.get(type);
         if (architecture == null) {
-            throw new IllegalArgumentException("unsupported model_type '" + type + "' (supported: " + HfArchitectures.SUPPORTED_TYPES + ")");
+            throw new IllegalArgumentException(
+                    "unsupported model_type '" + type + "' (supported: " + HfArchitectures.SUPPORTED_TYPES + ")");
         }
         if (type.equals("llama") && config.slidingWindow() != 0) {
-            throw new IllegalArgumentException("a llama config cannot carry a sliding window (" + config.slidingWindow() + ")");
+            throw new IllegalArgumentException(
+                    "a llama config cannot carry a sliding window (" + config.slidingWindow() + ")");
         }
         ObjectNode o = ModelJson.newObject();
         o.putArray("architectures").add(architecture);
@@ -49,7 +51,12 @@ public final class HfConfigWriter {
         o.put("num_hidden_layers", config.numLayers());
         layerField(o, config, "num_attention_heads", HfArchitectures.LAYER_HEADS, LlamaConfig.LayerDims::numHeads);
         layerField(o, config, "num_key_value_heads", HfArchitectures.LAYER_KV_HEADS, LlamaConfig.LayerDims::numKvHeads);
-        layerField(o, config, "intermediate_size", HfArchitectures.LAYER_INTERMEDIATE, LlamaConfig.LayerDims::intermediateSize);
+        layerField(
+                o,
+                config,
+                "intermediate_size",
+                HfArchitectures.LAYER_INTERMEDIATE,
+                LlamaConfig.LayerDims::intermediateSize);
         o.put("hidden_act", "silu");
         o.put("max_position_embeddings", config.maxPositionEmbeddings());
         o.put("rms_norm_eps", Double.parseDouble(Float.toString(config.rmsNormEps())));
@@ -64,7 +71,8 @@ public final class HfConfigWriter {
         return sorted(o);
     }
 
-    private static void layerField(ObjectNode o, LlamaConfig c, String uniformKey, String arrayKey, ToIntFunction<LlamaConfig.LayerDims> dim) {
+    private static void layerField(
+            ObjectNode o, LlamaConfig c, String uniformKey, String arrayKey, ToIntFunction<LlamaConfig.LayerDims> dim) {
         List<Integer> values = new ArrayList<>();
         c.layers().forEach(d -> values.add(dim.applyAsInt(d)));
         o.put(uniformKey, values.stream().mapToInt(Integer::intValue).max().orElse(0));
@@ -112,7 +120,7 @@ public final class HfConfigWriter {
                 }
                 o.put("max_window_layers", w > 0 ? 0 : c.numLayers());
             }
-            default -> { }
+            default -> {}
         }
     }
 

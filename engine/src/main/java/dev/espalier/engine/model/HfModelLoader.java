@@ -46,7 +46,9 @@ public final class HfModelLoader {
             }
         }
         if (!missing.isEmpty()) {
-            throw new ModelFormatException(checkpoint.source(), "missing " + missing.size() + " tensor(s) that config.json implies: " + abbreviate(missing));
+            throw new ModelFormatException(
+                    checkpoint.source(),
+                    "missing " + missing.size() + " tensor(s) that config.json implies: " + abbreviate(missing));
         }
         List<String> unexpected = new ArrayList<>();
         for (String name : checkpoint.names()) {
@@ -55,10 +57,13 @@ public final class HfModelLoader {
             }
         }
         if (!unexpected.isEmpty()) {
-            throw new ModelFormatException(checkpoint.source(), unexpected.size() + " tensor(s) that config.json does not declare: "
-                    + abbreviate(unexpected) + " (check attention_bias, mlp_bias, tie_word_embeddings, num_hidden_layers)");
+            throw new ModelFormatException(
+                    checkpoint.source(),
+                    unexpected.size() + " tensor(s) that config.json does not declare: " + abbreviate(unexpected)
+                            + " (check attention_bias, mlp_bias, tie_word_embeddings, num_hidden_layers)");
         }
-        return HfTensorLayout.assemble(config, name -> weight(checkpoint.fileOf(name), name, expected.get(name), arena), folder, arena);
+        return HfTensorLayout.assemble(
+                config, name -> weight(checkpoint.fileOf(name), name, expected.get(name), arena), folder, arena);
     }
 
     /** A checked weight: F32 as a view of the file, F16/BF16 widened to F32 in {@code arena}. */
@@ -66,11 +71,13 @@ public final class HfModelLoader {
         SafetensorsFile.Entry e = file.entry(name);
         DType dtype = e.dtype();
         if (dtype != DType.F32 && dtype != DType.F16 && dtype != DType.BF16) {
-            throw new ModelFormatException(file.file(), name + " has dtype " + e.dtypeName() + ", expected F32, F16 or BF16");
+            throw new ModelFormatException(
+                    file.file(), name + " has dtype " + e.dtypeName() + ", expected F32, F16 or BF16");
         }
         if (!Arrays.equals(e.shape(), shape)) {
-            throw new ModelFormatException(file.file(), name + " has shape " + Arrays.toString(e.shape())
-                    + ", config expects " + Arrays.toString(shape));
+            throw new ModelFormatException(
+                    file.file(),
+                    name + " has shape " + Arrays.toString(e.shape()) + ", config expects " + Arrays.toString(shape));
         }
         Tensor t = file.tensor(name);
         return dtype == DType.F32 ? t : widenToF32(t, arena);
@@ -97,7 +104,8 @@ public final class HfModelLoader {
     }
 
     private static boolean ignorable(String name, LlamaConfig config) {
-        return name.endsWith(".rotary_emb.inv_freq") || (config.tieWordEmbeddings() && name.equals(HfTensorLayout.LM_HEAD));
+        return name.endsWith(".rotary_emb.inv_freq")
+                || (config.tieWordEmbeddings() && name.equals(HfTensorLayout.LM_HEAD));
     }
 
     private static String abbreviate(List<String> names) {

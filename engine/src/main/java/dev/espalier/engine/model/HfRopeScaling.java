@@ -46,7 +46,8 @@ final class HfRopeScaling {
         }
         double high = f.requiredDouble("high_freq_factor");
         if (!(high > low) || Double.isInfinite(high)) {
-            throw f.error(where + ".high_freq_factor is " + high + ", expected a finite number > low_freq_factor " + low);
+            throw f.error(
+                    where + ".high_freq_factor is " + high + ", expected a finite number > low_freq_factor " + low);
         }
         int original = f.requiredInt("original_max_position_embeddings");
         if (original < 1) {

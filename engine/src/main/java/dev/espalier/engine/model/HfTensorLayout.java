@@ -24,7 +24,12 @@ final class HfTensorLayout {
     /** One tensor of a decoder layer; {@code component} is its position in {@link DecoderLayerWeights}. */
     private record Slot(int component, String suffix, Presence presence, ShapeOf shape) {}
 
-    private enum Presence { ALWAYS, ATTENTION_BIAS, ATTENTION_OUTPUT_BIAS, MLP_BIAS }
+    private enum Presence {
+        ALWAYS,
+        ATTENTION_BIAS,
+        ATTENTION_OUTPUT_BIAS,
+        MLP_BIAS
+    }
 
     @FunctionalInterface
     private interface ShapeOf {
@@ -41,11 +46,14 @@ final class HfTensorLayout {
             new Slot(7, "self_attn.v_proj.bias", Presence.ATTENTION_BIAS, (c, d) -> new int[] {kv(c, d)}),
             new Slot(4, "self_attn.o_proj.weight", Presence.ALWAYS, (c, d) -> new int[] {c.hiddenSize(), q(c, d)}),
             new Slot(8, "self_attn.o_proj.bias", Presence.ATTENTION_OUTPUT_BIAS, (c, d) -> new int[] {c.hiddenSize()}),
-            new Slot(10, "mlp.gate_proj.weight", Presence.ALWAYS, (c, d) -> new int[] {d.intermediateSize(), c.hiddenSize()}),
+            new Slot(10, "mlp.gate_proj.weight", Presence.ALWAYS, (c, d) ->
+                    new int[] {d.intermediateSize(), c.hiddenSize()}),
             new Slot(13, "mlp.gate_proj.bias", Presence.MLP_BIAS, (c, d) -> new int[] {d.intermediateSize()}),
-            new Slot(11, "mlp.up_proj.weight", Presence.ALWAYS, (c, d) -> new int[] {d.intermediateSize(), c.hiddenSize()}),
+            new Slot(11, "mlp.up_proj.weight", Presence.ALWAYS, (c, d) ->
+                    new int[] {d.intermediateSize(), c.hiddenSize()}),
             new Slot(14, "mlp.up_proj.bias", Presence.MLP_BIAS, (c, d) -> new int[] {d.intermediateSize()}),
-            new Slot(12, "mlp.down_proj.weight", Presence.ALWAYS, (c, d) -> new int[] {c.hiddenSize(), d.intermediateSize()}),
+            new Slot(12, "mlp.down_proj.weight", Presence.ALWAYS, (c, d) ->
+                    new int[] {c.hiddenSize(), d.intermediateSize()}),
             new Slot(15, "mlp.down_proj.bias", Presence.MLP_BIAS, (c, d) -> new int[] {c.hiddenSize()}),
             new Slot(0, "input_layernorm.weight", Presence.ALWAYS, (c, d) -> new int[] {c.hiddenSize()}),
             new Slot(9, "post_attention_layernorm.weight", Presence.ALWAYS, (c, d) -> new int[] {c.hiddenSize()}));
@@ -97,8 +105,9 @@ final class HfTensorLayout {
                 parts[s.component()] = tensors.apply(layerName(i, s.suffix()));
             }
         }
-        return new DecoderLayerWeights(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6], parts[7],
-                parts[8], parts[9], parts[10], parts[11], parts[12], parts[13], parts[14], parts[15]);
+        return new DecoderLayerWeights(
+                parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6], parts[7], parts[8], parts[9],
+                parts[10], parts[11], parts[12], parts[13], parts[14], parts[15]);
     }
 
     /**
@@ -128,17 +137,38 @@ final class HfTensorLayout {
             Tensor t = parts[s.component()];
             if (!present(c, s.presence())) {
                 if (t != null) {
-                    throw new IllegalArgumentException(name + " is set but the config declares no " + s.presence().name().toLowerCase());
+                    throw new IllegalArgumentException(name + " is set but the config declares no "
+                            + s.presence().name().toLowerCase());
                 }
                 continue;
             }
-            out.put(name, t != null ? f32(t, scratch) : Tensor.allocate(scratch, DType.F32, s.shape().of(c, c.layer(i))));
+            out.put(
+                    name,
+                    t != null
+                            ? f32(t, scratch)
+                            : Tensor.allocate(scratch, DType.F32, s.shape().of(c, c.layer(i))));
         }
     }
 
     private static Tensor[] components(DecoderLayerWeights w) {
-        return new Tensor[] {w.inputNorm(), w.q(), w.k(), w.v(), w.o(), w.qBias(), w.kBias(), w.vBias(), w.oBias(),
-                w.postAttentionNorm(), w.gate(), w.up(), w.down(), w.gateBias(), w.upBias(), w.downBias()};
+        return new Tensor[] {
+            w.inputNorm(),
+            w.q(),
+            w.k(),
+            w.v(),
+            w.o(),
+            w.qBias(),
+            w.kBias(),
+            w.vBias(),
+            w.oBias(),
+            w.postAttentionNorm(),
+            w.gate(),
+            w.up(),
+            w.down(),
+            w.gateBias(),
+            w.upBias(),
+            w.downBias()
+        };
     }
 
     private static Tensor f32(Tensor t, Arena scratch) {

@@ -24,7 +24,8 @@ public final class LayerCheckpoint {
     private LayerCheckpoint() {}
 
     /** Writes layer {@code layer}'s weights (F32) to {@code channel}, with the config's dims of that layer. */
-    public static void write(FileChannel channel, LlamaConfig config, int layer, DecoderLayerWeights weights) throws IOException {
+    public static void write(FileChannel channel, LlamaConfig config, int layer, DecoderLayerWeights weights)
+            throws IOException {
         write(channel, config, layer, config.layer(layer), weights);
     }
 
@@ -32,14 +33,21 @@ public final class LayerCheckpoint {
      * Writes layer {@code layer}'s weights (F32) to {@code channel}; {@code dims} are the layer's actual dims (compact
      * after structured pruning). A bias the config declares but the layer lacks is written as zeros.
      */
-    public static void write(FileChannel channel, LlamaConfig config, int layer, LlamaConfig.LayerDims dims,
-                             DecoderLayerWeights weights) throws IOException {
+    public static void write(
+            FileChannel channel, LlamaConfig config, int layer, LlamaConfig.LayerDims dims, DecoderLayerWeights weights)
+            throws IOException {
         write(channel, config, layer, dims, weights, null);
     }
 
     /** As {@link #write(FileChannel, LlamaConfig, int, LlamaConfig.LayerDims, DecoderLayerWeights)}, with string metadata. */
-    public static void write(FileChannel channel, LlamaConfig config, int layer, LlamaConfig.LayerDims dims,
-                             DecoderLayerWeights weights, Map<String, String> metadata) throws IOException {
+    public static void write(
+            FileChannel channel,
+            LlamaConfig config,
+            int layer,
+            LlamaConfig.LayerDims dims,
+            DecoderLayerWeights weights,
+            Map<String, String> metadata)
+            throws IOException {
         LlamaConfig c = withLayer(config, layer, dims);
         try (Arena scratch = Arena.ofConfined()) {
             SequencedMap<String, Tensor> tensors = new LinkedHashMap<>();
@@ -64,7 +72,8 @@ public final class LayerCheckpoint {
      * Reads layer {@code layer} from {@code file}, mapped in {@code arena}; every tensor's shape is checked against
      * {@code dims} (the compact dims of a structurally pruned layer) and the config's hidden size, head width and biases.
      */
-    public static DecoderLayerWeights read(Path file, LlamaConfig config, int layer, LlamaConfig.LayerDims dims, Arena arena) {
+    public static DecoderLayerWeights read(
+            Path file, LlamaConfig config, int layer, LlamaConfig.LayerDims dims, Arena arena) {
         LlamaConfig c = withLayer(config, layer, dims);
         SafetensorsFile sf = SafetensorsFile.open(file, arena);
         SequencedMap<String, int[]> expected = HfTensorLayout.expectedShapes(c);
@@ -74,9 +83,11 @@ public final class LayerCheckpoint {
             }
             Tensor t = sf.tensor(name);
             if (!Arrays.equals(t.shape(), expected.get(name))) {
-                throw new ModelFormatException(file, name + " has shape " + Arrays.toString(t.shape()) + ", layer " + layer + " with "
-                        + dims.numHeads() + " heads, " + dims.numKvHeads() + " key/value heads and FFN width "
-                        + dims.intermediateSize() + " expects " + Arrays.toString(expected.get(name)));
+                throw new ModelFormatException(
+                        file,
+                        name + " has shape " + Arrays.toString(t.shape()) + ", layer " + layer + " with "
+                                + dims.numHeads() + " heads, " + dims.numKvHeads() + " key/value heads and FFN width "
+                                + dims.intermediateSize() + " expects " + Arrays.toString(expected.get(name)));
             }
             return t;
         });
@@ -93,8 +104,10 @@ public final class LayerCheckpoint {
         int[] k = shapeOf(sf, file, HfTensorLayout.layerName(layer, "self_attn.k_proj.weight"));
         int[] gate = shapeOf(sf, file, HfTensorLayout.layerName(layer, "mlp.gate_proj.weight"));
         if (q[0] % config.headDim() != 0 || k[0] % config.headDim() != 0) {
-            throw new ModelFormatException(file, "q_proj/k_proj rows " + q[0] + "/" + k[0] + " are not multiples of the head width "
-                    + config.headDim());
+            throw new ModelFormatException(
+                    file,
+                    "q_proj/k_proj rows " + q[0] + "/" + k[0] + " are not multiples of the head width "
+                            + config.headDim());
         }
         LlamaConfig.LayerDims dims;
         try {
@@ -102,7 +115,8 @@ public final class LayerCheckpoint {
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(file, e.getMessage());
         }
-        boolean outputBias = config.attentionOutputBias() || sf.contains(HfTensorLayout.layerName(layer, "self_attn.o_proj.bias"));
+        boolean outputBias =
+                config.attentionOutputBias() || sf.contains(HfTensorLayout.layerName(layer, "self_attn.o_proj.bias"));
         boolean mlpBias = config.mlpBias() || sf.contains(HfTensorLayout.layerName(layer, "mlp.down_proj.bias"));
         return read(file, config.withBiases(config.attentionBias(), outputBias, mlpBias), layer, dims, arena);
     }

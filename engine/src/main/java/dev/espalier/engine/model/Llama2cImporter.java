@@ -45,21 +45,25 @@ public final class Llama2cImporter {
         try (FileChannel ch = FileChannel.open(bin, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size < HEADER_BYTES) {
-                throw new ModelFormatException(bin, "file of " + size + " bytes is shorter than the 28-byte llama2.c header");
+                throw new ModelFormatException(
+                        bin, "file of " + size + " bytes is shorter than the 28-byte llama2.c header");
             }
             file = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
         } catch (IOException e) {
             throw IoFailures.of(bin, "read", e);
         }
         if (file.get(I32_LE, 0) == VERSIONED_MAGIC) {
-            throw new ModelFormatException(bin, "is a versioned llama2.c export (magic \"ak42\", version " + file.get(I32_LE, 4)
-                    + "); only the legacy version-0 format is supported");
+            throw new ModelFormatException(
+                    bin,
+                    "is a versioned llama2.c export (magic \"ak42\", version " + file.get(I32_LE, 4)
+                            + "); only the legacy version-0 format is supported");
         }
         Header h = Header.read(bin, file);
         long expected = h.expectedBytes();
         if (file.byteSize() != expected) {
-            throw new ModelFormatException(bin, "file is " + file.byteSize() + " bytes, but its header (" + h
-                    + ") implies " + expected + " bytes");
+            throw new ModelFormatException(
+                    bin,
+                    "file is " + file.byteSize() + " bytes, but its header (" + h + ") implies " + expected + " bytes");
         }
 
         Cursor at = new Cursor(file, HEADER_BYTES);
@@ -81,15 +85,42 @@ public final class Llama2cImporter {
 
         List<DecoderLayerWeights> layers = new ArrayList<>(h.layers());
         for (int l = 0; l < h.layers(); l++) {
-            layers.add(new DecoderLayerWeights(rmsAtt.get(l),
+            layers.add(new DecoderLayerWeights(
+                    rmsAtt.get(l),
                     interleavedToRotateHalf(wq.get(l), h.heads(), h.headDim(), arena),
                     interleavedToRotateHalf(wk.get(l), h.kvHeads(), h.headDim(), arena),
-                    wv.get(l), wo.get(l), null, null, null, null,
-                    rmsFfn.get(l), w1.get(l), w3.get(l), w2.get(l), null, null, null));
+                    wv.get(l),
+                    wo.get(l),
+                    null,
+                    null,
+                    null,
+                    null,
+                    rmsFfn.get(l),
+                    w1.get(l),
+                    w3.get(l),
+                    w2.get(l),
+                    null,
+                    null,
+                    null));
         }
-        LlamaConfig config = new LlamaConfig("llama", dim, h.vocab(), h.headDim(),
+        LlamaConfig config = new LlamaConfig(
+                "llama",
+                dim,
+                h.vocab(),
+                h.headDim(),
                 Collections.nCopies(h.layers(), new LlamaConfig.LayerDims(h.heads(), h.kvHeads(), h.hidden())),
-                h.seqLen(), 1e-5f, 10000.0, null, h.sharedClassifier(), false, false, false, 0, 1, 2, DType.F32);
+                h.seqLen(),
+                1e-5f,
+                10000.0,
+                null,
+                h.sharedClassifier(),
+                false,
+                false,
+                false,
+                0,
+                1,
+                2,
+                DType.F32);
         return new LlamaModel(config, embed, layers, finalNorm, head, bin, arena);
     }
 
@@ -114,7 +145,8 @@ public final class Llama2cImporter {
     }
 
     /** The seven header ints, validated. */
-    private record Header(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen, boolean sharedClassifier) {
+    private record Header(
+            int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen, boolean sharedClassifier) {
         static Header read(Path bin, MemorySegment file) {
             int[] v = new int[7];
             for (int i = 0; i < 7; i++) {
@@ -125,14 +157,22 @@ public final class Llama2cImporter {
             for (int i = 0; i < 7; i++) {
                 boolean ok = i == 2 ? v[i] >= 0 : i == 5 ? v[i] != 0 && v[i] != Integer.MIN_VALUE : v[i] > 0;
                 if (!ok) {
-                    throw new ModelFormatException(bin, "header (" + h + ") has a dimension that is not positive: " + names[i] + " is " + v[i]
-                            + ", expected " + (i == 2 ? "an integer >= 0" : i == 5 ? "a non-zero integer (negative: unshared classifier)"
-                            : "an integer >= 1"));
+                    throw new ModelFormatException(
+                            bin,
+                            "header (" + h + ") has a dimension that is not positive: " + names[i] + " is " + v[i]
+                                    + ", expected "
+                                    + (i == 2
+                                            ? "an integer >= 0"
+                                            : i == 5
+                                                    ? "a non-zero integer (negative: unshared classifier)"
+                                                    : "an integer >= 1"));
                 }
             }
             if (h.dim % h.heads != 0 || h.heads % h.kvHeads != 0 || (h.dim / h.heads) % 2 != 0) {
-                throw new ModelFormatException(bin, "header (" + h + ") needs dim divisible by n_heads into an even head size"
-                        + " and n_heads divisible by n_kv_heads");
+                throw new ModelFormatException(
+                        bin,
+                        "header (" + h + ") needs dim divisible by n_heads into an even head size"
+                                + " and n_heads divisible by n_kv_heads");
             }
             return h;
         }
@@ -146,8 +186,16 @@ public final class Llama2cImporter {
             try {
                 long d = dim;
                 long kvDim = (long) kvHeads * headDim();
-                long perLayer = sum(2 * d, Math.multiplyExact(2 * d, d), Math.multiplyExact(2 * d, kvDim), Math.multiplyExact(3 * d, (long) hidden));
-                long floats = sum((long) vocab * d, Math.multiplyExact((long) layers, perLayer), d, (long) seqLen * headDim(),
+                long perLayer = sum(
+                        2 * d,
+                        Math.multiplyExact(2 * d, d),
+                        Math.multiplyExact(2 * d, kvDim),
+                        Math.multiplyExact(3 * d, (long) hidden));
+                long floats = sum(
+                        (long) vocab * d,
+                        Math.multiplyExact((long) layers, perLayer),
+                        d,
+                        (long) seqLen * headDim(),
                         sharedClassifier ? 0 : (long) vocab * d);
                 return Math.addExact(HEADER_BYTES, Math.multiplyExact(4L, floats));
             } catch (ArithmeticException overflow) {
@@ -165,8 +213,8 @@ public final class Llama2cImporter {
 
         @Override
         public String toString() {
-            return "dim=" + dim + " hidden_dim=" + hidden + " n_layers=" + layers + " n_heads=" + heads + " n_kv_heads=" + kvHeads
-                    + " vocab_size=" + (sharedClassifier ? vocab : -vocab) + " seq_len=" + seqLen;
+            return "dim=" + dim + " hidden_dim=" + hidden + " n_layers=" + layers + " n_heads=" + heads + " n_kv_heads="
+                    + kvHeads + " vocab_size=" + (sharedClassifier ? vocab : -vocab) + " seq_len=" + seqLen;
         }
     }
 

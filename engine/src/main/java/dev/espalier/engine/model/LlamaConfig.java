@@ -47,21 +47,25 @@ public record LlamaConfig(
     public record LayerDims(int numHeads, int numKvHeads, int intermediateSize) {
         /** The dimensions of a layer's weights: heads from q/k rows, channels from gate rows. */
         public static LayerDims of(DecoderLayerWeights w, int headDim) {
-            return new LayerDims(w.q().rows() / headDim, w.k().rows() / headDim, w.gate().rows());
+            return new LayerDims(
+                    w.q().rows() / headDim, w.k().rows() / headDim, w.gate().rows());
         }
 
         public LayerDims {
             if (numHeads < 0 || numKvHeads < 0 || intermediateSize < 0) {
-                throw new IllegalArgumentException("negative layer dimension: " + numHeads + "/" + numKvHeads + "/" + intermediateSize);
+                throw new IllegalArgumentException(
+                        "negative layer dimension: " + numHeads + "/" + numKvHeads + "/" + intermediateSize);
             }
             if (numKvHeads == 0 ? numHeads != 0 : numHeads % numKvHeads != 0) {
-                throw new IllegalArgumentException(numHeads + " query heads cannot be shared by " + numKvHeads + " key/value heads");
+                throw new IllegalArgumentException(
+                        numHeads + " query heads cannot be shared by " + numKvHeads + " key/value heads");
             }
         }
     }
 
     /** Llama 3 rope scaling ("rope_type": "llama3"). */
-    public record RopeScaling(double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositionEmbeddings) {}
+    public record RopeScaling(
+            double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositionEmbeddings) {}
 
     public int numLayers() {
         return layers.size();
@@ -69,16 +73,46 @@ public record LlamaConfig(
 
     /** This config with other per-layer dimensions (a structurally pruned model). */
     public LlamaConfig withLayers(List<LayerDims> newLayers) {
-        return new LlamaConfig(modelType, hiddenSize, vocabSize, headDim, newLayers, maxPositionEmbeddings, rmsNormEps, ropeTheta,
-                ropeScaling, tieWordEmbeddings, attentionBias, attentionOutputBias, mlpBias, slidingWindow, bosTokenId, eosTokenId,
+        return new LlamaConfig(
+                modelType,
+                hiddenSize,
+                vocabSize,
+                headDim,
+                newLayers,
+                maxPositionEmbeddings,
+                rmsNormEps,
+                ropeTheta,
+                ropeScaling,
+                tieWordEmbeddings,
+                attentionBias,
+                attentionOutputBias,
+                mlpBias,
+                slidingWindow,
+                bosTokenId,
+                eosTokenId,
                 torchDtype);
     }
 
     /** This config with other bias flags (structured pruning folds compensation into o_proj / down_proj biases). */
     public LlamaConfig withBiases(boolean newAttentionBias, boolean newAttentionOutputBias, boolean newMlpBias) {
-        return new LlamaConfig(modelType, hiddenSize, vocabSize, headDim, layers, maxPositionEmbeddings, rmsNormEps, ropeTheta,
-                ropeScaling, tieWordEmbeddings, newAttentionBias, newAttentionOutputBias, newMlpBias, slidingWindow, bosTokenId,
-                eosTokenId, torchDtype);
+        return new LlamaConfig(
+                modelType,
+                hiddenSize,
+                vocabSize,
+                headDim,
+                layers,
+                maxPositionEmbeddings,
+                rmsNormEps,
+                ropeTheta,
+                ropeScaling,
+                tieWordEmbeddings,
+                newAttentionBias,
+                newAttentionOutputBias,
+                newMlpBias,
+                slidingWindow,
+                bosTokenId,
+                eosTokenId,
+                torchDtype);
     }
 
     public LayerDims layer(int i) {

@@ -18,8 +18,14 @@ public final class LlamaModel implements AutoCloseable {
     private final Path source; // the file or folder it was loaded from
     private final Arena arena; // owns the mappings and any converted tensors
 
-    public LlamaModel(LlamaConfig config, Tensor embedTokens, List<DecoderLayerWeights> layers, Tensor finalNorm,
-                      Tensor lmHead, Path source, Arena arena) {
+    public LlamaModel(
+            LlamaConfig config,
+            Tensor embedTokens,
+            List<DecoderLayerWeights> layers,
+            Tensor finalNorm,
+            Tensor lmHead,
+            Path source,
+            Arena arena) {
         if (layers.size() != config.numLayers()) {
             throw new IllegalArgumentException(layers.size() + " layers for a config of " + config.numLayers());
         }

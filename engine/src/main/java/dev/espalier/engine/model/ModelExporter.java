@@ -32,7 +32,8 @@ public final class ModelExporter {
      * @throws OutputFolder.OutputConflictException when {@code output} may not be replaced
      * @throws ModelFormatException naming {@code output} when it cannot be written
      */
-    public static void export(LlamaModel model, Path output, Map<Path, String> tokenizerFiles, String jobId, boolean overwrite) {
+    public static void export(
+            LlamaModel model, Path output, Map<Path, String> tokenizerFiles, String jobId, boolean overwrite) {
         OutputFolder.checkReplaceable(output, jobId, overwrite);
         try {
             Path staging = OutputFolder.prepareStaging(output);
@@ -64,9 +65,24 @@ public final class ModelExporter {
             SafetensorsWriter.write(folder.resolve(HfCheckpoint.SINGLE), tensors, Map.of("format", "pt"));
         }
         LlamaConfig c = model.config();
-        LlamaConfig f32 = new LlamaConfig(c.modelType(), c.hiddenSize(), c.vocabSize(), c.headDim(), c.layers(),
-                c.maxPositionEmbeddings(), c.rmsNormEps(), c.ropeTheta(), c.ropeScaling(), c.tieWordEmbeddings(),
-                c.attentionBias(), c.attentionOutputBias(), c.mlpBias(), c.slidingWindow(), c.bosTokenId(), c.eosTokenId(), DType.F32);
+        LlamaConfig f32 = new LlamaConfig(
+                c.modelType(),
+                c.hiddenSize(),
+                c.vocabSize(),
+                c.headDim(),
+                c.layers(),
+                c.maxPositionEmbeddings(),
+                c.rmsNormEps(),
+                c.ropeTheta(),
+                c.ropeScaling(),
+                c.tieWordEmbeddings(),
+                c.attentionBias(),
+                c.attentionOutputBias(),
+                c.mlpBias(),
+                c.slidingWindow(),
+                c.bosTokenId(),
+                c.eosTokenId(),
+                DType.F32);
         HfConfigWriter.write(f32, folder.resolve("config.json"));
     }
 }

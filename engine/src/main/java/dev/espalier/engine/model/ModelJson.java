@@ -31,8 +31,12 @@ final class ModelJson {
         try {
             root = MAPPER.readTree(bytes);
         } catch (JacksonException e) {
-            String at = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
-            throw new ModelFormatException(file, what + " is not valid JSON: " + firstLine(e.getOriginalMessage()) + at, e);
+            String at = e.getLocation() == null
+                    ? ""
+                    : " (line " + e.getLocation().getLineNr() + ", column "
+                            + e.getLocation().getColumnNr() + ")";
+            throw new ModelFormatException(
+                    file, what + " is not valid JSON: " + firstLine(e.getOriginalMessage()) + at, e);
         } catch (IOException e) {
             throw IoFailures.of(file, "read", e);
         }
@@ -65,7 +69,8 @@ final class ModelJson {
     /** Serialises with two-space indentation and a final newline (config files meant for people). */
     static byte[] toPrettyBytes(JsonNode node) {
         try {
-            return (MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(node) + "\n").getBytes(StandardCharsets.UTF_8);
+            return (MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(node) + "\n")
+                    .getBytes(StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new IllegalStateException("cannot serialise JSON", e);
         }

@@ -33,7 +33,8 @@ public final class ModelLoader {
             return Llama2cImporter.load(path, arena);
         }
         Path folder = path.toAbsolutePath().getParent();
-        if ((name.endsWith(".safetensors") || name.equals("config.json")) && Files.isRegularFile(folder.resolve("config.json"))) {
+        if ((name.endsWith(".safetensors") || name.equals("config.json"))
+                && Files.isRegularFile(folder.resolve("config.json"))) {
             return HfModelLoader.load(folder, arena);
         }
         throw new ModelFormatException(path, "is not a model; " + EXPECTED);

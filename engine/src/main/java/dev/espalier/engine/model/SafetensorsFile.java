@@ -23,6 +23,7 @@ import java.util.SequencedMap;
 public final class SafetensorsFile {
     /** Largest header accepted, as in the reference implementation (100 MB). */
     static final long MAX_HEADER_BYTES = 100_000_000L;
+
     static final String METADATA_KEY = "__metadata__";
 
     private static final ValueLayout.OfLong U64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -55,8 +56,12 @@ public final class SafetensorsFile {
 
         @Override
         public boolean equals(Object o) {
-            return o instanceof Entry e && name.equals(e.name) && dtypeName.equals(e.dtypeName)
-                    && Arrays.equals(shape, e.shape) && begin == e.begin && end == e.end;
+            return o instanceof Entry e
+                    && name.equals(e.name)
+                    && dtypeName.equals(e.dtypeName)
+                    && Arrays.equals(shape, e.shape)
+                    && begin == e.begin
+                    && end == e.end;
         }
 
         @Override
@@ -76,8 +81,12 @@ public final class SafetensorsFile {
     private final Map<String, String> metadata;
     private final SequencedMap<String, Entry> entries; // in header order
 
-    private SafetensorsFile(Path file, MemorySegment mapping, long dataStart, Map<String, String> metadata,
-                            SequencedMap<String, Entry> entries) {
+    private SafetensorsFile(
+            Path file,
+            MemorySegment mapping,
+            long dataStart,
+            Map<String, String> metadata,
+            SequencedMap<String, Entry> entries) {
         this.file = file;
         this.mapping = mapping;
         this.dataStart = dataStart;
@@ -98,7 +107,8 @@ public final class SafetensorsFile {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size < 8) {
-                throw new ModelFormatException(file, "file of " + size + " bytes is shorter than the 8-byte safetensors header length");
+                throw new ModelFormatException(
+                        file, "file of " + size + " bytes is shorter than the 8-byte safetensors header length");
             }
             mapping = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
         } catch (IOException e) {
@@ -107,11 +117,14 @@ public final class SafetensorsFile {
         long size = mapping.byteSize();
         long headerLength = mapping.get(U64_LE, 0);
         if (headerLength < 0 || headerLength > size - 8) {
-            throw new ModelFormatException(file, "header length " + Long.toUnsignedString(headerLength)
-                    + " is larger than the " + (size - 8) + " bytes that follow it");
+            throw new ModelFormatException(
+                    file,
+                    "header length " + Long.toUnsignedString(headerLength) + " is larger than the " + (size - 8)
+                            + " bytes that follow it");
         }
         if (headerLength > MAX_HEADER_BYTES) {
-            throw new ModelFormatException(file, "header length " + headerLength + " exceeds the limit of " + MAX_HEADER_BYTES + " bytes");
+            throw new ModelFormatException(
+                    file, "header length " + headerLength + " exceeds the limit of " + MAX_HEADER_BYTES + " bytes");
         }
         byte[] headerBytes = mapping.asSlice(8, headerLength).toArray(ValueLayout.JAVA_BYTE);
         long dataStart = 8 + headerLength;
@@ -166,15 +179,18 @@ public final class SafetensorsFile {
         Entry e = entry(name);
         DType dtype = e.dtype();
         if (dtype == null) {
-            throw new ModelFormatException(file, "tensor '" + name + "' has dtype " + e.dtypeName()
-                    + ", expected a floating-point dtype (F32, F16, BF16 or F64)");
+            throw new ModelFormatException(
+                    file,
+                    "tensor '" + name + "' has dtype " + e.dtypeName()
+                            + ", expected a floating-point dtype (F32, F16, BF16 or F64)");
         }
         return Tensor.of(bytes(name), dtype, e.shape());
     }
 
     static void requireLittleEndianPlatform() {
         if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
-            throw new UnsupportedOperationException("safetensors data is little-endian; this platform is " + ByteOrder.nativeOrder());
+            throw new UnsupportedOperationException(
+                    "safetensors data is little-endian; this platform is " + ByteOrder.nativeOrder());
         }
     }
 }

@@ -72,24 +72,29 @@ record SafetensorsHeader(Map<String, String> metadata, SequencedMap<String, Entr
         String dtypeName = dtypeNode.textValue();
         int elementSize = SafetensorsDTypes.byteSize(dtypeName);
         if (elementSize < 0) {
-            throw new ModelFormatException(file, where + " has unknown dtype " + dtypeName + " (known: " + SafetensorsDTypes.names() + ")");
+            throw new ModelFormatException(
+                    file, where + " has unknown dtype " + dtypeName + " (known: " + SafetensorsDTypes.names() + ")");
         }
         int[] shape = new int[shapeNode.size()];
         for (int i = 0; i < shape.length; i++) {
             JsonNode d = shapeNode.get(i);
             if (!d.canConvertToExactIntegral() || !d.canConvertToInt() || d.intValue() < 0) {
-                throw new ModelFormatException(file, where + " has shape " + shapeNode + " with a dimension that is not an int >= 0");
+                throw new ModelFormatException(
+                        file, where + " has shape " + shapeNode + " with a dimension that is not an int >= 0");
             }
             shape[i] = d.intValue();
         }
         long begin = offset(file, where, offsetsNode.get(0));
         long end = offset(file, where, offsetsNode.get(1));
         if (begin > end) {
-            throw new ModelFormatException(file, where + " has data_offsets [" + begin + ", " + end + "] with begin > end");
+            throw new ModelFormatException(
+                    file, where + " has data_offsets [" + begin + ", " + end + "] with begin > end");
         }
         if (end > dataSize) {
-            throw new ModelFormatException(file, where + " has data_offsets [" + begin + ", " + end
-                    + "] outside the data section of " + dataSize + " bytes");
+            throw new ModelFormatException(
+                    file,
+                    where + " has data_offsets [" + begin + ", " + end + "] outside the data section of " + dataSize
+                            + " bytes");
         }
         long expected;
         try {
@@ -99,11 +104,14 @@ record SafetensorsHeader(Map<String, String> metadata, SequencedMap<String, Entr
             }
             expected = Math.multiplyExact(numel, elementSize);
         } catch (ArithmeticException overflow) {
-            throw new ModelFormatException(file, where + " has shape " + Arrays.toString(shape) + " too large to address");
+            throw new ModelFormatException(
+                    file, where + " has shape " + Arrays.toString(shape) + " too large to address");
         }
         if (end - begin != expected) {
-            throw new ModelFormatException(file, where + " spans " + (end - begin) + " bytes, but shape " + Arrays.toString(shape)
-                    + " of " + dtypeName + " needs " + expected);
+            throw new ModelFormatException(
+                    file,
+                    where + " spans " + (end - begin) + " bytes, but shape " + Arrays.toString(shape) + " of "
+                            + dtypeName + " needs " + expected);
         }
         return new Entry(name, dtypeName, shape, begin, end);
     }
@@ -123,8 +131,10 @@ record SafetensorsHeader(Map<String, String> metadata, SequencedMap<String, Entr
             Entry a = sorted.get(i - 1);
             Entry b = sorted.get(i);
             if (b.begin() < a.end()) {
-                throw new ModelFormatException(file, "tensors '" + a.name() + "' [" + a.begin() + ", " + a.end() + ") and '"
-                        + b.name() + "' [" + b.begin() + ", " + b.end() + ") overlap");
+                throw new ModelFormatException(
+                        file,
+                        "tensors '" + a.name() + "' [" + a.begin() + ", " + a.end() + ") and '" + b.name() + "' ["
+                                + b.begin() + ", " + b.end() + ") overlap");
             }
         }
     }

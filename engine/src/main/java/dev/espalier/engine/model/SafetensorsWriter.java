@@ -1,8 +1,8 @@
 package dev.espalier.engine.model;
 
-import dev.espalier.engine.io.AtomicFiles;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.kernels.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -41,7 +41,8 @@ public final class SafetensorsWriter {
     }
 
     /** Writes the file's bytes to {@code channel} at its current position (callers own atomicity and fsync). */
-    public static void writeTo(FileChannel channel, SequencedMap<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+    public static void writeTo(FileChannel channel, SequencedMap<String, Tensor> tensors, Map<String, String> metadata)
+            throws IOException {
         SafetensorsFile.requireLittleEndianPlatform();
         byte[] header = header(tensors, metadata);
         Staging staging = new Staging(channel);
@@ -50,7 +51,9 @@ public final class SafetensorsWriter {
         for (Tensor t : tensors.values()) {
             if (t.rank() == 2 && !t.isContiguous()) {
                 for (int r = 0; r < t.rows(); r++) {
-                    staging.put(t.rowSlice(r, r + 1).data(), (long) t.cols() * t.dtype().byteSize());
+                    staging.put(
+                            t.rowSlice(r, r + 1).data(),
+                            (long) t.cols() * t.dtype().byteSize());
                 }
             } else {
                 staging.put(t.data(), t.numel() * t.dtype().byteSize());

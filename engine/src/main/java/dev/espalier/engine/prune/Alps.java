@@ -76,11 +76,25 @@ public final class Alps {
      * @param fixedRho        NaN: the schedule; a positive value: ρ fixed at it (the paper's ablation, tables 3–4),
      *                        with only the settled-support stop rule
      */
-    public record Options(double rho, int maxIterations, int updateInterval, int switchIteration, double stopRho,
-            int cgIterations, double cgTolerance, double dampFraction, double fixedRho) {
+    public record Options(
+            double rho,
+            int maxIterations,
+            int updateInterval,
+            int switchIteration,
+            double stopRho,
+            int cgIterations,
+            double cgTolerance,
+            double dampFraction,
+            double fixedRho) {
         public Options {
-            if (!(rho > 0) || maxIterations < 0 || updateInterval < 1 || switchIteration < 0 || !(stopRho >= 0)
-                    || cgIterations < 0 || !(cgTolerance > 0) || !(dampFraction >= 0)
+            if (!(rho > 0)
+                    || maxIterations < 0
+                    || updateInterval < 1
+                    || switchIteration < 0
+                    || !(stopRho >= 0)
+                    || cgIterations < 0
+                    || !(cgTolerance > 0)
+                    || !(dampFraction >= 0)
                     || (!Double.isNaN(fixedRho) && !(fixedRho > 0))) {
                 throw new IllegalArgumentException("Alps.Options: rho " + rho + ", maxIterations " + maxIterations
                         + ", updateInterval " + updateInterval + ", switchIteration " + switchIteration + ", stopRho "
@@ -101,26 +115,58 @@ public final class Alps {
 
         /** These options with ρ fixed at {@code value} (no schedule). */
         public Options withFixedRho(double value) {
-            return new Options(rho, maxIterations, updateInterval, switchIteration, stopRho, cgIterations,
-                    cgTolerance, dampFraction, value);
+            return new Options(
+                    rho,
+                    maxIterations,
+                    updateInterval,
+                    switchIteration,
+                    stopRho,
+                    cgIterations,
+                    cgTolerance,
+                    dampFraction,
+                    value);
         }
 
         /** These options with at most {@code value} ADMM iterations. */
         public Options withMaxIterations(int value) {
-            return new Options(rho, value, updateInterval, switchIteration, stopRho, cgIterations, cgTolerance,
-                    dampFraction, fixedRho);
+            return new Options(
+                    rho,
+                    value,
+                    updateInterval,
+                    switchIteration,
+                    stopRho,
+                    cgIterations,
+                    cgTolerance,
+                    dampFraction,
+                    fixedRho);
         }
 
         /** These options with at most {@code iterations} CG iterations stopping at {@code tolerance}. */
         public Options withBacksolve(int iterations, double tolerance) {
-            return new Options(rho, maxIterations, updateInterval, switchIteration, stopRho, iterations, tolerance,
-                    dampFraction, fixedRho);
+            return new Options(
+                    rho,
+                    maxIterations,
+                    updateInterval,
+                    switchIteration,
+                    stopRho,
+                    iterations,
+                    tolerance,
+                    dampFraction,
+                    fixedRho);
         }
 
         /** These options with the support-stable stops deferred until ρ ≥ {@code value}. */
         public Options withStopRho(double value) {
-            return new Options(rho, maxIterations, updateInterval, switchIteration, value, cgIterations, cgTolerance,
-                    dampFraction, fixedRho);
+            return new Options(
+                    rho,
+                    maxIterations,
+                    updateInterval,
+                    switchIteration,
+                    value,
+                    cgIterations,
+                    cgTolerance,
+                    dampFraction,
+                    fixedRho);
         }
 
         public boolean scheduled() {
@@ -161,8 +207,17 @@ public final class Alps {
      * @param finalRho       ρ when the ADMM stopped
      * @param timing         wall time of the phases
      */
-    public record Result(LinearPruner.PruneOutcome outcome, List<Iteration> trace, int restarts, int cgIterations,
-            double admmObjective, double objective, double denseEnergy, long tokens, double finalRho, Timing timing) {
+    public record Result(
+            LinearPruner.PruneOutcome outcome,
+            List<Iteration> trace,
+            int restarts,
+            int cgIterations,
+            double admmObjective,
+            double objective,
+            double denseEnergy,
+            long tokens,
+            double finalRho,
+            Timing timing) {
         public Result {
             trace = List.copyOf(trace);
         }
@@ -188,8 +243,14 @@ public final class Alps {
      * @param sparsity fraction of weights to zero (unstructured), or NaN / the implied one for N:M
      * @param ops      the backend for every O(n³) and O(n²·k) step
      */
-    public static Result prune(Tensor weight, Tensor gram, long tokens, SparsityPattern pattern, double sparsity,
-            Options options, TensorOps ops) {
+    public static Result prune(
+            Tensor weight,
+            Tensor gram,
+            long tokens,
+            SparsityPattern pattern,
+            double sparsity,
+            Options options,
+            TensorOps ops) {
         double level = pattern.validate(sparsity);
         weight.requireRank(2);
         weight.requireDType(DType.F32);
@@ -216,8 +277,17 @@ public final class Alps {
             LinearPruner.PruneOutcome outcome = countZeros(weight);
             long t3 = System.nanoTime();
             Timing timing = new Timing((t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9);
-            return new Result(outcome, solved.trace(), solved.restarts(), cg, solved.admmObjective(), objective,
-                    admm.denseEnergy(), tokens, solved.finalRho(), timing);
+            return new Result(
+                    outcome,
+                    solved.trace(),
+                    solved.restarts(),
+                    cg,
+                    solved.admmObjective(),
+                    objective,
+                    admm.denseEnergy(),
+                    tokens,
+                    solved.finalRho(),
+                    timing);
         }
     }
 

@@ -52,7 +52,12 @@ final class AlpsAdmm {
     private final double denseEnergy; // B0ᵀ Hs B0 = Σ λ_j ||B̃0[:, j]||²
 
     /** Allocates the state in {@code arena} and sets B0 = W S from {@code weight} (out, in) F32 (not modified). */
-    AlpsAdmm(AlpsScaledProblem problem, AlpsProjection projection, Tensor weight, Alps.Options options, Arena arena,
+    AlpsAdmm(
+            AlpsScaledProblem problem,
+            AlpsProjection projection,
+            Tensor weight,
+            Alps.Options options,
+            Arena arena,
             TensorOps ops) {
         this.problem = problem;
         this.projection = projection;

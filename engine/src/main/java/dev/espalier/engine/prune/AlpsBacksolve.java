@@ -37,8 +37,8 @@ final class AlpsBacksolve {
             for (long i = 0; i < (long) in * out; i++) {
                 ms.setAtIndex(F32, i, xs.getAtIndex(F32, i) != 0f ? 1f : 0f);
             }
-            iterations = ops.maskedConjugateGradient(problem.scaledGram, rhs, mask, x, options.cgIterations(),
-                    options.cgTolerance());
+            iterations = ops.maskedConjugateGradient(
+                    problem.scaledGram, rhs, mask, x, options.cgIterations(), options.cgTolerance());
             transpose(x.data(), in, out, sparse.data());
         }
         MemorySegment b = sparse.data();

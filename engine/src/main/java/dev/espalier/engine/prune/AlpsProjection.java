@@ -29,7 +29,8 @@ final class AlpsProjection {
         this.pattern = pattern;
         this.cols = cols;
         this.total = (long) rows * cols;
-        this.keep = pattern.isNm() ? (long) rows * keptPerRow(pattern, cols)
+        this.keep = pattern.isNm()
+                ? (long) rows * keptPerRow(pattern, cols)
                 : Math.max(0, Math.min(total, Math.round((1 - sparsity) * total)));
     }
 

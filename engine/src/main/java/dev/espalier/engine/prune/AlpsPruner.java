@@ -11,7 +11,8 @@ import dev.espalier.kernels.TensorOps;
  */
 public final class AlpsPruner implements LinearPruner, AutoCloseable {
     private final Alps.Options options;
-    private GramStatistics statistics; // (in_features, in_features) Σ xᵀx; null before the first batch and after prune / close
+    private GramStatistics
+            statistics; // (in_features, in_features) Σ xᵀx; null before the first batch and after prune / close
     private final boolean shared; // statistics belong to the caller
     private Alps.Result lastResult;
 

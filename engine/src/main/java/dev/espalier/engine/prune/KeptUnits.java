@@ -2,6 +2,7 @@ package dev.espalier.engine.prune;
 
 import dev.espalier.engine.model.LlamaConfig;
 import java.util.Arrays;
+import java.util.Map;
 
 /**
  * Which structural units of one decoder layer survive structured pruning: query heads and FFN channels, as sorted
@@ -25,12 +26,12 @@ public record KeptUnits(int[] queryHeads, int[] channels) {
     private static final String CHANNELS_KEY = "espalier_kept_channels";
 
     /** As string metadata (of a layer checkpoint): comma-separated indices. */
-    public java.util.Map<String, String> toMetadata() {
-        return java.util.Map.of(HEADS_KEY, join(queryHeads), CHANNELS_KEY, join(channels));
+    public Map<String, String> toMetadata() {
+        return Map.of(HEADS_KEY, join(queryHeads), CHANNELS_KEY, join(channels));
     }
 
     /** Read back from {@link #toMetadata()}; null when the metadata holds none (a checkpoint of an unstructured run). */
-    public static KeptUnits fromMetadata(java.util.Map<String, String> metadata) {
+    public static KeptUnits fromMetadata(Map<String, String> metadata) {
         if (!metadata.containsKey(HEADS_KEY) || !metadata.containsKey(CHANNELS_KEY)) {
             return null;
         }
@@ -42,7 +43,9 @@ public record KeptUnits(int[] queryHeads, int[] channels) {
     }
 
     private static int[] split(String s) {
-        return s.isEmpty() ? new int[0] : Arrays.stream(s.split(",")).mapToInt(Integer::parseInt).toArray();
+        return s.isEmpty()
+                ? new int[0]
+                : Arrays.stream(s.split(",")).mapToInt(Integer::parseInt).toArray();
     }
 
     /** Everything kept. */
@@ -62,10 +65,12 @@ public record KeptUnits(int[] queryHeads, int[] channels) {
     /** The compact layer's dimensions; checks that every kept group keeps the same number of query heads. */
     public LlamaConfig.LayerDims dims(LlamaConfig.LayerDims dense) {
         if (queryHeads.length > 0 && queryHeads[queryHeads.length - 1] >= dense.numHeads()) {
-            throw new IllegalArgumentException("query head " + queryHeads[queryHeads.length - 1] + " out of range 0.." + (dense.numHeads() - 1));
+            throw new IllegalArgumentException(
+                    "query head " + queryHeads[queryHeads.length - 1] + " out of range 0.." + (dense.numHeads() - 1));
         }
         if (channels.length > 0 && channels[channels.length - 1] >= dense.intermediateSize()) {
-            throw new IllegalArgumentException("channel " + channels[channels.length - 1] + " out of range 0.." + (dense.intermediateSize() - 1));
+            throw new IllegalArgumentException(
+                    "channel " + channels[channels.length - 1] + " out of range 0.." + (dense.intermediateSize() - 1));
         }
         if (dense.numKvHeads() == 0) {
             return new LlamaConfig.LayerDims(0, 0, channels.length);
@@ -78,8 +83,9 @@ public record KeptUnits(int[] queryHeads, int[] channels) {
         }
         for (int g : kv) {
             if (count[g] != count[kv[0]]) {
-                throw new IllegalArgumentException("every kept key/value group must keep the same number of query heads, got "
-                        + Arrays.toString(count));
+                throw new IllegalArgumentException(
+                        "every kept key/value group must keep the same number of query heads, got "
+                                + Arrays.toString(count));
             }
         }
         return new LlamaConfig.LayerDims(queryHeads.length, kv.length, channels.length);
@@ -94,7 +100,8 @@ public record KeptUnits(int[] queryHeads, int[] channels) {
     private static void requireSortedDistinct(int[] a, String what) {
         for (int i = 0; i < a.length; i++) {
             if (a[i] < 0 || (i > 0 && a[i] <= a[i - 1])) {
-                throw new IllegalArgumentException("kept " + what + " must be sorted, distinct and non-negative: " + Arrays.toString(a));
+                throw new IllegalArgumentException(
+                        "kept " + what + " must be sorted, distinct and non-negative: " + Arrays.toString(a));
             }
         }
     }

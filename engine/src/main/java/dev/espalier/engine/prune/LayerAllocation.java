@@ -7,7 +7,8 @@ package dev.espalier.engine.prune;
 public record LayerAllocation(int layer, int attentionUnits, int channels) {
     public LayerAllocation {
         if (attentionUnits < 0 || channels < 0) {
-            throw new IllegalArgumentException("layer " + layer + ": negative allocation " + attentionUnits + "/" + channels);
+            throw new IllegalArgumentException(
+                    "layer " + layer + ": negative allocation " + attentionUnits + "/" + channels);
         }
     }
 }

@@ -19,7 +19,8 @@ public interface LayerProblem {
     Map<LinearModule, LinearPruner.PruneOutcome> solve(TensorOps ops);
 
     /** A problem whose work is {@code body}. */
-    static LayerProblem of(int layer, String name, Function<TensorOps, Map<LinearModule, LinearPruner.PruneOutcome>> body) {
+    static LayerProblem of(
+            int layer, String name, Function<TensorOps, Map<LinearModule, LinearPruner.PruneOutcome>> body) {
         return new LayerProblem() {
             @Override
             public int layer() {

@@ -8,8 +8,8 @@ import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.EnumMap;
-import java.util.List;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -32,8 +32,15 @@ public final class LayerPruningState implements LayerTap, LayerWork {
     private TensorOps ops;
     private Set<LinearModule.Input> active = EnumSet.allOf(LinearModule.Input.class);
 
-    public LayerPruningState(int layer, DecoderLayerWeights original, PruningMethod method, boolean measureErrors, SolveOrder order,
-                             SparsityPattern pattern, double sparsity, Arena arena) {
+    public LayerPruningState(
+            int layer,
+            DecoderLayerWeights original,
+            PruningMethod method,
+            boolean measureErrors,
+            SolveOrder order,
+            SparsityPattern pattern,
+            double sparsity,
+            Arena arena) {
         this.layer = layer;
         this.weights = copy(original, arena);
         this.method = method;
@@ -74,8 +81,14 @@ public final class LayerPruningState implements LayerTap, LayerWork {
         List<LayerProblem> problems = new ArrayList<>();
         for (LinearModule module : LinearModule.values()) {
             if (order.phases().get(phase).contains(module.input())) {
-                problems.add(new MatrixProblem(layer, module, module.weight(weights), pruners.get(module), grams.get(module.input()),
-                        pattern, sparsity));
+                problems.add(new MatrixProblem(
+                        layer,
+                        module,
+                        module.weight(weights),
+                        pruners.get(module),
+                        grams.get(module.input()),
+                        pattern,
+                        sparsity));
             }
         }
         return problems;
@@ -150,10 +163,23 @@ public final class LayerPruningState implements LayerTap, LayerWork {
 
     /** Writable F32 copies of every tensor of a layer. */
     public static DecoderLayerWeights copy(DecoderLayerWeights w, Arena arena) {
-        return new DecoderLayerWeights(f32(w.inputNorm(), arena), f32(w.q(), arena), f32(w.k(), arena), f32(w.v(), arena),
-                f32(w.o(), arena), f32(w.qBias(), arena), f32(w.kBias(), arena), f32(w.vBias(), arena), f32(w.oBias(), arena),
-                f32(w.postAttentionNorm(), arena), f32(w.gate(), arena), f32(w.up(), arena), f32(w.down(), arena),
-                f32(w.gateBias(), arena), f32(w.upBias(), arena), f32(w.downBias(), arena));
+        return new DecoderLayerWeights(
+                f32(w.inputNorm(), arena),
+                f32(w.q(), arena),
+                f32(w.k(), arena),
+                f32(w.v(), arena),
+                f32(w.o(), arena),
+                f32(w.qBias(), arena),
+                f32(w.kBias(), arena),
+                f32(w.vBias(), arena),
+                f32(w.oBias(), arena),
+                f32(w.postAttentionNorm(), arena),
+                f32(w.gate(), arena),
+                f32(w.up(), arena),
+                f32(w.down(), arena),
+                f32(w.gateBias(), arena),
+                f32(w.upBias(), arena),
+                f32(w.downBias(), arena));
     }
 
     private static Tensor f32(Tensor t, Arena arena) {

@@ -2,14 +2,25 @@ package dev.espalier.engine.prune;
 
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.kernels.Tensor;
+import java.util.Locale;
 
 /** The seven linear maps of a decoder layer, each with the forward-pass input it reads. */
 public enum LinearModule {
-    Q(Input.ATTENTION), K(Input.ATTENTION), V(Input.ATTENTION), O(Input.ATTENTION_OUTPUT),
-    GATE(Input.MLP), UP(Input.MLP), DOWN(Input.DOWN);
+    Q(Input.ATTENTION),
+    K(Input.ATTENTION),
+    V(Input.ATTENTION),
+    O(Input.ATTENTION_OUTPUT),
+    GATE(Input.MLP),
+    UP(Input.MLP),
+    DOWN(Input.DOWN);
 
     /** Which captured activation feeds the map. */
-    public enum Input { ATTENTION, ATTENTION_OUTPUT, MLP, DOWN }
+    public enum Input {
+        ATTENTION,
+        ATTENTION_OUTPUT,
+        MLP,
+        DOWN
+    }
 
     private final Input input;
 
@@ -36,6 +47,6 @@ public enum LinearModule {
 
     /** The Hugging Face module name: q_proj, …, down_proj. */
     public String hfName() {
-        return name().toLowerCase(java.util.Locale.ROOT) + "_proj";
+        return name().toLowerCase(Locale.ROOT) + "_proj";
     }
 }

@@ -17,7 +17,8 @@ public final class MagnitudePruner implements LinearPruner {
     @Override
     public PruneOutcome prune(Tensor weight, SparsityPattern pattern, double sparsity, TensorOps ops) {
         float[] scores = LinearPruner.absoluteValues(weight);
-        boolean[] keep = MaskSelection.select(scores, weight.rows(), weight.cols(), pattern, sparsity, MaskSelection.Scope.MATRIX);
+        boolean[] keep = MaskSelection.select(
+                scores, weight.rows(), weight.cols(), pattern, sparsity, MaskSelection.Scope.MATRIX);
         return LinearPruner.applyMask(weight, keep);
     }
 }

@@ -11,7 +11,8 @@ public final class MaskSelection {
     private MaskSelection() {}
 
     /** keep[r][c] flattened (out · in): true where the weight stays. */
-    public static boolean[] select(float[] scores, int rows, int cols, SparsityPattern pattern, double sparsity, Scope scope) {
+    public static boolean[] select(
+            float[] scores, int rows, int cols, SparsityPattern pattern, double sparsity, Scope scope) {
         boolean[] keep = new boolean[scores.length];
         Arrays.fill(keep, true);
         if (pattern.isNm()) {
@@ -34,7 +35,10 @@ public final class MaskSelection {
     }
 
     /** Where an unstructured sparsity level is enforced: in every output row (Wanda), or over the whole matrix (magnitude, ALPS). */
-    public enum Scope { ROW, MATRIX }
+    public enum Scope {
+        ROW,
+        MATRIX
+    }
 
     /** Marks the {@code drop} lowest scores in [from, from + length) as dropped (ties: lower index first). */
     private static void dropLowest(float[] scores, boolean[] keep, int from, int length, int drop) {

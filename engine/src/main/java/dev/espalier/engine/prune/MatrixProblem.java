@@ -13,8 +13,15 @@ import java.util.Map;
  * (read-only, possibly shared with other maps), is null when reconstruction errors are not measured and the method
  * needs none; when present, the relative reconstruction error of the pruned map is measured from it.
  */
-public record MatrixProblem(int layer, LinearModule module, Tensor weight, LinearPruner pruner, GramStatistics gram,
-                            SparsityPattern pattern, double sparsity) implements LayerProblem {
+public record MatrixProblem(
+        int layer,
+        LinearModule module,
+        Tensor weight,
+        LinearPruner pruner,
+        GramStatistics gram,
+        SparsityPattern pattern,
+        double sparsity)
+        implements LayerProblem {
 
     @Override
     public String name() {

@@ -21,7 +21,9 @@ public final class ReconstructionError {
      * @return the ratio; 0 when both traces are 0, +∞ when only the denominator is
      */
     public static double relative(Tensor original, Tensor pruned, Tensor gram, TensorOps ops) {
-        if (original.rank() != 2 || pruned.rank() != 2 || original.rows() != pruned.rows()
+        if (original.rank() != 2
+                || pruned.rank() != 2
+                || original.rows() != pruned.rows()
                 || original.cols() != pruned.cols()) {
             throw new IllegalArgumentException("ReconstructionError: original " + original + " and pruned " + pruned
                     + " must be matrices of one shape (out, in)");
@@ -29,7 +31,8 @@ public final class ReconstructionError {
         int out = original.rows();
         int in = original.cols();
         if (gram.rank() != 2 || gram.rows() != in || gram.cols() != in) {
-            throw new IllegalArgumentException("ReconstructionError: gram must be (" + in + ", " + in + "), got " + gram);
+            throw new IllegalArgumentException(
+                    "ReconstructionError: gram must be (" + in + ", " + in + "), got " + gram);
         }
         try (Arena arena = Arena.ofConfined()) {
             Tensor w = original.copyAs(arena, DType.F32); // (out, in) W

@@ -18,8 +18,11 @@ import java.util.Set;
  */
 public enum SolveOrder {
     SHARED(List.of(EnumSet.allOf(LinearModule.Input.class))),
-    SEQUENTIAL(List.of(EnumSet.of(LinearModule.Input.ATTENTION), EnumSet.of(LinearModule.Input.ATTENTION_OUTPUT),
-            EnumSet.of(LinearModule.Input.MLP), EnumSet.of(LinearModule.Input.DOWN)));
+    SEQUENTIAL(List.of(
+            EnumSet.of(LinearModule.Input.ATTENTION),
+            EnumSet.of(LinearModule.Input.ATTENTION_OUTPUT),
+            EnumSet.of(LinearModule.Input.MLP),
+            EnumSet.of(LinearModule.Input.DOWN)));
 
     private final List<Set<LinearModule.Input>> phases;
 
@@ -39,7 +42,8 @@ public enum SolveOrder {
                 return o;
             }
         }
-        throw new IllegalArgumentException("--method-option solve_order must be shared or sequential, got \"" + text + "\"");
+        throw new IllegalArgumentException(
+                "--method-option solve_order must be shared or sequential, got \"" + text + "\"");
     }
 
     public String label() {

@@ -35,6 +35,7 @@ import java.util.Arrays;
 public final class SparseGpt {
     /** Block rows of the triangular inversion in {@link #invertLower}. */
     static final int INVERSE_BLOCK = 256;
+
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     private SparseGpt() {}
@@ -51,7 +52,8 @@ public final class SparseGpt {
                 throw new IllegalArgumentException("SparseGpt.Options: blockSize must be positive, got " + blockSize);
             }
             if (!(percDamp >= 0) || Double.isInfinite(percDamp)) {
-                throw new IllegalArgumentException("SparseGpt.Options: percDamp must be finite and ≥ 0, got " + percDamp);
+                throw new IllegalArgumentException(
+                        "SparseGpt.Options: percDamp must be finite and ≥ 0, got " + percDamp);
             }
         }
 
@@ -71,8 +73,14 @@ public final class SparseGpt {
      * @param sparsity the fraction to drop, in [0, 1) for unstructured (0 leaves W unchanged up to dead inputs);
      *                 for N:M 1 − N/M or NaN
      */
-    public static LinearPruner.PruneOutcome prune(Tensor weight, Tensor gram, long tokens, SparsityPattern pattern,
-            double sparsity, Options o, TensorOps ops) {
+    public static LinearPruner.PruneOutcome prune(
+            Tensor weight,
+            Tensor gram,
+            long tokens,
+            SparsityPattern pattern,
+            double sparsity,
+            Options o,
+            TensorOps ops) {
         int out = check(weight, gram, tokens, pattern, sparsity, o);
         int in = weight.cols();
         float scale = (float) (2.0 / tokens);
@@ -98,13 +106,17 @@ public final class SparseGpt {
     }
 
     /** Validates the arguments; returns the output width. */
-    private static int check(Tensor weight, Tensor gram, long tokens, SparsityPattern pattern, double sparsity,
-            Options o) {
+    private static int check(
+            Tensor weight, Tensor gram, long tokens, SparsityPattern pattern, double sparsity, Options o) {
         if (weight.rank() != 2 || weight.dtype() != DType.F32) {
-            throw new IllegalArgumentException("SparseGpt.prune: weight must be an F32 matrix (out, in), got " + weight);
+            throw new IllegalArgumentException(
+                    "SparseGpt.prune: weight must be an F32 matrix (out, in), got " + weight);
         }
         int in = weight.cols();
-        if (gram.rank() != 2 || gram.rows() != in || gram.cols() != in || gram.dtype() != DType.F32
+        if (gram.rank() != 2
+                || gram.rows() != in
+                || gram.cols() != in
+                || gram.dtype() != DType.F32
                 || !gram.isContiguous()) {
             throw new IllegalArgumentException("SparseGpt.prune: gram must be a contiguous F32 (" + in + ", " + in
                     + ") matrix for weight " + weight + ", got " + gram);
@@ -120,7 +132,8 @@ public final class SparseGpt {
                         + o.blockSize() + ") divisible by " + m);
             }
         } else if (!(sparsity >= 0 && sparsity < 1)) {
-            throw new IllegalArgumentException("SparseGpt.prune: unstructured sparsity must be in [0, 1), got " + sparsity);
+            throw new IllegalArgumentException(
+                    "SparseGpt.prune: unstructured sparsity must be in [0, 1), got " + sparsity);
         }
         return weight.rows();
     }
@@ -135,12 +148,12 @@ public final class SparseGpt {
      */
     public static Tensor inverseFactor(Tensor gram, long tokens, double percDamp, Arena arena, TensorOps ops) {
         if (gram.rank() != 2 || gram.rows() != gram.cols() || gram.dtype() != DType.F32 || !gram.isContiguous()) {
-            throw new IllegalArgumentException("SparseGpt.inverseFactor: gram must be a contiguous square F32 matrix, got "
-                    + gram);
+            throw new IllegalArgumentException(
+                    "SparseGpt.inverseFactor: gram must be a contiguous square F32 matrix, got " + gram);
         }
         if (tokens <= 0) {
-            throw new IllegalArgumentException("SparseGpt.inverseFactor: the Gram must sum at least one token, got "
-                    + tokens);
+            throw new IllegalArgumentException(
+                    "SparseGpt.inverseFactor: the Gram must sum at least one token, got " + tokens);
         }
         int n = gram.rows();
         boolean[] dead = new boolean[n];
@@ -155,8 +168,8 @@ public final class SparseGpt {
      * is factorised by {@link TensorOps#cholesky} into L, inverted by {@link #invertLower}, and U = J L⁻¹ J is again a
      * flat reversal.
      */
-    private static Tensor inverseFactor(Tensor gram, float scale, boolean[] dead, double percDamp, Arena arena,
-            TensorOps ops) {
+    private static Tensor inverseFactor(
+            Tensor gram, float scale, boolean[] dead, double percDamp, Arena arena, TensorOps ops) {
         int n = gram.rows();
         MemorySegment gs = gram.data();
         double diagSum = 0;
@@ -182,8 +195,10 @@ public final class SparseGpt {
             try {
                 ops.cholesky(factor);
             } catch (NotPositiveDefiniteException e) {
-                throw new IllegalStateException("SparseGpt: the damped Hessian (percDamp " + percDamp + ") is not"
-                        + " positive definite; expected a larger percDamp or finite calibration inputs", e);
+                throw new IllegalStateException(
+                        "SparseGpt: the damped Hessian (percDamp " + percDamp + ") is not"
+                                + " positive definite; expected a larger percDamp or finite calibration inputs",
+                        e);
             }
             invertLower(factor, inverse, scratch, ops);
         }
@@ -211,13 +226,20 @@ public final class SparseGpt {
             int width = r0 + h;
             Tensor lii = Tensor.of(diagonal, DType.F32, h, h);
             for (int a = 0; a < h; a++) {
-                MemorySegment.copy(ls, (long) (r0 + a) * n * 4 + (long) r0 * 4, diagonal, (long) a * h * 4, (long) h * 4);
+                MemorySegment.copy(
+                        ls, (long) (r0 + a) * n * 4 + (long) r0 * 4, diagonal, (long) a * h * 4, (long) h * 4);
             }
             Tensor rhs = Tensor.of(rows, DType.F32, h, width); // [−L[I, :I] · X[:I, :I] | identity]
             rhs.zero();
             for (int c0 = 0; c0 < r0; c0 += nb) { // X[:I, J] is zero above row J: only L[I, J:I] · X[J:I, J]
-                ops.gemm(false, false, -1f, l.rowSlice(r0, width).columnSlice(c0, r0),
-                        x.rowSlice(c0, r0).columnSlice(c0, c0 + nb), 0f, rhs.columnSlice(c0, c0 + nb));
+                ops.gemm(
+                        false,
+                        false,
+                        -1f,
+                        l.rowSlice(r0, width).columnSlice(c0, r0),
+                        x.rowSlice(c0, r0).columnSlice(c0, c0 + nb),
+                        0f,
+                        rhs.columnSlice(c0, c0 + nb));
             }
             for (int a = 0; a < h; a++) {
                 rhs.set(a, r0 + a, 1.0);
@@ -282,6 +304,7 @@ public final class SparseGpt {
         static final int SCORE_ROWS = 64;
         /** Fixed pieces of the block's score histograms (integer counts: any split gives the same totals). */
         private static final int HISTOGRAM_PIECES = 4;
+
         private final Tensor weight; // (out, in) W, updated in place
         private final MemorySegment ws; // weight's data, reachable from the backend's threads
         private final long ld; // weight's row stride
@@ -298,8 +321,15 @@ public final class SparseGpt {
         private final float[] scores; // (out, width) w² / U_jj² of the current block (unstructured)
         private final int[][] histograms; // (HISTOGRAM_PIECES, 2¹⁶) counts of score bits (unstructured)
 
-        Sweep(Tensor weight, Tensor u, float[] diag, SparsityPattern pattern, double sparsity, int blockSize,
-                Arena arena, TensorOps ops) {
+        Sweep(
+                Tensor weight,
+                Tensor u,
+                float[] diag,
+                SparsityPattern pattern,
+                double sparsity,
+                int blockSize,
+                Arena arena,
+                TensorOps ops) {
             this.weight = weight;
             this.ws = ops.shareable(weight.data());
             this.ld = weight.rowStride();
@@ -327,11 +357,22 @@ public final class SparseGpt {
                 }
                 Tensor uBlock = u.rowSlice(i1, i2).columnSlice(i1, i2); // (width, width)
                 Tensor markBlock = Tensor.of(markData, DType.F32, out, width); // read (unstructured) or written (N:M)
-                ops.obsSweep(uBlock, pattern.keep(), pattern.group(), markBlock, weight.columnSlice(i1, i2),
+                ops.obsSweep(
+                        uBlock,
+                        pattern.keep(),
+                        pattern.group(),
+                        markBlock,
+                        weight.columnSlice(i1, i2),
                         errors.columnSlice(0, width));
                 if (i2 < in) { // W[:, i2:] −= Err · U[i1:i2, i2:]
-                    ops.gemm(false, false, -1f, errors.columnSlice(0, width), u.rowSlice(i1, i2).columnSlice(i2, in),
-                            1f, weight.columnSlice(i2, in));
+                    ops.gemm(
+                            false,
+                            false,
+                            -1f,
+                            errors.columnSlice(0, width),
+                            u.rowSlice(i1, i2).columnSlice(i2, in),
+                            1f,
+                            weight.columnSlice(i2, in));
                 }
             }
         }
@@ -380,13 +421,15 @@ public final class SparseGpt {
             int threshold = (high << 16) | low; // the bits of the k-th smallest score
             int ties = k - below; // scores equal to the threshold that are marked, at least one
             boolean allTies = ties == h[low];
-            ops.forEachTask(HISTOGRAM_PIECES, p -> { // 1 where bits < threshold (≤ when every tie is marked)
-                int to = (int) ((long) n * (p + 1) / HISTOGRAM_PIECES);
-                for (int i = (int) ((long) n * p / HISTOGRAM_PIECES); i < to; i++) {
-                    int bits = Float.floatToRawIntBits(scores[i]);
-                    marks[i] = allTies ? 1 - ((threshold - bits) >>> 31) : (bits - threshold) >>> 31;
-                }
-            });
+            ops.forEachTask(
+                    HISTOGRAM_PIECES,
+                    p -> { // 1 where bits < threshold (≤ when every tie is marked)
+                        int to = (int) ((long) n * (p + 1) / HISTOGRAM_PIECES);
+                        for (int i = (int) ((long) n * p / HISTOGRAM_PIECES); i < to; i++) {
+                            int bits = Float.floatToRawIntBits(scores[i]);
+                            marks[i] = allTies ? 1 - ((threshold - bits) >>> 31) : (bits - threshold) >>> 31;
+                        }
+                    });
             for (int c = 0; !allTies && ties > 0; c++) { // the first ties in column-major order
                 for (int r = 0; r < out && ties > 0; r++) {
                     if (Float.floatToRawIntBits(scores[r * width + c]) == threshold) {

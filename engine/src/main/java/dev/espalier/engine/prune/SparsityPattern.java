@@ -50,7 +50,8 @@ public record SparsityPattern(int keep, int group) {
                 // fall through to the error below
             }
         }
-        throw new IllegalArgumentException("pattern must be \"unstructured\" or N:M such as 2:4 or 4:8, got \"" + text + "\"");
+        throw new IllegalArgumentException(
+                "pattern must be \"unstructured\" or N:M such as 2:4 or 4:8, got \"" + text + "\"");
     }
 
     public boolean isNm() {
@@ -75,7 +76,8 @@ public record SparsityPattern(int keep, int group) {
         if (isNm()) {
             double implied = impliedSparsity();
             if (!Double.isNaN(sparsity) && Math.abs(sparsity - implied) > 1e-9) {
-                throw new IllegalArgumentException("pattern " + this + " fixes the sparsity at " + implied + ", got --sparsity " + sparsity);
+                throw new IllegalArgumentException(
+                        "pattern " + this + " fixes the sparsity at " + implied + ", got --sparsity " + sparsity);
             }
             return implied;
         }

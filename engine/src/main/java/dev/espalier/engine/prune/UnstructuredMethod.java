@@ -9,8 +9,9 @@ import java.lang.foreign.Arena;
  *
  * @param measureErrors whether every pruned matrix's relative reconstruction error is measured (costs a Gram per input)
  */
-public record UnstructuredMethod(PruningMethod method, SparsityPattern pattern, double sparsity, SolveOrder order,
-                                 boolean measureErrors) implements LayerMethod {
+public record UnstructuredMethod(
+        PruningMethod method, SparsityPattern pattern, double sparsity, SolveOrder order, boolean measureErrors)
+        implements LayerMethod {
 
     @Override
     public String label() {
@@ -38,7 +39,8 @@ public record UnstructuredMethod(PruningMethod method, SparsityPattern pattern, 
     }
 
     @Override
-    public LayerWork open(int layer, DecoderLayerWeights dense, DecoderLayerWeights start, boolean completed, Arena arena) {
+    public LayerWork open(
+            int layer, DecoderLayerWeights dense, DecoderLayerWeights start, boolean completed, Arena arena) {
         return new LayerPruningState(layer, start, method, measureErrors, order, pattern, sparsity, arena);
     }
 }

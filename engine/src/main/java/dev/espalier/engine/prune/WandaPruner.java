@@ -18,7 +18,8 @@ public final class WandaPruner implements LinearPruner {
         if (squaredNorms == null) {
             squaredNorms = new double[d];
         } else if (squaredNorms.length != d) {
-            throw new IllegalArgumentException("batch of width " + d + " after batches of width " + squaredNorms.length);
+            throw new IllegalArgumentException(
+                    "batch of width " + d + " after batches of width " + squaredNorms.length);
         }
         for (int r = 0; r < n; r++) {
             for (int c = 0; c < d; c++) {

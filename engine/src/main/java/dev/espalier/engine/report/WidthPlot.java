@@ -42,7 +42,8 @@ public final class WidthPlot {
             keptHeads = keptHeads.clone();
             keptChannels = keptChannels.clone();
             if (keptHeads.length != keptChannels.length) {
-                throw new IllegalArgumentException(label + ": " + keptHeads.length + " head counts but " + keptChannels.length + " channel counts");
+                throw new IllegalArgumentException(label + ": " + keptHeads.length + " head counts but "
+                        + keptChannels.length + " channel counts");
             }
         }
 
@@ -53,11 +54,22 @@ public final class WidthPlot {
 
     public static final int WIDTH = 900;
     public static final int HEIGHT = 700;
-    private static final Color[] PALETTE = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c), new Color(0xd62728),
-        new Color(0x9467bd), new Color(0x8c564b), new Color(0xe377c2), new Color(0x7f7f7f), new Color(0xbcbd22), new Color(0x17becf)};
+    private static final Color[] PALETTE = {
+        new Color(0x1f77b4),
+        new Color(0xff7f0e),
+        new Color(0x2ca02c),
+        new Color(0xd62728),
+        new Color(0x9467bd),
+        new Color(0x8c564b),
+        new Color(0xe377c2),
+        new Color(0x7f7f7f),
+        new Color(0xbcbd22),
+        new Color(0x17becf)
+    };
     private static final Font TEXT = new Font(Font.SANS_SERIF, Font.PLAIN, 12);
     private static final Font TITLE = new Font(Font.SANS_SERIF, Font.BOLD, 15);
-    private static final Stroke DASHED = new BasicStroke(1.5f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f);
+    private static final Stroke DASHED =
+            new BasicStroke(1.5f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f);
 
     private WidthPlot() {}
 
@@ -72,7 +84,8 @@ public final class WidthPlot {
     }
 
     /** Writes a line plot of {@code series} over {@code x} to {@code png}. */
-    public static void writeLines(Path png, String title, String xLabel, String yLabel, double[] x, List<Series> series) {
+    public static void writeLines(
+            Path png, String title, String xLabel, String yLabel, double[] x, List<Series> series) {
         write(png, renderLines(title, xLabel, yLabel, x, series));
     }
 
@@ -83,7 +96,8 @@ public final class WidthPlot {
         }
         for (LayerWidths m : methods) {
             if (m.layers() != dense.layers()) {
-                throw new IllegalArgumentException(m.label() + " has " + m.layers() + " layers, the dense model " + dense.layers());
+                throw new IllegalArgumentException(
+                        m.label() + " has " + m.layers() + " layers, the dense model " + dense.layers());
             }
         }
         BufferedImage image = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
@@ -91,21 +105,30 @@ public final class WidthPlot {
         drawTitle(g, title);
         int panelHeight = (HEIGHT - 50) / 2;
         barPanel(g, new Frame(80, 50, WIDTH - 110, panelHeight - 60), "kept attention heads", dense, methods, true);
-        barPanel(g, new Frame(80, 50 + panelHeight, WIDTH - 110, panelHeight - 60), "kept FFN channels", dense, methods, false);
+        barPanel(
+                g,
+                new Frame(80, 50 + panelHeight, WIDTH - 110, panelHeight - 60),
+                "kept FFN channels",
+                dense,
+                methods,
+                false);
         g.dispose();
         return image;
     }
 
     /** The line plot as an image of {@link #WIDTH} × {@link #HEIGHT} pixels; every series has one value per x. */
-    public static BufferedImage renderLines(String title, String xLabel, String yLabel, double[] x, List<Series> series) {
+    public static BufferedImage renderLines(
+            String title, String xLabel, String yLabel, double[] x, List<Series> series) {
         if (x.length == 0 || series.isEmpty()) {
-            throw new IllegalArgumentException("nothing to plot: " + x.length + " x values, " + series.size() + " series");
+            throw new IllegalArgumentException(
+                    "nothing to plot: " + x.length + " x values, " + series.size() + " series");
         }
         double yMin = Double.POSITIVE_INFINITY;
         double yMax = Double.NEGATIVE_INFINITY;
         for (Series s : series) {
             if (s.y().length != x.length) {
-                throw new IllegalArgumentException(s.label() + " has " + s.y().length + " values for " + x.length + " x values");
+                throw new IllegalArgumentException(
+                        s.label() + " has " + s.y().length + " values for " + x.length + " x values");
             }
             for (double v : s.y()) {
                 if (Double.isFinite(v)) {
@@ -205,7 +228,8 @@ public final class WidthPlot {
         return nice * magnitude;
     }
 
-    private static void barPanel(Graphics2D g, Frame f, String yLabel, LayerWidths dense, List<LayerWidths> methods, boolean heads) {
+    private static void barPanel(
+            Graphics2D g, Frame f, String yLabel, LayerWidths dense, List<LayerWidths> methods, boolean heads) {
         int layers = dense.layers();
         int max = 0;
         for (int l = 0; l < layers; l++) {
@@ -225,7 +249,11 @@ public final class WidthPlot {
                 int v = value(methods.get(i), l, heads);
                 int top = f.y(ys.fraction(v));
                 g.setColor(PALETTE[i % PALETTE.length]);
-                g.fillRect((int) Math.round(left + i * barWidth), top, Math.max(1, (int) Math.round(barWidth)), f.bottom() - top);
+                g.fillRect(
+                        (int) Math.round(left + i * barWidth),
+                        top,
+                        Math.max(1, (int) Math.round(barWidth)),
+                        f.bottom() - top);
             }
         }
         g.setColor(Color.BLACK);

@@ -26,10 +26,13 @@ public record DeviceSpec(int count, int threadsPerDevice) {
         }
         Device d = devices.getFirst();
         if (d.getKind() == Device.Kind.KIND_CUDA || devices.size() > 1) {
-            throw new UnsupportedOperationException("--devices " + label(devices) + ": the CUDA backend is not in this build; use cpu or cpu:N");
+            throw new UnsupportedOperationException(
+                    "--devices " + label(devices) + ": the CUDA backend is not in this build; use cpu or cpu:N");
         }
-        if (d.getKind() != Device.Kind.KIND_CPU || (d.hasCpuShares() && (d.getCpuShares() < 1 || d.getCpuShares() > 64))) {
-            throw new IllegalArgumentException("--devices must be cpu or cpu:N with N between 1 and 64, got " + label(devices));
+        if (d.getKind() != Device.Kind.KIND_CPU
+                || (d.hasCpuShares() && (d.getCpuShares() < 1 || d.getCpuShares() > 64))) {
+            throw new IllegalArgumentException(
+                    "--devices must be cpu or cpu:N with N between 1 and 64, got " + label(devices));
         }
         int n = d.hasCpuShares() ? d.getCpuShares() : 1;
         return new DeviceSpec(n, Math.max(1, cores / n));
@@ -43,7 +46,10 @@ public record DeviceSpec(int count, int threadsPerDevice) {
         StringBuilder b = new StringBuilder();
         for (Device d : devices) {
             b.append(b.isEmpty() ? "" : ",");
-            b.append(d.getKind() == Device.Kind.KIND_CUDA ? "cuda:" + d.getIndex() : d.hasCpuShares() ? "cpu:" + d.getCpuShares() : "cpu");
+            b.append(
+                    d.getKind() == Device.Kind.KIND_CUDA
+                            ? "cuda:" + d.getIndex()
+                            : d.hasCpuShares() ? "cpu:" + d.getCpuShares() : "cpu");
         }
         return b.toString();
     }

@@ -14,17 +14,17 @@ import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LayerCheckpoint;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.prune.KeptUnits;
+import dev.espalier.engine.prune.LayerAllocation;
 import dev.espalier.engine.prune.LayerMethod;
 import dev.espalier.engine.prune.LayerProblem;
 import dev.espalier.engine.prune.LayerRunner;
+import dev.espalier.engine.prune.LayerScores;
 import dev.espalier.engine.prune.LayerWork;
 import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
 import dev.espalier.engine.prune.policy.MetricInitialisation;
 import dev.espalier.engine.prune.policy.WandaSpStatistics;
-import dev.espalier.engine.prune.KeptUnits;
-import dev.espalier.engine.prune.LayerAllocation;
-import dev.espalier.engine.prune.LayerScores;
 import dev.espalier.engine.prune.structured.LayerSurgery;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.kernels.DType;
@@ -77,8 +77,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
      * Opens the context of job {@code session} over the host model {@code model}, with scratch for sequences of up to
      * {@code maxTokens} tokens; {@code run} receives the checkpoints of its layers (null: none are written).
      */
-    public record OpenSession(SessionRef session, ModelRef model, int maxTokens, RunDirectory run,
-                              FaultInjector faults) implements SessionCommand {}
+    public record OpenSession(SessionRef session, ModelRef model, int maxTokens, RunDirectory run, FaultInjector faults)
+            implements SessionCommand {}
 
     /** Frees everything job {@code session} holds on this worker. */
     public record CloseSession(SessionRef session) implements SessionCommand, CrossJvmMessage {}
@@ -98,35 +98,53 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
      * {@link LayerWork} over the session model's dense layer, starting from the layer's checkpoint when
      * {@code completed}.
      */
-    public record OpenLayer(SessionRef session, int generation, int layer, boolean completed, LayerMethod method, ActorRef<Reply> replyTo)
+    public record OpenLayer(
+            SessionRef session,
+            int generation,
+            int layer,
+            boolean completed,
+            LayerMethod method,
+            ActorRef<Reply> replyTo)
             implements LayerCommand {}
 
     /**
      * Feeds phase {@code phase}'s statistics of {@code layer} from one batch: {@code input} in the pruned model and,
      * for methods with a dense stream, {@code dense} in the dense model (else null). Both stay resident.
      */
-    public record Accumulate(SessionRef session, int layer, int phase, ActivationRef input, ActivationRef dense, ActorRef<Reply> replyTo)
+    public record Accumulate(
+            SessionRef session, int layer, int phase, ActivationRef input, ActivationRef dense, ActorRef<Reply> replyTo)
             implements LayerCommand, CrossJvmMessage {}
 
     /** Hands out the independent solves of phase {@code phase}, as handles any worker of the host may {@link Solve}. */
-    public record ExtractProblems(SessionRef session, int layer, int phase, ActorRef<Reply> replyTo) implements LayerCommand, CrossJvmMessage {}
+    public record ExtractProblems(SessionRef session, int layer, int phase, ActorRef<Reply> replyTo)
+            implements LayerCommand, CrossJvmMessage {}
 
     /** Runs one of a layer's solves (weights are changed in place, or replaced by the layer's work). */
-    public record Solve(SessionRef session, ProblemRef problem, ActorRef<Reply> replyTo) implements LayerCommand, CrossJvmMessage {}
+    public record Solve(SessionRef session, ProblemRef problem, ActorRef<Reply> replyTo)
+            implements LayerCommand, CrossJvmMessage {}
 
     /**
      * Runs the (pruned) layer on {@code input} into a new tensor {@code output} and, when {@code dense} is not null,
      * the dense layer on {@code dense} into {@code denseOutput}; all owned by this worker.
      */
-    public record Forward(SessionRef session, int layer, ActivationRef input, ActivationRef output, ActivationRef dense,
-                          ActivationRef denseOutput, ActorRef<Reply> replyTo) implements LayerCommand, CrossJvmMessage {}
+    public record Forward(
+            SessionRef session,
+            int layer,
+            ActivationRef input,
+            ActivationRef output,
+            ActivationRef dense,
+            ActivationRef denseOutput,
+            ActorRef<Reply> replyTo)
+            implements LayerCommand, CrossJvmMessage {}
 
     /** Scoring pass: runs the dense layer on {@code input} into {@code output}, feeding the layer's scores. */
-    public record Score(SessionRef session, int layer, ActivationRef input, ActivationRef output, ActorRef<Reply> replyTo)
+    public record Score(
+            SessionRef session, int layer, ActivationRef input, ActivationRef output, ActorRef<Reply> replyTo)
             implements LayerCommand, CrossJvmMessage {}
 
     /** Asks for the unit scores of the scoring pass. */
-    public record ReportScores(SessionRef session, int layer, ActorRef<Reply> replyTo) implements LayerCommand, CrossJvmMessage {}
+    public record ReportScores(SessionRef session, int layer, ActorRef<Reply> replyTo)
+            implements LayerCommand, CrossJvmMessage {}
 
     /** Gives a layer its widths from the global allocation (before its pruning phases start). */
     public record Allocate(SessionRef session, LayerAllocation allocation) implements LayerCommand, CrossJvmMessage {}
@@ -145,7 +163,13 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
      * Rollout pass: runs the session model's layer {@code layer} under {@code mask} on {@code input} into a new tensor
      * {@code output}; {@code input} is left as it is.
      */
-    public record RunMasked(SessionRef session, int layer, LayerMask mask, ActivationRef input, ActivationRef output, ActorRef<Reply> replyTo)
+    public record RunMasked(
+            SessionRef session,
+            int layer,
+            LayerMask mask,
+            ActivationRef input,
+            ActivationRef output,
+            ActorRef<Reply> replyTo)
             implements RolloutCommand {}
 
     /**
@@ -157,23 +181,33 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             implements RolloutCommand, CrossJvmMessage {}
 
     /** Perplexity of the host model {@code model} on a token stream. */
-    public record Evaluate(SessionRef session, ModelRef model, String dataset, int[] stream, PerplexityProtocol protocol, int maxTokens,
-                           ActorRef<Reply> replyTo) implements ModelCommand, CrossJvmMessage {}
+    public record Evaluate(
+            SessionRef session,
+            ModelRef model,
+            String dataset,
+            int[] stream,
+            PerplexityProtocol protocol,
+            int maxTokens,
+            ActorRef<Reply> replyTo)
+            implements ModelCommand, CrossJvmMessage {}
 
     /** Wanda-sp unit scores of the session's dense model from dense passes over {@code sequences} (each from position 0). */
-    public record ScoreUnits(SessionRef session, int[][] sequences, ActorRef<Reply> replyTo) implements ModelCommand, CrossJvmMessage {}
+    public record ScoreUnits(SessionRef session, int[][] sequences, ActorRef<Reply> replyTo)
+            implements ModelCommand, CrossJvmMessage {}
 
     /**
      * Compacts the session model's dense layer {@code layer} to the units {@code kept} and writes it as the layer's
      * checkpoint (structured pruning by mask, e.g. the policy learner's final selection).
      */
-    public record CompactLayer(SessionRef session, int layer, KeptUnits kept, ActorRef<Reply> replyTo) implements ModelCommand {}
+    public record CompactLayer(SessionRef session, int layer, KeptUnits kept, ActorRef<Reply> replyTo)
+            implements ModelCommand {}
 
     /**
      * Data-free calibration: {@code samples} sequences of {@code seqlen} tokens that the session's model writes itself
      * (seeded sampling from BOS, restarting after EOS).
      */
-    public record Generate(SessionRef session, int samples, int seqlen, long seed, int bos, int eos, ActorRef<Reply> replyTo)
+    public record Generate(
+            SessionRef session, int samples, int seqlen, long seed, int bos, int eos, ActorRef<Reply> replyTo)
             implements ModelCommand, CrossJvmMessage {}
 
     public sealed interface Reply {}
@@ -188,10 +222,12 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     public record ProblemsExtracted(int layer, List<ProblemRef> problems) implements Reply, CrossJvmMessage {}
 
-    public record Solved(int layer, String problem, Map<LinearModule, LinearPruner.PruneOutcome> outcomes) implements Reply, CrossJvmMessage {}
+    public record Solved(int layer, String problem, Map<LinearModule, LinearPruner.PruneOutcome> outcomes)
+            implements Reply, CrossJvmMessage {}
 
     /** {@code dense} and {@code denseOutput} are null without a dense stream. */
-    public record Forwarded(int layer, ActivationRef input, ActivationRef output, ActivationRef dense, ActivationRef denseOutput)
+    public record Forwarded(
+            int layer, ActivationRef input, ActivationRef output, ActivationRef dense, ActivationRef denseOutput)
             implements Reply, CrossJvmMessage {}
 
     public record Scored(int layer, LayerScores scores) implements Reply, CrossJvmMessage {}
@@ -212,7 +248,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
      * A call failed; {@code generation} is the pipeline generation the call belonged to (-1: none), so late failures of
      * a restarted pipeline are told apart; {@code lasting}: retrying cannot help ({@link StorageFailures#isLasting}).
      */
-    public record CallFailed(int generation, String call, String message, boolean lasting) implements Reply, CrossJvmMessage {}
+    public record CallFailed(int generation, String call, String message, boolean lasting)
+            implements Reply, CrossJvmMessage {}
 
     /** The host memory every worker of this process shares: activations, resident models, handed-out solves. */
     public record Host(HostActivationStore activations, HostModels models, HostProblems problems) {}
@@ -266,12 +303,25 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     }
 
     private Behavior<Command> onOpenSession(OpenSession m) {
-        WorkerSession old = sessions.put(m.session().id(), new WorkerSession(m.session(), device.host().models().get(m.model()), m.maxTokens(),
-                m.run(), m.faults(), device.ops()));
+        WorkerSession old = sessions.put(
+                m.session().id(),
+                new WorkerSession(
+                        m.session(),
+                        device.host().models().get(m.model()),
+                        m.maxTokens(),
+                        m.run(),
+                        m.faults(),
+                        device.ops()));
         if (old != null) {
             old.close();
         }
-        getContext().getLog().info("device {}: session of {} opened ({} open)", device.name(), m.session().job(), sessions.size());
+        getContext()
+                .getLog()
+                .info(
+                        "device {}: session of {} opened ({} open)",
+                        device.name(),
+                        m.session().job(),
+                        sessions.size());
         return this;
     }
 
@@ -310,7 +360,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             s.closeLayer(m.layer()); // a restarted pipeline opens its layers afresh
             DecoderLayerWeights dense = s.dense(m.layer());
             DecoderLayerWeights start = m.completed()
-                    ? LayerCheckpoint.readAsWritten(s.run.verifiedLayer(m.layer()), s.model.config(), m.layer(), s.arena)
+                    ? LayerCheckpoint.readAsWritten(
+                            s.run.verifiedLayer(m.layer()), s.model.config(), m.layer(), s.arena)
                     : dense;
             s.layers.put(m.layer(), m.method().open(m.layer(), dense, start, m.completed(), s.arena));
             s.layerGenerations.put(m.layer(), m.generation());
@@ -320,8 +371,13 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     private Behavior<Command> onAccumulate(Accumulate m) {
         return call(m.session(), "accumulate layer " + m.layer(), m.input().generation(), m.replyTo(), s -> {
-            s.layer(m.layer()).accumulate(m.phase(), activation(m.input()), m.dense() == null ? null : activation(m.dense()),
-                    runner(s, m.layer()), device.ops());
+            s.layer(m.layer())
+                    .accumulate(
+                            m.phase(),
+                            activation(m.input()),
+                            m.dense() == null ? null : activation(m.dense()),
+                            runner(s, m.layer()),
+                            device.ops());
             return new Accumulated(m.layer(), m.input());
         });
     }
@@ -338,8 +394,13 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     private Behavior<Command> onSolve(Solve m) {
         ProblemRef p = m.problem();
-        return call(m.session(), "solve " + p.name() + " of layer " + p.layer(), -1, m.replyTo(),
-                s -> new Solved(p.layer(), p.name(), device.host().problems().take(p).solve(device.ops())));
+        return call(
+                m.session(),
+                "solve " + p.name() + " of layer " + p.layer(),
+                -1,
+                m.replyTo(),
+                s -> new Solved(
+                        p.layer(), p.name(), device.host().problems().take(p).solve(device.ops())));
     }
 
     private Behavior<Command> onForward(Forward m) {
@@ -363,7 +424,11 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     }
 
     private Behavior<Command> onReportScores(ReportScores m) {
-        return call(m.session(), "scores of layer " + m.layer(), -1, m.replyTo(),
+        return call(
+                m.session(),
+                "scores of layer " + m.layer(),
+                -1,
+                m.replyTo(),
                 s -> new Scored(m.layer(), s.layer(m.layer()).scores(device.ops())));
     }
 
@@ -404,9 +469,11 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             int n = h.rows() - 1;
             int[] targets = Arrays.copyOfRange(m.tokens(), 1, n + 1);
             double[] nll = new double[n];
-            try (Arena scratch = Arena.ofShared()) { // all n + 1 rows, as LlamaForward does, so the losses agree bit for bit
+            try (Arena scratch =
+                    Arena.ofShared()) { // all n + 1 rows, as LlamaForward does, so the losses agree bit for bit
                 Tensor normed = Tensor.allocate(scratch, DType.F32, h.rows(), h.cols()); // (n + 1, hidden)
-                Tensor logits = Tensor.allocate(scratch, DType.F32, h.rows(), s.model.lmHead().rows()); // (n + 1, vocab)
+                Tensor logits = Tensor.allocate(
+                        scratch, DType.F32, h.rows(), s.model.lmHead().rows()); // (n + 1, vocab)
                 device.ops().rmsNorm(h, s.model.finalNorm(), s.model.config().rmsNormEps(), normed);
                 device.ops().linear(normed, s.model.lmHead(), logits);
                 device.ops().softmaxCrossEntropy(logits.rowSlice(0, n), targets, nll);
@@ -424,8 +491,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             LlamaModel model = device.host().models().get(m.model());
             int window = m.protocol().window(model.config());
             try (LlamaForward forward = new LlamaForward(model, device.ops(), window, window)) {
-                return new Evaluated(PerplexityEvaluator.evaluate(forward, m.dataset(), m.stream(), m.protocol(), m.maxTokens(), null,
-                        ProgressListener.NONE));
+                return new Evaluated(PerplexityEvaluator.evaluate(
+                        forward, m.dataset(), m.stream(), m.protocol(), m.maxTokens(), null, ProgressListener.NONE));
             }
         });
     }
@@ -460,7 +527,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         return call(m.session(), "compact layer " + m.layer(), -1, m.replyTo(), s -> {
             LlamaConfig.LayerDims d = s.model.config().layer(m.layer());
             try (Arena scratch = Arena.ofConfined()) {
-                DecoderLayerWeights compact = LayerSurgery.compact(s.dense(m.layer()), d, s.model.config().headDim(), m.kept(), scratch);
+                DecoderLayerWeights compact = LayerSurgery.compact(
+                        s.dense(m.layer()), d, s.model.config().headDim(), m.kept(), scratch);
                 writeCheckpoint(s, m.layer(), compact, m.kept());
             }
             return new LayerCheckpointed(-1, m.layer());
@@ -468,8 +536,20 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     }
 
     private Behavior<Command> onGenerate(Generate m) {
-        return call(m.session(), "generate " + m.samples() + " calibration sequences", -1, m.replyTo(), s -> new Generated(
-                SelfCalibration.generate(s.model, device.ops(), m.samples(), m.seqlen(), m.seed(), m.bos(), m.eos(), (done, total) -> {})));
+        return call(
+                m.session(),
+                "generate " + m.samples() + " calibration sequences",
+                -1,
+                m.replyTo(),
+                s -> new Generated(SelfCalibration.generate(
+                        s.model,
+                        device.ops(),
+                        m.samples(),
+                        m.seqlen(),
+                        m.seed(),
+                        m.bos(),
+                        m.eos(),
+                        (done, total) -> {})));
     }
 
     /** Commits {@code weights} as layer {@code layer}'s checkpoint (temporary file, fsync, rename) and marks it completed. */
@@ -480,8 +560,13 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         CrashPoints.reach("before-checkpoint");
         LlamaConfig dense = s.model.config();
         s.run.commitLayer(layer, ch -> {
-            LayerCheckpoint.write(ch, dense.withBiases(dense.attentionBias(), w.oBias() != null, w.downBias() != null), layer,
-                    LlamaConfig.LayerDims.of(w, dense.headDim()), w, units == null ? null : units.toMetadata());
+            LayerCheckpoint.write(
+                    ch,
+                    dense.withBiases(dense.attentionBias(), w.oBias() != null, w.downBias() != null),
+                    layer,
+                    LlamaConfig.LayerDims.of(w, dense.headDim()),
+                    w,
+                    units == null ? null : units.toMetadata());
             CrashPoints.reach("mid-write"); // the temporary file is written, the checkpoint not yet in place
         });
         s.run.markLayerCompleted(layer);
@@ -489,7 +574,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     }
 
     /** Copies {@code input} into a new activation {@code output} and runs {@code weights} on it in place. */
-    private void runInto(WorkerSession s, int layer, DecoderLayerWeights weights, ActivationRef input, ActivationRef output) {
+    private void runInto(
+            WorkerSession s, int layer, DecoderLayerWeights weights, ActivationRef input, ActivationRef output) {
         Tensor in = activation(input);
         Tensor out = allocateActivation(s, output, in.rows());
         in.copyInto(out);
@@ -512,15 +598,22 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     }
 
     /** Runs one kernel call of {@code session}'s job, answering {@link CallFailed} instead of crashing when it throws. */
-    private Behavior<Command> call(SessionRef session, String what, int generation, ActorRef<Reply> replyTo, Body body) {
+    private Behavior<Command> call(
+            SessionRef session, String what, int generation, ActorRef<Reply> replyTo, Body body) {
         Reply reply;
         try {
             WorkerSession s = session(session);
             s.faults.beforeCall(device.index(), what);
             reply = body.run(s);
         } catch (Exception | AssertionError e) {
-            getContext().getLog().warn("device {}: {} of {} failed: {}", device.name(), what, session.job(), e.toString());
-            reply = new CallFailed(generation, what, e.getMessage() == null ? e.toString() : e.getMessage(), StorageFailures.isLasting(e));
+            getContext()
+                    .getLog()
+                    .warn("device {}: {} of {} failed: {}", device.name(), what, session.job(), e.toString());
+            reply = new CallFailed(
+                    generation,
+                    what,
+                    e.getMessage() == null ? e.toString() : e.getMessage(),
+                    StorageFailures.isLasting(e));
         }
         replyTo.tell(reply);
         return this;
@@ -535,7 +628,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     }
 
     private Tensor allocateActivation(WorkerSession s, ActivationRef ref, int rows) {
-        return device.host().activations().allocate(s.ref.id(), ref, rows, s.model.config().hiddenSize());
+        return device.host()
+                .activations()
+                .allocate(s.ref.id(), ref, rows, s.model.config().hiddenSize());
     }
 
     private Tensor activation(ActivationRef ref) {

@@ -32,7 +32,8 @@ public final class Devices implements AutoCloseable {
 
     private final DeviceSpec spec;
     private final ActorSystem<SpawnProtocol.Command> system;
-    private final DeviceWorker.Host host = new DeviceWorker.Host(new HostActivationStore(), new HostModels(), new HostProblems());
+    private final DeviceWorker.Host host =
+            new DeviceWorker.Host(new HostActivationStore(), new HostModels(), new HostProblems());
     private final List<TensorOps> ops = new ArrayList<>();
     private final List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
     private final List<String> names = new ArrayList<>();
@@ -48,7 +49,9 @@ public final class Devices implements AutoCloseable {
             ops.add(backend);
             String name = spec.name(d);
             names.add(name);
-            workers.add(spawn(DeviceWorker.create(new DeviceWorker.Device(d, name, backend, host)), "device-" + d,
+            workers.add(spawn(
+                    DeviceWorker.create(new DeviceWorker.Device(d, name, backend, host)),
+                    "device-" + d,
                     DispatcherSelector.fromConfig("espalier.device-dispatcher")));
         }
     }
@@ -86,10 +89,11 @@ public final class Devices implements AutoCloseable {
      * names, starting at a worker that rotates from job to job so concurrent jobs spread), over the host model
      * {@code model}. IllegalArgumentException when the job wants more workers than the process has.
      */
-    public JobDevices open(String job, DeviceSpec wanted, ModelRef model, int maxTokens, RunDirectory run, FaultInjector faults) {
+    public JobDevices open(
+            String job, DeviceSpec wanted, ModelRef model, int maxTokens, RunDirectory run, FaultInjector faults) {
         if (wanted.count() > workers.size()) {
-            throw new IllegalArgumentException("the job asks for " + wanted.count() + " device workers; this process has " + workers.size()
-                    + " (" + describe() + ")");
+            throw new IllegalArgumentException("the job asks for " + wanted.count()
+                    + " device workers; this process has " + workers.size() + " (" + describe() + ")");
         }
         int first = Math.floorMod(nextFirst.getAndIncrement(), workers.size());
         List<ActorRef<DeviceWorker.Command>> chosen = new ArrayList<>();
@@ -107,7 +111,8 @@ public final class Devices implements AutoCloseable {
      * A job's share of the workers: its session and the workers it runs on (its worker i is {@code workers().get(i)}).
      * Closing it frees what the job holds on them.
      */
-    public record JobDevices(SessionRef session, List<ActorRef<DeviceWorker.Command>> workers, List<String> names) implements AutoCloseable {
+    public record JobDevices(SessionRef session, List<ActorRef<DeviceWorker.Command>> workers, List<String> names)
+            implements AutoCloseable {
         @Override
         public void close() {
             workers.forEach(w -> w.tell(new DeviceWorker.CloseSession(session)));
@@ -136,13 +141,15 @@ public final class Devices implements AutoCloseable {
                         return Behaviors.stopped();
                     })
                     .onSignal(Terminated.class, stopped -> {
-                        result.completeExceptionally(new PipelineFailedException(name + " stopped before it reported a result"));
+                        result.completeExceptionally(
+                                new PipelineFailedException(name + " stopped before it reported a result"));
                         return Behaviors.stopped();
                     })
                     .build();
         });
         ActorRef<RunMessage> started = spawn(parent, name + "-" + actorNames.getAndIncrement(), Props.empty());
-        result.whenComplete((r, e) -> started.tell(new StopRun())); // a waiter that gave up (cancellation) stops the actors
+        result.whenComplete(
+                (r, e) -> started.tell(new StopRun())); // a waiter that gave up (cancellation) stops the actors
         return result;
     }
 
@@ -158,20 +165,28 @@ public final class Devices implements AutoCloseable {
      * type {@code type}; a {@link DeviceWorker.CallFailed} completes it exceptionally with a {@link PipelineFailedException}.
      * For a job's whole-model phases (evaluation, generation, unit scores), not for per-batch traffic.
      */
-    public <T extends DeviceWorker.Reply> CompletableFuture<T> call(ActorRef<DeviceWorker.Command> worker, Class<T> type,
+    public <T extends DeviceWorker.Reply> CompletableFuture<T> call(
+            ActorRef<DeviceWorker.Command> worker,
+            Class<T> type,
             Function<ActorRef<DeviceWorker.Reply>, DeviceWorker.Command> command) {
-        return run("call", DeviceWorker.Reply.class, replyTo -> Behaviors.setup(ctx -> {
-            worker.tell(command.apply(replyTo));
-            return Behaviors.empty();
-        })).thenApply(reply -> switch (reply) {
-            case DeviceWorker.CallFailed f -> throw new PipelineFailedException("device call " + f.call() + " failed: " + f.message());
-            default -> {
-                if (!type.isInstance(reply)) {
-                    throw new IllegalStateException("expected " + type.getSimpleName() + " from the device worker, got " + reply);
-                }
-                yield type.cast(reply);
-            }
-        });
+        return run(
+                        "call",
+                        DeviceWorker.Reply.class,
+                        replyTo -> Behaviors.setup(ctx -> {
+                            worker.tell(command.apply(replyTo));
+                            return Behaviors.empty();
+                        }))
+                .thenApply(reply -> switch (reply) {
+                    case DeviceWorker.CallFailed f ->
+                        throw new PipelineFailedException("device call " + f.call() + " failed: " + f.message());
+                    default -> {
+                        if (!type.isInstance(reply)) {
+                            throw new IllegalStateException(
+                                    "expected " + type.getSimpleName() + " from the device worker, got " + reply);
+                        }
+                        yield type.cast(reply);
+                    }
+                });
     }
 
     /**
@@ -193,7 +208,8 @@ public final class Devices implements AutoCloseable {
                     })
                     .build();
         });
-        ActorRef<ListenerMessage> actor = spawn(behavior, name + "-" + actorNames.getAndIncrement(), DispatcherSelector.blocking());
+        ActorRef<ListenerMessage> actor =
+                spawn(behavior, name + "-" + actorNames.getAndIncrement(), DispatcherSelector.blocking());
         return new Listener<>(actor, adapter.join());
     }
 
@@ -227,8 +243,13 @@ public final class Devices implements AutoCloseable {
     }
 
     private <T> ActorRef<T> spawn(Behavior<T> behavior, String name, Props props) {
-        return AskPattern.<SpawnProtocol.Command, ActorRef<T>>ask(system, replyTo -> new SpawnProtocol.Spawn<>(behavior, name, props, replyTo),
-                SPAWN_TIMEOUT, system.scheduler()).toCompletableFuture().join();
+        return AskPattern.<SpawnProtocol.Command, ActorRef<T>>ask(
+                        system,
+                        replyTo -> new SpawnProtocol.Spawn<>(behavior, name, props, replyTo),
+                        SPAWN_TIMEOUT,
+                        system.scheduler())
+                .toCompletableFuture()
+                .join();
     }
 
     @Override

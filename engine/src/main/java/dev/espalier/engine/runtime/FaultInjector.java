@@ -19,7 +19,8 @@ public final class FaultInjector {
     /** Throws on the configured call, once. */
     public void beforeCall(int device, String what) {
         if (failCall > 0 && calls.incrementAndGet() == failCall) {
-            throw new IllegalStateException("injected fault in call " + failCall + " (" + what + ") on device " + device);
+            throw new IllegalStateException(
+                    "injected fault in call " + failCall + " (" + what + ") on device " + device);
         }
     }
 }

@@ -23,7 +23,8 @@ final class HostProblems {
     LayerProblem take(ProblemRef ref) {
         LayerProblem p = problems.remove(ref.id());
         if (p == null) {
-            throw new IllegalStateException("problem " + ref + " is not held on this host (taken twice, or its layer restarted)");
+            throw new IllegalStateException(
+                    "problem " + ref + " is not held on this host (taken twice, or its layer restarted)");
         }
         return p;
     }

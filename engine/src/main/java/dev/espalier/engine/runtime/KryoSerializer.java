@@ -9,9 +9,9 @@ import com.esotericsoftware.kryo.io.Output;
 import com.esotericsoftware.kryo.serializers.EnumMapSerializer;
 import com.esotericsoftware.kryo.util.DefaultClassResolver;
 import com.esotericsoftware.kryo.util.Pool;
-import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LayerAllocation;
 import dev.espalier.engine.prune.LayerScores;
+import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
 import java.util.EnumMap;
 import java.util.List;
@@ -103,7 +103,8 @@ public final class KryoSerializer extends JSerializer {
             kryo.writeClassAndObject(out, message);
             return out.toBytes();
         } catch (IllegalArgumentException | KryoException e) {
-            throw new IllegalArgumentException("cannot serialise " + message.getClass().getName() + " for another JVM: " + e.getMessage(), e);
+            throw new IllegalArgumentException(
+                    "cannot serialise " + message.getClass().getName() + " for another JVM: " + e.getMessage(), e);
         } finally {
             pool.free(kryo);
         }

@@ -1,8 +1,8 @@
 package dev.espalier.engine.runtime;
 
+import dev.espalier.engine.prune.LayerScores;
 import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
-import dev.espalier.engine.prune.LayerScores;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -58,16 +58,27 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     public record LayerStreamed(int generation, int layer) implements Event, CrossJvmMessage {}
 
     /** Reported when a device call failed; the supervisor restarts from the last checkpoint. */
-    public record StageFailed(int generation, int layer, String message, boolean lasting) implements Event, CrossJvmMessage {}
+    public record StageFailed(int generation, int layer, String message, boolean lasting)
+            implements Event, CrossJvmMessage {}
 
     /**
      * How a stage is wired. The downstream stage is learnt from its first {@link Demand}; the last layer has none (its
      * outputs are not needed). {@code completed}: the layer was loaded from a checkpoint and is only streamed.
      * {@code phases}: accumulation phases of the method; {@code scoring}: this is a scoring pass.
      */
-    public record Wiring(SessionRef session, int layer, boolean last, boolean completed, int home,
-                         List<ActorRef<DeviceWorker.Command>> workers, ActorRef<Demand> upstream, int window,
-                         int phases, boolean scoring, ActorRef<Event> supervisor, IdSource ids) {
+    public record Wiring(
+            SessionRef session,
+            int layer,
+            boolean last,
+            boolean completed,
+            int home,
+            List<ActorRef<DeviceWorker.Command>> workers,
+            ActorRef<Demand> upstream,
+            int window,
+            int phases,
+            boolean scoring,
+            ActorRef<Event> supervisor,
+            IdSource ids) {
 
         int generation() {
             return ids.generation();
@@ -152,7 +163,8 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
             case DeviceWorker.ProblemsExtracted p -> {
                 solving = p.problems().size();
                 for (int i = 0; i < p.problems().size(); i++) {
-                    ActorRef<DeviceWorker.Command> solver = w.workers().get((w.home() + i) % w.workers().size());
+                    ActorRef<DeviceWorker.Command> solver =
+                            w.workers().get((w.home() + i) % w.workers().size());
                     solver.tell(new DeviceWorker.Solve(w.session(), p.problems().get(i), replies));
                 }
             }
@@ -186,7 +198,8 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
             }
             case DeviceWorker.CallFailed f -> {
                 failed = true;
-                w.supervisor().tell(new StageFailed(w.generation(), w.layer(), f.call() + ": " + f.message(), f.lasting()));
+                w.supervisor()
+                        .tell(new StageFailed(w.generation(), w.layer(), f.call() + ": " + f.message(), f.lasting()));
             }
             default -> throw new IllegalStateException("unexpected reply " + m.reply());
         }
@@ -212,7 +225,8 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
         accumulated = 0;
         solving = -1;
         for (Batch input : inputs) {
-            home().tell(new DeviceWorker.Accumulate(w.session(), w.layer(), phase, input.input(), input.dense(), replies));
+            home().tell(new DeviceWorker.Accumulate(
+                    w.session(), w.layer(), phase, input.input(), input.dense(), replies));
         }
         maybeSolve();
     }
@@ -237,26 +251,34 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
         while (nextToStream < inputs.size() && (w.last() || downstreamCredit > 0)) {
             Batch input = inputs.get(nextToStream++);
             downstreamCredit--;
-            ActivationRef output = w.ids().next(w.home(), w.layer() + 1, input.input().batch());
+            ActivationRef output =
+                    w.ids().next(w.home(), w.layer() + 1, input.input().batch());
             if (w.scoring()) {
                 home().tell(new DeviceWorker.Score(w.session(), w.layer(), input.input(), output, replies));
             } else {
-                ActivationRef denseOutput = input.dense() == null ? null
+                ActivationRef denseOutput = input.dense() == null
+                        ? null
                         : w.ids().next(w.home(), w.layer() + 1, input.dense().batch());
-                home().tell(new DeviceWorker.Forward(w.session(), w.layer(), input.input(), output, input.dense(), denseOutput, replies));
+                home().tell(new DeviceWorker.Forward(
+                        w.session(), w.layer(), input.input(), output, input.dense(), denseOutput, replies));
             }
         }
         finishIfDone();
     }
 
     private void finishIfDone() {
-        if (!finished && pruned && expectedBatches >= 0 && streamed == expectedBatches && (w.last() || downstream != null)) {
+        if (!finished
+                && pruned
+                && expectedBatches >= 0
+                && streamed == expectedBatches
+                && (w.last() || downstream != null)) {
             finished = true;
             if (!w.last()) {
                 downstream.tell(new UpstreamDone(expectedBatches));
             }
             if (w.scoring()) {
-                home().tell(new DeviceWorker.ReportScores(w.session(), w.layer(), replies)); // the layer stays open for the pruning pass
+                home().tell(new DeviceWorker.ReportScores(
+                        w.session(), w.layer(), replies)); // the layer stays open for the pruning pass
             } else {
                 home().tell(new DeviceWorker.CloseLayer(w.session(), w.layer()));
                 w.supervisor().tell(new LayerStreamed(w.generation(), w.layer()));

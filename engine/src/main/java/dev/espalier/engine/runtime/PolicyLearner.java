@@ -60,8 +60,16 @@ public final class PolicyLearner extends AbstractBehavior<PolicyLearner.Command>
      * @param inFlight        the most rollout passes (one sequence of one rollout) in the pipeline at once
      * @param checkpointEvery steps between checkpoints (0: never)
      */
-    public record Setup(PolicyGradientPruner pruner, LlamaConfig config, SessionRef session, int[][][] batches, List<ActorRef<DeviceWorker.Command>> workers,
-                        int inFlight, long checkpointEvery, Checkpointer checkpointer, IdSource ids) {}
+    public record Setup(
+            PolicyGradientPruner pruner,
+            LlamaConfig config,
+            SessionRef session,
+            int[][][] batches,
+            List<ActorRef<DeviceWorker.Command>> workers,
+            int inFlight,
+            long checkpointEvery,
+            Checkpointer checkpointer,
+            IdSource ids) {}
 
     public static Behavior<Command> create(Setup setup, ActorRef<Result> replyTo) {
         return Behaviors.setup(ctx -> new PolicyLearner(ctx, setup, replyTo));
@@ -87,12 +95,16 @@ public final class PolicyLearner extends AbstractBehavior<PolicyLearner.Command>
         this.setup = setup;
         this.replyTo = replyTo;
         ActorRef<RolloutStage.PassScored> scored = context.messageAdapter(RolloutStage.PassScored.class, Scored::new);
-        ActorRef<RolloutStage.PassFailed> failedRef = context.messageAdapter(RolloutStage.PassFailed.class, Failed::new);
+        ActorRef<RolloutStage.PassFailed> failedRef =
+                context.messageAdapter(RolloutStage.PassFailed.class, Failed::new);
         int layers = setup.config().numLayers();
         ActorRef<RolloutStage.Command> next = null;
         for (int l = layers - 1; l >= 0; l--) {
-            ActorRef<DeviceWorker.Command> worker = setup.workers().get(l % setup.workers().size());
-            next = context.spawn(RolloutStage.create(new RolloutStage.Wiring(l, setup.session(), worker, next, setup.ids(), scored, failedRef)),
+            ActorRef<DeviceWorker.Command> worker =
+                    setup.workers().get(l % setup.workers().size());
+            next = context.spawn(
+                    RolloutStage.create(
+                            new RolloutStage.Wiring(l, setup.session(), worker, next, setup.ids(), scored, failedRef)),
                     "rollout-layer-" + l);
         }
         this.firstStage = next;
@@ -117,7 +129,13 @@ public final class PolicyLearner extends AbstractBehavior<PolicyLearner.Command>
     }
 
     private Behavior<Command> onFailed(Failed m) {
-        getContext().getLog().warn("step {} rollout {}: {}", m.failed().pass().step(), m.failed().pass().index(), m.failed().message());
+        getContext()
+                .getLog()
+                .warn(
+                        "step {} rollout {}: {}",
+                        m.failed().pass().step(),
+                        m.failed().pass().index(),
+                        m.failed().message());
         failed[m.failed().pass().index()] = true;
         return passDone();
     }

@@ -21,8 +21,8 @@ import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
  * The layer pipeline of one job: opens every layer on its home device worker (from its checkpoint when the run already
@@ -52,7 +52,8 @@ public final class PruneSupervisor {
     public sealed interface Outcome {}
 
     /** Every layer is pruned and checkpointed; {@code layers}: the outcome of each layer pruned in this run. */
-    public record Succeeded(Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> layers, int restarts) implements Outcome {}
+    public record Succeeded(Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> layers, int restarts)
+            implements Outcome {}
 
     /** {@link Plan#scoreOnly()}: the scoring pass's scores of every layer, in layer order. */
     public record ScoresReported(List<LayerScores> scores) implements Outcome {}
@@ -64,7 +65,8 @@ public final class PruneSupervisor {
     public record Progress(String stage, long done, long total) implements Event {}
 
     /** Layer {@code layer} is pruned and checkpointed, {@code seconds} after the pipeline started. */
-    public record LayerDone(int layer, Map<LinearModule, LinearPruner.PruneOutcome> outcomes, double seconds) implements Event {}
+    public record LayerDone(int layer, Map<LinearModule, LinearPruner.PruneOutcome> outcomes, double seconds)
+            implements Event {}
 
     /**
      * Everything the pipeline needs, prepared outside the actors.
@@ -80,17 +82,29 @@ public final class PruneSupervisor {
      * @param run          the run directory: which layers are already checkpointed
      * @param scoreOnly    run the scoring pass only and report its scores (a policy learner's initialisation)
      */
-    public record Plan(Devices.JobDevices devices, LayerMethod method, int[][] calibration, int[][] scoringCalibration, int layers,
-                       int window, int maxRestarts, RunDirectory run, boolean scoreOnly) {}
+    public record Plan(
+            Devices.JobDevices devices,
+            LayerMethod method,
+            int[][] calibration,
+            int[][] scoringCalibration,
+            int layers,
+            int window,
+            int maxRestarts,
+            RunDirectory run,
+            boolean scoreOnly) {}
 
     public static Behavior<Command> create(Plan plan, ActorRef<Event> events, ActorRef<Outcome> done) {
         AtomicInteger generations = new AtomicInteger();
-        Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes = Collections.synchronizedMap(new TreeMap<>());
+        Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes =
+                Collections.synchronizedMap(new TreeMap<>());
         long startNanos = System.nanoTime();
-        Behavior<Command> incarnation = Behaviors.setup(ctx -> new PruneSupervisor(ctx, plan, events, done, generations.incrementAndGet(),
-                outcomes, startNanos).opening());
-        return Behaviors.supervise(incarnation).onFailure(PipelineFailedException.class,
-                SupervisorStrategy.restart().withLimit(plan.maxRestarts(), Duration.ofDays(365)));
+        Behavior<Command> incarnation = Behaviors.setup(
+                ctx -> new PruneSupervisor(ctx, plan, events, done, generations.incrementAndGet(), outcomes, startNanos)
+                        .opening());
+        return Behaviors.supervise(incarnation)
+                .onFailure(
+                        PipelineFailedException.class,
+                        SupervisorStrategy.restart().withLimit(plan.maxRestarts(), Duration.ofDays(365)));
     }
 
     private final ActorContext<Command> ctx;
@@ -110,8 +124,14 @@ public final class PruneSupervisor {
     private int nextBatch;
     private int streamedLayers;
 
-    private PruneSupervisor(ActorContext<Command> ctx, Plan plan, ActorRef<Event> events, ActorRef<Outcome> done, int generation,
-                            Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes, long startNanos) {
+    private PruneSupervisor(
+            ActorContext<Command> ctx,
+            Plan plan,
+            ActorRef<Event> events,
+            ActorRef<Outcome> done,
+            int generation,
+            Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes,
+            long startNanos) {
         this.ctx = ctx;
         this.plan = plan;
         this.events = events;
@@ -125,20 +145,41 @@ public final class PruneSupervisor {
 
     /** Phase 1: every layer opened on its home worker; then the first pass. */
     private Behavior<Command> opening() {
-        ctx.getLog().info("{}: {} on {} device worker(s) ({}), {} calibration sequences; {} of {} layers checkpointed{}",
-                plan.devices().session().job(), plan.method().describe(), plan.devices().workers().size(),
-                String.join(", ", plan.devices().names()), plan.calibration().length, completedLayers(), plan.layers(),
-                ids.generation() > 1 ? " (restart " + (ids.generation() - 1) + " of " + plan.maxRestarts() + ")" : "");
+        ctx.getLog()
+                .info(
+                        "{}: {} on {} device worker(s) ({}), {} calibration sequences; {} of {} layers checkpointed{}",
+                        plan.devices().session().job(),
+                        plan.method().describe(),
+                        plan.devices().workers().size(),
+                        String.join(", ", plan.devices().names()),
+                        plan.calibration().length,
+                        completedLayers(),
+                        plan.layers(),
+                        ids.generation() > 1
+                                ? " (restart " + (ids.generation() - 1) + " of " + plan.maxRestarts() + ")"
+                                : "");
         for (int l = 0; l < plan.layers(); l++) {
-            home(l).tell(new DeviceWorker.OpenLayer(plan.devices().session(), ids.generation(), l, plan.run().isLayerCompleted(l),
-                    plan.method(), replies));
+            home(l).tell(new DeviceWorker.OpenLayer(
+                    plan.devices().session(),
+                    ids.generation(),
+                    l,
+                    plan.run().isLayerCompleted(l),
+                    plan.method(),
+                    replies));
         }
-        return withSignals(Behaviors.receive(Command.class)).onMessage(WorkerReplied.class, m -> switch (m.reply()) {
-            case DeviceWorker.LayerOpened o when o.generation() == ids.generation() ->
-                    ++opened == plan.layers() ? startPass(plan.scoreOnly() || plan.method().scoresGlobally()) : Behaviors.same();
-            case DeviceWorker.CallFailed f when f.generation() == ids.generation() -> fail("device call " + f.call() + " failed: " + f.message());
-            default -> Behaviors.same();
-        }).build();
+        return withSignals(Behaviors.receive(Command.class))
+                .onMessage(WorkerReplied.class, m -> switch (m.reply()) {
+                    case DeviceWorker.LayerOpened o
+                    when o.generation() == ids.generation() ->
+                        ++opened == plan.layers()
+                                ? startPass(plan.scoreOnly() || plan.method().scoresGlobally())
+                                : Behaviors.same();
+                    case DeviceWorker.CallFailed f
+                    when f.generation() == ids.generation() ->
+                        fail("device call " + f.call() + " failed: " + f.message());
+                    default -> Behaviors.same();
+                })
+                .build();
     }
 
     /** Spawns the stages from layer 0 down; each asks its upstream (layer 0: this supervisor) for batches. */
@@ -149,12 +190,24 @@ public final class PruneSupervisor {
         firstOfPair.clear();
         stages.forEach(ctx::stop);
         stages.clear();
-        ActorRef<LayerPruner.Demand> upstream = ctx.messageAdapter(LayerPruner.Demand.class, d -> new SourceDemand(d.batches()));
+        ActorRef<LayerPruner.Demand> upstream =
+                ctx.messageAdapter(LayerPruner.Demand.class, d -> new SourceDemand(d.batches()));
         for (int l = 0; l < plan.layers(); l++) {
-            LayerPruner.Wiring wiring = new LayerPruner.Wiring(plan.devices().session(), l, l == plan.layers() - 1,
-                    plan.run().isLayerCompleted(l), l % plan.devices().workers().size(), plan.devices().workers(), upstream, plan.window(),
-                    plan.method().phases(), scoring, stageEvents, ids);
-            ActorRef<LayerPruner.Command> stage = ctx.spawn(LayerPruner.create(wiring), (scoring ? "score-" : "layer-") + l + "-g" + ids.generation());
+            LayerPruner.Wiring wiring = new LayerPruner.Wiring(
+                    plan.devices().session(),
+                    l,
+                    l == plan.layers() - 1,
+                    plan.run().isLayerCompleted(l),
+                    l % plan.devices().workers().size(),
+                    plan.devices().workers(),
+                    upstream,
+                    plan.window(),
+                    plan.method().phases(),
+                    scoring,
+                    stageEvents,
+                    ids);
+            ActorRef<LayerPruner.Command> stage = ctx.spawn(
+                    LayerPruner.create(wiring), (scoring ? "score-" : "layer-") + l + "-g" + ids.generation());
             stages.add(stage);
             upstream = stage.narrow();
         }
@@ -173,9 +226,11 @@ public final class PruneSupervisor {
                     return Behaviors.same();
                 })
                 .onMessage(WorkerReplied.class, m -> switch (m.reply()) {
-                    case DeviceWorker.Stored s when s.ref().generation() == ids.generation() -> onEmbedded(s.ref(), sequences, pairs);
-                    case DeviceWorker.CallFailed f when f.generation() == ids.generation() ->
-                            fail("device call " + f.call() + " failed: " + f.message());
+                    case DeviceWorker.Stored s
+                    when s.ref().generation() == ids.generation() -> onEmbedded(s.ref(), sequences, pairs);
+                    case DeviceWorker.CallFailed f
+                    when f.generation() == ids.generation() ->
+                        fail("device call " + f.call() + " failed: " + f.message());
                     default -> Behaviors.same();
                 })
                 .onMessage(StageReported.class, m -> onStageEvent(m.event(), scoring))
@@ -187,9 +242,11 @@ public final class PruneSupervisor {
         while (sourceCredit > 0 && nextBatch < sequences.length) {
             sourceCredit--;
             int batch = nextBatch++;
-            home(0).tell(new DeviceWorker.Embed(plan.devices().session(), ids.next(0, 0, batch), sequences[batch], replies));
+            home(0).tell(new DeviceWorker.Embed(
+                    plan.devices().session(), ids.next(0, 0, batch), sequences[batch], replies));
             if (pairs) {
-                home(0).tell(new DeviceWorker.Embed(plan.devices().session(), ids.next(0, 0, batch), sequences[batch], replies));
+                home(0).tell(new DeviceWorker.Embed(
+                        plan.devices().session(), ids.next(0, 0, batch), sequences[batch], replies));
             }
         }
     }
@@ -255,10 +312,16 @@ public final class PruneSupervisor {
             List<LayerAllocation> allocation = plan.method().allocate(List.copyOf(scores));
             scores.clear();
             for (LayerAllocation a : allocation) {
-                ctx.getLog().info("{}: layer {} keeps {} attention unit(s) and {} channel(s)", plan.devices().session().job(), a.layer(),
-                        a.attentionUnits(), a.channels());
+                ctx.getLog()
+                        .info(
+                                "{}: layer {} keeps {} attention unit(s) and {} channel(s)",
+                                plan.devices().session().job(),
+                                a.layer(),
+                                a.attentionUnits(),
+                                a.channels());
                 if (!plan.run().isLayerCompleted(a.layer())) {
-                    home(a.layer()).tell(new DeviceWorker.Allocate(plan.devices().session(), a));
+                    home(a.layer())
+                            .tell(new DeviceWorker.Allocate(plan.devices().session(), a));
                 }
             }
             return startPass(false);
@@ -275,17 +338,25 @@ public final class PruneSupervisor {
 
     /** Stops on a failure retrying cannot cure (a full disk): no restart; the job fails at once with the message. */
     private Behavior<Command> stop(String message) {
-        ctx.getLog().warn("{}: pipeline stopped ({}); no restart can help", plan.devices().session().job(), message);
+        ctx.getLog()
+                .warn(
+                        "{}: pipeline stopped ({}); no restart can help",
+                        plan.devices().session().job(),
+                        message);
         throw new StorageFailedException(message);
     }
 
     private BehaviorBuilder<Command> withSignals(BehaviorBuilder<Command> builder) {
-        return builder.onSignal(PreRestart.class, s -> releaseGeneration()).onSignal(PostStop.class, s -> releaseGeneration());
+        return builder.onSignal(PreRestart.class, s -> releaseGeneration())
+                .onSignal(PostStop.class, s -> releaseGeneration());
     }
 
     /** What this incarnation left on the workers: its activations (its stages stop with it). */
     private Behavior<Command> releaseGeneration() {
-        plan.devices().workers().forEach(w -> w.tell(new DeviceWorker.ReleaseGeneration(plan.devices().session(), ids.generation())));
+        plan.devices()
+                .workers()
+                .forEach(w ->
+                        w.tell(new DeviceWorker.ReleaseGeneration(plan.devices().session(), ids.generation())));
         return Behaviors.same();
     }
 

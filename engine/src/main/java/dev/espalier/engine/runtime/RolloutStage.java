@@ -37,13 +37,23 @@ public final class RolloutStage extends AbstractBehavior<RolloutStage.Command> {
 
     private record WorkerReply(DeviceWorker.Reply reply) implements Command {}
 
-    private enum Call { EMBED, FORWARD, LOSS }
+    private enum Call {
+        EMBED,
+        FORWARD,
+        LOSS
+    }
 
     private record Pending(Call call, Pass pass, ActivationRef input) {}
 
     /** Where the stage sits: its layer, its home worker, the next stage (null for the last) and who gets losses. */
-    public record Wiring(int layer, SessionRef session, ActorRef<DeviceWorker.Command> worker, ActorRef<Command> next, IdSource ids,
-                         ActorRef<PassScored> scored, ActorRef<PassFailed> failed) {}
+    public record Wiring(
+            int layer,
+            SessionRef session,
+            ActorRef<DeviceWorker.Command> worker,
+            ActorRef<Command> next,
+            IdSource ids,
+            ActorRef<PassScored> scored,
+            ActorRef<PassFailed> failed) {}
 
     public static Behavior<Command> create(Wiring wiring) {
         return Behaviors.setup(ctx -> new RolloutStage(ctx, wiring));
@@ -70,7 +80,9 @@ public final class RolloutStage extends AbstractBehavior<RolloutStage.Command> {
     private Behavior<Command> onRun(Run m) {
         if (m.input() == null) {
             pending.add(new Pending(Call.EMBED, m.pass(), null));
-            w.worker().tell(new DeviceWorker.Embed(w.session(), ref(m.pass()), m.pass().tokens(), replies));
+            w.worker()
+                    .tell(new DeviceWorker.Embed(
+                            w.session(), ref(m.pass()), m.pass().tokens(), replies));
         } else {
             forward(m.pass(), m.input());
         }
@@ -90,7 +102,9 @@ public final class RolloutStage extends AbstractBehavior<RolloutStage.Command> {
                     w.next().tell(new Run(p.pass(), r.output()));
                 } else {
                     pending.add(new Pending(Call.LOSS, p.pass(), r.output()));
-                    w.worker().tell(new DeviceWorker.ScoreLoss(w.session(), r.output(), p.pass().tokens(), replies));
+                    w.worker()
+                            .tell(new DeviceWorker.ScoreLoss(
+                                    w.session(), r.output(), p.pass().tokens(), replies));
                 }
             }
             case DeviceWorker.LossScored l -> {
@@ -101,8 +115,10 @@ public final class RolloutStage extends AbstractBehavior<RolloutStage.Command> {
                 if (p.input() != null) {
                     release(p.input());
                 }
-                w.failed().tell(new PassFailed(p.pass(), "layer " + w.layer() + " " + p.call() + ": "
-                    + f.call() + ": " + f.message()));
+                w.failed()
+                        .tell(new PassFailed(
+                                p.pass(),
+                                "layer " + w.layer() + " " + p.call() + ": " + f.call() + ": " + f.message()));
             }
             default -> throw new IllegalStateException("unexpected reply " + m.reply());
         }
@@ -111,8 +127,9 @@ public final class RolloutStage extends AbstractBehavior<RolloutStage.Command> {
 
     private void forward(Pass pass, ActivationRef input) {
         pending.add(new Pending(Call.FORWARD, pass, input));
-        w.worker().tell(new DeviceWorker.RunMasked(w.session(), w.layer(), pass.masks()[w.layer()], input, ref(pass),
-                replies));
+        w.worker()
+                .tell(new DeviceWorker.RunMasked(
+                        w.session(), w.layer(), pass.masks()[w.layer()], input, ref(pass), replies));
     }
 
     private ActivationRef ref(Pass pass) {

@@ -29,7 +29,8 @@ final class WorkerSession implements AutoCloseable {
     final Map<Integer, LayerWork> layers = new HashMap<>();
     final Map<Integer, Integer> layerGenerations = new HashMap<>(); // layer -> pipeline generation that opened it
 
-    WorkerSession(SessionRef ref, LlamaModel model, int maxTokens, RunDirectory run, FaultInjector faults, TensorOps ops) {
+    WorkerSession(
+            SessionRef ref, LlamaModel model, int maxTokens, RunDirectory run, FaultInjector faults, TensorOps ops) {
         this.ref = ref;
         this.model = model;
         this.run = run;

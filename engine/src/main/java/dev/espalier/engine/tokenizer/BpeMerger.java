@@ -18,8 +18,7 @@ final class BpeMerger {
 
     private static final int DEAD = Integer.MIN_VALUE;
 
-    private BpeMerger() {
-    }
+    private BpeMerger() {}
 
     /**
      * Merges {@code ids} in place.
@@ -36,8 +35,8 @@ final class BpeMerger {
         if (n == 0) {
             return new int[0];
         }
-        int[] prev = new int[n];  // (n) previous surviving position, -1 at the start
-        int[] next = new int[n];  // (n) next surviving position, -1 at the end
+        int[] prev = new int[n]; // (n) previous surviving position, -1 at the start
+        int[] next = new int[n]; // (n) next surviving position, -1 at the end
         for (int i = 0; i < n; i++) {
             prev[i] = i - 1;
             next[i] = i + 1 < n ? i + 1 : -1;
@@ -93,10 +92,10 @@ final class BpeMerger {
 
     /** Max-heap of candidate pairs ordered by (score descending, left position ascending); parallel arrays. */
     private static final class PairHeap {
-        private float[] score;  // (capacity) score of the merged piece
-        private int[] left;     // (capacity) position of the pair's left symbol
-        private int[] leftId;   // (capacity) id of the left symbol when the pair was offered
-        private int[] rightId;  // (capacity) id of the right symbol when the pair was offered
+        private float[] score; // (capacity) score of the merged piece
+        private int[] left; // (capacity) position of the pair's left symbol
+        private int[] leftId; // (capacity) id of the left symbol when the pair was offered
+        private int[] rightId; // (capacity) id of the right symbol when the pair was offered
         private int size;
 
         PairHeap(int capacity) {

@@ -4,7 +4,6 @@ import ai.djl.huggingface.tokenizers.Encoding;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.espalier.engine.model.ModelFormatException;
-
 import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,8 +25,10 @@ public final class HuggingFaceTokenizer implements Tokenizer, AutoCloseable {
     private final HuggingFaceTokenizerConfig config;
     private final List<String> repairs;
 
-    private HuggingFaceTokenizer(ai.djl.huggingface.tokenizers.HuggingFaceTokenizer rust, HuggingFaceTokenizerConfig config,
-                                 List<String> repairs) {
+    private HuggingFaceTokenizer(
+            ai.djl.huggingface.tokenizers.HuggingFaceTokenizer rust,
+            HuggingFaceTokenizerConfig config,
+            List<String> repairs) {
         this.rust = rust;
         this.config = config;
         this.repairs = List.copyOf(repairs);
@@ -62,8 +63,11 @@ public final class HuggingFaceTokenizer implements Tokenizer, AutoCloseable {
             return new HuggingFaceTokenizer(rust, config, repairs);
         } catch (Exception | LinkageError e) {
             String message = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
-            throw new ModelFormatException(tokenizerJson, "the Hugging Face tokenizers library rejected it: "
-                    + e.getClass().getSimpleName() + ": " + message, e);
+            throw new ModelFormatException(
+                    tokenizerJson,
+                    "the Hugging Face tokenizers library rejected it: "
+                            + e.getClass().getSimpleName() + ": " + message,
+                    e);
         }
     }
 
@@ -128,7 +132,8 @@ public final class HuggingFaceTokenizer implements Tokenizer, AutoCloseable {
     @Override
     public String decodeNext(int previousId, int id) {
         if (id < 0 || id >= config.vocabSize()) {
-            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary 0.." + (config.vocabSize() - 1));
+            throw new IllegalArgumentException(
+                    "token id " + id + " is outside the vocabulary 0.." + (config.vocabSize() - 1));
         }
         if (previousId < 0 || previousId >= config.vocabSize()) {
             return rust.decode(new long[] {id}, true);

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.espalier.engine.model.ModelFormatException;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -129,10 +128,15 @@ record HuggingFaceTokenizerConfig(int vocabSize, int bosId, int eosId, boolean a
         try {
             return JSON.readTree(file.toFile());
         } catch (JsonProcessingException e) {
-            String where = e.getLocation() == null ? ""
-                    : " at line " + e.getLocation().getLineNr() + " column " + e.getLocation().getColumnNr();
-            throw new ModelFormatException(file, "not valid JSON" + where + ": "
-                    + e.getOriginalMessage().lines().findFirst().orElse(""), e);
+            String where = e.getLocation() == null
+                    ? ""
+                    : " at line " + e.getLocation().getLineNr() + " column "
+                            + e.getLocation().getColumnNr();
+            throw new ModelFormatException(
+                    file,
+                    "not valid JSON" + where + ": "
+                            + e.getOriginalMessage().lines().findFirst().orElse(""),
+                    e);
         } catch (IOException e) {
             throw new ModelFormatException(file, "cannot read: " + e, e);
         }

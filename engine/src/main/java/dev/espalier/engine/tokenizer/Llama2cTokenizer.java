@@ -1,7 +1,6 @@
 package dev.espalier.engine.tokenizer;
 
 import dev.espalier.engine.model.ModelFormatException;
-
 import java.io.IOException;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
@@ -31,10 +30,10 @@ public final class Llama2cTokenizer implements Tokenizer {
     private static final int BYTE_OFFSET = 3;
     private static final float RUN_C_MIN_SCORE = -1e10f;
 
-    private final byte[][] pieces;          // (vocab) bytes of each piece as stored
-    private final float[] scores;           // (vocab) merge score of each piece
+    private final byte[][] pieces; // (vocab) bytes of each piece as stored
+    private final float[] scores; // (vocab) merge score of each piece
     private final Map<Integer, Integer> singleCharIds; // code point -> id of the piece that is exactly that character
-    private final int spaceId;              // id of the piece " " (dummy prefix), or -1
+    private final int spaceId; // id of the piece " " (dummy prefix), or -1
     private final MergeTable merges;
     private final PieceDecoder decoder;
 
@@ -69,16 +68,20 @@ public final class Llama2cTokenizer implements Tokenizer {
         try {
             int maxTokenLength = in.getInt();
             if (maxTokenLength <= 0 || maxTokenLength > 4096) {
-                throw new ModelFormatException(file, "max_token_length " + maxTokenLength
-                        + " in the first 4 bytes; expected a llama2.c tokenizer.bin (1..4096)");
+                throw new ModelFormatException(
+                        file,
+                        "max_token_length " + maxTokenLength
+                                + " in the first 4 bytes; expected a llama2.c tokenizer.bin (1..4096)");
             }
             while (in.hasRemaining()) {
                 long offset = in.position();
                 float score = in.getFloat();
                 int length = in.getInt();
                 if (length < 0 || length > maxTokenLength) {
-                    throw new ModelFormatException(file, "token " + pieces.size() + " at byte " + offset + " has length "
-                            + length + "; expected 0.." + maxTokenLength + " (max_token_length)");
+                    throw new ModelFormatException(
+                            file,
+                            "token " + pieces.size() + " at byte " + offset + " has length " + length + "; expected 0.."
+                                    + maxTokenLength + " (max_token_length)");
                 }
                 byte[] piece = new byte[length];
                 in.get(piece);
@@ -86,12 +89,14 @@ public final class Llama2cTokenizer implements Tokenizer {
                 scores.add(score);
             }
         } catch (BufferUnderflowException e) {
-            throw new ModelFormatException(file, "truncated after " + pieces.size()
-                    + " tokens; expected int32 max_token_length then (float32 score, int32 length, bytes) per token");
+            throw new ModelFormatException(
+                    file,
+                    "truncated after " + pieces.size()
+                            + " tokens; expected int32 max_token_length then (float32 score, int32 length, bytes) per token");
         }
         if (pieces.size() < BYTE_OFFSET + 256) {
-            throw new ModelFormatException(file, pieces.size()
-                    + " tokens; expected at least 259 (<unk>, <s>, </s> and the 256 byte tokens)");
+            throw new ModelFormatException(
+                    file, pieces.size() + " tokens; expected at least 259 (<unk>, <s>, </s> and the 256 byte tokens)");
         }
         float[] s = new float[scores.size()];
         for (int i = 0; i < s.length; i++) {

@@ -10,9 +10,9 @@ import java.util.Arrays;
 final class MergeTable {
     private static final long EMPTY = -1L;
 
-    private final float[] scores;   // (number of real ids) score of each id; only merged ids are read
-    private long[] keys;            // (capacity) packed pairs, EMPTY where free
-    private int[] values;           // (capacity) merged id for the pair at the same slot
+    private final float[] scores; // (number of real ids) score of each id; only merged ids are read
+    private long[] keys; // (capacity) packed pairs, EMPTY where free
+    private int[] values; // (capacity) merged id for the pair at the same slot
     private int size;
 
     /** @param scores score of every id of the vocabulary (higher merges first); not copied */

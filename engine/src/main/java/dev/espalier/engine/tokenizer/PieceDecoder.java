@@ -10,9 +10,9 @@ import java.nio.charset.StandardCharsets;
  * {@link #decode} also at the very start, which undoes the dummy prefix that encoding adds.
  */
 final class PieceDecoder {
-    private final byte[][] surfaces;     // (vocab) bytes each id adds
-    private final boolean[] strippable;  // (vocab) ordinary pieces, whose leading space is the dummy prefix after BOS
-    private final boolean[] dropped;     // (vocab) ids that add nothing (BOS, EOS, other control tokens)
+    private final byte[][] surfaces; // (vocab) bytes each id adds
+    private final boolean[] strippable; // (vocab) ordinary pieces, whose leading space is the dummy prefix after BOS
+    private final boolean[] dropped; // (vocab) ids that add nothing (BOS, EOS, other control tokens)
     private final int bosId;
 
     PieceDecoder(byte[][] surfaces, boolean[] strippable, boolean[] dropped, int bosId) {
@@ -57,7 +57,8 @@ final class PieceDecoder {
 
     private void check(int id) {
         if (id < 0 || id >= surfaces.length) {
-            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary 0.." + (surfaces.length - 1));
+            throw new IllegalArgumentException(
+                    "token id " + id + " is outside the vocabulary 0.." + (surfaces.length - 1));
         }
     }
 }

@@ -21,8 +21,8 @@ final class ProtoReader {
         }
     }
 
-    private final ByteBuffer in;  // the message's bytes, position = next unread byte
-    private final int base;       // offset of this message in the outermost buffer, for error messages
+    private final ByteBuffer in; // the message's bytes, position = next unread byte
+    private final int base; // offset of this message in the outermost buffer, for error messages
     private int tag;
 
     ProtoReader(ByteBuffer message) {
@@ -90,7 +90,8 @@ final class ProtoReader {
         expect(LENGTH_DELIMITED);
         long length = readVarint();
         if (length < 0 || length > in.remaining()) {
-            throw malformed("length " + length + " runs past the end of the message (" + in.remaining() + " bytes left)");
+            throw malformed(
+                    "length " + length + " runs past the end of the message (" + in.remaining() + " bytes left)");
         }
         ByteBuffer bytes = in.slice(in.position(), (int) length);
         in.position(in.position() + (int) length);

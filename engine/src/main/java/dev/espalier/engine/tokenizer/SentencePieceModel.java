@@ -1,7 +1,6 @@
 package dev.espalier.engine.tokenizer;
 
 import dev.espalier.engine.model.ModelFormatException;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -63,7 +62,8 @@ record SentencePieceModel(
         try {
             return parse(ByteBuffer.wrap(bytes));
         } catch (ProtoReader.MalformedProtoException e) {
-            throw new ModelFormatException(file, "not a sentencepiece model (serialized ModelProto): " + e.getMessage(), e);
+            throw new ModelFormatException(
+                    file, "not a sentencepiece model (serialized ModelProto): " + e.getMessage(), e);
         }
     }
 
@@ -109,9 +109,21 @@ record SentencePieceModel(
             s[i] = scores.get(i);
             t[i] = types.get(i);
         }
-        return new SentencePieceModel(pieces.toArray(new String[0]), s, t, b.modelType, b.byteFallback,
-                b.treatWhitespaceAsSuffix, b.unkSurface, b.bosPiece, b.eosPiece, b.normalizerName,
-                b.charsMapBytes, b.addDummyPrefix, b.removeExtraWhitespaces, b.escapeWhitespaces);
+        return new SentencePieceModel(
+                pieces.toArray(new String[0]),
+                s,
+                t,
+                b.modelType,
+                b.byteFallback,
+                b.treatWhitespaceAsSuffix,
+                b.unkSurface,
+                b.bosPiece,
+                b.eosPiece,
+                b.normalizerName,
+                b.charsMapBytes,
+                b.addDummyPrefix,
+                b.removeExtraWhitespaces,
+                b.escapeWhitespaces);
     }
 
     private static void readTrainerSpec(ProtoReader spec, Builder b) {

@@ -1,7 +1,12 @@
 package dev.espalier.engine.tokenizer;
 
-import dev.espalier.engine.model.ModelFormatException;
+import static dev.espalier.engine.tokenizer.SentencePieceModel.BYTE;
+import static dev.espalier.engine.tokenizer.SentencePieceModel.CONTROL;
+import static dev.espalier.engine.tokenizer.SentencePieceModel.UNKNOWN;
+import static dev.espalier.engine.tokenizer.SentencePieceModel.UNUSED;
+import static dev.espalier.engine.tokenizer.SentencePieceModel.USER_DEFINED;
 
+import dev.espalier.engine.model.ModelFormatException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -9,12 +14,6 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-
-import static dev.espalier.engine.tokenizer.SentencePieceModel.BYTE;
-import static dev.espalier.engine.tokenizer.SentencePieceModel.CONTROL;
-import static dev.espalier.engine.tokenizer.SentencePieceModel.UNKNOWN;
-import static dev.espalier.engine.tokenizer.SentencePieceModel.UNUSED;
-import static dev.espalier.engine.tokenizer.SentencePieceModel.USER_DEFINED;
 
 /**
  * A sentencepiece BPE model ({@code tokenizer.model}) as sentencepiece encodes with it: normalize (identity rule;
@@ -28,10 +27,10 @@ public final class SentencePieceTokenizer implements Tokenizer {
     private final SentencePieceModel model;
     private final SentencePieceNormalizer normalizer;
     private final Map<String, Integer> mergeablePieces; // NORMAL, USER_DEFINED, UNUSED pieces -> id
-    private final Map<Integer, Integer> charIds;        // code point -> id of its piece, or a synthetic id >= vocab
-    private final int[] syntheticCodePoints;            // (synthetic ids) code point of id vocab + k
-    private final List<String> userDefined;             // user-defined symbols, matched whole before merging
-    private final int[] byteIds;                        // (256) id of piece <0xAB> for byte AB, -1 when absent
+    private final Map<Integer, Integer> charIds; // code point -> id of its piece, or a synthetic id >= vocab
+    private final int[] syntheticCodePoints; // (synthetic ids) code point of id vocab + k
+    private final List<String> userDefined; // user-defined symbols, matched whole before merging
+    private final int[] byteIds; // (256) id of piece <0xAB> for byte AB, -1 when absent
     private final int unkId;
     private final int bosId;
     private final int eosId;
@@ -54,20 +53,22 @@ public final class SentencePieceTokenizer implements Tokenizer {
         boolean unused = false;
         for (int id = 0; id < pieces.length; id++) {
             if (all.putIfAbsent(pieces[id], id) != null) {
-                throw new ModelFormatException(file, "piece '" + pieces[id] + "' is defined twice (ids "
-                        + all.get(pieces[id]) + " and " + id + "); expected unique pieces");
+                throw new ModelFormatException(
+                        file,
+                        "piece '" + pieces[id] + "' is defined twice (ids " + all.get(pieces[id]) + " and " + id
+                                + "); expected unique pieces");
             }
             switch (types[id]) {
                 case UNKNOWN -> unk = id;
                 case BYTE -> {
                     int b = Llama2cTokenizer.byteTokenValue(pieces[id].getBytes(StandardCharsets.UTF_8));
                     if (b < 0) {
-                        throw new ModelFormatException(file, "byte piece " + id + " is '" + pieces[id] + "'; expected <0xAB>");
+                        throw new ModelFormatException(
+                                file, "byte piece " + id + " is '" + pieces[id] + "'; expected <0xAB>");
                     }
                     byteIds[b] = id;
                 }
-                case CONTROL -> {
-                }
+                case CONTROL -> {}
                 default -> {
                     mergeable.put(pieces[id], id);
                     unused |= types[id] == UNUSED;
@@ -90,16 +91,18 @@ public final class SentencePieceTokenizer implements Tokenizer {
         this.charIds = new HashMap<>();
         List<Integer> synthetic = new ArrayList<>();
         for (String piece : mergeable.keySet()) {
-            piece.codePoints().forEach(cp -> charIds.computeIfAbsent(cp, c -> {
-                Integer id = mergeable.get(Character.toString(c));
-                if (id != null) {
-                    return id;
-                }
-                synthetic.add(c);
-                return pieces.length + synthetic.size() - 1;
-            }));
+            piece.codePoints()
+                    .forEach(cp -> charIds.computeIfAbsent(cp, c -> {
+                        Integer id = mergeable.get(Character.toString(c));
+                        if (id != null) {
+                            return id;
+                        }
+                        synthetic.add(c);
+                        return pieces.length + synthetic.size() - 1;
+                    }));
         }
-        this.syntheticCodePoints = synthetic.stream().mapToInt(Integer::intValue).toArray();
+        this.syntheticCodePoints =
+                synthetic.stream().mapToInt(Integer::intValue).toArray();
         this.merges = mergeTable();
         this.decoder = decoder();
     }
@@ -115,15 +118,18 @@ public final class SentencePieceTokenizer implements Tokenizer {
     public static SentencePieceTokenizer read(Path file) {
         SentencePieceModel model = SentencePieceModel.read(file);
         if (model.modelType() == SentencePieceModel.UNIGRAM) {
-            throw new ModelFormatException(file, "unigram sentencepiece models are not supported; give a tokenizer.json");
+            throw new ModelFormatException(
+                    file, "unigram sentencepiece models are not supported; give a tokenizer.json");
         }
         if (model.modelType() != SentencePieceModel.BPE) {
-            throw new ModelFormatException(file, "sentencepiece model_type " + model.modelType()
-                    + " is not supported; expected BPE (2)");
+            throw new ModelFormatException(
+                    file, "sentencepiece model_type " + model.modelType() + " is not supported; expected BPE (2)");
         }
         if (model.precompiledCharsMapBytes() > 0) {
-            throw new ModelFormatException(file, "normalization rule '" + model.normalizerName() + "' ("
-                    + model.precompiledCharsMapBytes() + "-byte precompiled_charsmap) is not supported; expected identity");
+            throw new ModelFormatException(
+                    file,
+                    "normalization rule '" + model.normalizerName() + "' (" + model.precompiledCharsMapBytes()
+                            + "-byte precompiled_charsmap) is not supported; expected identity");
         }
         if (model.treatWhitespaceAsSuffix()) {
             throw new ModelFormatException(file, "treat_whitespace_as_suffix is not supported; expected false");
@@ -183,7 +189,8 @@ public final class SentencePieceTokenizer implements Tokenizer {
         }
         ids = Arrays.copyOf(ids, n);
         Map<Integer, long[]> reverseMerges = hasUnused ? new HashMap<>() : null;
-        BpeMerger.Listener listener = reverseMerges == null ? null
+        BpeMerger.Listener listener = reverseMerges == null
+                ? null
                 : (merged, left, right) -> reverseMerges.put(merged, new long[] {left, right});
         int[] positions = BpeMerger.merge(ids, frozen == null ? null : Arrays.copyOf(frozen, n), merges, listener);
         IntList out = new IntList(positions.length + 1);
@@ -285,8 +292,10 @@ public final class SentencePieceTokenizer implements Tokenizer {
                     dropped[id] = true;
                 }
                 case UNKNOWN -> surfaces[id] = model.unkSurface().getBytes(StandardCharsets.UTF_8);
-                case BYTE -> surfaces[id] = new byte[] {
-                        (byte) Llama2cTokenizer.byteTokenValue(pieces[id].getBytes(StandardCharsets.UTF_8))};
+                case BYTE ->
+                    surfaces[id] = new byte[] {
+                        (byte) Llama2cTokenizer.byteTokenValue(pieces[id].getBytes(StandardCharsets.UTF_8))
+                    };
                 default -> {
                     String text = pieces[id].replace(SentencePieceNormalizer.SPACE_SYMBOL, ' ');
                     surfaces[id] = text.getBytes(StandardCharsets.UTF_8);

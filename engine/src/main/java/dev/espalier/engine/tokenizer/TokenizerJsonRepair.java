@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.espalier.engine.model.ModelFormatException;
-
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -26,8 +25,7 @@ import java.util.List;
  * When merges change, all of them are written as two-element arrays (the library takes one form or the other).
  */
 final class TokenizerJsonRepair {
-    private TokenizerJsonRepair() {
-    }
+    private TokenizerJsonRepair() {}
 
     /** Repairs {@code tokenizer} in place and returns one line per repair (empty when none was needed). */
     static List<String> repair(Path file, ObjectNode tokenizer) {
@@ -37,9 +35,11 @@ final class TokenizerJsonRepair {
             throw new ModelFormatException(file, "no \"model\" object; expected a Hugging Face tokenizer.json");
         }
         if (!model.has("type")) {
-            String type = model.has("merges") ? "BPE"
-                    : model.path("vocab").isArray() ? "Unigram"
-                    : model.has("max_input_chars_per_word") ? "WordPiece" : "WordLevel";
+            String type = model.has("merges")
+                    ? "BPE"
+                    : model.path("vocab").isArray()
+                            ? "Unigram"
+                            : model.has("max_input_chars_per_word") ? "WordPiece" : "WordLevel";
             model.put("type", type);
             repairs.add("model.type was missing; inferred " + type);
         }
@@ -52,7 +52,8 @@ final class TokenizerJsonRepair {
     private static void repairMerges(Path file, ObjectNode model, List<String> repairs) {
         JsonNode vocab = model.path("vocab");
         String prefix = model.path("continuing_subword_prefix").isTextual()
-                ? model.path("continuing_subword_prefix").asText() : null;
+                ? model.path("continuing_subword_prefix").asText()
+                : null;
         ArrayNode merges = (ArrayNode) model.get("merges");
         ArrayNode repaired = JsonNodeFactory.instance.arrayNode(merges.size());
         boolean changed = false;
@@ -63,16 +64,20 @@ final class TokenizerJsonRepair {
             if (pair == null && merge.isTextual()) {
                 pair = uniqueSplit(merge.asText(), vocab, prefix);
                 if (pair == null) {
-                    throw new ModelFormatException(file, "merge " + index + " \"" + merge.asText()
-                            + "\" does not split into two vocabulary tokens at exactly one space");
+                    throw new ModelFormatException(
+                            file,
+                            "merge " + index + " \"" + merge.asText()
+                                    + "\" does not split into two vocabulary tokens at exactly one space");
                 }
-                repairs.add("merge " + index + " \"" + merge.asText() + "\" read as [\"" + pair[0] + "\", \"" + pair[1] + "\"]");
+                repairs.add("merge " + index + " \"" + merge.asText() + "\" read as [\"" + pair[0] + "\", \"" + pair[1]
+                        + "\"]");
                 repaired.add(JsonNodeFactory.instance.arrayNode().add(pair[0]).add(pair[1]));
                 changed = true;
                 continue;
             }
             if (pair == null) {
-                throw new ModelFormatException(file, "merge " + index + " is " + merge + "; expected \"a b\" or [\"a\", \"b\"]");
+                throw new ModelFormatException(
+                        file, "merge " + index + " is " + merge + "; expected \"a b\" or [\"a\", \"b\"]");
             }
             if (!valid(pair[0], pair[1], vocab, prefix)) {
                 repairs.add("merge " + index + " " + merge + " dropped: \"" + merged(pair[0], pair[1], prefix)
@@ -93,7 +98,10 @@ final class TokenizerJsonRepair {
             String[] parts = merge.asText().split(" ", -1);
             return parts.length == 2 ? parts : null;
         }
-        if (merge.isArray() && merge.size() == 2 && merge.get(0).isTextual() && merge.get(1).isTextual()) {
+        if (merge.isArray()
+                && merge.size() == 2
+                && merge.get(0).isTextual()
+                && merge.get(1).isTextual()) {
             return new String[] {merge.get(0).asText(), merge.get(1).asText()};
         }
         return null;

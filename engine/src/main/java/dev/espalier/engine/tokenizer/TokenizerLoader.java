@@ -1,7 +1,6 @@
 package dev.espalier.engine.tokenizer;
 
 import dev.espalier.engine.model.ModelFormatException;
-
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -19,8 +18,7 @@ public final class TokenizerLoader {
     /** What is searched for beside a llama2.c {@code .bin} checkpoint, in order of preference. */
     public static final List<String> LLAMA2C_TOKENIZERS = List.of("tokenizer.bin", "tok*.bin", "tokenizer.model");
 
-    private TokenizerLoader() {
-    }
+    private TokenizerLoader() {}
 
     /**
      * The tokenizer of a model. A folder (or a file inside one that holds {@code config.json}, such as
@@ -41,11 +39,12 @@ public final class TokenizerLoader {
             return inFolder(model);
         }
         if (!Files.isRegularFile(model)) {
-            throw new ModelFormatException(model,
-                    "no such file or folder; expected a model folder or a llama2.c .bin checkpoint");
+            throw new ModelFormatException(
+                    model, "no such file or folder; expected a model folder or a llama2.c .bin checkpoint");
         }
         Path folder = model.toAbsolutePath().getParent();
-        boolean llama2c = model.getFileName().toString().endsWith(".bin") && !Files.exists(folder.resolve("config.json"));
+        boolean llama2c =
+                model.getFileName().toString().endsWith(".bin") && !Files.exists(folder.resolve("config.json"));
         return llama2c ? besideLlama2c(model, folder) : inFolder(folder);
     }
 
@@ -57,7 +56,9 @@ public final class TokenizerLoader {
     public static Map<Path, String> exportFiles(Path tokenizerFile) {
         Map<Path, String> files = new LinkedHashMap<>();
         String name = tokenizerFile.getFileName().toString();
-        String canonical = name.endsWith(".json") ? "tokenizer.json" : name.endsWith(".model") ? "tokenizer.model" : "tokenizer.bin";
+        String canonical = name.endsWith(".json")
+                ? "tokenizer.json"
+                : name.endsWith(".model") ? "tokenizer.model" : "tokenizer.bin";
         files.put(tokenizerFile, canonical);
         Path folder = tokenizerFile.toAbsolutePath().getParent();
         for (String extra : List.of("tokenizer_config.json", "special_tokens_map.json", "generation_config.json")) {
@@ -80,8 +81,8 @@ public final class TokenizerLoader {
             return load(inFolder(file));
         }
         if (!Files.isRegularFile(file)) {
-            throw new ModelFormatException(file,
-                    "no such file; expected a tokenizer.json, tokenizer.model or llama2.c tokenizer .bin");
+            throw new ModelFormatException(
+                    file, "no such file; expected a tokenizer.json, tokenizer.model or llama2.c tokenizer .bin");
         }
         String name = file.getFileName().toString();
         if (name.endsWith(".json")) {
@@ -93,8 +94,10 @@ public final class TokenizerLoader {
         if (name.endsWith(".bin")) {
             return Llama2cTokenizer.read(file);
         }
-        throw new ModelFormatException(file, "unknown tokenizer file type; expected .json (Hugging Face), "
-                + ".model (sentencepiece) or .bin (llama2.c)");
+        throw new ModelFormatException(
+                file,
+                "unknown tokenizer file type; expected .json (Hugging Face), "
+                        + ".model (sentencepiece) or .bin (llama2.c)");
     }
 
     /**
@@ -135,7 +138,8 @@ public final class TokenizerLoader {
                 return file;
             }
         }
-        throw new ModelFormatException(folder, "no tokenizer found; looked for " + String.join(", ", FOLDER_TOKENIZERS));
+        throw new ModelFormatException(
+                folder, "no tokenizer found; looked for " + String.join(", ", FOLDER_TOKENIZERS));
     }
 
     private static Path besideLlama2c(Path model, Path folder) {
@@ -157,15 +161,22 @@ public final class TokenizerLoader {
             return candidates.get(0);
         }
         if (candidates.size() > 1) {
-            List<String> names = candidates.stream().map(p -> p.getFileName().toString()).sorted().toList();
-            throw new ModelFormatException(folder, "several tokenizers beside " + model.getFileName() + ": "
-                    + String.join(", ", names) + "; expected one (or name the tokenizer file)");
+            List<String> names = candidates.stream()
+                    .map(p -> p.getFileName().toString())
+                    .sorted()
+                    .toList();
+            throw new ModelFormatException(
+                    folder,
+                    "several tokenizers beside " + model.getFileName() + ": " + String.join(", ", names)
+                            + "; expected one (or name the tokenizer file)");
         }
         Path sentencePiece = folder.resolve("tokenizer.model");
         if (Files.isRegularFile(sentencePiece)) {
             return sentencePiece;
         }
-        throw new ModelFormatException(folder, "no tokenizer found beside llama2.c model " + model.getFileName()
-                + "; looked for " + String.join(", ", LLAMA2C_TOKENIZERS));
+        throw new ModelFormatException(
+                folder,
+                "no tokenizer found beside llama2.c model " + model.getFileName() + "; looked for "
+                        + String.join(", ", LLAMA2C_TOKENIZERS));
     }
 }

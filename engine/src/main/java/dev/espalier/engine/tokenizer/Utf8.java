@@ -2,8 +2,7 @@ package dev.espalier.engine.tokenizer;
 
 /** UTF-8 encoding of single code points, shared by the piece tokenizers. */
 final class Utf8 {
-    private Utf8() {
-    }
+    private Utf8() {}
 
     /** The code point at {@code text[i]}; a lone surrogate reads as U+FFFD (what a UTF-8 encoder would emit). */
     static int codePointAt(String text, int i) {

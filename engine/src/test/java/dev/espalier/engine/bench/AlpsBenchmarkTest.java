@@ -33,7 +33,8 @@ class AlpsBenchmarkTest {
 
     @Test
     void ablationRunsScheduleAndBothFixedRhosWithoutTouchingTheWeight() {
-        try (Arena arena = Arena.ofConfined(); CpuOps ops = new CpuOps(1)) {
+        try (Arena arena = Arena.ofConfined();
+                CpuOps ops = new CpuOps(1)) {
             SplittableRandom random = new SplittableRandom(5);
             float[] w = new float[24 * 32];
             for (int i = 0; i < w.length; i++) {
@@ -49,10 +50,11 @@ class AlpsBenchmarkTest {
             Tensor weight = Tensor.ofFloats(arena, w, 24, 32);
             Tensor gram = Tensor.allocate(arena, DType.F32, 32, 32);
             ops.accumulateGram(Tensor.ofFloats(arena, x, 200, 32), 1f, gram);
-            List<AlpsBenchmark.AblationRun> runs = AlpsBenchmark.ablation(weight, gram, 200,
-                    SparsityPattern.UNSTRUCTURED, 0.6, ops);
-            assertEquals(List.of("schedule", "rho=0.3", "rho=3"), runs.stream().map(AlpsBenchmark.AblationRun::label)
-                    .toList());
+            List<AlpsBenchmark.AblationRun> runs =
+                    AlpsBenchmark.ablation(weight, gram, 200, SparsityPattern.UNSTRUCTURED, 0.6, ops);
+            assertEquals(
+                    List.of("schedule", "rho=0.3", "rho=3"),
+                    runs.stream().map(AlpsBenchmark.AblationRun::label).toList());
             assertEquals(0.1, runs.get(0).result().trace().get(0).rho(), 0.0);
             for (AlpsBenchmark.AblationRun run : runs.subList(1, 3)) {
                 for (Alps.Iteration it : run.result().trace()) {

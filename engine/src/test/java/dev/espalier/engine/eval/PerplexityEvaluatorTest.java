@@ -19,8 +19,9 @@ class PerplexityEvaluatorTest {
         int[] stream = new int[tokens];
         Arrays.fill(stream, 300);
         stream[0] = 1;
-        try (LlamaModel model = ModelLoader.load(SharedFiles.storiesBin(), Arena.ofShared()); CpuOps ops = new CpuOps(1);
-             LlamaForward forward = new LlamaForward(model, ops, 512, 512)) {
+        try (LlamaModel model = ModelLoader.load(SharedFiles.storiesBin(), Arena.ofShared());
+                CpuOps ops = new CpuOps(1);
+                LlamaForward forward = new LlamaForward(model, ops, 512, 512)) {
             return PerplexityEvaluator.evaluate(forward, "synthetic", stream, protocol, 0, null, ProgressListener.NONE);
         }
     }

@@ -34,7 +34,8 @@ class LlamaForwardTest {
 
     private static float[] logits(LlamaModel model, TensorOps ops, int[] tokens) {
         try (LlamaForward forward = new LlamaForward(model, ops, tokens.length, tokens.length)) {
-            return forward.forward(tokens, forward.newCache(tokens.length), null, LayerTap.NONE, false).toFloatArray();
+            return forward.forward(tokens, forward.newCache(tokens.length), null, LayerTap.NONE, false)
+                    .toFloatArray();
         }
     }
 
@@ -42,9 +43,9 @@ class LlamaForwardTest {
     void huggingFaceFolderGivesTheLlama2cLogits() {
         int[] tokens = randomTokens(301, 0);
         try (LlamaModel bin = ModelLoader.load(SharedFiles.storiesBin(), Arena.ofShared());
-             LlamaModel hf = ModelLoader.load(SharedFiles.storiesHf(), Arena.ofShared());
-             LlamaModel sharded = ModelLoader.load(SharedFiles.storiesHfSharded(), Arena.ofShared());
-             CpuOps ops = new CpuOps(2)) {
+                LlamaModel hf = ModelLoader.load(SharedFiles.storiesHf(), Arena.ofShared());
+                LlamaModel sharded = ModelLoader.load(SharedFiles.storiesHfSharded(), Arena.ofShared());
+                CpuOps ops = new CpuOps(2)) {
             float[] reference = logits(bin, ops, tokens);
             float[] fromHf = logits(hf, ops, tokens);
             float[] fromShards = logits(sharded, ops, tokens);
@@ -60,7 +61,8 @@ class LlamaForwardTest {
     @Test
     void cpuBackendMatchesTheReferenceBackend() {
         int[] tokens = randomTokens(64, 1);
-        try (LlamaModel model = ModelLoader.load(SharedFiles.storiesBin(), Arena.ofShared()); CpuOps cpu = new CpuOps(2)) {
+        try (LlamaModel model = ModelLoader.load(SharedFiles.storiesBin(), Arena.ofShared());
+                CpuOps cpu = new CpuOps(2)) {
             float[] reference = logits(model, new ReferenceOps(), tokens);
             float[] fast = logits(model, cpu, tokens);
             for (int i = 0; i < reference.length; i++) {
@@ -72,9 +74,11 @@ class LlamaForwardTest {
     @Test
     void incrementalDecodingEqualsOneBlock() {
         int[] tokens = randomTokens(40, 2);
-        try (LlamaModel model = ModelLoader.load(SharedFiles.storiesBin(), Arena.ofShared()); CpuOps ops = new CpuOps(1);
-             LlamaForward forward = new LlamaForward(model, ops, tokens.length, tokens.length)) {
-            float[] block = forward.forward(tokens, forward.newCache(tokens.length), null, LayerTap.NONE, true).toFloatArray();
+        try (LlamaModel model = ModelLoader.load(SharedFiles.storiesBin(), Arena.ofShared());
+                CpuOps ops = new CpuOps(1);
+                LlamaForward forward = new LlamaForward(model, ops, tokens.length, tokens.length)) {
+            float[] block = forward.forward(tokens, forward.newCache(tokens.length), null, LayerTap.NONE, true)
+                    .toFloatArray();
             KvCache cache = forward.newCache(tokens.length);
             Tensor last = null;
             for (int token : tokens) {
@@ -90,7 +94,8 @@ class LlamaForwardTest {
     @Test
     void zeroMasksEqualRemovingTheUnits() {
         int[] tokens = randomTokens(32, 3);
-        try (LlamaModel model = ModelLoader.load(SharedFiles.storiesBin(), Arena.ofShared()); CpuOps ops = new CpuOps(1)) {
+        try (LlamaModel model = ModelLoader.load(SharedFiles.storiesBin(), Arena.ofShared());
+                CpuOps ops = new CpuOps(1)) {
             LayerMask[] masks = new LayerMask[model.config().numLayers()];
             float[] heads = {1, 0, 1, 1, 1, 1, 0, 1};
             float[] channels = new float[model.config().layer(0).intermediateSize()];
@@ -100,7 +105,8 @@ class LlamaForwardTest {
             masks[2] = new LayerMask(heads, channels);
             float[] masked;
             try (LlamaForward forward = new LlamaForward(model, ops, tokens.length, tokens.length)) {
-                masked = forward.forward(tokens, forward.newCache(tokens.length), masks, LayerTap.NONE, false).toFloatArray();
+                masked = forward.forward(tokens, forward.newCache(tokens.length), masks, LayerTap.NONE, false)
+                        .toFloatArray();
             }
             // the same units removed by zeroing their weights instead
             try (Arena arena = Arena.ofConfined()) {
@@ -120,7 +126,9 @@ class LlamaForwardTest {
                 layers.set(2, layer);
                 LlamaModel zeroed = model.withLayers(model.config(), layers);
                 try (LlamaForward forward = new LlamaForward(zeroed, ops, tokens.length, tokens.length)) {
-                    float[] expected = forward.forward(tokens, forward.newCache(tokens.length), null, LayerTap.NONE, false).toFloatArray();
+                    float[] expected = forward.forward(
+                                    tokens, forward.newCache(tokens.length), null, LayerTap.NONE, false)
+                            .toFloatArray();
                     assertArrayEquals(expected, masked, 1e-5f);
                 }
             }

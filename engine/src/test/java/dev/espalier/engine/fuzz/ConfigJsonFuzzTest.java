@@ -22,9 +22,18 @@ import org.junit.jupiter.api.io.TempDir;
 class ConfigJsonFuzzTest {
     private static final int CASES = 150;
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final List<String> EXTRA_KEYS = List.of("head_dim", "rope_scaling", "rope_parameters", "sliding_window",
-            "espalier_num_attention_heads", "espalier_num_key_value_heads", "espalier_intermediate_sizes", "espalier_attention_bias",
-            "use_sliding_window", "max_window_layers", "dtype");
+    private static final List<String> EXTRA_KEYS = List.of(
+            "head_dim",
+            "rope_scaling",
+            "rope_parameters",
+            "sliding_window",
+            "espalier_num_attention_heads",
+            "espalier_num_key_value_heads",
+            "espalier_intermediate_sizes",
+            "espalier_attention_bias",
+            "use_sliding_window",
+            "max_window_layers",
+            "dtype");
 
     @TempDir
     Path tmp;
@@ -35,21 +44,27 @@ class ConfigJsonFuzzTest {
         byte[] original = Mutate.read(folder.resolve("config.json"));
         ObjectNode config = (ObjectNode) JSON.readTree(original);
         FuzzTally tally = new FuzzTally("config.json");
-        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
-            for (int i = 0; i < CASES; i++) {
-                long seed = SafetensorsFuzzTest.SEED + 1000 + i;
-                Path dir = tmp.resolve("case" + i);
-                Path file = Mutate.write(dir.resolve("config.json"), mutate(new Random(seed), config, original));
-                Files.createSymbolicLink(dir.resolve("model.safetensors"), folder.resolve("model.safetensors").toAbsolutePath());
-                tally.run(seed, dir, () -> {
-                    try (Arena arena = Arena.ofConfined()) { // closing the model would close the arena twice
-                        LlamaModel model = ModelLoader.load(dir, arena);
-                        assertTrue(model.config().parameterCount() > 0);
+        assertTimeoutPreemptively(
+                Duration.ofSeconds(30),
+                () -> {
+                    for (int i = 0; i < CASES; i++) {
+                        long seed = SafetensorsFuzzTest.SEED + 1000 + i;
+                        Path dir = tmp.resolve("case" + i);
+                        Path file =
+                                Mutate.write(dir.resolve("config.json"), mutate(new Random(seed), config, original));
+                        Files.createSymbolicLink(
+                                dir.resolve("model.safetensors"),
+                                folder.resolve("model.safetensors").toAbsolutePath());
+                        tally.run(seed, dir, () -> {
+                            try (Arena arena = Arena.ofConfined()) { // closing the model would close the arena twice
+                                LlamaModel model = ModelLoader.load(dir, arena);
+                                assertTrue(model.config().parameterCount() > 0);
+                            }
+                        });
+                        FuzzFiles.deleteTree(dir);
                     }
-                });
-                FuzzFiles.deleteTree(dir);
-            }
-        }, () -> "config.json fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
+                },
+                () -> "config.json fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
         System.out.println(tally.summary());
         assertTrue(tally.cases() >= CASES);
     }
@@ -77,9 +92,14 @@ class ConfigJsonFuzzTest {
     private static ObjectNode ropeScaling(Random r) {
         ObjectNode o = JSON.createObjectNode();
         o.put(r.nextBoolean() ? "rope_type" : "type", Mutate.pick(r, List.of("llama3", "default", "linear", "")));
-        for (String k : List.of("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings", "rope_theta")) {
+        for (String k : List.of(
+                "factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings", "rope_theta")) {
             if (r.nextInt(5) > 0) {
-                o.set(k, r.nextBoolean() ? Mutate.value(r, 2) : JSON.getNodeFactory().numberNode(r.nextInt(10)));
+                o.set(
+                        k,
+                        r.nextBoolean()
+                                ? Mutate.value(r, 2)
+                                : JSON.getNodeFactory().numberNode(r.nextInt(10)));
             }
         }
         return o;

@@ -29,27 +29,47 @@ import org.junit.jupiter.api.Test;
  */
 class JobSpecFuzzTest {
     private static final int CASES = 300;
-    private static final double[] DOUBLES = {0, -0.0, 0.5, 1, -1, 1e-9, 0.999, Double.NaN, Double.POSITIVE_INFINITY,
-            Double.NEGATIVE_INFINITY, Double.MIN_VALUE, Double.MAX_VALUE};
+    private static final double[] DOUBLES = {
+        0,
+        -0.0,
+        0.5,
+        1,
+        -1,
+        1e-9,
+        0.999,
+        Double.NaN,
+        Double.POSITIVE_INFINITY,
+        Double.NEGATIVE_INFINITY,
+        Double.MIN_VALUE,
+        Double.MAX_VALUE
+    };
 
     @Test
     void everyRandomSpecIsAcceptedOrRefusedWithOneLineProblems() {
         FuzzTally tally = new FuzzTally("JobSpec");
-        assertTimeoutPreemptively(Duration.ofSeconds(20), () -> {
-            for (int i = 0; i < CASES; i++) {
-                long seed = SafetensorsFuzzTest.SEED + 7000 + i;
-                Random r = new Random(seed);
-                tally.run(seed, null, () -> check(switch (r.nextInt(6)) {
-                    case 0 -> parsed(r);
-                    case 1 -> {
-                        JobSpecs.devicesOf(devicesText(r)); // IllegalArgumentException or a list
-                        yield spec(r);
+        assertTimeoutPreemptively(
+                Duration.ofSeconds(20),
+                () -> {
+                    for (int i = 0; i < CASES; i++) {
+                        long seed = SafetensorsFuzzTest.SEED + 7000 + i;
+                        Random r = new Random(seed);
+                        tally.run(
+                                seed,
+                                null,
+                                () -> check(
+                                        switch (r.nextInt(6)) {
+                                            case 0 -> parsed(r);
+                                            case 1 -> {
+                                                JobSpecs.devicesOf(
+                                                        devicesText(r)); // IllegalArgumentException or a list
+                                                yield spec(r);
+                                            }
+                                            case 2, 3 -> oneChange(r);
+                                            default -> spec(r);
+                                        }));
                     }
-                    case 2, 3 -> oneChange(r);
-                    default -> spec(r);
-                }));
-            }
-        }, () -> "JobSpec fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
+                },
+                () -> "JobSpec fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
         System.out.println(tally.summary());
         assertTrue(tally.cases() >= CASES);
     }
@@ -99,29 +119,63 @@ class JobSpecFuzzTest {
             b.addDevices(d);
         }
         if (r.nextBoolean()) {
-            b.setRuntime(RuntimeSettings.newBuilder().setWindow(Mutate.interestingInt(r)).setMaxRestarts(r.nextInt(3) - 1)
+            b.setRuntime(RuntimeSettings.newBuilder()
+                    .setWindow(Mutate.interestingInt(r))
+                    .setMaxRestarts(r.nextInt(3) - 1)
                     .setDebugFailCall(r.nextInt(3) - 1));
         }
         switch (r.nextInt(5)) {
-            case 0 -> b.setUnstructured(UnstructuredSettings.newBuilder().setSolveOrderValue(r.nextInt(4)).setAlps(AlpsSettings.newBuilder()
-                    .setRho(d(r)).setIterations(Mutate.interestingInt(r)).setUpdateInterval(r.nextInt(3)).setSwitchIteration(r.nextInt(3) - 1)
-                    .setStopRho(d(r)).setCgIterations(r.nextInt(3) - 1).setCgTolerance(d(r)).setDamp(d(r)).setFixedRho(d(r))));
-            case 1 -> b.setUnstructured(UnstructuredSettings.newBuilder().setSparsegpt(SparseGptSettings.newBuilder()
-                    .setBlocksize(Mutate.interestingInt(r)).setPercdamp(d(r))));
-            case 2 -> b.setStructured(StructuredSettings.newBuilder().setAllocationValue(r.nextInt(4)).setHeadsValue(r.nextInt(4))
-                    .setRidge(d(r)).setTau(d(r)).setExportValue(r.nextInt(4)));
-            case 3 -> b.setPolicyGradient(PolicyGradientSettings.newBuilder().setSteps(Mutate.interestingInt(r)).setLr(d(r))
-                    .setRollouts(r.nextInt(4)).setBatchSize(r.nextInt(3)).setRolloutsInFlight(r.nextInt(3))
-                    .setCheckpointEvery(r.nextInt(3)).setLayerSparsity(d(r)).setInitValue(r.nextInt(4)).setScoreValue(r.nextInt(4)));
-            default -> { }
+            case 0 ->
+                b.setUnstructured(UnstructuredSettings.newBuilder()
+                        .setSolveOrderValue(r.nextInt(4))
+                        .setAlps(AlpsSettings.newBuilder()
+                                .setRho(d(r))
+                                .setIterations(Mutate.interestingInt(r))
+                                .setUpdateInterval(r.nextInt(3))
+                                .setSwitchIteration(r.nextInt(3) - 1)
+                                .setStopRho(d(r))
+                                .setCgIterations(r.nextInt(3) - 1)
+                                .setCgTolerance(d(r))
+                                .setDamp(d(r))
+                                .setFixedRho(d(r))));
+            case 1 ->
+                b.setUnstructured(UnstructuredSettings.newBuilder()
+                        .setSparsegpt(SparseGptSettings.newBuilder()
+                                .setBlocksize(Mutate.interestingInt(r))
+                                .setPercdamp(d(r))));
+            case 2 ->
+                b.setStructured(StructuredSettings.newBuilder()
+                        .setAllocationValue(r.nextInt(4))
+                        .setHeadsValue(r.nextInt(4))
+                        .setRidge(d(r))
+                        .setTau(d(r))
+                        .setExportValue(r.nextInt(4)));
+            case 3 ->
+                b.setPolicyGradient(PolicyGradientSettings.newBuilder()
+                        .setSteps(Mutate.interestingInt(r))
+                        .setLr(d(r))
+                        .setRollouts(r.nextInt(4))
+                        .setBatchSize(r.nextInt(3))
+                        .setRolloutsInFlight(r.nextInt(3))
+                        .setCheckpointEvery(r.nextInt(3))
+                        .setLayerSparsity(d(r))
+                        .setInitValue(r.nextInt(4))
+                        .setScoreValue(r.nextInt(4)));
+            default -> {}
         }
         return b.build();
     }
 
     /** A valid ALPS spec with one number changed: most end accepted or refused by that one number's range. */
     private static JobSpec oneChange(Random r) {
-        JobSpec.Builder b = JobSpec.newBuilder().setModel("/m").setOutput("/o").setCalibration("/c.txt").setCalibrationSamples(8)
-                .setMethod(PruneMethod.PRUNE_METHOD_ALPS).setSparsity(0.5).setPattern(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED);
+        JobSpec.Builder b = JobSpec.newBuilder()
+                .setModel("/m")
+                .setOutput("/o")
+                .setCalibration("/c.txt")
+                .setCalibrationSamples(8)
+                .setMethod(PruneMethod.PRUNE_METHOD_ALPS)
+                .setSparsity(0.5)
+                .setPattern(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED);
         AlpsSettings.Builder a = AlpsSettings.newBuilder();
         switch (r.nextInt(8)) {
             case 0 -> b.setSparsity(d(r));
@@ -131,7 +185,8 @@ class JobSpecFuzzTest {
             case 4 -> a.setFixedRho(d(r));
             case 5 -> a.setDamp(d(r));
             case 6 -> b.setCalibrationSamples(r.nextInt(3) - 1);
-            default -> b.addAllDevices(JobSpecs.devicesOf(Mutate.pick(r, List.of("cpu", "cpu:2", "cpu:64", "cuda:0,cuda:1"))));
+            default ->
+                b.addAllDevices(JobSpecs.devicesOf(Mutate.pick(r, List.of("cpu", "cpu:2", "cpu:64", "cuda:0,cuda:1"))));
         }
         return b.setUnstructured(UnstructuredSettings.newBuilder().setAlps(a)).build();
     }
@@ -141,7 +196,24 @@ class JobSpecFuzzTest {
     }
 
     private static String devicesText(Random r) {
-        return Mutate.pick(r, List.of("", " ", "cpu", "cpu:0", "cpu:65", "cpu:x", "cuda", "cuda:-1", "cuda:0,cuda:0", ",", "cpu,,cpu",
-                "CPU:2", "cuda:99999999999", "cpu:", ":", "tpu:1"));
+        return Mutate.pick(
+                r,
+                List.of(
+                        "",
+                        " ",
+                        "cpu",
+                        "cpu:0",
+                        "cpu:65",
+                        "cpu:x",
+                        "cuda",
+                        "cuda:-1",
+                        "cuda:0,cuda:0",
+                        ",",
+                        "cpu,,cpu",
+                        "CPU:2",
+                        "cuda:99999999999",
+                        "cpu:",
+                        ":",
+                        "tpu:1"));
     }
 }

@@ -28,20 +28,25 @@ class Llama2cFuzzTest {
     void everyMutatedCheckpointLoadsOrIsRefusedNamingIt() {
         byte[] original = Mutate.read(SharedFiles.storiesBin());
         FuzzTally tally = new FuzzTally("llama2.c .bin");
-        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
-            for (int i = 0; i < CASES; i++) {
-                long seed = SafetensorsFuzzTest.SEED + 2000 + i;
-                Path file = Mutate.write(tmp.resolve("case" + i + ".bin"), mutate(new Random(seed), original));
-                tally.run(seed, file, () -> {
-                    try (Arena arena = Arena.ofConfined()) { // closing the model would close the arena twice
-                        LlamaModel model = ModelLoader.load(file, arena);
-                        assertEquals(model.config().numLayers(), model.layers().size());
-                        assertTrue(model.config().parameterCount() > 0);
+        assertTimeoutPreemptively(
+                Duration.ofSeconds(30),
+                () -> {
+                    for (int i = 0; i < CASES; i++) {
+                        long seed = SafetensorsFuzzTest.SEED + 2000 + i;
+                        Path file = Mutate.write(tmp.resolve("case" + i + ".bin"), mutate(new Random(seed), original));
+                        tally.run(seed, file, () -> {
+                            try (Arena arena = Arena.ofConfined()) { // closing the model would close the arena twice
+                                LlamaModel model = ModelLoader.load(file, arena);
+                                assertEquals(
+                                        model.config().numLayers(),
+                                        model.layers().size());
+                                assertTrue(model.config().parameterCount() > 0);
+                            }
+                        });
+                        FuzzFiles.deleteTree(file);
                     }
-                });
-                FuzzFiles.deleteTree(file);
-            }
-        }, () -> "llama2.c fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
+                },
+                () -> "llama2.c fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
         System.out.println(tally.summary());
         assertTrue(tally.cases() >= CASES);
     }
@@ -55,7 +60,8 @@ class Llama2cFuzzTest {
                 yield b;
             }
             case 2 -> { // the header of another consistent-looking model, keeping the weights
-                header.putInt(0, 64 * (1 + r.nextInt(3))).putInt(20, (r.nextBoolean() ? 1 : -1) * 512 * (1 + r.nextInt(2)));
+                header.putInt(0, 64 * (1 + r.nextInt(3)))
+                        .putInt(20, (r.nextBoolean() ? 1 : -1) * 512 * (1 + r.nextInt(2)));
                 yield b;
             }
             case 3 -> Arrays.copyOf(b, r.nextInt(b.length));

@@ -19,8 +19,24 @@ import java.util.Random;
 /** Seeded mutations of bytes and JSON values, biased towards the values that break readers (0, -1, limits, wrong types). */
 final class Mutate {
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
-    static final int[] INTS = {0, 1, -1, 2, 3, 7, 8, 255, 256, 4096, 65536, Integer.MAX_VALUE, Integer.MIN_VALUE,
-            Integer.MAX_VALUE - 1, 1 << 30, -(1 << 30)};
+    static final int[] INTS = {
+        0,
+        1,
+        -1,
+        2,
+        3,
+        7,
+        8,
+        255,
+        256,
+        4096,
+        65536,
+        Integer.MAX_VALUE,
+        Integer.MIN_VALUE,
+        Integer.MAX_VALUE - 1,
+        1 << 30,
+        -(1 << 30)
+    };
 
     private Mutate() {}
 
@@ -32,9 +48,12 @@ final class Mutate {
     static JsonNode value(Random r, int depth) {
         return switch (r.nextInt(depth > 2 ? 8 : 11)) {
             case 0, 1 -> JSON.numberNode(interestingInt(r));
-            case 2 -> JSON.numberNode(new double[] {-1.0, 0.0, 1e-300, 1e-60, 0.5, 1.5, 1e5, 1e300, -1e-5}[r.nextInt(9)]);
-            case 3 -> JSON.numberNode(new BigInteger(new String[] {"2147483648", "9223372036854775808", "-9223372036854775809",
-                    "1" + "0".repeat(40)}[r.nextInt(4)]));
+            case 2 ->
+                JSON.numberNode(new double[] {-1.0, 0.0, 1e-300, 1e-60, 0.5, 1.5, 1e5, 1e300, -1e-5}[r.nextInt(9)]);
+            case 3 ->
+                JSON.numberNode(new BigInteger(
+                        new String[] {"2147483648", "9223372036854775808", "-9223372036854775809", "1" + "0".repeat(40)}
+                                [r.nextInt(4)]));
             case 4 -> JSON.textNode(new String[] {"", "64", "llama", "silu", "\n", "float32", "null"}[r.nextInt(7)]);
             case 5 -> JSON.nullNode();
             case 6 -> JSON.booleanNode(r.nextBoolean());
@@ -51,8 +70,21 @@ final class Mutate {
                 ObjectNode o = JSON.objectNode();
                 int n = r.nextInt(5);
                 for (int i = 0; i < n; i++) {
-                    o.set(new String[] {"type", "rope_type", "factor", "low_freq_factor", "high_freq_factor",
-                            "original_max_position_embeddings", "rope_theta", "dtype", "shape", "data_offsets"}[r.nextInt(10)], value(r, depth + 1));
+                    o.set(
+                            new String[] {
+                                        "type",
+                                        "rope_type",
+                                        "factor",
+                                        "low_freq_factor",
+                                        "high_freq_factor",
+                                        "original_max_position_embeddings",
+                                        "rope_theta",
+                                        "dtype",
+                                        "shape",
+                                        "data_offsets"
+                                    }
+                                    [r.nextInt(10)],
+                            value(r, depth + 1));
                 }
                 yield o;
             }

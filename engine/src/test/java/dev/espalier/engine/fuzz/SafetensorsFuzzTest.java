@@ -37,21 +37,26 @@ class SafetensorsFuzzTest {
     void everyMutatedSafetensorsFileLoadsOrIsRefusedNamingIt() throws Exception {
         Path folder = SharedFiles.storiesHf();
         byte[] original = Mutate.read(folder.resolve("model.safetensors"));
-        long headerLength = ByteBuffer.wrap(original).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
-        ObjectNode header = (ObjectNode) JSON.readTree(new String(original, 8, (int) headerLength, StandardCharsets.UTF_8));
+        long headerLength =
+                ByteBuffer.wrap(original).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+        ObjectNode header =
+                (ObjectNode) JSON.readTree(new String(original, 8, (int) headerLength, StandardCharsets.UTF_8));
         byte[] data = Arrays.copyOfRange(original, 8 + (int) headerLength, original.length);
         FuzzTally tally = new FuzzTally("safetensors");
-        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
-            for (int i = 0; i < CASES; i++) {
-                long seed = SEED + i;
-                Path dir = tmp.resolve("case" + i);
-                Path file = dir.resolve("model.safetensors");
-                Mutate.write(file, mutate(new Random(seed), header, data, original));
-                Files.copy(folder.resolve("config.json"), dir.resolve("config.json"));
-                tally.run(seed, file.getParent(), () -> readEverything(file));
-                FuzzFiles.deleteTree(dir);
-            }
-        }, () -> "safetensors fuzz (seed " + SEED + ") did not finish");
+        assertTimeoutPreemptively(
+                Duration.ofSeconds(30),
+                () -> {
+                    for (int i = 0; i < CASES; i++) {
+                        long seed = SEED + i;
+                        Path dir = tmp.resolve("case" + i);
+                        Path file = dir.resolve("model.safetensors");
+                        Mutate.write(file, mutate(new Random(seed), header, data, original));
+                        Files.copy(folder.resolve("config.json"), dir.resolve("config.json"));
+                        tally.run(seed, file.getParent(), () -> readEverything(file));
+                        FuzzFiles.deleteTree(dir);
+                    }
+                },
+                () -> "safetensors fuzz (seed " + SEED + ") did not finish");
         System.out.println(tally.summary());
         assertTrue(tally.cases() >= CASES);
     }
@@ -75,19 +80,43 @@ class SafetensorsFuzzTest {
 
     private static byte[] mutate(Random r, ObjectNode original, byte[] data, byte[] file) {
         ObjectNode h = original.deepCopy();
-        List<String> names = Mutate.names(h).stream().filter(n -> !n.equals("__metadata__")).toList();
+        List<String> names =
+                Mutate.names(h).stream().filter(n -> !n.equals("__metadata__")).toList();
         String name = Mutate.pick(r, names);
         ObjectNode entry = (ObjectNode) h.get(name);
         switch (r.nextInt(10)) {
             case 0 -> {
-                return withLength(file, new long[] {0, 1, 7, -1, Long.MAX_VALUE, Long.MIN_VALUE, file.length, file.length - 8,
-                        file.length - 7, 1L << 32, 100_000_001L}[r.nextInt(11)]);
+                return withLength(
+                        file,
+                        new long[] {
+                                    0,
+                                    1,
+                                    7,
+                                    -1,
+                                    Long.MAX_VALUE,
+                                    Long.MIN_VALUE,
+                                    file.length,
+                                    file.length - 8,
+                                    file.length - 7,
+                                    1L << 32,
+                                    100_000_001L
+                                }
+                                [r.nextInt(11)]);
             }
             case 1 -> {
                 return Mutate.bytes(r, file);
             }
-            case 2 -> entry.set("dtype", r.nextBoolean() ? JSON.getNodeFactory().textNode(Mutate.pick(r,
-                    List.of("F32", "F16", "BF16", "F64", "I64", "U8", "BOOL", "F4", "f32", ""))) : Mutate.value(r, 1));
+            case 2 ->
+                entry.set(
+                        "dtype",
+                        r.nextBoolean()
+                                ? JSON.getNodeFactory()
+                                        .textNode(Mutate.pick(
+                                                r,
+                                                List.of(
+                                                        "F32", "F16", "BF16", "F64", "I64", "U8", "BOOL", "F4", "f32",
+                                                        "")))
+                                : Mutate.value(r, 1));
             case 3 -> {
                 ArrayNode shape = JSON.createArrayNode();
                 int n = r.nextInt(4);
@@ -99,7 +128,9 @@ class SafetensorsFuzzTest {
             case 4 -> {
                 ArrayNode offsets = JSON.createArrayNode();
                 long begin = entry.get("data_offsets").get(0).longValue();
-                long[] picks = {0, -1, begin, begin + 4, data.length, data.length + 1L, Long.MAX_VALUE, 1L << 62, begin - 4};
+                long[] picks = {
+                    0, -1, begin, begin + 4, data.length, data.length + 1L, Long.MAX_VALUE, 1L << 62, begin - 4
+                };
                 offsets.add(picks[r.nextInt(picks.length)]).add(picks[r.nextInt(picks.length)]);
                 if (r.nextInt(5) == 0) {
                     offsets.add(0);
@@ -116,7 +147,12 @@ class SafetensorsFuzzTest {
                 other.set("data_offsets", tmp);
             }
             default -> { // huge shape with matching offsets
-                entry.set("shape", JSON.createArrayNode().add(Integer.MAX_VALUE).add(Integer.MAX_VALUE).add(r.nextInt(4) + 1));
+                entry.set(
+                        "shape",
+                        JSON.createArrayNode()
+                                .add(Integer.MAX_VALUE)
+                                .add(Integer.MAX_VALUE)
+                                .add(r.nextInt(4) + 1));
             }
         }
         return safetensors(h, data);

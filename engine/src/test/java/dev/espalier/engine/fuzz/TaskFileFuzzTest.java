@@ -30,37 +30,48 @@ import org.junit.jupiter.api.io.TempDir;
 class TaskFileFuzzTest {
     private static final int CASES = 140;
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final List<String> TASKS = List.of("piqa:piqa.jsonl", "arc_easy:arc_easy.jsonl", "boolq:boolq.jsonl",
-            "hellaswag:hellaswag_val_1000.jsonl", "winogrande:winogrande.jsonl", "openbookqa:openbook_qa.jsonl",
-            "mine:arc_challenge.jsonl", "mine:winogrande.jsonl");
+    private static final List<String> TASKS = List.of(
+            "piqa:piqa.jsonl",
+            "arc_easy:arc_easy.jsonl",
+            "boolq:boolq.jsonl",
+            "hellaswag:hellaswag_val_1000.jsonl",
+            "winogrande:winogrande.jsonl",
+            "openbookqa:openbook_qa.jsonl",
+            "mine:arc_challenge.jsonl",
+            "mine:winogrande.jsonl");
 
     @TempDir
     Path tmp;
 
     @Test
     void everyMutatedTaskFileLoadsOrIsRefusedNamingIt() throws Exception {
-        RequestEncoder encoder = new RequestEncoder(TokenizerLoader.load(SharedFiles.path("models/stories260K/tok512.bin")));
+        RequestEncoder encoder =
+                new RequestEncoder(TokenizerLoader.load(SharedFiles.path("models/stories260K/tok512.bin")));
         FuzzTally tally = new FuzzTally("task files");
-        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
-            for (int i = 0; i < CASES; i++) {
-                long seed = SafetensorsFuzzTest.SEED + 9000 + i;
-                Random r = new Random(seed);
-                String[] task = TASKS.get(i % TASKS.size()).split(":");
-                List<String> lines = new ArrayList<>(Files.readAllLines(SharedFiles.path("data/zeroshot/" + task[1]))
-                        .subList(0, 4));
-                byte[] mutated = mutate(r, lines);
-                Path file = Mutate.write(tmp.resolve("case" + i).resolve(task[1]), mutated);
-                tally.run(seed, file, () -> {
-                    TaskData data = TaskLoader.loadFile(task[0], file);
-                    for (TaskItem item : data.items()) {
-                        for (Request request : item.requests()) {
-                            encoder.encode(request);
-                        }
+        assertTimeoutPreemptively(
+                Duration.ofSeconds(60),
+                () -> {
+                    for (int i = 0; i < CASES; i++) {
+                        long seed = SafetensorsFuzzTest.SEED + 9000 + i;
+                        Random r = new Random(seed);
+                        String[] task = TASKS.get(i % TASKS.size()).split(":");
+                        List<String> lines =
+                                new ArrayList<>(Files.readAllLines(SharedFiles.path("data/zeroshot/" + task[1]))
+                                        .subList(0, 4));
+                        byte[] mutated = mutate(r, lines);
+                        Path file = Mutate.write(tmp.resolve("case" + i).resolve(task[1]), mutated);
+                        tally.run(seed, file, () -> {
+                            TaskData data = TaskLoader.loadFile(task[0], file);
+                            for (TaskItem item : data.items()) {
+                                for (Request request : item.requests()) {
+                                    encoder.encode(request);
+                                }
+                            }
+                        });
+                        FuzzFiles.deleteTree(file.getParent());
                     }
-                });
-                FuzzFiles.deleteTree(file.getParent());
-            }
-        }, () -> "task file fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
+                },
+                () -> "task file fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
         System.out.println(tally.summary());
         assertTrue(tally.cases() >= CASES);
     }
@@ -72,7 +83,13 @@ class TaskFileFuzzTest {
                 byte[] bytes = String.join("\n", lines).getBytes(StandardCharsets.UTF_8);
                 return Mutate.bytes(r, bytes);
             }
-            case 1 -> lines.set(at, r.nextBoolean() ? "" : lines.get(at).substring(0, r.nextInt(lines.get(at).length())));
+            case 1 ->
+                lines.set(
+                        at,
+                        r.nextBoolean()
+                                ? ""
+                                : lines.get(at)
+                                        .substring(0, r.nextInt(lines.get(at).length())));
             default -> {
                 ObjectNode item = (ObjectNode) JSON.readTree(lines.get(at));
                 for (int e = 0; e < 1 + r.nextInt(2); e++) {

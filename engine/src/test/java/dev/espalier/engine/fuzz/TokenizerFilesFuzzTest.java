@@ -43,24 +43,30 @@ class TokenizerFilesFuzzTest {
     void everyMutatedTokenizerConfigLoadsOrIsRefusedNamingTheFolder() throws Exception {
         Path source = SharedFiles.path("models/tokenizers/tinyllama");
         byte[] tokenizer = Mutate.read(source.resolve("tokenizer.json"));
-        ObjectNode config = (ObjectNode) JSON.readTree(source.resolve("tokenizer_config.json").toFile());
+        ObjectNode config = (ObjectNode)
+                JSON.readTree(source.resolve("tokenizer_config.json").toFile());
         FuzzTally tally = new FuzzTally("tokenizer_config.json");
-        assertTimeoutPreemptively(Duration.ofSeconds(40), () -> {
-            for (int i = 0; i < CONFIG_CASES; i++) {
-                long seed = SafetensorsFuzzTest.SEED + 5000 + i;
-                Random r = new Random(seed);
-                Path dir = tmp.resolve("case" + i);
-                Path file = Mutate.write(dir.resolve("tokenizer.json"), tokenizer);
-                ObjectNode c = config.deepCopy();
-                List<String> keys = Mutate.names(c);
-                for (int e = 0; e < 1 + r.nextInt(3); e++) {
-                    c.set(r.nextInt(4) == 0 ? "added_tokens_decoder" : Mutate.pick(r, keys), Mutate.value(r, 0));
-                }
-                Mutate.write(dir.resolve("tokenizer_config.json"), JSON.writeValueAsBytes(c));
-                tally.run(seed, dir, () -> exercise(TokenizerLoader.load(file)));
-                FuzzFiles.deleteTree(dir);
-            }
-        }, () -> "tokenizer_config.json fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
+        assertTimeoutPreemptively(
+                Duration.ofSeconds(40),
+                () -> {
+                    for (int i = 0; i < CONFIG_CASES; i++) {
+                        long seed = SafetensorsFuzzTest.SEED + 5000 + i;
+                        Random r = new Random(seed);
+                        Path dir = tmp.resolve("case" + i);
+                        Path file = Mutate.write(dir.resolve("tokenizer.json"), tokenizer);
+                        ObjectNode c = config.deepCopy();
+                        List<String> keys = Mutate.names(c);
+                        for (int e = 0; e < 1 + r.nextInt(3); e++) {
+                            c.set(
+                                    r.nextInt(4) == 0 ? "added_tokens_decoder" : Mutate.pick(r, keys),
+                                    Mutate.value(r, 0));
+                        }
+                        Mutate.write(dir.resolve("tokenizer_config.json"), JSON.writeValueAsBytes(c));
+                        tally.run(seed, dir, () -> exercise(TokenizerLoader.load(file)));
+                        FuzzFiles.deleteTree(dir);
+                    }
+                },
+                () -> "tokenizer_config.json fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
         System.out.println(tally.summary());
         assertTrue(tally.cases() >= CONFIG_CASES);
     }
@@ -75,31 +81,34 @@ class TokenizerFilesFuzzTest {
         byte[] original = Mutate.read(source.resolve("tokenizer.json"));
         ObjectNode parsed = (ObjectNode) JSON.readTree(original);
         FuzzTally tally = new FuzzTally("tokenizer.json");
-        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
-            for (int i = 0; i < JSON_CASES; i++) {
-                long seed = SafetensorsFuzzTest.SEED + 6000 + i;
-                Random r = new Random(seed);
-                byte[] mutated;
-                if (r.nextInt(5) == 0) {
-                    mutated = java.util.Arrays.copyOf(original, r.nextInt(original.length));
-                } else {
-                    ObjectNode t = parsed.deepCopy();
-                    for (int e = 0; e < 1 + r.nextInt(2); e++) {
-                        ObjectNode target = r.nextBoolean() ? (ObjectNode) t.get("model") : t;
-                        String key = Mutate.pick(r, Mutate.names(target));
-                        if (r.nextInt(3) == 0) {
-                            target.remove(key);
+        assertTimeoutPreemptively(
+                Duration.ofSeconds(60),
+                () -> {
+                    for (int i = 0; i < JSON_CASES; i++) {
+                        long seed = SafetensorsFuzzTest.SEED + 6000 + i;
+                        Random r = new Random(seed);
+                        byte[] mutated;
+                        if (r.nextInt(5) == 0) {
+                            mutated = java.util.Arrays.copyOf(original, r.nextInt(original.length));
                         } else {
-                            target.set(key, Mutate.value(r, 0));
+                            ObjectNode t = parsed.deepCopy();
+                            for (int e = 0; e < 1 + r.nextInt(2); e++) {
+                                ObjectNode target = r.nextBoolean() ? (ObjectNode) t.get("model") : t;
+                                String key = Mutate.pick(r, Mutate.names(target));
+                                if (r.nextInt(3) == 0) {
+                                    target.remove(key);
+                                } else {
+                                    target.set(key, Mutate.value(r, 0));
+                                }
+                            }
+                            mutated = JSON.writeValueAsBytes(t);
                         }
+                        Path file = Mutate.write(tmp.resolve("json" + i).resolve("tokenizer.json"), mutated);
+                        tally.run(seed, file, () -> exercise(TokenizerLoader.load(file)));
+                        FuzzFiles.deleteTree(file.getParent());
                     }
-                    mutated = JSON.writeValueAsBytes(t);
-                }
-                Path file = Mutate.write(tmp.resolve("json" + i).resolve("tokenizer.json"), mutated);
-                tally.run(seed, file, () -> exercise(TokenizerLoader.load(file)));
-                FuzzFiles.deleteTree(file.getParent());
-            }
-        }, () -> "tokenizer.json fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
+                },
+                () -> "tokenizer.json fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
         System.out.println(tally.summary());
         assertTrue(tally.cases() >= JSON_CASES);
     }
@@ -107,19 +116,22 @@ class TokenizerFilesFuzzTest {
     private void fuzzBytes(String name, Path original, long offset) {
         byte[] bytes = Mutate.read(original);
         FuzzTally tally = new FuzzTally(name);
-        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
-            for (int i = 0; i < BINARY_CASES; i++) {
-                long seed = SafetensorsFuzzTest.SEED + offset + i;
-                Random r = new Random(seed);
-                byte[] mutated = bytes;
-                for (int e = 0; e < 1 + r.nextInt(3); e++) {
-                    mutated = Mutate.bytes(r, mutated);
-                }
-                Path file = Mutate.write(tmp.resolve("case" + i).resolve(name), mutated);
-                tally.run(seed, file, () -> exercise(TokenizerLoader.load(file)));
-                FuzzFiles.deleteTree(file.getParent());
-            }
-        }, () -> name + " fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
+        assertTimeoutPreemptively(
+                Duration.ofSeconds(30),
+                () -> {
+                    for (int i = 0; i < BINARY_CASES; i++) {
+                        long seed = SafetensorsFuzzTest.SEED + offset + i;
+                        Random r = new Random(seed);
+                        byte[] mutated = bytes;
+                        for (int e = 0; e < 1 + r.nextInt(3); e++) {
+                            mutated = Mutate.bytes(r, mutated);
+                        }
+                        Path file = Mutate.write(tmp.resolve("case" + i).resolve(name), mutated);
+                        tally.run(seed, file, () -> exercise(TokenizerLoader.load(file)));
+                        FuzzFiles.deleteTree(file.getParent());
+                    }
+                },
+                () -> name + " fuzz (seed " + SafetensorsFuzzTest.SEED + ") did not finish");
         System.out.println(tally.summary());
         assertTrue(tally.cases() >= BINARY_CASES);
     }

@@ -44,10 +44,12 @@ class AtomicFilesTest {
     void failingWriterLeavesOldContentAndNoTemporaryFile() throws IOException {
         Path target = dir.resolve("a.bin");
         AtomicFiles.write(target, new byte[] {7, 7, 7});
-        UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> AtomicFiles.write(target, channel -> {
-            channel.write(ByteBuffer.wrap(new byte[] {9, 9}));
-            throw new IOException("disk full");
-        }));
+        UncheckedIOException e = assertThrows(
+                UncheckedIOException.class,
+                () -> AtomicFiles.write(target, channel -> {
+                    channel.write(ByteBuffer.wrap(new byte[] {9, 9}));
+                    throw new IOException("disk full");
+                }));
         assertTrue(e.getMessage().startsWith(target + ": cannot be written (disk full)"), e.getMessage());
         assertArrayEquals(new byte[] {7, 7, 7}, Files.readAllBytes(target));
         assertEquals(List.of("a.bin"), names());

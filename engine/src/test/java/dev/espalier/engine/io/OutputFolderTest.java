@@ -42,17 +42,23 @@ class OutputFolderTest {
     @Test
     void aNewPathIsWrittenWithAMarkerListingItsFiles() throws IOException {
         Path out = export(tmp.resolve("out"), "job-a", false, "weights");
-        assertEquals(new OutputFolder.Marker("job-a", List.of("config.json", "model.safetensors")), OutputFolder.marker(out).orElseThrow());
+        assertEquals(
+                new OutputFolder.Marker("job-a", List.of("config.json", "model.safetensors")),
+                OutputFolder.marker(out).orElseThrow());
         assertEquals("weights", Files.readString(out.resolve("model.safetensors")));
         try (Stream<Path> siblings = Files.list(tmp)) {
-            assertEquals(List.of("out"), siblings.map(p -> p.getFileName().toString()).toList(), "no staging left behind");
+            assertEquals(
+                    List.of("out"),
+                    siblings.map(p -> p.getFileName().toString()).toList(),
+                    "no staging left behind");
         }
     }
 
     @Test
     void anExistingFileIsRefusedAndUntouched() throws IOException {
         Path file = Files.writeString(tmp.resolve("eval.txt"), "the user's text");
-        OutputConflictException e = assertThrows(OutputConflictException.class, () -> OutputFolder.checkReplaceable(file, "job-a", true));
+        OutputConflictException e =
+                assertThrows(OutputConflictException.class, () -> OutputFolder.checkReplaceable(file, "job-a", true));
         assertTrue(e.getMessage().contains("is a file") && e.getMessage().contains(file.toString()), e.getMessage());
         assertEquals("the user's text", Files.readString(file));
     }
@@ -62,7 +68,8 @@ class OutputFolderTest {
         Path home = Files.createDirectories(tmp.resolve("home"));
         Files.writeString(home.resolve("thesis.tex"), "years of work");
         Map<String, String> before = contents(home);
-        OutputConflictException e = assertThrows(OutputConflictException.class, () -> OutputFolder.checkReplaceable(home, "job-a", true));
+        OutputConflictException e =
+                assertThrows(OutputConflictException.class, () -> OutputFolder.checkReplaceable(home, "job-a", true));
         assertTrue(e.getMessage().contains("not an Espalier output"), e.getMessage());
         Path staging = OutputFolder.prepareStaging(home);
         assertThrows(OutputConflictException.class, () -> OutputFolder.commit(staging, home, "job-a", true));
@@ -73,7 +80,8 @@ class OutputFolderTest {
     void anotherJobsOutputNeedsOverwriteAndTheSameJobsDoesNot() throws IOException {
         Path out = export(tmp.resolve("out"), "job-a", false, "first");
         Map<String, String> before = contents(out);
-        OutputConflictException e = assertThrows(OutputConflictException.class, () -> export(out, "job-b", false, "second"));
+        OutputConflictException e =
+                assertThrows(OutputConflictException.class, () -> export(out, "job-b", false, "second"));
         assertTrue(e.getMessage().contains("job job-a") && e.getMessage().contains("--overwrite"), e.getMessage());
         assertEquals(before, contents(out));
         export(out, "job-a", false, "again"); // a resumed run exporting once more
@@ -88,7 +96,8 @@ class OutputFolderTest {
         Path out = export(tmp.resolve("out"), "job-a", false, "first");
         Files.writeString(out.resolve("notes.md"), "mine");
         Map<String, String> before = contents(out);
-        OutputConflictException e = assertThrows(OutputConflictException.class, () -> export(out, "job-b", true, "second"));
+        OutputConflictException e =
+                assertThrows(OutputConflictException.class, () -> export(out, "job-b", true, "second"));
         assertTrue(e.getMessage().contains("notes.md"), e.getMessage());
         assertEquals(before, contents(out));
     }

@@ -18,8 +18,11 @@ class PathLockTest {
     void aSecondHolderIsRefusedUntilTheFirstReleases() throws IOException {
         Path file = tmp.resolve("lock");
         try (PathLock first = PathLock.acquire(file, "run directory /x")) {
-            assertEquals(ProcessHandle.current().pid() + "", Files.readString(first.file()).strip());
-            PathLock.PathInUseException e = assertThrows(PathLock.PathInUseException.class, () -> PathLock.acquire(file, "run directory /x"));
+            assertEquals(
+                    ProcessHandle.current().pid() + "",
+                    Files.readString(first.file()).strip());
+            PathLock.PathInUseException e =
+                    assertThrows(PathLock.PathInUseException.class, () -> PathLock.acquire(file, "run directory /x"));
             assertTrue(e.getMessage().startsWith("run directory /x is in use"), e.getMessage());
         }
         PathLock.acquire(file, "run directory /x").close();
@@ -40,7 +43,9 @@ class PathLockTest {
                 }
                 """);
         String java = ProcessHandle.current().info().command().orElse("java");
-        Process holder = new ProcessBuilder(java, source.toString(), file.toString()).inheritIO().start();
+        Process holder = new ProcessBuilder(java, source.toString(), file.toString())
+                .inheritIO()
+                .start();
         try {
             long deadline = System.nanoTime() + 60_000_000_000L;
             PathLock.PathInUseException refused = null;
@@ -52,13 +57,16 @@ class PathLockTest {
                     refused = e;
                 }
             }
-            assertTrue(refused != null && refused.getMessage().contains("in use by process"), "a live holder is refused");
+            assertTrue(
+                    refused != null && refused.getMessage().contains("in use by process"), "a live holder is refused");
         } finally {
             holder.destroyForcibly().waitFor();
         }
         Files.writeString(file, "999999\n"); // what a killed Espalier leaves: its pid, no lock
         try (PathLock taken = PathLock.acquire(file, "output /o")) {
-            assertEquals(ProcessHandle.current().pid() + "", Files.readString(taken.file()).strip());
+            assertEquals(
+                    ProcessHandle.current().pid() + "",
+                    Files.readString(taken.file()).strip());
         }
     }
 }

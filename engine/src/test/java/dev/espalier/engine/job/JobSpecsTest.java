@@ -20,110 +20,228 @@ import org.junit.jupiter.api.Test;
 class JobSpecsTest {
 
     private static JobSpec.Builder spec(PruneMethod method) {
-        return JobSpec.newBuilder().setModel("/m").setOutput("/o").setCalibration("/c.txt").setCalibrationSamples(8)
-                .setMethod(method).setSparsity(0.5).setPattern(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED);
+        return JobSpec.newBuilder()
+                .setModel("/m")
+                .setOutput("/o")
+                .setCalibration("/c.txt")
+                .setCalibrationSamples(8)
+                .setMethod(method)
+                .setSparsity(0.5)
+                .setPattern(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED);
     }
 
     @Test
     void aPathThatIsNoPathIsAProblemNotACrash() { // found by NodeSubmitFuzzTest: a NUL in the model path
-        List<String> problems = JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA).setModel("/m/\u0000x").build());
+        List<String> problems = JobSpecs.problems(
+                spec(PruneMethod.PRUNE_METHOD_WANDA).setModel("/m/\u0000x").build());
         assertEquals(1, problems.size(), problems.toString());
-        assertTrue(problems.getFirst().startsWith("model is not a valid path (Nul character not allowed), got '/m/\\u0000x'"),
+        assertTrue(
+                problems.getFirst()
+                        .startsWith("model is not a valid path (Nul character not allowed), got '/m/\\u0000x'"),
                 problems.getFirst());
     }
 
     @Test
     void aSpecOfEveryFamilyWithItsSettingsHasNoProblems() {
-        assertEquals(List.of(), JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_ALPS).setUnstructured(UnstructuredSettings.newBuilder()
-                .setSolveOrder(UnstructuredSettings.SolveOrder.SOLVE_ORDER_SEQUENTIAL).setAlps(AlpsSettings.newBuilder().setRho(0.2)
-                        .setFixedRho(1))).build()));
-        assertEquals(List.of(), JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_GOA).setSparsity(0.3).setCalibration("self")
-                .setStructured(StructuredSettings.newBuilder().setTau(0.05).setRecovery(false)).build()));
-        assertEquals(List.of(), JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT).setSparsity(0)
-                .setPolicyGradient(PolicyGradientSettings.newBuilder().setLr(0).setSteps(1)).build()));
-        assertEquals(List.of(), JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_SPARSEGPT).setSparsity(0)
-                .setPattern(SparsityPattern.SPARSITY_PATTERN_4_8).addAllDevices(JobSpecs.devicesOf("cpu:2")).build()));
+        assertEquals(
+                List.of(),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_ALPS)
+                        .setUnstructured(UnstructuredSettings.newBuilder()
+                                .setSolveOrder(UnstructuredSettings.SolveOrder.SOLVE_ORDER_SEQUENTIAL)
+                                .setAlps(AlpsSettings.newBuilder().setRho(0.2).setFixedRho(1)))
+                        .build()));
+        assertEquals(
+                List.of(),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_GOA)
+                        .setSparsity(0.3)
+                        .setCalibration("self")
+                        .setStructured(
+                                StructuredSettings.newBuilder().setTau(0.05).setRecovery(false))
+                        .build()));
+        assertEquals(
+                List.of(),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT)
+                        .setSparsity(0)
+                        .setPolicyGradient(
+                                PolicyGradientSettings.newBuilder().setLr(0).setSteps(1))
+                        .build()));
+        assertEquals(
+                List.of(),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_SPARSEGPT)
+                        .setSparsity(0)
+                        .setPattern(SparsityPattern.SPARSITY_PATTERN_4_8)
+                        .addAllDevices(JobSpecs.devicesOf("cpu:2"))
+                        .build()));
     }
 
     @Test
     void eachSettingOutsideItsRangeIsNamedWithTheRange() {
-        assertEquals(List.of("unstructured.alps.rho must be finite and > 0, got 0.0", "unstructured.alps.update_interval must be ≥ 1, got 0"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_ALPS).setUnstructured(UnstructuredSettings.newBuilder()
-                        .setAlps(AlpsSettings.newBuilder().setRho(0).setUpdateInterval(0))).build()));
-        assertEquals(List.of("unstructured.sparsegpt.percdamp must be finite and ≥ 0, got Infinity"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_SPARSEGPT).setUnstructured(UnstructuredSettings.newBuilder()
-                        .setSparsegpt(SparseGptSettings.newBuilder().setPercdamp(Double.POSITIVE_INFINITY))).build()));
-        assertEquals(List.of("unstructured.sparsegpt.blocksize must be a multiple of 4 for pattern 2:4, got 6"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_SPARSEGPT).setPattern(SparsityPattern.SPARSITY_PATTERN_2_4)
-                        .setUnstructured(UnstructuredSettings.newBuilder().setSparsegpt(SparseGptSettings.newBuilder().setBlocksize(6))).build()));
-        assertEquals(List.of("structured.ridge must be finite and > 0, got NaN", "structured.tau must be finite and ≥ 0, got -1.0"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_GOA).setStructured(StructuredSettings.newBuilder().setRidge(Double.NaN)
-                        .setTau(-1)).build()));
-        assertEquals(List.of("policy_gradient.rollouts must be ≥ 2 (the gradient divides by K − 1), got 1",
+        assertEquals(
+                List.of(
+                        "unstructured.alps.rho must be finite and > 0, got 0.0",
+                        "unstructured.alps.update_interval must be ≥ 1, got 0"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_ALPS)
+                        .setUnstructured(UnstructuredSettings.newBuilder()
+                                .setAlps(AlpsSettings.newBuilder().setRho(0).setUpdateInterval(0)))
+                        .build()));
+        assertEquals(
+                List.of("unstructured.sparsegpt.percdamp must be finite and ≥ 0, got Infinity"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_SPARSEGPT)
+                        .setUnstructured(UnstructuredSettings.newBuilder()
+                                .setSparsegpt(SparseGptSettings.newBuilder().setPercdamp(Double.POSITIVE_INFINITY)))
+                        .build()));
+        assertEquals(
+                List.of("unstructured.sparsegpt.blocksize must be a multiple of 4 for pattern 2:4, got 6"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_SPARSEGPT)
+                        .setPattern(SparsityPattern.SPARSITY_PATTERN_2_4)
+                        .setUnstructured(UnstructuredSettings.newBuilder()
+                                .setSparsegpt(SparseGptSettings.newBuilder().setBlocksize(6)))
+                        .build()));
+        assertEquals(
+                List.of(
+                        "structured.ridge must be finite and > 0, got NaN",
+                        "structured.tau must be finite and ≥ 0, got -1.0"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_GOA)
+                        .setStructured(StructuredSettings.newBuilder()
+                                .setRidge(Double.NaN)
+                                .setTau(-1))
+                        .build()));
+        assertEquals(
+                List.of(
+                        "policy_gradient.rollouts must be ≥ 2 (the gradient divides by K − 1), got 1",
                         "policy_gradient.layer_sparsity must be in [0, 1), got 1.0"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT).setPolicyGradient(PolicyGradientSettings.newBuilder()
-                        .setRollouts(1).setLayerSparsity(1)).build()));
-        assertEquals(List.of("devices[0].cpu_shares (cpu:N) must be in [1, 64], got 0", "runtime.window must be ≥ 1, got 0"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA).addDevices(Device.newBuilder().setKind(Device.Kind.KIND_CPU)
-                        .setCpuShares(0)).setRuntime(RuntimeSettings.newBuilder().setWindow(0)).build()));
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT)
+                        .setPolicyGradient(PolicyGradientSettings.newBuilder()
+                                .setRollouts(1)
+                                .setLayerSparsity(1))
+                        .build()));
+        assertEquals(
+                List.of("devices[0].cpu_shares (cpu:N) must be in [1, 64], got 0", "runtime.window must be ≥ 1, got 0"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .addDevices(Device.newBuilder()
+                                .setKind(Device.Kind.KIND_CPU)
+                                .setCpuShares(0))
+                        .setRuntime(RuntimeSettings.newBuilder().setWindow(0))
+                        .build()));
     }
 
     @Test
     void alpsNeedsAtLeastOneIterationAndNoNumberMayBeNaN() {
-        assertEquals(List.of("unstructured.alps.iterations must be ≥ 1, got 0"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_ALPS).setUnstructured(UnstructuredSettings.newBuilder()
-                        .setAlps(AlpsSettings.newBuilder().setIterations(0))).build()));
-        assertEquals(List.of("unstructured.alps.stop_rho must be finite and ≥ 0, got NaN", "unstructured.alps.cg_tolerance must be finite"
-                        + " and > 0, got NaN", "unstructured.alps.damp must be finite and ≥ 0, got NaN", "unstructured.alps.fixed_rho must be"
-                        + " finite and > 0, got NaN"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_ALPS).setUnstructured(UnstructuredSettings.newBuilder()
-                        .setAlps(AlpsSettings.newBuilder().setStopRho(Double.NaN).setCgTolerance(Double.NaN).setDamp(Double.NaN)
-                                .setFixedRho(Double.NaN))).build()));
-        assertEquals(List.of("sparsity must be in [0, 1), got NaN", "policy_gradient.lr must be finite and ≥ 0, got NaN",
+        assertEquals(
+                List.of("unstructured.alps.iterations must be ≥ 1, got 0"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_ALPS)
+                        .setUnstructured(UnstructuredSettings.newBuilder()
+                                .setAlps(AlpsSettings.newBuilder().setIterations(0)))
+                        .build()));
+        assertEquals(
+                List.of(
+                        "unstructured.alps.stop_rho must be finite and ≥ 0, got NaN",
+                        "unstructured.alps.cg_tolerance must be finite" + " and > 0, got NaN",
+                        "unstructured.alps.damp must be finite and ≥ 0, got NaN",
+                        "unstructured.alps.fixed_rho must be" + " finite and > 0, got NaN"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_ALPS)
+                        .setUnstructured(UnstructuredSettings.newBuilder()
+                                .setAlps(AlpsSettings.newBuilder()
+                                        .setStopRho(Double.NaN)
+                                        .setCgTolerance(Double.NaN)
+                                        .setDamp(Double.NaN)
+                                        .setFixedRho(Double.NaN)))
+                        .build()));
+        assertEquals(
+                List.of(
+                        "sparsity must be in [0, 1), got NaN",
+                        "policy_gradient.lr must be finite and ≥ 0, got NaN",
                         "policy_gradient.layer_sparsity must be in [0, 1), got NaN"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT).setSparsity(Double.NaN).setPolicyGradient(
-                        PolicyGradientSettings.newBuilder().setLr(Double.NaN).setLayerSparsity(Double.NaN)).build()));
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT)
+                        .setSparsity(Double.NaN)
+                        .setPolicyGradient(PolicyGradientSettings.newBuilder()
+                                .setLr(Double.NaN)
+                                .setLayerSparsity(Double.NaN))
+                        .build()));
     }
 
     @Test
     void settingsMustMatchTheMethodAndThePatternItsFamily() {
-        assertEquals(List.of("policy_gradient settings do not apply to wanda, which takes unstructured settings"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA).setPolicyGradient(PolicyGradientSettings.getDefaultInstance()).build()));
-        assertEquals(List.of("unstructured.sparsegpt settings (blocksize, percdamp) apply to sparsegpt only, not to alps"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_ALPS).setUnstructured(UnstructuredSettings.newBuilder()
-                        .setSparsegpt(SparseGptSettings.getDefaultInstance())).build()));
-        assertEquals(List.of("structured.recovery (--recovery) applies to goa only, not to flap"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_FLAP).setStructured(StructuredSettings.newBuilder().setRecovery(true)).build()));
-        assertEquals(List.of("--pattern 2:4 does not apply to policy-gradient: it removes whole key/value groups and FFN channels"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT).setPattern(SparsityPattern.SPARSITY_PATTERN_2_4).build()));
-        assertEquals(List.of("pattern 2:4 fixes the sparsity at 0.5, got --sparsity 0.7 (give 0.5 or leave it 0)"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA).setSparsity(0.7).setPattern(SparsityPattern.SPARSITY_PATTERN_2_4).build()));
-        assertEquals(List.of("--calib self (data-free calibration) is available for the structured methods (wanda-sp, flap, goa), not for"
-                + " wanda; give a text file"), JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA).setCalibration("self").build()));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> JobSpecs.validate(spec(PruneMethod.PRUNE_METHOD_WANDA).clearPattern().build()));
+        assertEquals(
+                List.of("policy_gradient settings do not apply to wanda, which takes unstructured settings"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .setPolicyGradient(PolicyGradientSettings.getDefaultInstance())
+                        .build()));
+        assertEquals(
+                List.of("unstructured.sparsegpt settings (blocksize, percdamp) apply to sparsegpt only, not to alps"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_ALPS)
+                        .setUnstructured(
+                                UnstructuredSettings.newBuilder().setSparsegpt(SparseGptSettings.getDefaultInstance()))
+                        .build()));
+        assertEquals(
+                List.of("structured.recovery (--recovery) applies to goa only, not to flap"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_FLAP)
+                        .setStructured(StructuredSettings.newBuilder().setRecovery(true))
+                        .build()));
+        assertEquals(
+                List.of(
+                        "--pattern 2:4 does not apply to policy-gradient: it removes whole key/value groups and FFN channels"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT)
+                        .setPattern(SparsityPattern.SPARSITY_PATTERN_2_4)
+                        .build()));
+        assertEquals(
+                List.of("pattern 2:4 fixes the sparsity at 0.5, got --sparsity 0.7 (give 0.5 or leave it 0)"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .setSparsity(0.7)
+                        .setPattern(SparsityPattern.SPARSITY_PATTERN_2_4)
+                        .build()));
+        assertEquals(
+                List.of(
+                        "--calib self (data-free calibration) is available for the structured methods (wanda-sp, flap, goa), not for"
+                                + " wanda; give a text file"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .setCalibration("self")
+                        .build()));
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
+                () -> JobSpecs.validate(
+                        spec(PruneMethod.PRUNE_METHOD_WANDA).clearPattern().build()));
         assertEquals("invalid job spec: pattern must be one of unstructured, 2:4, 4:8, got none", e.getMessage());
     }
 
     @Test
     void devicesAndPatternsReadTheCommandLineSpelling() {
         assertEquals(List.of(Device.newBuilder().setKind(Device.Kind.KIND_CPU).build()), JobSpecs.devicesOf("cpu"));
-        assertEquals(List.of(Device.newBuilder().setKind(Device.Kind.KIND_CPU).setCpuShares(3).build()), JobSpecs.devicesOf("cpu:3"));
-        assertEquals(List.of(Device.newBuilder().setKind(Device.Kind.KIND_CUDA).setIndex(0).build(),
-                Device.newBuilder().setKind(Device.Kind.KIND_CUDA).setIndex(1).build()), JobSpecs.devicesOf("cuda:0,cuda:1"));
+        assertEquals(
+                List.of(Device.newBuilder()
+                        .setKind(Device.Kind.KIND_CPU)
+                        .setCpuShares(3)
+                        .build()),
+                JobSpecs.devicesOf("cpu:3"));
+        assertEquals(
+                List.of(
+                        Device.newBuilder()
+                                .setKind(Device.Kind.KIND_CUDA)
+                                .setIndex(0)
+                                .build(),
+                        Device.newBuilder()
+                                .setKind(Device.Kind.KIND_CUDA)
+                                .setIndex(1)
+                                .build()),
+                JobSpecs.devicesOf("cuda:0,cuda:1"));
         for (String text : List.of("cpu", "cpu:3", "cuda:0,cuda:1")) {
             assertEquals(text, JobSpecs.devicesLabel(JobSpecs.devicesOf(text)));
         }
-        assertEquals("--devices cpu:N needs N between 1 and 64, got \"cpu:0\"",
-                assertThrows(IllegalArgumentException.class, () -> JobSpecs.devicesOf("cpu:0")).getMessage());
+        assertEquals(
+                "--devices cpu:N needs N between 1 and 64, got \"cpu:0\"",
+                assertThrows(IllegalArgumentException.class, () -> JobSpecs.devicesOf("cpu:0"))
+                        .getMessage());
         assertThrows(IllegalArgumentException.class, () -> JobSpecs.devicesOf("tpu"));
         for (String empty : new String[] {"", "  ", "cpu,", ",cuda:0"}) {
-            String m = assertThrows(IllegalArgumentException.class, () -> JobSpecs.devicesOf(empty)).getMessage();
+            String m = assertThrows(IllegalArgumentException.class, () -> JobSpecs.devicesOf(empty))
+                    .getMessage();
             assertTrue(m.contains("--devices") && m.contains("cpu, cpu:N") && m.contains("cuda:0,cuda:1"), m);
         }
         assertEquals(List.of("unstructured", "2:4", "4:8"), JobSpecs.patternNames());
         assertEquals(SparsityPattern.SPARSITY_PATTERN_4_8, JobSpecs.patternOf("4:8"));
-        assertEquals("pattern must be one of unstructured, 2:4, 4:8, got '3:4'",
-                assertThrows(IllegalArgumentException.class, () -> JobSpecs.patternOf("3:4")).getMessage());
+        assertEquals(
+                "pattern must be one of unstructured, 2:4, 4:8, got '3:4'",
+                assertThrows(IllegalArgumentException.class, () -> JobSpecs.patternOf("3:4"))
+                        .getMessage());
     }
 }

@@ -36,7 +36,8 @@ final class BrokenFiles {
         }
         byte[] h = edited.getBytes(StandardCharsets.UTF_8);
         int padded = h.length + (8 - h.length % 8) % 8;
-        ByteBuffer out = ByteBuffer.allocate(8 + padded + (int) (b.length - 8 - n)).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out =
+                ByteBuffer.allocate(8 + padded + (int) (b.length - 8 - n)).order(ByteOrder.LITTLE_ENDIAN);
         out.putLong(padded).put(h);
         for (int i = h.length; i < padded; i++) {
             out.put((byte) ' ');

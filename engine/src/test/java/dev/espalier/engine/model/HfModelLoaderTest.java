@@ -1,6 +1,5 @@
 package dev.espalier.engine.model;
 
-import dev.espalier.engine.SharedFiles;
 import static dev.espalier.engine.model.BrokenFiles.assertModelError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.espalier.engine.SharedFiles;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import java.lang.foreign.Arena;
@@ -25,7 +25,8 @@ class HfModelLoaderTest {
 
     @Test
     void loadsTheF32FolderAsMappedViews() {
-        try (LlamaModel m = HfModelLoader.load(SharedFiles.storiesHf(), Arena.ofShared())) { // closing the model closes its arena
+        try (LlamaModel m =
+                HfModelLoader.load(SharedFiles.storiesHf(), Arena.ofShared())) { // closing the model closes its arena
             assertEquals(HfConfigReaderTest.STORIES, m.config());
             assertEquals(SharedFiles.storiesHf(), m.source());
             assertSame(m.embedTokens(), m.lmHead(), "tied head reuses the embedding");
@@ -38,17 +39,22 @@ class HfModelLoaderTest {
 
     @Test
     void theShardedFolderHasExactlyTheSameTensors() {
-        try (Arena a = Arena.ofConfined(); Arena b = Arena.ofConfined()) {
-            SequencedMap<String, Tensor> single = HfTensorLayout.tensorsOf(HfModelLoader.load(SharedFiles.storiesHf(), a), a);
-            SequencedMap<String, Tensor> sharded = HfTensorLayout.tensorsOf(HfModelLoader.load(SharedFiles.storiesHfSharded(), b), b);
+        try (Arena a = Arena.ofConfined();
+                Arena b = Arena.ofConfined()) {
+            SequencedMap<String, Tensor> single =
+                    HfTensorLayout.tensorsOf(HfModelLoader.load(SharedFiles.storiesHf(), a), a);
+            SequencedMap<String, Tensor> sharded =
+                    HfTensorLayout.tensorsOf(HfModelLoader.load(SharedFiles.storiesHfSharded(), b), b);
             assertEquals(List.copyOf(single.keySet()), List.copyOf(sharded.keySet()));
-            single.forEach((name, t) -> assertArrayEquals(t.toFloatArray(), sharded.get(name).toFloatArray(), name));
+            single.forEach((name, t) ->
+                    assertArrayEquals(t.toFloatArray(), sharded.get(name).toFloatArray(), name));
         }
     }
 
     @Test
     void theBf16FolderIsTheF32WeightsRoundedToBf16AndWidenedOffHeap() {
-        try (Arena a = Arena.ofConfined(); Arena b = Arena.ofConfined()) {
+        try (Arena a = Arena.ofConfined();
+                Arena b = Arena.ofConfined()) {
             LlamaModel f32 = HfModelLoader.load(SharedFiles.storiesHf(), a);
             LlamaModel bf16 = HfModelLoader.load(SharedFiles.storiesHfBf16(), b);
             assertEquals(DType.BF16, bf16.config().torchDtype());
@@ -60,7 +66,8 @@ class HfModelLoaderTest {
             expected.forEach((name, t) -> {
                 float[] want = t.toFloatArray();
                 for (int i = 0; i < want.length; i++) {
-                    want[i] = DType.bf16ToFloat(DType.floatToBf16(want[i])); // round-to-nearest-even, as the conversion did
+                    want[i] = DType.bf16ToFloat(
+                            DType.floatToBf16(want[i])); // round-to-nearest-even, as the conversion did
                 }
                 assertArrayEquals(want, actual.get(name).toFloatArray(), name);
             });
@@ -109,8 +116,12 @@ class HfModelLoaderTest {
     @Test
     void refusesAShapeThatDisagreesWithTheConfig() {
         Path folder = BrokenFiles.copyFolder(SharedFiles.storiesHf(), tmp.resolve("shape"));
-        BrokenFiles.editText(folder.resolve("config.json"), s -> s.replace("\"intermediate_size\": 172", "\"intermediate_size\": 180"));
-        assertModelError(folder.resolve("model.safetensors"), () -> load(folder),
+        BrokenFiles.editText(
+                folder.resolve("config.json"),
+                s -> s.replace("\"intermediate_size\": 172", "\"intermediate_size\": 180"));
+        assertModelError(
+                folder.resolve("model.safetensors"),
+                () -> load(folder),
                 "model.layers.0.mlp.gate_proj.weight has shape [172, 64], config expects [180, 64]");
     }
 
@@ -118,16 +129,23 @@ class HfModelLoaderTest {
     void refusesAnIntegerWeight() {
         Path folder = BrokenFiles.copyFolder(SharedFiles.storiesHf(), tmp.resolve("dtype"));
         Path st = folder.resolve("model.safetensors");
-        BrokenFiles.rewriteHeader(SharedFiles.storiesHf().resolve("model.safetensors"), st,
-                h -> h.replace("\"model.layers.2.mlp.up_proj.weight\":{\"dtype\":\"F32\"", "\"model.layers.2.mlp.up_proj.weight\":{\"dtype\":\"I32\""));
-        assertModelError(st, () -> load(folder), "model.layers.2.mlp.up_proj.weight has dtype I32, expected F32, F16 or BF16");
+        BrokenFiles.rewriteHeader(
+                SharedFiles.storiesHf().resolve("model.safetensors"),
+                st,
+                h -> h.replace(
+                        "\"model.layers.2.mlp.up_proj.weight\":{\"dtype\":\"F32\"",
+                        "\"model.layers.2.mlp.up_proj.weight\":{\"dtype\":\"I32\""));
+        assertModelError(
+                st, () -> load(folder), "model.layers.2.mlp.up_proj.weight has dtype I32, expected F32, F16 or BF16");
     }
 
     @Test
     void namesMissingAndUndeclaredTensors() {
         Path folder = BrokenFiles.copyFolder(SharedFiles.storiesHf(), tmp.resolve("missing"));
         Path st = folder.resolve("model.safetensors");
-        BrokenFiles.rewriteHeader(SharedFiles.storiesHf().resolve("model.safetensors"), st,
+        BrokenFiles.rewriteHeader(
+                SharedFiles.storiesHf().resolve("model.safetensors"),
+                st,
                 h -> h.replace("\"model.norm.weight\"", "\"model.final_norm.weight\""));
         assertModelError(st, () -> load(folder), "missing 1 tensor(s) that config.json implies: model.norm.weight");
 
@@ -136,31 +154,49 @@ class HfModelLoaderTest {
             SafetensorsFile src = SafetensorsFile.open(SharedFiles.storiesHf().resolve("model.safetensors"), a);
             SequencedMap<String, Tensor> tensors = SafetensorsWriterTest.allTensors(src);
             tensors.put("model.layers.0.self_attn.o_proj.bias", Tensor.allocate(a, DType.F32, 64));
-            tensors.put("model.rotary_emb.inv_freq", Tensor.allocate(a, DType.F32, 4)); // old checkpoints carry these; ignored
+            tensors.put(
+                    "model.rotary_emb.inv_freq",
+                    Tensor.allocate(a, DType.F32, 4)); // old checkpoints carry these; ignored
             BrokenFiles.delete(biased.resolve("model.safetensors"));
             SafetensorsWriter.write(biased.resolve("model.safetensors"), tensors, null);
         }
-        assertModelError(biased.resolve("model.safetensors"), () -> load(biased),
+        assertModelError(
+                biased.resolve("model.safetensors"),
+                () -> load(biased),
                 "1 tensor(s) that config.json does not declare: model.layers.0.self_attn.o_proj.bias");
     }
 
     @Test
     void refusesAnUnknownModelType() {
         Path folder = BrokenFiles.copyFolder(SharedFiles.storiesHf(), tmp.resolve("type"));
-        BrokenFiles.editText(folder.resolve("config.json"), s -> s.replace("\"model_type\": \"llama\"", "\"model_type\": \"falcon\""));
-        assertModelError(folder.resolve("config.json"), () -> load(folder), "unsupported model_type 'falcon' (supported: llama, mistral, qwen2)");
+        BrokenFiles.editText(
+                folder.resolve("config.json"),
+                s -> s.replace("\"model_type\": \"llama\"", "\"model_type\": \"falcon\""));
+        assertModelError(
+                folder.resolve("config.json"),
+                () -> load(folder),
+                "unsupported model_type 'falcon' (supported: llama, mistral, qwen2)");
     }
 
     @Test
     void refusesAnIndexThatPointsAtTheWrongShard() {
         Path folder = BrokenFiles.copyFolder(SharedFiles.storiesHfSharded(), tmp.resolve("index"));
-        BrokenFiles.editText(folder.resolve("model.safetensors.index.json"),
-                s -> s.replace("\"model.norm.weight\": \"model-00002-of-00002.safetensors\"", "\"model.norm.weight\": \"model-00001-of-00002.safetensors\""));
-        assertModelError(folder.resolve("model-00001-of-00002.safetensors"), () -> load(folder),
+        BrokenFiles.editText(
+                folder.resolve("model.safetensors.index.json"),
+                s -> s.replace(
+                        "\"model.norm.weight\": \"model-00002-of-00002.safetensors\"",
+                        "\"model.norm.weight\": \"model-00001-of-00002.safetensors\""));
+        assertModelError(
+                folder.resolve("model-00001-of-00002.safetensors"),
+                () -> load(folder),
                 "has no tensor 'model.norm.weight', which model.safetensors.index.json places there");
-        BrokenFiles.editText(folder.resolve("model.safetensors.index.json"),
-                s -> s.replace("\"model.norm.weight\": \"model-00001-of-00002.safetensors\"", "\"model.norm.weight\": \"../elsewhere.safetensors\""));
-        assertModelError(folder.resolve("model.safetensors.index.json"), () -> load(folder), "points outside the folder");
+        BrokenFiles.editText(
+                folder.resolve("model.safetensors.index.json"),
+                s -> s.replace(
+                        "\"model.norm.weight\": \"model-00001-of-00002.safetensors\"",
+                        "\"model.norm.weight\": \"../elsewhere.safetensors\""));
+        assertModelError(
+                folder.resolve("model.safetensors.index.json"), () -> load(folder), "points outside the folder");
     }
 
     private static void load(Path folder) {

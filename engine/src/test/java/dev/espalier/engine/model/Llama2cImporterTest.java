@@ -1,6 +1,5 @@
 package dev.espalier.engine.model;
 
-import dev.espalier.engine.SharedFiles;
 import static dev.espalier.engine.model.BrokenFiles.assertModelError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
+import dev.espalier.engine.SharedFiles;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import java.lang.foreign.Arena;
@@ -58,32 +58,47 @@ class Llama2cImporterTest {
     void readsAnUnsharedClassifierAfterTheRopeTables() {
         int dim = 8, hidden = 12, layers = 2, heads = 2, kvHeads = 1, vocab = 16, seqLen = 4;
         int headDim = dim / heads, kvDim = kvHeads * headDim;
-        int floats = vocab * dim + layers * (2 * dim + 2 * dim * dim + 2 * dim * kvDim + 3 * dim * hidden) + dim + seqLen * headDim + vocab * dim;
+        int floats = vocab * dim
+                + layers * (2 * dim + 2 * dim * dim + 2 * dim * kvDim + 3 * dim * hidden)
+                + dim
+                + seqLen * headDim
+                + vocab * dim;
         float[] values = new float[floats];
         Random random = new Random(42);
         for (int i = 0; i < floats; i++) {
             values[i] = (float) random.nextGaussian();
         }
-        Path bin = writeBin(tmp.resolve("unshared.bin"), new int[] {dim, hidden, layers, heads, kvHeads, -vocab, seqLen}, values);
+        Path bin = writeBin(
+                tmp.resolve("unshared.bin"), new int[] {dim, hidden, layers, heads, kvHeads, -vocab, seqLen}, values);
         try (Arena a = Arena.ofConfined()) {
             LlamaModel m = Llama2cImporter.load(bin, a);
             LlamaConfig c = m.config();
             assertFalse(c.tieWordEmbeddings());
             assertEquals(vocab, c.vocabSize());
-            assertEquals(List.of(new LlamaConfig.LayerDims(heads, kvHeads, hidden), new LlamaConfig.LayerDims(heads, kvHeads, hidden)), c.layers());
+            assertEquals(
+                    List.of(
+                            new LlamaConfig.LayerDims(heads, kvHeads, hidden),
+                            new LlamaConfig.LayerDims(heads, kvHeads, hidden)),
+                    c.layers());
             assertEquals(seqLen, c.maxPositionEmbeddings());
             assertNotSame(m.embedTokens(), m.lmHead());
-            assertArrayEquals(Arrays.copyOfRange(values, floats - vocab * dim, floats), m.lmHead().toFloatArray());
-            assertArrayEquals(Arrays.copyOfRange(values, 0, vocab * dim), m.embedTokens().toFloatArray());
-            // layer 1's wq starts after the embedding, rms_att (L, dim) and layer 0's wq; row r of head h moves as permuted
+            assertArrayEquals(
+                    Arrays.copyOfRange(values, floats - vocab * dim, floats),
+                    m.lmHead().toFloatArray());
+            assertArrayEquals(
+                    Arrays.copyOfRange(values, 0, vocab * dim), m.embedTokens().toFloatArray());
+            // layer 1's wq starts after the embedding, rms_att (L, dim) and layer 0's wq; row r of head h moves as
+            // permuted
             int wq1 = vocab * dim + layers * dim + dim * dim;
             Tensor q = m.layer(1).q();
             for (int h = 0; h < heads; h++) {
                 for (int i = 0; i < headDim / 2; i++) {
                     for (int j = 0; j < 2; j++) {
                         int from = wq1 + (h * headDim + 2 * i + j) * dim;
-                        assertArrayEquals(Arrays.copyOfRange(values, from, from + dim),
-                                q.rowSlice(h * headDim + j * headDim / 2 + i, h * headDim + j * headDim / 2 + i + 1).toFloatArray());
+                        assertArrayEquals(
+                                Arrays.copyOfRange(values, from, from + dim),
+                                q.rowSlice(h * headDim + j * headDim / 2 + i, h * headDim + j * headDim / 2 + i + 1)
+                                        .toFloatArray());
                     }
                 }
             }
@@ -94,8 +109,11 @@ class Llama2cImporterTest {
     @Test
     void refusesATruncatedFileNamingBothSizes() {
         Path cut = BrokenFiles.truncate(SharedFiles.storiesBin(), tmp.resolve("cut.bin"), 1_056_540 - 4);
-        assertModelError(cut, () -> load(cut), "file is 1056536 bytes, but its header (dim=64 hidden_dim=172 n_layers=5 n_heads=8"
-                + " n_kv_heads=4 vocab_size=512 seq_len=512) implies 1056540 bytes");
+        assertModelError(
+                cut,
+                () -> load(cut),
+                "file is 1056536 bytes, but its header (dim=64 hidden_dim=172 n_layers=5 n_heads=8"
+                        + " n_kv_heads=4 vocab_size=512 seq_len=512) implies 1056540 bytes");
         Path tiny = BrokenFiles.truncate(SharedFiles.storiesBin(), tmp.resolve("tiny.bin"), 20);
         assertModelError(tiny, () -> load(tiny), "file of 20 bytes is shorter than the 28-byte llama2.c header");
     }
@@ -103,10 +121,17 @@ class Llama2cImporterTest {
     @Test
     void refusesInvalidHeadersAndVersionedExports() {
         Path zeroHeads = writeBin(tmp.resolve("zero.bin"), new int[] {64, 172, 5, 0, 4, 512, 512}, new float[0]);
-        assertModelError(zeroHeads, () -> load(zeroHeads), "has a dimension that is not positive", "n_heads is 0, expected an integer >= 1");
-        Path huge = writeBin(tmp.resolve("huge.bin"), new int[] {1 << 30, Integer.MAX_VALUE, Integer.MAX_VALUE, 2, 2,
-                Integer.MAX_VALUE, Integer.MAX_VALUE}, new float[0]);
-        assertModelError(huge, () -> load(huge), "file is 28 bytes, but its header", "implies " + Long.MAX_VALUE + " bytes");
+        assertModelError(
+                zeroHeads,
+                () -> load(zeroHeads),
+                "has a dimension that is not positive",
+                "n_heads is 0, expected an integer >= 1");
+        Path huge = writeBin(
+                tmp.resolve("huge.bin"),
+                new int[] {1 << 30, Integer.MAX_VALUE, Integer.MAX_VALUE, 2, 2, Integer.MAX_VALUE, Integer.MAX_VALUE},
+                new float[0]);
+        assertModelError(
+                huge, () -> load(huge), "file is 28 bytes, but its header", "implies " + Long.MAX_VALUE + " bytes");
         Path odd = writeBin(tmp.resolve("odd.bin"), new int[] {64, 172, 5, 6, 3, 512, 512}, new float[0]);
         assertModelError(odd, () -> load(odd), "needs dim divisible by n_heads");
         Path v1 = writeBin(tmp.resolve("v1.bin"), new int[] {0x616b3432, 1, 64, 172, 5, 8, 4}, new float[0]);

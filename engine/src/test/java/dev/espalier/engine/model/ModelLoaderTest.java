@@ -1,9 +1,9 @@
 package dev.espalier.engine.model;
 
-import dev.espalier.engine.SharedFiles;
 import static dev.espalier.engine.model.BrokenFiles.assertModelError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.espalier.engine.SharedFiles;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -19,7 +19,9 @@ class ModelLoaderTest {
         assertEquals(hf, sourceOf(hf));
         assertEquals(hf.toAbsolutePath(), sourceOf(hf.resolve("model.safetensors")));
         assertEquals(hf.toAbsolutePath(), sourceOf(hf.resolve("config.json")));
-        assertEquals(SharedFiles.storiesHfSharded().toAbsolutePath(), sourceOf(SharedFiles.storiesHfSharded().resolve("model-00002-of-00002.safetensors")));
+        assertEquals(
+                SharedFiles.storiesHfSharded().toAbsolutePath(),
+                sourceOf(SharedFiles.storiesHfSharded().resolve("model-00002-of-00002.safetensors")));
         assertEquals(SharedFiles.storiesBin(), sourceOf(SharedFiles.storiesBin()));
     }
 

@@ -1,12 +1,12 @@
 package dev.espalier.engine.model;
 
-import dev.espalier.engine.SharedFiles;
 import static dev.espalier.engine.model.BrokenFiles.assertModelError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.espalier.engine.SharedFiles;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import java.lang.foreign.Arena;
@@ -34,11 +34,14 @@ class SafetensorsFileTest {
             assertEquals(47, f.entries().size());
             assertEquals(Map.of("format", "pt"), f.metadata());
             assertEquals(8 + 4856, f.dataStart());
-            assertEquals(new SafetensorsFile.Entry("model.embed_tokens.weight", "F32", new int[] {512, 64}, 0, 131072),
+            assertEquals(
+                    new SafetensorsFile.Entry("model.embed_tokens.weight", "F32", new int[] {512, 64}, 0, 131072),
                     f.entries().firstEntry().getValue());
-            assertEquals(new SafetensorsFile.Entry("model.norm.weight", "F32", new int[] {64}, 1039872, 1040128),
+            assertEquals(
+                    new SafetensorsFile.Entry("model.norm.weight", "F32", new int[] {64}, 1039872, 1040128),
                     f.entries().lastEntry().getValue());
-            assertEquals(List.of("model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight"),
+            assertEquals(
+                    List.of("model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight"),
                     f.entries().keySet().stream().skip(1).limit(2).toList());
         }
     }
@@ -50,8 +53,10 @@ class SafetensorsFileTest {
             assertTrue(embed.data().isMapped());
             assertEquals(DType.F32, embed.dtype());
             assertArrayEquals(new int[] {512, 64}, embed.shape());
-            // the token embedding is not permuted by the conversion: it equals llama2.c's first array, after the 28-byte header
-            ByteBuffer bin = ByteBuffer.wrap(BrokenFiles.read(SharedFiles.storiesBin())).order(ByteOrder.LITTLE_ENDIAN);
+            // the token embedding is not permuted by the conversion: it equals llama2.c's first array, after the
+            // 28-byte header
+            ByteBuffer bin =
+                    ByteBuffer.wrap(BrokenFiles.read(SharedFiles.storiesBin())).order(ByteOrder.LITTLE_ENDIAN);
             float[] expected = new float[512 * 64];
             bin.position(28);
             bin.asFloatBuffer().get(expected);
@@ -62,7 +67,8 @@ class SafetensorsFileTest {
     @Test
     void readsBf16TensorsWithoutConverting() {
         try (Arena arena = Arena.ofConfined()) {
-            Tensor t = SafetensorsFile.open(SharedFiles.storiesHfBf16().resolve("model.safetensors"), arena).tensor("model.norm.weight");
+            Tensor t = SafetensorsFile.open(SharedFiles.storiesHfBf16().resolve("model.safetensors"), arena)
+                    .tensor("model.norm.weight");
             assertEquals(DType.BF16, t.dtype());
             assertEquals(64 * 2, t.data().byteSize());
         }
@@ -74,7 +80,13 @@ class SafetensorsFileTest {
                 + "\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[24,32]}}";
         byte[] h = header.getBytes(StandardCharsets.UTF_8);
         ByteBuffer b = ByteBuffer.allocate(8 + h.length + 32).order(ByteOrder.LITTLE_ENDIAN);
-        b.putLong(h.length).put(h).putLong(7).putLong(-1).putLong(1L << 40).putFloat(1.5f).putFloat(-2f);
+        b.putLong(h.length)
+                .put(h)
+                .putLong(7)
+                .putLong(-1)
+                .putLong(1L << 40)
+                .putFloat(1.5f)
+                .putFloat(-2f);
         Path file = BrokenFiles.write(tmp.resolve("mixed.safetensors"), b.array());
         try (Arena arena = Arena.ofConfined()) {
             SafetensorsFile f = SafetensorsFile.open(file, arena);
@@ -102,17 +114,22 @@ class SafetensorsFileTest {
 
     @Test
     void refusesMalformedJson() {
-        Path f = BrokenFiles.rewriteHeader(F32_FILE, tmp.resolve("bad-json.safetensors"), h -> h.replaceFirst("\"dtype\":", "\"dtype\" "));
+        Path f = BrokenFiles.rewriteHeader(
+                F32_FILE, tmp.resolve("bad-json.safetensors"), h -> h.replaceFirst("\"dtype\":", "\"dtype\" "));
         assertModelError(f, () -> open(f), "safetensors header is not valid JSON", "line 1");
     }
 
     @Test
     void refusesEntriesWithoutDtypeShapeOrOffsets() {
-        Path noDtype = BrokenFiles.rewriteHeader(F32_FILE, tmp.resolve("no-dtype.safetensors"), h -> h.replaceFirst("\"dtype\":\"F32\",", ""));
+        Path noDtype = BrokenFiles.rewriteHeader(
+                F32_FILE, tmp.resolve("no-dtype.safetensors"), h -> h.replaceFirst("\"dtype\":\"F32\",", ""));
         assertModelError(noDtype, () -> open(noDtype), "tensor 'model.embed_tokens.weight' has no dtype");
-        Path noShape = BrokenFiles.rewriteHeader(F32_FILE, tmp.resolve("no-shape.safetensors"), h -> h.replaceFirst("\"shape\":\\[512,64],", ""));
+        Path noShape = BrokenFiles.rewriteHeader(
+                F32_FILE, tmp.resolve("no-shape.safetensors"), h -> h.replaceFirst("\"shape\":\\[512,64],", ""));
         assertModelError(noShape, () -> open(noShape), "tensor 'model.embed_tokens.weight' has no shape");
-        Path noOffsets = BrokenFiles.rewriteHeader(F32_FILE, tmp.resolve("no-offsets.safetensors"),
+        Path noOffsets = BrokenFiles.rewriteHeader(
+                F32_FILE,
+                tmp.resolve("no-offsets.safetensors"),
                 h -> h.replaceFirst(",\"data_offsets\":\\[0,131072]", ""));
         assertModelError(noOffsets, () -> open(noOffsets), "tensor 'model.embed_tokens.weight' has no data_offsets");
     }
@@ -121,33 +138,51 @@ class SafetensorsFileTest {
     void refusesOffsetsOutsideTheDataSection() {
         long size = BrokenFiles.read(F32_FILE).length;
         Path f = BrokenFiles.truncate(F32_FILE, tmp.resolve("cut.safetensors"), size - 4);
-        assertModelError(f, () -> open(f), "tensor 'model.norm.weight' has data_offsets [1039872, 1040128] outside the data section of 1040124 bytes");
+        assertModelError(
+                f,
+                () -> open(f),
+                "tensor 'model.norm.weight' has data_offsets [1039872, 1040128] outside the data section of 1040124 bytes");
     }
 
     @Test
     void refusesBeginAfterEnd() {
-        Path f = BrokenFiles.rewriteHeader(F32_FILE, tmp.resolve("reversed.safetensors"), h -> h.replace("[0,131072]", "[131072,0]"));
-        assertModelError(f, () -> open(f), "tensor 'model.embed_tokens.weight' has data_offsets [131072, 0] with begin > end");
+        Path f = BrokenFiles.rewriteHeader(
+                F32_FILE, tmp.resolve("reversed.safetensors"), h -> h.replace("[0,131072]", "[131072,0]"));
+        assertModelError(
+                f, () -> open(f), "tensor 'model.embed_tokens.weight' has data_offsets [131072, 0] with begin > end");
     }
 
     @Test
     void refusesAByteLengthThatDisagreesWithTheShape() {
-        Path f = BrokenFiles.rewriteHeader(F32_FILE, tmp.resolve("bad-length.safetensors"), h -> h.replace("[512,64]", "[512,63]"));
-        assertModelError(f, () -> open(f), "'model.embed_tokens.weight' spans 131072 bytes, but shape [512, 63] of F32 needs 129024");
+        Path f = BrokenFiles.rewriteHeader(
+                F32_FILE, tmp.resolve("bad-length.safetensors"), h -> h.replace("[512,64]", "[512,63]"));
+        assertModelError(
+                f,
+                () -> open(f),
+                "'model.embed_tokens.weight' spans 131072 bytes, but shape [512, 63] of F32 needs 129024");
     }
 
     @Test
     void refusesOverlappingTensors() {
-        Path f = BrokenFiles.rewriteHeader(F32_FILE, tmp.resolve("overlap.safetensors"), h -> h.replace("[131072,147456]", "[131068,147452]"));
-        assertModelError(f, () -> open(f), "tensors 'model.embed_tokens.weight' [0, 131072) and 'model.layers.0.self_attn.q_proj.weight' [131068, 147452) overlap");
+        Path f = BrokenFiles.rewriteHeader(
+                F32_FILE, tmp.resolve("overlap.safetensors"), h -> h.replace("[131072,147456]", "[131068,147452]"));
+        assertModelError(
+                f,
+                () -> open(f),
+                "tensors 'model.embed_tokens.weight' [0, 131072) and 'model.layers.0.self_attn.q_proj.weight' [131068, 147452) overlap");
     }
 
     @Test
     void refusesDuplicateNamesAndUnknownDtypes() {
-        Path dup = BrokenFiles.rewriteHeader(F32_FILE, tmp.resolve("dup.safetensors"),
-                h -> h.replace("\"model.layers.0.self_attn.k_proj.weight\"", "\"model.layers.0.self_attn.q_proj.weight\""));
-        assertModelError(dup, () -> open(dup), "not valid JSON", "Duplicate field 'model.layers.0.self_attn.q_proj.weight'");
-        Path unknown = BrokenFiles.rewriteHeader(F32_FILE, tmp.resolve("unknown.safetensors"), h -> h.replaceFirst("\"F32\"", "\"F31\""));
+        Path dup = BrokenFiles.rewriteHeader(
+                F32_FILE,
+                tmp.resolve("dup.safetensors"),
+                h -> h.replace(
+                        "\"model.layers.0.self_attn.k_proj.weight\"", "\"model.layers.0.self_attn.q_proj.weight\""));
+        assertModelError(
+                dup, () -> open(dup), "not valid JSON", "Duplicate field 'model.layers.0.self_attn.q_proj.weight'");
+        Path unknown = BrokenFiles.rewriteHeader(
+                F32_FILE, tmp.resolve("unknown.safetensors"), h -> h.replaceFirst("\"F32\"", "\"F31\""));
         assertModelError(unknown, () -> open(unknown), "tensor 'model.embed_tokens.weight' has unknown dtype F31");
     }
 

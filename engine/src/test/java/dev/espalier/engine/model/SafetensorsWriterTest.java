@@ -1,11 +1,11 @@
 package dev.espalier.engine.model;
 
-import dev.espalier.engine.SharedFiles;
 import static dev.espalier.engine.model.BrokenFiles.assertModelError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import dev.espalier.engine.SharedFiles;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import java.io.IOException;
@@ -27,7 +27,8 @@ class SafetensorsWriterTest {
     Path tmp;
 
     static Stream<Path> sharedFiles() {
-        return Stream.of(SharedFiles.storiesHf().resolve("model.safetensors"),
+        return Stream.of(
+                SharedFiles.storiesHf().resolve("model.safetensors"),
                 SharedFiles.storiesHfBf16().resolve("model.safetensors"),
                 SharedFiles.storiesHfSharded().resolve("model-00001-of-00002.safetensors"),
                 SharedFiles.storiesHfSharded().resolve("model-00002-of-00002.safetensors"));
@@ -80,8 +81,12 @@ class SafetensorsWriterTest {
     void replacesAnExistingFileAndLeavesNoTemporaryFiles() throws IOException {
         Path file = tmp.resolve("w.safetensors");
         try (Arena arena = Arena.ofConfined()) {
-            SafetensorsWriter.write(file, new LinkedHashMap<>(Map.of("a", Tensor.ofFloats(arena, new float[] {1, 2}, 2))), Map.of("k", "v"));
-            SafetensorsWriter.write(file, new LinkedHashMap<>(Map.of("b", Tensor.ofFloats(arena, new float[] {3}, 1))), Map.of());
+            SafetensorsWriter.write(
+                    file,
+                    new LinkedHashMap<>(Map.of("a", Tensor.ofFloats(arena, new float[] {1, 2}, 2))),
+                    Map.of("k", "v"));
+            SafetensorsWriter.write(
+                    file, new LinkedHashMap<>(Map.of("b", Tensor.ofFloats(arena, new float[] {3}, 1))), Map.of());
             SafetensorsFile back = SafetensorsFile.open(file, arena);
             assertEquals(List.of("b"), List.copyOf(back.entries().keySet()));
             assertArrayEquals(new float[] {3}, back.tensor("b").toFloatArray());
@@ -97,7 +102,10 @@ class SafetensorsWriterTest {
         Path file = notADirectory.resolve("w.safetensors");
         try (Arena arena = Arena.ofConfined()) {
             Tensor t = Tensor.ofFloats(arena, new float[] {1}, 1);
-            assertModelError(file, () -> SafetensorsWriter.write(file, new LinkedHashMap<>(Map.of("a", t)), null), "cannot write");
+            assertModelError(
+                    file,
+                    () -> SafetensorsWriter.write(file, new LinkedHashMap<>(Map.of("a", t)), null),
+                    "cannot write");
         }
     }
 

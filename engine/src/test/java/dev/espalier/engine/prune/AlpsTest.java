@@ -26,25 +26,71 @@ class AlpsTest {
      */
     @Test
     void reproducesTheOfficialCodeOnFixedProblems() {
-        record Golden(long seed, int out, int in, int tokens, SparsityPattern pattern, double sparsity, double rho,
-                int iterations, double finalRho, double admmObjective, double objective) {}
+        record Golden(
+                long seed,
+                int out,
+                int in,
+                int tokens,
+                SparsityPattern pattern,
+                double sparsity,
+                double rho,
+                int iterations,
+                double finalRho,
+                double admmObjective,
+                double objective) {}
         SparsityPattern unstructured = SparsityPattern.UNSTRUCTURED;
         List<Golden> cases = List.of(
                 new Golden(11, 8, 16, 128, unstructured, 0.6, 0.1, 27, 0.7529822040000002, 0.0413893461, 0.0413608365),
-                new Golden(11, 8, 16, 128, new SparsityPattern(2, 4), Double.NaN, 0.1, 33, 1.0842943737600002,
-                        0.0489707626, 0.0489687026),
+                new Golden(
+                        11,
+                        8,
+                        16,
+                        128,
+                        new SparsityPattern(2, 4),
+                        Double.NaN,
+                        0.1,
+                        33,
+                        1.0842943737600002,
+                        0.0489707626,
+                        0.0489687026),
                 new Golden(3, 4, 8, 40, unstructured, 0.5, 0.1, 18, 0.371293, 0.0115565117, 0.0103048598),
-                new Golden(5, 16, 32, 256, new SparsityPattern(4, 8), Double.NaN, 0.1, 30, 0.9035786448000002,
-                        0.0352936350, 0.0352866948),
+                new Golden(
+                        5,
+                        16,
+                        32,
+                        256,
+                        new SparsityPattern(4, 8),
+                        Double.NaN,
+                        0.1,
+                        30,
+                        0.9035786448000002,
+                        0.0352936350,
+                        0.0352866948),
                 new Golden(2, 32, 64, 512, unstructured, 0.5, 20, 12, 0.96, 0.0161441267, 0.0160913263),
-                new Golden(6, 32, 64, 512, new SparsityPattern(2, 4), Double.NaN, 20, 21, 1.39392, 0.0515602827,
+                new Golden(
+                        6,
+                        32,
+                        64,
+                        512,
+                        new SparsityPattern(2, 4),
+                        Double.NaN,
+                        20,
+                        21,
+                        1.39392,
+                        0.0515602827,
                         0.0515489839));
         for (Golden g : cases) {
             AlpsLeastSquares p = AlpsLeastSquares.correlated(g.seed(), g.out(), g.in(), g.tokens());
             Alps.Options options = new Alps.Options(g.rho(), 300, 3, 30, 0.0, 10, 1e-4, 0.01, Double.NaN);
             try (Arena arena = Arena.ofConfined()) {
-                Alps.Result r = Alps.prune(p.weightTensor(arena), p.gramTensor(arena, ops), p.tokens, g.pattern(),
-                        g.sparsity(), options, ops);
+                Alps.Result r = Alps.prune(
+                        p.weightTensor(arena),
+                        p.gramTensor(arena, ops),
+                        p.tokens,
+                        g.pattern(),
+                        g.sparsity(),
+                        options,
+                        ops);
                 String what = "seed " + g.seed() + " " + g.out() + "x" + g.in() + " " + g.pattern();
                 assertEquals(g.iterations(), r.iterations(), what + ": iterations");
                 assertEquals(g.finalRho(), r.finalRho(), 1e-12 * g.finalRho(), what + ": final rho");
@@ -54,9 +100,14 @@ class AlpsTest {
         }
         AlpsLeastSquares p = AlpsLeastSquares.correlated(6, 32, 64, 512);
         try (Arena arena = Arena.ofConfined()) {
-            Alps.Result r = Alps.prune(p.weightTensor(arena), p.gramTensor(arena, ops), p.tokens,
-                    new SparsityPattern(2, 4), Double.NaN, new Alps.Options(20, 300, 3, 30, 0, 10, 1e-4, 0.01,
-                            Double.NaN), ops);
+            Alps.Result r = Alps.prune(
+                    p.weightTensor(arena),
+                    p.gramTensor(arena, ops),
+                    p.tokens,
+                    new SparsityPattern(2, 4),
+                    Double.NaN,
+                    new Alps.Options(20, 300, 3, 30, 0, 10, 1e-4, 0.01, Double.NaN),
+                    ops);
             assertEquals(2, r.restarts(), "the 2:4 case from rho 20 restarts from B0 twice");
             assertEquals(2, r.trace().stream().filter(Alps.Iteration::restarted).count(), "restarts in the trace");
         }
@@ -93,21 +144,33 @@ class AlpsTest {
                     double[][] h = p.damped(0.01);
                     try (Arena arena = Arena.ofConfined()) {
                         Tensor w = p.weightTensor(arena);
-                        Alps.prune(w, p.gramTensor(arena, ops), p.tokens, SparsityPattern.UNSTRUCTURED, sparsity,
-                                options, ops);
+                        Alps.prune(
+                                w,
+                                p.gramTensor(arena, ops),
+                                p.tokens,
+                                SparsityPattern.UNSTRUCTURED,
+                                sparsity,
+                                options,
+                                ops);
                         double alps = p.error(w.toFloatArray(), h);
                         double ratio = alps / bruteForceOptimum(p, sparsity, h);
                         Tensor bySparseGpt = p.weightTensor(arena);
-                        SparseGpt.prune(bySparseGpt, p.gramTensor(arena, ops), p.tokens, SparsityPattern.UNSTRUCTURED,
-                                sparsity, SparseGpt.Options.defaults(), ops);
+                        SparseGpt.prune(
+                                bySparseGpt,
+                                p.gramTensor(arena, ops),
+                                p.tokens,
+                                SparsityPattern.UNSTRUCTURED,
+                                sparsity,
+                                SparseGpt.Options.defaults(),
+                                ops);
                         worseThanSparseGpt += alps > p.error(bySparseGpt.toFloatArray(), h) ? 1 : 0;
                         instances++;
                         worst = Math.max(worst, ratio);
                         if (ratio <= 1.01) {
                             withinOnePercent++;
                         } else {
-                            misses.append(String.format(" (out %d, sparsity %.2f, seed %d): %.4f", out, sparsity,
-                                    seed, ratio));
+                            misses.append(String.format(
+                                    " (out %d, sparsity %.2f, seed %d): %.4f", out, sparsity, seed, ratio));
                         }
                     }
                 }
@@ -115,10 +178,12 @@ class AlpsTest {
         }
         // Observed: 72 of 80 within 1 %, worst 1.133. The bars leave a little room for rounding; the official stop
         // rules alone give 45 of 80 (worst 2.84). The exact schedule is pinned by the golden test above.
-        assertTrue(withinOnePercent >= 70, withinOnePercent + " of " + instances + " within 1 %, expected >= 70;"
-                + " misses:" + misses);
+        assertTrue(
+                withinOnePercent >= 70,
+                withinOnePercent + " of " + instances + " within 1 %, expected >= 70;" + " misses:" + misses);
         assertTrue(worst <= 1.15, "worst ratio to the optimum " + worst + ", expected <= 1.15; misses:" + misses);
-        assertTrue(worseThanSparseGpt <= 1, worseThanSparseGpt + " of " + instances + " worse than SparseGPT, measured 1");
+        assertTrue(
+                worseThanSparseGpt <= 1, worseThanSparseGpt + " of " + instances + " worse than SparseGPT, measured 1");
     }
 
     /**
@@ -137,7 +202,8 @@ class AlpsTest {
         int withinOnePercent = 0;
         double sumOfRatios = 0;
         for (int in : new int[] {8, 16}) {
-            for (SparsityPattern pattern : new SparsityPattern[] {new SparsityPattern(2, 4), new SparsityPattern(4, 8)}) {
+            for (SparsityPattern pattern :
+                    new SparsityPattern[] {new SparsityPattern(2, 4), new SparsityPattern(4, 8)}) {
                 for (long seed = 1; seed <= 20; seed++) {
                     AlpsLeastSquares p = AlpsLeastSquares.correlated(seed, 32, in, 400);
                     double[][] h = p.damped(0.01);
@@ -147,8 +213,8 @@ class AlpsTest {
                         Tensor byAlps = p.weightTensor(arena);
                         Alps.prune(byAlps, gram, p.tokens, pattern, Double.NaN, Alps.Options.defaults(), ops);
                         Tensor bySparseGpt = p.weightTensor(arena);
-                        SparseGpt.prune(bySparseGpt, gram, p.tokens, pattern, Double.NaN, SparseGpt.Options.defaults(),
-                                ops);
+                        SparseGpt.prune(
+                                bySparseGpt, gram, p.tokens, pattern, Double.NaN, SparseGpt.Options.defaults(), ops);
                         double alps = p.error(byAlps.toFloatArray(), h);
                         double sparseGpt = p.error(bySparseGpt.toFloatArray(), h);
                         double ratio = alps / bruteForceNmOptimum(p, pattern, h);
@@ -180,20 +246,31 @@ class AlpsTest {
                 AlpsLeastSquares p = AlpsLeastSquares.correlated(seed, out, in, 256);
                 try (Arena arena = Arena.ofConfined()) {
                     Tensor w = p.weightTensor(arena);
-                    Alps.prune(w, p.gramTensor(arena, ops), p.tokens, SparsityPattern.UNSTRUCTURED, sparsity,
-                            Alps.Options.defaults(), ops);
+                    Alps.prune(
+                            w,
+                            p.gramTensor(arena, ops),
+                            p.tokens,
+                            SparsityPattern.UNSTRUCTURED,
+                            sparsity,
+                            Alps.Options.defaults(),
+                            ops);
                     double alps = p.error(w.toFloatArray(), p.gram);
                     float[] magnitudeScores = LinearPruner.absoluteValues(p.weightTensor(arena));
-                    boolean[] magnitude = MaskSelection.select(magnitudeScores, out, in, SparsityPattern.UNSTRUCTURED,
-                            sparsity, MaskSelection.Scope.MATRIX);
+                    boolean[] magnitude = MaskSelection.select(
+                            magnitudeScores,
+                            out,
+                            in,
+                            SparsityPattern.UNSTRUCTURED,
+                            sparsity,
+                            MaskSelection.Scope.MATRIX);
                     float[] wandaScores = magnitudeScores.clone();
                     for (int r = 0; r < out; r++) {
                         for (int c = 0; c < in; c++) {
                             wandaScores[r * in + c] *= (float) Math.sqrt(p.gram[c][c]);
                         }
                     }
-                    boolean[] wanda = MaskSelection.select(wandaScores, out, in, SparsityPattern.UNSTRUCTURED,
-                            sparsity, MaskSelection.Scope.ROW);
+                    boolean[] wanda = MaskSelection.select(
+                            wandaScores, out, in, SparsityPattern.UNSTRUCTURED, sparsity, MaskSelection.Scope.ROW);
                     double magnitudeRefit = p.refitError(magnitude, p.gram);
                     double wandaRefit = p.refitError(wanda, p.gram);
                     String what = "seed " + seed + ", sparsity " + sparsity + ": ALPS " + alps;
@@ -212,8 +289,8 @@ class AlpsTest {
             AlpsLeastSquares p = AlpsLeastSquares.correlated(7, 8, 16, 128);
             try (Arena arena = Arena.ofConfined()) {
                 Tensor w = p.weightTensor(arena);
-                Alps.Result r = Alps.prune(w, p.gramTensor(arena, ops), p.tokens, pattern, Double.NaN,
-                        Alps.Options.defaults(), ops);
+                Alps.Result r = Alps.prune(
+                        w, p.gramTensor(arena, ops), p.tokens, pattern, Double.NaN, Alps.Options.defaults(), ops);
                 float[] a = w.toFloatArray();
                 for (int g = 0; g < a.length; g += pattern.group()) {
                     int kept = 0;
@@ -223,18 +300,28 @@ class AlpsTest {
                     assertEquals(pattern.keep(), kept, pattern + ": nonzeros in the group at flat index " + g);
                 }
                 assertEquals(a.length - nonzeros(a), r.outcome().zeros(), pattern + ": zeros reported");
-                assertEquals(1.0 - (double) pattern.keep() / pattern.group(), r.outcome().sparsity(), 0.0);
+                assertEquals(
+                        1.0 - (double) pattern.keep() / pattern.group(),
+                        r.outcome().sparsity(),
+                        0.0);
             }
         }
     }
 
     @Test
     void nmTrailingPartialGroupKeepsItsShareOfN() {
-        AlpsLeastSquares p = AlpsLeastSquares.correlated(9, 3, 12, 128); // 3 outputs, 12 inputs: one group of 8, a trailing group of 4
+        AlpsLeastSquares p = AlpsLeastSquares.correlated(
+                9, 3, 12, 128); // 3 outputs, 12 inputs: one group of 8, a trailing group of 4
         try (Arena arena = Arena.ofConfined()) {
             Tensor w = p.weightTensor(arena);
-            Alps.Result r = Alps.prune(w, p.gramTensor(arena, ops), p.tokens, new SparsityPattern(4, 8), Double.NaN,
-                    Alps.Options.defaults(), ops);
+            Alps.Result r = Alps.prune(
+                    w,
+                    p.gramTensor(arena, ops),
+                    p.tokens,
+                    new SparsityPattern(4, 8),
+                    Double.NaN,
+                    Alps.Options.defaults(),
+                    ops);
             for (int row = 0; row < 3; row++) {
                 int head = 0;
                 int tail = 0;
@@ -256,8 +343,14 @@ class AlpsTest {
             AlpsLeastSquares p = AlpsLeastSquares.correlated(9, 6, 10, 64);
             try (Arena arena = Arena.ofConfined()) {
                 Tensor w = p.weightTensor(arena);
-                Alps.Result r = Alps.prune(w, p.gramTensor(arena, ops), p.tokens, SparsityPattern.UNSTRUCTURED,
-                        sparsity, Alps.Options.defaults(), ops);
+                Alps.Result r = Alps.prune(
+                        w,
+                        p.gramTensor(arena, ops),
+                        p.tokens,
+                        SparsityPattern.UNSTRUCTURED,
+                        sparsity,
+                        Alps.Options.defaults(),
+                        ops);
                 long k = Math.round((1 - sparsity) * 60);
                 int nonzeros = nonzeros(w.toFloatArray());
                 assertTrue(nonzeros <= k, "sparsity " + sparsity + ": " + nonzeros + " nonzeros, expected <= " + k);
@@ -282,8 +375,8 @@ class AlpsTest {
                 double[][] h = p.damped(0.01);
                 try (Arena arena = Arena.ofConfined()) {
                     Tensor w = p.weightTensor(arena);
-                    Alps.Result r = Alps.prune(w, p.gramTensor(arena, ops), p.tokens, SparsityPattern.UNSTRUCTURED,
-                            0.5, options, ops);
+                    Alps.Result r = Alps.prune(
+                            w, p.gramTensor(arena, ops), p.tokens, SparsityPattern.UNSTRUCTURED, 0.5, options, ops);
                     assertTrue(r.cgIterations() > 0, "the backsolve ran");
                     float[] a = w.toFloatArray();
                     String what = "CG " + options.cgIterations() + " x " + options.cgTolerance() + ", seed " + seed;
@@ -291,8 +384,8 @@ class AlpsTest {
                         for (int row = 0; row < p.out; row++) {
                             double[] direct = directSolve(arena, p, h, a, row);
                             for (int i = 0; i < p.in; i++) {
-                                assertEquals(direct[i], a[row * p.in + i], 1e-4, what + ", weight (" + row + ", " + i
-                                        + ")");
+                                assertEquals(
+                                        direct[i], a[row * p.in + i], 1e-4, what + ", weight (" + row + ", " + i + ")");
                             }
                         }
                     } else {
@@ -319,8 +412,14 @@ class AlpsTest {
         try (Arena arena = Arena.ofConfined()) {
             Tensor gram = p.gramTensor(arena, ops);
             AlpsCountingOps counting = new AlpsCountingOps(ops);
-            Alps.Result r = Alps.prune(p.weightTensor(arena), gram, p.tokens, SparsityPattern.UNSTRUCTURED, 0.6,
-                    Alps.Options.defaults(), counting);
+            Alps.Result r = Alps.prune(
+                    p.weightTensor(arena),
+                    gram,
+                    p.tokens,
+                    SparsityPattern.UNSTRUCTURED,
+                    0.6,
+                    Alps.Options.defaults(),
+                    counting);
             assertTrue(r.iterations() > 10, "ran " + r.iterations() + " iterations");
             assertEquals(1, counting.eigens, "symmetricEigen calls");
             assertEquals(0, counting.choleskys, "cholesky calls");
@@ -335,8 +434,14 @@ class AlpsTest {
         AlpsLeastSquares p = AlpsLeastSquares.correlated(8, 8, 16, 128);
         try (Arena arena = Arena.ofConfined()) {
             Tensor gram = p.gramTensor(arena, ops);
-            Alps.Result scheduled = Alps.prune(p.weightTensor(arena), gram, p.tokens, SparsityPattern.UNSTRUCTURED,
-                    0.5, Alps.Options.defaults(), ops);
+            Alps.Result scheduled = Alps.prune(
+                    p.weightTensor(arena),
+                    gram,
+                    p.tokens,
+                    SparsityPattern.UNSTRUCTURED,
+                    0.5,
+                    Alps.Options.defaults(),
+                    ops);
             List<Alps.Iteration> trace = scheduled.trace();
             assertEquals(0.1, trace.get(0).rho(), 0.0, "initial rho");
             boolean changed = false;
@@ -351,8 +456,14 @@ class AlpsTest {
             }
             assertTrue(changed, "the schedule moved rho");
             for (double fixed : new double[] {0.3, 3}) {
-                Alps.Result r = Alps.prune(p.weightTensor(arena), gram, p.tokens, SparsityPattern.UNSTRUCTURED, 0.5,
-                        Alps.Options.defaults().withFixedRho(fixed).withMaxIterations(60), ops);
+                Alps.Result r = Alps.prune(
+                        p.weightTensor(arena),
+                        gram,
+                        p.tokens,
+                        SparsityPattern.UNSTRUCTURED,
+                        0.5,
+                        Alps.Options.defaults().withFixedRho(fixed).withMaxIterations(60),
+                        ops);
                 assertTrue(r.iterations() >= 1 && r.iterations() <= 60, "iterations " + r.iterations());
                 for (Alps.Iteration it : r.trace()) {
                     assertEquals(fixed, it.rho(), 0.0, "fixed rho at iteration " + it.iteration());
@@ -367,11 +478,24 @@ class AlpsTest {
     @Test
     void cpuBackendAgreesWithTheReference() {
         AlpsLeastSquares p = AlpsLeastSquares.correlated(12, 32, 64, 512);
-        try (Arena arena = Arena.ofShared(); CpuOps cpu = new CpuOps(1)) {
-            Alps.Result expected = Alps.prune(p.weightTensor(arena), p.gramTensor(arena, ops), p.tokens,
-                    SparsityPattern.UNSTRUCTURED, 0.7, Alps.Options.defaults(), ops);
-            Alps.Result actual = Alps.prune(p.weightTensor(arena), p.gramTensor(arena, cpu), p.tokens,
-                    SparsityPattern.UNSTRUCTURED, 0.7, Alps.Options.defaults(), cpu);
+        try (Arena arena = Arena.ofShared();
+                CpuOps cpu = new CpuOps(1)) {
+            Alps.Result expected = Alps.prune(
+                    p.weightTensor(arena),
+                    p.gramTensor(arena, ops),
+                    p.tokens,
+                    SparsityPattern.UNSTRUCTURED,
+                    0.7,
+                    Alps.Options.defaults(),
+                    ops);
+            Alps.Result actual = Alps.prune(
+                    p.weightTensor(arena),
+                    p.gramTensor(arena, cpu),
+                    p.tokens,
+                    SparsityPattern.UNSTRUCTURED,
+                    0.7,
+                    Alps.Options.defaults(),
+                    cpu);
             assertEquals(expected.iterations(), actual.iterations(), "iterations");
             assertEquals(expected.admmObjective(), actual.admmObjective(), 1e-3 * expected.admmObjective());
             assertEquals(expected.objective(), actual.objective(), 1e-3 * expected.objective());
@@ -383,8 +507,14 @@ class AlpsTest {
         AlpsLeastSquares p = AlpsLeastSquares.correlated(3, 8, 16, 96);
         try (Arena arena = Arena.ofConfined()) {
             Tensor expected = p.weightTensor(arena);
-            Alps.Result direct = Alps.prune(expected, p.gramTensor(arena, ops), p.tokens,
-                    SparsityPattern.UNSTRUCTURED, 0.5, Alps.Options.defaults(), ops);
+            Alps.Result direct = Alps.prune(
+                    expected,
+                    p.gramTensor(arena, ops),
+                    p.tokens,
+                    SparsityPattern.UNSTRUCTURED,
+                    0.5,
+                    Alps.Options.defaults(),
+                    ops);
             AlpsPruner pruner = new AlpsPruner(Alps.Options.defaults());
             Tensor x = p.inputs(arena);
             for (int r = 0; r < p.tokens; r += 16) {
@@ -410,14 +540,17 @@ class AlpsTest {
         try (Arena arena = Arena.ofConfined()) {
             Tensor w = Tensor.allocate(arena, DType.F32, 4, 6);
             Tensor gram = Tensor.allocate(arena, DType.F32, 5, 5);
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Alps.prune(w, gram, 10,
-                    SparsityPattern.UNSTRUCTURED, 0.5, Alps.Options.defaults(), ops));
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class,
+                    () -> Alps.prune(w, gram, 10, SparsityPattern.UNSTRUCTURED, 0.5, Alps.Options.defaults(), ops));
             assertTrue(e.getMessage().contains("expected (6, 6)"), e.getMessage());
             Tensor square = Tensor.allocate(arena, DType.F32, 6, 6);
-            e = assertThrows(IllegalArgumentException.class, () -> Alps.prune(w, square, 10,
-                    SparsityPattern.UNSTRUCTURED, 0.5, Alps.Options.defaults(), ops));
+            e = assertThrows(
+                    IllegalArgumentException.class,
+                    () -> Alps.prune(w, square, 10, SparsityPattern.UNSTRUCTURED, 0.5, Alps.Options.defaults(), ops));
             assertTrue(e.getMessage().contains("no calibration signal"), e.getMessage());
-            assertThrows(IllegalStateException.class,
+            assertThrows(
+                    IllegalStateException.class,
                     () -> new AlpsPruner().prune(w, SparsityPattern.UNSTRUCTURED, 0.5, ops));
         }
     }

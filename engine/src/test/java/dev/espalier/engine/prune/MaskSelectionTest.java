@@ -22,7 +22,8 @@ class MaskSelectionTest {
         int rows = 7;
         int cols = 20;
         float[] scores = randomScores(rows * cols, 1);
-        boolean[] keep = MaskSelection.select(scores, rows, cols, SparsityPattern.UNSTRUCTURED, 0.3, MaskSelection.Scope.ROW);
+        boolean[] keep =
+                MaskSelection.select(scores, rows, cols, SparsityPattern.UNSTRUCTURED, 0.3, MaskSelection.Scope.ROW);
         for (int r = 0; r < rows; r++) {
             int dropped = 0;
             float maxDropped = Float.NEGATIVE_INFINITY;
@@ -46,7 +47,8 @@ class MaskSelectionTest {
         int rows = 5;
         int cols = 16;
         float[] scores = randomScores(rows * cols, 2);
-        boolean[] keep = MaskSelection.select(scores, rows, cols, new SparsityPattern(2, 4), Double.NaN, MaskSelection.Scope.ROW);
+        boolean[] keep = MaskSelection.select(
+                scores, rows, cols, new SparsityPattern(2, 4), Double.NaN, MaskSelection.Scope.ROW);
         for (int r = 0; r < rows; r++) {
             for (int g = 0; g < cols; g += 4) {
                 int kept = 0;
@@ -63,7 +65,8 @@ class MaskSelectionTest {
         int rows = 3;
         int cols = 172; // stories260K's FFN width: 21 groups of 8 and one of 4 under 4:8
         float[] scores = randomScores(rows * cols, 3);
-        boolean[] keep = MaskSelection.select(scores, rows, cols, new SparsityPattern(4, 8), Double.NaN, MaskSelection.Scope.ROW);
+        boolean[] keep = MaskSelection.select(
+                scores, rows, cols, new SparsityPattern(4, 8), Double.NaN, MaskSelection.Scope.ROW);
         for (int r = 0; r < rows; r++) {
             int keptInTail = 0;
             for (int c = 168; c < 172; c++) {
@@ -78,9 +81,11 @@ class MaskSelectionTest {
     @Test
     void matrixScopeUsesOneThresholdAndBreaksTiesByPosition() {
         float[] scores = {3, 1, 1, 1, 2, 5};
-        boolean[] keep = MaskSelection.select(scores, 2, 3, SparsityPattern.UNSTRUCTURED, 0.5, MaskSelection.Scope.MATRIX);
+        boolean[] keep =
+                MaskSelection.select(scores, 2, 3, SparsityPattern.UNSTRUCTURED, 0.5, MaskSelection.Scope.MATRIX);
         assertArrayEquals(new boolean[] {true, false, false, false, true, true}, keep);
-        boolean[] two = MaskSelection.select(scores, 2, 3, SparsityPattern.UNSTRUCTURED, 2.0 / 6, MaskSelection.Scope.MATRIX);
+        boolean[] two =
+                MaskSelection.select(scores, 2, 3, SparsityPattern.UNSTRUCTURED, 2.0 / 6, MaskSelection.Scope.MATRIX);
         assertArrayEquals(new boolean[] {true, false, false, true, true, true}, two);
     }
 }

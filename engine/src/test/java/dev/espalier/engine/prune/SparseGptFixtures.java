@@ -117,8 +117,15 @@ final class SparseGptFixtures {
      * block per column and one update of the columns right of the block; unstructured blocks drop exactly
      * ⌊out · width · sparsity⌋ (ties: earlier column, then earlier row), N:M groups their M − N smallest.
      */
-    static void fasterprune(double[] w, int out, double[] rawGram, long tokens, SparsityPattern pattern,
-            double sparsity, int blockSize, double percDamp) {
+    static void fasterprune(
+            double[] w,
+            int out,
+            double[] rawGram,
+            long tokens,
+            SparsityPattern pattern,
+            double sparsity,
+            int blockSize,
+            double percDamp) {
         int d = (int) Math.round(Math.sqrt(rawGram.length));
         double[] h = new double[d * d];
         for (int i = 0; i < h.length; i++) {
@@ -159,7 +166,9 @@ final class SparseGptFixtures {
                 }
                 int k = (int) (out * width * sparsity);
                 Integer[] order = IntStream.range(0, out * width).boxed().toArray(Integer[]::new);
-                Arrays.sort(order, Comparator.<Integer>comparingDouble(i -> scores[i]).thenComparingInt(i -> i));
+                Arrays.sort(
+                        order,
+                        Comparator.<Integer>comparingDouble(i -> scores[i]).thenComparingInt(i -> i));
                 for (int t = 0; t < k; t++) {
                     int c = order[t] / out;
                     int r = order[t] % out;
@@ -174,11 +183,14 @@ final class SparseGptFixtures {
                         int m = pattern.group();
                         Integer[] order = IntStream.range(0, m).boxed().toArray(Integer[]::new);
                         int row = r;
-                        Arrays.sort(order, Comparator.<Integer>comparingDouble(g -> {
-                            double v = w[row * d + i + g];
-                            double s = u[(i + g) * d + i + g];
-                            return v * v / (s * s);
-                        }).thenComparingInt(g -> g));
+                        Arrays.sort(
+                                order,
+                                Comparator.<Integer>comparingDouble(g -> {
+                                            double v = w[row * d + i + g];
+                                            double s = u[(i + g) * d + i + g];
+                                            return v * v / (s * s);
+                                        })
+                                        .thenComparingInt(g -> g));
                         for (int t = 0; t < m - pattern.keep(); t++) {
                             prune[r * width + c + order[t]] = true;
                         }

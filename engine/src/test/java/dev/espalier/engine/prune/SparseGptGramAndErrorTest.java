@@ -18,7 +18,8 @@ class SparseGptGramAndErrorTest {
 
     @Test
     void gramSumsEveryBatchAndCountsTokens() {
-        try (Arena arena = Arena.ofConfined(); CpuOps cpu = new CpuOps(2)) {
+        try (Arena arena = Arena.ofConfined();
+                CpuOps cpu = new CpuOps(2)) {
             Tensor x = SparseGptFixtures.gaussian(arena, new Random(1), 90, 20);
             double[] expected = SparseGptFixtures.gram(x);
             for (TensorOps ops : new TensorOps[] {new ReferenceOps(), cpu}) {
@@ -30,7 +31,10 @@ class SparseGptGramAndErrorTest {
                 Tensor g = stats.gram();
                 for (int i = 0; i < 20; i++) {
                     for (int j = 0; j < 20; j++) {
-                        assertEquals(expected[i * 20 + j], g.getDouble(i, j), 1e-4 * (1 + Math.abs(expected[i * 20 + j])),
+                        assertEquals(
+                                expected[i * 20 + j],
+                                g.getDouble(i, j),
+                                1e-4 * (1 + Math.abs(expected[i * 20 + j])),
                                 ops.name() + " H[" + i + "][" + j + "]");
                     }
                 }
@@ -44,7 +48,8 @@ class SparseGptGramAndErrorTest {
 
     @Test
     void relativeErrorEqualsTheDirectOneOnExplicitInputs() {
-        try (Arena arena = Arena.ofConfined(); CpuOps cpu = new CpuOps(2)) {
+        try (Arena arena = Arena.ofConfined();
+                CpuOps cpu = new CpuOps(2)) {
             Random random = new Random(2);
             int n = 70;
             int in = 24;
@@ -86,8 +91,10 @@ class SparseGptGramAndErrorTest {
             Tensor f64Gram = Tensor.ofDoubles(arena, SparseGptFixtures.gram(x), in, in);
             assertEquals(direct, ReconstructionError.relative(w, pruned, f64Gram, cpu), 1e-4 * direct, "F64 gram");
             assertEquals(0.0, ReconstructionError.relative(w, w, f64Gram, cpu), 0.0, "unchanged weights");
-            assertThrows(IllegalArgumentException.class,
-                    () -> ReconstructionError.relative(w, Tensor.allocate(arena, DType.F32, out, in + 1), f64Gram, cpu));
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> ReconstructionError.relative(
+                            w, Tensor.allocate(arena, DType.F32, out, in + 1), f64Gram, cpu));
         }
     }
 }

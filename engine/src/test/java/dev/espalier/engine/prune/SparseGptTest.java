@@ -33,8 +33,14 @@ class SparseGptTest {
     }
 
     /** Prunes a copy of {@code w} by SparseGPT on the Gram of {@code x}; returns the pruned copy. */
-    private static Tensor sparseGpt(Arena arena, Tensor x, Tensor w, SparsityPattern pattern, double sparsity,
-            SparseGpt.Options options, TensorOps ops) {
+    private static Tensor sparseGpt(
+            Arena arena,
+            Tensor x,
+            Tensor w,
+            SparsityPattern pattern,
+            double sparsity,
+            SparseGpt.Options options,
+            TensorOps ops) {
         Tensor pruned = SparseGptFixtures.copy(arena, w);
         try (SparseGptPruner pruner = new SparseGptPruner(options)) {
             pruner.addBatch(x.rowSlice(0, x.rows() / 2), ops);
@@ -131,8 +137,8 @@ class SparseGptTest {
             Random random = new Random(13);
             Tensor x = SparseGptFixtures.correlatedInputs(arena, 7, 150, 80);
             Tensor w = SparseGptFixtures.gaussian(arena, random, 10, 80);
-            Tensor pruned = sparseGpt(arena, x, w, SparsityPattern.UNSTRUCTURED, 0.0, new SparseGpt.Options(32, 0.01),
-                    cpu);
+            Tensor pruned =
+                    sparseGpt(arena, x, w, SparsityPattern.UNSTRUCTURED, 0.0, new SparseGpt.Options(32, 0.01), cpu);
             // No weight is marked, so every err is exactly 0 and every update subtracts exact zeros.
             assertArrayEquals(w.toFloatArray(), pruned.toFloatArray(), 0f);
         }
@@ -147,7 +153,8 @@ class SparseGptTest {
                 x.set(r, 5, 0.0);
             }
             Tensor w = SparseGptFixtures.gaussian(arena, random, 4, 16);
-            Tensor pruned = sparseGpt(arena, x, w, SparsityPattern.UNSTRUCTURED, 0.0, SparseGpt.Options.defaults(), cpu);
+            Tensor pruned =
+                    sparseGpt(arena, x, w, SparsityPattern.UNSTRUCTURED, 0.0, SparseGpt.Options.defaults(), cpu);
             for (int r = 0; r < 4; r++) {
                 assertEquals(0f, pruned.get(r, 5), "dead column, row " + r);
                 assertEquals(w.get(r, 4), pruned.get(r, 4), 0f, "live column, row " + r);
@@ -174,8 +181,8 @@ class SparseGptTest {
                     double e = error(w, ours, x, cpu);
                     double eWanda = error(w, wanda, x, cpu);
                     double eMagnitude = error(w, magnitude, x, cpu);
-                    String what = pattern + " seed " + seed + ": sparsegpt " + e + ", wanda " + eWanda
-                            + ", magnitude " + eMagnitude;
+                    String what = pattern + " seed " + seed + ": sparsegpt " + e + ", wanda " + eWanda + ", magnitude "
+                            + eMagnitude;
                     assertTrue(e > 0 && e < eWanda && e < eMagnitude, what);
                 }
             }
@@ -199,8 +206,8 @@ class SparseGptTest {
             try (Arena arena = Arena.ofConfined()) {
                 Tensor x = SparseGptFixtures.gaussian(arena, new Random(21 + t), 64, 4);
                 Tensor w = Tensor.ofFloats(arena, weights[t], 1, 4);
-                Tensor pruned = sparseGpt(arena, x, w, SparsityPattern.UNSTRUCTURED, 0.25, new SparseGpt.Options(4, 0.0),
-                        cpu);
+                Tensor pruned =
+                        sparseGpt(arena, x, w, SparsityPattern.UNSTRUCTURED, 0.25, new SparseGpt.Options(4, 0.0), cpu);
                 double[] h = SparseGptFixtures.gram(x);
                 int removed = -1;
                 for (int c = 0; c < 4; c++) {
@@ -252,7 +259,8 @@ class SparseGptTest {
      */
     private static double[] refit(float[] w, double[] h, int p, int from) {
         int d = w.length;
-        int[] free = java.util.stream.IntStream.range(from, d).filter(c -> c != p).toArray();
+        int[] free =
+                java.util.stream.IntStream.range(from, d).filter(c -> c != p).toArray();
         int f = free.length;
         double[] hff = new double[f * f];
         for (int a = 0; a < f; a++) {
@@ -291,7 +299,8 @@ class SparseGptTest {
     @Test
     void matchesTheColumnByColumnAlgorithm() {
         Object[][] cases = { // pattern, sparsity, options, out, in
-            {SparsityPattern.UNSTRUCTURED, 0.5, new SparseGpt.Options(128, 0.01), 12, 300}, // several inverse block rows
+            {SparsityPattern.UNSTRUCTURED, 0.5, new SparseGpt.Options(128, 0.01), 12, 300
+            }, // several inverse block rows
             {SparsityPattern.UNSTRUCTURED, 0.6, new SparseGpt.Options(48, 0.05), 12, 160},
             {SparsityPattern.UNSTRUCTURED, 0.5, new SparseGpt.Options(32, 0.01), 600, 64}, // several row chunks
             {TWO_FOUR, Double.NaN, SparseGpt.Options.defaults(), 12, 160},
@@ -315,8 +324,15 @@ class SparseGptTest {
                 for (int i = 0; i < expected.length; i++) {
                     expected[i] = original[i];
                 }
-                SparseGptFixtures.fasterprune(expected, out, SparseGptFixtures.gram(x), x.rows(), pattern, sparsity,
-                        options.blockSize(), options.percDamp());
+                SparseGptFixtures.fasterprune(
+                        expected,
+                        out,
+                        SparseGptFixtures.gram(x),
+                        x.rows(),
+                        pattern,
+                        sparsity,
+                        options.blockSize(),
+                        options.percDamp());
                 float[] actual = pruned.toFloatArray();
                 String what = pattern + " " + options + " " + out + "x" + in;
                 for (int i = 0; i < expected.length; i++) {
@@ -343,8 +359,10 @@ class SparseGptTest {
                     Tensor x = SparseGptFixtures.correlatedInputs(arena, 41, 500, (int) c[4]);
                     Tensor w = SparseGptFixtures.gaussian(arena, new Random(42), (int) c[3], (int) c[4]);
                     SparseGpt.Options options = (SparseGpt.Options) c[2];
-                    float[] serial = sparseGpt(arena, x, w, pattern, (double) c[1], options, one).toFloatArray();
-                    float[] parallel = sparseGpt(arena, x, w, pattern, (double) c[1], options, cpu).toFloatArray();
+                    float[] serial = sparseGpt(arena, x, w, pattern, (double) c[1], options, one)
+                            .toFloatArray();
+                    float[] parallel = sparseGpt(arena, x, w, pattern, (double) c[1], options, cpu)
+                            .toFloatArray();
                     assertArrayEquals(serial, parallel, 0f, pattern + " " + c[3] + "x" + c[4]);
                 }
             }
@@ -446,14 +464,21 @@ class SparseGptTest {
             Tensor w = SparseGptFixtures.gaussian(arena, new Random(2), 3, 6);
             SparseGptPruner oddBlocks = new SparseGptPruner(new SparseGpt.Options(30, 0.01));
             oddBlocks.addBatch(x, cpu);
-            assertThrows(IllegalArgumentException.class, () -> oddBlocks.prune(w, TWO_FOUR, Double.NaN, cpu),
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> oddBlocks.prune(w, TWO_FOUR, Double.NaN, cpu),
                     "block size 30 is not a multiple of 4");
-            assertThrows(IllegalArgumentException.class, () -> fed.get().prune(w, SparsityPattern.UNSTRUCTURED, 1.0, cpu));
-            assertThrows(IllegalStateException.class, () -> new SparseGptPruner().prune(w, SparsityPattern.UNSTRUCTURED,
-                    0.5, cpu), "no calibration data");
+            assertThrows(
+                    IllegalArgumentException.class, () -> fed.get().prune(w, SparsityPattern.UNSTRUCTURED, 1.0, cpu));
+            assertThrows(
+                    IllegalStateException.class,
+                    () -> new SparseGptPruner().prune(w, SparsityPattern.UNSTRUCTURED, 0.5, cpu),
+                    "no calibration data");
             SparseGptPruner once = fed.get();
             once.prune(w, SparsityPattern.UNSTRUCTURED, 0.5, cpu);
-            assertThrows(IllegalStateException.class, () -> once.prune(w, SparsityPattern.UNSTRUCTURED, 0.5, cpu),
+            assertThrows(
+                    IllegalStateException.class,
+                    () -> once.prune(w, SparsityPattern.UNSTRUCTURED, 0.5, cpu),
                     "statistics freed after the first prune");
             assertThrows(IllegalArgumentException.class, () -> new SparseGpt.Options(0, 0.01));
         }

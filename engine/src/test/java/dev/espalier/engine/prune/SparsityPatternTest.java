@@ -27,7 +27,9 @@ class SparsityPatternTest {
     void validatesSparsityAgainstPattern() {
         assertEquals(0.5, SparsityPattern.parse("2:4").validate(0.5), 1e-12);
         assertEquals(0.5, SparsityPattern.parse("2:4").validate(Double.NaN), 1e-12);
-        IllegalArgumentException nm = assertThrows(IllegalArgumentException.class, () -> SparsityPattern.parse("2:4").validate(0.6));
+        IllegalArgumentException nm = assertThrows(
+                IllegalArgumentException.class,
+                () -> SparsityPattern.parse("2:4").validate(0.6));
         assertTrue(nm.getMessage().contains("0.5"), nm.getMessage());
         assertThrows(IllegalArgumentException.class, () -> SparsityPattern.UNSTRUCTURED.validate(0));
         assertThrows(IllegalArgumentException.class, () -> SparsityPattern.UNSTRUCTURED.validate(1));

@@ -24,10 +24,16 @@ class WidthPlotTest {
     @Test
     void writesATwoPanelWidthChartThatImageIoReadsBack() throws IOException {
         Path png = tmp.resolve("widths.png");
-        WidthPlot.LayerWidths dense = new WidthPlot.LayerWidths("dense", new int[] {8, 8, 8, 8, 8}, new int[] {172, 172, 172, 172, 172});
-        WidthPlot.writeWidths(png, "stories260K, 30 % removed", dense, List.of(
-                new WidthPlot.LayerWidths("FLAP", new int[] {8, 6, 4, 0, 8}, new int[] {172, 120, 0, 60, 100}),
-                new WidthPlot.LayerWidths("uniform", new int[] {6, 6, 6, 6, 6}, new int[] {120, 120, 120, 120, 120})));
+        WidthPlot.LayerWidths dense =
+                new WidthPlot.LayerWidths("dense", new int[] {8, 8, 8, 8, 8}, new int[] {172, 172, 172, 172, 172});
+        WidthPlot.writeWidths(
+                png,
+                "stories260K, 30 % removed",
+                dense,
+                List.of(
+                        new WidthPlot.LayerWidths("FLAP", new int[] {8, 6, 4, 0, 8}, new int[] {172, 120, 0, 60, 100}),
+                        new WidthPlot.LayerWidths(
+                                "uniform", new int[] {6, 6, 6, 6, 6}, new int[] {120, 120, 120, 120, 120})));
         BufferedImage image = ImageIO.read(png.toFile());
         assertEquals(WidthPlot.WIDTH, image.getWidth());
         assertEquals(WidthPlot.HEIGHT, image.getHeight());
@@ -43,16 +49,25 @@ class WidthPlotTest {
     void writesALinePlotWithSeveralSeries() throws IOException {
         Path png = tmp.resolve("loss.png");
         double[] x = {0, 1, 2, 3, 4, 5, 6, 7};
-        WidthPlot.writeLines(png, "reconstruction loss", "step", "loss", x, List.of(
-                new WidthPlot.Series("train", new double[] {2.0, 1.5, 1.2, 1.0, 0.9, 0.85, 0.82, 0.8}),
-                new WidthPlot.Series("validation", new double[] {2.1, 1.7, 1.4, Double.NaN, 1.2, 1.15, 1.1, 1.1})));
+        WidthPlot.writeLines(
+                png,
+                "reconstruction loss",
+                "step",
+                "loss",
+                x,
+                List.of(
+                        new WidthPlot.Series("train", new double[] {2.0, 1.5, 1.2, 1.0, 0.9, 0.85, 0.82, 0.8}),
+                        new WidthPlot.Series(
+                                "validation", new double[] {2.1, 1.7, 1.4, Double.NaN, 1.2, 1.15, 1.1, 1.1})));
         BufferedImage image = ImageIO.read(png.toFile());
         assertEquals(WidthPlot.WIDTH, image.getWidth());
         assertEquals(WidthPlot.HEIGHT, image.getHeight());
         assertTrue(count(image, FIRST_SERIES) > 300, "the first series is drawn");
         assertTrue(count(image, SECOND_SERIES) > 300, "the second series is drawn");
-        assertThrows(IllegalArgumentException.class, () -> WidthPlot.renderLines("t", "x", "y", x,
-                List.of(new WidthPlot.Series("short", new double[] {1, 2}))));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> WidthPlot.renderLines(
+                        "t", "x", "y", x, List.of(new WidthPlot.Series("short", new double[] {1, 2}))));
     }
 
     private static int count(BufferedImage image, int rgb) {

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LayerAllocation;
+import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
 import java.util.EnumMap;
 import java.util.List;
@@ -26,7 +26,8 @@ class KryoSerializerTest {
     @BeforeAll
     static void start() {
         kit = ActorTestKit.create();
-        serialization = SerializationExtension.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(kit.system()));
+        serialization =
+                SerializationExtension.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(kit.system()));
     }
 
     @AfterAll
@@ -53,13 +54,23 @@ class KryoSerializerTest {
         EnumMap<LinearModule, LinearPruner.PruneOutcome> outcomes = new EnumMap<>(LinearModule.class);
         outcomes.put(LinearModule.Q, new LinearPruner.PruneOutcome(10, 20));
         outcomes.put(LinearModule.DOWN, new LinearPruner.PruneOutcome(5, 40));
-        List<Object> messages = List.of(new LayerPruner.Batch(ref, ref), new LayerPruner.UpstreamDone(128),
-                new LayerPruner.Demand(4, stage.ref()), new LayerPruner.LayerPruned(2, 3, outcomes), new LayerPruner.LayerStreamed(2, 3),
-                new LayerPruner.StageFailed(2, 1, "solve Q failed", false), new DeviceWorker.Release(ref), new DeviceWorker.Stored(ref),
-                new DeviceWorker.Forwarded(3, ref, ref, null, null), new DeviceWorker.CallFailed(2, "forward layer 3", "boom", true),
+        List<Object> messages = List.of(
+                new LayerPruner.Batch(ref, ref),
+                new LayerPruner.UpstreamDone(128),
+                new LayerPruner.Demand(4, stage.ref()),
+                new LayerPruner.LayerPruned(2, 3, outcomes),
+                new LayerPruner.LayerStreamed(2, 3),
+                new LayerPruner.StageFailed(2, 1, "solve Q failed", false),
+                new DeviceWorker.Release(ref),
+                new DeviceWorker.Stored(ref),
+                new DeviceWorker.Forwarded(3, ref, ref, null, null),
+                new DeviceWorker.CallFailed(2, "forward layer 3", "boom", true),
                 new DeviceWorker.Allocate(session, new LayerAllocation(3, 2, 100)),
-                new DeviceWorker.Accumulate(session, 3, 0, ref, null, null), new DeviceWorker.CheckpointLayer(session, 2, 3, null),
-                new DeviceWorker.LayerCheckpointed(2, 3), new DeviceWorker.ReleaseGeneration(session, 2), new DeviceWorker.CloseSession(session),
+                new DeviceWorker.Accumulate(session, 3, 0, ref, null, null),
+                new DeviceWorker.CheckpointLayer(session, 2, 3, null),
+                new DeviceWorker.LayerCheckpointed(2, 3),
+                new DeviceWorker.ReleaseGeneration(session, 2),
+                new DeviceWorker.CloseSession(session),
                 new DeviceWorker.Solve(session, new ProblemRef(9, 3, "q_proj"), null));
         for (Object m : messages) {
             assertEquals(m, roundTrip(m), m.getClass().getSimpleName());
@@ -71,7 +82,8 @@ class KryoSerializerTest {
 
     @Test
     void unregisteredClassesAreRefusedByName() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> roundTrip(new Unregistered("x")));
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> roundTrip(new Unregistered("x")));
         assertTrue(e.getMessage().contains("Unregistered"), e.getMessage());
     }
 }

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.prune.PruningMethod;
 import dev.espalier.engine.prune.SolveOrder;
-import dev.espalier.engine.prune.UnstructuredMethod;
 import dev.espalier.engine.prune.SparsityPattern;
+import dev.espalier.engine.prune.UnstructuredMethod;
 import dev.espalier.kernels.reference.ReferenceOps;
 import java.time.Duration;
 import java.util.List;
@@ -43,20 +43,28 @@ class LayerPrunerBackPressureTest {
     void slowDownstreamBoundsBatchesHeldToTheWindow(int batches) {
         DeviceWorker.Host host = new DeviceWorker.Host(new HostActivationStore(), new HostModels(), new HostProblems());
         HostActivationStore store = host.activations();
-        ActorRef<DeviceWorker.Command> worker = kit.spawn(DeviceWorker.create(new DeviceWorker.Device(0, "reference", new ReferenceOps(), host)));
+        ActorRef<DeviceWorker.Command> worker =
+                kit.spawn(DeviceWorker.create(new DeviceWorker.Device(0, "reference", new ReferenceOps(), host)));
         SessionRef session = new SessionRef(1, "back-pressure");
-        worker.tell(new DeviceWorker.OpenSession(session, host.models().register("dense", model), 16, null, FaultInjector.NONE));
+        worker.tell(new DeviceWorker.OpenSession(
+                session, host.models().register("dense", model), 16, null, FaultInjector.NONE));
         TestProbe<DeviceWorker.Reply> replies = kit.createTestProbe();
-        worker.tell(new DeviceWorker.OpenLayer(session, 1, 0, false,
-                new UnstructuredMethod(PruningMethod.magnitude(), SparsityPattern.UNSTRUCTURED, 0.5, SolveOrder.SHARED, false), replies.ref()));
+        worker.tell(new DeviceWorker.OpenLayer(
+                session,
+                1,
+                0,
+                false,
+                new UnstructuredMethod(
+                        PruningMethod.magnitude(), SparsityPattern.UNSTRUCTURED, 0.5, SolveOrder.SHARED, false),
+                replies.ref()));
         replies.expectMessageClass(DeviceWorker.LayerOpened.class, WAIT);
 
         TestProbe<LayerPruner.Demand> source = kit.createTestProbe();
         TestProbe<LayerPruner.Event> supervisor = kit.createTestProbe();
         TestProbe<LayerPruner.Command> downstream = kit.createTestProbe();
         IdSource ids = new IdSource(1);
-        ActorRef<LayerPruner.Command> stage = kit.spawn(LayerPruner.create(new LayerPruner.Wiring(session, 0, false, true, 0, List.of(worker),
-                source.ref(), WINDOW, 1, false, supervisor.ref(), ids)));
+        ActorRef<LayerPruner.Command> stage = kit.spawn(LayerPruner.create(new LayerPruner.Wiring(
+                session, 0, false, true, 0, List.of(worker), source.ref(), WINDOW, 1, false, supervisor.ref(), ids)));
 
         int credit = source.expectMessageClass(LayerPruner.Demand.class, WAIT).batches();
         assertEquals(WINDOW, credit);
@@ -85,7 +93,9 @@ class LayerPrunerBackPressureTest {
         }
         downstream.expectMessageClass(LayerPruner.UpstreamDone.class, WAIT);
         supervisor.expectMessageClass(LayerPruner.LayerStreamed.class, WAIT);
-        assertTrue(store.peakHeld() <= WINDOW + 1, "peak " + store.peakHeld() + " batches held for " + batches + " batches sent");
+        assertTrue(
+                store.peakHeld() <= WINDOW + 1,
+                "peak " + store.peakHeld() + " batches held for " + batches + " batches sent");
         kit.stop(stage);
         kit.stop(worker);
         store.close();

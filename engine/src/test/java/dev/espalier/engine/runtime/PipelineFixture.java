@@ -51,20 +51,52 @@ final class PipelineFixture {
     }
 
     /** One pipeline run: the dense model, the method, its calibration, how many workers, faults, where the export goes. */
-    record Plan(LlamaModel model, LayerMethod method, int[][] calibration, int devices, FaultInjector faults, Path output) {}
+    record Plan(
+            LlamaModel model,
+            LayerMethod method,
+            int[][] calibration,
+            int devices,
+            FaultInjector faults,
+            Path output) {}
 
-    static Plan plan(LlamaModel model, PruneMethod method, SparsityPattern pattern, double sparsity, int[][] calibration,
-                     int devices, FaultInjector faults, Path output) {
+    static Plan plan(
+            LlamaModel model,
+            PruneMethod method,
+            SparsityPattern pattern,
+            double sparsity,
+            int[][] calibration,
+            int devices,
+            FaultInjector faults,
+            Path output) {
         return plan(model, method, SolveOrder.SHARED, pattern, sparsity, calibration, devices, faults, output);
     }
 
-    static Plan plan(LlamaModel model, PruneMethod method, SolveOrder order, SparsityPattern pattern, double sparsity,
-                     int[][] calibration, int devices, FaultInjector faults, Path output) {
-        return plan(model, new UnstructuredMethod(PruneMethods.linear(method, UnstructuredSettings.getDefaultInstance()), pattern, sparsity,
-                order, true), calibration, devices, faults, output);
+    static Plan plan(
+            LlamaModel model,
+            PruneMethod method,
+            SolveOrder order,
+            SparsityPattern pattern,
+            double sparsity,
+            int[][] calibration,
+            int devices,
+            FaultInjector faults,
+            Path output) {
+        return plan(
+                model,
+                new UnstructuredMethod(
+                        PruneMethods.linear(method, UnstructuredSettings.getDefaultInstance()),
+                        pattern,
+                        sparsity,
+                        order,
+                        true),
+                calibration,
+                devices,
+                faults,
+                output);
     }
 
-    static Plan plan(LlamaModel model, LayerMethod method, int[][] calibration, int devices, FaultInjector faults, Path output) {
+    static Plan plan(
+            LlamaModel model, LayerMethod method, int[][] calibration, int devices, FaultInjector faults, Path output) {
         return new Plan(model, method, calibration, devices, faults, output);
     }
 
@@ -73,8 +105,11 @@ final class PipelineFixture {
      * plan's output (as the job skeleton does); returns the outcome.
      */
     static PruneSupervisor.Outcome run(Plan plan, Path runDir) throws Exception {
-        JobSpec spec = JobSpec.newBuilder().setModel(MODEL.toString()).setMethod(PruneMethod.PRUNE_METHOD_WANDA)
-                .setOutput(plan.output().toString()).build();
+        JobSpec spec = JobSpec.newBuilder()
+                .setModel(MODEL.toString())
+                .setMethod(PruneMethod.PRUNE_METHOD_WANDA)
+                .setOutput(plan.output().toString())
+                .build();
         Devices d = devices();
         String job = "test-job-" + JOBS.incrementAndGet();
         ModelRef dense = d.models().register(job, plan.model());
@@ -83,14 +118,32 @@ final class PipelineFixture {
             maxTokens = Math.max(maxTokens, s.length);
         }
         try (RunDirectory run = RunDirectory.create(runDir, job, spec);
-             Devices.JobDevices session = d.open(job, new DeviceSpec(plan.devices(), 1), dense, maxTokens, run, plan.faults());
-             Devices.Listener<PruneSupervisor.Event> events = d.listener(job + "-events", PruneSupervisor.Event.class, e -> { })) {
-            PruneSupervisor.Plan pipeline = new PruneSupervisor.Plan(session, plan.method(), plan.calibration(), plan.calibration(),
-                    plan.model().config().numLayers(), 2, 2, run, false);
-            PruneSupervisor.Outcome outcome = d.run("supervisor", PruneSupervisor.Outcome.class, done -> PruneSupervisor.create(pipeline,
-                    events.ref(), done)).get(120, TimeUnit.SECONDS);
+                Devices.JobDevices session =
+                        d.open(job, new DeviceSpec(plan.devices(), 1), dense, maxTokens, run, plan.faults());
+                Devices.Listener<PruneSupervisor.Event> events =
+                        d.listener(job + "-events", PruneSupervisor.Event.class, e -> {})) {
+            PruneSupervisor.Plan pipeline = new PruneSupervisor.Plan(
+                    session,
+                    plan.method(),
+                    plan.calibration(),
+                    plan.calibration(),
+                    plan.model().config().numLayers(),
+                    2,
+                    2,
+                    run,
+                    false);
+            PruneSupervisor.Outcome outcome = d.run(
+                            "supervisor",
+                            PruneSupervisor.Outcome.class,
+                            done -> PruneSupervisor.create(pipeline, events.ref(), done))
+                    .get(120, TimeUnit.SECONDS);
             try (Arena arena = Arena.ofShared()) {
-                ModelExporter.export(PruneJob.fromCheckpoints(plan.model(), run, arena), plan.output(), Map.of(TOKENIZER, "tokenizer.bin"), job, false);
+                ModelExporter.export(
+                        PruneJob.fromCheckpoints(plan.model(), run, arena),
+                        plan.output(),
+                        Map.of(TOKENIZER, "tokenizer.bin"),
+                        job,
+                        false);
             }
             return outcome;
         } finally {
@@ -101,5 +154,4 @@ final class PipelineFixture {
     static LlamaModel load() {
         return ModelLoader.load(MODEL, Arena.ofShared());
     }
-
 }

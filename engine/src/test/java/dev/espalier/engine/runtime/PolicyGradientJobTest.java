@@ -8,18 +8,18 @@ import dev.espalier.engine.forward.LlamaForward;
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.engine.prune.policy.LayerKeep;
 import dev.espalier.engine.prune.policy.Mask;
 import dev.espalier.engine.prune.policy.PolicyState;
 import dev.espalier.engine.prune.policy.RolloutMasks;
 import dev.espalier.engine.prune.policy.UnitKind;
 import dev.espalier.engine.prune.policy.UnitLayout;
-import dev.espalier.kernels.cpu.CpuOps;
-import java.util.Arrays;
-import java.lang.foreign.Arena;
-import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.engine.prune.structured.LayerSurgery;
+import dev.espalier.kernels.cpu.CpuOps;
+import java.lang.foreign.Arena;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
@@ -43,7 +43,8 @@ class PolicyGradientJobTest {
     }
 
     private static double[] nll(LlamaModel m, Mask mask) {
-        try (CpuOps ops = new CpuOps(1); LlamaForward forward = new LlamaForward(m, ops, window.length, window.length)) {
+        try (CpuOps ops = new CpuOps(1);
+                LlamaForward forward = new LlamaForward(m, ops, window.length, window.length)) {
             return forward.negativeLogLikelihoods(window, mask == null ? null : RolloutMasks.of(mask, model.config()));
         }
     }
@@ -69,7 +70,10 @@ class PolicyGradientJobTest {
         for (int l = 0; l < model.config().numLayers(); l++) {
             boolean[] groups = mask.bits(UnitKind.HEAD, l);
             boolean[] channels = mask.bits(UnitKind.CHANNEL, l);
-            keep.add(new LayerKeep(l, true, IntStream.range(0, groups.length).filter(i -> groups[i]).toArray(),
+            keep.add(new LayerKeep(
+                    l,
+                    true,
+                    IntStream.range(0, groups.length).filter(i -> groups[i]).toArray(),
                     IntStream.range(0, channels.length).filter(i -> channels[i]).toArray()));
         }
         LlamaModel compact = compact(model, keep);

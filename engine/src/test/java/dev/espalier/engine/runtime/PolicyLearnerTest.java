@@ -1,7 +1,7 @@
 package dev.espalier.engine.runtime;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -39,7 +39,9 @@ class PolicyLearnerTest {
         kit = ActorTestKit.create();
         model = PipelineFixture.load();
         int[][] sequences = PipelineFixture.calibration(6, SEQ);
-        batches = new int[][][] {{sequences[0], sequences[1]}, {sequences[2], sequences[3]}, {sequences[4], sequences[5]}};
+        batches =
+                new int[][][] {{sequences[0], sequences[1]}, {sequences[2], sequences[3]}, {sequences[4], sequences[5]}
+                };
     }
 
     @AfterAll
@@ -50,16 +52,28 @@ class PolicyLearnerTest {
 
     private static PolicyGradientPruner pruner(long steps) {
         PolicyGradientConfig config = PolicyGradientConfig.official(steps, 0.6, 0.05);
-        return new PolicyGradientPruner(config, PolicyState.uniform(UnitLayout.of(model.config(), false), 7, 0.6, 0.6, 1.0));
+        return new PolicyGradientPruner(
+                config, PolicyState.uniform(UnitLayout.of(model.config(), false), 7, 0.6, 0.6, 1.0));
     }
 
-    private static PolicyLearner.Learned learn(PolicyGradientPruner pruner, int devices, int threadsEach, int inFlight, long every,
+    private static PolicyLearner.Learned learn(
+            PolicyGradientPruner pruner,
+            int devices,
+            int threadsEach,
+            int inFlight,
+            long every,
             PolicyLearner.Checkpointer checkpointer) {
         return learn(pruner, devices, threadsEach, inFlight, every, checkpointer, FaultInjector.NONE);
     }
 
-    private static PolicyLearner.Learned learn(PolicyGradientPruner pruner, int devices, int threadsEach, int inFlight, long every,
-            PolicyLearner.Checkpointer checkpointer, FaultInjector faults) {
+    private static PolicyLearner.Learned learn(
+            PolicyGradientPruner pruner,
+            int devices,
+            int threadsEach,
+            int inFlight,
+            long every,
+            PolicyLearner.Checkpointer checkpointer,
+            FaultInjector faults) {
         DeviceWorker.Host host = new DeviceWorker.Host(new HostActivationStore(), new HostModels(), new HostProblems());
         HostActivationStore store = host.activations();
         ModelRef dense = host.models().register("dense", model);
@@ -69,13 +83,24 @@ class PolicyLearnerTest {
         for (int i = 0; i < devices; i++) {
             CpuOps o = new CpuOps(threadsEach);
             ops.add(o);
-            ActorRef<DeviceWorker.Command> worker = kit.spawn(DeviceWorker.create(new DeviceWorker.Device(i, "cpu:" + i, o, host)));
+            ActorRef<DeviceWorker.Command> worker =
+                    kit.spawn(DeviceWorker.create(new DeviceWorker.Device(i, "cpu:" + i, o, host)));
             worker.tell(new DeviceWorker.OpenSession(session, dense, SEQ, null, faults));
             workers.add(worker);
         }
         TestProbe<PolicyLearner.Result> done = kit.createTestProbe();
-        kit.spawn(PolicyLearner.create(new PolicyLearner.Setup(pruner, model.config(), session, batches, workers, inFlight, every, checkpointer,
-                new IdSource(0)), done.ref()));
+        kit.spawn(PolicyLearner.create(
+                new PolicyLearner.Setup(
+                        pruner,
+                        model.config(),
+                        session,
+                        batches,
+                        workers,
+                        inFlight,
+                        every,
+                        checkpointer,
+                        new IdSource(0)),
+                done.ref()));
         PolicyLearner.Learned learned = done.expectMessageClass(PolicyLearner.Learned.class, WAIT);
         done.awaitAssert(Duration.ofSeconds(10), () -> {
             assertEquals(0, store.held(), "every activation is released");
@@ -90,7 +115,8 @@ class PolicyLearnerTest {
     void rolloutLossesEqualTheWholeModelForwardOfTheMaskedModel() {
         PolicyGradientPruner reference = pruner(3);
         List<Double> oracle = new ArrayList<>();
-        try (CpuOps ops = new CpuOps(1); LlamaForward forward = new LlamaForward(model, ops, SEQ, SEQ)) {
+        try (CpuOps ops = new CpuOps(1);
+                LlamaForward forward = new LlamaForward(model, ops, SEQ, SEQ)) {
             reference.learn(mask -> {
                 int[][] batch = batches[(int) (mask.step() % batches.length)];
                 double sum = 0; // Σ over sequences, in order, of each sequence's Σ over tokens, in order
@@ -110,10 +136,16 @@ class PolicyLearnerTest {
         PolicyLearner.Learned learned = learn(pruner(3), 2, 1, 3, 0, (s, b, r) -> {});
         assertEquals(3, learned.steps().size());
         for (int t = 0; t < 3; t++) {
-            assertEquals((oracle.get(2 * t) + oracle.get(2 * t + 1)) / 2, learned.steps().get(t).meanLoss(), 0.0, "step " + t);
+            assertEquals(
+                    (oracle.get(2 * t) + oracle.get(2 * t + 1)) / 2,
+                    learned.steps().get(t).meanLoss(),
+                    0.0,
+                    "step " + t);
         }
         assertEquals(reference.state(), learned.state());
-        assertNotEquals(pruner(3).state().probabilities(UnitKind.CHANNEL)[0], learned.state().probabilities(UnitKind.CHANNEL)[0]);
+        assertNotEquals(
+                pruner(3).state().probabilities(UnitKind.CHANNEL)[0],
+                learned.state().probabilities(UnitKind.CHANNEL)[0]);
     }
 
     @Test

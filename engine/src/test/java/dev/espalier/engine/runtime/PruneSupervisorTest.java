@@ -18,7 +18,6 @@ import dev.espalier.protocol.v1.StructuredSettings;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -44,9 +43,11 @@ class PruneSupervisorTest {
         model.close();
     }
 
-    private byte[] prune(String name, int devices, FaultInjector faults, SparsityPattern pattern, double sparsity) throws Exception {
+    private byte[] prune(String name, int devices, FaultInjector faults, SparsityPattern pattern, double sparsity)
+            throws Exception {
         Path out = tmp.resolve(name + "-model");
-        PipelineFixture.Plan plan = PipelineFixture.plan(model, PruneMethod.PRUNE_METHOD_WANDA, pattern, sparsity, calibration, devices, faults, out);
+        PipelineFixture.Plan plan = PipelineFixture.plan(
+                model, PruneMethod.PRUNE_METHOD_WANDA, pattern, sparsity, calibration, devices, faults, out);
         PruneSupervisor.Outcome outcome = PipelineFixture.run(plan, tmp.resolve(name + "-run"));
         PruneSupervisor.Succeeded ok = assertInstanceOf(PruneSupervisor.Succeeded.class, outcome, outcome.toString());
         assertEquals(faults == FaultInjector.NONE ? 0 : 1, ok.restarts());
@@ -54,12 +55,18 @@ class PruneSupervisorTest {
         return Files.readAllBytes(out.resolve("model.safetensors"));
     }
 
-    private byte[] pruneStructured(String name, StructuredMethod.Kind kind, StructuredSettings options, int devices) throws Exception {
+    private byte[] pruneStructured(String name, StructuredMethod.Kind kind, StructuredSettings options, int devices)
+            throws Exception {
         Path out = tmp.resolve(name + "-model");
-        PipelineFixture.Plan plan = PipelineFixture.plan(model, StructuredMethod.of(kind, model.config(), 0.3, options), calibration, devices,
-                FaultInjector.NONE, out);
-        PruneSupervisor.Succeeded ok = assertInstanceOf(PruneSupervisor.Succeeded.class,
-                PipelineFixture.run(plan, tmp.resolve(name + "-run")));
+        PipelineFixture.Plan plan = PipelineFixture.plan(
+                model,
+                StructuredMethod.of(kind, model.config(), 0.3, options),
+                calibration,
+                devices,
+                FaultInjector.NONE,
+                out);
+        PruneSupervisor.Succeeded ok = assertInstanceOf(
+                PruneSupervisor.Succeeded.class, PipelineFixture.run(plan, tmp.resolve(name + "-run")));
         long dense = model.config().parameterCount();
         try (LlamaModel reloaded = ModelLoader.load(out, Arena.ofShared())) {
             long pruned = reloaded.config().parameterCount();
@@ -74,9 +81,12 @@ class PruneSupervisorTest {
     @EnumSource(value = StructuredMethod.Kind.class)
     void structuredPruningIsBitIdenticalOnOneAndTwoDevices(StructuredMethod.Kind kind) throws Exception {
         StructuredSettings options = kind == StructuredMethod.Kind.WANDA_SP
-                ? StructuredSettings.newBuilder().setAllocation(StructuredSettings.Allocation.ALLOCATION_GLOBAL).build()
+                ? StructuredSettings.newBuilder()
+                        .setAllocation(StructuredSettings.Allocation.ALLOCATION_GLOBAL)
+                        .build()
                 : StructuredSettings.getDefaultInstance();
-        assertArrayEquals(pruneStructured(kind + "-one", kind, options, 1), pruneStructured(kind + "-two", kind, options, 2));
+        assertArrayEquals(
+                pruneStructured(kind + "-one", kind, options, 1), pruneStructured(kind + "-two", kind, options, 2));
     }
 
     @Test
@@ -116,9 +126,10 @@ class PruneSupervisorTest {
 
     private double meanError(PruneMethod method, double sparsity) throws Exception {
         Path out = tmp.resolve(method.name() + "-model");
-        PipelineFixture.Plan plan = PipelineFixture.plan(model, method, SparsityPattern.UNSTRUCTURED, sparsity, calibration, 2, FaultInjector.NONE, out);
-        PruneSupervisor.Succeeded ok = assertInstanceOf(PruneSupervisor.Succeeded.class,
-                PipelineFixture.run(plan, tmp.resolve(method.name() + "-run")));
+        PipelineFixture.Plan plan = PipelineFixture.plan(
+                model, method, SparsityPattern.UNSTRUCTURED, sparsity, calibration, 2, FaultInjector.NONE, out);
+        PruneSupervisor.Succeeded ok = assertInstanceOf(
+                PruneSupervisor.Succeeded.class, PipelineFixture.run(plan, tmp.resolve(method.name() + "-run")));
         double sum = 0;
         int n = 0;
         for (var layer : ok.layers().values()) {
@@ -137,8 +148,11 @@ class PruneSupervisorTest {
         double sparseGpt = meanError(PruneMethod.PRUNE_METHOD_SPARSEGPT, 0.7);
         double wanda = meanError(PruneMethod.PRUNE_METHOD_WANDA, 0.7);
         double magnitude = meanError(PruneMethod.PRUNE_METHOD_MAGNITUDE, 0.7);
-        assertEquals(true, alps < sparseGpt && sparseGpt < wanda && wanda < magnitude,
-                "mean relative errors: alps " + alps + ", sparsegpt " + sparseGpt + ", wanda " + wanda + ", magnitude " + magnitude);
+        assertEquals(
+                true,
+                alps < sparseGpt && sparseGpt < wanda && wanda < magnitude,
+                "mean relative errors: alps " + alps + ", sparsegpt " + sparseGpt + ", wanda " + wanda + ", magnitude "
+                        + magnitude);
     }
 
     @Test
@@ -149,27 +163,49 @@ class PruneSupervisorTest {
         int[] devices = {1, 2, 1};
         for (int i = 0; i < 3; i++) {
             Path out = tmp.resolve("order-" + i + "-model");
-            PipelineFixture.Plan plan = PipelineFixture.plan(model, PruneMethod.PRUNE_METHOD_SPARSEGPT, orders[i], SparsityPattern.UNSTRUCTURED, 0.6,
-                    calibration, devices[i], FaultInjector.NONE, out);
-            runs[i] = assertInstanceOf(PruneSupervisor.Succeeded.class, PipelineFixture.run(plan, tmp.resolve("order-" + i + "-run")));
+            PipelineFixture.Plan plan = PipelineFixture.plan(
+                    model,
+                    PruneMethod.PRUNE_METHOD_SPARSEGPT,
+                    orders[i],
+                    SparsityPattern.UNSTRUCTURED,
+                    0.6,
+                    calibration,
+                    devices[i],
+                    FaultInjector.NONE,
+                    out);
+            runs[i] = assertInstanceOf(
+                    PruneSupervisor.Succeeded.class, PipelineFixture.run(plan, tmp.resolve("order-" + i + "-run")));
             models[i] = Files.readAllBytes(out.resolve("model.safetensors"));
         }
         assertArrayEquals(models[0], models[1], "sequential: same model on 1 and 2 devices");
         var sequential = runs[0].layers().get(0);
         var shared = runs[2].layers().get(0);
-        assertEquals(shared.get(LinearModule.Q).relativeError(), sequential.get(LinearModule.Q).relativeError(), 0.0,
+        assertEquals(
+                shared.get(LinearModule.Q).relativeError(),
+                sequential.get(LinearModule.Q).relativeError(),
+                0.0,
                 "q/k/v come first in both orders, from the same dense inputs");
-        assertEquals(false, shared.get(LinearModule.O).relativeError() == sequential.get(LinearModule.O).relativeError(),
+        assertEquals(
+                false,
+                shared.get(LinearModule.O).relativeError()
+                        == sequential.get(LinearModule.O).relativeError(),
                 "o is solved on inputs from the pruned attention in the sequential order");
     }
 
     @Test
     void reportedOutcomesCountTheZerosWritten() throws Exception {
         Path out = tmp.resolve("counted-model");
-        PipelineFixture.Plan plan = PipelineFixture.plan(model, PruneMethod.PRUNE_METHOD_MAGNITUDE, SparsityPattern.UNSTRUCTURED, 0.6, calibration,
-                1, FaultInjector.NONE, out);
-        PruneSupervisor.Succeeded ok = assertInstanceOf(PruneSupervisor.Succeeded.class,
-                PipelineFixture.run(plan, tmp.resolve("counted-run")));
+        PipelineFixture.Plan plan = PipelineFixture.plan(
+                model,
+                PruneMethod.PRUNE_METHOD_MAGNITUDE,
+                SparsityPattern.UNSTRUCTURED,
+                0.6,
+                calibration,
+                1,
+                FaultInjector.NONE,
+                out);
+        PruneSupervisor.Succeeded ok = assertInstanceOf(
+                PruneSupervisor.Succeeded.class, PipelineFixture.run(plan, tmp.resolve("counted-run")));
         for (var layer : ok.layers().values()) {
             for (LinearPruner.PruneOutcome o : layer.values()) {
                 assertEquals(0.6, o.sparsity(), 1.0 / o.total() + 1e-9);

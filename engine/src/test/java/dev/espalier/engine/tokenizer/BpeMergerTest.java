@@ -1,6 +1,7 @@
 package dev.espalier.engine.tokenizer;
 
-import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -9,9 +10,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import org.junit.jupiter.api.Test;
 
 class BpeMergerTest {
 
@@ -117,7 +116,9 @@ class BpeMergerTest {
             scores[259 + i] = -(i % 3);
         }
         Llama2cTokenizer tokenizer = Llama2cTokenizer.of(pieces, scores);
-        List<String> asStrings = pieces.stream().map(p -> new String(p, StandardCharsets.ISO_8859_1)).toList();
+        List<String> asStrings = pieces.stream()
+                .map(p -> new String(p, StandardCharsets.ISO_8859_1))
+                .toList();
         String text = "abé aab zß ab a";
         List<Integer> start = new ArrayList<>(List.of(259)); // the dummy prefix " "
         for (int i = 0; i < text.length(); ) {

@@ -1,14 +1,12 @@
 package dev.espalier.engine.tokenizer;
 
-import dev.espalier.engine.SharedFiles;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
-
+import dev.espalier.engine.SharedFiles;
 import java.io.IOException;
 import java.lang.reflect.Field;
 import java.net.InetSocketAddress;
@@ -19,10 +17,11 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Ids against shared/models/tokenizers/NAME/reference_ids.json (produced by the Hugging Face JavaScript libraries):
@@ -36,6 +35,7 @@ class HuggingFaceTokenizerTest {
      * it must stay empty. DJL's call-home goes around the selector, see {@link #djlNeverCalledHome()}.
      */
     private static final List<URI> connections = Collections.synchronizedList(new ArrayList<>());
+
     private static ProxySelector previousSelector;
 
     @BeforeAll
@@ -50,8 +50,7 @@ class HuggingFaceTokenizerTest {
             }
 
             @Override
-            public void connectFailed(URI uri, SocketAddress sa, IOException ioe) {
-            }
+            public void connectFailed(URI uri, SocketAddress sa, IOException ioe) {}
         });
     }
 
@@ -62,15 +61,17 @@ class HuggingFaceTokenizerTest {
 
     @ParameterizedTest
     @CsvSource({
-            "tinyllama,           32000, 1,  2,  true,  3",
-            "tinyllama-metaspace, 32000, 1,  2,  true,  0",
-            "gpt2,                50257, -1, -1, false, 2",
-            "smollm-135m-ft,      49153, 0,  0,  false, 0"})
+        "tinyllama,           32000, 1,  2,  true,  3",
+        "tinyllama-metaspace, 32000, 1,  2,  true,  0",
+        "gpt2,                50257, -1, -1, false, 2",
+        "smollm-135m-ft,      49153, 0,  0,  false, 0"
+    })
     void matchesEveryReferenceCase(String name, int vocab, int bos, int eos, boolean addsBos, int repairs)
             throws IOException {
-        JsonNode reference = JSON.readTree(SharedFiles.path("models/tokenizers/" + name + "/reference_ids.json").toFile());
+        JsonNode reference = JSON.readTree(SharedFiles.path("models/tokenizers/" + name + "/reference_ids.json")
+                .toFile());
         try (HuggingFaceTokenizer tokenizer =
-                     HuggingFaceTokenizer.read(SharedFiles.path("models/tokenizers/" + name + "/tokenizer.json"))) {
+                HuggingFaceTokenizer.read(SharedFiles.path("models/tokenizers/" + name + "/tokenizer.json"))) {
             assertEquals(vocab, tokenizer.vocabSize(), name);
             assertEquals(bos, tokenizer.bosId(), name);
             assertEquals(eos, tokenizer.eosId(), name);
@@ -82,7 +83,9 @@ class HuggingFaceTokenizerTest {
                 String where = name + "/" + c.path("name").asText();
                 int[] noSpecial = ints(c.path("ids_no_special"));
                 assertArrayEquals(noSpecial, tokenizer.encode(text, false), where + " ids_no_special");
-                assertArrayEquals(ints(c.path("ids_default")), tokenizer.encode(text, tokenizer.addsBosByDefault()),
+                assertArrayEquals(
+                        ints(c.path("ids_default")),
+                        tokenizer.encode(text, tokenizer.addsBosByDefault()),
                         where + " ids_default");
                 boolean hasSpecial = text.contains("<unk>") || text.contains("<s>") || text.contains("<|endoftext|>");
                 if (c.path("roundtrip_equal").asBoolean() && !hasSpecial) {
@@ -107,20 +110,28 @@ class HuggingFaceTokenizerTest {
 
     @Test
     void repairsAreTheDocumentedDefectsOfTheFetchedFiles() {
-        try (HuggingFaceTokenizer gpt2 = HuggingFaceTokenizer.read(SharedFiles.path("models/tokenizers/gpt2/tokenizer.json"));
-             HuggingFaceTokenizer llama = HuggingFaceTokenizer.read(SharedFiles.path("models/tokenizers/tinyllama/tokenizer.json"))) {
-            assertEquals(List.of("model.type was missing; inferred BPE",
-                    "merge 40303 \"ĠCla ude\" dropped: \"ĠClaude\" or a half is not in the vocabulary"), gpt2.repairs());
-            assertEquals(List.of("merge 18917 \"   \" read as [\" \", \" \"]",
-                    "merge 38142 \"     \" read as [\"  \", \"  \"]",
-                    "merge 42805 \"▁  \" read as [\"▁\", \" \"]"), llama.repairs());
+        try (HuggingFaceTokenizer gpt2 =
+                        HuggingFaceTokenizer.read(SharedFiles.path("models/tokenizers/gpt2/tokenizer.json"));
+                HuggingFaceTokenizer llama =
+                        HuggingFaceTokenizer.read(SharedFiles.path("models/tokenizers/tinyllama/tokenizer.json"))) {
+            assertEquals(
+                    List.of(
+                            "model.type was missing; inferred BPE",
+                            "merge 40303 \"ĠCla ude\" dropped: \"ĠClaude\" or a half is not in the vocabulary"),
+                    gpt2.repairs());
+            assertEquals(
+                    List.of(
+                            "merge 18917 \"   \" read as [\" \", \" \"]",
+                            "merge 38142 \"     \" read as [\"  \", \"  \"]",
+                            "merge 42805 \"▁  \" read as [\"▁\", \" \"]"),
+                    llama.repairs());
         }
     }
 
     @Test
     void decodeNextDropsTheLeadingSpaceOnlyAfterBos() {
         try (HuggingFaceTokenizer tokenizer =
-                     HuggingFaceTokenizer.read(SharedFiles.path("models/tokenizers/tinyllama/tokenizer.json"))) {
+                HuggingFaceTokenizer.read(SharedFiles.path("models/tokenizers/tinyllama/tokenizer.json"))) {
             int[] ids = tokenizer.encode("Once upon", true);
             assertArrayEquals(new int[] {1, 9038, 2501}, ids);
             assertEquals("Once", tokenizer.decodeNext(1, ids[1]));
@@ -136,7 +147,7 @@ class HuggingFaceTokenizerTest {
         SentencePieceTokenizer sentencePiece =
                 SentencePieceTokenizer.read(SharedFiles.path("models/llama2c-tokenizer-32000/tokenizer.model"));
         try (HuggingFaceTokenizer tokenizer =
-                     HuggingFaceTokenizer.read(SharedFiles.path("models/tokenizers/tinyllama/tokenizer.json"))) {
+                HuggingFaceTokenizer.read(SharedFiles.path("models/tokenizers/tinyllama/tokenizer.json"))) {
             int[] ids = tokenizer.encode(text, true);
             assertEquals(212_398, ids.length);
             assertArrayEquals(sentencePiece.encode(text, true), ids);
@@ -146,9 +157,10 @@ class HuggingFaceTokenizerTest {
     @Test
     void truncationAndPaddingInTokenizerJsonAreIgnored() {
         // smollm-135m-ft's tokenizer.json sets truncation 192 and fixed padding 192 ([PAD] = 49152).
-        String text = SharedFiles.text("data/tinystories/tinystories_val_sample.txt").substring(0, 20_000);
+        String text =
+                SharedFiles.text("data/tinystories/tinystories_val_sample.txt").substring(0, 20_000);
         try (HuggingFaceTokenizer tokenizer =
-                     HuggingFaceTokenizer.read(SharedFiles.path("models/tokenizers/smollm-135m-ft/tokenizer.json"))) {
+                HuggingFaceTokenizer.read(SharedFiles.path("models/tokenizers/smollm-135m-ft/tokenizer.json"))) {
             int[] ids = tokenizer.encode(text, false);
             assertTrue(ids.length > 192 * 10, "got " + ids.length + " ids");
             assertEquals(text, tokenizer.decode(ids));

@@ -1,15 +1,14 @@
 package dev.espalier.engine.tokenizer;
 
-import dev.espalier.engine.SharedFiles;
-import java.time.Duration;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-
-import java.util.Arrays;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+
+import dev.espalier.engine.SharedFiles;
+import java.time.Duration;
+import java.util.Arrays;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /** Token ids against the reference ids in shared/models/README.md (whole file as one string, BOS first). */
 class Llama2cTokenizerTest {
@@ -90,8 +89,8 @@ class Llama2cTokenizerTest {
         int[] ids = tok512.encode("Once upon", true);
         assertEquals("Once", tok512.decodeNext(1, ids[1]));
         assertEquals(" upon", tok512.decodeNext(ids[1], ids[2]));
-        assertEquals("\n", tok512.decodeNext(5, 13));   // <0x0A> becomes its byte
-        assertEquals("", tok512.decodeNext(5, 2));      // EOS adds nothing
+        assertEquals("\n", tok512.decodeNext(5, 13)); // <0x0A> becomes its byte
+        assertEquals("", tok512.decodeNext(5, 2)); // EOS adds nothing
         assertEquals("Once upon", tok512.decode(new int[] {1, ids[1], ids[2], 2}));
     }
 }

@@ -17,7 +17,10 @@ final class ProtoWriter {
 
     ProtoWriter fixed32(int field, float value) {
         tag(field, 5);
-        out.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(value).array());
+        out.writeBytes(ByteBuffer.allocate(4)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .putFloat(value)
+                .array());
         return this;
     }
 

@@ -1,21 +1,20 @@
 package dev.espalier.engine.tokenizer;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.espalier.engine.SharedFiles;
 import dev.espalier.engine.model.ModelFormatException;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class SentencePieceTokenizerTest {
     private static SentencePieceTokenizer llama;
@@ -41,7 +40,8 @@ class SentencePieceTokenizerTest {
 
     @Test
     void llama2ModelEqualsTokenizerBinOnTheFirst200LinesOfWikiText() {
-        List<String> lines = SharedFiles.text("data/wikitext-2/test.txt").lines().limit(200).toList();
+        List<String> lines =
+                SharedFiles.text("data/wikitext-2/test.txt").lines().limit(200).toList();
         String text = String.join("\n", lines) + "\n";
         assertArrayEquals(llamaBin.encode(text, true), llama.encode(text, true));
         for (String line : lines) {
@@ -96,9 +96,15 @@ class SentencePieceTokenizerTest {
     void userDefinedSymbolsStayWholeAndUnusedPiecesSplitBack() throws IOException {
         // pieces: 0 <unk>, 1 <s>, 2 </s>, 3 ▁, 4 a, 5 b, 6 ab (UNUSED), 7 ▁ab, 8 <x> (USER_DEFINED), 9 ▁a
         ProtoWriter model = new ProtoWriter()
-                .message(1, piece("<unk>", 0, 2)).message(1, piece("<s>", 0, 3)).message(1, piece("</s>", 0, 3))
-                .message(1, piece("▁", -1, 1)).message(1, piece("a", -2, 1)).message(1, piece("b", -3, 1))
-                .message(1, piece("ab", 5, 5)).message(1, piece("▁ab", -9, 1)).message(1, piece("<x>", 0, 4))
+                .message(1, piece("<unk>", 0, 2))
+                .message(1, piece("<s>", 0, 3))
+                .message(1, piece("</s>", 0, 3))
+                .message(1, piece("▁", -1, 1))
+                .message(1, piece("a", -2, 1))
+                .message(1, piece("b", -3, 1))
+                .message(1, piece("ab", 5, 5))
+                .message(1, piece("▁ab", -9, 1))
+                .message(1, piece("<x>", 0, 4))
                 .message(1, piece("▁a", -10, 1))
                 .message(2, new ProtoWriter().varint(3, 2))
                 .message(3, new ProtoWriter().string(1, "identity").varint(4, 0));
@@ -117,8 +123,12 @@ class SentencePieceTokenizerTest {
     @Test
     void unigramModelsAreRejectedWithAClearMessage() throws IOException {
         Path file = dir.resolve("unigram.model");
-        Files.write(file, new ProtoWriter().message(1, piece("<unk>", 0, 2))
-                .message(2, new ProtoWriter().varint(3, 1)).toByteArray());
+        Files.write(
+                file,
+                new ProtoWriter()
+                        .message(1, piece("<unk>", 0, 2))
+                        .message(2, new ProtoWriter().varint(3, 1))
+                        .toByteArray());
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> SentencePieceTokenizer.read(file));
         assertEquals(file + ": unigram sentencepiece models are not supported; give a tokenizer.json", e.getMessage());
     }

@@ -1,15 +1,14 @@
 package dev.espalier.engine.tokenizer;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.espalier.engine.model.ModelFormatException;
-import org.junit.jupiter.api.Test;
-
 import java.nio.file.Path;
 import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import org.junit.jupiter.api.Test;
 
 class TokenizerJsonRepairTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -45,9 +44,13 @@ class TokenizerJsonRepairTest {
     void mergesAreResplitOrDroppedAndAllWrittenAsPairs() throws Exception {
         ObjectNode t = tree("{'model': {'type': 'BPE', 'vocab': {'a': 0, ' ': 1, 'a ': 2, 'b': 3, 'ab': 4},"
                 + " 'merges': ['a b', 'a  ', 'b b']}}");
-        assertEquals(List.of("merge 1 \"a  \" read as [\"a\", \" \"]",
-                "merge 2 \"b b\" dropped: \"bb\" or a half is not in the vocabulary"), TokenizerJsonRepair.repair(FILE, t));
-        assertEquals("[[\"a\",\"b\"],[\"a\",\" \"]]", t.path("model").path("merges").toString());
+        assertEquals(
+                List.of(
+                        "merge 1 \"a  \" read as [\"a\", \" \"]",
+                        "merge 2 \"b b\" dropped: \"bb\" or a half is not in the vocabulary"),
+                TokenizerJsonRepair.repair(FILE, t));
+        assertEquals(
+                "[[\"a\",\"b\"],[\"a\",\" \"]]", t.path("model").path("merges").toString());
     }
 
     @Test
@@ -55,7 +58,8 @@ class TokenizerJsonRepairTest {
         ObjectNode t = tree("{'model': {'type': 'BPE', 'vocab': {' ': 0, '  ': 1, '   ': 2, '    ': 3},"
                 + " 'merges': ['     ']}}"); // 1+3, 2+2 and 3+1 spaces all make "    "
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> TokenizerJsonRepair.repair(FILE, t));
-        assertEquals(FILE + ": merge 0 \"     \" does not split into two vocabulary tokens at exactly one space",
+        assertEquals(
+                FILE + ": merge 0 \"     \" does not split into two vocabulary tokens at exactly one space",
                 e.getMessage());
     }
 }

@@ -1,17 +1,5 @@
 package dev.espalier.engine.tokenizer;
 
-import dev.espalier.engine.SharedFiles;
-import dev.espalier.engine.model.ModelFormatException;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.Map;
-import java.util.Optional;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -19,6 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.espalier.engine.SharedFiles;
+import dev.espalier.engine.model.ModelFormatException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class TokenizerLoaderTest {
     private static final int[] TOK512_TINYSTORIES_START = {1, 301, 427, 309, 426, 301, 427, 309, 394, 265};
@@ -31,7 +30,8 @@ class TokenizerLoaderTest {
         Tokenizer tokenizer = TokenizerLoader.forModel(SharedFiles.path("models/stories260K/stories260K.bin"));
         assertInstanceOf(Llama2cTokenizer.class, tokenizer);
         assertEquals(512, tokenizer.vocabSize());
-        String text = SharedFiles.text("data/tinystories/tinystories_val_sample.txt").substring(0, 200);
+        String text =
+                SharedFiles.text("data/tinystories/tinystories_val_sample.txt").substring(0, 200);
         assertArrayEquals(TOK512_TINYSTORIES_START, Arrays.copyOf(tokenizer.encode(text, true), 10));
     }
 
@@ -42,7 +42,8 @@ class TokenizerLoaderTest {
         assertInstanceOf(SentencePieceTokenizer.class, folder);
         assertInstanceOf(SentencePieceTokenizer.class, weights);
         assertEquals(512, folder.vocabSize());
-        String text = SharedFiles.text("data/tinystories/tinystories_val_sample.txt").substring(0, 200);
+        String text =
+                SharedFiles.text("data/tinystories/tinystories_val_sample.txt").substring(0, 200);
         assertArrayEquals(TOK512_TINYSTORIES_START, Arrays.copyOf(folder.encode(text, true), 10));
     }
 
@@ -60,8 +61,11 @@ class TokenizerLoaderTest {
 
     @Test
     void loadPicksTheReaderByFileType() {
-        assertInstanceOf(Llama2cTokenizer.class, TokenizerLoader.load(SharedFiles.path("models/stories260K/tok512.bin")));
-        assertInstanceOf(SentencePieceTokenizer.class, TokenizerLoader.load(SharedFiles.path("models/stories260K/tok512.model")));
+        assertInstanceOf(
+                Llama2cTokenizer.class, TokenizerLoader.load(SharedFiles.path("models/stories260K/tok512.bin")));
+        assertInstanceOf(
+                SentencePieceTokenizer.class,
+                TokenizerLoader.load(SharedFiles.path("models/stories260K/tok512.model")));
         Tokenizer gpt2 = TokenizerLoader.load(SharedFiles.path("models/tokenizers/gpt2/tokenizer.json"));
         assertInstanceOf(HuggingFaceTokenizer.class, gpt2);
         assertFalse(TokenizerLoader.addsBosByDefault(gpt2));
@@ -71,7 +75,9 @@ class TokenizerLoaderTest {
     void missingTokenizerInAFolderNamesTheFolderAndTheFilesLookedFor() throws IOException {
         Files.writeString(dir.resolve("config.json"), "{}");
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> TokenizerLoader.forModel(dir));
-        assertEquals(dir + ": no tokenizer found; looked for tokenizer.json, tokenizer.model, tokenizer.bin", e.getMessage());
+        assertEquals(
+                dir + ": no tokenizer found; looked for tokenizer.json, tokenizer.model, tokenizer.bin",
+                e.getMessage());
     }
 
     @Test
@@ -83,7 +89,9 @@ class TokenizerLoaderTest {
         Files.writeString(dir.resolve("config.json"), "{}");
         assertEquals(dir.resolve("tokenizer.bin"), TokenizerLoader.locate(dir));
         String text = "Once upon a time, there was a dog.";
-        assertArrayEquals(TokenizerLoader.load(tok512).encode(text, true), TokenizerLoader.forModel(dir).encode(text, true));
+        assertArrayEquals(
+                TokenizerLoader.load(tok512).encode(text, true),
+                TokenizerLoader.forModel(dir).encode(text, true));
     }
 
     @Test
@@ -99,8 +107,10 @@ class TokenizerLoaderTest {
     void missingTokenizerBesideALlama2cModelNamesTheFolderAndTheFilesLookedFor() throws IOException {
         Path model = Files.write(dir.resolve("stories.bin"), new byte[28]);
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> TokenizerLoader.forModel(model));
-        assertEquals(dir.toAbsolutePath() + ": no tokenizer found beside llama2.c model stories.bin; "
-                + "looked for tokenizer.bin, tok*.bin, tokenizer.model", e.getMessage());
+        assertEquals(
+                dir.toAbsolutePath() + ": no tokenizer found beside llama2.c model stories.bin; "
+                        + "looked for tokenizer.bin, tok*.bin, tokenizer.model",
+                e.getMessage());
     }
 
     @Test
@@ -110,8 +120,10 @@ class TokenizerLoaderTest {
         assertInstanceOf(Llama2cTokenizer.class, TokenizerLoader.forModel(model));
         Files.copy(SharedFiles.path("models/stories260K/tok512.bin"), dir.resolve("tok1024.bin"));
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> TokenizerLoader.forModel(model));
-        assertEquals(dir.toAbsolutePath() + ": several tokenizers beside stories.bin: tok1024.bin, tok512.bin; "
-                + "expected one (or name the tokenizer file)", e.getMessage());
+        assertEquals(
+                dir.toAbsolutePath() + ": several tokenizers beside stories.bin: tok1024.bin, tok512.bin; "
+                        + "expected one (or name the tokenizer file)",
+                e.getMessage());
     }
 
     @Test
@@ -133,8 +145,10 @@ class TokenizerLoaderTest {
     void unknownFileTypesAndMissingFilesAreNamed() throws IOException {
         Path txt = Files.writeString(dir.resolve("vocab.txt"), "a\nb\n");
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> TokenizerLoader.load(txt));
-        assertEquals(txt + ": unknown tokenizer file type; expected .json (Hugging Face), .model (sentencepiece) "
-                + "or .bin (llama2.c)", e.getMessage());
+        assertEquals(
+                txt + ": unknown tokenizer file type; expected .json (Hugging Face), .model (sentencepiece) "
+                        + "or .bin (llama2.c)",
+                e.getMessage());
         Path missing = dir.resolve("nothing-here");
         e = assertThrows(ModelFormatException.class, () -> TokenizerLoader.forModel(missing));
         assertTrue(e.getMessage().startsWith(missing + ": no such file or folder"), e.getMessage());
@@ -147,9 +161,10 @@ class TokenizerLoaderTest {
         assertEquals(Optional.empty(), TokenizerLoader.vocabularyMismatch(tokenizer, 512));
         assertEquals(Optional.empty(), TokenizerLoader.vocabularyMismatch(tokenizer, 640));
         assertDoesNotThrow(() -> TokenizerLoader.requireFitsModel(tokenizer, 512, file));
-        ModelFormatException e = assertThrows(ModelFormatException.class,
-                () -> TokenizerLoader.requireFitsModel(tokenizer, 500, file));
-        assertEquals(file + ": the tokenizer has 512 ids but the model's vocabulary has 500; expected at most 500",
+        ModelFormatException e =
+                assertThrows(ModelFormatException.class, () -> TokenizerLoader.requireFitsModel(tokenizer, 500, file));
+        assertEquals(
+                file + ": the tokenizer has 512 ids but the model's vocabulary has 500; expected at most 500",
                 e.getMessage());
     }
 }

@@ -1,19 +1,18 @@
 package dev.espalier.it.node;
 
-import dev.espalier.engine.job.JobExecutors;
 import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.job.JobExecutor;
+import dev.espalier.engine.runtime.node.Node;
+import dev.espalier.engine.runtime.node.NodeOptions;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.LayerPruned;
 import dev.espalier.protocol.v1.Progress;
 import dev.espalier.protocol.v1.RunReport;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.HashMap;
-import java.nio.file.Path;
-import dev.espalier.engine.runtime.node.NodeOptions;
-import dev.espalier.engine.runtime.node.Node;
 
 /**
  * {@code espalier} with a stand-in pipeline for every method, run as its own process by the node ITs: each job
@@ -37,10 +36,18 @@ public final class FakePipelineNode {
             byte[] weights = {(byte) layer, (byte) spec.getSeed()};
             run.commitLayer(layer, channel -> AtomicFiles.writeFully(channel, ByteBuffer.wrap(weights)));
             run.markLayerCompleted(layer);
-            events.emit(JobEvent.newBuilder().setLayerPruned(LayerPruned.newBuilder().setLayer(layer).setSparsity(spec.getSparsity())));
-            events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("prune").setDone(layer + 1).setTotal(LAYERS)));
+            events.emit(JobEvent.newBuilder()
+                    .setLayerPruned(LayerPruned.newBuilder().setLayer(layer).setSparsity(spec.getSparsity())));
+            events.emit(JobEvent.newBuilder()
+                    .setProgress(Progress.newBuilder()
+                            .setStage("prune")
+                            .setDone(layer + 1)
+                            .setTotal(LAYERS)));
         }
-        run.commitReport(RunReport.newBuilder().setJobId(run.jobId()).setAchievedSparsity(spec.getSparsity()).build());
+        run.commitReport(RunReport.newBuilder()
+                .setJobId(run.jobId())
+                .setAchievedSparsity(spec.getSparsity())
+                .build());
     };
 
     /** {@code serve --home DIR --port N --slots N --allow-out DIR}: a node whose every job runs {@link #EXECUTOR}. */
@@ -49,9 +56,14 @@ public final class FakePipelineNode {
         for (int i = 1; i + 1 < args.length; i += 2) {
             flags.put(args[i], args[i + 1]);
         }
-        NodeOptions options = new NodeOptions(Path.of(flags.get("--home")), NodeOptions.DEFAULT_BIND, Integer.parseInt(flags.get("--port")),
-                Integer.parseInt(flags.get("--slots")), NodeOptions.DEFAULT_QUEUE_CAPACITY)
-                .withAllowedOutputs(flags.containsKey("--allow-out") ? List.of(Path.of(flags.get("--allow-out"))) : List.of());
+        NodeOptions options = new NodeOptions(
+                        Path.of(flags.get("--home")),
+                        NodeOptions.DEFAULT_BIND,
+                        Integer.parseInt(flags.get("--port")),
+                        Integer.parseInt(flags.get("--slots")),
+                        NodeOptions.DEFAULT_QUEUE_CAPACITY)
+                .withAllowedOutputs(
+                        flags.containsKey("--allow-out") ? List.of(Path.of(flags.get("--allow-out"))) : List.of());
         Node node = Node.start(options, spec -> EXECUTOR);
         Runtime.getRuntime().addShutdownHook(new Thread(node::close));
         node.awaitTermination();

@@ -14,16 +14,42 @@ final class BlasBlocks {
     private BlasBlocks() {}
 
     /** c = alpha op(a) op(b) + beta c with row blocks of c (or column blocks when c has few rows). */
-    static void sgemm(Parallel par, OpenBlas blas, boolean transA, boolean transB, int m, int n, int k, float alpha,
-            MemorySegment a, long lda, MemorySegment b, long ldb, float beta, MemorySegment c, long ldc) {
+    static void sgemm(
+            Parallel par,
+            OpenBlas blas,
+            boolean transA,
+            boolean transB,
+            int m,
+            int n,
+            int k,
+            float alpha,
+            MemorySegment a,
+            long lda,
+            MemorySegment b,
+            long ldb,
+            float beta,
+            MemorySegment c,
+            long ldc) {
         if (m >= 128) {
             int rows = Math.min(512, Math.max(64, roundUp(ceilDiv(m, 8), 64)));
             par.forEachTask(ceilDiv(m, rows), t -> {
                 int r0 = t * rows;
                 int h = Math.min(rows, m - r0);
                 long aOff = transA ? r0 : r0 * lda; // op(a) rows r0.. are columns of a when transposed
-                blas.sgemm(transA, transB, h, n, k, alpha, a.asSlice(aOff * 4), lda, b, ldb, beta,
-                        c.asSlice(r0 * ldc * 4), ldc);
+                blas.sgemm(
+                        transA,
+                        transB,
+                        h,
+                        n,
+                        k,
+                        alpha,
+                        a.asSlice(aOff * 4),
+                        lda,
+                        b,
+                        ldb,
+                        beta,
+                        c.asSlice(r0 * ldc * 4),
+                        ldc);
             });
         } else {
             int cols = Math.max(128, roundUp(ceilDiv(n, 32), 64));
@@ -31,8 +57,20 @@ final class BlasBlocks {
                 int c0 = t * cols;
                 int w = Math.min(cols, n - c0);
                 long bOff = transB ? c0 * ldb : c0; // op(b) columns c0.. are rows of b when transposed
-                blas.sgemm(transA, transB, m, w, k, alpha, a, lda, b.asSlice(bOff * 4), ldb, beta,
-                        c.asSlice(c0 * 4L), ldc);
+                blas.sgemm(
+                        transA,
+                        transB,
+                        m,
+                        w,
+                        k,
+                        alpha,
+                        a,
+                        lda,
+                        b.asSlice(bOff * 4),
+                        ldb,
+                        beta,
+                        c.asSlice(c0 * 4L),
+                        ldc);
             });
         }
     }
@@ -42,8 +80,17 @@ final class BlasBlocks {
      * dgemm, x already f64). Block row I of g gets a SYRK on its diagonal block and a GEMM left of it; the largest
      * block rows are handed out first.
      */
-    static void gramLower(Parallel par, OpenBlas blas, boolean f64, int n, int d, double scale, MemorySegment x,
-            long ldx, MemorySegment g, long ldg) {
+    static void gramLower(
+            Parallel par,
+            OpenBlas blas,
+            boolean f64,
+            int n,
+            int d,
+            double scale,
+            MemorySegment x,
+            long ldx,
+            MemorySegment g,
+            long ldg) {
         int size = Math.max(64, roundUp(ceilDiv(d, 16), 32));
         int blocks = ceilDiv(d, size);
         long e = f64 ? 8 : 4;
@@ -69,7 +116,14 @@ final class BlasBlocks {
     }
 
     /** b ← op(L)⁻¹ b for L (n, n) and b (n, m) contiguous, by column blocks of b (columns are independent). */
-    static void trsmLowerLeft(Parallel par, OpenBlas blas, boolean f64, boolean transpose, int n, int m, MemorySegment l,
+    static void trsmLowerLeft(
+            Parallel par,
+            OpenBlas blas,
+            boolean f64,
+            boolean transpose,
+            int n,
+            int m,
+            MemorySegment l,
             MemorySegment b) {
         int cols = Math.max(64, roundUp(ceilDiv(m, 16), 16));
         long e = f64 ? 8 : 4;
@@ -133,7 +187,8 @@ final class BlasBlocks {
                 if (f64) {
                     blas.dsyrkLower(false, h, kb, -1.0, panelRows, ld, 1.0, diagonalBlock, ld);
                     if (left > 0) {
-                        blas.dgemm(false, true, h, left, kb, -1.0, panelRows, ld, firstPanelRow, ld, 1.0, leftBlock, ld);
+                        blas.dgemm(
+                                false, true, h, left, kb, -1.0, panelRows, ld, firstPanelRow, ld, 1.0, leftBlock, ld);
                     }
                 } else {
                     blas.ssyrkLower(false, h, kb, -1f, panelRows, ld, 1f, diagonalBlock, ld);

@@ -9,6 +9,8 @@ import dev.espalier.kernels.reference.ReferenceOps;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.function.IntConsumer;
 
 /**
  * The CPU backend: native OpenBLAS/LAPACKE ({@link OpenBlas}, through FFM) for dense linear algebra, Vector API
@@ -38,6 +40,7 @@ public final class CpuOps implements TensorOps {
     static final long SMALL_WORK = 64L * 64 * 64;
     /** Below this many multiply-adds the Vector API kernel runs on the calling thread only. */
     static final long PARALLEL_MIN_WORK = 64L * 64 * 64;
+
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED;
     /** Rows of x widened to f64 per dsyrk call in {@link #accumulateGram} with an F64 g. */
@@ -110,8 +113,8 @@ public final class CpuOps implements TensorOps {
     }
 
     /** {@link #gemm(boolean, boolean, float, Tensor, Tensor, float, Tensor)} on a chosen implementation. */
-    public void gemm(GemmPath path, boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta,
-            Tensor c) {
+    public void gemm(
+            GemmPath path, boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
         int[] mnk = TensorChecks.gemmShape(transA, transB, a, b, c);
         int m = mnk[0];
         int n = mnk[1];
@@ -134,7 +137,8 @@ public final class CpuOps implements TensorOps {
             }
             return;
         }
-        boolean nativeSegments = a.data().isNative() && b.data().isNative() && c.data().isNative();
+        boolean nativeSegments =
+                a.data().isNative() && b.data().isNative() && c.data().isNative();
         boolean useBlas = switch (path) {
             case OPENBLAS -> true;
             case VECTOR -> false;
@@ -144,15 +148,40 @@ public final class CpuOps implements TensorOps {
             if (!nativeSegments) {
                 throw new IllegalArgumentException("gemm: OpenBLAS needs off-heap tensors, got a heap segment");
             }
-            BlasBlocks.sgemm(parallel, blas, transA, transB, m, n, k, alpha, Parallel.shareable(a.data()),
-                    a.rowStride(), Parallel.shareable(b.data()), b.rowStride(), beta, Parallel.shareable(c.data()),
+            BlasBlocks.sgemm(
+                    parallel,
+                    blas,
+                    transA,
+                    transB,
+                    m,
+                    n,
+                    k,
+                    alpha,
+                    Parallel.shareable(a.data()),
+                    a.rowStride(),
+                    Parallel.shareable(b.data()),
+                    b.rowStride(),
+                    beta,
+                    Parallel.shareable(c.data()),
                     c.rowStride());
             return;
         }
         scaleMatrix(c, beta);
         Parallel par = (long) m * n * k < PARALLEL_MIN_WORK ? Parallel.SERIAL : parallel;
-        VectorGemm.multiply(par, transA, transB, m, n, k, alpha, Parallel.shareable(a.data()), a.rowStride(),
-                Parallel.shareable(b.data()), b.rowStride(), Parallel.shareable(c.data()), c.rowStride());
+        VectorGemm.multiply(
+                par,
+                transA,
+                transB,
+                m,
+                n,
+                k,
+                alpha,
+                Parallel.shareable(a.data()),
+                a.rowStride(),
+                Parallel.shareable(b.data()),
+                b.rowStride(),
+                Parallel.shareable(c.data()),
+                c.rowStride());
     }
 
     /** c ← beta c over a (possibly strided) F32 matrix; beta 0 writes zeros, beta 1 does nothing. */
@@ -189,8 +218,17 @@ public final class CpuOps implements TensorOps {
         boolean nativeSegments = x.data().isNative() && g.data().isNative();
         if (g.dtype() == DType.F32) {
             if (blas != null && nativeSegments) {
-                BlasBlocks.gramLower(parallel, blas, false, n, d, scale, Parallel.shareable(x.data()), x.rowStride(),
-                        Parallel.shareable(g.data()), g.rowStride());
+                BlasBlocks.gramLower(
+                        parallel,
+                        blas,
+                        false,
+                        n,
+                        d,
+                        scale,
+                        Parallel.shareable(x.data()),
+                        x.rowStride(),
+                        Parallel.shareable(g.data()),
+                        g.rowStride());
                 JavaLinearAlgebra.mirrorLower(parallel, Parallel.shareable(g.data()), g.rowStride(), d, DType.F32);
             } else {
                 gemm(GemmPath.VECTOR, true, false, scale, x, x, 1f, g);
@@ -220,15 +258,22 @@ public final class CpuOps implements TensorOps {
                 }
             }
         } else {
-            JavaLinearAlgebra.gramLowerF64(parallel, Parallel.shareable(x.data()), x.rowStride(), n, d, scale,
-                    Parallel.shareable(g.data()), g.rowStride());
+            JavaLinearAlgebra.gramLowerF64(
+                    parallel,
+                    Parallel.shareable(x.data()),
+                    x.rowStride(),
+                    n,
+                    d,
+                    scale,
+                    Parallel.shareable(g.data()),
+                    g.rowStride());
         }
         JavaLinearAlgebra.mirrorLower(parallel, Parallel.shareable(g.data()), g.rowStride(), d, DType.F64);
     }
 
     /** {@inheritDoc} On the backend's {@link Parallel} pool, tasks handed out one at a time. */
     @Override
-    public void forEachTask(int count, java.util.function.IntConsumer task) {
+    public void forEachTask(int count, IntConsumer task) {
         parallel.forEachTask(count, task::accept);
     }
 
@@ -265,7 +310,8 @@ public final class CpuOps implements TensorOps {
         parallel.forRange(n, grain(n), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 if (r + 1 < n) {
-                    s.asSlice(((long) r * n + r + 1) * bytes, (long) (n - r - 1) * bytes).fill((byte) 0);
+                    s.asSlice(((long) r * n + r + 1) * bytes, (long) (n - r - 1) * bytes)
+                            .fill((byte) 0);
                 }
             }
         });
@@ -281,11 +327,18 @@ public final class CpuOps implements TensorOps {
             return;
         }
         if (blas == null || !l.data().isNative() || !b.data().isNative()) {
-            JavaLinearAlgebra.solveLower(parallel, Parallel.shareable(l.data()), transpose, Parallel.shareable(b.data()),
-                    n, m, l.dtype());
+            JavaLinearAlgebra.solveLower(
+                    parallel, Parallel.shareable(l.data()), transpose, Parallel.shareable(b.data()), n, m, l.dtype());
             return;
         }
-        BlasBlocks.trsmLowerLeft(parallel, blas, l.dtype() == DType.F64, transpose, n, m, Parallel.shareable(l.data()),
+        BlasBlocks.trsmLowerLeft(
+                parallel,
+                blas,
+                l.dtype() == DType.F64,
+                transpose,
+                n,
+                m,
+                Parallel.shareable(l.data()),
                 Parallel.shareable(b.data()));
     }
 
@@ -427,8 +480,12 @@ public final class CpuOps implements TensorOps {
         MemorySegment g = Parallel.shareable(gate.data());
         MemorySegment u = Parallel.shareable(up.data());
         MemorySegment o = Parallel.shareable(out.data());
-        forRows(gate, (r, width, offsets) -> VectorKernels.siluMul(g, offsets[0], u, offsets[1], o, offsets[2], width),
-                gate, up, out);
+        forRows(
+                gate,
+                (r, width, offsets) -> VectorKernels.siluMul(g, offsets[0], u, offsets[1], o, offsets[2], width),
+                gate,
+                up,
+                out);
     }
 
     @Override
@@ -490,7 +547,7 @@ public final class CpuOps implements TensorOps {
             long[] offsets = new long[tensors.length];
             for (int c = c0; c < c1; c++) {
                 long start = (long) c * chunk;
-                java.util.Arrays.fill(offsets, start * 4L);
+                Arrays.fill(offsets, start * 4L);
                 body.run(c, (int) Math.min(chunk, total - start), offsets);
             }
         });

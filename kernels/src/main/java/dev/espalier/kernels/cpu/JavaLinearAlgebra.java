@@ -4,6 +4,7 @@ import dev.espalier.kernels.DType;
 import dev.espalier.kernels.NotPositiveDefiniteException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 
@@ -15,7 +16,7 @@ import jdk.incubator.vector.FloatVector;
 final class JavaLinearAlgebra {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED;
-    private static final java.nio.ByteOrder NATIVE = java.nio.ByteOrder.nativeOrder();
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     private JavaLinearAlgebra() {}
 
@@ -52,7 +53,8 @@ final class JavaLinearAlgebra {
      * b[i] ← (b[i] - Σ L[i][p] b[p]) / L[i][i] (forward), or with Lᵀ from the last row (backward). Each column of
      * b is independent, so column ranges run in parallel.
      */
-    static void solveLower(Parallel par, MemorySegment l, boolean transpose, MemorySegment b, int n, int m, DType dtype) {
+    static void solveLower(
+            Parallel par, MemorySegment l, boolean transpose, MemorySegment b, int n, int m, DType dtype) {
         boolean f64 = dtype == DType.F64;
         par.forRange(m, 64, (c0, c1) -> {
             int width = c1 - c0;
@@ -86,8 +88,8 @@ final class JavaLinearAlgebra {
      * Lower triangle of g (d, d) F64 += scale · xᵀx for x (rows, d) F32 with row stride ldx, accumulated in f64
      * over rows in order; g's rows are split over threads in blocks. The upper triangle is not touched.
      */
-    static void gramLowerF64(Parallel par, MemorySegment x, long ldx, int rows, int d, double scale, MemorySegment g,
-            long ldg) {
+    static void gramLowerF64(
+            Parallel par, MemorySegment x, long ldx, int rows, int d, double scale, MemorySegment g, long ldg) {
         int block = 32;
         par.forEachTask((d + block - 1) / block, t -> {
             int i0 = t * block;

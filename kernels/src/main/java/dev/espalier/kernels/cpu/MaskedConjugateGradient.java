@@ -31,7 +31,14 @@ final class MaskedConjugateGradient {
     private MaskedConjugateGradient() {}
 
     /** Runs the solve; arguments as {@link TensorOps#maskedConjugateGradient}, already checked. Returns iterations. */
-    static int solve(TensorOps ops, Parallel par, Tensor h, Tensor b, Tensor mask, Tensor x, int maxIterations,
+    static int solve(
+            TensorOps ops,
+            Parallel par,
+            Tensor h,
+            Tensor b,
+            Tensor mask,
+            Tensor x,
+            int maxIterations,
             double tolerance) {
         int d = h.rows();
         int m = b.cols();
@@ -59,36 +66,42 @@ final class MaskedConjugateGradient {
             MemorySegment qs = q.data();
             MemorySegment rs = r.data();
             // x ← x on the support; r = (b - H x) on the support; p = z = D⁻¹ r.
-            par.forRange(ceil(m), 1, (b0, b1) -> forColumns(b0, b1, m, (j0, j1) -> {
-                for (int i = 0; i < d; i++) {
-                    long row = (long) i * m;
-                    for (int j = j0; j < j1; j++) {
-                        if (ms.getAtIndex(F32, row + j) == 0) {
-                            xs.setAtIndex(F32, row + j, 0f);
+            par.forRange(
+                    ceil(m),
+                    1,
+                    (b0, b1) -> forColumns(b0, b1, m, (j0, j1) -> {
+                        for (int i = 0; i < d; i++) {
+                            long row = (long) i * m;
+                            for (int j = j0; j < j1; j++) {
+                                if (ms.getAtIndex(F32, row + j) == 0) {
+                                    xs.setAtIndex(F32, row + j, 0f);
+                                }
+                            }
                         }
-                    }
-                }
-            }));
+                    }));
             ops.gemm(false, false, 1f, h, x, 0f, q);
-            par.forRange(ceil(m), 1, (b0, b1) -> forColumns(b0, b1, m, (j0, j1) -> {
-                for (int i = 0; i < d; i++) {
-                    long row = (long) i * m;
-                    for (int j = j0; j < j1; j++) {
-                        boolean on = ms.getAtIndex(F32, row + j) != 0;
-                        float bij = on ? bs.getAtIndex(F32, row + j) : 0f;
-                        float rij = on ? bij - qs.getAtIndex(F32, row + j) : 0f;
-                        float zij = rij * dinv[i];
-                        rs.setAtIndex(F32, row + j, rij);
-                        ps.setAtIndex(F32, row + j, zij);
-                        limit2[j] += (double) bij * bij;
-                        rr[j] += (double) rij * rij;
-                        rz[j] += (double) rij * zij;
-                    }
-                }
-                for (int j = j0; j < j1; j++) {
-                    limit2[j] *= tolerance * tolerance;
-                }
-            }));
+            par.forRange(
+                    ceil(m),
+                    1,
+                    (b0, b1) -> forColumns(b0, b1, m, (j0, j1) -> {
+                        for (int i = 0; i < d; i++) {
+                            long row = (long) i * m;
+                            for (int j = j0; j < j1; j++) {
+                                boolean on = ms.getAtIndex(F32, row + j) != 0;
+                                float bij = on ? bs.getAtIndex(F32, row + j) : 0f;
+                                float rij = on ? bij - qs.getAtIndex(F32, row + j) : 0f;
+                                float zij = rij * dinv[i];
+                                rs.setAtIndex(F32, row + j, rij);
+                                ps.setAtIndex(F32, row + j, zij);
+                                limit2[j] += (double) bij * bij;
+                                rr[j] += (double) rij * rij;
+                                rz[j] += (double) rij * zij;
+                            }
+                        }
+                        for (int j = j0; j < j1; j++) {
+                            limit2[j] *= tolerance * tolerance;
+                        }
+                    }));
             int iterations = 0;
             while (iterations < maxIterations) {
                 boolean any = false;
@@ -101,40 +114,44 @@ final class MaskedConjugateGradient {
                 }
                 ops.gemm(false, false, 1f, h, p, 0f, q); // q = H p (p is zero off each support and on stopped columns)
                 iterations++;
-                par.forRange(ceil(m), 1, (b0, b1) -> forColumns(b0, b1, m, (j0, j1) -> {
-                    int w = j1 - j0;
-                    double[] pqLocal = new double[w];
-                    for (int i = 0; i < d; i++) {
-                        accumulateProducts(ps, qs, (long) i * m + j0, w, pqLocal);
-                    }
-                    float[] alpha = new float[w];
-                    for (int j = j0; j < j1; j++) {
-                        pq[j] = pqLocal[j - j0];
-                        if (active[j] && !(pq[j] > 0)) {
-                            active[j] = false;
-                            brokeDown[j] = true;
-                        }
-                        alpha[j - j0] = active[j] ? (float) (rz[j] / pq[j]) : 0f; // 0 leaves the column unchanged
-                    }
-                    double[] rzNew = new double[w];
-                    double[] rrNew = new double[w];
-                    for (int i = 0; i < d; i++) {
-                        step(xs, rs, qs, ps, ms, (long) i * m + j0, w, alpha, dinv[i], rrNew, rzNew);
-                    }
-                    float[] beta = new float[w];
-                    boolean[] keep = new boolean[w];
-                    for (int j = j0; j < j1; j++) {
-                        if (active[j]) {
-                            beta[j - j0] = (float) (rzNew[j - j0] / rz[j]);
-                            rz[j] = rzNew[j - j0];
-                            rr[j] = rrNew[j - j0];
-                            keep[j - j0] = rr[j] > limit2[j];
-                        }
-                    }
-                    for (int i = 0; i < d; i++) {
-                        nextDirection(ps, qs, (long) i * m + j0, w, beta, keep);
-                    }
-                }));
+                par.forRange(
+                        ceil(m),
+                        1,
+                        (b0, b1) -> forColumns(b0, b1, m, (j0, j1) -> {
+                            int w = j1 - j0;
+                            double[] pqLocal = new double[w];
+                            for (int i = 0; i < d; i++) {
+                                accumulateProducts(ps, qs, (long) i * m + j0, w, pqLocal);
+                            }
+                            float[] alpha = new float[w];
+                            for (int j = j0; j < j1; j++) {
+                                pq[j] = pqLocal[j - j0];
+                                if (active[j] && !(pq[j] > 0)) {
+                                    active[j] = false;
+                                    brokeDown[j] = true;
+                                }
+                                alpha[j - j0] =
+                                        active[j] ? (float) (rz[j] / pq[j]) : 0f; // 0 leaves the column unchanged
+                            }
+                            double[] rzNew = new double[w];
+                            double[] rrNew = new double[w];
+                            for (int i = 0; i < d; i++) {
+                                step(xs, rs, qs, ps, ms, (long) i * m + j0, w, alpha, dinv[i], rrNew, rzNew);
+                            }
+                            float[] beta = new float[w];
+                            boolean[] keep = new boolean[w];
+                            for (int j = j0; j < j1; j++) {
+                                if (active[j]) {
+                                    beta[j - j0] = (float) (rzNew[j - j0] / rz[j]);
+                                    rz[j] = rzNew[j - j0];
+                                    rr[j] = rrNew[j - j0];
+                                    keep[j - j0] = rr[j] > limit2[j];
+                                }
+                            }
+                            for (int i = 0; i < d; i++) {
+                                nextDirection(ps, qs, (long) i * m + j0, w, beta, keep);
+                            }
+                        }));
             }
             return iterations;
         }
@@ -161,8 +178,18 @@ final class MaskedConjugateGradient {
      * One CG update of a row: x += alpha p; r = (r - alpha q) on the support, 0 off it; z = r / H[i][i], stored
      * into q; rr[c] += r², rz[c] += r z (f64).
      */
-    private static void step(MemorySegment x, MemorySegment r, MemorySegment q, MemorySegment p, MemorySegment mask,
-            long o, int w, float[] alpha, float dinv, double[] rr, double[] rz) {
+    private static void step(
+            MemorySegment x,
+            MemorySegment r,
+            MemorySegment q,
+            MemorySegment p,
+            MemorySegment mask,
+            long o,
+            int w,
+            float[] alpha,
+            float dinv,
+            double[] rr,
+            double[] rz) {
         FloatVector vDinv = FloatVector.broadcast(H, dinv);
         int c = 0;
         for (; c <= w - HL; c += HL) {
@@ -170,9 +197,11 @@ final class MaskedConjugateGradient {
             FloatVector a = FloatVector.fromArray(H, alpha, c);
             FloatVector vp = FloatVector.fromMemorySegment(H, p, b, NATIVE);
             a.fma(vp, FloatVector.fromMemorySegment(H, x, b, NATIVE)).intoMemorySegment(x, b, NATIVE);
-            VectorMask<Float> off = FloatVector.fromMemorySegment(H, mask, b, NATIVE).compare(VectorOperators.EQ, 0f);
-            FloatVector vr = a.neg().fma(FloatVector.fromMemorySegment(H, q, b, NATIVE),
-                    FloatVector.fromMemorySegment(H, r, b, NATIVE)).blend(0f, off);
+            VectorMask<Float> off =
+                    FloatVector.fromMemorySegment(H, mask, b, NATIVE).compare(VectorOperators.EQ, 0f);
+            FloatVector vr = a.neg()
+                    .fma(FloatVector.fromMemorySegment(H, q, b, NATIVE), FloatVector.fromMemorySegment(H, r, b, NATIVE))
+                    .blend(0f, off);
             FloatVector vz = vr.mul(vDinv);
             vr.intoMemorySegment(r, b, NATIVE);
             vz.intoMemorySegment(q, b, NATIVE);
@@ -200,8 +229,10 @@ final class MaskedConjugateGradient {
         for (; c <= w - HL; c += HL) {
             long b = (o + c) * 4;
             VectorMask<Float> stop = VectorMask.fromArray(H, keep, c).not();
-            FloatVector.fromArray(H, beta, c).fma(FloatVector.fromMemorySegment(H, p, b, NATIVE),
-                    FloatVector.fromMemorySegment(H, z, b, NATIVE)).blend(0f, stop).intoMemorySegment(p, b, NATIVE);
+            FloatVector.fromArray(H, beta, c)
+                    .fma(FloatVector.fromMemorySegment(H, p, b, NATIVE), FloatVector.fromMemorySegment(H, z, b, NATIVE))
+                    .blend(0f, stop)
+                    .intoMemorySegment(p, b, NATIVE);
         }
         for (; c < w; c++) {
             long e = o + c;
@@ -210,8 +241,8 @@ final class MaskedConjugateGradient {
     }
 
     private static DoubleVector widen(MemorySegment s, long element) {
-        return (DoubleVector) FloatVector.fromMemorySegment(H, s, element * 4, NATIVE)
-                .convertShape(VectorOperators.F2D, D, 0);
+        return (DoubleVector)
+                FloatVector.fromMemorySegment(H, s, element * 4, NATIVE).convertShape(VectorOperators.F2D, D, 0);
     }
 
     private interface ColumnRange {

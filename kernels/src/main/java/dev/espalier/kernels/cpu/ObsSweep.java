@@ -248,7 +248,8 @@ final class ObsSweep {
         FloatVector va = FloatVector.broadcast(SPECIES, alpha);
         int v = 0;
         for (; v < VECTOR_ROWS; v += LANES) {
-            FloatVector.fromArray(SPECIES, x, xFrom + v).fma(va, FloatVector.fromArray(SPECIES, y, yFrom + v))
+            FloatVector.fromArray(SPECIES, x, xFrom + v)
+                    .fma(va, FloatVector.fromArray(SPECIES, y, yFrom + v))
                     .intoArray(y, yFrom + v);
         }
         for (; v < TILE_ROWS; v++) {

@@ -6,13 +6,21 @@ import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * OpenBLAS 0.3.31 with LAPACKE, bound through the FFM API (no JNI). The libraries come from the
@@ -45,7 +53,10 @@ public final class OpenBlas {
 
     private static final String RESOURCE_DIR = "org/bytedeco/openblas/linux-x86_64/";
     /** In load order: each library's dependencies come before it. */
-    private static final String[] LIBRARIES = {"libgcc_s.so.1", "libquadmath.so.0", "libgfortran.so.5", "libopenblas.so.0"};
+    private static final String[] LIBRARIES = {
+        "libgcc_s.so.1", "libquadmath.so.0", "libgfortran.so.5", "libopenblas.so.0"
+    };
+
     private static final System.Logger LOG = System.getLogger(OpenBlas.class.getName());
 
     private final MethodHandle sgemm;
@@ -65,21 +76,89 @@ public final class OpenBlas {
     private OpenBlas(SymbolLookup lookup, Path folder) {
         this.folder = folder;
         Linker linker = Linker.nativeLinker();
-        FunctionDescriptor gemmF = FunctionDescriptor.ofVoid(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
-                JAVA_FLOAT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_FLOAT, ADDRESS, JAVA_INT);
-        FunctionDescriptor gemmD = FunctionDescriptor.ofVoid(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
-                JAVA_DOUBLE, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_DOUBLE, ADDRESS, JAVA_INT);
-        FunctionDescriptor syrkF = FunctionDescriptor.ofVoid(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
-                JAVA_FLOAT, ADDRESS, JAVA_INT, JAVA_FLOAT, ADDRESS, JAVA_INT);
-        FunctionDescriptor syrkD = FunctionDescriptor.ofVoid(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
-                JAVA_DOUBLE, ADDRESS, JAVA_INT, JAVA_DOUBLE, ADDRESS, JAVA_INT);
-        FunctionDescriptor trsmF = FunctionDescriptor.ofVoid(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
-                JAVA_INT, JAVA_INT, JAVA_FLOAT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT);
-        FunctionDescriptor trsmD = FunctionDescriptor.ofVoid(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
-                JAVA_INT, JAVA_INT, JAVA_DOUBLE, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT);
+        FunctionDescriptor gemmF = FunctionDescriptor.ofVoid(
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_FLOAT,
+                ADDRESS,
+                JAVA_INT,
+                ADDRESS,
+                JAVA_INT,
+                JAVA_FLOAT,
+                ADDRESS,
+                JAVA_INT);
+        FunctionDescriptor gemmD = FunctionDescriptor.ofVoid(
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_DOUBLE,
+                ADDRESS,
+                JAVA_INT,
+                ADDRESS,
+                JAVA_INT,
+                JAVA_DOUBLE,
+                ADDRESS,
+                JAVA_INT);
+        FunctionDescriptor syrkF = FunctionDescriptor.ofVoid(
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_FLOAT,
+                ADDRESS,
+                JAVA_INT,
+                JAVA_FLOAT,
+                ADDRESS,
+                JAVA_INT);
+        FunctionDescriptor syrkD = FunctionDescriptor.ofVoid(
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_DOUBLE,
+                ADDRESS,
+                JAVA_INT,
+                JAVA_DOUBLE,
+                ADDRESS,
+                JAVA_INT);
+        FunctionDescriptor trsmF = FunctionDescriptor.ofVoid(
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_FLOAT,
+                ADDRESS,
+                JAVA_INT,
+                ADDRESS,
+                JAVA_INT);
+        FunctionDescriptor trsmD = FunctionDescriptor.ofVoid(
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_INT,
+                JAVA_DOUBLE,
+                ADDRESS,
+                JAVA_INT,
+                ADDRESS,
+                JAVA_INT);
         FunctionDescriptor potrf = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_BYTE, JAVA_INT, ADDRESS, JAVA_INT);
-        FunctionDescriptor syevd = FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_BYTE, JAVA_BYTE, JAVA_INT, ADDRESS,
-                JAVA_INT, ADDRESS);
+        FunctionDescriptor syevd =
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_BYTE, JAVA_BYTE, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS);
         sgemm = handle(linker, lookup, "cblas_sgemm", gemmF);
         dgemm = handle(linker, lookup, "cblas_dgemm", gemmD);
         ssyrk = handle(linker, lookup, "cblas_ssyrk", syrkF);
@@ -89,8 +168,10 @@ public final class OpenBlas {
         spotrf = handle(linker, lookup, "LAPACKE_spotrf", potrf);
         dpotrf = handle(linker, lookup, "LAPACKE_dpotrf", potrf);
         dsyevd = handle(linker, lookup, "LAPACKE_dsyevd", syevd);
-        setNumThreads = linker.downcallHandle(lookup.find("openblas_set_num_threads").orElseThrow(),
-                FunctionDescriptor.ofVoid(JAVA_INT), Linker.Option.critical(false));
+        setNumThreads = linker.downcallHandle(
+                lookup.find("openblas_set_num_threads").orElseThrow(),
+                FunctionDescriptor.ofVoid(JAVA_INT),
+                Linker.Option.critical(false));
         getConfig = handle(linker, lookup, "openblas_get_config", FunctionDescriptor.of(ADDRESS));
     }
 
@@ -128,8 +209,9 @@ public final class OpenBlas {
             LOG.log(System.Logger.Level.DEBUG, () -> "loaded OpenBLAS from " + folder + ": " + blas.config());
             return blas;
         } catch (RuntimeException | LinkageError e) {
-            LOG.log(System.Logger.Level.WARNING, "OpenBLAS natives unavailable, the CPU backend uses its Vector API"
-                    + " kernels only: " + e);
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "OpenBLAS natives unavailable, the CPU backend uses its Vector API" + " kernels only: " + e);
             return null;
         }
     }
@@ -143,7 +225,8 @@ public final class OpenBlas {
      * forces a core, {@code =none} leaves OpenBLAS's own detection alone.
      */
     private static void chooseCoreType() {
-        String setting = System.getProperty("espalier.openblas.coretype", "auto").trim();
+        String setting =
+                System.getProperty("espalier.openblas.coretype", "auto").trim();
         if (setting.equals("none") || System.getenv("OPENBLAS_CORETYPE") != null) {
             return;
         }
@@ -152,7 +235,8 @@ public final class OpenBlas {
             return;
         }
         Linker linker = Linker.nativeLinker();
-        MethodHandle setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
+        MethodHandle setenv = linker.downcallHandle(
+                linker.defaultLookup().find("setenv").orElseThrow(),
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
         try (Arena arena = Arena.ofConfined()) {
             int rc = (int) setenv.invokeExact(arena.allocateFrom("OPENBLAS_CORETYPE"), arena.allocateFrom(core), 0);
@@ -166,25 +250,27 @@ public final class OpenBlas {
 
     /** The OpenBLAS core for an AMD CPU of family 1Ah or later with AVX-512, else null (from /proc/cpuinfo). */
     private static String misdetectedCore() {
-        java.util.Map<String, String> cpu = new java.util.HashMap<>();
-        try (var lines = java.nio.file.Files.lines(Path.of("/proc/cpuinfo"))) {
+        Map<String, String> cpu = new HashMap<>();
+        try (var lines = Files.lines(Path.of("/proc/cpuinfo"))) {
             lines.takeWhile(line -> !line.isBlank()).forEach(line -> {
                 int colon = line.indexOf(':');
                 if (colon > 0) {
-                    cpu.put(line.substring(0, colon).trim(), line.substring(colon + 1).trim());
+                    cpu.put(
+                            line.substring(0, colon).trim(),
+                            line.substring(colon + 1).trim());
                 }
             });
-        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+        } catch (IOException | UncheckedIOException e) {
             return null;
         }
-        java.util.Set<String> flags = java.util.Set.of(cpu.getOrDefault("flags", "").split("\\s+"));
+        Set<String> flags = Set.of(cpu.getOrDefault("flags", "").split("\\s+"));
         int family;
         try {
             family = Integer.parseInt(cpu.getOrDefault("cpu family", "0"));
         } catch (NumberFormatException e) {
             return null;
         }
-        boolean avx512 = flags.containsAll(java.util.List.of("avx512f", "avx512dq", "avx512bw", "avx512vl"));
+        boolean avx512 = flags.containsAll(List.of("avx512f", "avx512dq", "avx512bw", "avx512vl"));
         if (!"AuthenticAMD".equals(cpu.get("vendor_id")) || family < 0x1A || !avx512) {
             return null;
         }
@@ -208,7 +294,7 @@ public final class OpenBlas {
 
     /** Whether the core OpenBLAS selected at load time has AVX-512 GEMM kernels (from {@link #config()}). */
     public boolean hasAvx512Kernels() {
-        String c = config().toLowerCase(java.util.Locale.ROOT);
+        String c = config().toLowerCase(Locale.ROOT);
         return c.contains("skylakex") || c.contains("cooperlake") || c.contains("sapphirerapids");
     }
 
@@ -226,22 +312,72 @@ public final class OpenBlas {
     }
 
     /** {@code cblas_sgemm} in row-major order: c = alpha op(a) op(b) + beta c, c (m, n). */
-    public void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, MemorySegment a, long lda,
-            MemorySegment b, long ldb, float beta, MemorySegment c, long ldc) {
+    public void sgemm(
+            boolean transA,
+            boolean transB,
+            int m,
+            int n,
+            int k,
+            float alpha,
+            MemorySegment a,
+            long lda,
+            MemorySegment b,
+            long ldb,
+            float beta,
+            MemorySegment c,
+            long ldc) {
         try {
-            sgemm.invokeExact(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a,
-                    ld(lda), b, ld(ldb), beta, c, ld(ldc));
+            sgemm.invokeExact(
+                    ROW_MAJOR,
+                    transA ? TRANS : NO_TRANS,
+                    transB ? TRANS : NO_TRANS,
+                    m,
+                    n,
+                    k,
+                    alpha,
+                    a,
+                    ld(lda),
+                    b,
+                    ld(ldb),
+                    beta,
+                    c,
+                    ld(ldc));
         } catch (Throwable t) {
             throw rethrow(t);
         }
     }
 
     /** {@code cblas_dgemm} in row-major order: c = alpha op(a) op(b) + beta c, c (m, n). */
-    public void dgemm(boolean transA, boolean transB, int m, int n, int k, double alpha, MemorySegment a, long lda,
-            MemorySegment b, long ldb, double beta, MemorySegment c, long ldc) {
+    public void dgemm(
+            boolean transA,
+            boolean transB,
+            int m,
+            int n,
+            int k,
+            double alpha,
+            MemorySegment a,
+            long lda,
+            MemorySegment b,
+            long ldb,
+            double beta,
+            MemorySegment c,
+            long ldc) {
         try {
-            dgemm.invokeExact(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a,
-                    ld(lda), b, ld(ldb), beta, c, ld(ldc));
+            dgemm.invokeExact(
+                    ROW_MAJOR,
+                    transA ? TRANS : NO_TRANS,
+                    transB ? TRANS : NO_TRANS,
+                    m,
+                    n,
+                    k,
+                    alpha,
+                    a,
+                    ld(lda),
+                    b,
+                    ld(ldb),
+                    beta,
+                    c,
+                    ld(ldc));
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -251,8 +387,16 @@ public final class OpenBlas {
      * {@code cblas_ssyrk} in row-major order on the lower triangle: c = alpha aᵀa + beta c with a (k, n)
      * ({@code trans}) or c = alpha a aᵀ + beta c with a (n, k); c (n, n), only its lower triangle is written.
      */
-    public void ssyrkLower(boolean trans, int n, int k, float alpha, MemorySegment a, long lda, float beta,
-            MemorySegment c, long ldc) {
+    public void ssyrkLower(
+            boolean trans,
+            int n,
+            int k,
+            float alpha,
+            MemorySegment a,
+            long lda,
+            float beta,
+            MemorySegment c,
+            long ldc) {
         try {
             ssyrk.invokeExact(ROW_MAJOR, LOWER, trans ? TRANS : NO_TRANS, n, k, alpha, a, ld(lda), beta, c, ld(ldc));
         } catch (Throwable t) {
@@ -261,8 +405,16 @@ public final class OpenBlas {
     }
 
     /** {@code cblas_dsyrk}, as {@link #ssyrkLower} in f64. */
-    public void dsyrkLower(boolean trans, int n, int k, double alpha, MemorySegment a, long lda, double beta,
-            MemorySegment c, long ldc) {
+    public void dsyrkLower(
+            boolean trans,
+            int n,
+            int k,
+            double alpha,
+            MemorySegment a,
+            long lda,
+            double beta,
+            MemorySegment c,
+            long ldc) {
         try {
             dsyrk.invokeExact(ROW_MAJOR, LOWER, trans ? TRANS : NO_TRANS, n, k, alpha, a, ld(lda), beta, c, ld(ldc));
         } catch (Throwable t) {
@@ -273,8 +425,8 @@ public final class OpenBlas {
     /** {@code cblas_strsm}, row-major, from the left, lower triangular, non-unit: b ← op(l)⁻¹ b, b (n, m). */
     public void strsmLowerLeft(boolean trans, int n, int m, MemorySegment l, long ldl, MemorySegment b, long ldb) {
         try {
-            strsm.invokeExact(ROW_MAJOR, LEFT, LOWER, trans ? TRANS : NO_TRANS, NON_UNIT, n, m, 1f, l, ld(ldl), b,
-                    ld(ldb));
+            strsm.invokeExact(
+                    ROW_MAJOR, LEFT, LOWER, trans ? TRANS : NO_TRANS, NON_UNIT, n, m, 1f, l, ld(ldl), b, ld(ldb));
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -301,8 +453,8 @@ public final class OpenBlas {
     /** {@code cblas_dtrsm}, as {@link #strsmLowerLeft} in f64. */
     public void dtrsmLowerLeft(boolean trans, int n, int m, MemorySegment l, long ldl, MemorySegment b, long ldb) {
         try {
-            dtrsm.invokeExact(ROW_MAJOR, LEFT, LOWER, trans ? TRANS : NO_TRANS, NON_UNIT, n, m, 1.0, l, ld(ldl), b,
-                    ld(ldb));
+            dtrsm.invokeExact(
+                    ROW_MAJOR, LEFT, LOWER, trans ? TRANS : NO_TRANS, NON_UNIT, n, m, 1.0, l, ld(ldl), b, ld(ldb));
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -49,15 +49,17 @@ public final class Parallel implements AutoCloseable {
         } else {
             AtomicInteger counter = new AtomicInteger();
             ThreadFactory factory = r -> {
-                Thread t = new Thread(() -> {
-                    INSIDE.set(true);
-                    r.run();
-                }, "espalier-cpu-" + counter.incrementAndGet());
+                Thread t = new Thread(
+                        () -> {
+                            INSIDE.set(true);
+                            r.run();
+                        },
+                        "espalier-cpu-" + counter.incrementAndGet());
                 t.setDaemon(true);
                 return t;
             };
-            this.pool = new ThreadPoolExecutor(threads - 1, threads - 1, 0, TimeUnit.SECONDS,
-                    new LinkedBlockingQueue<>(), factory);
+            this.pool = new ThreadPoolExecutor(
+                    threads - 1, threads - 1, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), factory);
         }
     }
 

@@ -29,6 +29,7 @@ final class VectorGemm {
     static final int NC = 1024 / NR * NR;
     /** Up to this many rows of op(a), the unpacked matrix-vector kernels are used. */
     static final int SKINNY_ROWS = 4;
+
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][]);
@@ -36,8 +37,20 @@ final class VectorGemm {
     private VectorGemm() {}
 
     /** {@code c += alpha op(a) op(b)} with op(a) (m, k), op(b) (k, n), c (m, n). */
-    static void multiply(Parallel par, boolean transA, boolean transB, int m, int n, int k, float alpha,
-            MemorySegment a, long lda, MemorySegment b, long ldb, MemorySegment c, long ldc) {
+    static void multiply(
+            Parallel par,
+            boolean transA,
+            boolean transB,
+            int m,
+            int n,
+            int k,
+            float alpha,
+            MemorySegment a,
+            long lda,
+            MemorySegment b,
+            long ldb,
+            MemorySegment c,
+            long ldc) {
         if (m == 0 || n == 0 || k == 0) {
             return;
         }
@@ -93,8 +106,8 @@ final class VectorGemm {
     }
 
     /** Packs op(a)[i0..i0+rows, p0..p0+kc) as panels of MR rows, each (kc, MR), zero-padded to MR rows. */
-    static void packA(boolean transA, MemorySegment a, long lda, int i0, int rows, int p0, int kc, float[] ap,
-            float[] line) {
+    static void packA(
+            boolean transA, MemorySegment a, long lda, int i0, int rows, int p0, int kc, float[] ap, float[] line) {
         for (int ir = 0; ir < rows; ir += MR) {
             int base = ir * kc;
             int valid = Math.min(MR, rows - ir);
@@ -124,7 +137,8 @@ final class VectorGemm {
     }
 
     /** Packs op(b)[p0..p0+kc, j0..j0+cols) into one panel (kc, NR) at {@code dst}, zero-padded to NR columns. */
-    static void packB(boolean transB, MemorySegment b, long ldb, int p0, int kc, int j0, int cols, float[] bp, int dst) {
+    static void packB(
+            boolean transB, MemorySegment b, long ldb, int p0, int kc, int j0, int cols, float[] bp, int dst) {
         if (!transB) { // op(b)(p, j) = b[p][j]: NR contiguous values per p
             for (int p = 0; p < kc; p++) {
                 int o = dst + p * NR;
@@ -154,14 +168,22 @@ final class VectorGemm {
      * in p order. Kept small (no epilogue) so that the JIT compiles it reliably at every tier.
      */
     static void kernel(float[] ap, int ao, float[] bp, int bo, int kc, float[] tile) {
-        FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S); FloatVector c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S); FloatVector c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S); FloatVector c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S); FloatVector c51 = FloatVector.zero(S);
-        FloatVector c60 = FloatVector.zero(S); FloatVector c61 = FloatVector.zero(S);
-        FloatVector c70 = FloatVector.zero(S); FloatVector c71 = FloatVector.zero(S);
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S);
+        FloatVector c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S);
+        FloatVector c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S);
+        FloatVector c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S);
+        FloatVector c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S);
+        FloatVector c51 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S);
+        FloatVector c61 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S);
+        FloatVector c71 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
             int a = ao + p * MR;
             int b = bo + p * NR;
@@ -192,16 +214,23 @@ final class VectorGemm {
             c70 = a7.fma(b0, c70);
             c71 = a7.fma(b1, c71);
         }
-        c00.intoArray(tile, 0 * L); c01.intoArray(tile, 1 * L);
-        c10.intoArray(tile, 2 * L); c11.intoArray(tile, 3 * L);
-        c20.intoArray(tile, 4 * L); c21.intoArray(tile, 5 * L);
-        c30.intoArray(tile, 6 * L); c31.intoArray(tile, 7 * L);
-        c40.intoArray(tile, 8 * L); c41.intoArray(tile, 9 * L);
-        c50.intoArray(tile, 10 * L); c51.intoArray(tile, 11 * L);
-        c60.intoArray(tile, 12 * L); c61.intoArray(tile, 13 * L);
-        c70.intoArray(tile, 14 * L); c71.intoArray(tile, 15 * L);
+        c00.intoArray(tile, 0 * L);
+        c01.intoArray(tile, 1 * L);
+        c10.intoArray(tile, 2 * L);
+        c11.intoArray(tile, 3 * L);
+        c20.intoArray(tile, 4 * L);
+        c21.intoArray(tile, 5 * L);
+        c30.intoArray(tile, 6 * L);
+        c31.intoArray(tile, 7 * L);
+        c40.intoArray(tile, 8 * L);
+        c41.intoArray(tile, 9 * L);
+        c50.intoArray(tile, 10 * L);
+        c51.intoArray(tile, 11 * L);
+        c60.intoArray(tile, 12 * L);
+        c61.intoArray(tile, 13 * L);
+        c70.intoArray(tile, 14 * L);
+        c71.intoArray(tile, 15 * L);
     }
-
 
     /**
      * c[i][j] = fma(tile[i][j], alpha, c[i][j]) on the valid {@code rows} x {@code cols} part of a tile; whole
@@ -235,8 +264,20 @@ final class VectorGemm {
      * {@code linear} layout) or axpys over rows of b, both vectorised along the contiguous dimension, parallel over
      * columns of c.
      */
-    private static void multiplySkinny(Parallel par, boolean transA, boolean transB, int m, int n, int k, float alpha,
-            MemorySegment a, long lda, MemorySegment b, long ldb, MemorySegment c, long ldc) {
+    private static void multiplySkinny(
+            Parallel par,
+            boolean transA,
+            boolean transB,
+            int m,
+            int n,
+            int k,
+            float alpha,
+            MemorySegment a,
+            long lda,
+            MemorySegment b,
+            long ldb,
+            MemorySegment c,
+            long ldc) {
         float[] rows = new float[m * k]; // (m, k) op(a)
         for (int i = 0; i < m; i++) {
             if (transA) {
@@ -267,8 +308,17 @@ final class VectorGemm {
      * c[i][j] += alpha * dot(rows[i], b[j]) for i < m and j in [j0, j0 + count), count ≤ 4: four dot products at once
      * (four independent FMA chains), each reduced lane by lane in order, then the scalar tail in order.
      */
-    private static void dotColumns(float[] rows, int m, int k, float alpha, MemorySegment b, long ldb, int j0,
-            int count, MemorySegment c, long ldc) {
+    private static void dotColumns(
+            float[] rows,
+            int m,
+            int k,
+            float alpha,
+            MemorySegment b,
+            long ldb,
+            int j0,
+            int count,
+            MemorySegment c,
+            long ldc) {
         int vk = k - k % L;
         float[] lanes = new float[4 * L];
         long[] bj = new long[4];
@@ -312,8 +362,17 @@ final class VectorGemm {
     }
 
     /** c[i][j0..j0+count) += alpha * Σ_p rows[i][p] b[p][j0..j0+count) for i < m, count ≤ 4L. */
-    private static void axpyColumns(float[] rows, int m, int k, float alpha, MemorySegment b, long ldb, int j0,
-            int count, MemorySegment c, long ldc) {
+    private static void axpyColumns(
+            float[] rows,
+            int m,
+            int k,
+            float alpha,
+            MemorySegment b,
+            long ldb,
+            int j0,
+            int count,
+            MemorySegment c,
+            long ldc) {
         FloatVector va = FloatVector.broadcast(S, alpha);
         for (int i = 0; i < m; i++) {
             int ai = i * k;
@@ -332,7 +391,8 @@ final class VectorGemm {
                     c3 = x.fma(FloatVector.fromMemorySegment(S, b, bp + 3 * VBYTES, NATIVE), c3);
                 }
                 c0.fma(va, FloatVector.fromMemorySegment(S, c, ci, NATIVE)).intoMemorySegment(c, ci, NATIVE);
-                c1.fma(va, FloatVector.fromMemorySegment(S, c, ci + VBYTES, NATIVE)).intoMemorySegment(c, ci + VBYTES, NATIVE);
+                c1.fma(va, FloatVector.fromMemorySegment(S, c, ci + VBYTES, NATIVE))
+                        .intoMemorySegment(c, ci + VBYTES, NATIVE);
                 c2.fma(va, FloatVector.fromMemorySegment(S, c, ci + 2 * VBYTES, NATIVE))
                         .intoMemorySegment(c, ci + 2 * VBYTES, NATIVE);
                 c3.fma(va, FloatVector.fromMemorySegment(S, c, ci + 3 * VBYTES, NATIVE))

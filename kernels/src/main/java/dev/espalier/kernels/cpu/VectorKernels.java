@@ -24,7 +24,9 @@ final class VectorKernels {
     static final int L = S.length();
     /** Doubles of the preferred shape, and floats of half that shape with as many lanes (for f32 → f64 widening). */
     static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
-    static final VectorSpecies<Float> HALF = VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
+
+    static final VectorSpecies<Float> HALF =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
@@ -36,8 +38,8 @@ final class VectorKernels {
         DoubleVector acc = DoubleVector.zero(D);
         int i = 0;
         for (; i <= d - step; i += step) {
-            DoubleVector v = (DoubleVector) FloatVector.fromMemorySegment(HALF, x, o + i * 4L, NATIVE)
-                    .convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector v = (DoubleVector)
+                    FloatVector.fromMemorySegment(HALF, x, o + i * 4L, NATIVE).convertShape(VectorOperators.F2D, D, 0);
             acc = v.fma(v, acc);
         }
         double sum = sumLanes(acc);
@@ -98,7 +100,8 @@ final class VectorKernels {
             FloatVector vMax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
             int i = 0;
             for (; i <= visible - L; i += L) {
-                vMax = vMax.max(FloatVector.fromMemorySegment(S, s, o + i * 4L, NATIVE).mul(vScale));
+                vMax = vMax.max(
+                        FloatVector.fromMemorySegment(S, s, o + i * 4L, NATIVE).mul(vScale));
             }
             float max = vMax.reduceLanes(VectorOperators.MAX);
             for (; i < visible; i++) {
@@ -108,7 +111,9 @@ final class VectorKernels {
             FloatVector vSum = FloatVector.zero(S);
             i = 0;
             for (; i <= visible - L; i += L) {
-                FloatVector e = exp(FloatVector.fromMemorySegment(S, s, o + i * 4L, NATIVE).mul(vScale).sub(vShift));
+                FloatVector e = exp(FloatVector.fromMemorySegment(S, s, o + i * 4L, NATIVE)
+                        .mul(vScale)
+                        .sub(vShift));
                 vSum = vSum.add(e);
                 e.intoMemorySegment(s, o + i * 4L, NATIVE);
             }
@@ -121,7 +126,9 @@ final class VectorKernels {
             FloatVector vInv = FloatVector.broadcast(S, 1f / sum);
             i = 0;
             for (; i <= visible - L; i += L) {
-                FloatVector.fromMemorySegment(S, s, o + i * 4L, NATIVE).mul(vInv).intoMemorySegment(s, o + i * 4L, NATIVE);
+                FloatVector.fromMemorySegment(S, s, o + i * 4L, NATIVE)
+                        .mul(vInv)
+                        .intoMemorySegment(s, o + i * 4L, NATIVE);
             }
             float inv = 1f / sum;
             for (; i < visible; i++) {
@@ -164,7 +171,8 @@ final class VectorKernels {
     static void addArray(float[] bias, MemorySegment y, long yo, int n) {
         int i = 0;
         for (; i <= n - L; i += L) {
-            FloatVector.fromMemorySegment(S, y, yo + i * 4L, NATIVE).add(FloatVector.fromArray(S, bias, i))
+            FloatVector.fromMemorySegment(S, y, yo + i * 4L, NATIVE)
+                    .add(FloatVector.fromArray(S, bias, i))
                     .intoMemorySegment(y, yo + i * 4L, NATIVE);
         }
         for (; i < n; i++) {
@@ -219,8 +227,10 @@ final class VectorKernels {
         p = p.fma(r, FloatVector.broadcast(x.species(), P4));
         p = p.fma(r, FloatVector.broadcast(x.species(), P5));
         p = p.fma(r.mul(r), r).add(1f);
-        jdk.incubator.vector.IntVector bits = t.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUNDER))
-                .add(127).lanewise(VectorOperators.LSHL, 23);
+        jdk.incubator.vector.IntVector bits = t.reinterpretAsInts()
+                .sub(Float.floatToRawIntBits(ROUNDER))
+                .add(127)
+                .lanewise(VectorOperators.LSHL, 23);
         return p.mul(bits.reinterpretAsFloats());
     }
 

@@ -1,5 +1,7 @@
 package dev.espalier.kernels.reference;
 
+import java.util.Arrays;
+
 /**
  * The cyclic Jacobi eigenvalue algorithm for a small symmetric matrix, in f64: rotations zero each off-diagonal
  * entry in turn, sweep after sweep, until the off-diagonal mass is negligible. Slow (O(n³) per sweep) and
@@ -54,7 +56,7 @@ final class JacobiEigen {
         for (int i = 0; i < n; i++) {
             order[i] = i;
         }
-        java.util.Arrays.sort(order, (x, y) -> Double.compare(a[x * n + x], a[y * n + y]));
+        Arrays.sort(order, (x, y) -> Double.compare(a[x * n + x], a[y * n + y]));
         for (int c = 0; c < n; c++) {
             int src = order[c];
             values[c] = a[src * n + src];

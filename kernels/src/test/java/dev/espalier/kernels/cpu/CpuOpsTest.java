@@ -35,7 +35,9 @@ class CpuOpsTest extends TensorOpsContractTest {
     void openBlasLoadsOnThisMachine() {
         assertTrue(OpenBlas.available(), "OpenBLAS natives did not load from the org.bytedeco:openblas jar");
         assertTrue(cpu().usesOpenBlas());
-        assertTrue(OpenBlas.get().config().startsWith("OpenBLAS 0.3.31"), OpenBlas.get().config());
+        assertTrue(
+                OpenBlas.get().config().startsWith("OpenBLAS 0.3.31"),
+                OpenBlas.get().config());
     }
 
     @Test
@@ -55,8 +57,11 @@ class CpuOpsTest extends TensorOpsContractTest {
                         Tensor expected = rnd.zeros(DType.F32, m, n);
                         reference.gemm(transA, transB, 0.5f, a, b, 0f, expected);
                         cpu().gemm(path, transA, transB, 0.5f, a, b, 0f, c);
-                        assertNormClose(expected, c, GEMM_TOL, path + " " + m + "x" + n + "x" + k + " transA=" + transA
-                                + " transB=" + transB);
+                        assertNormClose(
+                                expected,
+                                c,
+                                GEMM_TOL,
+                                path + " " + m + "x" + n + "x" + k + " transA=" + transA + " transB=" + transB);
                     }
                 }
             }
@@ -92,7 +97,8 @@ class CpuOpsTest extends TensorOpsContractTest {
         assertNormClose(expected, a, dtype == DType.F64 ? 1e-9 : 1e-4, "blocked cholesky " + type);
         Tensor indefinite = rnd.spd(dtype, 600, 0.1);
         indefinite.set(400, 400, -1e3);
-        NotPositiveDefiniteException e = assertThrows(NotPositiveDefiniteException.class, () -> ops.cholesky(indefinite));
+        NotPositiveDefiniteException e =
+                assertThrows(NotPositiveDefiniteException.class, () -> ops.cholesky(indefinite));
         assertEquals(400, e.failedColumn());
     }
 
@@ -167,7 +173,8 @@ class CpuOpsTest extends TensorOpsContractTest {
             o.causalSoftmax(s, 10, 0.3f);
             return s;
         });
-        try (CpuOps one = new CpuOps(1); CpuOps two = new CpuOps(2)) {
+        try (CpuOps one = new CpuOps(1);
+                CpuOps two = new CpuOps(2)) {
             for (int i = 0; i < runs.size(); i++) {
                 assertBitIdentical(runs.get(i).apply(one), runs.get(i).apply(two), "run " + i + " on 1 vs 2 threads");
             }

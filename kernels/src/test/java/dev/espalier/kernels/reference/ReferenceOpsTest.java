@@ -157,8 +157,10 @@ class ReferenceOpsTest {
         Tensor x = f32(new float[] {1, 0, 0, 1}, 2, 2); // headDim 2, rows at positions 1 and 2
         Tensor invFreq = f32(new float[] {1}, 1);
         ops.rope(x, 2, 1, invFreq);
-        assertArrayEquals(new float[] {(float) Math.cos(1), (float) Math.sin(1), (float) -Math.sin(2),
-            (float) Math.cos(2)}, x.toFloatArray(), 1e-6f);
+        assertArrayEquals(
+                new float[] {(float) Math.cos(1), (float) Math.sin(1), (float) -Math.sin(2), (float) Math.cos(2)},
+                x.toFloatArray(),
+                1e-6f);
     }
 
     @Test
@@ -168,9 +170,17 @@ class ReferenceOpsTest {
         double e1 = Math.exp(1);
         double e2 = Math.exp(2);
         double e3 = Math.exp(3);
-        assertArrayEquals(new float[] {(float) (e1 / (e1 + e2)), (float) (e2 / (e1 + e2)), 0,
-            (float) (e1 / (e1 + e2 + e3)), (float) (e2 / (e1 + e2 + e3)), (float) (e3 / (e1 + e2 + e3))},
-                s.toFloatArray(), 1e-6f);
+        assertArrayEquals(
+                new float[] {
+                    (float) (e1 / (e1 + e2)),
+                    (float) (e2 / (e1 + e2)),
+                    0,
+                    (float) (e1 / (e1 + e2 + e3)),
+                    (float) (e2 / (e1 + e2 + e3)),
+                    (float) (e3 / (e1 + e2 + e3))
+                },
+                s.toFloatArray(),
+                1e-6f);
     }
 
     @Test

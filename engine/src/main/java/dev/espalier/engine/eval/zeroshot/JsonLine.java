@@ -31,8 +31,11 @@ public final class JsonLine {
     public String text(String field) {
         JsonNode value = node.get(field);
         if (value == null || !value.isTextual()) {
-            throw error(value == null ? "missing field \"" + field + "\" (expected a string)"
-                    : "field \"" + field + "\" is " + value.getNodeType().name().toLowerCase(Locale.ROOT) + ", expected a string");
+            throw error(
+                    value == null
+                            ? "missing field \"" + field + "\" (expected a string)"
+                            : "field \"" + field + "\" is "
+                                    + value.getNodeType().name().toLowerCase(Locale.ROOT) + ", expected a string");
         }
         return value.asText();
     }
@@ -41,13 +44,16 @@ public final class JsonLine {
     public List<String> texts(String field, int min) {
         JsonNode value = node.get(field);
         if (value == null || !value.isArray()) {
-            throw error(value == null ? "missing field \"" + field + "\" (expected an array of strings)"
-                    : "field \"" + field + "\" is not an array of strings");
+            throw error(
+                    value == null
+                            ? "missing field \"" + field + "\" (expected an array of strings)"
+                            : "field \"" + field + "\" is not an array of strings");
         }
         List<String> out = new ArrayList<>();
         for (JsonNode element : value) {
             if (!element.isTextual()) {
-                throw error("field \"" + field + "\" has a " + element.getNodeType().name().toLowerCase(Locale.ROOT) + " element, expected strings only");
+                throw error("field \"" + field + "\" has a "
+                        + element.getNodeType().name().toLowerCase(Locale.ROOT) + " element, expected strings only");
             }
             out.add(element.asText());
         }
@@ -60,16 +66,21 @@ public final class JsonLine {
     /** The integer field {@code field}, an index into a list of {@code size}. */
     public int index(String field, int size) {
         JsonNode value = node.get(field);
-        if (value != null && value.isTextual() && value.asText().matches("[0-9]{1,9}")) { // HellaSwag's label is a string on the Hub
+        if (value != null
+                && value.isTextual()
+                && value.asText().matches("[0-9]{1,9}")) { // HellaSwag's label is a string on the Hub
             value = com.fasterxml.jackson.databind.node.IntNode.valueOf(Integer.parseInt(value.asText()));
         }
         if (value == null || !value.canConvertToExactIntegral() || !value.canConvertToInt()) {
-            throw error(value == null ? "missing field \"" + field + "\" (expected an integer index)"
-                    : "field \"" + field + "\" is " + value + ", expected an integer index");
+            throw error(
+                    value == null
+                            ? "missing field \"" + field + "\" (expected an integer index)"
+                            : "field \"" + field + "\" is " + value + ", expected an integer index");
         }
         int index = value.asInt();
         if (index < 0 || index >= size) {
-            throw error("field \"" + field + "\" is " + index + ", outside 0.." + (size - 1) + " (the " + size + " choices)");
+            throw error("field \"" + field + "\" is " + index + ", outside 0.." + (size - 1) + " (the " + size
+                    + " choices)");
         }
         return index;
     }

@@ -84,7 +84,10 @@ final class JsonLinesReader {
             throw new DataFormatException(file, "line " + line + ": not valid JSON (" + e.getOriginalMessage() + ")");
         }
         if (!node.isObject()) {
-            throw new DataFormatException(file, "line " + line + ": expected a JSON object, got " + node.getNodeType().name().toLowerCase(Locale.ROOT));
+            throw new DataFormatException(
+                    file,
+                    "line " + line + ": expected a JSON object, got "
+                            + node.getNodeType().name().toLowerCase(Locale.ROOT));
         }
         return node;
     }

@@ -30,7 +30,8 @@ public final class LoglikelihoodScorer {
     /** @param maxLength the most positions one pass holds (the harness's max_length: the model's context) */
     public LoglikelihoodScorer(LlamaForward forward, TensorOps ops, int maxLength) {
         if (maxLength > forward.maxTokens()) {
-            throw new IllegalArgumentException("max length " + maxLength + " exceeds the forward pass's " + forward.maxTokens() + " tokens");
+            throw new IllegalArgumentException(
+                    "max length " + maxLength + " exceeds the forward pass's " + forward.maxTokens() + " tokens");
         }
         this.forward = forward;
         this.ops = ops;
@@ -45,7 +46,9 @@ public final class LoglikelihoodScorer {
         for (int i = 0; i < requests.size(); i++) {
             EncodedRequest r = requests.get(i);
             if (fits(r)) {
-                byContext.computeIfAbsent(IntBuffer.wrap(r.context()), k -> new ArrayList<>()).add(i);
+                byContext
+                        .computeIfAbsent(IntBuffer.wrap(r.context()), k -> new ArrayList<>())
+                        .add(i);
             } else {
                 out[i] = scoreTruncated(r);
             }
@@ -63,7 +66,8 @@ public final class LoglikelihoodScorer {
     private void scoreSharingContext(List<EncodedRequest> requests, List<Integer> group, Loglikelihood[] out) {
         int[] context = requests.get(group.getFirst()).context();
         cache.clear();
-        Tensor last = forward.forward(context, cache, null, LayerTap.NONE, true); // (1, vocab): predicts each first token
+        Tensor last =
+                forward.forward(context, cache, null, LayerTap.NONE, true); // (1, vocab): predicts each first token
         double[] firstLogprob = new double[group.size()];
         boolean[] firstGreedy = new boolean[group.size()];
         int argmax = argmax(last, 0);
@@ -78,7 +82,8 @@ public final class LoglikelihoodScorer {
             boolean greedy = firstGreedy[g];
             if (continuation.length > 1) {
                 cache.truncate(context.length);
-                Tensor logits = forward.forward(Arrays.copyOf(continuation, continuation.length - 1), cache, null, LayerTap.NONE, false);
+                Tensor logits = forward.forward(
+                        Arrays.copyOf(continuation, continuation.length - 1), cache, null, LayerTap.NONE, false);
                 int[] targets = Arrays.copyOfRange(continuation, 1, continuation.length);
                 double[] nll = crossEntropy(logits, targets);
                 for (int t = 0; t < targets.length; t++) {

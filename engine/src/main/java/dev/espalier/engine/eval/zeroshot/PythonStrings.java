@@ -49,8 +49,10 @@ final class PythonStrings {
         }
         int first = s.codePointAt(0);
         int rest = Character.charCount(first);
-        return new StringBuilder().appendCodePoint(Character.toTitleCase(first))
-                .append(s.substring(rest).toLowerCase(Locale.ROOT)).toString();
+        return new StringBuilder()
+                .appendCodePoint(Character.toTitleCase(first))
+                .append(s.substring(rest).toLowerCase(Locale.ROOT))
+                .toString();
     }
 
     /** {@code len(s)}: code points, not UTF-16 chars. */

@@ -24,7 +24,8 @@ public final class RequestEncoder {
         String context = request.context();
         String continuation = request.continuation();
         if (context.isEmpty()) {
-            return checked(new EncodedRequest(new int[] {tokenizer.bosId()}, tokenizer.encode(continuation, false)), request);
+            return checked(
+                    new EncodedRequest(new int[] {tokenizer.bosId()}, tokenizer.encode(continuation, false)), request);
         }
         int spaces = PythonStrings.trailingSpaces(context);
         if (spaces > 0) {
@@ -33,7 +34,9 @@ public final class RequestEncoder {
         }
         int[] whole = tokenizer.encode(context + continuation, true);
         int[] contextIds = contextIds(context);
-        int[] continuationIds = whole.length > contextIds.length ? Arrays.copyOfRange(whole, contextIds.length, whole.length) : new int[0];
+        int[] continuationIds = whole.length > contextIds.length
+                ? Arrays.copyOfRange(whole, contextIds.length, whole.length)
+                : new int[0];
         return checked(new EncodedRequest(contextIds, continuationIds), request);
     }
 
@@ -47,7 +50,8 @@ public final class RequestEncoder {
 
     private static EncodedRequest checked(EncodedRequest encoded, Request request) {
         if (encoded.continuation().length == 0) {
-            throw new IllegalArgumentException("continuation \"" + request.continuation() + "\" adds no tokens to its context");
+            throw new IllegalArgumentException(
+                    "continuation \"" + request.continuation() + "\" adds no tokens to its context");
         }
         return encoded;
     }

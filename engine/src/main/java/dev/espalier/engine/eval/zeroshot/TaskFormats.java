@@ -40,11 +40,15 @@ final class TaskFormats {
         String body = between(j, "query", "Passage: ", "?");
         int split = body.lastIndexOf("\nQuestion: ");
         if (split < 0) {
-            throw j.error("field \"query\" has no \"\\nQuestion: \" (expected \"Passage: <passage>\\nQuestion: <question>?\")");
+            throw j.error(
+                    "field \"query\" has no \"\\nQuestion: \" (expected \"Passage: <passage>\\nQuestion: <question>?\")");
         }
         List<String> choices = j.texts("choices", 2);
-        return choice(j.line(), HarnessPrompts.boolq(body.substring(0, split), body.substring(split + "\nQuestion: ".length())),
-                choices, j.index("gold", choices.size()));
+        return choice(
+                j.line(),
+                HarnessPrompts.boolq(body.substring(0, split), body.substring(split + "\nQuestion: ".length())),
+                choices,
+                j.index("gold", choices.size()));
     }
 
     /** HellaSwag's original format, preprocessed as the harness's hellaswag/utils.py. */
@@ -97,9 +101,12 @@ final class TaskFormats {
     /** The string field {@code field} without {@code prefix} and {@code suffix}, which it must have. */
     private static String between(JsonLine j, String field, String prefix, String suffix) {
         String value = j.text(field);
-        if (!value.startsWith(prefix) || !value.endsWith(suffix) || value.length() < prefix.length() + suffix.length()) {
-            throw j.error("field \"" + field + "\" should start with \"" + escape(prefix) + "\"" + (suffix.isEmpty() ? ""
-                    : " and end with \"" + escape(suffix) + "\"") + " (llm-foundry's prompt), got \"" + escape(abbreviate(value)) + "\"");
+        if (!value.startsWith(prefix)
+                || !value.endsWith(suffix)
+                || value.length() < prefix.length() + suffix.length()) {
+            throw j.error("field \"" + field + "\" should start with \"" + escape(prefix) + "\""
+                    + (suffix.isEmpty() ? "" : " and end with \"" + escape(suffix) + "\"")
+                    + " (llm-foundry's prompt), got \"" + escape(abbreviate(value)) + "\"");
         }
         return value.substring(prefix.length(), value.length() - suffix.length());
     }

@@ -22,7 +22,8 @@ public sealed interface TaskItem permits TaskItem.Choice, TaskItem.Continuation 
             requests = List.copyOf(requests);
             choiceTexts = choiceTexts == null ? null : List.copyOf(choiceTexts);
             if (gold < 0 || gold >= requests.size()) {
-                throw new IllegalArgumentException("gold " + gold + " is not the index of one of " + requests.size() + " choices");
+                throw new IllegalArgumentException(
+                        "gold " + gold + " is not the index of one of " + requests.size() + " choices");
             }
         }
     }

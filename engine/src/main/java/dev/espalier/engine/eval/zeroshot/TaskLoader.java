@@ -12,13 +12,16 @@ import java.util.function.Function;
 public final class TaskLoader {
     /** The official PIQA release, preferred to llm-foundry's copy (whose choices lost trailing spaces) when present. */
     static final String PIQA_OFFICIAL = "piqa-official/valid.jsonl";
+
     static final String PIQA_OFFICIAL_LABELS = "piqa-official/valid-labels.lst";
 
     private TaskLoader() {}
 
     /** {@code task} from its file under {@code dir}. */
     public static TaskData load(ZeroShotTask task, Path dir) {
-        if (task == ZeroShotTask.PIQA && Files.isRegularFile(dir.resolve(PIQA_OFFICIAL)) && Files.isRegularFile(dir.resolve(PIQA_OFFICIAL_LABELS))) {
+        if (task == ZeroShotTask.PIQA
+                && Files.isRegularFile(dir.resolve(PIQA_OFFICIAL))
+                && Files.isRegularFile(dir.resolve(PIQA_OFFICIAL_LABELS))) {
             return piqaOfficial(dir.resolve(PIQA_OFFICIAL), dir.resolve(PIQA_OFFICIAL_LABELS));
         }
         Path file = dir.resolve(task.fileName());
@@ -48,8 +51,9 @@ public final class TaskLoader {
         if (first.has("context") || first.has("continuation")) {
             return TaskFormats::continuation;
         }
-        throw first.error("unknown format: expected {\"query\", \"choices\", \"gold\"} (multiple choice), "
-                + "{\"context\", \"continuation\"} (LAMBADA style) or {\"context_options\", \"continuation\", \"gold\"} (partial scoring)");
+        throw first.error(
+                "unknown format: expected {\"query\", \"choices\", \"gold\"} (multiple choice), "
+                        + "{\"context\", \"continuation\"} (LAMBADA style) or {\"context_options\", \"continuation\", \"gold\"} (partial scoring)");
     }
 
     private static TaskData piqaOfficial(Path file, Path labelsFile) {
@@ -59,9 +63,11 @@ public final class TaskLoader {
         } catch (IOException e) {
             throw new DataFormatException(labelsFile, "cannot be read (" + e.getMessage() + ")");
         }
-        List<TaskItem> items = JsonLinesReader.read(file, j -> TaskFormats.piqaOfficial(j, label(labelsFile, labels, j.line())));
+        List<TaskItem> items =
+                JsonLinesReader.read(file, j -> TaskFormats.piqaOfficial(j, label(labelsFile, labels, j.line())));
         if (labels.size() != items.size()) {
-            throw new DataFormatException(labelsFile, labels.size() + " labels for the " + items.size() + " items of " + file);
+            throw new DataFormatException(
+                    labelsFile, labels.size() + " labels for the " + items.size() + " items of " + file);
         }
         return new TaskData(ZeroShotTask.PIQA.label(), file, items);
     }
@@ -69,7 +75,8 @@ public final class TaskLoader {
     private static int label(Path labelsFile, List<String> labels, int line) {
         String label = line <= labels.size() ? labels.get(line - 1).strip() : "";
         if (!label.equals("0") && !label.equals("1")) {
-            throw new DataFormatException(labelsFile, "line " + line + ": expected the label 0 or 1, got \"" + label + "\"");
+            throw new DataFormatException(
+                    labelsFile, "line " + line + ": expected the label 0 or 1, got \"" + label + "\"");
         }
         return Integer.parseInt(label);
     }

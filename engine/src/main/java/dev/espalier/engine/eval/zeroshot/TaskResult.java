@@ -13,8 +13,16 @@ import java.util.List;
  * @param perplexity LAMBADA style: exp(−mean over items of the continuation's log-likelihood), the harness's
  *                   {@code perplexity} aggregation
  */
-public record TaskResult(String task, Path file, int items, double acc, double accStderr, double accNorm, double accNormStderr,
-                         double chance, double perplexity) {
+public record TaskResult(
+        String task,
+        Path file,
+        int items,
+        double acc,
+        double accStderr,
+        double accNorm,
+        double accNormStderr,
+        double chance,
+        double perplexity) {
 
     static TaskResult of(TaskData task, List<Loglikelihood[]> scores) {
         List<TaskItem> items = task.items();
@@ -44,8 +52,15 @@ public record TaskResult(String task, Path file, int items, double acc, double a
         }
         double acc = (double) correct / n;
         double accNorm = choices && normDefined ? (double) correctNorm / n : Double.NaN;
-        return new TaskResult(task.name(), task.file(), n, acc, meanStderr(correct, n), accNorm,
-                Double.isNaN(accNorm) ? Double.NaN : meanStderr(correctNorm, n), choices ? chance / n : Double.NaN,
+        return new TaskResult(
+                task.name(),
+                task.file(),
+                n,
+                acc,
+                meanStderr(correct, n),
+                accNorm,
+                Double.isNaN(accNorm) ? Double.NaN : meanStderr(correctNorm, n),
+                choices ? chance / n : Double.NaN,
                 choices ? Double.NaN : Math.exp(-logprobSum / n));
     }
 

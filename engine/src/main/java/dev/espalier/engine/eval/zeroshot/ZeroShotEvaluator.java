@@ -62,7 +62,9 @@ public final class ZeroShotEvaluator {
         try {
             return scorer.score(encoded);
         } catch (IllegalArgumentException e) {
-            throw new DataFormatException(task.file(), "lines " + batch.getFirst().line() + "-" + batch.getLast().line() + ": " + e.getMessage());
+            throw new DataFormatException(
+                    task.file(),
+                    "lines " + batch.getFirst().line() + "-" + batch.getLast().line() + ": " + e.getMessage());
         }
     }
 }

@@ -11,11 +11,29 @@ public final class ZeroShotReport {
     /** A header and one row per task; "-" where a metric does not apply. */
     public static List<String> table(List<TaskResult> results) {
         List<String> lines = new ArrayList<>();
-        lines.add(String.format(Locale.ROOT, "%-16s %6s %8s %8s %8s %8s %8s %10s", "task", "items", "acc", "±", "acc_norm", "±",
-                "chance", "ppl"));
+        lines.add(String.format(
+                Locale.ROOT,
+                "%-16s %6s %8s %8s %8s %8s %8s %10s",
+                "task",
+                "items",
+                "acc",
+                "±",
+                "acc_norm",
+                "±",
+                "chance",
+                "ppl"));
         for (TaskResult r : results) {
-            lines.add(String.format(Locale.ROOT, "%-16s %6d %8s %8s %8s %8s %8s %10s", r.task(), r.items(), number(r.acc()),
-                    number(r.accStderr()), number(r.accNorm()), number(r.accNormStderr()), number(r.chance()), number(r.perplexity())));
+            lines.add(String.format(
+                    Locale.ROOT,
+                    "%-16s %6d %8s %8s %8s %8s %8s %10s",
+                    r.task(),
+                    r.items(),
+                    number(r.acc()),
+                    number(r.accStderr()),
+                    number(r.accNorm()),
+                    number(r.accNormStderr()),
+                    number(r.chance()),
+                    number(r.perplexity())));
         }
         return lines;
     }

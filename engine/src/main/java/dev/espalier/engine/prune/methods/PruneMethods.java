@@ -8,11 +8,6 @@ import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparseGpt;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.engine.prune.UnstructuredMethod;
-import dev.espalier.engine.prune.LinearPruner;
-import dev.espalier.engine.prune.MagnitudePruner;
-import dev.espalier.engine.prune.WandaPruner;
-import dev.espalier.engine.prune.SparseGptPruner;
-import dev.espalier.engine.prune.AlpsPruner;
 import dev.espalier.engine.prune.structured.StructuredMethod;
 import dev.espalier.protocol.v1.AlpsSettings;
 import dev.espalier.protocol.v1.JobSpec;
@@ -35,24 +30,31 @@ public final class PruneMethods {
             case PRUNE_METHOD_WANDA -> PruningMethod.wanda();
             case PRUNE_METHOD_SPARSEGPT -> PruningMethod.sparseGpt(sparseGptOptions(settings.getSparsegpt()));
             case PRUNE_METHOD_ALPS -> PruningMethod.alps(alpsOptions(settings.getAlps()));
-            default -> throw new UnsupportedOperationException("method " + label(method) + " is not available in this build");
+            default ->
+                throw new UnsupportedOperationException("method " + label(method) + " is not available in this build");
         };
     }
 
     /** SparseGPT's options: the set fields of {@code s}, the paper's defaults for the others. */
     public static SparseGpt.Options sparseGptOptions(SparseGptSettings s) {
         SparseGpt.Options d = SparseGpt.Options.defaults();
-        return new SparseGpt.Options(s.hasBlocksize() ? s.getBlocksize() : d.blockSize(), s.hasPercdamp() ? s.getPercdamp() : d.percDamp());
+        return new SparseGpt.Options(
+                s.hasBlocksize() ? s.getBlocksize() : d.blockSize(), s.hasPercdamp() ? s.getPercdamp() : d.percDamp());
     }
 
     /** ALPS's options: the set fields of {@code s}, the official defaults for the others. */
     public static Alps.Options alpsOptions(AlpsSettings s) {
         Alps.Options d = Alps.Options.defaults();
-        return new Alps.Options(s.hasRho() ? s.getRho() : d.rho(), s.hasIterations() ? s.getIterations() : d.maxIterations(),
+        return new Alps.Options(
+                s.hasRho() ? s.getRho() : d.rho(),
+                s.hasIterations() ? s.getIterations() : d.maxIterations(),
                 s.hasUpdateInterval() ? s.getUpdateInterval() : d.updateInterval(),
-                s.hasSwitchIteration() ? s.getSwitchIteration() : d.switchIteration(), s.hasStopRho() ? s.getStopRho() : d.stopRho(),
-                s.hasCgIterations() ? s.getCgIterations() : d.cgIterations(), s.hasCgTolerance() ? s.getCgTolerance() : d.cgTolerance(),
-                s.hasDamp() ? s.getDamp() : d.dampFraction(), s.hasFixedRho() ? s.getFixedRho() : d.fixedRho());
+                s.hasSwitchIteration() ? s.getSwitchIteration() : d.switchIteration(),
+                s.hasStopRho() ? s.getStopRho() : d.stopRho(),
+                s.hasCgIterations() ? s.getCgIterations() : d.cgIterations(),
+                s.hasCgTolerance() ? s.getCgTolerance() : d.cgTolerance(),
+                s.hasDamp() ? s.getDamp() : d.dampFraction(),
+                s.hasFixedRho() ? s.getFixedRho() : d.fixedRho());
     }
 
     /** The structured kind of {@code method}, or null for the unstructured / N:M methods. */
@@ -79,12 +81,18 @@ public final class PruneMethods {
         UnstructuredSettings u = spec.getUnstructured();
         SparsityPattern p = SparsityPattern.of(spec.getPattern());
         double s = p.validate(p.isNm() && spec.getSparsity() == 0 ? Double.NaN : spec.getSparsity());
-        SolveOrder order = u.getSolveOrder() == UnstructuredSettings.SolveOrder.SOLVE_ORDER_SEQUENTIAL ? SolveOrder.SEQUENTIAL : SolveOrder.SHARED;
-        return new UnstructuredMethod(linear(method, u), p, s, order, !u.hasReconstructionError() || u.getReconstructionError());
+        SolveOrder order = u.getSolveOrder() == UnstructuredSettings.SolveOrder.SOLVE_ORDER_SEQUENTIAL
+                ? SolveOrder.SEQUENTIAL
+                : SolveOrder.SHARED;
+        return new UnstructuredMethod(
+                linear(method, u), p, s, order, !u.hasReconstructionError() || u.getReconstructionError());
     }
 
     /** "wanda" for PRUNE_METHOD_WANDA. */
     public static String label(PruneMethod method) {
-        return method.name().replace("PRUNE_METHOD_", "").toLowerCase(Locale.ROOT).replace('_', '-');
+        return method.name()
+                .replace("PRUNE_METHOD_", "")
+                .toLowerCase(Locale.ROOT)
+                .replace('_', '-');
     }
 }

@@ -15,6 +15,7 @@ package dev.espalier.engine.prune.policy;
 public final class BudgetProjection {
     /** The official stopping tolerance, in units. */
     public static final double OFFICIAL_TOLERANCE = 1e-3;
+
     private static final int MAX_ITERATIONS = 200;
 
     private BudgetProjection() {}
@@ -49,9 +50,9 @@ public final class BudgetProjection {
         double hi; // f(hi) ≤ 0
         if (f0 > 0) {
             lo = 0;
-            hi = max(s);        // every clamp(s − max, 0, 1) is 0
+            hi = max(s); // every clamp(s − max, 0, 1) is 0
         } else {
-            lo = min(s) - 1;    // every clamp(s − (min − 1), 0, 1) is 1
+            lo = min(s) - 1; // every clamp(s − (min − 1), 0, 1) is 1
             hi = 0;
         }
         double v = (lo + hi) / 2;

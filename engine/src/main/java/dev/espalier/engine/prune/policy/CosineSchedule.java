@@ -17,8 +17,9 @@ public record CosineSchedule(double baseLr, long totalSteps, long warmupSteps, d
 
     public CosineSchedule {
         if (!(baseLr >= 0) || !(minLr >= 0) || totalSteps < 1 || warmupSteps < 0 || warmupSteps >= totalSteps) {
-            throw new IllegalArgumentException("cosine schedule needs lr ≥ 0, min lr ≥ 0, total steps ≥ 1 and 0 ≤ warm-up < total, got lr="
-                    + baseLr + " min=" + minLr + " total=" + totalSteps + " warm-up=" + warmupSteps);
+            throw new IllegalArgumentException(
+                    "cosine schedule needs lr ≥ 0, min lr ≥ 0, total steps ≥ 1 and 0 ≤ warm-up < total, got lr="
+                            + baseLr + " min=" + minLr + " total=" + totalSteps + " warm-up=" + warmupSteps);
         }
     }
 

@@ -47,13 +47,17 @@ public record LayerKeep(int layer, boolean layerKept, int[] kvGroups, int[] chan
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof LayerKeep k && layer == k.layer && layerKept == k.layerKept
-                && Arrays.equals(kvGroups, k.kvGroups) && Arrays.equals(channels, k.channels);
+        return o instanceof LayerKeep k
+                && layer == k.layer
+                && layerKept == k.layerKept
+                && Arrays.equals(kvGroups, k.kvGroups)
+                && Arrays.equals(channels, k.channels);
     }
 
     @Override
     public int hashCode() {
-        return 31 * (31 * (31 * layer + Boolean.hashCode(layerKept)) + Arrays.hashCode(kvGroups)) + Arrays.hashCode(channels);
+        return 31 * (31 * (31 * layer + Boolean.hashCode(layerKept)) + Arrays.hashCode(kvGroups))
+                + Arrays.hashCode(channels);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.espalier.engine.prune.policy;
 
 import java.util.Arrays;
+import java.util.Objects;
 import java.util.SplittableRandom;
 
 /**
@@ -12,9 +13,9 @@ public final class Mask {
     private final UnitLayout layout;
     private final long step;
     private final int index;
-    private final boolean[] heads;    // (Σ kv groups), layer-major
+    private final boolean[] heads; // (Σ kv groups), layer-major
     private final boolean[] channels; // (Σ channels), layer-major
-    private final boolean[] layers;   // (num layers) when layer units, else empty
+    private final boolean[] layers; // (num layers) when layer units, else empty
 
     Mask(UnitLayout layout, long step, int index, boolean[] heads, boolean[] channels, boolean[] layers) {
         this.layout = layout;
@@ -34,8 +35,13 @@ public final class Mask {
     public static Mask sample(PolicyState state, long step, int index) {
         SplittableRandom rng = new SplittableRandom(rolloutKey(state.seed(), step, index));
         UnitLayout layout = state.layout();
-        return new Mask(layout, step, index,
-                draw(state.live(UnitKind.HEAD), rng), draw(state.live(UnitKind.CHANNEL), rng), draw(state.live(UnitKind.LAYER), rng));
+        return new Mask(
+                layout,
+                step,
+                index,
+                draw(state.live(UnitKind.HEAD), rng),
+                draw(state.live(UnitKind.CHANNEL), rng),
+                draw(state.live(UnitKind.LAYER), rng));
     }
 
     private static boolean[] draw(double[] s, SplittableRandom rng) {
@@ -63,7 +69,8 @@ public final class Mask {
     }
 
     /** Builds a mask from explicit bits (tests, and a runtime that replays a logged mask); the arrays are copied. */
-    public static Mask of(UnitLayout layout, long step, int index, boolean[] heads, boolean[] channels, boolean[] layers) {
+    public static Mask of(
+            UnitLayout layout, long step, int index, boolean[] heads, boolean[] channels, boolean[] layers) {
         requireLength(heads, layout.total(UnitKind.HEAD), "head");
         requireLength(channels, layout.total(UnitKind.CHANNEL), "channel");
         requireLength(layers, layout.total(UnitKind.LAYER), "layer");
@@ -95,7 +102,8 @@ public final class Mask {
 
     /** Whether FFN channel {@code channel} of layer {@code layer} is kept. */
     public boolean channel(int layer, int channel) {
-        return channels[layout.offset(UnitKind.CHANNEL, layer) + checkIndex(channel, layout.units(UnitKind.CHANNEL, layer))];
+        return channels[
+                layout.offset(UnitKind.CHANNEL, layer) + checkIndex(channel, layout.units(UnitKind.CHANNEL, layer))];
     }
 
     /** Whether decoder layer {@code layer} is kept; always true without layer units. */
@@ -132,13 +140,18 @@ public final class Mask {
     }
 
     private static int checkIndex(int i, int n) {
-        return java.util.Objects.checkIndex(i, n);
+        return Objects.checkIndex(i, n);
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Mask m && step == m.step && index == m.index && layout.equals(m.layout)
-                && Arrays.equals(heads, m.heads) && Arrays.equals(channels, m.channels) && Arrays.equals(layers, m.layers);
+        return o instanceof Mask m
+                && step == m.step
+                && index == m.index
+                && layout.equals(m.layout)
+                && Arrays.equals(heads, m.heads)
+                && Arrays.equals(channels, m.channels)
+                && Arrays.equals(layers, m.layers);
     }
 
     @Override
@@ -149,6 +162,7 @@ public final class Mask {
     @Override
     public String toString() {
         return "Mask[step=" + step + ", index=" + index + ", heads=" + kept(UnitKind.HEAD) + "/" + heads.length
-                + ", channels=" + kept(UnitKind.CHANNEL) + "/" + channels.length + ", layers=" + kept(UnitKind.LAYER) + "/" + layers.length + "]";
+                + ", channels=" + kept(UnitKind.CHANNEL) + "/" + channels.length + ", layers=" + kept(UnitKind.LAYER)
+                + "/" + layers.length + "]";
     }
 }

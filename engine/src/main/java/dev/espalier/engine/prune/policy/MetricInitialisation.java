@@ -42,8 +42,14 @@ public final class MetricInitialisation {
      * A state whose head and channel probabilities are {@code mapping} applied per layer to {@code scores}, with mean
      * {@code headKeep} / {@code channelKeep}; layer units (if any) start at {@code layerKeep}.
      */
-    public static PolicyState fromScores(UnitLayout layout, long seed, UnitScores scores, ScoreMapping mapping,
-            double headKeep, double channelKeep, double layerKeep) {
+    public static PolicyState fromScores(
+            UnitLayout layout,
+            long seed,
+            UnitScores scores,
+            ScoreMapping mapping,
+            double headKeep,
+            double channelKeep,
+            double layerKeep) {
         PolicyState state = PolicyState.uniform(layout, seed, headKeep, channelKeep, layerKeep);
         for (int l = 0; l < layout.numLayers(); l++) {
             state.setProbabilities(UnitKind.HEAD, l, mapping.map(scores.heads(l), headKeep));
@@ -62,11 +68,13 @@ public final class MetricInitialisation {
      * @param inputSquares (numHeads · headDim): per input column of o_proj, the calibration mean of Σ_tokens x_j²
      *                     (any positive multiple gives the same probabilities under {@link ScoreMapping})
      */
-    public static double[] wandaSpHeadScores(float[] oProj, double[] inputSquares, int hidden, int numHeads, int numKvHeads, int headDim) {
+    public static double[] wandaSpHeadScores(
+            float[] oProj, double[] inputSquares, int hidden, int numHeads, int numKvHeads, int headDim) {
         int cols = numHeads * headDim;
         double[] column = columnMeans(oProj, inputSquares, hidden, cols);
         if (numKvHeads <= 0 || numHeads % numKvHeads != 0) {
-            throw new IllegalArgumentException(numHeads + " query heads cannot be shared by " + numKvHeads + " key/value heads");
+            throw new IllegalArgumentException(
+                    numHeads + " query heads cannot be shared by " + numKvHeads + " key/value heads");
         }
         int perGroup = numHeads / numKvHeads;
         double[] groups = new double[numKvHeads];

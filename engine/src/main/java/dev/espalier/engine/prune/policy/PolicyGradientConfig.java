@@ -1,5 +1,7 @@
 package dev.espalier.engine.prune.policy;
 
+import java.util.Objects;
+
 /**
  * Hyperparameters of policy-gradient structural pruning ("Bypass Back-propagation", Gao et al., ACL 2025).
  *
@@ -74,22 +76,30 @@ public record PolicyGradientConfig(
 
     public PolicyGradientConfig {
         if (rollouts < 1 || (normaliser == GradientNormaliser.K_MINUS_ONE && rollouts < 2)) {
-            throw new IllegalArgumentException("rollouts per step must be ≥ 2 (≥ 1 with K_MINUS_LAMBDA), got " + rollouts);
+            throw new IllegalArgumentException(
+                    "rollouts per step must be ≥ 2 (≥ 1 with K_MINUS_LAMBDA), got " + rollouts);
         }
         if (steps < 1 || baselineWindow < 1) {
-            throw new IllegalArgumentException("steps and baseline window must be ≥ 1, got " + steps + " and " + baselineWindow);
+            throw new IllegalArgumentException(
+                    "steps and baseline window must be ≥ 1, got " + steps + " and " + baselineWindow);
         }
-        if (!(headLr >= 0 && channelLr >= 0 && layerLr >= 0 && minLr >= 0 && epsilon >= 0 && entropyPenalty >= 0
+        if (!(headLr >= 0
+                && channelLr >= 0
+                && layerLr >= 0
+                && minLr >= 0
+                && epsilon >= 0
+                && entropyPenalty >= 0
                 && projectionTolerance > 0)) {
-            throw new IllegalArgumentException("learning rates, ε, entropy penalty must be ≥ 0 and the projection tolerance > 0");
+            throw new IllegalArgumentException(
+                    "learning rates, ε, entropy penalty must be ≥ 0 and the projection tolerance > 0");
         }
         for (double r : new double[] {headKeepRatio, channelKeepRatio, layerKeepRatio}) {
             if (!(r >= 0 && r <= 1)) {
                 throw new IllegalArgumentException("keep ratio " + r + " outside [0, 1]");
             }
         }
-        java.util.Objects.requireNonNull(scoreFunction, "scoreFunction");
-        java.util.Objects.requireNonNull(normaliser, "normaliser");
+        Objects.requireNonNull(scoreFunction, "scoreFunction");
+        Objects.requireNonNull(normaliser, "normaliser");
     }
 
     /**
@@ -97,39 +107,135 @@ public record PolicyGradientConfig(
      * learning rate {@code lr}; layers (if the layout has layer units) all kept, at the head rate.
      */
     public static PolicyGradientConfig official(long steps, double keepRatio, double lr) {
-        return new PolicyGradientConfig(2, steps, lr, lr, lr, 0, 0, 5, true, ScoreFunction.OFFICIAL_SCALED,
-                ScoreFunction.OFFICIAL_EPSILON, GradientNormaliser.K_MINUS_ONE, 0, keepRatio, keepRatio, 1.0, false,
+        return new PolicyGradientConfig(
+                2,
+                steps,
+                lr,
+                lr,
+                lr,
+                0,
+                0,
+                5,
+                true,
+                ScoreFunction.OFFICIAL_SCALED,
+                ScoreFunction.OFFICIAL_EPSILON,
+                GradientNormaliser.K_MINUS_ONE,
+                0,
+                keepRatio,
+                keepRatio,
+                1.0,
+                false,
                 BudgetProjection.OFFICIAL_TOLERANCE);
     }
 
     public PolicyGradientConfig withRollouts(int k) {
-        return new PolicyGradientConfig(k, steps, headLr, channelLr, layerLr, warmupSteps, minLr, baselineWindow, useBaseline,
-                scoreFunction, epsilon, normaliser, entropyPenalty, headKeepRatio, channelKeepRatio, layerKeepRatio,
-                projectUpward, projectionTolerance);
+        return new PolicyGradientConfig(
+                k,
+                steps,
+                headLr,
+                channelLr,
+                layerLr,
+                warmupSteps,
+                minLr,
+                baselineWindow,
+                useBaseline,
+                scoreFunction,
+                epsilon,
+                normaliser,
+                entropyPenalty,
+                headKeepRatio,
+                channelKeepRatio,
+                layerKeepRatio,
+                projectUpward,
+                projectionTolerance);
     }
 
     public PolicyGradientConfig withScoreFunction(ScoreFunction f) {
-        return new PolicyGradientConfig(rollouts, steps, headLr, channelLr, layerLr, warmupSteps, minLr, baselineWindow, useBaseline,
-                f, epsilon, normaliser, entropyPenalty, headKeepRatio, channelKeepRatio, layerKeepRatio,
-                projectUpward, projectionTolerance);
+        return new PolicyGradientConfig(
+                rollouts,
+                steps,
+                headLr,
+                channelLr,
+                layerLr,
+                warmupSteps,
+                minLr,
+                baselineWindow,
+                useBaseline,
+                f,
+                epsilon,
+                normaliser,
+                entropyPenalty,
+                headKeepRatio,
+                channelKeepRatio,
+                layerKeepRatio,
+                projectUpward,
+                projectionTolerance);
     }
 
     public PolicyGradientConfig withNormaliser(GradientNormaliser n) {
-        return new PolicyGradientConfig(rollouts, steps, headLr, channelLr, layerLr, warmupSteps, minLr, baselineWindow, useBaseline,
-                scoreFunction, epsilon, n, entropyPenalty, headKeepRatio, channelKeepRatio, layerKeepRatio,
-                projectUpward, projectionTolerance);
+        return new PolicyGradientConfig(
+                rollouts,
+                steps,
+                headLr,
+                channelLr,
+                layerLr,
+                warmupSteps,
+                minLr,
+                baselineWindow,
+                useBaseline,
+                scoreFunction,
+                epsilon,
+                n,
+                entropyPenalty,
+                headKeepRatio,
+                channelKeepRatio,
+                layerKeepRatio,
+                projectUpward,
+                projectionTolerance);
     }
 
     public PolicyGradientConfig withLayerKeepRatio(double r, double lr) {
-        return new PolicyGradientConfig(rollouts, steps, headLr, channelLr, lr, warmupSteps, minLr, baselineWindow, useBaseline,
-                scoreFunction, epsilon, normaliser, entropyPenalty, headKeepRatio, channelKeepRatio, r,
-                projectUpward, projectionTolerance);
+        return new PolicyGradientConfig(
+                rollouts,
+                steps,
+                headLr,
+                channelLr,
+                lr,
+                warmupSteps,
+                minLr,
+                baselineWindow,
+                useBaseline,
+                scoreFunction,
+                epsilon,
+                normaliser,
+                entropyPenalty,
+                headKeepRatio,
+                channelKeepRatio,
+                r,
+                projectUpward,
+                projectionTolerance);
     }
 
     public PolicyGradientConfig withProjectUpward(boolean upward) {
-        return new PolicyGradientConfig(rollouts, steps, headLr, channelLr, layerLr, warmupSteps, minLr, baselineWindow, useBaseline,
-                scoreFunction, epsilon, normaliser, entropyPenalty, headKeepRatio, channelKeepRatio, layerKeepRatio,
-                upward, projectionTolerance);
+        return new PolicyGradientConfig(
+                rollouts,
+                steps,
+                headLr,
+                channelLr,
+                layerLr,
+                warmupSteps,
+                minLr,
+                baselineWindow,
+                useBaseline,
+                scoreFunction,
+                epsilon,
+                normaliser,
+                entropyPenalty,
+                headKeepRatio,
+                channelKeepRatio,
+                layerKeepRatio,
+                upward,
+                projectionTolerance);
     }
 
     /** The learning-rate schedule of {@code kind}. */

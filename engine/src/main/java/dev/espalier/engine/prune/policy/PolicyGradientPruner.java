@@ -29,7 +29,8 @@ import java.util.function.Function;
 public final class PolicyGradientPruner {
 
     /** What one {@link #update} did: for loss curves and logs. */
-    public record StepResult(long step, double meanLoss, double baseline, int validRollouts, double headLr, double channelLr) {}
+    public record StepResult(
+            long step, double meanLoss, double baseline, int validRollouts, double headLr, double channelLr) {}
 
     private final PolicyGradientConfig config;
     private PolicyState state;
@@ -81,12 +82,18 @@ public final class PolicyGradientPruner {
             project();
         }
         state.advance(step + 1);
-        return new StepResult(step, e.meanLoss(), e.validRollouts() > 0 ? e.baseline() : state.baseline(), e.validRollouts(),
-                config.schedule(UnitKind.HEAD).lr(step), config.schedule(UnitKind.CHANNEL).lr(step));
+        return new StepResult(
+                step,
+                e.meanLoss(),
+                e.validRollouts() > 0 ? e.baseline() : state.baseline(),
+                e.validRollouts(),
+                config.schedule(UnitKind.HEAD).lr(step),
+                config.schedule(UnitKind.CHANNEL).lr(step));
     }
 
     /** One step's gradient, per kind, and the baseline it used; nothing is applied. */
-    record Estimate(double meanLoss, double baseline, int validRollouts, double[] heads, double[] channels, double[] layers) {
+    record Estimate(
+            double meanLoss, double baseline, int validRollouts, double[] heads, double[] channels, double[] layers) {
         double[] gradient(UnitKind kind) {
             return switch (kind) {
                 case HEAD -> heads;
@@ -103,8 +110,8 @@ public final class PolicyGradientPruner {
      */
     Estimate estimate(List<Mask> masks, double[] losses) {
         if (losses.length != config.rollouts() || masks.size() != losses.length) {
-            throw new IllegalArgumentException("step " + state.step() + ": expected " + config.rollouts() + " losses, got "
-                    + losses.length);
+            throw new IllegalArgumentException(
+                    "step " + state.step() + ": expected " + config.rollouts() + " losses, got " + losses.length);
         }
         int valid = 0;
         double sum = 0;
@@ -134,7 +141,10 @@ public final class PolicyGradientPruner {
             case K_MINUS_ONE -> config.rollouts() - 1;
             case K_MINUS_LAMBDA -> valid - lambda;
         };
-        return new Estimate(mean, b, valid,
+        return new Estimate(
+                mean,
+                b,
+                valid,
                 gradient(state.live(UnitKind.HEAD), masks, UnitKind.HEAD, losses, b, divisor),
                 gradient(state.live(UnitKind.CHANNEL), masks, UnitKind.CHANNEL, losses, b, divisor),
                 gradient(state.live(UnitKind.LAYER), masks, UnitKind.LAYER, losses, b, divisor));
@@ -144,7 +154,8 @@ public final class PolicyGradientPruner {
      * g_i = Σ_{j: L_j finite} (L_j − b)·score(m_ji, s_i) / divisor + λ_H·(log(1 − s_i + ε) − log(s_i + ε)); the sum
      * runs in rollout order. A divisor ≤ 0 (one valid rollout whose loss is its own baseline) makes the sum term 0.
      */
-    private double[] gradient(double[] s, List<Mask> masks, UnitKind kind, double[] losses, double baseline, double divisor) {
+    private double[] gradient(
+            double[] s, List<Mask> masks, UnitKind kind, double[] losses, double baseline, double divisor) {
         double[] g = new double[s.length];
         double eps = config.epsilon();
         ScoreFunction f = config.scoreFunction();
@@ -180,7 +191,8 @@ public final class PolicyGradientPruner {
         for (UnitKind kind : UnitKind.values()) {
             double[] s = state.live(kind);
             if (s.length > 0) {
-                BudgetProjection.project(s, config.keepRatio(kind) * s.length, config.projectUpward(), config.projectionTolerance());
+                BudgetProjection.project(
+                        s, config.keepRatio(kind) * s.length, config.projectUpward(), config.projectionTolerance());
             }
         }
     }
@@ -188,7 +200,8 @@ public final class PolicyGradientPruner {
     /** The deterministic final top-k: per kind, exactly {@link FinalSelection#keepCount} units over all layers. */
     public List<LayerKeep> finalKeep() {
         UnitLayout layout = state.layout();
-        return FinalSelection.select(state,
+        return FinalSelection.select(
+                state,
                 FinalSelection.keepCount(layout.total(UnitKind.HEAD), config.headKeepRatio()),
                 FinalSelection.keepCount(layout.total(UnitKind.CHANNEL), config.channelKeepRatio()),
                 FinalSelection.keepCount(layout.total(UnitKind.LAYER), config.layerKeepRatio()));
@@ -203,7 +216,8 @@ public final class PolicyGradientPruner {
     public void restore(byte[] checkpoint) {
         PolicyState restored = PolicyState.fromBytes(checkpoint);
         if (!restored.layout().equals(state.layout())) {
-            throw new IllegalArgumentException("checkpoint layout " + restored.layout() + " differs from the learner's " + state.layout());
+            throw new IllegalArgumentException(
+                    "checkpoint layout " + restored.layout() + " differs from the learner's " + state.layout());
         }
         state = restored;
     }
@@ -219,7 +233,10 @@ public final class PolicyGradientPruner {
      * state. {@code onStep} sees every step's result; every {@code checkpointEvery} steps (0: never) the state's bytes
      * go to {@code onCheckpoint}.
      */
-    public PolicyState learn(Function<Mask, Double> lossOracle, Consumer<StepResult> onStep, long checkpointEvery,
+    public PolicyState learn(
+            Function<Mask, Double> lossOracle,
+            Consumer<StepResult> onStep,
+            long checkpointEvery,
             Consumer<byte[]> onCheckpoint) {
         while (state.step() < config.steps()) {
             long step = state.step();

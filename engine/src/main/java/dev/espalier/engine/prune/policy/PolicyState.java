@@ -3,6 +3,7 @@ package dev.espalier.engine.prune.policy;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.espalier.protocol.v1.PolicySnapshot;
 import java.util.Arrays;
+import java.util.Objects;
 
 /**
  * Everything the policy-gradient learner changes as it runs: one keep-probability s ∈ [0, 1] per unit (stored
@@ -22,9 +23,9 @@ public final class PolicyState {
 
     private final UnitLayout layout;
     private final long seed;
-    private final double[] heads;    // (Σ kv groups), layer-major
+    private final double[] heads; // (Σ kv groups), layer-major
     private final double[] channels; // (Σ channels), layer-major
-    private final double[] layers;   // (num layers) when layer units, else empty
+    private final double[] layers; // (num layers) when layer units, else empty
     private long step;
     private boolean baselineInitialised;
     private double baseline;
@@ -38,7 +39,8 @@ public final class PolicyState {
     }
 
     /** Every unit of a kind starts at the same probability (the official {@code random}/constant initialisations). */
-    public static PolicyState uniform(UnitLayout layout, long seed, double headKeep, double channelKeep, double layerKeep) {
+    public static PolicyState uniform(
+            UnitLayout layout, long seed, double headKeep, double channelKeep, double layerKeep) {
         double[] h = new double[layout.total(UnitKind.HEAD)];
         double[] c = new double[layout.total(UnitKind.CHANNEL)];
         double[] l = new double[layout.total(UnitKind.LAYER)];
@@ -99,7 +101,7 @@ public final class PolicyState {
 
     /** The probability of one unit. */
     public double probability(UnitKind kind, int layer, int unit) {
-        return live(kind)[layout.offset(kind, layer) + java.util.Objects.checkIndex(unit, layout.units(kind, layer))];
+        return live(kind)[layout.offset(kind, layer) + Objects.checkIndex(unit, layout.units(kind, layer))];
     }
 
     /** Replaces layer {@code layer}'s probabilities of {@code kind} (the initialisation hook); values must lie in [0, 1]. */
@@ -172,16 +174,25 @@ public final class PolicyState {
     /** Reads a state written by {@link #toSnapshot()}; rejects other format versions and inconsistent layouts. */
     public static PolicyState fromSnapshot(PolicySnapshot p) {
         if (p.getFormatVersion() != FORMAT_VERSION) {
-            throw new IllegalArgumentException("policy snapshot format " + p.getFormatVersion() + ", expected " + FORMAT_VERSION);
+            throw new IllegalArgumentException(
+                    "policy snapshot format " + p.getFormatVersion() + ", expected " + FORMAT_VERSION);
         }
         UnitLayout layout = new UnitLayout(
                 p.getKvGroupsPerLayerList().stream().mapToInt(Integer::intValue).toArray(),
                 p.getChannelsPerLayerList().stream().mapToInt(Integer::intValue).toArray(),
                 p.getLayerUnits());
-        PolicyState s = of(layout, p.getSeed(),
-                p.getHeadKeepProbabilitiesList().stream().mapToDouble(Double::doubleValue).toArray(),
-                p.getChannelKeepProbabilitiesList().stream().mapToDouble(Double::doubleValue).toArray(),
-                p.getLayerKeepProbabilitiesList().stream().mapToDouble(Double::doubleValue).toArray());
+        PolicyState s = of(
+                layout,
+                p.getSeed(),
+                p.getHeadKeepProbabilitiesList().stream()
+                        .mapToDouble(Double::doubleValue)
+                        .toArray(),
+                p.getChannelKeepProbabilitiesList().stream()
+                        .mapToDouble(Double::doubleValue)
+                        .toArray(),
+                p.getLayerKeepProbabilitiesList().stream()
+                        .mapToDouble(Double::doubleValue)
+                        .toArray());
         if (p.getStep() < 0) {
             throw new IllegalArgumentException("policy snapshot step " + p.getStep() + " is negative");
         }
@@ -215,20 +226,27 @@ public final class PolicyState {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof PolicyState s && layout.equals(s.layout) && seed == s.seed && step == s.step
+        return o instanceof PolicyState s
+                && layout.equals(s.layout)
+                && seed == s.seed
+                && step == s.step
                 && baselineInitialised == s.baselineInitialised
                 && Double.doubleToLongBits(baseline) == Double.doubleToLongBits(s.baseline)
-                && Arrays.equals(heads, s.heads) && Arrays.equals(channels, s.channels) && Arrays.equals(layers, s.layers);
+                && Arrays.equals(heads, s.heads)
+                && Arrays.equals(channels, s.channels)
+                && Arrays.equals(layers, s.layers);
     }
 
     @Override
     public int hashCode() {
-        return Arrays.hashCode(new long[] {seed, step, Double.doubleToLongBits(baseline), Arrays.hashCode(heads), Arrays.hashCode(channels)});
+        return Arrays.hashCode(new long[] {
+            seed, step, Double.doubleToLongBits(baseline), Arrays.hashCode(heads), Arrays.hashCode(channels)
+        });
     }
 
     @Override
     public String toString() {
-        return "PolicyState[step=" + step + ", baseline=" + baseline + ", heads=" + heads.length + ", channels=" + channels.length
-                + ", layers=" + layers.length + "]";
+        return "PolicyState[step=" + step + ", baseline=" + baseline + ", heads=" + heads.length + ", channels="
+                + channels.length + ", layers=" + layers.length + "]";
     }
 }

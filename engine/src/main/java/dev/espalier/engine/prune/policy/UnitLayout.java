@@ -17,8 +17,8 @@ public record UnitLayout(int[] kvGroupsPerLayer, int[] channelsPerLayer, boolean
         kvGroupsPerLayer = kvGroupsPerLayer.clone();
         channelsPerLayer = channelsPerLayer.clone();
         if (kvGroupsPerLayer.length != channelsPerLayer.length) {
-            throw new IllegalArgumentException("kv groups given for " + kvGroupsPerLayer.length + " layers, channels for "
-                    + channelsPerLayer.length);
+            throw new IllegalArgumentException("kv groups given for " + kvGroupsPerLayer.length
+                    + " layers, channels for " + channelsPerLayer.length);
         }
         for (int l = 0; l < kvGroupsPerLayer.length; l++) {
             if (kvGroupsPerLayer[l] < 0 || channelsPerLayer[l] < 0) {
@@ -81,18 +81,21 @@ public record UnitLayout(int[] kvGroupsPerLayer, int[] channelsPerLayer, boolean
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof UnitLayout u && Arrays.equals(kvGroupsPerLayer, u.kvGroupsPerLayer)
-                && Arrays.equals(channelsPerLayer, u.channelsPerLayer) && layerUnits == u.layerUnits;
+        return o instanceof UnitLayout u
+                && Arrays.equals(kvGroupsPerLayer, u.kvGroupsPerLayer)
+                && Arrays.equals(channelsPerLayer, u.channelsPerLayer)
+                && layerUnits == u.layerUnits;
     }
 
     @Override
     public int hashCode() {
-        return 31 * (31 * Arrays.hashCode(kvGroupsPerLayer) + Arrays.hashCode(channelsPerLayer)) + Boolean.hashCode(layerUnits);
+        return 31 * (31 * Arrays.hashCode(kvGroupsPerLayer) + Arrays.hashCode(channelsPerLayer))
+                + Boolean.hashCode(layerUnits);
     }
 
     @Override
     public String toString() {
-        return "UnitLayout[kvGroups=" + Arrays.toString(kvGroupsPerLayer) + ", channels=" + Arrays.toString(channelsPerLayer)
-                + ", layerUnits=" + layerUnits + "]";
+        return "UnitLayout[kvGroups=" + Arrays.toString(kvGroupsPerLayer) + ", channels="
+                + Arrays.toString(channelsPerLayer) + ", layerUnits=" + layerUnits + "]";
     }
 }

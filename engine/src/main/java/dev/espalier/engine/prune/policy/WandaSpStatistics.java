@@ -51,10 +51,15 @@ public final class WandaSpStatistics implements LayerTap {
         for (int l = 0; l < config.numLayers(); l++) {
             LlamaConfig.LayerDims d = config.layer(l);
             DecoderLayerWeights w = model.layer(l);
-            heads[l] = MetricInitialisation.wandaSpHeadScores(w.o().toFloatArray(), attention[l], config.hiddenSize(), d.numHeads(),
-                    d.numKvHeads(), config.headDim());
-            channels[l] = MetricInitialisation.wandaSpChannelScores(w.down().toFloatArray(), down[l], config.hiddenSize(),
-                    d.intermediateSize());
+            heads[l] = MetricInitialisation.wandaSpHeadScores(
+                    w.o().toFloatArray(),
+                    attention[l],
+                    config.hiddenSize(),
+                    d.numHeads(),
+                    d.numKvHeads(),
+                    config.headDim());
+            channels[l] = MetricInitialisation.wandaSpChannelScores(
+                    w.down().toFloatArray(), down[l], config.hiddenSize(), d.intermediateSize());
         }
         return MetricInitialisation.UnitScores.of(heads, channels);
     }

@@ -49,7 +49,8 @@ public final class AttentionMapSimilarity {
     /** Every {@code rowStride}-th query row (rows 0, k, 2k, … of each call). */
     public AttentionMapSimilarity(int numHeads, int rowStride) {
         if (numHeads <= 0 || rowStride <= 0) {
-            throw new IllegalArgumentException("AttentionMapSimilarity: heads " + numHeads + " and row stride " + rowStride + " must be positive");
+            throw new IllegalArgumentException(
+                    "AttentionMapSimilarity: heads " + numHeads + " and row stride " + rowStride + " must be positive");
         }
         this.numHeads = numHeads;
         this.rowStride = rowStride;
@@ -66,14 +67,15 @@ public final class AttentionMapSimilarity {
             throw new IllegalArgumentException("attention probabilities must be (n, keys) with n ≤ keys, got " + p);
         }
         if (pass[head] != null) {
-            throw new IllegalStateException("head " + head + " arrived twice before the other heads of its forward pass");
+            throw new IllegalStateException(
+                    "head " + head + " arrived twice before the other heads of its forward pass");
         }
         if (arrived == 0) {
             passRows = p.rows();
             passKeys = p.cols();
         } else if (p.rows() != passRows || p.cols() != passKeys) {
-            throw new IllegalArgumentException("head " + head + " has shape " + Arrays.toString(p.shape()) + ", the pass has ("
-                    + passRows + ", " + passKeys + ")");
+            throw new IllegalArgumentException("head " + head + " has shape " + Arrays.toString(p.shape())
+                    + ", the pass has (" + passRows + ", " + passKeys + ")");
         }
         float[][] mine = supportRows(p);
         for (int other = 0; other < numHeads; other++) {
@@ -228,7 +230,8 @@ public final class AttentionMapSimilarity {
         for (int i = 0, k = 0; i < n; i++) {
             if (alive[i]) {
                 kept[k] = i;
-                keptGroups[k++] = groups.get(i).stream().mapToInt(Integer::intValue).toArray();
+                keptGroups[k++] =
+                        groups.get(i).stream().mapToInt(Integer::intValue).toArray();
             }
         }
         return new Pruning(kept, Arrays.copyOf(removed, count), keptGroups);
@@ -241,7 +244,8 @@ public final class AttentionMapSimilarity {
      */
     public static int[] pruneWithinGroups(double[][] d, double[] scores, int perGroup, int removePerGroup) {
         if (perGroup <= 0 || d.length % perGroup != 0 || removePerGroup < 0 || removePerGroup >= perGroup) {
-            throw new IllegalArgumentException("cannot remove " + removePerGroup + " of " + perGroup + " heads per group from " + d.length);
+            throw new IllegalArgumentException(
+                    "cannot remove " + removePerGroup + " of " + perGroup + " heads per group from " + d.length);
         }
         int[] kept = new int[d.length - (d.length / perGroup) * removePerGroup];
         int k = 0;
@@ -254,7 +258,8 @@ public final class AttentionMapSimilarity {
                     block[a][b] = d[g0 + a][g0 + b];
                 }
             }
-            for (int h : greedyPrune(block, s, Double.POSITIVE_INFINITY, removePerGroup).kept()) {
+            for (int h : greedyPrune(block, s, Double.POSITIVE_INFINITY, removePerGroup)
+                    .kept()) {
                 kept[k++] = g0 + h;
             }
         }

@@ -21,7 +21,8 @@ public final class CrossGramStatistics implements AutoCloseable {
 
     public CrossGramStatistics(int prunedDim, int denseDim) {
         if (prunedDim <= 0 || denseDim <= 0) {
-            throw new IllegalArgumentException("CrossGramStatistics: widths must be positive, got " + prunedDim + " and " + denseDim);
+            throw new IllegalArgumentException(
+                    "CrossGramStatistics: widths must be positive, got " + prunedDim + " and " + denseDim);
         }
         this.prunedDim = prunedDim;
         this.denseDim = denseDim;
@@ -32,10 +33,13 @@ public final class CrossGramStatistics implements AutoCloseable {
     /** {@code C += x̃ᵀx} by one GEMM on {@code ops}; x̃ (n, prunedDim) and x (n, denseDim) hold the same n tokens. */
     public void add(Tensor pruned, Tensor dense, TensorOps ops) {
         requireOpen();
-        if (pruned.rank() != 2 || dense.rank() != 2 || pruned.cols() != prunedDim || dense.cols() != denseDim
+        if (pruned.rank() != 2
+                || dense.rank() != 2
+                || pruned.cols() != prunedDim
+                || dense.cols() != denseDim
                 || pruned.rows() != dense.rows()) {
-            throw new IllegalArgumentException("CrossGramStatistics.add: expected (n, " + prunedDim + ") and (n, " + denseDim
-                    + "), got " + pruned + " and " + dense);
+            throw new IllegalArgumentException("CrossGramStatistics.add: expected (n, " + prunedDim + ") and (n, "
+                    + denseDim + "), got " + pruned + " and " + dense);
         }
         ops.gemm(true, false, 1f, pruned, dense, 1f, cross);
         tokens += pruned.rows();

@@ -33,11 +33,13 @@ final class FlapLayer extends StructuredLayer {
     }
 
     private double[] oMetric(DecoderLayerWeights w) {
-        return FlapScores.columnMetric(FlapScores.Metric.WIFV, w.o(), statistics.attention, statistics.attention.sampleVariance());
+        return FlapScores.columnMetric(
+                FlapScores.Metric.WIFV, w.o(), statistics.attention, statistics.attention.sampleVariance());
     }
 
     private double[] downMetric(DecoderLayerWeights w) {
-        return FlapScores.columnMetric(FlapScores.Metric.WIFV, w.down(), statistics.down, statistics.down.sampleVariance());
+        return FlapScores.columnMetric(
+                FlapScores.Metric.WIFV, w.down(), statistics.down, statistics.down.sampleVariance());
     }
 
     private boolean global() {
@@ -55,12 +57,16 @@ final class FlapLayer extends StructuredLayer {
     public List<LayerProblem> problems(int phase) {
         return List.of(LayerProblem.of(layer, "heads and channels", ops -> {
             KeptUnits kept = global()
-                    ? select(FlapScores.adaptiveHeadScores(oMetric(weights), headDim()),
+                    ? select(
+                            FlapScores.adaptiveHeadScores(oMetric(weights), headDim()),
                             FlapScores.adaptiveChannelScores(downMetric(weights)))
                     : select(FlapScores.uniformHeadScores(oMetric(weights), headDim()), downMetric(weights));
-            float[] attentionBias = LayerSurgery.compensation(weights.o(), LayerSurgery.removedHeadColumns(denseDims, headDim(), kept),
+            float[] attentionBias = LayerSurgery.compensation(
+                    weights.o(),
+                    LayerSurgery.removedHeadColumns(denseDims, headDim(), kept),
                     statistics.attention.mean());
-            float[] mlpBias = LayerSurgery.compensation(weights.down(), LayerSurgery.removedChannels(denseDims, kept), statistics.down.mean());
+            float[] mlpBias = LayerSurgery.compensation(
+                    weights.down(), LayerSurgery.removedChannels(denseDims, kept), statistics.down.mean());
             compact(kept);
             weights = LayerSurgery.addOutputBiases(weights, attentionBias, mlpBias, arena);
             return outcomes(Map.of());
@@ -74,7 +80,9 @@ final class FlapLayer extends StructuredLayer {
 
     @Override
     public LayerScores scores(TensorOps ops) {
-        return new LayerScores(layer, FlapScores.adaptiveHeadScores(oMetric(dense), headDim()),
+        return new LayerScores(
+                layer,
+                FlapScores.adaptiveHeadScores(oMetric(dense), headDim()),
                 FlapScores.adaptiveChannelScores(downMetric(dense)));
     }
 

@@ -46,7 +46,8 @@ public final class FlapScores {
         int in = weight.cols();
         ColumnNorms.requireLength(fluctuation, in, "FLAP fluctuation");
         if (moments.dim() != in) {
-            throw new IllegalArgumentException("FLAP: moments of width " + moments.dim() + " for a weight with " + in + " inputs");
+            throw new IllegalArgumentException(
+                    "FLAP: moments of width " + moments.dim() + " for a weight with " + in + " inputs");
         }
         double[] out = new double[in];
         switch (metric) {

@@ -73,8 +73,8 @@ public final class GoaFfnScores {
         int rows = a.rows();
         int dim = a.cols();
         if (stats.dim() != dim || stats.tokens() == 0) {
-            throw new IllegalArgumentException("GOA: need a Gram of width " + dim + " over at least one token, got width "
-                    + stats.dim() + " over " + stats.tokens());
+            throw new IllegalArgumentException("GOA: need a Gram of width " + dim
+                    + " over at least one token, got width " + stats.dim() + " over " + stats.tokens());
         }
         double[] q = new double[rows];
         try (Arena arena = Arena.ofConfined()) {

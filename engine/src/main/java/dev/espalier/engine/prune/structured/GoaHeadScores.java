@@ -24,8 +24,8 @@ public final class GoaHeadScores {
         ColumnNorms.requireMatrix(oProj);
         int width = oProj.cols();
         if (headDim <= 0 || width % headDim != 0 || attentionOutput.dim() != width || attentionOutput.tokens() == 0) {
-            throw new IllegalArgumentException("GOA heads: o_proj " + oProj + ", headDim " + headDim + ", Gram of width "
-                    + attentionOutput.dim() + " over " + attentionOutput.tokens() + " tokens");
+            throw new IllegalArgumentException("GOA heads: o_proj " + oProj + ", headDim " + headDim
+                    + ", Gram of width " + attentionOutput.dim() + " over " + attentionOutput.tokens() + " tokens");
         }
         int heads = width / headDim;
         int out = oProj.rows();

@@ -84,9 +84,15 @@ final class GoaLayer extends StructuredLayer {
         /** The refit weight lives in {@code target}; with nothing kept, the (out, 0) restriction and no error measured. */
         RidgeRefit.Result refit(Tensor weight, int[] kept, Arena target, TensorOps ops) {
             if (kept != null && kept.length == 0) {
-                return new RidgeRefit.Result(Tensor.allocate(target, DType.F32, weight.rows(), 0), Double.NaN, Double.NaN, Double.NaN, false);
+                return new RidgeRefit.Result(
+                        Tensor.allocate(target, DType.F32, weight.rows(), 0),
+                        Double.NaN,
+                        Double.NaN,
+                        Double.NaN,
+                        false);
             }
-            return RidgeRefit.refit(weight, pruned.gram(), cross.cross(), dense.gram(), kept, method.ridge(), target, ops);
+            return RidgeRefit.refit(
+                    weight, pruned.gram(), cross.cross(), dense.gram(), kept, method.ridge(), target, ops);
         }
     }
 
@@ -211,7 +217,9 @@ final class GoaLayer extends StructuredLayer {
         if (!method.recovery()) {
             return List.of(problem("heads and channels", ops -> {
                 KeptUnits heads = chooseHeads(attentionOutput, ops);
-                int[] channels = chooseChannels(GoaFfnScores.scores(weights.gate(), weights.up(), weights.down(), sigma(mlpInput), ops).channel());
+                int[] channels = chooseChannels(
+                        GoaFfnScores.scores(weights.gate(), weights.up(), weights.down(), sigma(mlpInput), ops)
+                                .channel());
                 compact(new KeptUnits(heads.queryHeads(), channels));
                 return outcomes(errors);
             }));
@@ -219,29 +227,36 @@ final class GoaLayer extends StructuredLayer {
         Paired grams = paired;
         paired = null; // the next phase accumulates fresh Grams
         return switch (phase) {
-            case ATTENTION_PHASE -> List.of(refitInPlace(grams, LinearModule.Q), refitInPlace(grams, LinearModule.K),
-                    refitInPlace(grams, LinearModule.V));
-            case HEADS_PHASE -> List.of(problem("attention units", ops -> {
-                KeptUnits heads = chooseHeads(grams.pruned, ops);
-                int[] columns = LayerSurgery.units(heads.queryHeads(), headDim());
-                RidgeRefit.Result o = grams.refit(weights.o(), columns, arena, ops);
-                errors.put(LinearModule.O, relative(o));
-                compact(new KeptUnits(heads.queryHeads(), all(weights.gate().rows())));
-                weights = withO(weights, o.weight());
-                return outcomes(errors);
-            }));
+            case ATTENTION_PHASE ->
+                List.of(
+                        refitInPlace(grams, LinearModule.Q),
+                        refitInPlace(grams, LinearModule.K),
+                        refitInPlace(grams, LinearModule.V));
+            case HEADS_PHASE ->
+                List.of(problem("attention units", ops -> {
+                    KeptUnits heads = chooseHeads(grams.pruned, ops);
+                    int[] columns = LayerSurgery.units(heads.queryHeads(), headDim());
+                    RidgeRefit.Result o = grams.refit(weights.o(), columns, arena, ops);
+                    errors.put(LinearModule.O, relative(o));
+                    compact(new KeptUnits(heads.queryHeads(), all(weights.gate().rows())));
+                    weights = withO(weights, o.weight());
+                    return outcomes(errors);
+                }));
             case MLP_PHASE -> {
                 mlpInput = grams.pruned; // Σ of the channel scores: the MLP input after the pruned attention
                 yield List.of(refitInPlace(grams, LinearModule.GATE), refitInPlace(grams, LinearModule.UP));
             }
-            case CHANNELS_PHASE -> List.of(problem("channels", ops -> {
-                int[] channels = chooseChannels(GoaFfnScores.scores(weights.gate(), weights.up(), weights.down(), sigma(mlpInput), ops).channel());
-                RidgeRefit.Result down = grams.refit(weights.down(), channels, arena, ops);
-                errors.put(LinearModule.DOWN, relative(down));
-                compact(new KeptUnits(all(weights.q().rows() / headDim()), channels));
-                weights = withDown(weights, down.weight());
-                return outcomes(errors);
-            }));
+            case CHANNELS_PHASE ->
+                List.of(problem("channels", ops -> {
+                    int[] channels = chooseChannels(
+                            GoaFfnScores.scores(weights.gate(), weights.up(), weights.down(), sigma(mlpInput), ops)
+                                    .channel());
+                    RidgeRefit.Result down = grams.refit(weights.down(), channels, arena, ops);
+                    errors.put(LinearModule.DOWN, relative(down));
+                    compact(new KeptUnits(all(weights.q().rows() / headDim()), channels));
+                    weights = withDown(weights, down.weight());
+                    return outcomes(errors);
+                }));
             default -> throw new IllegalArgumentException("GOA has " + RECOVERY_PHASES + " phases, not " + (phase + 1));
         };
     }
@@ -279,18 +294,28 @@ final class GoaLayer extends StructuredLayer {
      */
     private KeptUnits chooseHeads(GramStatistics attentionOutputGram, TensorOps ops) {
         double[] headScores = GoaHeadScores.headScores(weights.o(), attentionOutputGram, headDim(), ops);
-        StructuredAllocation.LayerUnits units = method.units(layer, headScores, new double[denseDims.intermediateSize()]);
+        StructuredAllocation.LayerUnits units =
+                method.units(layer, headScores, new double[denseDims.intermediateSize()]);
         int unitCount = units.headScores().length;
-        int keep = allocation != null ? allocation.attentionUnits()
-                : StructuredAllocation.uniform(List.of(units), method.sparsity(), 0).keptHeadUnits()[0].length;
+        int keep = allocation != null
+                ? allocation.attentionUnits()
+                : StructuredAllocation.uniform(List.of(units), method.sparsity(), 0)
+                        .keptHeadUnits()[0]
+                        .length;
         double[][] d = maps.divergence();
         int[] queryHeads;
         if (method.granularity() == HeadGranularity.KV_GROUP) {
             int perGroup = denseDims.numHeads() / denseDims.numKvHeads();
             double[][] groups = AttentionMapSimilarity.groupDivergence(d, perGroup);
-            int[] keptUnits = keep == 0 ? new int[0] : method.tau() > 0
-                    ? AttentionMapSimilarity.greedyPrune(groups, units.headScores(), method.tau(), Integer.MAX_VALUE).kept()
-                    : AttentionMapSimilarity.greedyPrune(groups, units.headScores(), Double.POSITIVE_INFINITY, unitCount - keep).kept();
+            int[] keptUnits = keep == 0
+                    ? new int[0]
+                    : method.tau() > 0
+                            ? AttentionMapSimilarity.greedyPrune(
+                                            groups, units.headScores(), method.tau(), Integer.MAX_VALUE)
+                                    .kept()
+                            : AttentionMapSimilarity.greedyPrune(
+                                            groups, units.headScores(), Double.POSITIVE_INFINITY, unitCount - keep)
+                                    .kept();
             queryHeads = HeadUnits.queryHeads(keptUnits, headScores, denseDims, method.granularity());
             headUnitsRemoved = unitCount - keptUnits.length;
         } else {
@@ -307,8 +332,10 @@ final class GoaLayer extends StructuredLayer {
         if (allocation != null) {
             keep = allocation.channels();
         } else {
-            StructuredAllocation.LayerUnits units = method.units(layer, new double[denseDims.numHeads()], channelScores);
-            keep = channelScores.length - StructuredAllocation.channelsToRemove(units, method.sparsity(), headUnitsRemoved, 0);
+            StructuredAllocation.LayerUnits units =
+                    method.units(layer, new double[denseDims.numHeads()], channelScores);
+            keep = channelScores.length
+                    - StructuredAllocation.channelsToRemove(units, method.sparsity(), headUnitsRemoved, 0);
         }
         return StructuredAllocation.keepHighest(channelScores, keep);
     }
@@ -324,13 +351,43 @@ final class GoaLayer extends StructuredLayer {
     }
 
     private static DecoderLayerWeights withO(DecoderLayerWeights w, Tensor o) {
-        return new DecoderLayerWeights(w.inputNorm(), w.q(), w.k(), w.v(), o, w.qBias(), w.kBias(), w.vBias(), w.oBias(),
-                w.postAttentionNorm(), w.gate(), w.up(), w.down(), w.gateBias(), w.upBias(), w.downBias());
+        return new DecoderLayerWeights(
+                w.inputNorm(),
+                w.q(),
+                w.k(),
+                w.v(),
+                o,
+                w.qBias(),
+                w.kBias(),
+                w.vBias(),
+                w.oBias(),
+                w.postAttentionNorm(),
+                w.gate(),
+                w.up(),
+                w.down(),
+                w.gateBias(),
+                w.upBias(),
+                w.downBias());
     }
 
     private static DecoderLayerWeights withDown(DecoderLayerWeights w, Tensor down) {
-        return new DecoderLayerWeights(w.inputNorm(), w.q(), w.k(), w.v(), w.o(), w.qBias(), w.kBias(), w.vBias(), w.oBias(),
-                w.postAttentionNorm(), w.gate(), w.up(), down, w.gateBias(), w.upBias(), w.downBias());
+        return new DecoderLayerWeights(
+                w.inputNorm(),
+                w.q(),
+                w.k(),
+                w.v(),
+                w.o(),
+                w.qBias(),
+                w.kBias(),
+                w.vBias(),
+                w.oBias(),
+                w.postAttentionNorm(),
+                w.gate(),
+                w.up(),
+                down,
+                w.gateBias(),
+                w.upBias(),
+                w.downBias());
     }
 
     @Override
@@ -341,8 +398,11 @@ final class GoaLayer extends StructuredLayer {
     /** The dense model's scores, for the global ranking; the pruning pass scores the pruned model's inputs afresh. */
     @Override
     public LayerScores scores(TensorOps ops) {
-        LayerScores scores = new LayerScores(layer, GoaHeadScores.headScores(dense.o(), attentionOutput, headDim(), ops),
-                GoaFfnScores.scores(dense.gate(), dense.up(), dense.down(), mlpInput, ops).channel());
+        LayerScores scores = new LayerScores(
+                layer,
+                GoaHeadScores.headScores(dense.o(), attentionOutput, headDim(), ops),
+                GoaFfnScores.scores(dense.gate(), dense.up(), dense.down(), mlpInput, ops)
+                        .channel());
         attentionOutput.close();
         if (method.sigmaFromScoringPass()) {
             randomTokenSigma = mlpInput;

@@ -34,7 +34,8 @@ public final class HeadUnits {
      * Unit scores from query-head scores (numHeads): a group's score is the mean of its query heads' scores; slice r's
      * score is the mean over groups of each group's r-th highest score (so slice scores do not increase with r).
      */
-    public static double[] unitScores(double[] queryHeadScores, LlamaConfig.LayerDims dims, HeadGranularity granularity) {
+    public static double[] unitScores(
+            double[] queryHeadScores, LlamaConfig.LayerDims dims, HeadGranularity granularity) {
         requireLength(queryHeadScores, dims);
         int per = perGroup(dims, granularity);
         int groups = dims.numKvHeads();
@@ -56,8 +57,8 @@ public final class HeadUnits {
     }
 
     /** The query heads (sorted) that survive when {@code keptUnits} (indices into {@link #unitScores}) survive. */
-    public static int[] queryHeads(int[] keptUnits, double[] queryHeadScores, LlamaConfig.LayerDims dims,
-            HeadGranularity granularity) {
+    public static int[] queryHeads(
+            int[] keptUnits, double[] queryHeadScores, LlamaConfig.LayerDims dims, HeadGranularity granularity) {
         requireLength(queryHeadScores, dims);
         int per = perGroup(dims, granularity);
         int units = count(dims, granularity);
@@ -107,7 +108,8 @@ public final class HeadUnits {
 
     private static void requireLength(double[] queryHeadScores, LlamaConfig.LayerDims dims) {
         if (queryHeadScores.length != dims.numHeads()) {
-            throw new IllegalArgumentException("expected " + dims.numHeads() + " query-head scores, got " + queryHeadScores.length);
+            throw new IllegalArgumentException(
+                    "expected " + dims.numHeads() + " query-head scores, got " + queryHeadScores.length);
         }
     }
 }

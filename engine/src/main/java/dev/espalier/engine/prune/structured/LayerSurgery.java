@@ -20,21 +20,28 @@ public final class LayerSurgery {
     private LayerSurgery() {}
 
     /** The compact layer: only the kept heads, key/value groups and channels, F32, allocated in {@code arena}. */
-    public static DecoderLayerWeights compact(DecoderLayerWeights dense, LlamaConfig.LayerDims denseDims, int headDim,
-                                              KeptUnits kept, Arena arena) {
+    public static DecoderLayerWeights compact(
+            DecoderLayerWeights dense, LlamaConfig.LayerDims denseDims, int headDim, KeptUnits kept, Arena arena) {
         kept.dims(denseDims); // validates the indices and the GQA grouping
         int[] qRows = units(kept.queryHeads(), headDim);
         int[] kvRows = units(kept.kvHeads(denseDims), headDim);
         int[] channels = kept.channels();
         return new DecoderLayerWeights(
                 copy(dense.inputNorm(), arena),
-                rows(dense.q(), qRows, arena), rows(dense.k(), kvRows, arena), rows(dense.v(), kvRows, arena),
+                rows(dense.q(), qRows, arena),
+                rows(dense.k(), kvRows, arena),
+                rows(dense.v(), kvRows, arena),
                 columns(dense.o(), qRows, arena),
-                elements(dense.qBias(), qRows, arena), elements(dense.kBias(), kvRows, arena), elements(dense.vBias(), kvRows, arena),
+                elements(dense.qBias(), qRows, arena),
+                elements(dense.kBias(), kvRows, arena),
+                elements(dense.vBias(), kvRows, arena),
                 copy(dense.oBias(), arena),
                 copy(dense.postAttentionNorm(), arena),
-                rows(dense.gate(), channels, arena), rows(dense.up(), channels, arena), columns(dense.down(), channels, arena),
-                elements(dense.gateBias(), channels, arena), elements(dense.upBias(), channels, arena),
+                rows(dense.gate(), channels, arena),
+                rows(dense.up(), channels, arena),
+                columns(dense.down(), channels, arena),
+                elements(dense.gateBias(), channels, arena),
+                elements(dense.upBias(), channels, arena),
                 copy(dense.downBias(), arena));
     }
 
@@ -43,11 +50,11 @@ public final class LayerSurgery {
      * possibly with refit weights) scattered back into dense shapes, the removed units zero. Its forward pass equals the
      * compact layer's; it is what stock loaders read.
      */
-    public static DecoderLayerWeights expand(DecoderLayerWeights compact, LlamaConfig.LayerDims denseDims, int headDim, KeptUnits kept,
-                                             Arena arena) {
+    public static DecoderLayerWeights expand(
+            DecoderLayerWeights compact, LlamaConfig.LayerDims denseDims, int headDim, KeptUnits kept, Arena arena) {
         if (!kept.dims(denseDims).equals(LlamaConfig.LayerDims.of(compact, headDim))) {
-            throw new IllegalArgumentException("a compact layer of " + LlamaConfig.LayerDims.of(compact, headDim) + " does not keep "
-                    + kept.dims(denseDims));
+            throw new IllegalArgumentException("a compact layer of " + LlamaConfig.LayerDims.of(compact, headDim)
+                    + " does not keep " + kept.dims(denseDims));
         }
         int[] qRows = units(kept.queryHeads(), headDim);
         int[] kvRows = units(kept.kvHeads(denseDims), headDim);
@@ -57,14 +64,20 @@ public final class LayerSurgery {
         int ffn = denseDims.intermediateSize();
         return new DecoderLayerWeights(
                 copy(compact.inputNorm(), arena),
-                scatterRows(compact.q(), qRows, q, arena), scatterRows(compact.k(), kvRows, kv, arena),
-                scatterRows(compact.v(), kvRows, kv, arena), scatterColumns(compact.o(), qRows, q, arena),
-                scatterElements(compact.qBias(), qRows, q, arena), scatterElements(compact.kBias(), kvRows, kv, arena),
-                scatterElements(compact.vBias(), kvRows, kv, arena), copy(compact.oBias(), arena),
+                scatterRows(compact.q(), qRows, q, arena),
+                scatterRows(compact.k(), kvRows, kv, arena),
+                scatterRows(compact.v(), kvRows, kv, arena),
+                scatterColumns(compact.o(), qRows, q, arena),
+                scatterElements(compact.qBias(), qRows, q, arena),
+                scatterElements(compact.kBias(), kvRows, kv, arena),
+                scatterElements(compact.vBias(), kvRows, kv, arena),
+                copy(compact.oBias(), arena),
                 copy(compact.postAttentionNorm(), arena),
-                scatterRows(compact.gate(), channels, ffn, arena), scatterRows(compact.up(), channels, ffn, arena),
+                scatterRows(compact.gate(), channels, ffn, arena),
+                scatterRows(compact.up(), channels, ffn, arena),
                 scatterColumns(compact.down(), channels, ffn, arena),
-                scatterElements(compact.gateBias(), channels, ffn, arena), scatterElements(compact.upBias(), channels, ffn, arena),
+                scatterElements(compact.gateBias(), channels, ffn, arena),
+                scatterElements(compact.upBias(), channels, ffn, arena),
                 copy(compact.downBias(), arena));
     }
 
@@ -101,17 +114,28 @@ public final class LayerSurgery {
      * The masked-dense twin: an F32 copy with the dense shapes whose removed units are zero (q, k, v rows and biases, o
      * columns; gate, up rows and biases, down columns). Its forward pass equals the compact layer's.
      */
-    public static DecoderLayerWeights maskDense(DecoderLayerWeights dense, LlamaConfig.LayerDims denseDims, int headDim,
-                                                KeptUnits kept, Arena arena) {
+    public static DecoderLayerWeights maskDense(
+            DecoderLayerWeights dense, LlamaConfig.LayerDims denseDims, int headDim, KeptUnits kept, Arena arena) {
         kept.dims(denseDims);
         boolean[] qKeep = keepFlags(units(kept.queryHeads(), headDim), denseDims.numHeads() * headDim);
         boolean[] kvKeep = keepFlags(units(kept.kvHeads(denseDims), headDim), denseDims.numKvHeads() * headDim);
         boolean[] chKeep = keepFlags(kept.channels(), denseDims.intermediateSize());
         DecoderLayerWeights w = new DecoderLayerWeights(
-                copy(dense.inputNorm(), arena), copy(dense.q(), arena), copy(dense.k(), arena), copy(dense.v(), arena),
-                copy(dense.o(), arena), copy(dense.qBias(), arena), copy(dense.kBias(), arena), copy(dense.vBias(), arena),
-                copy(dense.oBias(), arena), copy(dense.postAttentionNorm(), arena), copy(dense.gate(), arena),
-                copy(dense.up(), arena), copy(dense.down(), arena), copy(dense.gateBias(), arena), copy(dense.upBias(), arena),
+                copy(dense.inputNorm(), arena),
+                copy(dense.q(), arena),
+                copy(dense.k(), arena),
+                copy(dense.v(), arena),
+                copy(dense.o(), arena),
+                copy(dense.qBias(), arena),
+                copy(dense.kBias(), arena),
+                copy(dense.vBias(), arena),
+                copy(dense.oBias(), arena),
+                copy(dense.postAttentionNorm(), arena),
+                copy(dense.gate(), arena),
+                copy(dense.up(), arena),
+                copy(dense.down(), arena),
+                copy(dense.gateBias(), arena),
+                copy(dense.upBias(), arena),
                 copy(dense.downBias(), arena));
         zeroRows(w.q(), qKeep);
         zeroRows(w.k(), kvKeep);
@@ -153,7 +177,8 @@ public final class LayerSurgery {
     public static float[] compensation(Tensor weight, int[] removed, double[] mean) {
         weight.requireRank(2);
         if (mean.length != weight.cols()) {
-            throw new IllegalArgumentException(mean.length + " column means for a weight of " + weight.cols() + " columns");
+            throw new IllegalArgumentException(
+                    mean.length + " column means for a weight of " + weight.cols() + " columns");
         }
         float[] out = new float[weight.rows()];
         for (int r = 0; r < weight.rows(); r++) {
@@ -182,16 +207,35 @@ public final class LayerSurgery {
      * in {@code arena}; all other tensors are shared with {@code w}. A config describing the result must declare the
      * biases ({@link StructuredModels#withBiasesOf}).
      */
-    public static DecoderLayerWeights addOutputBiases(DecoderLayerWeights w, float[] attentionOutput, float[] mlpOutput, Arena arena) {
+    public static DecoderLayerWeights addOutputBiases(
+            DecoderLayerWeights w, float[] attentionOutput, float[] mlpOutput, Arena arena) {
         Tensor oBias = attentionOutput == null ? w.oBias() : plus(w.oBias(), attentionOutput, w.o().rows(), arena);
-        Tensor downBias = mlpOutput == null ? w.downBias() : plus(w.downBias(), mlpOutput, w.down().rows(), arena);
-        return new DecoderLayerWeights(w.inputNorm(), w.q(), w.k(), w.v(), w.o(), w.qBias(), w.kBias(), w.vBias(), oBias,
-                w.postAttentionNorm(), w.gate(), w.up(), w.down(), w.gateBias(), w.upBias(), downBias);
+        Tensor downBias = mlpOutput == null
+                ? w.downBias()
+                : plus(w.downBias(), mlpOutput, w.down().rows(), arena);
+        return new DecoderLayerWeights(
+                w.inputNorm(),
+                w.q(),
+                w.k(),
+                w.v(),
+                w.o(),
+                w.qBias(),
+                w.kBias(),
+                w.vBias(),
+                oBias,
+                w.postAttentionNorm(),
+                w.gate(),
+                w.up(),
+                w.down(),
+                w.gateBias(),
+                w.upBias(),
+                downBias);
     }
 
     private static Tensor plus(Tensor bias, float[] delta, int hidden, Arena arena) {
         if (delta.length != hidden) {
-            throw new IllegalArgumentException("bias compensation of " + delta.length + " values for a hidden size of " + hidden);
+            throw new IllegalArgumentException(
+                    "bias compensation of " + delta.length + " values for a hidden size of " + hidden);
         }
         Tensor out = Tensor.allocate(arena, DType.F32, hidden);
         for (int i = 0; i < hidden; i++) {

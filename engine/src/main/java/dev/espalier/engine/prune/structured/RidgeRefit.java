@@ -5,6 +5,7 @@ import dev.espalier.kernels.NotPositiveDefiniteException;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.Arena;
+import java.util.Arrays;
 
 /**
  * Recovery of a structurally pruned linear map by least squares against the dense outputs, from Grams only. With
@@ -27,6 +28,7 @@ import java.lang.foreign.Arena;
 public final class RidgeRefit {
     /** λ relative to the mean diagonal of G̃_SS (SparseGPT's percdamp). */
     public static final double DEFAULT_RELATIVE_DAMPING = 0.01;
+
     private static final int DAMPING_RETRIES = 4;
 
     private RidgeRefit() {}
@@ -38,7 +40,8 @@ public final class RidgeRefit {
      * @param denseEnergy     tr(W G Wᵀ) = ||X Wᵀ||², the scale for relative errors
      * @param refitted        whether {@code weight} is W'
      */
-    public record Result(Tensor weight, double refitError, double restrictedError, double denseEnergy, boolean refitted) {
+    public record Result(
+            Tensor weight, double refitError, double restrictedError, double denseEnergy, boolean refitted) {
         /** The chosen weight's error. */
         public double error() {
             return refitted ? refitError : restrictedError;
@@ -46,8 +49,8 @@ public final class RidgeRefit {
     }
 
     /** {@link #refit(Tensor, Tensor, Tensor, Tensor, int[], double, Arena, TensorOps)} with the default damping. */
-    public static Result refit(Tensor weight, Tensor prunedGram, Tensor cross, Tensor denseGram, int[] kept, Arena arena,
-            TensorOps ops) {
+    public static Result refit(
+            Tensor weight, Tensor prunedGram, Tensor cross, Tensor denseGram, int[] kept, Arena arena, TensorOps ops) {
         return refit(weight, prunedGram, cross, denseGram, kept, DEFAULT_RELATIVE_DAMPING, arena, ops);
     }
 
@@ -61,8 +64,15 @@ public final class RidgeRefit {
      * @param kept       S, sorted distinct indices into 0 .. in − 1; null for all columns
      * @param arena      where the returned weight lives
      */
-    public static Result refit(Tensor weight, Tensor prunedGram, Tensor cross, Tensor denseGram, int[] kept,
-            double relativeDamping, Arena arena, TensorOps ops) {
+    public static Result refit(
+            Tensor weight,
+            Tensor prunedGram,
+            Tensor cross,
+            Tensor denseGram,
+            int[] kept,
+            double relativeDamping,
+            Arena arena,
+            TensorOps ops) {
         int out = weight.rows();
         int in = weight.cols();
         requireSquare(prunedGram, in, "pruned Gram");
@@ -74,8 +84,8 @@ public final class RidgeRefit {
         int[] s = kept == null ? range(in) : kept.clone();
         for (int i = 0; i < s.length; i++) {
             if (s[i] < 0 || s[i] >= in || (i > 0 && s[i] <= s[i - 1])) {
-                throw new IllegalArgumentException("RidgeRefit: kept columns must be sorted, distinct and in 0.." + (in - 1)
-                        + ", got " + java.util.Arrays.toString(kept));
+                throw new IllegalArgumentException("RidgeRefit: kept columns must be sorted, distinct and in 0.."
+                        + (in - 1) + ", got " + Arrays.toString(kept));
             }
         }
         int n = s.length;
@@ -94,7 +104,8 @@ public final class RidgeRefit {
                     gss.set(i, j, prunedGram.getDouble(s[i], s[j]));
                 }
             }
-            double denseEnergy = quadraticTrace(w, denseGram.dtype() == DType.F32 ? denseGram : denseGram.copyAs(scratch, DType.F32), scratch, ops);
+            double denseEnergy = quadraticTrace(
+                    w, denseGram.dtype() == DType.F32 ? denseGram : denseGram.copyAs(scratch, DType.F32), scratch, ops);
             double restrictedError = error(restricted, gss, rhs, denseEnergy, scratch, ops);
             Tensor solution = solve(gss, rhs, relativeDamping, scratch, ops); // (n, out) F64 W'ᵀ, or null
             if (solution == null) {
@@ -117,8 +128,14 @@ public final class RidgeRefit {
      * E(V) = tr(V G̃_SS Vᵀ) − 2 tr(V C_{S,:} Wᵀ) + tr(W G Wᵀ) for a candidate V (out, |S|), from the Grams; the
      * ||X̃_S Vᵀ − X Wᵀ||² of the class comment.
      */
-    public static double error(Tensor candidate, Tensor weight, Tensor prunedGram, Tensor cross, Tensor denseGram,
-            int[] kept, TensorOps ops) {
+    public static double error(
+            Tensor candidate,
+            Tensor weight,
+            Tensor prunedGram,
+            Tensor cross,
+            Tensor denseGram,
+            int[] kept,
+            TensorOps ops) {
         int in = weight.cols();
         int[] s = kept == null ? range(in) : kept;
         int n = s.length;

@@ -40,7 +40,8 @@ public final class StructuredAllocation {
      * @param channelParams  parameters one channel removes (3·hidden)
      * @param fixedParams    prunable parameters no unit removes ({@link HeadUnits#fixedParams})
      */
-    public record LayerUnits(double[] headScores, long headUnitParams, double[] channelScores, long channelParams, long fixedParams) {
+    public record LayerUnits(
+            double[] headScores, long headUnitParams, double[] channelScores, long channelParams, long fixedParams) {
         public LayerUnits {
             headScores = headScores.clone();
             channelScores = channelScores.clone();
@@ -51,13 +52,22 @@ public final class StructuredAllocation {
         }
 
         /** A LLaMA layer's units: attention units of {@code granularity}, channels of 3·hidden parameters. */
-        public static LayerUnits of(LlamaConfig.LayerDims dims, int hidden, int headDim, HeadGranularity granularity,
-                double[] queryHeadScores, double[] channelScores) {
+        public static LayerUnits of(
+                LlamaConfig.LayerDims dims,
+                int hidden,
+                int headDim,
+                HeadGranularity granularity,
+                double[] queryHeadScores,
+                double[] channelScores) {
             if (channelScores.length != dims.intermediateSize()) {
-                throw new IllegalArgumentException("expected " + dims.intermediateSize() + " channel scores, got " + channelScores.length);
+                throw new IllegalArgumentException(
+                        "expected " + dims.intermediateSize() + " channel scores, got " + channelScores.length);
             }
-            return new LayerUnits(HeadUnits.unitScores(queryHeadScores, dims, granularity),
-                    HeadUnits.unitParams(dims, hidden, headDim, granularity), channelScores, 3L * hidden,
+            return new LayerUnits(
+                    HeadUnits.unitScores(queryHeadScores, dims, granularity),
+                    HeadUnits.unitParams(dims, hidden, headDim, granularity),
+                    channelScores,
+                    3L * hidden,
                     HeadUnits.fixedParams(dims, hidden, headDim, granularity));
         }
 
@@ -76,7 +86,8 @@ public final class StructuredAllocation {
      * @param targetParams   s·P_total
      * @param prunableParams P_total
      */
-    public record Allocation(int[][] keptHeadUnits, int[][] keptChannels, long removedParams, double targetParams, long prunableParams) {
+    public record Allocation(
+            int[][] keptHeadUnits, int[][] keptChannels, long removedParams, double targetParams, long prunableParams) {
         /** removed / prunable. */
         public double removedFraction() {
             return prunableParams == 0 ? 0 : (double) removedParams / prunableParams;
@@ -141,8 +152,10 @@ public final class StructuredAllocation {
             channelsLeft[l] = cs.length;
             total += layer.prunableParams();
         }
-        units.sort(Comparator.comparingDouble(Unit::score).thenComparingInt(Unit::layer)
-                .thenComparing(u -> !u.head()).thenComparingInt(Unit::index));
+        units.sort(Comparator.comparingDouble(Unit::score)
+                .thenComparingInt(Unit::layer)
+                .thenComparing(u -> !u.head())
+                .thenComparingInt(Unit::index));
         double target = sparsity * total;
         long removed = 0;
         List<boolean[]> removedHeads = new ArrayList<>();

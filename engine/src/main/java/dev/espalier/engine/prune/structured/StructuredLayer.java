@@ -14,6 +14,7 @@ import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.Arena;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -33,7 +34,8 @@ abstract class StructuredLayer implements LayerWork {
     protected LayerAllocation allocation; // from the global scoring pass; null: uniform widths
     private KeptUnits kept; // in the dense layer's numbering; everything until the first compaction
 
-    StructuredLayer(StructuredMethod method, int layer, DecoderLayerWeights dense, DecoderLayerWeights start, Arena arena) {
+    StructuredLayer(
+            StructuredMethod method, int layer, DecoderLayerWeights dense, DecoderLayerWeights start, Arena arena) {
         this.method = method;
         this.layer = layer;
         this.dense = dense;
@@ -90,14 +92,17 @@ abstract class StructuredLayer implements LayerWork {
             keptHeadUnits = a.keptHeadUnits()[0];
             keptChannels = a.keptChannels()[0];
         }
-        return new KeptUnits(HeadUnits.queryHeads(keptHeadUnits, queryHeadScores, denseDims, method.granularity()), keptChannels);
+        return new KeptUnits(
+                HeadUnits.queryHeads(keptHeadUnits, queryHeadScores, denseDims, method.granularity()), keptChannels);
     }
 
     /** Replaces the weights by their compact copy keeping {@code kept} (indices into the current widths). */
     protected void compact(KeptUnits units) {
         weights = LayerSurgery.compact(weights, LlamaConfig.LayerDims.of(weights, headDim()), headDim(), units, arena);
-        int[] heads = java.util.Arrays.stream(units.queryHeads()).map(h -> kept.queryHeads()[h]).toArray();
-        int[] channels = java.util.Arrays.stream(units.channels()).map(c -> kept.channels()[c]).toArray();
+        int[] heads =
+                Arrays.stream(units.queryHeads()).map(h -> kept.queryHeads()[h]).toArray();
+        int[] channels =
+                Arrays.stream(units.channels()).map(c -> kept.channels()[c]).toArray();
         kept = new KeptUnits(heads, channels);
     }
 

@@ -32,17 +32,34 @@ import java.util.Locale;
  * @param dataFree    the calibration text is the model's own ({@code --calib self}): GOA then takes the second moment Σ
  *                    of its channel scores from a scoring pass over random token ids, whatever the allocation
  */
-public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, Allocation allocation, HeadGranularity granularity,
-                               boolean recovery, double ridge, double tau, boolean dataFree) implements LayerMethod {
+public record StructuredMethod(
+        Kind kind,
+        LlamaConfig config,
+        double sparsity,
+        Allocation allocation,
+        HeadGranularity granularity,
+        boolean recovery,
+        double ridge,
+        double tau,
+        boolean dataFree)
+        implements LayerMethod {
 
-    public enum Kind { WANDA_SP, FLAP, GOA }
+    public enum Kind {
+        WANDA_SP,
+        FLAP,
+        GOA
+    }
 
-    public enum Allocation { UNIFORM, GLOBAL }
+    public enum Allocation {
+        UNIFORM,
+        GLOBAL
+    }
 
     public StructuredMethod {
         if (!(sparsity >= 0 && sparsity < 1)) {
-            throw new IllegalArgumentException("--sparsity for structured pruning is the fraction of prunable parameters removed, in [0, 1); got "
-                    + sparsity);
+            throw new IllegalArgumentException(
+                    "--sparsity for structured pruning is the fraction of prunable parameters removed, in [0, 1); got "
+                            + sparsity);
         }
         if (recovery && kind != Kind.GOA) {
             throw new IllegalArgumentException("--recovery on is only available for goa");
@@ -60,16 +77,19 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
     }
 
     /** As {@link #of(Kind, LlamaConfig, double, StructuredSettings)}, for data-free calibration when {@code dataFree}. */
-    public static StructuredMethod of(Kind kind, LlamaConfig config, double sparsity, StructuredSettings settings, boolean dataFree) {
+    public static StructuredMethod of(
+            Kind kind, LlamaConfig config, double sparsity, StructuredSettings settings, boolean dataFree) {
         Allocation allocation = switch (settings.getAllocation()) {
             case ALLOCATION_UNIFORM -> Allocation.UNIFORM;
             case ALLOCATION_GLOBAL -> Allocation.GLOBAL;
             default -> kind == Kind.FLAP ? Allocation.GLOBAL : Allocation.UNIFORM;
         };
         HeadGranularity granularity = settings.getHeads() == StructuredSettings.AttentionUnit.ATTENTION_UNIT_QUERY
-                ? HeadGranularity.QUERY_IN_GROUP : HeadGranularity.KV_GROUP;
+                ? HeadGranularity.QUERY_IN_GROUP
+                : HeadGranularity.KV_GROUP;
         if (kind != Kind.GOA && (settings.hasRecovery() || settings.hasTau())) {
-            throw new IllegalArgumentException("--recovery and --method-option tau apply to goa only, not to " + label(kind));
+            throw new IllegalArgumentException(
+                    "--recovery and --method-option tau apply to goa only, not to " + label(kind));
         }
         boolean recovery = kind == Kind.GOA && (!settings.hasRecovery() || settings.getRecovery());
         double ridge = settings.hasRidge() ? settings.getRidge() : 0.01;
@@ -77,12 +97,14 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
         if (granularity == HeadGranularity.QUERY_IN_GROUP && config != null) {
             for (LlamaConfig.LayerDims d : config.layers()) {
                 if (d.numKvHeads() == 0 || d.numHeads() / d.numKvHeads() < 2) {
-                    throw new IllegalArgumentException("--method-option heads=query needs at least two query heads per key/value head");
+                    throw new IllegalArgumentException(
+                            "--method-option heads=query needs at least two query heads per key/value head");
                 }
             }
         }
         if (!(ridge > 0) || !(tau >= 0)) {
-            throw new IllegalArgumentException("--method-option ridge must be positive and tau non-negative, got " + ridge + " and " + tau);
+            throw new IllegalArgumentException(
+                    "--method-option ridge must be positive and tau non-negative, got " + ridge + " and " + tau);
         }
         return new StructuredMethod(kind, config, sparsity, allocation, granularity, recovery, ridge, tau, dataFree);
     }
@@ -98,9 +120,14 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
 
     @Override
     public String describe() {
-        return label() + " structured, " + (int) Math.round(sparsity * 100) + " % of prunable parameters, " + allocation.name().toLowerCase(Locale.ROOT)
-                + " widths, " + (granularity == HeadGranularity.KV_GROUP ? "key/value groups" : "query heads") + " as attention units"
-                + (kind == Kind.GOA ? ", recovery " + (recovery ? "on (ridge " + ridge + ")" : "off") + (tau > 0 ? ", tau " + tau : "") : "")
+        return label() + " structured, " + (int) Math.round(sparsity * 100) + " % of prunable parameters, "
+                + allocation.name().toLowerCase(Locale.ROOT)
+                + " widths, " + (granularity == HeadGranularity.KV_GROUP ? "key/value groups" : "query heads")
+                + " as attention units"
+                + (kind == Kind.GOA
+                        ? ", recovery " + (recovery ? "on (ridge " + ridge + ")" : "off")
+                                + (tau > 0 ? ", tau " + tau : "")
+                        : "")
                 + (dataFree ? ", data-free" : "");
     }
 
@@ -126,7 +153,8 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
     }
 
     @Override
-    public LayerWork open(int layer, DecoderLayerWeights dense, DecoderLayerWeights start, boolean completed, Arena arena) {
+    public LayerWork open(
+            int layer, DecoderLayerWeights dense, DecoderLayerWeights start, boolean completed, Arena arena) {
         return switch (kind) {
             case WANDA_SP -> new WandaSpLayer(this, layer, dense, start, arena);
             case FLAP -> new FlapLayer(this, layer, dense, start, arena);
@@ -136,7 +164,12 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
 
     /** The units of layer {@code layer} scored by {@code scores}: what the allocation ranks. */
     StructuredAllocation.LayerUnits units(int layer, double[] queryHeadScores, double[] channelScores) {
-        return StructuredAllocation.LayerUnits.of(config.layer(layer), config.hiddenSize(), config.headDim(), granularity, queryHeadScores,
+        return StructuredAllocation.LayerUnits.of(
+                config.layer(layer),
+                config.hiddenSize(),
+                config.headDim(),
+                granularity,
+                queryHeadScores,
                 channelScores);
     }
 
@@ -154,7 +187,8 @@ public record StructuredMethod(Kind kind, LlamaConfig config, double sparsity, A
         StructuredAllocation.Allocation a = StructuredAllocation.global(units, sparsity, kind != Kind.FLAP, 0);
         List<LayerAllocation> out = new ArrayList<>();
         for (int i = 0; i < scores.size(); i++) {
-            out.add(new LayerAllocation(scores.get(i).layer(), a.keptHeadUnits()[i].length, a.keptChannels()[i].length));
+            out.add(new LayerAllocation(
+                    scores.get(i).layer(), a.keptHeadUnits()[i].length, a.keptChannels()[i].length));
         }
         return out;
     }

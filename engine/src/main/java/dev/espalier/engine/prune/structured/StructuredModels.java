@@ -97,7 +97,8 @@ public final class StructuredModels {
      * a bias (flags already on stay on): q/k/v biases set attentionBias, an o_proj bias attentionOutputBias, a
      * gate/up/down bias mlpBias. Layers lacking a bias the config declares are exported with zeros there.
      */
-    public static LlamaConfig withBiasesOf(LlamaConfig config, List<LlamaConfig.LayerDims> dims, List<DecoderLayerWeights> layers) {
+    public static LlamaConfig withBiasesOf(
+            LlamaConfig config, List<LlamaConfig.LayerDims> dims, List<DecoderLayerWeights> layers) {
         boolean attention = config.attentionBias();
         boolean attentionOutput = config.attentionOutputBias();
         boolean mlp = config.mlpBias();
@@ -121,8 +122,9 @@ public final class StructuredModels {
      */
     public static LlamaConfig forStockLoaders(LlamaConfig c) {
         if (!c.isUniform()) {
-            throw new IllegalArgumentException("layers of different widths cannot be described to stock Hugging Face loaders; "
-                    + "export the masked-dense form (dense shapes) instead");
+            throw new IllegalArgumentException(
+                    "layers of different widths cannot be described to stock Hugging Face loaders; "
+                            + "export the masked-dense form (dense shapes) instead");
         }
         boolean stock = switch (c.modelType()) {
             case "llama" -> c.attentionBias() == c.attentionOutputBias();
@@ -133,24 +135,47 @@ public final class StructuredModels {
             return c;
         }
         if (!c.modelType().equals("llama") && c.slidingWindow() > 0) {
-            throw new IllegalArgumentException("a " + c.modelType() + " model with a sliding window of " + c.slidingWindow()
+            throw new IllegalArgumentException("a " + c.modelType() + " model with a sliding window of "
+                    + c.slidingWindow()
                     + " and biases its Hugging Face architecture lacks (attention " + c.attentionBias() + ", o_proj "
-                    + c.attentionOutputBias() + ", mlp " + c.mlpBias() + ") cannot be described to stock loaders; export it compact");
+                    + c.attentionOutputBias() + ", mlp " + c.mlpBias()
+                    + ") cannot be described to stock loaders; export it compact");
         }
         boolean attention = c.attentionBias() || c.attentionOutputBias();
         return copy(c, "llama", c.layers(), attention, attention, c.mlpBias());
     }
 
-    private static LlamaConfig copy(LlamaConfig c, String type, List<LlamaConfig.LayerDims> dims, boolean attention,
-                                    boolean attentionOutput, boolean mlp) {
-        return new LlamaConfig(type, c.hiddenSize(), c.vocabSize(), c.headDim(), dims, c.maxPositionEmbeddings(), c.rmsNormEps(),
-                c.ropeTheta(), c.ropeScaling(), c.tieWordEmbeddings(), attention, attentionOutput, mlp, c.slidingWindow(),
-                c.bosTokenId(), c.eosTokenId(), c.torchDtype());
+    private static LlamaConfig copy(
+            LlamaConfig c,
+            String type,
+            List<LlamaConfig.LayerDims> dims,
+            boolean attention,
+            boolean attentionOutput,
+            boolean mlp) {
+        return new LlamaConfig(
+                type,
+                c.hiddenSize(),
+                c.vocabSize(),
+                c.headDim(),
+                dims,
+                c.maxPositionEmbeddings(),
+                c.rmsNormEps(),
+                c.ropeTheta(),
+                c.ropeScaling(),
+                c.tieWordEmbeddings(),
+                attention,
+                attentionOutput,
+                mlp,
+                c.slidingWindow(),
+                c.bosTokenId(),
+                c.eosTokenId(),
+                c.torchDtype());
     }
 
     private static void requireOnePerLayer(LlamaConfig c, List<KeptUnits> kept) {
         if (kept.size() != c.numLayers()) {
-            throw new IllegalArgumentException(kept.size() + " kept-unit sets for a model of " + c.numLayers() + " layers");
+            throw new IllegalArgumentException(
+                    kept.size() + " kept-unit sets for a model of " + c.numLayers() + " layers");
         }
     }
 }

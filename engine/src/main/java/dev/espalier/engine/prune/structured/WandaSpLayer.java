@@ -21,7 +21,8 @@ final class WandaSpLayer extends StructuredLayer {
     private final ProjectionInputMoments pruned;
     private ProjectionInputMoments scoring;
 
-    WandaSpLayer(StructuredMethod method, int layer, DecoderLayerWeights dense, DecoderLayerWeights start, Arena arena) {
+    WandaSpLayer(
+            StructuredMethod method, int layer, DecoderLayerWeights dense, DecoderLayerWeights start, Arena arena) {
         super(method, layer, dense, start, arena);
         this.pruned = new ProjectionInputMoments(denseDims, headDim());
     }

@@ -13,7 +13,11 @@ import java.util.function.UnaryOperator;
  */
 final class JobRecord {
     /** Who asked a job to stop: a client (the job ends CANCELLED) or the node shutting down (it resumes on restart). */
-    enum StopRequest { NONE, CLIENT, SHUTDOWN }
+    enum StopRequest {
+        NONE,
+        CLIENT,
+        SHUTDOWN
+    }
 
     final String id;
     final Path dir;
@@ -30,7 +34,8 @@ final class JobRecord {
     }
 
     static boolean isTerminal(JobState state) {
-        return state == JobState.JOB_STATE_SUCCEEDED || state == JobState.JOB_STATE_FAILED
+        return state == JobState.JOB_STATE_SUCCEEDED
+                || state == JobState.JOB_STATE_FAILED
                 || state == JobState.JOB_STATE_CANCELLED;
     }
 
@@ -73,13 +78,22 @@ final class JobRecord {
     /** Folds a progress or layer event into the live status. */
     void observe(JobEvent event) {
         switch (event.getKindCase()) {
-            case PROGRESS -> updateLive(s -> s.setStage(event.getProgress().getStage())
-                    .setProgress(event.getProgress().getTotal() > 0
-                            ? Math.min(1.0, (double) event.getProgress().getDone() / event.getProgress().getTotal()) : 0)
-                    .setEtaSeconds(event.getProgress().getEtaSeconds()));
-            case DEVICES_ASSIGNED -> updateLive(s -> s.clearDeviceWorkers().addAllDeviceWorkers(event.getDevicesAssigned().getWorkersList()));
-            case LAYER_PRUNED -> updateLive(s -> s.setMessage("layer " + event.getLayerPruned().getLayer() + " pruned"));
-            default -> { }
+            case PROGRESS ->
+                updateLive(s -> s.setStage(event.getProgress().getStage())
+                        .setProgress(
+                                event.getProgress().getTotal() > 0
+                                        ? Math.min(
+                                                1.0,
+                                                (double) event.getProgress().getDone()
+                                                        / event.getProgress().getTotal())
+                                        : 0)
+                        .setEtaSeconds(event.getProgress().getEtaSeconds()));
+            case DEVICES_ASSIGNED ->
+                updateLive(s -> s.clearDeviceWorkers()
+                        .addAllDeviceWorkers(event.getDevicesAssigned().getWorkersList()));
+            case LAYER_PRUNED ->
+                updateLive(s -> s.setMessage("layer " + event.getLayerPruned().getLayer() + " pruned"));
+            default -> {}
         }
     }
 }

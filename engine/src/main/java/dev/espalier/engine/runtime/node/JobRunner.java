@@ -12,6 +12,7 @@ import dev.espalier.protocol.v1.JobState;
 import dev.espalier.protocol.v1.JobStatus;
 import dev.espalier.protocol.v1.JobSucceeded;
 import dev.espalier.protocol.v1.RunReport;
+import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
@@ -72,25 +73,40 @@ final class JobRunner {
             return;
         }
         if (record.stopRequest() == JobRecord.StopRequest.CLIENT) {
-            terminal(record, run, JobState.JOB_STATE_CANCELLED, record.token.reason(),
+            terminal(
+                    record,
+                    run,
+                    JobState.JOB_STATE_CANCELLED,
+                    record.token.reason(),
                     JobEvent.newBuilder().setCancelled(JobCancelled.newBuilder().setReason(record.token.reason())));
             return;
         }
         boolean resumed = run.events().eventsFrom(1).stream().anyMatch(JobEvent::hasStarted);
         JobStatus status = record.status();
-        store.save(record, status.toBuilder().setState(JobState.JOB_STATE_RUNNING).setMessage(resumed ? "resumed" : "running")
-                .setStartedTimeMs(status.getStartedTimeMs() != 0 ? status.getStartedTimeMs() : System.currentTimeMillis()).build());
+        store.save(
+                record,
+                status.toBuilder()
+                        .setState(JobState.JOB_STATE_RUNNING)
+                        .setMessage(resumed ? "resumed" : "running")
+                        .setStartedTimeMs(
+                                status.getStartedTimeMs() != 0 ? status.getStartedTimeMs() : System.currentTimeMillis())
+                        .build());
         run.setState(JobState.JOB_STATE_RUNNING);
         EventSink sink = event -> {
-            if (event.hasStarted() || event.hasSucceeded() || event.hasFailed() || event.hasCancelled() || event.hasQueued()) {
+            if (event.hasStarted()
+                    || event.hasSucceeded()
+                    || event.hasFailed()
+                    || event.hasCancelled()
+                    || event.hasQueued()) {
                 throw new IllegalArgumentException("an executor emits progress and layer events only; the node emits "
-                        + event.getKindCase().name().toLowerCase(java.util.Locale.ROOT));
+                        + event.getKindCase().name().toLowerCase(Locale.ROOT));
             }
             JobEvent recorded = run.events().append(event);
             record.observe(recorded);
             return recorded;
         };
-        run.events().append(JobEvent.newBuilder().setStarted(JobStarted.newBuilder().setResumed(resumed)));
+        run.events()
+                .append(JobEvent.newBuilder().setStarted(JobStarted.newBuilder().setResumed(resumed)));
         Throwable failure = null;
         try {
             JobSpec spec = status.getSpec();
@@ -103,9 +119,16 @@ final class JobRunner {
 
     private void finish(JobRecord record, RunDirectory run, Throwable failure) {
         switch (record.stopRequest()) {
-            case SHUTDOWN -> LOG.info("job {}: stopped by the node's shutdown; it resumes on the next start", record.id);
-            case CLIENT -> terminal(record, run, JobState.JOB_STATE_CANCELLED, record.token.reason(),
-                    JobEvent.newBuilder().setCancelled(JobCancelled.newBuilder().setReason(record.token.reason())));
+            case SHUTDOWN ->
+                LOG.info("job {}: stopped by the node's shutdown; it resumes on the next start", record.id);
+            case CLIENT ->
+                terminal(
+                        record,
+                        run,
+                        JobState.JOB_STATE_CANCELLED,
+                        record.token.reason(),
+                        JobEvent.newBuilder()
+                                .setCancelled(JobCancelled.newBuilder().setReason(record.token.reason())));
             case NONE -> {
                 if (failure != null) {
                     fail(record, run, failure);
@@ -119,8 +142,15 @@ final class JobRunner {
                     return;
                 }
                 String output = record.status().getSpec().getOutput();
-                terminal(record, run, JobState.JOB_STATE_SUCCEEDED, "succeeded: " + output,
-                        JobEvent.newBuilder().setSucceeded(JobSucceeded.newBuilder().setOutput(output).setReport(report)));
+                terminal(
+                        record,
+                        run,
+                        JobState.JOB_STATE_SUCCEEDED,
+                        "succeeded: " + output,
+                        JobEvent.newBuilder()
+                                .setSucceeded(JobSucceeded.newBuilder()
+                                        .setOutput(output)
+                                        .setReport(report)));
             }
         }
     }
@@ -128,19 +158,30 @@ final class JobRunner {
     private void fail(JobRecord record, RunDirectory run, Throwable failure) {
         String message = oneLine(failure);
         LOG.warn("job {} failed: {}", record.id, message, failure);
-        terminal(record, run, JobState.JOB_STATE_FAILED, message,
+        terminal(
+                record,
+                run,
+                JobState.JOB_STATE_FAILED,
+                message,
                 JobEvent.newBuilder().setFailed(JobFailed.newBuilder().setMessage(message)));
     }
 
     /** Ends a job that is still waiting (cancelled before a slot took it). */
     void cancelQueued(JobRecord record, String reason) {
-        terminal(record, store.run(record), JobState.JOB_STATE_CANCELLED, reason,
+        terminal(
+                record,
+                store.run(record),
+                JobState.JOB_STATE_CANCELLED,
+                reason,
                 JobEvent.newBuilder().setCancelled(JobCancelled.newBuilder().setReason(reason)));
     }
 
     private void terminal(JobRecord record, RunDirectory run, JobState state, String message, JobEvent.Builder event) {
-        JobStatus.Builder next = record.status().toBuilder().setState(state).setMessage(message)
-                .setFinishedTimeMs(System.currentTimeMillis()).setEtaSeconds(0);
+        JobStatus.Builder next = record.status().toBuilder()
+                .setState(state)
+                .setMessage(message)
+                .setFinishedTimeMs(System.currentTimeMillis())
+                .setEtaSeconds(0);
         if (state == JobState.JOB_STATE_SUCCEEDED) {
             next.setProgress(1);
         }

@@ -12,6 +12,7 @@ import dev.espalier.protocol.v1.JobStatus;
 import dev.espalier.protocol.v1.JobSucceeded;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -40,7 +41,8 @@ final class JobStore implements AutoCloseable {
     static final String STATUS_FILE = "status.pb";
     private static final Logger LOG = LoggerFactory.getLogger(JobStore.class);
     private static final Pattern JOB_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
-    private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
+    private static final DateTimeFormatter ID_TIME =
+            DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final Path jobsDir;
@@ -81,7 +83,8 @@ final class JobStore implements AutoCloseable {
     /** Every job, oldest submission first. */
     List<JobRecord> all() {
         List<JobRecord> list = new ArrayList<>(jobs.values());
-        list.sort(Comparator.comparingLong((JobRecord r) -> r.status().getSubmittedTimeMs()).thenComparing(r -> r.id));
+        list.sort(Comparator.comparingLong((JobRecord r) -> r.status().getSubmittedTimeMs())
+                .thenComparing(r -> r.id));
         return list;
     }
 
@@ -94,22 +97,32 @@ final class JobStore implements AutoCloseable {
     JobRecord create(JobSpec spec, int position) {
         long now = System.currentTimeMillis();
         for (int attempt = 0; ; attempt++) {
-            String id = ID_TIME.format(java.time.Instant.ofEpochMilli(now)) + "-" + HexFormat.of().toHexDigits((short) RANDOM.nextInt());
+            String id = ID_TIME.format(java.time.Instant.ofEpochMilli(now)) + "-"
+                    + HexFormat.of().toHexDigits((short) RANDOM.nextInt());
             Path dir = jobsDir.resolve(id);
             if (Files.exists(dir)) {
                 continue;
             }
             Path staging = jobsDir.resolve(AtomicFiles.tempName(id));
-            JobStatus status = JobStatus.newBuilder().setJobId(id).setSpec(spec).setState(JobState.JOB_STATE_QUEUED)
-                    .setMessage("queued").setRunDir(dir.toString()).setSubmittedTimeMs(now).build();
+            JobStatus status = JobStatus.newBuilder()
+                    .setJobId(id)
+                    .setSpec(spec)
+                    .setState(JobState.JOB_STATE_QUEUED)
+                    .setMessage("queued")
+                    .setRunDir(dir.toString())
+                    .setSubmittedTimeMs(now)
+                    .build();
             try {
                 try (RunDirectory run = RunDirectory.create(staging, id, spec)) {
-                    run.events().append(JobEvent.newBuilder().setTimeMs(now).setQueued(JobQueued.newBuilder().setPosition(position)));
+                    run.events()
+                            .append(JobEvent.newBuilder()
+                                    .setTimeMs(now)
+                                    .setQueued(JobQueued.newBuilder().setPosition(position)));
                     AtomicFiles.write(staging.resolve(STATUS_FILE), status.toByteArray());
                 }
                 Files.move(staging, dir, StandardCopyOption.ATOMIC_MOVE);
                 AtomicFiles.fsyncDirectory(jobsDir);
-            } catch (FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
+            } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
                 deleteQuietly(staging);
                 if (attempt < 10) {
                     continue;
@@ -171,8 +184,11 @@ final class JobStore implements AutoCloseable {
     private static JobEvent.Builder terminalEvent(JobStatus status) {
         JobEvent.Builder event = JobEvent.newBuilder().setTimeMs(status.getFinishedTimeMs());
         return switch (status.getState()) {
-            case JOB_STATE_SUCCEEDED -> event.setSucceeded(JobSucceeded.newBuilder().setOutput(status.getSpec().getOutput()));
-            case JOB_STATE_CANCELLED -> event.setCancelled(JobCancelled.newBuilder().setReason(status.getMessage()));
+            case JOB_STATE_SUCCEEDED ->
+                event.setSucceeded(
+                        JobSucceeded.newBuilder().setOutput(status.getSpec().getOutput()));
+            case JOB_STATE_CANCELLED ->
+                event.setCancelled(JobCancelled.newBuilder().setReason(status.getMessage()));
             default -> event.setFailed(JobFailed.newBuilder().setMessage(status.getMessage()));
         };
     }

@@ -23,8 +23,12 @@ final class JobWatcher implements Runnable {
     private final Object ready = new Object();
     private long next;
 
-    JobWatcher(JobRecord record, EventLog log, long fromSequence, ServerCallStreamObserver<JobEvent> observer,
-               AtomicBoolean closing) {
+    JobWatcher(
+            JobRecord record,
+            EventLog log,
+            long fromSequence,
+            ServerCallStreamObserver<JobEvent> observer,
+            AtomicBoolean closing) {
         this.record = record;
         this.log = log;
         this.next = Math.max(1, fromSequence);
@@ -45,8 +49,10 @@ final class JobWatcher implements Runnable {
         try {
             while (!observer.isCancelled()) {
                 if (closing.get()) {
-                    observer.onError(Status.UNAVAILABLE.withDescription("the node is shutting down; watch again from sequence "
-                            + next + " once it is back").asRuntimeException());
+                    observer.onError(Status.UNAVAILABLE
+                            .withDescription(
+                                    "the node is shutting down; watch again from sequence " + next + " once it is back")
+                            .asRuntimeException());
                     return;
                 }
                 List<JobEvent> batch = log.eventsFrom(next);
@@ -69,7 +75,8 @@ final class JobWatcher implements Runnable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            observer.onError(Status.CANCELLED.withDescription("watch interrupted").asRuntimeException());
+            observer.onError(
+                    Status.CANCELLED.withDescription("watch interrupted").asRuntimeException());
         } catch (RuntimeException e) {
             if (!observer.isCancelled()) {
                 observer.onError(Status.INTERNAL.withDescription(e.getMessage()).asRuntimeException());

@@ -1,10 +1,10 @@
 package dev.espalier.engine.runtime.node;
 
+import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.job.JobExecutor;
 import dev.espalier.engine.job.JobExecutors;
 import dev.espalier.engine.runtime.DeviceSpec;
 import dev.espalier.engine.runtime.Devices;
-import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.JobState;
 import io.grpc.InsecureServerCredentials;
@@ -119,12 +119,14 @@ public final class Node implements AutoCloseable {
         try {
             bind = InetAddress.getByName(options.bindAddress());
         } catch (UnknownHostException e) {
-            throw new IllegalArgumentException("bind address '" + options.bindAddress() + "' is not a known host or address");
+            throw new IllegalArgumentException(
+                    "bind address '" + options.bindAddress() + "' is not a known host or address");
         }
         if (!bind.isLoopbackAddress() && options.tls() == null) {
-            throw new IllegalArgumentException("refusing to listen on " + options.bindAddress() + ": beyond loopback the node"
-                    + " requires TLS (--tls-cert FILE --tls-key FILE), and TLS is not configured; bind "
-                    + NodeOptions.DEFAULT_BIND + " or give a certificate and key");
+            throw new IllegalArgumentException(
+                    "refusing to listen on " + options.bindAddress() + ": beyond loopback the node"
+                            + " requires TLS (--tls-cert FILE --tls-key FILE), and TLS is not configured; bind "
+                            + NodeOptions.DEFAULT_BIND + " or give a certificate and key");
         }
     }
 
@@ -153,8 +155,12 @@ public final class Node implements AutoCloseable {
         for (JobRecord record : store.all()) {
             JobState state = record.status().getState();
             if (state == JobState.JOB_STATE_RUNNING) {
-                store.save(record, record.status().toBuilder().setState(JobState.JOB_STATE_QUEUED)
-                        .setMessage("waiting to resume after a node restart").build());
+                store.save(
+                        record,
+                        record.status().toBuilder()
+                                .setState(JobState.JOB_STATE_QUEUED)
+                                .setMessage("waiting to resume after a node restart")
+                                .build());
                 resume.add(record);
             } else if (state == JobState.JOB_STATE_QUEUED) {
                 waiting.add(record);
@@ -172,10 +178,13 @@ public final class Node implements AutoCloseable {
         JobRunner runner = new JobRunner(store, executors, running, closing);
         ServerCredentials credentials = credentials(options.tls());
         try {
-            NodeService service = new NodeService(store, queue, runner, closing,
-                    new AllowedOutputs(options.outputFolders()));
-            server = NettyServerBuilder.forAddress(new InetSocketAddress(options.bindAddress(), options.port()), credentials)
-                    .addService(ServerInterceptors.intercept(service, new TokenCheck(token, home))).build().start();
+            NodeService service =
+                    new NodeService(store, queue, runner, closing, new AllowedOutputs(options.outputFolders()));
+            server = NettyServerBuilder.forAddress(
+                            new InetSocketAddress(options.bindAddress(), options.port()), credentials)
+                    .addService(ServerInterceptors.intercept(service, new TokenCheck(token, home)))
+                    .build()
+                    .start();
         } catch (IllegalArgumentException e) {
             throw options.tls() == null ? e : unusableTls(options.tls(), e);
         } catch (IOException e) {
@@ -183,17 +192,26 @@ public final class Node implements AutoCloseable {
             while (cause.getCause() != null) {
                 cause = cause.getCause();
             }
-            throw new IllegalStateException("cannot listen on " + options.bindAddress() + ":" + options.port()
-                    + " (" + cause.getMessage() + ")", e);
+            throw new IllegalStateException(
+                    "cannot listen on " + options.bindAddress() + ":" + options.port() + " (" + cause.getMessage()
+                            + ")",
+                    e);
         }
         address = NodeAddress.forLocalClient(options.bindAddress(), server.getPort());
         AtomicFiles.write(home.resolve(NodeAddress.PORT_FILE), (address + "\n").getBytes(StandardCharsets.UTF_8));
         for (int i = 0; i < options.slots(); i++) {
-            slots.add(Thread.ofPlatform().name("espalier-slot-" + i).daemon(true).start(() -> runSlot(runner)));
+            slots.add(
+                    Thread.ofPlatform().name("espalier-slot-" + i).daemon(true).start(() -> runSlot(runner)));
         }
-        LOG.info("espalier node listening on {} ({}, token in {}; home {}, {} slot(s), queue of {}; outputs allowed in {})",
-                address, options.tls() == null ? "plaintext" : "TLS", home.resolve(NodeToken.FILE), home, options.slots(),
-                options.queueCapacity(), options.outputFolders());
+        LOG.info(
+                "espalier node listening on {} ({}, token in {}; home {}, {} slot(s), queue of {}; outputs allowed in {})",
+                address,
+                options.tls() == null ? "plaintext" : "TLS",
+                home.resolve(NodeToken.FILE),
+                home,
+                options.slots(),
+                options.queueCapacity(),
+                options.outputFolders());
     }
 
     private static ServerCredentials credentials(NodeTls tls) {
@@ -201,15 +219,18 @@ public final class Node implements AutoCloseable {
             return InsecureServerCredentials.create();
         }
         try {
-            return TlsServerCredentials.create(tls.certificate().toFile(), tls.privateKey().toFile());
+            return TlsServerCredentials.create(
+                    tls.certificate().toFile(), tls.privateKey().toFile());
         } catch (IOException | IllegalArgumentException e) {
             throw unusableTls(tls, e);
         }
     }
 
     private static IllegalArgumentException unusableTls(NodeTls tls, Exception e) {
-        return new IllegalArgumentException("--tls-cert " + tls.certificate() + " / --tls-key " + tls.privateKey()
-                + ": not a usable PEM certificate chain and PKCS#8 key (" + e.getMessage() + ")", e);
+        return new IllegalArgumentException(
+                "--tls-cert " + tls.certificate() + " / --tls-key " + tls.privateKey()
+                        + ": not a usable PEM certificate chain and PKCS#8 key (" + e.getMessage() + ")",
+                e);
     }
 
     private void runSlot(JobRunner runner) {
@@ -291,7 +312,9 @@ public final class Node implements AutoCloseable {
     private void removePortFile() {
         Path file = home.resolve(NodeAddress.PORT_FILE);
         try {
-            if (address != null && Files.exists(file) && NodeAddress.parse(Files.readString(file)).equals(address)) {
+            if (address != null
+                    && Files.exists(file)
+                    && NodeAddress.parse(Files.readString(file)).equals(address)) {
                 Files.delete(file);
             }
         } catch (IOException | RuntimeException e) {

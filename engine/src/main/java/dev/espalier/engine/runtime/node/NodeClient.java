@@ -28,8 +28,11 @@ public final class NodeClient implements AutoCloseable {
     public static NodeClient connect(NodeAddress address, NodeToken token, ChannelCredentials credentials) {
         Metadata headers = new Metadata();
         headers.put(TokenCheck.AUTHORIZATION, TokenCheck.BEARER + token.value());
-        return new NodeClient(address, Grpc.newChannelBuilderForAddress(address.host(), address.port(), credentials)
-                .intercept(MetadataUtils.newAttachHeadersInterceptor(headers)).build());
+        return new NodeClient(
+                address,
+                Grpc.newChannelBuilderForAddress(address.host(), address.port(), credentials)
+                        .intercept(MetadataUtils.newAttachHeadersInterceptor(headers))
+                        .build());
     }
 
     public NodeAddress address() {

@@ -14,8 +14,8 @@ import java.util.List;
  * @param allowedOutputs folders a job's output must lie in; empty means the home only
  * @param tls           the node's TLS identity; null for plaintext, which is only allowed on loopback
  */
-public record NodeOptions(Path home, String bindAddress, int port, int slots, int queueCapacity, List<Path> allowedOutputs,
-        NodeTls tls) {
+public record NodeOptions(
+        Path home, String bindAddress, int port, int slots, int queueCapacity, List<Path> allowedOutputs, NodeTls tls) {
     public static final String DEFAULT_BIND = "127.0.0.1";
     public static final int DEFAULT_PORT = 7070;
     public static final int DEFAULT_SLOTS = 1;

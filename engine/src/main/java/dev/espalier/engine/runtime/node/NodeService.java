@@ -33,7 +33,8 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
     private final AtomicBoolean closing;
     private final AllowedOutputs allowedOutputs;
 
-    NodeService(JobStore store, JobQueue queue, JobRunner runner, AtomicBoolean closing, AllowedOutputs allowedOutputs) {
+    NodeService(
+            JobStore store, JobQueue queue, JobRunner runner, AtomicBoolean closing, AllowedOutputs allowedOutputs) {
         this.store = store;
         this.queue = queue;
         this.runner = runner;
@@ -45,23 +46,29 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
     public void submitJob(SubmitJobRequest request, StreamObserver<SubmitJobResponse> response) {
         List<String> problems = JobSpecs.problems(request.getSpec());
         if (!problems.isEmpty()) {
-            response.onError(Status.INVALID_ARGUMENT.withDescription("invalid job spec: " + String.join("; ", problems))
+            response.onError(Status.INVALID_ARGUMENT
+                    .withDescription("invalid job spec: " + String.join("; ", problems))
                     .asRuntimeException());
             return;
         }
         Optional<String> outside = allowedOutputs.problem(request.getSpec().getOutput());
         if (outside.isPresent()) {
-            response.onError(Status.PERMISSION_DENIED.withDescription(outside.get()).asRuntimeException());
+            response.onError(
+                    Status.PERMISSION_DENIED.withDescription(outside.get()).asRuntimeException());
             return;
         }
         if (closing.get()) {
-            response.onError(Status.UNAVAILABLE.withDescription("the node is shutting down").asRuntimeException());
+            response.onError(Status.UNAVAILABLE
+                    .withDescription("the node is shutting down")
+                    .asRuntimeException());
             return;
         }
         int ahead = queue.tryReserve();
         if (ahead < 0) {
-            response.onError(Status.RESOURCE_EXHAUSTED.withDescription(String.format(Locale.ROOT,
-                    "queue full: %d jobs waiting; try later", queue.capacity())).asRuntimeException());
+            response.onError(Status.RESOURCE_EXHAUSTED
+                    .withDescription(
+                            String.format(Locale.ROOT, "queue full: %d jobs waiting; try later", queue.capacity()))
+                    .asRuntimeException());
             return;
         }
         JobRecord record;
@@ -70,11 +77,16 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
         } catch (RuntimeException e) {
             queue.release();
             LOG.error("cannot create a job: {}", e.getMessage(), e);
-            response.onError(Status.INTERNAL.withDescription("cannot create the job: " + e.getMessage()).asRuntimeException());
+            response.onError(Status.INTERNAL
+                    .withDescription("cannot create the job: " + e.getMessage())
+                    .asRuntimeException());
             return;
         }
         queue.putReserved(record);
-        response.onNext(SubmitJobResponse.newBuilder().setJobId(record.id).setStatus(record.status()).build());
+        response.onNext(SubmitJobResponse.newBuilder()
+                .setJobId(record.id)
+                .setStatus(record.status())
+                .build());
         response.onCompleted();
     }
 
@@ -108,8 +120,12 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
             synchronized (record) {
                 JobState state = record.status().getState();
                 if (JobRecord.isTerminal(state)) {
-                    throw Status.FAILED_PRECONDITION.withDescription("job " + record.id + " already ended: "
-                            + state.name().substring("JOB_STATE_".length()).toLowerCase(Locale.ROOT)).asRuntimeException();
+                    throw Status.FAILED_PRECONDITION
+                            .withDescription("job " + record.id + " already ended: "
+                                    + state.name()
+                                            .substring("JOB_STATE_".length())
+                                            .toLowerCase(Locale.ROOT))
+                            .asRuntimeException();
                 }
                 if (state == JobState.JOB_STATE_QUEUED && queue.remove(record)) {
                     runner.cancelQueued(record, "cancelled by a client before it started");
@@ -132,7 +148,8 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
         ServerCallStreamObserver<JobEvent> observer = (ServerCallStreamObserver<JobEvent>) response;
         try {
             JobRecord record = job(request.getJobId());
-            JobWatcher watcher = new JobWatcher(record, store.run(record).events(), request.getFromSequence(), observer, closing);
+            JobWatcher watcher =
+                    new JobWatcher(record, store.run(record).events(), request.getFromSequence(), observer, closing);
             Thread.ofVirtual().name("watch-" + record.id).start(watcher);
         } catch (StatusRuntimeException e) {
             response.onError(e);
@@ -142,7 +159,9 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
     }
 
     private JobRecord job(String id) {
-        return store.find(id).orElseThrow(() -> Status.NOT_FOUND.withDescription("no job " + id + " on this node")
-                .asRuntimeException());
+        return store.find(id)
+                .orElseThrow(() -> Status.NOT_FOUND
+                        .withDescription("no job " + id + " on this node")
+                        .asRuntimeException());
     }
 }

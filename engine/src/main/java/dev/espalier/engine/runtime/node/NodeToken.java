@@ -97,8 +97,9 @@ public final class NodeToken {
 
     /** Whether {@code presented} is this token, in time that does not depend on where they differ. */
     public boolean matches(String presented) {
-        return presented != null && MessageDigest.isEqual(value.getBytes(StandardCharsets.UTF_8),
-                presented.getBytes(StandardCharsets.UTF_8));
+        return presented != null
+                && MessageDigest.isEqual(
+                        value.getBytes(StandardCharsets.UTF_8), presented.getBytes(StandardCharsets.UTF_8));
     }
 
     /** The token itself, for the {@code authorization} header. */
@@ -117,7 +118,8 @@ public final class NodeToken {
             Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(file);
             if (!OWNER_ONLY.containsAll(permissions)) {
                 throw new IllegalStateException(file + " has permissions " + PosixFilePermissions.toString(permissions)
-                        + "; expected rw------- (owner only): run `chmod 600 " + file + "`, or delete it for a new token");
+                        + "; expected rw------- (owner only): run `chmod 600 " + file
+                        + "`, or delete it for a new token");
             }
         }
         String token = Files.readString(file, StandardCharsets.UTF_8).strip();
@@ -130,7 +132,8 @@ public final class NodeToken {
 
     private static void writeOwnerOnly(Path file, String token) throws IOException {
         FileAttribute<?>[] attributes = isPosix()
-                ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(OWNER_ONLY)} : new FileAttribute<?>[0];
+                ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(OWNER_ONLY)}
+                : new FileAttribute<?>[0];
         Path tmp = Files.createTempFile(file.getParent(), FILE, ".tmp", attributes);
         try {
             Files.writeString(tmp, token + "\n", StandardCharsets.UTF_8);

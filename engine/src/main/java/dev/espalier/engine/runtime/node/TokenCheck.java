@@ -12,7 +12,8 @@ import java.nio.file.Path;
  * {@code authorization: Bearer <token>}; the message says where the token is read from.
  */
 final class TokenCheck implements ServerInterceptor {
-    static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    static final Metadata.Key<String> AUTHORIZATION =
+            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     static final String BEARER = "Bearer ";
 
     private final NodeToken token;
@@ -20,15 +21,19 @@ final class TokenCheck implements ServerInterceptor {
 
     TokenCheck(NodeToken token, Path home) {
         this.token = token;
-        this.whereFrom = "clients send the token in " + home.resolve(NodeToken.FILE) + " on the node's machine (the client"
-                + " verbs read " + NodeToken.ENV + " when set, else <home>/" + NodeToken.FILE + ")";
+        this.whereFrom =
+                "clients send the token in " + home.resolve(NodeToken.FILE) + " on the node's machine (the client"
+                        + " verbs read " + NodeToken.ENV + " when set, else <home>/" + NodeToken.FILE + ")";
     }
 
     @Override
-    public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+    public <Q, R> ServerCall.Listener<Q> interceptCall(
+            ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
         String header = headers.get(AUTHORIZATION);
         if (header == null || !header.startsWith(BEARER)) {
-            return refuse(call, "this node requires a token (metadata 'authorization: Bearer <token>') and the call had none; ");
+            return refuse(
+                    call,
+                    "this node requires a token (metadata 'authorization: Bearer <token>') and the call had none; ");
         }
         if (!token.matches(header.substring(BEARER.length()).strip())) {
             return refuse(call, "wrong node token; ");

@@ -46,7 +46,8 @@ final class ArtefactChecks {
 
     private static void checkSize(Path file, Artefact artefact, long size) {
         if (size < artefact.getSizeBytes()) {
-            throw new CorruptArtefactException(file, "truncated: " + size + " of " + artefact.getSizeBytes() + " bytes");
+            throw new CorruptArtefactException(
+                    file, "truncated: " + size + " of " + artefact.getSizeBytes() + " bytes");
         }
         if (size > artefact.getSizeBytes()) {
             throw new CorruptArtefactException(file, size + " bytes, expected " + artefact.getSizeBytes());
@@ -55,7 +56,8 @@ final class ArtefactChecks {
 
     private static void checkSha(Path file, Artefact artefact, String found) {
         if (!found.equals(artefact.getSha256())) {
-            throw new CorruptArtefactException(file, "checksum mismatch (expected " + artefact.getSha256() + ", found " + found + ")");
+            throw new CorruptArtefactException(
+                    file, "checksum mismatch (expected " + artefact.getSha256() + ", found " + found + ")");
         }
     }
 }

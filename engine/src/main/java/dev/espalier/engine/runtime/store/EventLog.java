@@ -1,8 +1,8 @@
 package dev.espalier.engine.runtime.store;
 
-import dev.espalier.engine.io.AtomicFiles;
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.CodedOutputStream;
+import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.protocol.v1.JobEvent;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -31,7 +31,7 @@ public final class EventLog implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition appended = lock.newCondition();
     private FileChannel channel; // opened on first append
-    private long end;            // bytes of valid records
+    private long end; // bytes of valid records
 
     private EventLog(Path file, String jobId, List<JobEvent> events, long end, long repairedBytes) {
         this.file = file;
@@ -92,10 +92,13 @@ public final class EventLog implements AutoCloseable {
     public JobEvent append(JobEvent.Builder event) {
         lock.lock();
         try {
-            JobEvent built = event.setJobId(jobId).setSequence(events.size() + 1L)
-                    .setTimeMs(event.getTimeMs() != 0 ? event.getTimeMs() : System.currentTimeMillis()).build();
+            JobEvent built = event.setJobId(jobId)
+                    .setSequence(events.size() + 1L)
+                    .setTimeMs(event.getTimeMs() != 0 ? event.getTimeMs() : System.currentTimeMillis())
+                    .build();
             byte[] body = built.toByteArray();
-            ByteBuffer record = ByteBuffer.allocate(CodedOutputStream.computeUInt32SizeNoTag(body.length) + body.length);
+            ByteBuffer record =
+                    ByteBuffer.allocate(CodedOutputStream.computeUInt32SizeNoTag(body.length) + body.length);
             CodedOutputStream header = CodedOutputStream.newInstance(record);
             header.writeUInt32NoTag(body.length);
             header.flush();

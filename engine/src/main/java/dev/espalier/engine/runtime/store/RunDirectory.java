@@ -1,8 +1,8 @@
 package dev.espalier.engine.runtime.store;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.io.PathLock;
-import com.google.protobuf.InvalidProtocolBufferException;
 import dev.espalier.protocol.v1.Artefact;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.JobState;
@@ -13,6 +13,7 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,6 +43,7 @@ public final class RunDirectory implements AutoCloseable {
     public static final String REPORT_FILE = "report.pb";
     /** The lock file: held by the one job that has the directory open ({@link PathLock}). */
     public static final String LOCK_FILE = "lock";
+
     private static final Set<String> RESERVED = Set.of(SPEC_FILE, MANIFEST_FILE, EVENTS_FILE, "status.pb", LOCK_FILE);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
 
@@ -53,7 +55,8 @@ public final class RunDirectory implements AutoCloseable {
     private final PathLock owner;
     private volatile RunManifest manifest;
 
-    private RunDirectory(Path dir, PathLock owner, JobSpec spec, RunManifest manifest, EventLog events, List<String> repairs) {
+    private RunDirectory(
+            Path dir, PathLock owner, JobSpec spec, RunManifest manifest, EventLog events, List<String> repairs) {
         this.dir = dir;
         this.owner = owner;
         this.spec = spec;
@@ -82,8 +85,12 @@ public final class RunDirectory implements AutoCloseable {
             byte[] specBytes = SpecFiles.deterministicBytes(spec);
             AtomicFiles.write(dir.resolve(SPEC_FILE), specBytes);
             EventLog events = EventLog.open(dir.resolve(EVENTS_FILE), jobId);
-            RunManifest manifest = RunManifest.newBuilder().setJobId(jobId).setSpecSha256(Checksums.sha256(specBytes))
-                    .setSeed(spec.getSeed()).setState(JobState.JOB_STATE_QUEUED).build();
+            RunManifest manifest = RunManifest.newBuilder()
+                    .setJobId(jobId)
+                    .setSpecSha256(Checksums.sha256(specBytes))
+                    .setSeed(spec.getSeed())
+                    .setState(JobState.JOB_STATE_QUEUED)
+                    .build();
             AtomicFiles.write(dir.resolve(MANIFEST_FILE), manifest.toByteArray()); // last: marks the folder as a run
             return new RunDirectory(dir, owner, spec, manifest, events, List.of());
         } catch (IOException e) {
@@ -110,8 +117,8 @@ public final class RunDirectory implements AutoCloseable {
             throw new RunDirectoryConflictException(dir + " is a file; a run directory must be a new or empty folder");
         }
         if (Files.exists(dir.resolve(MANIFEST_FILE))) {
-            throw new RunDirectoryConflictException(dir + " already holds the run of job " + readManifest(dir).getJobId()
-                    + "; open it to resume, or choose a new folder");
+            throw new RunDirectoryConflictException(dir + " already holds the run of job "
+                    + readManifest(dir).getJobId() + "; open it to resume, or choose a new folder");
         }
         if (!Files.isDirectory(dir)) {
             return;
@@ -154,9 +161,11 @@ public final class RunDirectory implements AutoCloseable {
             throw new RunDirectoryConflictException(dir + " is not a run directory (no such folder)");
         }
         if (!Files.exists(dir.resolve(MANIFEST_FILE))) {
-            throw new RunDirectoryConflictException(Files.exists(dir.resolve(SPEC_FILE))
-                    ? dir + " is an unfinished run directory (its creation was interrupted before manifest.pb); create it again"
-                    : dir + " is not a run directory (no manifest.pb)");
+            throw new RunDirectoryConflictException(
+                    Files.exists(dir.resolve(SPEC_FILE))
+                            ? dir
+                                    + " is an unfinished run directory (its creation was interrupted before manifest.pb); create it again"
+                            : dir + " is not a run directory (no manifest.pb)");
         }
         PathLock owner = lock(dir);
         try {
@@ -181,7 +190,8 @@ public final class RunDirectory implements AutoCloseable {
         }
         EventLog events = EventLog.open(dir.resolve(EVENTS_FILE), manifest.getJobId());
         if (events.repairedBytes() > 0) {
-            repairs.add(EVENTS_FILE + ": truncated " + events.repairedBytes() + " bytes of a torn or garbled final record");
+            repairs.add(
+                    EVENTS_FILE + ": truncated " + events.repairedBytes() + " bytes of a torn or garbled final record");
         }
         return new RunDirectory(dir, owner, spec, manifest, events, repairs);
     }
@@ -213,12 +223,13 @@ public final class RunDirectory implements AutoCloseable {
             byte[] bytes = Files.readAllBytes(file);
             String found = Checksums.sha256(bytes);
             if (!found.equals(manifest.getSpecSha256())) {
-                throw new CorruptArtefactException(file, "checksum mismatch (expected " + manifest.getSpecSha256()
-                        + ", found " + found + ")");
+                throw new CorruptArtefactException(
+                        file, "checksum mismatch (expected " + manifest.getSpecSha256() + ", found " + found + ")");
             }
             return JobSpec.parseFrom(bytes);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new CorruptArtefactException(file, "missing (the manifest names a spec with sha256 " + manifest.getSpecSha256() + ")");
+        } catch (NoSuchFileException e) {
+            throw new CorruptArtefactException(
+                    file, "missing (the manifest names a spec with sha256 " + manifest.getSpecSha256() + ")");
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot be read (" + e.getMessage() + ")", e);
         }
@@ -279,16 +290,25 @@ public final class RunDirectory implements AutoCloseable {
         lock.lock();
         try {
             for (Artefact existing : manifest.getArtefactsList()) {
-                if (existing.getRelativePath().equals(relativePath) && !existing.getName().equals(name)) {
-                    throw new IllegalArgumentException(dir + ": " + relativePath + " already holds artefact " + existing.getName());
+                if (existing.getRelativePath().equals(relativePath)
+                        && !existing.getName().equals(name)) {
+                    throw new IllegalArgumentException(
+                            dir + ": " + relativePath + " already holds artefact " + existing.getName());
                 }
             }
             if (find(name).isPresent()) {
                 writeManifest(withoutArtefact(manifest.toBuilder(), name).build());
             }
             AtomicFiles.ensureDirectory(target.getParent());
-            Artefact artefact = AtomicFiles.write(target, writer, temp -> Artefact.newBuilder().setName(name)
-                    .setRelativePath(relativePath).setSha256(Checksums.sha256(temp)).setSizeBytes(Files.size(temp)).build());
+            Artefact artefact = AtomicFiles.write(
+                    target,
+                    writer,
+                    temp -> Artefact.newBuilder()
+                            .setName(name)
+                            .setRelativePath(relativePath)
+                            .setSha256(Checksums.sha256(temp))
+                            .setSizeBytes(Files.size(temp))
+                            .build());
             writeManifest(manifest.toBuilder().addArtefacts(artefact).build());
             return artefact;
         } catch (IOException e) {
@@ -299,14 +319,19 @@ public final class RunDirectory implements AutoCloseable {
     }
 
     private static RunManifest.Builder withoutArtefact(RunManifest.Builder builder, String name) {
-        List<Artefact> kept = builder.getArtefactsList().stream().filter(a -> !a.getName().equals(name)).toList();
+        List<Artefact> kept = builder.getArtefactsList().stream()
+                .filter(a -> !a.getName().equals(name))
+                .toList();
         return builder.clearArtefacts().addAllArtefacts(kept);
     }
 
     private Path resolveRelative(String relativePath) {
         Path relative = Path.of(relativePath).normalize();
-        boolean inside = !relativePath.isEmpty() && !relative.isAbsolute() && !relative.startsWith("..")
-                && relative.toString().equals(relativePath) && !AtomicFiles.isTempFile(relative)
+        boolean inside = !relativePath.isEmpty()
+                && !relative.isAbsolute()
+                && !relative.startsWith("..")
+                && relative.toString().equals(relativePath)
+                && !AtomicFiles.isTempFile(relative)
                 && !RESERVED.contains(relative.toString());
         if (!inside) {
             throw new IllegalArgumentException("artefact path '" + relativePath
@@ -321,7 +346,9 @@ public final class RunDirectory implements AutoCloseable {
     }
 
     private Optional<Artefact> find(String name) {
-        return manifest.getArtefactsList().stream().filter(a -> a.getName().equals(name)).findFirst();
+        return manifest.getArtefactsList().stream()
+                .filter(a -> a.getName().equals(name))
+                .findFirst();
     }
 
     /**
@@ -339,8 +366,12 @@ public final class RunDirectory implements AutoCloseable {
     }
 
     private Artefact listed(String name) {
-        return find(name).orElseThrow(() -> new IllegalArgumentException(dir + ": no artefact named '" + name
-                + "' in manifest.pb (committed: " + manifest.getArtefactsList().stream().map(Artefact::getName).toList() + ")"));
+        return find(name)
+                .orElseThrow(() -> new IllegalArgumentException(
+                        dir + ": no artefact named '" + name + "' in manifest.pb (committed: "
+                                + manifest.getArtefactsList().stream()
+                                        .map(Artefact::getName)
+                                        .toList() + ")"));
     }
 
     /** Records {@code layer} as completed (kept ascending, without duplicates). */
@@ -374,7 +405,8 @@ public final class RunDirectory implements AutoCloseable {
         try {
             RunManifest.Builder builder = manifest.toBuilder();
             change.accept(builder);
-            if (!builder.getJobId().equals(manifest.getJobId()) || !builder.getSpecSha256().equals(manifest.getSpecSha256())) {
+            if (!builder.getJobId().equals(manifest.getJobId())
+                    || !builder.getSpecSha256().equals(manifest.getSpecSha256())) {
                 throw new IllegalArgumentException(dir + ": a manifest update may not change job_id or spec_sha256");
             }
             writeManifest(builder.build());
@@ -391,7 +423,8 @@ public final class RunDirectory implements AutoCloseable {
     /** Commits the run's report as {@code report.pb}. */
     public Artefact commitReport(RunReport report) {
         byte[] bytes = report.toByteArray();
-        return commitArtefact(REPORT_NAME, REPORT_FILE, channel -> AtomicFiles.writeFully(channel, ByteBuffer.wrap(bytes)));
+        return commitArtefact(
+                REPORT_NAME, REPORT_FILE, channel -> AtomicFiles.writeFully(channel, ByteBuffer.wrap(bytes)));
     }
 
     /** The committed report, verified; empty when none was committed. */

@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Test;
 /** Scores of stories260K on items of every task, against a brute-force pass over each whole sequence. */
 class LoglikelihoodScorerTest {
     private static final Path DIR = SharedFiles.path("data/zeroshot");
-    private static final double TOLERANCE = 1e-4; // f32 forward; the shared-context pass runs the same math in other blocks
+    private static final double TOLERANCE =
+            1e-4; // f32 forward; the shared-context pass runs the same math in other blocks
 
     private static LlamaModel model;
     private static CpuOps ops;
@@ -83,7 +84,10 @@ class LoglikelihoodScorerTest {
                 EncodedRequest encoded = encoder.encode(requests.get(c));
                 double expected = bruteForce(encoded, maxLength);
                 Loglikelihood got = scores.get(i)[c];
-                assertEquals(expected, got.logprob(), TOLERANCE * Math.max(1, Math.abs(expected)),
+                assertEquals(
+                        expected,
+                        got.logprob(),
+                        TOLERANCE * Math.max(1, Math.abs(expected)),
                         task.name() + " item " + i + " choice " + c);
                 assertEquals(Math.min(maxLength, encoded.continuation().length), got.tokens());
             }
@@ -100,11 +104,24 @@ class LoglikelihoodScorerTest {
     @Test
     void leftTruncatedRequestsMatchTheFullSequenceLogitsOfTheirWindow() {
         TaskData boolq = TaskLoader.load(ZeroShotTask.BOOLQ, DIR).limit(3); // passages of ~200+ tokens
-        assertTrue(new RequestEncoder(tokenizer).encode(boolq.items().getFirst().requests().getFirst()).context().length > 64);
+        assertTrue(new RequestEncoder(tokenizer)
+                        .encode(boolq.items().getFirst().requests().getFirst())
+                        .context()
+                        .length
+                > 64);
         assertMatchesBruteForce(boolq, 64);
-        TaskData longChoice = new TaskData("long", Path.of("inline"), List.of(new TaskItem.Choice(1, List.of(
-                new Request("Once upon a time", " there was a little girl named Lily. She loved to play outside in the sun."),
-                new Request("Once upon a time", " a cat")), 0, List.of("a", "b"))));
+        TaskData longChoice = new TaskData(
+                "long",
+                Path.of("inline"),
+                List.of(new TaskItem.Choice(
+                        1,
+                        List.of(
+                                new Request(
+                                        "Once upon a time",
+                                        " there was a little girl named Lily. She loved to play outside in the sun."),
+                                new Request("Once upon a time", " a cat")),
+                        0,
+                        List.of("a", "b"))));
         assertMatchesBruteForce(longChoice, 8); // the first continuation alone is longer than the window
     }
 
@@ -128,7 +145,8 @@ class LoglikelihoodScorerTest {
         List<TaskItem> shuffled = new ArrayList<>();
         for (TaskItem item : arc.items()) {
             TaskItem.Choice c = (TaskItem.Choice) item;
-            shuffled.add(new TaskItem.Choice(c.line(), c.requests(), random.nextInt(c.requests().size()), c.choiceTexts()));
+            shuffled.add(new TaskItem.Choice(
+                    c.line(), c.requests(), random.nextInt(c.requests().size()), c.choiceTexts()));
         }
         TaskResult r = TaskResult.of(new TaskData("shuffled", arc.file(), shuffled), scores);
         assertEquals(0.25, r.chance(), 1e-12);
@@ -139,9 +157,12 @@ class LoglikelihoodScorerTest {
     @Test
     void continuationItemsAreGreedyWhenEveryTokenIsTheArgmax() {
         // stories260K continues "Once upon a" with " time" greedily; " banana" is not its argmax
-        TaskData data = new TaskData("lambada", Path.of("inline"), List.of(
-                new TaskItem.Continuation(1, new Request("Once upon a", " time")),
-                new TaskItem.Continuation(2, new Request("Once upon a", " banana"))));
+        TaskData data = new TaskData(
+                "lambada",
+                Path.of("inline"),
+                List.of(
+                        new TaskItem.Continuation(1, new Request("Once upon a", " time")),
+                        new TaskItem.Continuation(2, new Request("Once upon a", " banana"))));
         List<Loglikelihood[]> scores = evaluator(512).score(data, 2, ProgressListener.NONE);
         assertTrue(scores.get(0)[0].greedy());
         assertTrue(!scores.get(1)[0].greedy());

@@ -16,7 +16,8 @@ class RequestEncoderTest {
 
     @Test
     void continuationIsTheWholeEncodingAfterTheContext() {
-        EncodedRequest r = new RequestEncoder(TOKENIZER).encode(new Request("Question: Is the sky blue?\nAnswer:", " yes"));
+        EncodedRequest r =
+                new RequestEncoder(TOKENIZER).encode(new Request("Question: Is the sky blue?\nAnswer:", " yes"));
         int[] whole = TOKENIZER.encode("Question: Is the sky blue?\nAnswer: yes", true);
         int[] context = TOKENIZER.encode("Question: Is the sky blue?\nAnswer:", true);
         assertEquals(TOKENIZER.bosId(), r.context()[0]);
@@ -42,7 +43,8 @@ class RequestEncoderTest {
 
     @Test
     void aContinuationWithoutTokensIsRefused() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> new RequestEncoder(TOKENIZER).encode(new Request("Once upon a time", "")));
         assertEquals("continuation \"\" adds no tokens to its context", e.getMessage());
     }

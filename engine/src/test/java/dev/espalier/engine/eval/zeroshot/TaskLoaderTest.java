@@ -24,7 +24,8 @@ class TaskLoaderTest {
     void readsEveryItemOfEveryBuiltInTask() {
         int[] expected = {1838, 2376, 1172, 3270, 1000, 1267, 500};
         for (ZeroShotTask task : ZeroShotTask.values()) {
-            assertEquals(expected[task.ordinal()], TaskLoader.load(task, DIR).items().size(), task.label());
+            assertEquals(
+                    expected[task.ordinal()], TaskLoader.load(task, DIR).items().size(), task.label());
         }
         assertTrue(TaskLoader.load(ZeroShotTask.PIQA, DIR).file().endsWith(TaskLoader.PIQA_OFFICIAL));
     }
@@ -39,22 +40,31 @@ class TaskLoaderTest {
             TaskItem.Choice a = (TaskItem.Choice) foundry.items().get(i);
             TaskItem.Choice b = (TaskItem.Choice) official.items().get(i);
             assertEquals(b.gold(), a.gold());
-            assertEquals(b.requests().getFirst().context(), a.requests().getFirst().context());
+            assertEquals(
+                    b.requests().getFirst().context(), a.requests().getFirst().context());
         }
     }
 
     @Test
     void genericFormatsAreToldByTheirFields() throws IOException {
-        TaskData choice = TaskLoader.loadFile("mine", write("mc.jsonl", "{\"query\": \"2 + 2 =\", \"choices\": [\"3\", \"4\"], \"gold\": 1}"));
-        assertEquals(new Request("2 + 2 =", " 4"), choice.items().getFirst().requests().get(1));
-        TaskData lambada = TaskLoader.loadFile("lam", write("l.jsonl", "{\"context\": \"Once upon a\", \"continuation\": \" time\"}\n\n"));
+        TaskData choice = TaskLoader.loadFile(
+                "mine", write("mc.jsonl", "{\"query\": \"2 + 2 =\", \"choices\": [\"3\", \"4\"], \"gold\": 1}"));
+        assertEquals(
+                new Request("2 + 2 =", " 4"),
+                choice.items().getFirst().requests().get(1));
+        TaskData lambada = TaskLoader.loadFile(
+                "lam", write("l.jsonl", "{\"context\": \"Once upon a\", \"continuation\": \" time\"}\n\n"));
         assertInstanceOf(TaskItem.Continuation.class, lambada.items().getFirst());
-        assertEquals(new Request("Once upon a", " time"), lambada.items().getFirst().requests().getFirst());
+        assertEquals(
+                new Request("Once upon a", " time"),
+                lambada.items().getFirst().requests().getFirst());
     }
 
     @Test
     void missingFieldIsNamedWithItsLine() throws IOException {
-        Path f = write("m.jsonl", "{\"query\": \"q\", \"choices\": [\"a\", \"b\"], \"gold\": 0}\n{\"query\": \"q\", \"gold\": 0}");
+        Path f = write(
+                "m.jsonl",
+                "{\"query\": \"q\", \"choices\": [\"a\", \"b\"], \"gold\": 0}\n{\"query\": \"q\", \"gold\": 0}");
         assertMessage(f, "line 2: missing field \"choices\" (expected an array of strings)");
     }
 
@@ -62,7 +72,8 @@ class TaskLoaderTest {
     void goldOutOfRangeIsNamedWithItsLine() throws IOException {
         Path f = write("g.jsonl", "{\"query\": \"q\", \"choices\": [\"a\", \"b\"], \"gold\": 2}");
         assertMessage(f, "line 1: field \"gold\" is 2, outside 0..1 (the 2 choices)");
-        assertMessage(write("g2.jsonl", "{\"query\": \"q\", \"choices\": [\"a\", \"b\"], \"gold\": \"yes\"}"),
+        assertMessage(
+                write("g2.jsonl", "{\"query\": \"q\", \"choices\": [\"a\", \"b\"], \"gold\": \"yes\"}"),
                 "line 1: field \"gold\" is \"yes\", expected an integer index");
     }
 

@@ -14,14 +14,21 @@ class TaskResultTest {
     }
 
     private static TaskItem.Choice item(int gold, String... choices) {
-        return new TaskItem.Choice(1, java.util.Arrays.stream(choices).map(c -> new Request("q", " " + c)).toList(), gold, List.of(choices));
+        return new TaskItem.Choice(
+                1,
+                java.util.Arrays.stream(choices)
+                        .map(c -> new Request("q", " " + c))
+                        .toList(),
+                gold,
+                List.of(choices));
     }
 
     @Test
     void accNormDividesByTheChoicesLengthInCharacters() {
         // "a" at -2 (per char -2) against "bbbb" at -4 (per char -1): acc picks 0, acc_norm picks 1
         TaskData data = new TaskData("t", Path.of("t"), List.of(item(1, "a", "bbbb"), item(0, "a", "bbbb")));
-        TaskResult r = TaskResult.of(data, List.of(new Loglikelihood[] {ll(-2), ll(-4)}, new Loglikelihood[] {ll(-2), ll(-4)}));
+        TaskResult r = TaskResult.of(
+                data, List.of(new Loglikelihood[] {ll(-2), ll(-4)}, new Loglikelihood[] {ll(-2), ll(-4)}));
         assertEquals(0.5, r.acc());
         assertEquals(0.5, r.accNorm());
         assertEquals(Math.sqrt(0.25 / 1), r.accStderr(), 1e-15); // sample std of {0, 1} / sqrt(2)

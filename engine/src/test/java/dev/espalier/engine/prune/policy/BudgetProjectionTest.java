@@ -35,7 +35,8 @@ class BudgetProjectionTest {
                 double budget = ratio * n;
                 double v = BudgetProjection.project(s, budget, true, BudgetProjection.OFFICIAL_TOLERANCE);
                 assertEquals(budget, sum(s), 1.0, "n=" + n + " ratio=" + ratio);
-                assertEquals(budget, sum(s), BudgetProjection.OFFICIAL_TOLERANCE, "n=" + n + " ratio=" + ratio + " v=" + v);
+                assertEquals(
+                        budget, sum(s), BudgetProjection.OFFICIAL_TOLERANCE, "n=" + n + " ratio=" + ratio + " v=" + v);
                 for (double x : s) {
                     assertTrue(x >= 0 && x <= 1);
                 }

@@ -14,11 +14,11 @@ class FinalSelectionTest {
 
     @Test
     void keepCountIsTheOfficialThresholdRank() {
-        assertEquals(7, FinalSelection.keepCount(10, 0.7));   // 10 − ⌊3.0000000000000004⌋
-        assertEquals(4, FinalSelection.keepCount(10, 0.35));  // 10 − ⌊6.5⌋
+        assertEquals(7, FinalSelection.keepCount(10, 0.7)); // 10 − ⌊3.0000000000000004⌋
+        assertEquals(4, FinalSelection.keepCount(10, 0.35)); // 10 − ⌊6.5⌋
         assertEquals(0, FinalSelection.keepCount(10, 0.0));
         assertEquals(10, FinalSelection.keepCount(10, 1.0));
-        assertEquals(16, FinalSelection.keepCount(20, 1 - 0.2));  // 20 − ⌊20 · 0.19999999999999996⌋ would keep 17
+        assertEquals(16, FinalSelection.keepCount(20, 1 - 0.2)); // 20 − ⌊20 · 0.19999999999999996⌋ would keep 17
         assertEquals(246580, FinalSelection.keepCount(32 * 11008, 0.7));
     }
 
@@ -51,13 +51,17 @@ class FinalSelectionTest {
 
     @Test
     void tiesBreakTowardsTheLowerIndex() {
-        assertArrayEquals(new boolean[] {true, false, true, true, false}, FinalSelection.topK(new double[] {0.5, 0.5, 1, 0.9, 0.5}, 3));
+        assertArrayEquals(
+                new boolean[] {true, false, true, true, false},
+                FinalSelection.topK(new double[] {0.5, 0.5, 1, 0.9, 0.5}, 3));
     }
 
     @Test
     void selectsGloballyAndReportsPerLayerIndices() {
         UnitLayout layout = new UnitLayout(new int[] {2, 2}, new int[] {3, 3}, true);
-        PolicyState s = PolicyState.of(layout, 1,
+        PolicyState s = PolicyState.of(
+                layout,
+                1,
                 new double[] {0.9, 0.1, 0.8, 0.7},
                 new double[] {0.2, 1.0, 1.0, 0.0, 1.0, 0.3},
                 new double[] {0.4, 0.6});
@@ -87,7 +91,8 @@ class FinalSelectionTest {
         for (int i = 0; i < c.length; i++) {
             c[i] = r.nextDouble();
         }
-        PolicyGradientPruner pruner = new PolicyGradientPruner(PolicyGradientConfig.official(10, 0.3, 1e-3), PolicyState.of(layout, 1, h, c, new double[0]));
+        PolicyGradientPruner pruner = new PolicyGradientPruner(
+                PolicyGradientConfig.official(10, 0.3, 1e-3), PolicyState.of(layout, 1, h, c, new double[0]));
         int heads = 0;
         int channels = 0;
         for (LayerKeep k : pruner.finalKeep()) {

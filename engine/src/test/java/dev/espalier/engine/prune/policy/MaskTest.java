@@ -11,7 +11,9 @@ class MaskTest {
     private static final UnitLayout LAYOUT = new UnitLayout(new int[] {4, 4}, new int[] {6, 6}, true);
 
     private static PolicyState state(long seed) {
-        return PolicyState.of(LAYOUT, seed,
+        return PolicyState.of(
+                LAYOUT,
+                seed,
                 new double[] {0, 1, 0.5, 0.25, 0.75, 0.5, 0.5, 0.5},
                 new double[] {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 0, 0.5},
                 new double[] {0.5, 0.9});

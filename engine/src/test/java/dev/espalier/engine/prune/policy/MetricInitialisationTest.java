@@ -28,7 +28,10 @@ class MetricInitialisationTest {
         }
         assertArrayEquals(expected, ScoreMapping.SIGMAP.map(x, 0.6), 1e-12);
         // Scale-invariant, so any positive multiple of the Wanda statistic gives the same start.
-        assertArrayEquals(expected, ScoreMapping.SIGMAP.map(new double[] {10, 20, 30, 60}, 0.6), 1e-8); // up to the 1e-8 added to the std
+        assertArrayEquals(
+                expected,
+                ScoreMapping.SIGMAP.map(new double[] {10, 20, 30, 60}, 0.6),
+                1e-8); // up to the 1e-8 added to the std
     }
 
     @Test
@@ -52,13 +55,17 @@ class MetricInitialisationTest {
         // hidden 2, 4 query heads of width 1 sharing 2 key/value heads (heads 0,1 → group 0; 2,3 → group 1).
         float[] oProj = {
             1, -2, 3, 0,
-            3, 2, -1, 4};
+            3, 2, -1, 4
+        };
         double[] squares = {4, 1, 9, 0.25};
         // column means of |W|: 2, 2, 2, 2; times sqrt(n): 4, 2, 6, 1 → groups (4+2)/2, (6+1)/2
-        assertArrayEquals(new double[] {3, 3.5}, MetricInitialisation.wandaSpHeadScores(oProj, squares, 2, 4, 2, 1), 1e-12);
+        assertArrayEquals(
+                new double[] {3, 3.5}, MetricInitialisation.wandaSpHeadScores(oProj, squares, 2, 4, 2, 1), 1e-12);
         // head width 2, one group per head: head scores are sums over their two columns.
-        assertArrayEquals(new double[] {6, 7}, MetricInitialisation.wandaSpHeadScores(oProj, squares, 2, 2, 2, 2), 1e-12);
-        assertArrayEquals(new double[] {4, 2, 6, 1}, MetricInitialisation.wandaSpChannelScores(oProj, squares, 2, 4), 1e-12);
+        assertArrayEquals(
+                new double[] {6, 7}, MetricInitialisation.wandaSpHeadScores(oProj, squares, 2, 2, 2, 2), 1e-12);
+        assertArrayEquals(
+                new double[] {4, 2, 6, 1}, MetricInitialisation.wandaSpChannelScores(oProj, squares, 2, 4), 1e-12);
     }
 
     @Test
@@ -77,7 +84,8 @@ class MetricInitialisationTest {
         };
         PolicyState s = MetricInitialisation.fromScores(layout, 9, scores, ScoreMapping.SIGMAP, 0.5, 0.6, 1.0);
         assertArrayEquals(ScoreMapping.SIGMAP.map(new double[] {5, 1}, 0.5), s.probabilities(UnitKind.HEAD, 1), 0.0);
-        assertArrayEquals(ScoreMapping.SIGMAP.map(new double[] {0, 0, 2}, 0.6), s.probabilities(UnitKind.CHANNEL, 0), 0.0);
+        assertArrayEquals(
+                ScoreMapping.SIGMAP.map(new double[] {0, 0, 2}, 0.6), s.probabilities(UnitKind.CHANNEL, 0), 0.0);
         assertArrayEquals(new double[] {1, 1}, s.probabilities(UnitKind.LAYER), 0.0);
         double[] h0 = s.probabilities(UnitKind.HEAD, 0);
         assertEquals(0.5, (h0[0] + h0[1]) / 2, 1e-12);

@@ -88,7 +88,8 @@ class PolicyGradientEstimatorTest {
     }
 
     private static PolicyState state(Double previousBaseline) {
-        PolicyState s = PolicyState.of(LAYOUT, 20240611L, new double[] {S[0], S[1]}, new double[] {S[2], S[3]}, new double[0]);
+        PolicyState s =
+                PolicyState.of(LAYOUT, 20240611L, new double[] {S[0], S[1]}, new double[] {S[2], S[3]}, new double[0]);
         if (previousBaseline != null) {
             s.setBaseline(previousBaseline);
         }
@@ -150,9 +151,25 @@ class PolicyGradientEstimatorTest {
     }
 
     private static PolicyGradientConfig noBaseline(PolicyGradientConfig c) {
-        return new PolicyGradientConfig(c.rollouts(), c.steps(), c.headLr(), c.channelLr(), c.layerLr(), c.warmupSteps(), c.minLr(),
-                c.baselineWindow(), false, c.scoreFunction(), c.epsilon(), c.normaliser(), c.entropyPenalty(), c.headKeepRatio(),
-                c.channelKeepRatio(), c.layerKeepRatio(), c.projectUpward(), c.projectionTolerance());
+        return new PolicyGradientConfig(
+                c.rollouts(),
+                c.steps(),
+                c.headLr(),
+                c.channelLr(),
+                c.layerLr(),
+                c.warmupSteps(),
+                c.minLr(),
+                c.baselineWindow(),
+                false,
+                c.scoreFunction(),
+                c.epsilon(),
+                c.normaliser(),
+                c.entropyPenalty(),
+                c.headKeepRatio(),
+                c.channelKeepRatio(),
+                c.layerKeepRatio(),
+                c.projectUpward(),
+                c.projectionTolerance());
     }
 
     @Test

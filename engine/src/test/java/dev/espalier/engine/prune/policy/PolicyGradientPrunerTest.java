@@ -100,12 +100,20 @@ class PolicyGradientPrunerTest {
             assertArrayEquals(heads[l], keep.get(l).kvGroups(), "heads of layer " + l);
             assertArrayEquals(channels[l], keep.get(l).channels(), "channels of layer " + l);
         }
-        assertEquals(List.of(false, true), keep.stream().map(LayerKeep::layerKept).toList());
+        assertEquals(
+                List.of(false, true), keep.stream().map(LayerKeep::layerKept).toList());
 
-        // The sampled masks' loss falls from the uniform start (expected 1 + (Σ costs)/2 = 1 + 18.4/2) towards the optimum.
+        // The sampled masks' loss falls from the uniform start (expected 1 + (Σ costs)/2 = 1 + 18.4/2) towards the
+        // optimum.
         double optimum = 1.0 + 0.3 + (0.1 + 0.2 + 0.3 + 0.4) + (0.1 + 0.2 + 0.3 + 0.4 + 0.5 + 0.6 + 0.7 + 0.8);
-        double first = meanLoss.subList(0, 100).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
-        double last = meanLoss.subList(meanLoss.size() - 1000, meanLoss.size()).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+        double first = meanLoss.subList(0, 100).stream()
+                .mapToDouble(Double::doubleValue)
+                .average()
+                .orElseThrow();
+        double last = meanLoss.subList(meanLoss.size() - 1000, meanLoss.size()).stream()
+                .mapToDouble(Double::doubleValue)
+                .average()
+                .orElseThrow();
         assertEquals(10.2, first, 0.6);
         assertTrue(last < optimum + 0.6, "last 1000 steps' mean loss " + last + " vs optimum " + optimum);
     }
@@ -113,11 +121,15 @@ class PolicyGradientPrunerTest {
     @Test
     void projectsOntoTheBudgetAfterEveryStep() {
         for (boolean upward : new boolean[] {false, true}) {
-            PolicyGradientPruner pruner = new PolicyGradientPruner(config(200).withProjectUpward(upward),
-                    PolicyState.uniform(LAYOUT, 2025, 0.5, 0.5, 0.5));
+            PolicyGradientPruner pruner = new PolicyGradientPruner(
+                    config(200).withProjectUpward(upward), PolicyState.uniform(LAYOUT, 2025, 0.5, 0.5, 0.5));
             for (long t = 0; t < 200; t++) {
                 List<Mask> masks = pruner.sample(t);
-                pruner.update(t, masks.stream().mapToDouble(PolicyGradientPrunerTest::loss).toArray());
+                pruner.update(
+                        t,
+                        masks.stream()
+                                .mapToDouble(PolicyGradientPrunerTest::loss)
+                                .toArray());
                 PolicyState s = pruner.state();
                 for (UnitKind k : UnitKind.values()) {
                     double budget = 0.5 * LAYOUT.total(k);
@@ -135,10 +147,12 @@ class PolicyGradientPrunerTest {
     @Test
     void isBitIdenticalWhateverOrderAndThreadsEvaluateTheRollouts() throws Exception {
         PolicyGradientConfig config = config(300).withRollouts(4);
-        PolicyGradientPruner sequential = new PolicyGradientPruner(config, PolicyState.uniform(LAYOUT, 77, 0.5, 0.5, 0.5));
+        PolicyGradientPruner sequential =
+                new PolicyGradientPruner(config, PolicyState.uniform(LAYOUT, 77, 0.5, 0.5, 0.5));
         sequential.learn(PolicyGradientPrunerTest::loss);
 
-        PolicyGradientPruner concurrent = new PolicyGradientPruner(config, PolicyState.uniform(LAYOUT, 77, 0.5, 0.5, 0.5));
+        PolicyGradientPruner concurrent =
+                new PolicyGradientPruner(config, PolicyState.uniform(LAYOUT, 77, 0.5, 0.5, 0.5));
         ExecutorService pool = Executors.newFixedThreadPool(3);
         try {
             Random shuffle = new Random(1);
@@ -170,7 +184,8 @@ class PolicyGradientPrunerTest {
         assertEquals(8, checkpoints.size());
 
         // "Kill" after step 150: a fresh learner (even one initialised differently) restores checkpoint 3 and goes on.
-        PolicyGradientPruner resumed = new PolicyGradientPruner(config(400), PolicyState.uniform(LAYOUT, 2025, 0.9, 0.1, 0.5));
+        PolicyGradientPruner resumed =
+                new PolicyGradientPruner(config(400), PolicyState.uniform(LAYOUT, 2025, 0.9, 0.1, 0.5));
         resumed.restore(checkpoints.get(2));
         assertEquals(150, resumed.state().step());
         resumed.learn(PolicyGradientPrunerTest::loss);
@@ -219,11 +234,28 @@ class PolicyGradientPrunerTest {
     @Test
     void entropyPenaltyPushesProbabilitiesTowardsZeroOrOne() {
         PolicyGradientConfig o = PolicyGradientConfig.official(10, 0.5, 0.01);
-        PolicyGradientConfig c = new PolicyGradientConfig(o.rollouts(), o.steps(), o.headLr(), o.channelLr(), o.layerLr(), o.warmupSteps(),
-                o.minLr(), o.baselineWindow(), o.useBaseline(), o.scoreFunction(), o.epsilon(), o.normaliser(), 0.5, o.headKeepRatio(),
-                o.channelKeepRatio(), 1.0, o.projectUpward(), o.projectionTolerance());
+        PolicyGradientConfig c = new PolicyGradientConfig(
+                o.rollouts(),
+                o.steps(),
+                o.headLr(),
+                o.channelLr(),
+                o.layerLr(),
+                o.warmupSteps(),
+                o.minLr(),
+                o.baselineWindow(),
+                o.useBaseline(),
+                o.scoreFunction(),
+                o.epsilon(),
+                o.normaliser(),
+                0.5,
+                o.headKeepRatio(),
+                o.channelKeepRatio(),
+                1.0,
+                o.projectUpward(),
+                o.projectionTolerance());
         UnitLayout layout = new UnitLayout(new int[] {2}, new int[] {0}, false);
-        PolicyGradientPruner pruner = new PolicyGradientPruner(c, PolicyState.of(layout, 3, new double[] {0.3, 0.1}, new double[0], new double[0]));
+        PolicyGradientPruner pruner = new PolicyGradientPruner(
+                c, PolicyState.of(layout, 3, new double[] {0.3, 0.1}, new double[0], new double[0]));
         pruner.update(0, new double[] {2.0, 2.0}); // equal losses: zero advantage, only the penalty moves s
         double eps = ScoreFunction.OFFICIAL_EPSILON;
         double[] s = pruner.state().probabilities(UnitKind.HEAD);

@@ -37,7 +37,8 @@ class AttentionMapSimilarityTest {
                 }
             }
             double[] scores = {1, 1, 2, 1};
-            AttentionMapSimilarity.Pruning pruning = AttentionMapSimilarity.greedyPrune(d, scores, 1e-6, Integer.MAX_VALUE);
+            AttentionMapSimilarity.Pruning pruning =
+                    AttentionMapSimilarity.greedyPrune(d, scores, 1e-6, Integer.MAX_VALUE);
             assertArrayEquals(new int[] {0}, pruning.removed()); // head 0 duplicates head 2, which scores higher
             assertArrayEquals(new int[] {1, 2, 3}, pruning.kept());
             assertArrayEquals(new int[] {2, 0}, pruning.groups()[1]);
@@ -100,7 +101,8 @@ class AttentionMapSimilarityTest {
         AttentionMapSimilarity.Pruning byTau = AttentionMapSimilarity.greedyPrune(d, scores, 0.2, Integer.MAX_VALUE);
         assertArrayEquals(new int[] {3, 0}, byTau.removed()); // pair (2,3) first, then (0,1); 0.30 is above τ
         assertArrayEquals(new int[] {1, 2, 4}, byTau.kept());
-        AttentionMapSimilarity.Pruning byCount = AttentionMapSimilarity.greedyPrune(d, scores, Double.POSITIVE_INFINITY, 3);
+        AttentionMapSimilarity.Pruning byCount =
+                AttentionMapSimilarity.greedyPrune(d, scores, Double.POSITIVE_INFINITY, 3);
         assertArrayEquals(new int[] {3, 0, 2}, byCount.removed()); // then (2,4) at 0.30: head 2 scores lower
         assertArrayEquals(new int[] {1, 4}, byCount.kept());
         assertArrayEquals(new int[] {4, 2, 3}, byCount.groups()[1]);
@@ -118,7 +120,8 @@ class AttentionMapSimilarityTest {
         assertEquals(0, groups[0][0], 0);
         int[] kept = AttentionMapSimilarity.pruneWithinGroups(d, new double[] {1, 2, 4, 3}, 2, 1);
         assertArrayEquals(new int[] {1, 2}, kept);
-        assertEquals(new dev.espalier.engine.model.LlamaConfig.LayerDims(2, 2, 1),
+        assertEquals(
+                new dev.espalier.engine.model.LlamaConfig.LayerDims(2, 2, 1),
                 new KeptUnits(kept, new int[] {0}).dims(new dev.espalier.engine.model.LlamaConfig.LayerDims(4, 2, 1)));
     }
 

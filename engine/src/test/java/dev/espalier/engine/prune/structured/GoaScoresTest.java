@@ -28,7 +28,8 @@ class GoaScoresTest {
         int hidden = 6;
         int channels = 5;
         int tokens = 300;
-        try (Arena arena = Arena.ofConfined(); GramStatistics gram = new GramStatistics(hidden)) {
+        try (Arena arena = Arena.ofConfined();
+                GramStatistics gram = new GramStatistics(hidden)) {
             // Calibration inputs with correlated, unequal columns and a non-zero mean (Σ is a second moment).
             float[] xv = new float[tokens * hidden];
             for (int t = 0; t < tokens; t++) {
@@ -73,10 +74,14 @@ class GoaScoresTest {
             }
             double relativeStandardError = Math.sqrt(5.0 / samples);
             for (int j = 0; j < channels; j++) {
-                assertEquals(mcGate[j], scores.gate()[j], 5 * relativeStandardError * scores.gate()[j], "gate branch " + j);
+                assertEquals(
+                        mcGate[j], scores.gate()[j], 5 * relativeStandardError * scores.gate()[j], "gate branch " + j);
                 assertEquals(mcUp[j], scores.up()[j], 5 * relativeStandardError * scores.up()[j], "up branch " + j);
-                assertEquals(mcGate[j] * mcUp[j], scores.channel()[j],
-                        (10 * relativeStandardError + 25 * relativeStandardError * relativeStandardError) * scores.channel()[j],
+                assertEquals(
+                        mcGate[j] * mcUp[j],
+                        scores.channel()[j],
+                        (10 * relativeStandardError + 25 * relativeStandardError * relativeStandardError)
+                                * scores.channel()[j],
                         "channel " + j);
             }
         }
@@ -89,7 +94,8 @@ class GoaScoresTest {
         int headDim = 3;
         int hidden = 5;
         int tokens = 40;
-        try (Arena arena = Arena.ofConfined(); GramStatistics gram = new GramStatistics(heads * headDim)) {
+        try (Arena arena = Arena.ofConfined();
+                GramStatistics gram = new GramStatistics(heads * headDim)) {
             Tensor z = randomMatrix(arena, random, tokens, heads * headDim);
             gram.add(z.rowSlice(0, 15), OPS);
             gram.add(z.rowSlice(15, tokens), OPS);
@@ -108,7 +114,10 @@ class GoaScoresTest {
                 }
                 assertEquals(energy / tokens, scores[h], 1e-4 * energy / tokens, "head " + h);
             }
-            assertArrayEquals(new double[] {scores[0] + scores[1], scores[2] + scores[3]}, GoaHeadScores.groupScores(scores, 2), 1e-12);
+            assertArrayEquals(
+                    new double[] {scores[0] + scores[1], scores[2] + scores[3]},
+                    GoaHeadScores.groupScores(scores, 2),
+                    1e-12);
         }
     }
 
@@ -117,7 +126,8 @@ class GoaScoresTest {
         Random random = new Random(1);
         int hidden = 4;
         int rows = 1100; // more than two row blocks
-        try (Arena arena = Arena.ofConfined(); GramStatistics gram = new GramStatistics(hidden)) {
+        try (Arena arena = Arena.ofConfined();
+                GramStatistics gram = new GramStatistics(hidden)) {
             Tensor x = randomMatrix(arena, random, 20, hidden);
             gram.add(x, OPS);
             Tensor a = randomMatrix(arena, random, rows, hidden);

@@ -29,25 +29,36 @@ class LayerSurgeryTest {
     @Test
     void compactModelGivesTheLogitsOfItsMaskedDenseTwinAndOfTheMaskedForward() {
         int[] tokens = tokens(48, 5);
-        try (LlamaModel dense = ModelLoader.load(SharedFiles.storiesHf(), Arena.ofShared()); Arena arena = Arena.ofShared(); CpuOps ops = new CpuOps(1)) {
+        try (LlamaModel dense = ModelLoader.load(SharedFiles.storiesHf(), Arena.ofShared());
+                Arena arena = Arena.ofShared();
+                CpuOps ops = new CpuOps(1)) {
             float[] unpruned = logits(dense, ops, tokens, null);
             for (long seed = 0; seed < 4; seed++) {
                 List<KeptUnits> kept = randomKept(dense.config(), seed, (int) seed % 5, (int) (seed + 2) % 5);
                 LlamaModel compact = StructuredModels.compact(dense, kept, arena);
                 LlamaModel masked = StructuredModels.maskDense(dense, kept, arena);
                 for (int l = 0; l < 5; l++) {
-                    assertEquals(kept.get(l).dims(dense.config().layer(l)), compact.config().layer(l));
-                    assertEquals(kept.get(l).queryHeads().length * 8, compact.layer(l).q().rows());
-                    assertEquals(kept.get(l).channels().length, compact.layer(l).down().cols());
+                    assertEquals(
+                            kept.get(l).dims(dense.config().layer(l)),
+                            compact.config().layer(l));
+                    assertEquals(
+                            kept.get(l).queryHeads().length * 8,
+                            compact.layer(l).q().rows());
+                    assertEquals(
+                            kept.get(l).channels().length,
+                            compact.layer(l).down().cols());
                 }
                 assertEquals(dense.config().layers(), masked.config().layers());
                 float[] fromCompact = logits(compact, ops, tokens, null);
                 float[] fromMasked = logits(masked, ops, tokens, null);
                 float[] fromMaskedForward = logits(dense, ops, tokens, StructuredModels.masks(dense.config(), kept));
-                assertTrue(relativeDifference(fromMasked, fromCompact) <= TOLERANCE, "seed " + seed + ": compact vs masked-dense "
-                        + relativeDifference(fromMasked, fromCompact));
-                assertTrue(relativeDifference(fromMaskedForward, fromCompact) <= TOLERANCE, "seed " + seed + ": compact vs LayerMask "
-                        + relativeDifference(fromMaskedForward, fromCompact));
+                assertTrue(
+                        relativeDifference(fromMasked, fromCompact) <= TOLERANCE,
+                        "seed " + seed + ": compact vs masked-dense " + relativeDifference(fromMasked, fromCompact));
+                assertTrue(
+                        relativeDifference(fromMaskedForward, fromCompact) <= TOLERANCE,
+                        "seed " + seed + ": compact vs LayerMask "
+                                + relativeDifference(fromMaskedForward, fromCompact));
                 assertTrue(relativeDifference(unpruned, fromCompact) > 1e-2, "pruning changed nothing at seed " + seed);
             }
         }
@@ -56,7 +67,9 @@ class LayerSurgeryTest {
     @Test
     void compensationBiasesAgreeAcrossFormsIncludingLayersWithoutHeadsOrChannels() {
         int[] tokens = tokens(40, 6);
-        try (LlamaModel loaded = ModelLoader.load(SharedFiles.storiesHf(), Arena.ofShared()); Arena arena = Arena.ofShared(); CpuOps ops = new CpuOps(1)) {
+        try (LlamaModel loaded = ModelLoader.load(SharedFiles.storiesHf(), Arena.ofShared());
+                Arena arena = Arena.ofShared();
+                CpuOps ops = new CpuOps(1)) {
             LlamaConfig c = loaded.config();
             List<KeptUnits> kept = randomKept(c, 11, 1, 3);
             LlamaModel dense = withRandomCompensation(loaded, kept, arena);
@@ -64,8 +77,12 @@ class LayerSurgeryTest {
             float[] fromCompact = logits(StructuredModels.compact(dense, kept, arena), ops, tokens, null);
             float[] fromMasked = logits(StructuredModels.maskDense(dense, kept, arena), ops, tokens, null);
             float[] fromMaskedForward = logits(dense, ops, tokens, StructuredModels.masks(c, kept));
-            assertTrue(relativeDifference(fromMasked, fromCompact) <= TOLERANCE, "compact vs masked-dense " + relativeDifference(fromMasked, fromCompact));
-            assertTrue(relativeDifference(fromMaskedForward, fromCompact) <= TOLERANCE, "compact vs LayerMask " + relativeDifference(fromMaskedForward, fromCompact));
+            assertTrue(
+                    relativeDifference(fromMasked, fromCompact) <= TOLERANCE,
+                    "compact vs masked-dense " + relativeDifference(fromMasked, fromCompact));
+            assertTrue(
+                    relativeDifference(fromMaskedForward, fromCompact) <= TOLERANCE,
+                    "compact vs LayerMask " + relativeDifference(fromMaskedForward, fromCompact));
             float[] withoutBias = logits(StructuredModels.compact(loaded, kept, arena), ops, tokens, null);
             assertTrue(relativeDifference(fromCompact, withoutBias) > 1e-3, "the compensation biases changed nothing");
         }
@@ -77,9 +94,23 @@ class LayerSurgeryTest {
         int headDim = 2;
         int hidden = 3;
         try (Arena arena = Arena.ofConfined()) {
-            DecoderLayerWeights w = new DecoderLayerWeights(seq(arena, hidden), seq(arena, 8, hidden), seq(arena, 4, hidden), seq(arena, 4, hidden),
-                    seq(arena, hidden, 8), seq(arena, 8), seq(arena, 4), seq(arena, 4), seq(arena, hidden), seq(arena, hidden),
-                    seq(arena, 3, hidden), seq(arena, 3, hidden), seq(arena, hidden, 3), seq(arena, 3), seq(arena, 3), null);
+            DecoderLayerWeights w = new DecoderLayerWeights(
+                    seq(arena, hidden),
+                    seq(arena, 8, hidden),
+                    seq(arena, 4, hidden),
+                    seq(arena, 4, hidden),
+                    seq(arena, hidden, 8),
+                    seq(arena, 8),
+                    seq(arena, 4),
+                    seq(arena, 4),
+                    seq(arena, hidden),
+                    seq(arena, hidden),
+                    seq(arena, 3, hidden),
+                    seq(arena, 3, hidden),
+                    seq(arena, hidden, 3),
+                    seq(arena, 3),
+                    seq(arena, 3),
+                    null);
             KeptUnits kept = new KeptUnits(new int[] {2, 3}, new int[] {0, 2}); // group 1 only
             DecoderLayerWeights c = LayerSurgery.compact(w, dims, headDim, kept, arena);
             assertArrayEquals(new float[] {4, 5, 6, 7}, c.qBias().toFloatArray());
@@ -94,7 +125,8 @@ class LayerSurgeryTest {
             assertArrayEquals(new float[] {0, 0, 0, 0, 4, 5, 6, 7}, m.qBias().toFloatArray());
             assertArrayEquals(new float[] {0, 0, 2, 3}, m.vBias().toFloatArray());
             assertArrayEquals(new float[] {0, 0, 2, 3, 0, 5, 6, 0, 8}, m.down().toFloatArray());
-            assertArrayEquals(new float[] {0, 1, 2, 3, 4, 5, 6, 7, 8}, w.down().toFloatArray(), "the dense layer is untouched");
+            assertArrayEquals(
+                    new float[] {0, 1, 2, 3, 4, 5, 6, 7, 8}, w.down().toFloatArray(), "the dense layer is untouched");
         }
     }
 
@@ -104,11 +136,12 @@ class LayerSurgeryTest {
             Tensor w = seq(arena, 2, 4); // rows {0,1,2,3}, {4,5,6,7}
             float[] comp = LayerSurgery.compensation(w, new int[] {1, 3}, new double[] {9, 2, 9, -1});
             assertArrayEquals(new float[] {1 * 2 + 3 * -1, 5 * 2 + 7 * -1}, comp);
-            DecoderLayerWeights layer = new DecoderLayerWeights(null, null, null, null, w, null, null, null, null, null, null, null, w,
-                    null, null, seq(arena, 2));
+            DecoderLayerWeights layer = new DecoderLayerWeights(
+                    null, null, null, null, w, null, null, null, null, null, null, null, w, null, null, seq(arena, 2));
             DecoderLayerWeights added = LayerSurgery.addOutputBiases(layer, comp, comp, arena);
             assertArrayEquals(comp, added.oBias().toFloatArray());
-            assertArrayEquals(new float[] {comp[0], comp[1] + 1}, added.downBias().toFloatArray());
+            assertArrayEquals(
+                    new float[] {comp[0], comp[1] + 1}, added.downBias().toFloatArray());
             LlamaConfig.LayerDims dims = new LlamaConfig.LayerDims(2, 1, 4);
             KeptUnits kept = new KeptUnits(new int[] {1}, new int[] {0, 2});
             assertArrayEquals(new int[] {0, 1}, LayerSurgery.removedHeadColumns(dims, 2, kept));
@@ -122,11 +155,15 @@ class LayerSurgeryTest {
         SplittableRandom random = new SplittableRandom(3);
         List<DecoderLayerWeights> layers = new ArrayList<>();
         for (int l = 0; l < c.numLayers(); l++) {
-            double[] headMeans = random.doubles(c.layer(l).numHeads() * c.headDim(), -1, 1).toArray();
-            double[] channelMeans = random.doubles(c.layer(l).intermediateSize(), -1, 1).toArray();
+            double[] headMeans =
+                    random.doubles(c.layer(l).numHeads() * c.headDim(), -1, 1).toArray();
+            double[] channelMeans =
+                    random.doubles(c.layer(l).intermediateSize(), -1, 1).toArray();
             DecoderLayerWeights w = dense.layer(l);
-            float[] o = LayerSurgery.compensation(w.o(), LayerSurgery.removedHeadColumns(c.layer(l), c.headDim(), kept.get(l)), headMeans);
-            float[] down = LayerSurgery.compensation(w.down(), LayerSurgery.removedChannels(c.layer(l), kept.get(l)), channelMeans);
+            float[] o = LayerSurgery.compensation(
+                    w.o(), LayerSurgery.removedHeadColumns(c.layer(l), c.headDim(), kept.get(l)), headMeans);
+            float[] down = LayerSurgery.compensation(
+                    w.down(), LayerSurgery.removedChannels(c.layer(l), kept.get(l)), channelMeans);
             layers.add(LayerSurgery.addOutputBiases(w, o, down, arena));
         }
         return dense.withLayers(StructuredModels.withBiasesOf(c, c.layers(), layers), layers);

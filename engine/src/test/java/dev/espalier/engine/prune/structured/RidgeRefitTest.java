@@ -58,11 +58,19 @@ class RidgeRefitTest {
             double[][] v = solve(a, b); // (n, out) = Vᵀ
             for (int o = 0; o < out; o++) {
                 for (int i = 0; i < n; i++) {
-                    assertEquals(v[i][o], result.weight().get(o, i), 1e-4 * (1 + Math.abs(v[i][o])), "W'[" + o + ", " + i + "]");
+                    assertEquals(
+                            v[i][o],
+                            result.weight().get(o, i),
+                            1e-4 * (1 + Math.abs(v[i][o])),
+                            "W'[" + o + ", " + i + "]");
                 }
             }
-            assertEquals(directError(xt, x, w, result.weight(), kept), result.refitError(), 1e-3 * result.denseEnergy());
-            assertEquals(directError(xt, x, w, restriction(arena, w, kept), kept), result.restrictedError(), 1e-3 * result.denseEnergy());
+            assertEquals(
+                    directError(xt, x, w, result.weight(), kept), result.refitError(), 1e-3 * result.denseEnergy());
+            assertEquals(
+                    directError(xt, x, w, restriction(arena, w, kept), kept),
+                    result.restrictedError(),
+                    1e-3 * result.denseEnergy());
             assertTrue(result.refitError() < result.restrictedError());
         }
     }
@@ -92,12 +100,16 @@ class RidgeRefitTest {
                 double[][] w = gaussian(random, out, in);
                 int[] kept = randomSubset(random, in);
                 Grams g = grams(arena, xt, x);
-                RidgeRefit.Result result = RidgeRefit.refit(tensor(arena, w), g.pruned, g.cross, g.dense, kept, arena, OPS);
+                RidgeRefit.Result result =
+                        RidgeRefit.refit(tensor(arena, w), g.pruned, g.cross, g.dense, kept, arena, OPS);
                 double chosen = directError(xt, x, w, result.weight(), kept);
                 double restricted = directError(xt, x, w, restriction(arena, w, kept), kept);
-                double scale = directError(xt, x, w, Tensor.allocate(arena, DType.F32, out, kept.length), kept); // ||X Wᵀ||²
-                assertTrue(chosen <= restricted + 1e-5 * scale,
-                        "trial " + trial + " (kind " + kind + "): refit error " + chosen + " > restriction's " + restricted);
+                double scale =
+                        directError(xt, x, w, Tensor.allocate(arena, DType.F32, out, kept.length), kept); // ||X Wᵀ||²
+                assertTrue(
+                        chosen <= restricted + 1e-5 * scale,
+                        "trial " + trial + " (kind " + kind + "): refit error " + chosen + " > restriction's "
+                                + restricted);
             }
         }
     }
@@ -123,7 +135,8 @@ class RidgeRefitTest {
     @Test
     void crossGramSumsPrunedTransposeTimesDenseOverBatches() {
         Random random = new Random(6);
-        try (Arena arena = Arena.ofConfined(); CrossGramStatistics cross = new CrossGramStatistics(3, 2)) {
+        try (Arena arena = Arena.ofConfined();
+                CrossGramStatistics cross = new CrossGramStatistics(3, 2)) {
             double[][] xt = gaussian(random, 9, 3);
             double[][] x = gaussian(random, 9, 2);
             Tensor txt = tensor(arena, xt);

@@ -30,8 +30,8 @@ class StructuredAllocationTest {
         // cal_remove_neuron (UL-MM) for LLaMA-7B, ratio 0.2, 6 heads removed per layer:
         // (0.2·(11008·4096·3 + 4096·4096·4) − 4096·4·6·128) / (4096·3) = 2269.86… → 2269
         LlamaConfig.LayerDims dims = new LlamaConfig.LayerDims(32, 32, 11008);
-        StructuredAllocation.LayerUnits layer = StructuredAllocation.LayerUnits.of(dims, 4096, 128, HeadGranularity.KV_GROUP,
-                new double[32], new double[11008]);
+        StructuredAllocation.LayerUnits layer = StructuredAllocation.LayerUnits.of(
+                dims, 4096, 128, HeadGranularity.KV_GROUP, new double[32], new double[11008]);
         assertEquals(2269, StructuredAllocation.channelsToRemove(layer, 0.2, 6, 1));
     }
 
@@ -48,9 +48,12 @@ class StructuredAllocationTest {
                     long removed = (layer.headScores().length - a.keptHeadUnits()[l].length) * layer.headUnitParams()
                             + (layer.channelScores().length - a.keptChannels()[l].length) * layer.channelParams();
                     double target = sparsity * layer.prunableParams();
-                    assertTrue(removed <= target && removed > target - layer.channelParams(),
-                            granularity + " s=" + sparsity + " layer " + l + ": removed " + removed + ", target " + target);
-                    assertEquals((int) Math.floor(sparsity * layer.headScores().length),
+                    assertTrue(
+                            removed <= target && removed > target - layer.channelParams(),
+                            granularity + " s=" + sparsity + " layer " + l + ": removed " + removed + ", target "
+                                    + target);
+                    assertEquals(
+                            (int) Math.floor(sparsity * layer.headScores().length),
                             layer.headScores().length - a.keptHeadUnits()[l].length);
                     assertLowestRemoved(layer.headScores(), a.keptHeadUnits()[l]);
                     assertLowestRemoved(layer.channelScores(), a.keptChannels()[l]);
@@ -73,8 +76,10 @@ class StructuredAllocationTest {
             for (double sparsity : new double[] {0.05, 0.2, 0.37, 0.6}) {
                 for (boolean standardise : new boolean[] {false, true}) {
                     StructuredAllocation.Allocation a = StructuredAllocation.global(layers, sparsity, standardise, 1);
-                    assertTrue(Math.abs(a.removedParams() - a.targetParams()) <= maxUnit / 2.0,
-                            granularity + " s=" + sparsity + ": removed " + a.removedParams() + ", target " + a.targetParams());
+                    assertTrue(
+                            Math.abs(a.removedParams() - a.targetParams()) <= maxUnit / 2.0,
+                            granularity + " s=" + sparsity + ": removed " + a.removedParams() + ", target "
+                                    + a.targetParams());
                     long recount = 0;
                     for (int l = 0; l < layers.size(); l++) {
                         StructuredAllocation.LayerUnits layer = layers.get(l);
@@ -104,7 +109,8 @@ class StructuredAllocationTest {
                 new StructuredAllocation.LayerUnits(heads, 40, low, 3, 0),
                 new StructuredAllocation.LayerUnits(heads, 40, high, 3, 0));
         StructuredAllocation.Allocation a = StructuredAllocation.global(layers, 0.1, false, 1);
-        // P = 2·(80 + 48) = 256, target 25.6: eight channels (24) of layer 0; a ninth would make 27, 1.4 over vs 1.6 under.
+        // P = 2·(80 + 48) = 256, target 25.6: eight channels (24) of layer 0; a ninth would make 27, 1.4 over vs 1.6
+        // under.
         assertEquals(27, a.removedParams());
         assertArrayEquals(new int[] {9, 10, 11, 12, 13, 14, 15}, a.keptChannels()[0]);
         assertEquals(16, a.keptChannels()[1].length);
@@ -121,13 +127,16 @@ class StructuredAllocationTest {
         KeptUnits kept = new KeptUnits(heads, new int[] {0, 1});
         assertEquals(new LlamaConfig.LayerDims(4, 2, 2), kept.dims(dims));
         assertArrayEquals(new double[] {4, 5}, HeadUnits.unitScores(scores, dims, HeadGranularity.KV_GROUP), 1e-12);
-        assertArrayEquals(new int[] {4, 5, 6, 7}, HeadUnits.queryHeads(new int[] {1}, scores, dims, HeadGranularity.KV_GROUP));
+        assertArrayEquals(
+                new int[] {4, 5, 6, 7}, HeadUnits.queryHeads(new int[] {1}, scores, dims, HeadGranularity.KV_GROUP));
     }
 
     private static List<StructuredAllocation.LayerUnits> layers(Random random, HeadGranularity granularity) {
         List<StructuredAllocation.LayerUnits> layers = new ArrayList<>();
         LlamaConfig.LayerDims[] dims = {
-            new LlamaConfig.LayerDims(8, 2, 96), new LlamaConfig.LayerDims(8, 4, 128), new LlamaConfig.LayerDims(12, 4, 80)
+            new LlamaConfig.LayerDims(8, 2, 96),
+            new LlamaConfig.LayerDims(8, 4, 128),
+            new LlamaConfig.LayerDims(12, 4, 80)
         };
         for (LlamaConfig.LayerDims d : dims) {
             double[] heads = new double[d.numHeads()];
@@ -153,7 +162,9 @@ class StructuredAllocationTest {
         }
         for (int i = 0; i < scores.length; i++) {
             if (!isKept[i]) {
-                assertTrue(scores[i] <= minKept, "removed unit " + i + " scores " + scores[i] + " above a kept one " + minKept);
+                assertTrue(
+                        scores[i] <= minKept,
+                        "removed unit " + i + " scores " + scores[i] + " above a kept one " + minKept);
             }
         }
     }

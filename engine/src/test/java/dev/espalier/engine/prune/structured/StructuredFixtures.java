@@ -37,7 +37,8 @@ final class StructuredFixtures {
                 }
             }
             int channels = l == noChannels ? 0 : 1 + random.nextInt(d.intermediateSize());
-            kept.add(new KeptUnits(heads.stream().mapToInt(Integer::intValue).sorted().toArray(),
+            kept.add(new KeptUnits(
+                    heads.stream().mapToInt(Integer::intValue).sorted().toArray(),
                     pick(random, d.intermediateSize(), channels)));
         }
         return kept;
@@ -69,7 +70,8 @@ final class StructuredFixtures {
 
     static float[] logits(LlamaModel model, TensorOps ops, int[] tokens, LayerMask[] masks) {
         try (LlamaForward forward = new LlamaForward(model, ops, tokens.length, tokens.length)) {
-            return forward.forward(tokens, forward.newCache(tokens.length), masks, LayerTap.NONE, false).toFloatArray();
+            return forward.forward(tokens, forward.newCache(tokens.length), masks, LayerTap.NONE, false)
+                    .toFloatArray();
         }
     }
 

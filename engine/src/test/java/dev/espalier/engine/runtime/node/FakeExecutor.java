@@ -1,9 +1,9 @@
 package dev.espalier.engine.runtime.node;
 
+import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.job.CancellationToken;
 import dev.espalier.engine.job.EventSink;
 import dev.espalier.engine.job.JobExecutor;
-import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.JobSpec;
@@ -58,9 +58,17 @@ final class FakeExecutor implements JobExecutor {
             byte[] weights = new byte[] {(byte) layer, 1, 2, 3};
             run.commitLayer(layer, channel -> AtomicFiles.writeFully(channel, ByteBuffer.wrap(weights)));
             run.markLayerCompleted(layer);
-            events.emit(JobEvent.newBuilder().setLayerPruned(LayerPruned.newBuilder().setLayer(layer).setSparsity(spec.getSparsity())));
-            events.emit(JobEvent.newBuilder().setProgress(Progress.newBuilder().setStage("prune").setDone(layer + 1).setTotal(layers)));
+            events.emit(JobEvent.newBuilder()
+                    .setLayerPruned(LayerPruned.newBuilder().setLayer(layer).setSparsity(spec.getSparsity())));
+            events.emit(JobEvent.newBuilder()
+                    .setProgress(Progress.newBuilder()
+                            .setStage("prune")
+                            .setDone(layer + 1)
+                            .setTotal(layers)));
         }
-        run.commitReport(RunReport.newBuilder().setJobId(run.jobId()).setAchievedSparsity(spec.getSparsity()).build());
+        run.commitReport(RunReport.newBuilder()
+                .setJobId(run.jobId())
+                .setAchievedSparsity(spec.getSparsity())
+                .build());
     }
 }

@@ -1,16 +1,16 @@
 package dev.espalier.engine.runtime.node;
 
-import dev.espalier.engine.job.JobExecutors;
-import dev.espalier.engine.job.CancellationToken;
-import dev.espalier.engine.job.JobExecutor;
-import dev.espalier.engine.job.JobSpecs;
-import dev.espalier.engine.prune.methods.PruneMethods;
-import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.espalier.engine.job.CancellationToken;
+import dev.espalier.engine.job.JobExecutor;
+import dev.espalier.engine.job.JobExecutors;
+import dev.espalier.engine.job.JobSpecs;
+import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PruneMethod;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class NodeAddressTest {
@@ -45,10 +45,11 @@ class NodeAddressTest {
         assertThrows(IllegalArgumentException.class, () -> JobSpecs.methodOf("obs"));
 
         JobSpec unknown = JobSpec.newBuilder().setMethodValue(99).build();
-        UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+        UnsupportedOperationException e = assertThrows(
+                UnsupportedOperationException.class,
                 () -> new JobExecutors(Map.of()).forSpec(unknown).run(unknown, null, null, new CancellationToken()));
         assertEquals("method unrecognized is not available in this build", e.getMessage());
-        JobExecutor mine = (spec, run, events, cancel) -> { };
+        JobExecutor mine = (spec, run, events, cancel) -> {};
         assertEquals(mine, new JobExecutors(Map.of(PruneMethod.UNRECOGNIZED, mine)).forSpec(unknown));
     }
 }

@@ -23,7 +23,10 @@ class EventLogTest {
     Path dir;
 
     private static JobEvent.Builder progress(long done) {
-        return JobEvent.newBuilder().setTimeMs(1000 + done).setProgress(Progress.newBuilder().setStage("prune").setDone(done).setTotal(10));
+        return JobEvent.newBuilder()
+                .setTimeMs(1000 + done)
+                .setProgress(
+                        Progress.newBuilder().setStage("prune").setDone(done).setTotal(10));
     }
 
     @Test
@@ -39,7 +42,9 @@ class EventLogTest {
         }
         try (EventLog log = EventLog.open(file, "job-1")) {
             assertEquals(0, log.repairedBytes());
-            assertEquals(List.of(2L, 3L), log.eventsFrom(2).stream().map(JobEvent::getSequence).toList());
+            assertEquals(
+                    List.of(2L, 3L),
+                    log.eventsFrom(2).stream().map(JobEvent::getSequence).toList());
             assertEquals(4, log.append(progress(4)).getSequence());
         }
     }
@@ -52,7 +57,11 @@ class EventLogTest {
             log.append(progress(2));
         }
         long intact = Files.size(file);
-        byte[] third = JobEvent.newBuilder(progress(3).build()).setJobId("job-1").setSequence(3).build().toByteArray();
+        byte[] third = JobEvent.newBuilder(progress(3).build())
+                .setJobId("job-1")
+                .setSequence(3)
+                .build()
+                .toByteArray();
         byte[] torn = new byte[1 + third.length / 2];
         torn[0] = (byte) third.length; // the length prefix made it to disk, half of the record did not
         System.arraycopy(third, 0, torn, 1, torn.length - 1);
