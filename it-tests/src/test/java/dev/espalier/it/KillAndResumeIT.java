@@ -27,6 +27,14 @@ class KillAndResumeIT {
     static Path shared;
 
     private static byte[] reference;
+    private static List<String> referenceTable;
+
+    /** The per-layer sparsity table and the achieved sparsity, as `prune` and `resume` print them. */
+    private static List<String> sparsityTable(String out) {
+        return out.lines()
+                .filter(l -> l.matches("\\d+ .*") || l.startsWith("achieved sparsity"))
+                .toList();
+    }
 
     static String[] pruneArgs(Path out) {
         return pruneArgs(out, "wanda");
@@ -66,6 +74,8 @@ class KillAndResumeIT {
         CliProcess run = CliProcess.run(shared, List.of(), pruneArgs(out));
         assertEquals(0, run.exitCode(), run.err());
         reference = Files.readAllBytes(out.resolve("model.safetensors"));
+        referenceTable = sparsityTable(run.out());
+        assertEquals(6, referenceTable.size(), "five layers and the achieved sparsity: " + run.out());
     }
 
     @ParameterizedTest(name = "killed at {0}")
@@ -109,6 +119,7 @@ class KillAndResumeIT {
         assertArrayEquals(
                 Files.readAllBytes(reference.resolve("model.safetensors")),
                 Files.readAllBytes(out.resolve("model.safetensors")));
+        assertEquals(sparsityTable(clean.out()), sparsityTable(resumed.out()), "the resumed report covers every layer");
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.espalier.cli.commands;
 
+import dev.espalier.engine.io.OutputFolder;
 import dev.espalier.engine.job.CancellationToken;
 import dev.espalier.engine.job.EventSink;
 import dev.espalier.engine.job.JobExecutors;
@@ -12,7 +13,9 @@ import dev.espalier.protocol.v1.MatrixReport;
 import dev.espalier.protocol.v1.PerplexityResult;
 import dev.espalier.protocol.v1.RunReport;
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Optional;
 
 /** Runs a job in this process (the {@code prune} and {@code resume} verbs) with a progress bar, then prints its report. */
 final class LocalJobRunner {
@@ -23,6 +26,15 @@ final class LocalJobRunner {
      * (128 + the signal's number, with how to resume on {@code err}).
      */
     static int run(RunDirectory run, PrintWriter out, PrintWriter err, boolean progress) throws Exception {
+        Optional<RunReport> done = run.report();
+        if (done.isPresent()
+                && OutputFolder.marker(Path.of(run.spec().getOutput()))
+                        .filter(m -> m.jobId().equals(run.jobId()))
+                        .isPresent()) {
+            out.println("run already complete");
+            print(done.get(), run, out);
+            return 0;
+        }
         EventSink log = EventSink.of(run);
         CancellationToken cancel = new CancellationToken();
         try (RunLogFile file = RunLogFile.attach(run.dir().resolve("run.log"));

@@ -1,7 +1,6 @@
 package dev.espalier.cli.commands;
 
 import dev.espalier.engine.runtime.store.RunDirectory;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -40,11 +39,6 @@ public final class ResumeCommand implements Callable<Integer> {
                     runDir + ": not a run directory (expected spec.pb and manifest.pb, as `espalier prune` writes)");
         }
         try (RunDirectory run = RunDirectory.open(runDir)) {
-            if (run.report().isPresent() && Files.isDirectory(Path.of(run.spec().getOutput()))) {
-                spec.commandLine().getOut().println("run already complete");
-                LocalJobRunner.print(run.report().get(), run, spec.commandLine().getOut());
-                return 0;
-            }
             return LocalJobRunner.run(
                     run, spec.commandLine().getOut(), spec.commandLine().getErr(), !output.quiet);
         }

@@ -38,6 +38,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -164,7 +165,15 @@ public final class PruneJob implements JobExecutor {
                     }
                     commitReport(
                             run,
-                            report(spec, run, calibration.length, seqlen, outcomes, pruned.config(), before, after));
+                            report(
+                                    spec,
+                                    run,
+                                    calibration.length,
+                                    seqlen,
+                                    withResumedLayers(outcomes, model, pruned),
+                                    pruned.config(),
+                                    before,
+                                    after));
                 }
             } finally {
                 devices.models().release(dense);
@@ -259,6 +268,26 @@ public final class PruneJob implements JobExecutor {
                 events.emit(JobEvent.newBuilder().setLayerPruned(layer));
             }
         }
+    }
+
+    /**
+     * {@code outcomes} (the layers pruned in this process) completed by the layers a resumed run found checkpointed,
+     * measured on their checkpoints, so that the report covers every layer however often the run was interrupted.
+     */
+    private static Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> withResumedLayers(
+            Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes, LlamaModel dense, LlamaModel pruned) {
+        Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> all = new TreeMap<>(outcomes);
+        for (int layer = 0; layer < dense.config().numLayers(); layer++) {
+            if (!all.containsKey(layer)) {
+                Map<LinearModule, LinearPruner.PruneOutcome> matrices = new EnumMap<>(LinearModule.class);
+                for (LinearModule m : LinearModule.values()) {
+                    matrices.put(
+                            m, LinearPruner.outcomeOf(m.weight(dense.layer(layer)), m.weight(pruned.layer(layer))));
+                }
+                all.put(layer, matrices);
+            }
+        }
+        return all;
     }
 
     static RunReport report(

@@ -52,6 +52,23 @@ public interface LinearPruner {
         return new PruneOutcome(zeros, (long) rows * cols);
     }
 
+    /**
+     * The outcome of a matrix read back from its checkpoint, for a layer pruned before a resume: its zeros plus the
+     * entries structured pruning removed ({@code dense} has more than {@code pruned}), over {@code dense}'s entries.
+     * Equals the outcome measured when the layer was pruned, but for the reconstruction error (not kept).
+     */
+    public static PruneOutcome outcomeOf(Tensor dense, Tensor pruned) {
+        long zeros = (long) dense.rows() * dense.cols() - (long) pruned.rows() * pruned.cols();
+        for (int r = 0; r < pruned.rows(); r++) {
+            for (int c = 0; c < pruned.cols(); c++) {
+                if (pruned.get(r, c) == 0f) {
+                    zeros++;
+                }
+            }
+        }
+        return new PruneOutcome(zeros, (long) dense.rows() * dense.cols());
+    }
+
     /** |W| as a flat score array (out · in). */
     static float[] absoluteValues(Tensor weight) {
         float[] w = weight.toFloatArray();
