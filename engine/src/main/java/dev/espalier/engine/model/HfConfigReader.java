@@ -21,7 +21,10 @@ public final class HfConfigReader {
 
     private HfConfigReader() {}
 
-    /** Reads and parses {@code configJson}; logs once, at WARN (so that the console shows it), which missing keys took Hugging Face's defaults. */
+    /**
+     * Reads and parses {@code configJson}; logs once, at WARN (so that the console shows it), which missing keys took
+     * Hugging Face's defaults (not head_dim and num_key_value_heads, which every config derives the same way).
+     */
     public static LlamaConfig read(Path configJson) {
         List<String> defaults = new ArrayList<>();
         LlamaConfig config = parse(ModelJson.readObject(configJson, "config"), configJson, defaults);
@@ -53,10 +56,7 @@ public final class HfConfigReader {
         int hidden = positive(f, "hidden_size", f.requiredInt("hidden_size"));
         // 0 heads is a structurally pruned model whose every layer lost its attention; head_dim must then be given
         int heads = nonNegative(f, "num_attention_heads", f.requiredInt("num_attention_heads"));
-        int kvHeads = nonNegative(
-                f,
-                "num_key_value_heads",
-                f.optionalInt("num_key_value_heads", noted(f, defaults, "num_key_value_heads", heads)));
+        int kvHeads = nonNegative(f, "num_key_value_heads", f.optionalInt("num_key_value_heads", heads));
         int intermediate = nonNegative(f, "intermediate_size", f.requiredInt("intermediate_size"));
         int numLayers = nonNegative(f, "num_hidden_layers", f.requiredInt("num_hidden_layers"));
         if (heads == 0 && !f.has("head_dim")) {
@@ -73,10 +73,7 @@ public final class HfConfigReader {
             throw f.error("num_attention_heads " + heads + " is not divisible by num_key_value_heads " + kvHeads
                     + "; expected a divisor of num_attention_heads");
         }
-        int headDim = positive(
-                f,
-                "head_dim",
-                f.optionalInt("head_dim", noted(f, defaults, "head_dim", heads == 0 ? 0 : hidden / heads)));
+        int headDim = positive(f, "head_dim", f.optionalInt("head_dim", heads == 0 ? 0 : hidden / heads));
         if (headDim % 2 != 0) {
             throw f.error("head_dim is " + headDim + ", expected an even integer (rotary embeddings rotate pairs)");
         }
