@@ -4,25 +4,25 @@ import dev.espalier.engine.data.TextCorpus;
 import dev.espalier.engine.eval.PerplexityEvaluator;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.eval.PerplexityResult;
-import dev.espalier.engine.eval.zeroshot.LoglikelihoodScorer;
-import dev.espalier.engine.eval.zeroshot.RequestEncoder;
+import dev.espalier.engine.eval.ProgressListener;
 import dev.espalier.engine.eval.zeroshot.TaskData;
-import dev.espalier.engine.eval.zeroshot.TaskLoader;
 import dev.espalier.engine.eval.zeroshot.TaskResult;
-import dev.espalier.engine.eval.zeroshot.ZeroShotEvaluator;
 import dev.espalier.engine.eval.zeroshot.ZeroShotReport;
-import dev.espalier.engine.eval.zeroshot.ZeroShotTask;
 import dev.espalier.engine.forward.LlamaForward;
+import dev.espalier.engine.job.JobSpecs;
+import dev.espalier.engine.job.ZeroShotScoring;
 import dev.espalier.engine.model.LlamaModel;
+import dev.espalier.engine.runtime.DeviceSpec;
+import dev.espalier.engine.runtime.Devices;
+import dev.espalier.engine.runtime.FaultInjector;
+import dev.espalier.engine.runtime.ModelRef;
 import dev.espalier.engine.tokenizer.Tokenizer;
 import dev.espalier.kernels.TensorOps;
+import dev.espalier.protocol.v1.ZeroShotSettings;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -75,47 +75,15 @@ public final class EvalCommand implements Callable<Integer> {
         Path data;
 
         @ArgGroup(exclusive = false, multiplicity = "1")
-        ZeroShotOptions zeroShot;
+        TaskOptions zeroShot;
     }
 
-    /** The zero-shot tasks to run and how. */
-    static final class ZeroShotOptions {
-        @Option(
-                names = "--tasks",
-                split = ",",
-                paramLabel = "<task>",
-                description =
-                        "Zero-shot tasks, comma-separated: piqa, arc_easy, arc_challenge, boolq, hellaswag, winogrande, openbookqa.")
-        List<ZeroShotTask> tasks = new ArrayList<>();
-
-        @Option(
-                names = "--task-file",
-                paramLabel = "NAME=<file.jsonl>",
-                description = "A task of your own (repeatable).")
-        Map<String, Path> taskFiles = new LinkedHashMap<>();
-
-        @Option(
-                names = "--task-data",
-                defaultValue = "../shared/data/zeroshot",
-                paramLabel = "<dir>",
-                description = "Folder of the built-in tasks' files (default: ${DEFAULT-VALUE}).")
-        Path taskData;
-
-        @Option(
-                names = "--limit",
-                defaultValue = "0",
-                paramLabel = "N",
-                description = "Score only the first N items of each task (default: all).")
-        int limit;
-
-        @Option(
-                names = "--batch-size",
-                defaultValue = "8",
-                paramLabel = "N",
-                description =
-                        "Items encoded and scored together; shared contexts run once per batch (default: ${DEFAULT-VALUE}).")
-        int batchSize;
-    }
+    @Option(
+            names = "--devices",
+            defaultValue = "cpu",
+            description =
+                    "Zero-shot: the device workers scoring the tasks, e.g. cpu, cpu:2 (default: ${DEFAULT-VALUE}).")
+    String devices;
 
     @Option(
             names = "--protocol",
@@ -170,46 +138,65 @@ public final class EvalCommand implements Callable<Integer> {
         return 0;
     }
 
-    private int zeroShot(ZeroShotOptions o) {
-        if (o.tasks.isEmpty() && o.taskFiles.isEmpty()) {
+    private int zeroShot(TaskOptions o) {
+        if (!o.any()) {
             throw new IllegalArgumentException("--tasks or --task-file is needed to run zero-shot tasks");
         }
-        if (o.limit < 0 || o.batchSize < 1) {
+        if (common.backend != CommonOptions.Backend.CPU || common.threads != null) {
             throw new IllegalArgumentException(
-                    o.limit < 0
-                            ? "--limit must be ≥ 0, got " + o.limit
-                            : "--batch-size must be ≥ 1, got " + o.batchSize);
+                    "--backend and --threads apply to perplexity (--data); zero-shot tasks run on the device workers"
+                            + " (--devices cpu or cpu:N)");
         }
-        List<TaskData> tasks = new ArrayList<>();
-        for (ZeroShotTask task : o.tasks) {
-            tasks.add(TaskLoader.load(task, o.taskData).limit(o.limit));
-        }
-        o.taskFiles.forEach(
-                (name, file) -> tasks.add(TaskLoader.loadFile(name, file).limit(o.limit)));
+        ZeroShotSettings settings = o.toSettings();
+        DeviceSpec deviceSpec = DeviceSpec.of(JobSpecs.devicesOf(devices));
+        List<TaskData> tasks = ZeroShotScoring.load(settings);
         PrintWriter out = spec.commandLine().getOut();
-        List<TaskResult> results = new ArrayList<>();
+        List<TaskResult> results;
         try (LlamaModel model = modelOptions.loadModel();
-                TensorOps ops = common.createOps()) {
+                Devices workers = Devices.start(deviceSpec);
+                TaskBars bars = new TaskBars(common.showProgress())) {
             Tokenizer tokenizer = modelOptions.loadTokenizer(model);
-            int maxLength = model.config().maxPositionEmbeddings();
-            try (LlamaForward forward = new LlamaForward(model, ops, maxLength, maxLength)) {
-                ZeroShotEvaluator evaluator = new ZeroShotEvaluator(
-                        new LoglikelihoodScorer(forward, ops, maxLength), new RequestEncoder(tokenizer));
-                for (TaskData task : tasks) {
-                    try (ConsoleProgress progress = new ConsoleProgress(task.name(), common.showProgress())) {
-                        results.add(evaluator.evaluate(task, o.batchSize, progress));
-                    }
-                    out.printf(
-                            Locale.ROOT,
-                            "task %s: %d items from %s%n",
-                            task.name(),
-                            task.items().size(),
-                            task.file());
-                }
+            ModelRef ref = workers.models().register("eval/model", model);
+            try (Devices.JobDevices session = workers.open("eval", deviceSpec, ref, 1, null, FaultInjector.NONE)) {
+                results = ZeroShotScoring.score(
+                        workers, session, ref, tokenizer, tasks, ZeroShotScoring.batchSize(settings), bars::next);
+            } finally {
+                workers.models().release(ref);
             }
+        }
+        for (TaskData task : tasks) {
+            out.printf(
+                    Locale.ROOT,
+                    "task %s: %d items from %s%n",
+                    task.name(),
+                    task.items().size(),
+                    task.file());
         }
         ZeroShotReport.table(results).forEach(out::println);
         out.println(ZeroShotReport.summaryLine(results));
         return 0;
+    }
+
+    /** One progress bar per task, the last closed when the next begins. */
+    private static final class TaskBars implements AutoCloseable {
+        private final boolean enabled;
+        private ConsoleProgress current;
+
+        TaskBars(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        ProgressListener next(String task) {
+            close();
+            current = new ConsoleProgress(task, enabled);
+            return current;
+        }
+
+        @Override
+        public void close() {
+            if (current != null) {
+                current.close();
+            }
+        }
     }
 }

@@ -17,6 +17,7 @@ import java.util.Locale;
 import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** What to prune and how, as {@code prune} and {@code submit} take it on the command line; builds a {@link JobSpec}. */
@@ -124,6 +125,9 @@ public final class JobSpecOptions {
             paramLabel = "N",
             description = "Score only the first N tokens of each file (default: all).")
     long evalMaxTokens;
+
+    @Mixin
+    TaskOptions tasks;
 
     @Option(
             names = "--method-option",
@@ -251,6 +255,9 @@ public final class JobSpecOptions {
                     calibration.equals(JobSpecs.SELF_CALIBRATION) ? calibration : absolute(Path.of(calibration)));
         }
         evalData.forEach(file -> spec.addEvalData(absolute(file)));
+        if (tasks.any()) {
+            spec.setZeroShot(tasks.toSettings());
+        }
         JobSpecs.validate(spec.build());
         return spec.build();
     }
@@ -262,6 +269,10 @@ public final class JobSpecOptions {
             inputs.add(spec.getCalibration());
         }
         inputs.addAll(spec.getEvalDataList());
+        if (spec.getZeroShot().getTasksCount() > 0) {
+            inputs.add(spec.getZeroShot().getTaskData());
+        }
+        spec.getZeroShot().getTaskFilesList().forEach(f -> inputs.add(f.getPath()));
         for (String input : inputs) {
             if (!input.isEmpty() && !Files.exists(Path.of(input))) {
                 throw new IllegalArgumentException(input + ": no such file or folder");

@@ -12,8 +12,10 @@ import dev.espalier.protocol.v1.LayerReport;
 import dev.espalier.protocol.v1.MatrixReport;
 import dev.espalier.protocol.v1.PerplexityResult;
 import dev.espalier.protocol.v1.RunReport;
+import dev.espalier.protocol.v1.TaskAccuracy;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -104,10 +106,23 @@ final class LocalJobRunner {
                     before.getPerplexity(),
                     after.getPerplexity());
         }
+        for (int i = 0; i < report.getTasksBeforeCount() && i < report.getTasksAfterCount(); i++) {
+            TaskAccuracy before = report.getTasksBefore(i);
+            TaskAccuracy after = report.getTasksAfter(i);
+            out.printf(
+                    Locale.ROOT,
+                    "%s (%d items): acc before %.4f ± %.4f, after %.4f ± %.4f%n",
+                    before.getTask(),
+                    before.getItems(),
+                    before.getAcc(),
+                    before.getAccStderr(),
+                    after.getAcc(),
+                    after.getAccStderr());
+        }
         out.printf(Locale.ROOT, "run directory %s%n", run.dir());
         out.printf(
                 Locale.ROOT,
-                "output=%s sparsity=%.4f%s%n",
+                "output=%s sparsity=%.4f%s%s%n",
                 report.getSpec().getOutput(),
                 report.getAchievedSparsity(),
                 report.getPerplexitiesAfterCount() > 0
@@ -116,6 +131,17 @@ final class LocalJobRunner {
                                 " ppl_before=%.4f ppl_after=%.4f",
                                 report.getPerplexitiesBefore(0).getPerplexity(),
                                 report.getPerplexitiesAfter(0).getPerplexity())
+                        : "",
+                report.getTasksAfterCount() > 0
+                        ? String.format(
+                                Locale.ROOT,
+                                " mean_acc_before=%.4f mean_acc_after=%.4f",
+                                meanAcc(report.getTasksBeforeList()),
+                                meanAcc(report.getTasksAfterList()))
                         : "");
+    }
+
+    private static double meanAcc(List<TaskAccuracy> tasks) {
+        return tasks.stream().mapToDouble(TaskAccuracy::getAcc).average().orElse(Double.NaN);
     }
 }

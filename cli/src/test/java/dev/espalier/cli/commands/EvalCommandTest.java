@@ -134,7 +134,11 @@ class EvalCommandTest {
                                 + "piqa\\.acc_norm_stderr=\\S+ piqa\\.n=20 winogrande\\.acc=\\S+ winogrande\\.acc_stderr=\\S+ winogrande\\.n=20"),
                 lines[lines.length - 1]);
         assertTrue(
-                run.out().contains("task piqa: 20 items from " + shared("data/zeroshot/piqa-official/valid.jsonl")),
+                run.out()
+                        .contains("task piqa: 20 items from "
+                                + Path.of(shared("data/zeroshot/piqa-official/valid.jsonl"))
+                                        .toAbsolutePath()
+                                        .normalize()),
                 run.out());
     }
 
@@ -146,7 +150,9 @@ class EvalCommandTest {
         CliHarness.Run run =
                 run("eval", "--model", shared("models/stories260K/stories260K.bin"), "--task-file", "mine=" + bad);
         assertEquals(2, run.exit());
-        assertTrue(run.err().contains(bad + ": line 1: field \"gold\" is 5, outside 0..1"), run.err());
+        assertTrue(
+                run.err().contains(bad.toAbsolutePath().normalize() + ": line 1: field \"gold\" is 5, outside 0..1"),
+                run.err());
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.espalier.engine.job;
 
+import dev.espalier.engine.eval.zeroshot.ZeroShotTask;
 import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.runtime.DeviceSpec;
 import dev.espalier.protocol.v1.AlpsSettings;
@@ -13,10 +14,13 @@ import dev.espalier.protocol.v1.RuntimeSettings;
 import dev.espalier.protocol.v1.SparseGptSettings;
 import dev.espalier.protocol.v1.SparsityPattern;
 import dev.espalier.protocol.v1.StructuredSettings;
+import dev.espalier.protocol.v1.TaskFile;
 import dev.espalier.protocol.v1.UnstructuredSettings;
+import dev.espalier.protocol.v1.ZeroShotSettings;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -111,6 +115,7 @@ public final class JobSpecs {
                     "eval_protocol is not one of stream, seq128, full (value " + spec.getEvalProtocolValue() + ")");
         }
         devices(problems, spec.getDevicesList());
+        zeroShot(problems, spec.getZeroShot());
         runtime(problems, spec.getRuntime());
         settings(problems, spec, family, method);
         return problems;
@@ -181,6 +186,34 @@ public final class JobSpecs {
         }
         if (cpus > 0 && cudas > 0) {
             problems.add("devices may not mix the CPU and CUDA devices");
+        }
+    }
+
+    private static void zeroShot(List<String> problems, ZeroShotSettings z) {
+        for (String task : z.getTasksList()) {
+            if (ZeroShotTask.byLabel(task) == null) {
+                problems.add("zero_shot.tasks: unknown task '" + task + "' (one of "
+                        + String.join(
+                                ", ",
+                                Arrays.stream(ZeroShotTask.values())
+                                        .map(ZeroShotTask::label)
+                                        .toList())
+                        + ")");
+            }
+        }
+        requirePath(problems, "zero_shot.task_data", z.getTaskData(), false);
+        Set<String> names = new HashSet<>(z.getTasksList());
+        for (TaskFile file : z.getTaskFilesList()) {
+            if (file.getName().isBlank() || !names.add(file.getName())) {
+                problems.add("zero_shot.task_files: each task needs a name of its own, got '" + file.getName() + "'");
+            }
+            requirePath(problems, "zero_shot.task_files[" + file.getName() + "]", file.getPath(), true);
+        }
+        if (z.getLimit() < 0 || z.getBatchSize() < 0) {
+            problems.add(
+                    z.getLimit() < 0
+                            ? "zero_shot.limit (--limit) must be ≥ 0 (0: all items), got " + z.getLimit()
+                            : "zero_shot.batch_size (--batch-size) must be ≥ 0 (0: 8), got " + z.getBatchSize());
         }
     }
 

@@ -3,6 +3,8 @@ package dev.espalier.engine.job;
 import com.google.protobuf.util.JsonFormat;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.eval.PerplexityResult;
+import dev.espalier.engine.eval.zeroshot.TaskData;
+import dev.espalier.engine.eval.zeroshot.TaskResult;
 import dev.espalier.engine.generate.SelfCalibration;
 import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.io.CrashPoints;
@@ -33,6 +35,7 @@ import dev.espalier.protocol.v1.LayerReport;
 import dev.espalier.protocol.v1.MatrixReport;
 import dev.espalier.protocol.v1.Progress;
 import dev.espalier.protocol.v1.RunReport;
+import dev.espalier.protocol.v1.TaskAccuracy;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -75,6 +78,8 @@ public final class PruneJob implements JobExecutor {
         Path output = Path.of(spec.getOutput());
         OutputFolder.checkReplaceable(
                 output, run.jobId(), spec.getOverwriteOutput()); // refused before any work, not after it
+        List<TaskData> tasks = ZeroShotScoring.load(spec.getZeroShot()); // a bad task file is refused before work too
+        PhaseClock clock = new PhaseClock();
         try (PathLock _ = PathLock.acquire(PathLock.siblingLockFile(output), "output " + output);
                 LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
             Tokenizer tokenizer = JobInputs.tokenizer(spec);
@@ -93,6 +98,7 @@ public final class PruneJob implements JobExecutor {
                             run.jobId() + "-events", PruneSupervisor.Event.class, e -> emit(events, e))) {
                 events.emit(JobEvent.newBuilder()
                         .setDevicesAssigned(DevicesAssigned.newBuilder().addAllWorkers(session.names())));
+                clock.start(PhaseClock.Phase.CALIBRATION);
                 int[][] calibration;
                 int[][] scoringCalibration;
                 if (JobInputs.selfCalibration(spec)) {
@@ -128,7 +134,10 @@ public final class PruneJob implements JobExecutor {
                 for (String file : spec.getEvalDataList()) {
                     streams.add(JobInputs.stream(file, tokenizer));
                 }
+                clock.start(PhaseClock.Phase.EVAL);
                 List<PerplexityResult> before = evaluate(session, dense, spec, streams, protocol, "eval-before");
+                List<TaskAccuracy> tasksBefore =
+                        scoreTasks(session, dense, tokenizer, tasks, spec, events, "zeroshot-before");
                 CrashPoints.reach("planned");
                 cancel.throwIfCancelled();
                 JobContext job = new JobContext(
@@ -144,6 +153,7 @@ public final class PruneJob implements JobExecutor {
                         scoringCalibration,
                         seqlen,
                         pipelineEvents.ref());
+                clock.start(PhaseClock.Phase.PRUNE);
                 Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> outcomes = method.run(job);
                 cancel.throwIfCancelled();
                 try (Arena prunedArena = Arena.ofShared()) {
@@ -156,16 +166,18 @@ public final class PruneJob implements JobExecutor {
                             run.jobId(),
                             spec.getOverwriteOutput());
                     CrashPoints.reach("after-export");
+                    clock.start(PhaseClock.Phase.EVAL);
                     ModelRef prunedRef = devices.models().register(run.jobId() + "/pruned", pruned);
                     List<PerplexityResult> after;
+                    List<TaskAccuracy> tasksAfter;
                     try {
                         after = evaluate(session, prunedRef, spec, streams, protocol, "eval-after");
+                        tasksAfter = scoreTasks(session, prunedRef, tokenizer, tasks, spec, events, "zeroshot-after");
                     } finally {
                         devices.models().release(prunedRef);
                     }
-                    commitReport(
-                            run,
-                            report(
+                    clock.stop();
+                    RunReport.Builder report = report(
                                     spec,
                                     run,
                                     calibration.length,
@@ -173,7 +185,11 @@ public final class PruneJob implements JobExecutor {
                                     withResumedLayers(outcomes, model, pruned),
                                     pruned.config(),
                                     before,
-                                    after));
+                                    after)
+                            .addAllTasksBefore(tasksBefore)
+                            .addAllTasksAfter(tasksAfter);
+                    clock.recordInto(report);
+                    commitReport(run, report.build());
                 }
             } finally {
                 devices.models().release(dense);
@@ -206,6 +222,33 @@ public final class PruneJob implements JobExecutor {
                                     replyTo))
                     .join()
                     .result());
+        }
+        return results;
+    }
+
+    /** The zero-shot accuracies of the host model {@code model} on {@code tasks}, spread over the job's workers. */
+    private List<TaskAccuracy> scoreTasks(
+            Devices.JobDevices session,
+            ModelRef model,
+            Tokenizer tokenizer,
+            List<TaskData> tasks,
+            JobSpec spec,
+            EventSink events,
+            String stage) {
+        List<TaskAccuracy> results = new ArrayList<>();
+        for (TaskResult r : ZeroShotScoring.score(
+                devices,
+                session,
+                model,
+                tokenizer,
+                tasks,
+                ZeroShotScoring.batchSize(spec.getZeroShot()),
+                task -> (done, total) -> events.emit(JobEvent.newBuilder()
+                        .setProgress(Progress.newBuilder()
+                                .setStage(stage + ":" + task)
+                                .setDone(done)
+                                .setTotal(total))))) {
+            results.add(ZeroShotScoring.toProto(r));
         }
         return results;
     }
@@ -290,7 +333,7 @@ public final class PruneJob implements JobExecutor {
         return all;
     }
 
-    static RunReport report(
+    static RunReport.Builder report(
             JobSpec spec,
             RunDirectory run,
             int samples,
@@ -328,8 +371,7 @@ public final class PruneJob implements JobExecutor {
                 .setCalibrationSamples(samples)
                 .setCalibrationSeqlen(seqlen)
                 .setCalibrationTokens((long) samples * seqlen)
-                .setAchievedSparsity(allTotal == 0 ? 0 : (double) allZeros / allTotal)
-                .build();
+                .setAchievedSparsity(allTotal == 0 ? 0 : (double) allZeros / allTotal);
     }
 
     private static void commitReport(RunDirectory run, RunReport report) throws Exception {

@@ -4,6 +4,8 @@ import dev.espalier.engine.eval.PerplexityEvaluator;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.eval.PerplexityResult;
 import dev.espalier.engine.eval.ProgressListener;
+import dev.espalier.engine.eval.zeroshot.EncodedRequest;
+import dev.espalier.engine.eval.zeroshot.Loglikelihood;
 import dev.espalier.engine.forward.LayerMask;
 import dev.espalier.engine.forward.LayerTap;
 import dev.espalier.engine.forward.LlamaForward;
@@ -210,6 +212,15 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             SessionRef session, int samples, int seqlen, long seed, int bos, int eos, ActorRef<Reply> replyTo)
             implements ModelCommand, CrossJvmMessage {}
 
+    /**
+     * Zero-shot scoring: the log-likelihood of each request's continuation given its context under the host model
+     * {@code model} ({@link LoglikelihoodScorer}, at most the model's context per pass). Each score depends only on
+     * its own request, so a task's batches may go to any worker.
+     */
+    public record ScoreRequests(
+            SessionRef session, ModelRef model, List<EncodedRequest> requests, ActorRef<Reply> replyTo)
+            implements ModelCommand {}
+
     public sealed interface Reply {}
 
     public record Generated(int[][] sequences) implements Reply, CrossJvmMessage {}
@@ -240,6 +251,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     public record LossScored(ActivationRef hidden, double nllSum, int tokens) implements Reply, CrossJvmMessage {}
 
     public record Evaluated(PerplexityResult result) implements Reply {}
+
+    /** One log-likelihood per request of a {@link ScoreRequests}, in its order. */
+    public record RequestsScored(Loglikelihood[] scores) implements Reply {}
 
     /** Per layer: the scores of its key/value groups and of its FFN channels. */
     public record UnitsScored(double[][] heads, double[][] channels) implements Reply, CrossJvmMessage {}
@@ -295,6 +309,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
                 .onMessage(RunMasked.class, this::onRunMasked)
                 .onMessage(ScoreLoss.class, this::onScoreLoss)
                 .onMessage(Evaluate.class, this::onEvaluate)
+                .onMessage(ScoreRequests.class, this::onScoreRequests)
                 .onMessage(ScoreUnits.class, this::onScoreUnits)
                 .onMessage(CompactLayer.class, this::onCompactLayer)
                 .onMessage(Generate.class, this::onGenerate)
@@ -495,6 +510,17 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
                         forward, m.dataset(), m.stream(), m.protocol(), m.maxTokens(), null, ProgressListener.NONE));
             }
         });
+    }
+
+    private Behavior<Command> onScoreRequests(ScoreRequests m) {
+        return call(
+                m.session(),
+                "score " + m.requests().size() + " zero-shot requests",
+                -1,
+                m.replyTo(),
+                s -> new RequestsScored(
+                        s.scorer(m.model(), device.host().models().get(m.model()), device.ops())
+                                .score(m.requests())));
     }
 
     private Behavior<Command> onScoreUnits(ScoreUnits m) {

@@ -1,6 +1,8 @@
 package dev.espalier.engine.runtime;
 
+import dev.espalier.engine.eval.zeroshot.LoglikelihoodScorer;
 import dev.espalier.engine.forward.DecoderLayerForward;
+import dev.espalier.engine.forward.LlamaForward;
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
@@ -28,6 +30,9 @@ final class WorkerSession implements AutoCloseable {
     final Tensor values; // (maxTokens, max kv width)
     final Map<Integer, LayerWork> layers = new HashMap<>();
     final Map<Integer, Integer> layerGenerations = new HashMap<>(); // layer -> pipeline generation that opened it
+    private ModelRef scoredModel; // the model the zero-shot scorer runs, kept between a task's batches
+    private LlamaForward scoringForward;
+    private LoglikelihoodScorer scorer;
 
     WorkerSession(
             SessionRef ref, LlamaModel model, int maxTokens, RunDirectory run, FaultInjector faults, TensorOps ops) {
@@ -57,6 +62,30 @@ final class WorkerSession implements AutoCloseable {
         return model.layer(layer);
     }
 
+    /**
+     * The zero-shot scorer of {@code model} (the host model {@code ref}), at the model's context length; built on the
+     * first batch and kept while the job scores the same model, so that one model's scratch is held at a time.
+     */
+    LoglikelihoodScorer scorer(ModelRef ref, LlamaModel model, TensorOps ops) {
+        if (!ref.equals(scoredModel)) {
+            closeScorer();
+            int maxLength = model.config().maxPositionEmbeddings();
+            scoringForward = new LlamaForward(model, ops, maxLength, maxLength);
+            scorer = new LoglikelihoodScorer(scoringForward, ops, maxLength);
+            scoredModel = ref;
+        }
+        return scorer;
+    }
+
+    private void closeScorer() {
+        if (scoringForward != null) {
+            scoringForward.close();
+        }
+        scoringForward = null;
+        scorer = null;
+        scoredModel = null;
+    }
+
     void closeLayer(int layer) {
         LayerWork work = layers.remove(layer);
         layerGenerations.remove(layer);
@@ -69,6 +98,7 @@ final class WorkerSession implements AutoCloseable {
     public void close() {
         layers.values().forEach(LayerWork::close);
         layers.clear();
+        closeScorer();
         arena.close();
     }
 }

@@ -2,20 +2,32 @@ package dev.espalier.engine.eval.zeroshot;
 
 import dev.espalier.engine.data.DataFormatException;
 import dev.espalier.engine.eval.ProgressListener;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Deque;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * Scores a task's items in batches: each batch's requests are encoded, then scored together, so that contexts shared
- * within a batch (an item's choices; WinoGrande's item pairs) are run once. Scores do not depend on the batch size.
+ * within a batch (an item's choices; WinoGrande's item pairs) are run once. Up to {@code inFlight} batches are out at
+ * once (on several device workers, each its own); results are gathered in item order. Scores depend neither on the
+ * batch size nor on where a batch ran.
  */
 public final class ZeroShotEvaluator {
-    private final LoglikelihoodScorer scorer;
+    private final BatchScorer scorer;
+    private final int inFlight;
     private final RequestEncoder encoder;
 
-    public ZeroShotEvaluator(LoglikelihoodScorer scorer, RequestEncoder encoder) {
+    /** @param inFlight batches sent before the first is waited for, ≥ 1 */
+    public ZeroShotEvaluator(BatchScorer scorer, int inFlight, RequestEncoder encoder) {
+        if (inFlight < 1) {
+            throw new IllegalArgumentException("batches in flight must be ≥ 1, got " + inFlight);
+        }
         this.scorer = scorer;
+        this.inFlight = inFlight;
         this.encoder = encoder;
     }
 
@@ -31,6 +43,7 @@ public final class ZeroShotEvaluator {
         }
         List<TaskItem> items = task.items();
         List<Loglikelihood[]> out = new ArrayList<>(items.size());
+        Deque<Pending> pending = new ArrayDeque<>();
         for (int from = 0; from < items.size(); from += batchSize) {
             List<TaskItem> batch = items.subList(from, Math.min(from + batchSize, items.size()));
             List<EncodedRequest> encoded = new ArrayList<>();
@@ -39,16 +52,19 @@ public final class ZeroShotEvaluator {
                     encoded.add(encode(task, item, r));
                 }
             }
-            Loglikelihood[] scores = scoreBatch(task, batch, encoded);
-            int next = 0;
-            for (TaskItem item : batch) {
-                out.add(Arrays.copyOfRange(scores, next, next + item.requests().size()));
-                next += item.requests().size();
+            pending.add(new Pending(batch, send(task, batch, encoded)));
+            if (pending.size() >= inFlight) {
+                collect(task, pending.removeFirst(), out, progress);
             }
-            progress.progress(from + batch.size(), items.size());
+        }
+        while (!pending.isEmpty()) {
+            collect(task, pending.removeFirst(), out, progress);
         }
         return out;
     }
+
+    /** A batch sent and not yet collected. */
+    private record Pending(List<TaskItem> items, CompletableFuture<Loglikelihood[]> scores) {}
 
     private EncodedRequest encode(TaskData task, TaskItem item, Request r) {
         try {
@@ -58,13 +74,35 @@ public final class ZeroShotEvaluator {
         }
     }
 
-    private Loglikelihood[] scoreBatch(TaskData task, List<TaskItem> batch, List<EncodedRequest> encoded) {
+    private CompletableFuture<Loglikelihood[]> send(TaskData task, List<TaskItem> batch, List<EncodedRequest> encoded) {
         try {
             return scorer.score(encoded);
         } catch (IllegalArgumentException e) {
-            throw new DataFormatException(
-                    task.file(),
-                    "lines " + batch.getFirst().line() + "-" + batch.getLast().line() + ": " + e.getMessage());
+            throw badBatch(task, batch, e);
         }
+    }
+
+    private void collect(TaskData task, Pending p, List<Loglikelihood[]> out, ProgressListener progress) {
+        Loglikelihood[] scores;
+        try {
+            scores = p.scores().join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof IllegalArgumentException bad) {
+                throw badBatch(task, p.items(), bad);
+            }
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        }
+        int next = 0;
+        for (TaskItem item : p.items()) {
+            out.add(Arrays.copyOfRange(scores, next, next + item.requests().size()));
+            next += item.requests().size();
+        }
+        progress.progress(out.size(), task.items().size());
+    }
+
+    private static DataFormatException badBatch(TaskData task, List<TaskItem> batch, IllegalArgumentException e) {
+        return new DataFormatException(
+                task.file(),
+                "lines " + batch.getFirst().line() + "-" + batch.getLast().line() + ": " + e.getMessage());
     }
 }

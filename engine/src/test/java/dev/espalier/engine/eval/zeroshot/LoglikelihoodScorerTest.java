@@ -54,7 +54,8 @@ class LoglikelihoodScorerTest {
     }
 
     private static ZeroShotEvaluator evaluator(int maxLength) {
-        return new ZeroShotEvaluator(new LoglikelihoodScorer(forward, ops, maxLength), new RequestEncoder(tokenizer));
+        return new ZeroShotEvaluator(
+                BatchScorer.local(new LoglikelihoodScorer(forward, ops, maxLength)), 1, new RequestEncoder(tokenizer));
     }
 
     /** Sum of log-softmax at the continuation positions of (context + continuation), left-truncated to maxLength + 1, in one pass. */
