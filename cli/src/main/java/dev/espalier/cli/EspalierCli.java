@@ -3,6 +3,7 @@ package dev.espalier.cli;
 import dev.espalier.cli.commands.BenchCommand;
 import dev.espalier.cli.commands.CancelCommand;
 import dev.espalier.cli.commands.CliVersion;
+import dev.espalier.cli.commands.CompareCommand;
 import dev.espalier.cli.commands.EvalCommand;
 import dev.espalier.cli.commands.GenerateCommand;
 import dev.espalier.cli.commands.InspectCommand;
@@ -35,6 +36,7 @@ import picocli.CommandLine.Command;
             CancelCommand.class,
             BenchCommand.class,
             PlotWidthsCommand.class,
+            CompareCommand.class,
             CommandLine.HelpCommand.class
         },
         footer = {

@@ -1,6 +1,5 @@
 package dev.espalier.cli.commands;
 
-import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.job.JobSpecs;
 import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.protocol.v1.JobSpec;
@@ -23,18 +22,8 @@ import picocli.CommandLine.Option;
 /** What to prune and how, as {@code prune} and {@code submit} take it on the command line; builds a {@link JobSpec}. */
 public final class JobSpecOptions {
 
-    @Option(
-            names = "--model",
-            required = true,
-            paramLabel = "<dir|file>",
-            description = "A Hugging Face folder (config.json + safetensors) or a llama2.c .bin file.")
-    Path model;
-
-    @Option(
-            names = "--tokenizer",
-            paramLabel = "<file>",
-            description = "Tokenizer file (default: found next to the model).")
-    Path tokenizer;
+    @Mixin
+    JobInputOptions inputs;
 
     @Option(
             names = "--method",
@@ -63,29 +52,6 @@ public final class JobSpecOptions {
     SparsityPattern pattern;
 
     @Option(
-            names = "--calib",
-            paramLabel = "<file|self>",
-            description = "Calibration text, or `self` for text the model generates (default: none).")
-    String calibration;
-
-    @Option(
-            names = "--calib-samples",
-            defaultValue = "128",
-            paramLabel = "N",
-            description = "Calibration sequences (default: ${DEFAULT-VALUE}).")
-    int calibrationSamples;
-
-    @Option(
-            names = "--calib-seqlen",
-            defaultValue = "0",
-            paramLabel = "N",
-            description = "Tokens per calibration sequence (default: the model's context length).")
-    int calibrationSeqlen;
-
-    @Option(names = "--seed", defaultValue = "0", description = "Random seed (default: ${DEFAULT-VALUE}).")
-    long seed;
-
-    @Option(
             names = "--out",
             required = true,
             paramLabel = "<dir>",
@@ -99,35 +65,6 @@ public final class JobSpecOptions {
             description = "Replace an earlier Espalier output at --out (only Espalier's own files: a"
                     + " folder holding anything else is refused).")
     boolean overwrite;
-
-    @Option(
-            names = "--devices",
-            defaultValue = "cpu",
-            description = "Devices, e.g. cpu, cpu:2, cuda:0,cuda:1 (default: ${DEFAULT-VALUE}).")
-    String devices;
-
-    @Option(
-            names = "--eval-data",
-            split = ",",
-            paramLabel = "<file>",
-            description = "Text files whose perplexity is measured before and after pruning (repeatable).")
-    List<Path> evalData = new ArrayList<>();
-
-    @Option(
-            names = "--eval-protocol",
-            defaultValue = "stream",
-            description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}, as `espalier eval --protocol`).")
-    PerplexityProtocol evalProtocol;
-
-    @Option(
-            names = "--eval-max-tokens",
-            defaultValue = "0",
-            paramLabel = "N",
-            description = "Score only the first N tokens of each file (default: all).")
-    long evalMaxTokens;
-
-    @Mixin
-    TaskOptions tasks;
 
     @Option(
             names = "--method-option",
@@ -196,20 +133,12 @@ public final class JobSpecOptions {
      * IllegalArgumentException naming the bad option (and {@link JobSpecs#validate}'s problems).
      */
     public JobSpec toJobSpec() {
-        JobSpec.Builder spec = JobSpec.newBuilder()
-                .setModel(absolute(model))
+        JobSpec.Builder spec = inputs.toSpec()
                 .setMethod(method)
                 .setSparsity(sparsity)
                 .setPattern(pattern)
-                .setCalibrationSamples(calibrationSamples)
-                .setCalibrationSeqlen(calibrationSeqlen)
-                .setSeed(seed)
                 .setOutput(absolute(output))
-                .setOverwriteOutput(overwrite)
-                .addAllDevices(JobSpecs.devicesOf(devices))
-                .setEvalMaxTokens(evalMaxTokens)
-                .setEvalProtocol(dev.espalier.protocol.v1.PerplexityProtocol.valueOf(
-                        "PERPLEXITY_PROTOCOL_" + evalProtocol.name()));
+                .setOverwriteOutput(overwrite);
         methodOptions.forEach((key, value) -> MethodOptions.apply(spec, method, key, value));
         JobSpecs.Family family = JobSpecs.familyOf(method);
         String label = PruneMethods.label(method);
@@ -246,17 +175,6 @@ public final class JobSpecOptions {
             if (rolloutsInFlight != null) {
                 pg.setRolloutsInFlight(rolloutsInFlight);
             }
-        }
-        if (tokenizer != null) {
-            spec.setTokenizer(absolute(tokenizer));
-        }
-        if (calibration != null) {
-            spec.setCalibration(
-                    calibration.equals(JobSpecs.SELF_CALIBRATION) ? calibration : absolute(Path.of(calibration)));
-        }
-        evalData.forEach(file -> spec.addEvalData(absolute(file)));
-        if (tasks.any()) {
-            spec.setZeroShot(tasks.toSettings());
         }
         JobSpecs.validate(spec.build());
         return spec.build();

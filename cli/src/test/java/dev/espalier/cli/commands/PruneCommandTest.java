@@ -58,21 +58,21 @@ class PruneCommandTest {
                 "runs/w50",
                 "--quiet");
         JobSpecOptions job = prune.job;
-        assertEquals(Path.of("../shared/models/stories260K/stories260K.bin"), job.model);
+        assertEquals(Path.of("../shared/models/stories260K/stories260K.bin"), job.inputs.model);
         assertEquals(PruneMethod.PRUNE_METHOD_WANDA, job.method);
         assertEquals(0.5, job.sparsity);
         assertEquals(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED, job.pattern);
-        assertEquals("../shared/data/c4/c4_validation_2k.jsonl", job.calibration);
-        assertEquals(128, job.calibrationSamples);
-        assertEquals(0, job.calibrationSeqlen);
-        assertEquals("cpu:2", job.devices);
+        assertEquals("../shared/data/c4/c4_validation_2k.jsonl", job.inputs.calibration);
+        assertEquals(128, job.inputs.calibrationSamples);
+        assertEquals(0, job.inputs.calibrationSeqlen);
+        assertEquals("cpu:2", job.inputs.devices);
         assertEquals(
                 List.of(
                         Path.of("../shared/data/tinystories/tinystories_val_sample.txt"),
                         Path.of("../shared/data/wikitext-2/test.txt")),
-                job.evalData);
-        assertEquals(PerplexityProtocol.STREAM, job.evalProtocol);
-        assertEquals(20480, job.evalMaxTokens);
+                job.inputs.evalData);
+        assertEquals(PerplexityProtocol.STREAM, job.inputs.evalProtocol);
+        assertEquals(20480, job.inputs.evalMaxTokens);
         assertEquals(Path.of("out/stories260K-wanda50"), job.output);
         assertEquals(Path.of("runs/w50"), prune.runDir);
         assertTrue(prune.output.quiet);
@@ -85,15 +85,15 @@ class PruneCommandTest {
         JobSpecOptions job = prune.job;
         assertEquals(0.5, job.sparsity);
         assertEquals(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED, job.pattern);
-        assertNull(job.calibration);
-        assertNull(job.tokenizer);
-        assertEquals(128, job.calibrationSamples);
-        assertEquals(0, job.calibrationSeqlen);
-        assertEquals(0, job.seed);
-        assertEquals("cpu", job.devices);
-        assertEquals(List.of(), job.evalData);
-        assertEquals(PerplexityProtocol.STREAM, job.evalProtocol);
-        assertEquals(0, job.evalMaxTokens);
+        assertNull(job.inputs.calibration);
+        assertNull(job.inputs.tokenizer);
+        assertEquals(128, job.inputs.calibrationSamples);
+        assertEquals(0, job.inputs.calibrationSeqlen);
+        assertEquals(0, job.inputs.seed);
+        assertEquals("cpu", job.inputs.devices);
+        assertEquals(List.of(), job.inputs.evalData);
+        assertEquals(PerplexityProtocol.STREAM, job.inputs.evalProtocol);
+        assertEquals(0, job.inputs.evalMaxTokens);
         assertEquals(Map.of(), job.methodOptions);
         assertNull(job.recovery);
         assertNull(job.export);

@@ -34,7 +34,7 @@ class SubmitCommandTest {
                 "127.0.0.1:7070",
                 "--home",
                 "/data/espalier");
-        assertEquals(Path.of("../shared/models/stories260K-hf"), submit.job.model);
+        assertEquals(Path.of("../shared/models/stories260K-hf"), submit.job.inputs.model);
         assertEquals(PruneMethod.PRUNE_METHOD_SPARSEGPT, submit.job.method);
         assertEquals(SparsityPattern.SPARSITY_PATTERN_2_4, submit.job.pattern);
         assertEquals("127.0.0.1:7070", submit.node.node);
@@ -50,8 +50,8 @@ class SubmitCommandTest {
                 parse(SubmitCommand.class, "submit", "--model", "m", "--method", "wanda-sp", "--out", "o");
         assertEquals(PruneMethod.PRUNE_METHOD_WANDA_SP, submit.job.method);
         assertEquals(0.5, submit.job.sparsity);
-        assertEquals(PerplexityProtocol.STREAM, submit.job.evalProtocol);
-        assertEquals("cpu", submit.job.devices);
+        assertEquals(PerplexityProtocol.STREAM, submit.job.inputs.evalProtocol);
+        assertEquals("cpu", submit.job.inputs.devices);
         assertNull(submit.node.node);
         assertNull(submit.node.home);
     }

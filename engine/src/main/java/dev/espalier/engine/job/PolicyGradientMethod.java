@@ -68,6 +68,8 @@ public final class PolicyGradientMethod implements MethodStep {
     public static final String LOSSES = "policy-losses";
     /** Name of the loss-curve plot artefact (PNG). */
     public static final String LOSS_PLOT = "policy-loss-plot";
+    /** The loss curve's file in the run directory. */
+    static final String LOSS_PLOT_FILE = "policy/losses.png";
 
     static final String LOSSES_HEADER = "step,mean_loss,baseline,valid_rollouts,head_lr,channel_lr\n";
     static final int DEFAULT_SEQLEN = 128;
@@ -412,6 +414,6 @@ public final class PolicyGradientMethod implements MethodStep {
             throw new UncheckedIOException(e);
         }
         run.commitArtefact(
-                LOSS_PLOT, "policy/losses.png", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(png.toByteArray())));
+                LOSS_PLOT, LOSS_PLOT_FILE, ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(png.toByteArray())));
     }
 }

@@ -1,12 +1,10 @@
 package dev.espalier.engine.job;
 
-import com.google.protobuf.util.JsonFormat;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.eval.PerplexityResult;
 import dev.espalier.engine.eval.zeroshot.TaskData;
 import dev.espalier.engine.eval.zeroshot.TaskResult;
 import dev.espalier.engine.generate.SelfCalibration;
-import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.io.CrashPoints;
 import dev.espalier.engine.io.OutputFolder;
 import dev.espalier.engine.io.PathLock;
@@ -37,14 +35,13 @@ import dev.espalier.protocol.v1.Progress;
 import dev.espalier.protocol.v1.RunReport;
 import dev.espalier.protocol.v1.TaskAccuracy;
 import java.lang.foreign.Arena;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The one job skeleton every method runs, from a {@link JobSpec} to a pruned model and its report: load the model
@@ -80,6 +77,7 @@ public final class PruneJob implements JobExecutor {
                 output, run.jobId(), spec.getOverwriteOutput()); // refused before any work, not after it
         List<TaskData> tasks = ZeroShotScoring.load(spec.getZeroShot()); // a bad task file is refused before work too
         PhaseClock clock = new PhaseClock();
+        Map<Integer, Double> layerSeconds = new ConcurrentHashMap<>(); // layers pruned by this process
         try (PathLock _ = PathLock.acquire(PathLock.siblingLockFile(output), "output " + output);
                 LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) {
             Tokenizer tokenizer = JobInputs.tokenizer(spec);
@@ -95,7 +93,7 @@ public final class PruneJob implements JobExecutor {
                             run,
                             new FaultInjector(spec.getRuntime().getDebugFailCall()));
                     Devices.Listener<PruneSupervisor.Event> pipelineEvents = devices.listener(
-                            run.jobId() + "-events", PruneSupervisor.Event.class, e -> emit(events, e))) {
+                            run.jobId() + "-events", PruneSupervisor.Event.class, e -> emit(events, e, layerSeconds))) {
                 events.emit(JobEvent.newBuilder()
                         .setDevicesAssigned(DevicesAssigned.newBuilder().addAllWorkers(session.names())));
                 clock.start(PhaseClock.Phase.CALIBRATION);
@@ -183,13 +181,14 @@ public final class PruneJob implements JobExecutor {
                                     calibration.length,
                                     seqlen,
                                     withResumedLayers(outcomes, model, pruned),
+                                    layerSeconds,
                                     pruned.config(),
                                     before,
                                     after)
                             .addAllTasksBefore(tasksBefore)
                             .addAllTasksAfter(tasksAfter);
                     clock.recordInto(report);
-                    commitReport(run, report.build());
+                    RunReportFiles.commit(run, report.build(), model.config());
                 }
             } finally {
                 devices.models().release(dense);
@@ -280,7 +279,7 @@ public final class PruneJob implements JobExecutor {
     }
 
     /** A pipeline event as the job's event: progress, or a pruned layer with its sparsity and summed reconstruction error. */
-    private static void emit(EventSink events, PruneSupervisor.Event event) {
+    private static void emit(EventSink events, PruneSupervisor.Event event, Map<Integer, Double> layerSeconds) {
         switch (event) {
             case PruneSupervisor.Progress p ->
                 events.emit(JobEvent.newBuilder()
@@ -289,6 +288,7 @@ public final class PruneJob implements JobExecutor {
                                 .setDone(p.done())
                                 .setTotal(p.total())));
             case PruneSupervisor.LayerDone d -> {
+                layerSeconds.put(d.layer(), d.seconds());
                 long zeros = 0;
                 long total = 0;
                 double error = 0;
@@ -339,6 +339,7 @@ public final class PruneJob implements JobExecutor {
             int samples,
             int seqlen,
             Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> layers,
+            Map<Integer, Double> layerSeconds,
             LlamaConfig pruned,
             List<PerplexityResult> before,
             List<PerplexityResult> after) {
@@ -351,7 +352,8 @@ public final class PruneJob implements JobExecutor {
                     .setLayer(layer.getKey())
                     .setNumHeads(dims.numHeads())
                     .setNumKvHeads(dims.numKvHeads())
-                    .setIntermediateSize(dims.intermediateSize());
+                    .setIntermediateSize(dims.intermediateSize())
+                    .setSeconds(layerSeconds.getOrDefault(layer.getKey(), 0.0));
             for (var m : layer.getValue().entrySet()) {
                 MatrixReport.Builder matrix = MatrixReport.newBuilder()
                         .setName(m.getKey().hfName())
@@ -372,11 +374,5 @@ public final class PruneJob implements JobExecutor {
                 .setCalibrationSeqlen(seqlen)
                 .setCalibrationTokens((long) samples * seqlen)
                 .setAchievedSparsity(allTotal == 0 ? 0 : (double) allZeros / allTotal);
-    }
-
-    private static void commitReport(RunDirectory run, RunReport report) throws Exception {
-        byte[] json = JsonFormat.printer().print(report).getBytes(StandardCharsets.UTF_8);
-        run.commitArtefact("report-json", "report.json", ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(json)));
-        run.commitReport(report);
     }
 }

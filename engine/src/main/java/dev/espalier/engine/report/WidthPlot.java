@@ -89,6 +89,12 @@ public final class WidthPlot {
         write(png, renderLines(title, xLabel, yLabel, x, series));
     }
 
+    /** Writes a line plot of {@code series} over {@code x} with a logarithmic y axis (values ≤ 0 are not drawn). */
+    public static void writeLogLines(
+            Path png, String title, String xLabel, String yLabel, double[] x, List<Series> series) {
+        write(png, renderLines(title, xLabel, yLabel, x, series, true));
+    }
+
     /** The width chart as an image of {@link #WIDTH} × {@link #HEIGHT} pixels. */
     public static BufferedImage renderWidths(String title, LayerWidths dense, List<LayerWidths> methods) {
         if (methods.isEmpty()) {
@@ -119,6 +125,12 @@ public final class WidthPlot {
     /** The line plot as an image of {@link #WIDTH} × {@link #HEIGHT} pixels; every series has one value per x. */
     public static BufferedImage renderLines(
             String title, String xLabel, String yLabel, double[] x, List<Series> series) {
+        return renderLines(title, xLabel, yLabel, x, series, false);
+    }
+
+    /** As {@link #renderLines(String, String, String, double[], List)}, the y axis logarithmic when {@code logY}. */
+    public static BufferedImage renderLines(
+            String title, String xLabel, String yLabel, double[] x, List<Series> series, boolean logY) {
         if (x.length == 0 || series.isEmpty()) {
             throw new IllegalArgumentException(
                     "nothing to plot: " + x.length + " x values, " + series.size() + " series");
@@ -131,15 +143,15 @@ public final class WidthPlot {
                         s.label() + " has " + s.y().length + " values for " + x.length + " x values");
             }
             for (double v : s.y()) {
-                if (Double.isFinite(v)) {
+                if (drawable(v, logY)) {
                     yMin = Math.min(yMin, v);
                     yMax = Math.max(yMax, v);
                 }
             }
         }
         if (yMin > yMax) {
-            yMin = 0;
-            yMax = 1;
+            yMin = logY ? 1 : 0;
+            yMax = logY ? 10 : 1;
         }
         double xMin = min(x);
         double xMax = max(x);
@@ -150,8 +162,8 @@ public final class WidthPlot {
         Graphics2D g = canvas(image);
         drawTitle(g, title);
         Frame f = new Frame(90, 50, WIDTH - 130, HEIGHT - 120);
-        Axis xs = Axis.of(xMin, xMax);
-        Axis ys = Axis.of(yMin, yMax);
+        Scale xs = Axis.of(xMin, xMax);
+        Scale ys = logY ? LogAxis.of(yMin, yMax) : Axis.of(yMin, yMax);
         axes(g, f, xs, ys, xLabel, yLabel);
         List<String> labels = new ArrayList<>();
         for (int i = 0; i < series.size(); i++) {
@@ -162,7 +174,7 @@ public final class WidthPlot {
             int py = -1;
             for (int j = 0; j < x.length; j++) {
                 double v = s.y()[j];
-                if (!Double.isFinite(v) || !Double.isFinite(x[j])) {
+                if (!drawable(v, logY) || !Double.isFinite(x[j])) {
                     px = -1;
                     continue;
                 }
@@ -199,8 +211,21 @@ public final class WidthPlot {
         }
     }
 
+    private static boolean drawable(double v, boolean logY) {
+        return Double.isFinite(v) && (!logY || v > 0);
+    }
+
+    /** Where values fall on an axis, and its ticks with their labels. */
+    private sealed interface Scale permits Axis, LogAxis {
+        double fraction(double v);
+
+        List<Double> ticks();
+
+        String label(double tick);
+    }
+
     /** A linear axis from {@code lo} to {@code hi} with ticks every {@code step}. */
-    private record Axis(double lo, double hi, double step) {
+    private record Axis(double lo, double hi, double step) implements Scale {
         static Axis of(double min, double max) {
             if (min == max) {
                 double pad = min == 0 ? 1 : Math.abs(min) * 0.1;
@@ -216,8 +241,63 @@ public final class WidthPlot {
             return new Axis(0, Math.ceil(Math.max(max, 1) / step) * step, step);
         }
 
-        double fraction(double v) {
+        @Override
+        public double fraction(double v) {
             return (v - lo) / (hi - lo);
+        }
+
+        @Override
+        public List<Double> ticks() {
+            List<Double> ticks = new ArrayList<>();
+            for (double v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {
+                ticks.add(v);
+            }
+            return ticks;
+        }
+
+        @Override
+        public String label(double tick) {
+            return format(tick, step);
+        }
+    }
+
+    /**
+     * A logarithmic axis over [{@code lo}, {@code hi}] (both &gt; 0), ticks at 1, 2 and 5 times powers of ten, or at
+     * every integer multiple of a power of ten when the range spans too little for three of those.
+     */
+    private record LogAxis(double lo, double hi) implements Scale {
+        static LogAxis of(double min, double max) {
+            double pad = Math.max(Math.log10(max / min) * 0.05, 0.02);
+            return new LogAxis(Math.pow(10, Math.log10(min) - pad), Math.pow(10, Math.log10(max) + pad));
+        }
+
+        @Override
+        public double fraction(double v) {
+            return Math.log10(v / lo) / Math.log10(hi / lo);
+        }
+
+        @Override
+        public List<Double> ticks() {
+            List<Double> ticks = ticks(new double[] {1, 2, 5});
+            return ticks.size() >= 3 ? ticks : ticks(new double[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
+        }
+
+        private List<Double> ticks(double[] mantissas) {
+            List<Double> ticks = new ArrayList<>();
+            for (int k = (int) Math.floor(Math.log10(lo)); k <= (int) Math.ceil(Math.log10(hi)); k++) {
+                for (double m : mantissas) {
+                    double v = m * Math.pow(10, k);
+                    if (v >= lo && v <= hi) {
+                        ticks.add(v);
+                    }
+                }
+            }
+            return ticks;
+        }
+
+        @Override
+        public String label(double tick) {
+            return format(tick, Math.pow(10, Math.floor(Math.log10(tick) + 1e-9)));
         }
     }
 
@@ -272,24 +352,23 @@ public final class WidthPlot {
         return heads ? w.keptHeads()[layer] : w.keptChannels()[layer];
     }
 
-    private static void axes(Graphics2D g, Frame f, Axis xs, Axis ys, String xLabel, String yLabel) {
+    private static void axes(Graphics2D g, Frame f, Scale xs, Scale ys, String xLabel, String yLabel) {
         g.setStroke(new BasicStroke(1f));
         g.setFont(TEXT);
         FontMetrics fm = g.getFontMetrics();
-        for (double v = ys.lo(); v <= ys.hi() + ys.step() * 1e-9; v += ys.step()) {
+        for (double v : ys.ticks()) {
             int y = f.y(ys.fraction(v));
             g.setColor(new Color(0xe6e6e6));
             g.drawLine(f.left(), y, f.left() + f.width(), y);
             g.setColor(Color.BLACK);
-            String s = format(v, ys.step());
+            String s = ys.label(v);
             g.drawString(s, f.left() - 6 - fm.stringWidth(s), y + fm.getAscent() / 2 - 1);
         }
-        double firstX = Math.ceil(xs.lo() / xs.step()) * xs.step();
-        for (double v = firstX; v <= xs.hi() + xs.step() * 1e-9; v += xs.step()) {
+        for (double v : xs.ticks()) {
             int x = f.x(xs.fraction(v));
             g.setColor(Color.BLACK);
             g.drawLine(x, f.bottom(), x, f.bottom() + 4);
-            String s = format(v, xs.step());
+            String s = xs.label(v);
             g.drawString(s, x - fm.stringWidth(s) / 2, f.bottom() + 6 + fm.getAscent());
         }
         g.setColor(Color.BLACK);

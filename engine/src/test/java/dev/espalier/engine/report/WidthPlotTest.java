@@ -70,6 +70,47 @@ class WidthPlotTest {
                         "t", "x", "y", x, List.of(new WidthPlot.Series("short", new double[] {1, 2}))));
     }
 
+    @Test
+    void aLogScaleLinePlotDrawsPositiveValuesAndSkipsTheOthers() throws IOException {
+        Path png = tmp.resolve("ppl.png");
+        double[] x = {0, 50, 60, 70};
+        WidthPlot.writeLogLines(
+                png,
+                "perplexity",
+                "sparsity (%)",
+                "perplexity",
+                x,
+                List.of(
+                        new WidthPlot.Series("wanda", new double[] {4.07, 5.1, 7.9, 30.2}),
+                        new WidthPlot.Series("magnitude", new double[] {4.07, 0, 250, 4000})));
+        BufferedImage image = ImageIO.read(png.toFile());
+        assertTrue(count(image, FIRST_SERIES) > 300, "the first series is drawn");
+        assertTrue(count(image, SECOND_SERIES) > 300, "the second series is drawn");
+        BufferedImage linear = WidthPlot.renderLines(
+                "perplexity", "sparsity (%)", "perplexity", x, List.of(new WidthPlot.Series("wanda", new double[] {
+                    4.07, 5.1, 7.9, 30.2
+                })));
+        BufferedImage log = WidthPlot.renderLines(
+                "perplexity",
+                "sparsity (%)",
+                "perplexity",
+                x,
+                List.of(new WidthPlot.Series("wanda", new double[] {4.07, 5.1, 7.9, 30.2})),
+                true);
+        assertTrue(differ(linear, log), "the log scale places the points elsewhere");
+    }
+
+    private static boolean differ(BufferedImage a, BufferedImage b) {
+        for (int y = 0; y < a.getHeight(); y++) {
+            for (int x = 0; x < a.getWidth(); x++) {
+                if (a.getRGB(x, y) != b.getRGB(x, y)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     private static int count(BufferedImage image, int rgb) {
         int n = 0;
         for (int y = 0; y < image.getHeight(); y++) {
