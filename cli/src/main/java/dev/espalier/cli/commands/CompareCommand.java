@@ -38,8 +38,8 @@ import picocli.CommandLine.Spec;
         description = {
             "Prune one model by several methods at several sparsities (each cell a resumable run under <out>/cells/),",
             "then write <out>/compare.md (a table: the dense model first, best per column in bold), compare.json and",
-            "PNG plots. A cell whose report.json exists is reused; an interrupted one resumes. With --node, cells are",
-            "submitted to a running node (`espalier serve --allow-out <out>`) and followed there."
+            "PNG plots. A cell whose report.json exists is reused; an interrupted one resumes. With --node or --home,",
+            "cells are submitted to a running node (`espalier serve --allow-out <out>`) and followed there."
         },
         footer = {
             "",
@@ -119,7 +119,7 @@ public final class CompareCommand implements Callable<Integer> {
                 todo.add(cell);
             }
         }
-        int exit = todo.isEmpty() ? 0 : node.node != null ? onNode(todo) : locally(todo, stdout, err);
+        int exit = todo.isEmpty() ? 0 : node.named() ? onNode(todo) : locally(todo, stdout, err);
         if (exit >= 128) {
             return exit; // interrupted: the cells resume on the next run
         }

@@ -4,6 +4,7 @@ import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.runtime.node.NodeClient;
 import dev.espalier.protocol.v1.GetJobRequest;
 import dev.espalier.protocol.v1.JobEvent;
+import dev.espalier.protocol.v1.JobState;
 import dev.espalier.protocol.v1.SubmitJobRequest;
 import dev.espalier.protocol.v1.WatchJobRequest;
 import io.grpc.Status;
@@ -62,7 +63,10 @@ final class NodeCells {
         return exit;
     }
 
-    /** The job this cell submitted before, when the node still knows it. */
+    /**
+     * The job this cell submitted before, when the node still knows it and it has not failed or been cancelled (such a
+     * cell is submitted again: running the comparison again retries it).
+     */
     private String knownJob(CompareGrid.Cell cell) {
         if (!Files.isRegularFile(cell.jobIdFile())) {
             return null;
@@ -74,7 +78,14 @@ final class NodeCells {
             throw new UncheckedIOException(cell.jobIdFile() + ": cannot be read", e);
         }
         try {
-            client.blocking(30).getJob(GetJobRequest.newBuilder().setJobId(id).build());
+            JobState state = client.blocking(30)
+                    .getJob(GetJobRequest.newBuilder().setJobId(id).build())
+                    .getState();
+            if (state == JobState.JOB_STATE_FAILED || state == JobState.JOB_STATE_CANCELLED) {
+                out.println("cell " + cell.name() + ": job " + id + " ended " + StatusCommand.state(state)
+                        + " before; submitting it again");
+                return null;
+            }
             return id;
         } catch (StatusRuntimeException e) {
             if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {

@@ -60,6 +60,11 @@ public final class NodeClientOptions {
         return home != null ? home : NodeOptions.defaultHome();
     }
 
+    /** Whether the command line names a node ({@code --node}, {@code --home} or {@code --tls-ca}). */
+    boolean named() {
+        return node != null || home != null || tlsCa != null;
+    }
+
     /**
      * Runs {@code body} against the node and returns its exit code; prints "espalier VERB: error: …" and returns
      * 2 when the node cannot be reached ("cannot reach the espalier node at 127.0.0.1:7070 (is `espalier serve`

@@ -5,13 +5,26 @@ import java.util.List;
 
 /**
  * A GitHub-flavoured Markdown table: a header row, then rows of cells; the first column left-aligned, the others
- * right-aligned (they hold numbers). Pipes inside a cell are escaped.
+ * right-aligned when they hold numbers ({@link #MarkdownTable(List)}) or left-aligned ({@link #text(List)}). Pipes
+ * inside a cell are escaped.
  */
 final class MarkdownTable {
     private final List<String> header;
+    private final boolean numeric;
     private final List<List<String>> rows = new ArrayList<>();
 
+    /** A table whose columns after the first hold numbers. */
     MarkdownTable(List<String> header) {
+        this(header, true);
+    }
+
+    /** A table of text: every column left-aligned. */
+    static MarkdownTable text(List<String> header) {
+        return new MarkdownTable(header, false);
+    }
+
+    private MarkdownTable(List<String> header, boolean numeric) {
+        this.numeric = numeric;
         if (header.isEmpty()) {
             throw new IllegalArgumentException("a table needs at least one column");
         }
@@ -32,7 +45,7 @@ final class MarkdownTable {
         line(md, header);
         md.append("|");
         for (int i = 0; i < header.size(); i++) {
-            md.append(i == 0 ? "---|" : "---:|");
+            md.append(i == 0 || !numeric ? "---|" : "---:|");
         }
         md.append('\n');
         rows.forEach(r -> line(md, r));

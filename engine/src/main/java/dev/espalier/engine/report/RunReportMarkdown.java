@@ -53,7 +53,7 @@ public final class RunReportMarkdown {
     }
 
     private static MarkdownTable job(RunReport report, JobSpec spec) {
-        MarkdownTable t = new MarkdownTable(List.of("job", ""));
+        MarkdownTable t = MarkdownTable.text(List.of("job", ""));
         t.row(List.of("model", spec.getModel()));
         t.row(List.of("method", PruneMethods.label(spec.getMethod())));
         t.row(List.of("pattern", SparsityPattern.label(spec.getPattern())));

@@ -29,7 +29,7 @@ public final class WidthPlot {
         System.setProperty("java.awt.headless", "true");
     }
 
-    /** One series of a line plot: a label for the legend and one y value per x (NaN: no point). */
+    /** One series of a line plot: a label for the legend and one y value per x (NaN: no point; the line goes on). */
     public record Series(String label, double[] y) {
         public Series {
             y = y.clone();
@@ -166,32 +166,28 @@ public final class WidthPlot {
         Scale ys = logY ? LogAxis.of(yMin, yMax) : Axis.of(yMin, yMax);
         axes(g, f, xs, ys, xLabel, yLabel);
         List<String> labels = new ArrayList<>();
+        List<int[]> points = new ArrayList<>();
         for (int i = 0; i < series.size(); i++) {
             Series s = series.get(i);
             g.setColor(PALETTE[i % PALETTE.length]);
             g.setStroke(new BasicStroke(2f));
-            int px = -1;
-            int py = -1;
+            List<int[]> line = new ArrayList<>();
             for (int j = 0; j < x.length; j++) {
-                double v = s.y()[j];
-                if (!drawable(v, logY) || !Double.isFinite(x[j])) {
-                    px = -1;
-                    continue;
+                if (drawable(s.y()[j], logY) && Double.isFinite(x[j])) {
+                    line.add(new int[] {f.x(xs.fraction(x[j])), f.y(ys.fraction(s.y()[j]))});
                 }
-                int cx = f.x(xs.fraction(x[j]));
-                int cy = f.y(ys.fraction(v));
-                if (px >= 0) {
-                    g.drawLine(px, py, cx, cy);
-                }
-                if (x.length <= 60) {
-                    g.fillOval(cx - 2, cy - 2, 5, 5);
-                }
-                px = cx;
-                py = cy;
             }
+            for (int j = 1; j < line.size(); j++) { // missing values are bridged
+                g.drawLine(line.get(j - 1)[0], line.get(j - 1)[1], line.get(j)[0], line.get(j)[1]);
+            }
+            int r = line.size() == 1 ? 5 : 2; // a lone point is drawn large enough to be seen
+            if (x.length <= 60 || line.size() == 1) {
+                line.forEach(p -> g.fillOval(p[0] - r, p[1] - r, 2 * r + 1, 2 * r + 1));
+            }
+            points.addAll(line);
             labels.add(s.label());
         }
-        legend(g, f, labels, -1);
+        legend(g, f, labels, -1, points);
         g.dispose();
         return image;
     }
@@ -345,7 +341,7 @@ public final class WidthPlot {
         List<String> labels = new ArrayList<>();
         methods.forEach(m -> labels.add(m.label()));
         labels.add(dense.label());
-        legend(g, f, labels, labels.size() - 1);
+        legend(g, f, labels, labels.size() - 1, List.of());
     }
 
     private static int value(LayerWidths w, int layer, boolean heads) {
@@ -380,16 +376,21 @@ public final class WidthPlot {
         g.setTransform(saved);
     }
 
-    /** A legend box in the top-right corner of {@code f}; entry {@code dashedEntry} (or none, -1) is a dashed black line. */
-    private static void legend(Graphics2D g, Frame f, List<String> labels, int dashedEntry) {
+    /**
+     * A legend box in the top-right corner of {@code f}, or the top-left one when fewer of the plotted {@code points}
+     * (pixel x, y) fall under it there; entry {@code dashedEntry} (or none, -1) is a dashed black line.
+     */
+    private static void legend(Graphics2D g, Frame f, List<String> labels, int dashedEntry, List<int[]> points) {
         g.setFont(TEXT);
         FontMetrics fm = g.getFontMetrics();
         int textWidth = labels.stream().mapToInt(fm::stringWidth).max().orElse(0);
         int rowHeight = fm.getHeight() + 2;
         int w = textWidth + 44;
         int h = labels.size() * rowHeight + 8;
-        int x = f.left() + f.width() - w - 8;
+        int right = f.left() + f.width() - w - 8;
+        int left = f.left() + 8;
         int y = f.top() + 8;
+        int x = covered(points, left, y, w, h) < covered(points, right, y, w, h) ? left : right;
         g.setColor(new Color(255, 255, 255, 230));
         g.fillRect(x, y, w, h);
         g.setColor(Color.GRAY);
@@ -409,6 +410,12 @@ public final class WidthPlot {
             g.setColor(Color.BLACK);
             g.drawString(labels.get(i), x + 36, cy + fm.getAscent() / 2 - 1);
         }
+    }
+
+    private static long covered(List<int[]> points, int x, int y, int w, int h) {
+        return points.stream()
+                .filter(p -> p[0] >= x - 6 && p[0] <= x + w + 6 && p[1] >= y - 6 && p[1] <= y + h + 6)
+                .count();
     }
 
     private static Graphics2D canvas(BufferedImage image) {

@@ -163,7 +163,8 @@ public final class Devices implements AutoCloseable {
     /**
      * Sends {@code worker} the command {@code command} builds around a reply address and completes with the reply, of
      * type {@code type}; a {@link DeviceWorker.CallFailed} completes it exceptionally with a {@link PipelineFailedException}.
-     * For a job's whole-model phases (evaluation, generation, unit scores), not for per-batch traffic.
+     * For a job's whole-model phases (evaluation, generation, unit scores, zero-shot batches), not for the layer
+     * pipeline's traffic, which goes through the stages' own demand-driven protocol.
      */
     public <T extends DeviceWorker.Reply> CompletableFuture<T> call(
             ActorRef<DeviceWorker.Command> worker,
