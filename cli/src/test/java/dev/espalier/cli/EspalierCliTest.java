@@ -26,6 +26,7 @@ class EspalierCliTest {
             "cancel",
             "bench",
             "plot-widths",
+            "compare",
             "help");
 
     @Test
