@@ -2,10 +2,17 @@ package dev.espalier.cli.commands;
 
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.job.JobSpecs;
+import dev.espalier.engine.model.ModelExporter;
+import dev.espalier.protocol.v1.ExportDType;
 import dev.espalier.protocol.v1.JobSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine;
+import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -80,6 +87,60 @@ public final class JobInputOptions {
     @Mixin
     TaskOptions tasks;
 
+    @Option(
+            names = "--export-dtype",
+            defaultValue = "auto",
+            paramLabel = "auto|bf16|f16|f32",
+            converter = ExportDtypeConverter.class,
+            description =
+                    "dtype of the exported weights (default: auto, the input checkpoint's; f32 for a llama2.c file).")
+    ExportDType exportDtype;
+
+    @Option(
+            names = "--max-shard-size",
+            defaultValue = "5GB",
+            paramLabel = "<size>",
+            converter = ByteSizeConverter.class,
+            description = "Split the export into shards of at most this size with model.safetensors.index.json, as"
+                    + " save_pretrained does (e.g. 5GB, 500MB, 2GiB; default: ${DEFAULT-VALUE}).")
+    long maxShardBytes;
+
+    /** Reads "bf16" as {@link ExportDType#EXPORT_D_TYPE_BF16}. */
+    static final class ExportDtypeConverter implements ITypeConverter<ExportDType> {
+        @Override
+        public ExportDType convert(String value) {
+            try {
+                return JobSpecs.exportDtypeOf(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException("--export-dtype: " + e.getMessage());
+            }
+        }
+    }
+
+    /** Reads "5GB" (decimal, as Hugging Face), "2GiB" (binary) or a plain count of bytes. */
+    static final class ByteSizeConverter implements ITypeConverter<Long> {
+        private static final Pattern SIZE =
+                Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([KMGT]i?B|B)?", Pattern.CASE_INSENSITIVE);
+
+        @Override
+        public Long convert(String value) {
+            Matcher m = SIZE.matcher(value.trim());
+            if (!m.matches()) {
+                throw new CommandLine.TypeConversionException(
+                        "--max-shard-size must be a size such as 5GB, 500MB or 2GiB, got '" + value + "'");
+            }
+            String unit = m.group(2) == null ? "B" : m.group(2).toUpperCase(Locale.ROOT);
+            int power = "BKMGT".indexOf(unit.charAt(0));
+            double base = unit.contains("I") ? 1024 : 1000;
+            long bytes = (long) (Double.parseDouble(m.group(1)) * Math.pow(base, power));
+            if (bytes < 1) {
+                throw new CommandLine.TypeConversionException(
+                        "--max-shard-size must be at least 1 byte, got '" + value + "'");
+            }
+            return bytes;
+        }
+    }
+
     /** A spec with these inputs, paths made absolute (the method, sparsity and output are the caller's to set). */
     JobSpec.Builder toSpec() {
         JobSpec.Builder spec = JobSpec.newBuilder()
@@ -101,6 +162,10 @@ public final class JobInputOptions {
         evalData.forEach(file -> spec.addEvalData(absolute(file)));
         if (tasks.any()) {
             spec.setZeroShot(tasks.toSettings());
+        }
+        spec.setExportDtype(exportDtype);
+        if (maxShardBytes != ModelExporter.DEFAULT_MAX_SHARD_BYTES) {
+            spec.setMaxShardBytes(maxShardBytes);
         }
         return spec;
     }

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.cli.EspalierCli;
 import dev.espalier.engine.eval.PerplexityProtocol;
+import dev.espalier.protocol.v1.ExportDType;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PolicyGradientSettings;
 import dev.espalier.protocol.v1.PruneMethod;
@@ -120,6 +121,60 @@ class PruneCommandTest {
     }
 
     @Test
+    void theExportDtypeAndShardSizeGoIntoTheSpecOnlyWhenGiven() {
+        JobSpec defaults = parse(
+                        PruneCommand.class,
+                        "prune",
+                        "--model",
+                        "m.bin",
+                        "--method",
+                        "wanda",
+                        "--out",
+                        "o",
+                        "--calib",
+                        "c.txt")
+                .job
+                .toJobSpec();
+        assertEquals(ExportDType.EXPORT_D_TYPE_UNSPECIFIED, defaults.getExportDtype());
+        assertEquals(0, defaults.getMaxShardBytes());
+        JobSpec given = parse(
+                        PruneCommand.class,
+                        "prune",
+                        "--model",
+                        "m.bin",
+                        "--method",
+                        "wanda",
+                        "--out",
+                        "o",
+                        "--calib",
+                        "c.txt",
+                        "--export-dtype",
+                        "bf16",
+                        "--max-shard-size",
+                        "2GiB")
+                .job
+                .toJobSpec();
+        assertEquals(ExportDType.EXPORT_D_TYPE_BF16, given.getExportDtype());
+        assertEquals(2L << 30, given.getMaxShardBytes());
+        assertEquals(
+                500_000_000L,
+                parse(
+                                PruneCommand.class,
+                                "prune",
+                                "--model",
+                                "m",
+                                "--method",
+                                "wanda",
+                                "--out",
+                                "o",
+                                "--max-shard-size",
+                                "500MB")
+                        .job
+                        .inputs
+                        .maxShardBytes);
+    }
+
+    @Test
     void evalProtocolDefaultIsTheOneOfTheEvalVerb() {
         CommandLine cli = EspalierCli.commandLine();
         String prune = cli.getSubcommands()
@@ -192,6 +247,18 @@ class PruneCommandTest {
                 "--eval-protocol",
                 "perplexity");
         refused("--method", "prune", "--model", "m", "--method", "pruney", "--out", "o");
+        refused("--export-dtype", "prune", "--model", "m", "--method", "wanda", "--out", "o", "--export-dtype", "int8");
+        refused(
+                "--max-shard-size",
+                "prune",
+                "--model",
+                "m",
+                "--method",
+                "wanda",
+                "--out",
+                "o",
+                "--max-shard-size",
+                "5XB");
         refused("--sparsity", "prune", "--model", "m", "--method", "wanda", "--out", "o", "--sparsity", "half");
         refused("--init", "prune", "--model", "m", "--method", "policy-gradient", "--out", "o", "--init", "random");
         refused("--out", "prune", "--model", "m", "--method", "wanda");

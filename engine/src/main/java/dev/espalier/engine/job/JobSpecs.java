@@ -1,10 +1,13 @@
 package dev.espalier.engine.job;
 
 import dev.espalier.engine.eval.zeroshot.ZeroShotTask;
+import dev.espalier.engine.model.ModelExporter;
 import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.runtime.DeviceSpec;
+import dev.espalier.kernels.DType;
 import dev.espalier.protocol.v1.AlpsSettings;
 import dev.espalier.protocol.v1.Device;
+import dev.espalier.protocol.v1.ExportDType;
 import dev.espalier.protocol.v1.ExportForm;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PerplexityProtocol;
@@ -106,6 +109,12 @@ public final class JobSpecs {
         if (spec.getCalibrationSeqlen() < 0) {
             problems.add("calibration_seqlen must be ≥ 0 (0: the model's context length), got "
                     + spec.getCalibrationSeqlen());
+        }
+        if (spec.getExportDtype() == ExportDType.UNRECOGNIZED) {
+            problems.add("export_dtype " + spec.getExportDtypeValue() + " is not a known dtype (auto, f32, bf16, f16)");
+        }
+        if (spec.getMaxShardBytes() < 0) {
+            problems.add("max_shard_bytes (--max-shard-size) must be ≥ 0 (0: 5 GB), got " + spec.getMaxShardBytes());
         }
         if (spec.getEvalMaxTokens() < 0) {
             problems.add("eval_max_tokens must be ≥ 0 (0: all), got " + spec.getEvalMaxTokens());
@@ -523,6 +532,31 @@ public final class JobSpecs {
             }
         }
         return devices;
+    }
+
+    /** The export dtype named {@code label} ("auto", "f32", "bf16", "f16"); IllegalArgumentException otherwise. */
+    public static ExportDType exportDtypeOf(String label) {
+        return switch (label.trim().toLowerCase(Locale.ROOT)) {
+            case "auto" -> ExportDType.EXPORT_D_TYPE_UNSPECIFIED;
+            case "f32", "float32" -> ExportDType.EXPORT_D_TYPE_F32;
+            case "bf16", "bfloat16" -> ExportDType.EXPORT_D_TYPE_BF16;
+            case "f16", "float16" -> ExportDType.EXPORT_D_TYPE_F16;
+            default ->
+                throw new IllegalArgumentException(
+                        "unknown export dtype '" + label + "'; expected auto (the input's), f32, bf16 or f16");
+        };
+    }
+
+    /** How {@code spec}'s output is written: its dtype (null: the input's) and shard size. */
+    public static ModelExporter.Format exportFormat(JobSpec spec) {
+        DType dtype = switch (spec.getExportDtype()) {
+            case EXPORT_D_TYPE_F32 -> DType.F32;
+            case EXPORT_D_TYPE_BF16 -> DType.BF16;
+            case EXPORT_D_TYPE_F16 -> DType.F16;
+            case EXPORT_D_TYPE_UNSPECIFIED, UNRECOGNIZED -> null;
+        };
+        long shard = spec.getMaxShardBytes() > 0 ? spec.getMaxShardBytes() : ModelExporter.DEFAULT_MAX_SHARD_BYTES;
+        return new ModelExporter.Format(dtype, shard);
     }
 
     /** The command line's spelling of {@code devices} ("cpu" when empty). */

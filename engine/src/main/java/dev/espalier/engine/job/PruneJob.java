@@ -162,7 +162,8 @@ public final class PruneJob implements JobExecutor {
                             Path.of(spec.getOutput()),
                             JobInputs.tokenizerFiles(spec),
                             run.jobId(),
-                            spec.getOverwriteOutput());
+                            spec.getOverwriteOutput(),
+                            JobSpecs.exportFormat(spec));
                     CrashPoints.reach("after-export");
                     clock.start(PhaseClock.Phase.EVAL);
                     ModelRef prunedRef = devices.models().register(run.jobId() + "/pruned", pruned);

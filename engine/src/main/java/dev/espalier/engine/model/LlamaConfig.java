@@ -115,6 +115,28 @@ public record LlamaConfig(
                 torchDtype);
     }
 
+    /** This config for a checkpoint that stores its weights in {@code dtype}. */
+    public LlamaConfig withTorchDtype(DType dtype) {
+        return new LlamaConfig(
+                modelType,
+                hiddenSize,
+                vocabSize,
+                headDim,
+                layers,
+                maxPositionEmbeddings,
+                rmsNormEps,
+                ropeTheta,
+                ropeScaling,
+                tieWordEmbeddings,
+                attentionBias,
+                attentionOutputBias,
+                mlpBias,
+                slidingWindow,
+                bosTokenId,
+                eosTokenId,
+                dtype);
+    }
+
     public LayerDims layer(int i) {
         return layers.get(i);
     }

@@ -75,6 +75,27 @@ class JobSpecsTest {
     }
 
     @Test
+    void theExportDtypeAndShardSizeAreChecked() {
+        assertEquals(
+                List.of(
+                        "export_dtype 9 is not a known dtype (auto, f32, bf16, f16)",
+                        "max_shard_bytes (--max-shard-size) must be ≥ 0 (0: 5 GB), got -1"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .setExportDtypeValue(9)
+                        .setMaxShardBytes(-1)
+                        .build()));
+        var format = JobSpecs.exportFormat(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                .setExportDtype(dev.espalier.protocol.v1.ExportDType.EXPORT_D_TYPE_F16)
+                .build());
+        assertEquals(dev.espalier.kernels.DType.F16, format.dtype());
+        assertEquals(dev.espalier.engine.model.ModelExporter.DEFAULT_MAX_SHARD_BYTES, format.maxShardBytes());
+        assertEquals(
+                null,
+                JobSpecs.exportFormat(spec(PruneMethod.PRUNE_METHOD_WANDA).build())
+                        .dtype());
+    }
+
+    @Test
     void eachSettingOutsideItsRangeIsNamedWithTheRange() {
         assertEquals(
                 List.of(

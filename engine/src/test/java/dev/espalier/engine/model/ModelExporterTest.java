@@ -90,11 +90,12 @@ class ModelExporterTest {
                         flapOnly ? null : rand(a, random, f),
                         rand(a, random, h)));
             }
-            Tensor embed = rand(a, random, 20, 16).copyAs(a, DType.BF16); // a non-F32 tensor is exported as F32
+            Tensor embed = rand(a, random, 20, 16).copyAs(a, DType.BF16); // a non-F32 tensor exported as F32 asked for
             LlamaModel model =
                     new LlamaModel(config, embed, layers, rand(a, random, 16), rand(a, random, 20, 16), tmp, a);
             Path out = tmp.resolve("pruned");
-            ModelExporter.exportHf(model, out);
+            ModelExporter.exportHf(
+                    model, out, new ModelExporter.Format(DType.F32, ModelExporter.DEFAULT_MAX_SHARD_BYTES));
             try (Arena b = Arena.ofConfined()) {
                 LlamaModel back = ModelLoader.load(out, b);
                 assertEquals(config.layers(), back.config().layers());
@@ -125,6 +126,111 @@ class ModelExporterTest {
                     assertSameTensors(HfTensorLayout.tensorsOf(model, c), HfTensorLayout.tensorsOf(back, c));
                 }
             }
+        }
+    }
+
+    /** A bf16 checkpoint comes back bf16 by default: the shared bf16 folder's weights file, byte for byte. */
+    @Test
+    void exportsABf16CheckpointInBf16() throws IOException {
+        Path out = tmp.resolve("bf16");
+        try (Arena a = Arena.ofConfined()) {
+            LlamaModel loaded = ModelLoader.load(SharedFiles.storiesHfBf16(), a);
+            ModelExporter.exportHf(loaded, out);
+            assertEquals(
+                    -1,
+                    Files.mismatch(
+                            SharedFiles.storiesHfBf16().resolve("model.safetensors"),
+                            out.resolve("model.safetensors")));
+            assertTrue(Files.readString(out.resolve("config.json")).contains("\"bfloat16\""));
+            try (Arena b = Arena.ofConfined()) {
+                LlamaModel back = ModelLoader.load(out, b);
+                assertEquals(DType.BF16, back.config().torchDtype());
+                assertSameTensors(HfTensorLayout.tensorsOf(loaded, a), HfTensorLayout.tensorsOf(back, b));
+            }
+        }
+    }
+
+    /** f32 weights asked for as bf16 are rounded to nearest even; zeros stay zeros, so a pruned mask survives. */
+    @Test
+    void roundsF32WeightsToBf16WhenAskedAndKeepsZeros() {
+        Path out = tmp.resolve("as-bf16");
+        try (Arena a = Arena.ofConfined()) {
+            LlamaModel stories = Llama2cImporter.load(SharedFiles.storiesBin(), a);
+            Tensor q = stories.layer(0).q();
+            q.set(0, 0, 0f);
+            ModelExporter.exportHf(
+                    stories, out, new ModelExporter.Format(DType.BF16, ModelExporter.DEFAULT_MAX_SHARD_BYTES));
+            try (Arena b = Arena.ofConfined()) {
+                LlamaModel back = ModelLoader.load(out, b);
+                Tensor got = back.layer(0).q(); // read back widened to f32
+                assertEquals(DType.BF16, back.config().torchDtype());
+                assertEquals(0f, got.get(0, 0));
+                for (int r = 0; r < q.rows(); r++) {
+                    for (int c = 0; c < q.cols(); c++) {
+                        assertEquals(DType.bf16ToFloat(DType.floatToBf16(q.get(r, c))), got.get(r, c));
+                    }
+                }
+            }
+        }
+    }
+
+    /** Beyond the shard size, shards and an index as save_pretrained writes them: the shared sharded folder's files. */
+    @Test
+    void splitsALargeExportIntoShardsWithAnIndex() throws IOException {
+        Path out = tmp.resolve("sharded");
+        Path shared = SharedFiles.storiesHfSharded();
+        try (Arena a = Arena.ofConfined()) {
+            LlamaModel imported = Llama2cImporter.load(SharedFiles.storiesBin(), a);
+            ModelExporter.exportHf(imported, out, new ModelExporter.Format(null, 521_000));
+            for (String file : List.of("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")) {
+                assertEquals(-1, Files.mismatch(shared.resolve(file), out.resolve(file)), file);
+            }
+            assertTrue(Files.notExists(out.resolve("model.safetensors")));
+            String index = Files.readString(out.resolve("model.safetensors.index.json"));
+            assertTrue(index.contains("\"total_size\""), index);
+            try (Arena b = Arena.ofConfined()) {
+                assertSameTensors(
+                        HfTensorLayout.tensorsOf(imported, a), HfTensorLayout.tensorsOf(ModelLoader.load(out, b), b));
+            }
+        }
+    }
+
+    @Test
+    void refusesF16ForAWeightBeyondItsRange() {
+        try (Arena a = Arena.ofConfined()) {
+            LlamaModel loaded = Llama2cImporter.load(SharedFiles.storiesBin(), a);
+            DecoderLayerWeights w = loaded.layer(1);
+            Tensor down = w.down().copyAs(a, DType.F32);
+            down.set(3, 4, 1e5f);
+            List<DecoderLayerWeights> layers = new ArrayList<>(loaded.layers());
+            layers.set(
+                    1,
+                    new DecoderLayerWeights(
+                            w.inputNorm(),
+                            w.q(),
+                            w.k(),
+                            w.v(),
+                            w.o(),
+                            null,
+                            null,
+                            null,
+                            null,
+                            w.postAttentionNorm(),
+                            w.gate(),
+                            w.up(),
+                            down,
+                            null,
+                            null,
+                            null));
+            LlamaModel stories = loaded.withLayers(loaded.config(), layers);
+            ModelFormatException e = assertThrows(
+                    ModelFormatException.class,
+                    () -> ModelExporter.exportHf(
+                            stories,
+                            tmp.resolve("f16"),
+                            new ModelExporter.Format(DType.F16, ModelExporter.DEFAULT_MAX_SHARD_BYTES)));
+            assertTrue(e.getMessage().contains("model.layers.1.mlp.down_proj.weight"), e.getMessage());
+            assertTrue(e.getMessage().contains("beyond F16's range"), e.getMessage());
         }
     }
 
