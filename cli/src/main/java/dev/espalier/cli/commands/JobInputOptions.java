@@ -17,8 +17,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * What a job reads and where it runs, whatever its method: the model, calibration, devices, evaluation data and
- * zero-shot tasks, as {@code prune}, {@code submit} and {@code compare} take them; the start of a {@link JobSpec}.
+ * What a job reads, where it runs and how it writes its model, whatever its method: the model, calibration, devices,
+ * evaluation data, zero-shot tasks and the export's dtype and shard size, as {@code prune}, {@code submit} and
+ * {@code compare} take them; the start of a {@link JobSpec}.
  */
 public final class JobInputOptions {
 
