@@ -23,18 +23,8 @@ import picocli.CommandLine.Option;
  */
 public final class JobInputOptions {
 
-    @Option(
-            names = "--model",
-            required = true,
-            paramLabel = "<dir|file>",
-            description = "A Hugging Face folder (config.json + safetensors) or a llama2.c .bin file.")
-    Path model;
-
-    @Option(
-            names = "--tokenizer",
-            paramLabel = "<file>",
-            description = "Tokenizer file (default: found next to the model).")
-    Path tokenizer;
+    @Mixin
+    ModelOptions modelOptions;
 
     @Option(
             names = "--calib",
@@ -145,7 +135,7 @@ public final class JobInputOptions {
     /** A spec with these inputs, paths made absolute (the method, sparsity and output are the caller's to set). */
     JobSpec.Builder toSpec() {
         JobSpec.Builder spec = JobSpec.newBuilder()
-                .setModel(absolute(model))
+                .setModel(absolute(modelOptions.model))
                 .setCalibrationSamples(calibrationSamples)
                 .setCalibrationSeqlen(calibrationSeqlen)
                 .setSeed(seed)
@@ -153,8 +143,8 @@ public final class JobInputOptions {
                 .setEvalMaxTokens(evalMaxTokens)
                 .setEvalProtocol(dev.espalier.protocol.v1.PerplexityProtocol.valueOf(
                         "PERPLEXITY_PROTOCOL_" + evalProtocol.name()));
-        if (tokenizer != null) {
-            spec.setTokenizer(absolute(tokenizer));
+        if (modelOptions.tokenizer != null) {
+            spec.setTokenizer(absolute(modelOptions.tokenizer));
         }
         if (calibration != null) {
             spec.setCalibration(

@@ -43,7 +43,7 @@ class CompareCommandTest {
         assertEquals(
                 List.of(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED, SparsityPattern.SPARSITY_PATTERN_2_4),
                 compare.patterns);
-        assertEquals(Path.of("m.bin"), compare.inputs.model);
+        assertEquals(Path.of("m.bin"), compare.inputs.modelOptions.model);
     }
 
     @Test

@@ -59,7 +59,7 @@ class PruneCommandTest {
                 "runs/w50",
                 "--quiet");
         JobSpecOptions job = prune.job;
-        assertEquals(Path.of("../shared/models/stories260K/stories260K.bin"), job.inputs.model);
+        assertEquals(Path.of("../shared/models/stories260K/stories260K.bin"), job.inputs.modelOptions.model);
         assertEquals(PruneMethod.PRUNE_METHOD_WANDA, job.method);
         assertEquals(0.5, job.sparsity);
         assertEquals(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED, job.pattern);
@@ -87,7 +87,7 @@ class PruneCommandTest {
         assertEquals(0.5, job.sparsity);
         assertEquals(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED, job.pattern);
         assertNull(job.inputs.calibration);
-        assertNull(job.inputs.tokenizer);
+        assertNull(job.inputs.modelOptions.tokenizer);
         assertEquals(128, job.inputs.calibrationSamples);
         assertEquals(0, job.inputs.calibrationSeqlen);
         assertEquals(0, job.inputs.seed);

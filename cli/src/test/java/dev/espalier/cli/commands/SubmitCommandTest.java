@@ -34,7 +34,7 @@ class SubmitCommandTest {
                 "127.0.0.1:7070",
                 "--home",
                 "/data/espalier");
-        assertEquals(Path.of("../shared/models/stories260K-hf"), submit.job.inputs.model);
+        assertEquals(Path.of("../shared/models/stories260K-hf"), submit.job.inputs.modelOptions.model);
         assertEquals(PruneMethod.PRUNE_METHOD_SPARSEGPT, submit.job.method);
         assertEquals(SparsityPattern.SPARSITY_PATTERN_2_4, submit.job.pattern);
         assertEquals("127.0.0.1:7070", submit.node.node);
