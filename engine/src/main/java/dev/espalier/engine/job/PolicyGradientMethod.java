@@ -32,9 +32,6 @@ import dev.espalier.protocol.v1.PolicyGradientSettings;
 import dev.espalier.protocol.v1.Progress;
 import dev.espalier.protocol.v1.StructuredSettings;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -45,7 +42,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import javax.imageio.ImageIO;
 
 /**
  * The method step of policy-gradient structural pruning ({@code --method policy-gradient}): the metric initialisation
@@ -407,13 +403,7 @@ public final class PolicyGradientMethod implements MethodStep {
                         rows.stream().mapToDouble(r -> r[2]).toArray()));
         BufferedImage image = WidthPlot.renderLines(
                 "policy-gradient pruning: calibration loss per step", "step", "cross-entropy (nats/token)", x, series);
-        ByteArrayOutputStream png = new ByteArrayOutputStream();
-        try {
-            ImageIO.write(image, "png", png);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        run.commitArtefact(
-                LOSS_PLOT, LOSS_PLOT_FILE, ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(png.toByteArray())));
+        byte[] png = WidthPlot.png(image);
+        run.commitArtefact(LOSS_PLOT, LOSS_PLOT_FILE, ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(png)));
     }
 }

@@ -11,9 +11,6 @@ import dev.espalier.protocol.v1.LayerReport;
 import dev.espalier.protocol.v1.MatrixReport;
 import dev.espalier.protocol.v1.RunReport;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,7 +19,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import javax.imageio.ImageIO;
 
 /**
  * The files a finished run leaves for people and scripts beside its report.pb: report.json, report.md (what
@@ -128,12 +124,7 @@ final class RunReportFiles {
     }
 
     private static void commitPng(RunDirectory run, String name, String file, BufferedImage image) {
-        ByteArrayOutputStream png = new ByteArrayOutputStream();
-        try {
-            ImageIO.write(image, "png", png);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        run.commitArtefact(name, file, ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(png.toByteArray())));
+        byte[] png = WidthPlot.png(image);
+        run.commitArtefact(name, file, ch -> AtomicFiles.writeFully(ch, ByteBuffer.wrap(png)));
     }
 }

@@ -458,15 +458,20 @@ public final class WidthPlot {
         return m;
     }
 
-    private static void write(Path png, BufferedImage image) {
+    /** {@code image} encoded as PNG (for callers that commit it through a run directory). */
+    public static byte[] png(BufferedImage image) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try {
             if (!ImageIO.write(image, "png", bytes)) {
                 throw new IllegalStateException("no PNG writer in this JDK");
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot encode " + png, e);
+            throw new UncheckedIOException("cannot encode a PNG", e);
         }
-        AtomicFiles.write(png, bytes.toByteArray());
+        return bytes.toByteArray();
+    }
+
+    private static void write(Path png, BufferedImage image) {
+        AtomicFiles.write(png, png(image));
     }
 }
