@@ -95,6 +95,16 @@ public record LlamaConfig(
 
     /** This config with other bias flags (structured pruning folds compensation into o_proj / down_proj biases). */
     public LlamaConfig withBiases(boolean newAttentionBias, boolean newAttentionOutputBias, boolean newMlpBias) {
+        return with(newAttentionBias, newAttentionOutputBias, newMlpBias, torchDtype);
+    }
+
+    /** This config for a checkpoint that stores its weights in {@code dtype}. */
+    public LlamaConfig withTorchDtype(DType dtype) {
+        return with(attentionBias, attentionOutputBias, mlpBias, dtype);
+    }
+
+    private LlamaConfig with(
+            boolean newAttentionBias, boolean newAttentionOutputBias, boolean newMlpBias, DType newTorchDtype) {
         return new LlamaConfig(
                 modelType,
                 hiddenSize,
@@ -112,29 +122,7 @@ public record LlamaConfig(
                 slidingWindow,
                 bosTokenId,
                 eosTokenId,
-                torchDtype);
-    }
-
-    /** This config for a checkpoint that stores its weights in {@code dtype}. */
-    public LlamaConfig withTorchDtype(DType dtype) {
-        return new LlamaConfig(
-                modelType,
-                hiddenSize,
-                vocabSize,
-                headDim,
-                layers,
-                maxPositionEmbeddings,
-                rmsNormEps,
-                ropeTheta,
-                ropeScaling,
-                tieWordEmbeddings,
-                attentionBias,
-                attentionOutputBias,
-                mlpBias,
-                slidingWindow,
-                bosTokenId,
-                eosTokenId,
-                dtype);
+                newTorchDtype);
     }
 
     public LayerDims layer(int i) {
