@@ -265,6 +265,47 @@ public final class Tensor {
         return out;
     }
 
+    /**
+     * Rounds every element of this F32 tensor (contiguous, or a strided 2-D view), in place, to the nearest value {@code target} holds (ties to
+     * even), so that storing it as {@code target} is exact. F32 and F64 targets leave it as it is.
+     *
+     * @return how many finite elements became infinite (beyond F16's ±65504); the caller decides whether that is an error
+     */
+    public long roundTo(DType target) {
+        requireDType(DType.F32);
+        if (target == DType.F32 || target == DType.F64) {
+            return 0;
+        }
+        long overflows = 0;
+        if (shape.length == 2 && !isContiguous()) {
+            for (int r = 0; r < shape[0]; r++) {
+                overflows += rowSlice(r, r + 1).reshape(shape[1]).roundTo(target);
+            }
+            return overflows;
+        }
+        for (long i = 0, n = numel(); i < n; i++) {
+            float v = data.get(F32, i * 4);
+            float r = target == DType.BF16
+                    ? DType.bf16ToFloat(DType.floatToBf16(v))
+                    : Float.float16ToFloat(Float.floatToFloat16(v));
+            if (Float.isInfinite(r) && !Float.isInfinite(v)) {
+                overflows++;
+            }
+            data.set(F32, i * 4, r);
+        }
+        return overflows;
+    }
+
+    /**
+     * When this tensor is a view of a memory-mapped file, drops its pages from this process's resident memory (they
+     * are read again from the file, or the page cache, on the next access); otherwise does nothing.
+     */
+    public void unloadIfMapped() {
+        if (data.isMapped() && data.byteSize() > 0) {
+            data.unload();
+        }
+    }
+
     /** Sets every element to zero. */
     public void zero() {
         if (shape.length == 2 && !isContiguous()) {

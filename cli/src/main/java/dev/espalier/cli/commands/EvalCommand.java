@@ -17,6 +17,7 @@ import dev.espalier.engine.runtime.Devices;
 import dev.espalier.engine.runtime.FaultInjector;
 import dev.espalier.engine.runtime.ModelRef;
 import dev.espalier.engine.tokenizer.Tokenizer;
+import dev.espalier.kernels.DType;
 import dev.espalier.kernels.TensorOps;
 import dev.espalier.protocol.v1.ZeroShotSettings;
 import java.io.PrintWriter;
@@ -157,7 +158,8 @@ public final class EvalCommand implements Callable<Integer> {
                 TaskBars bars = new TaskBars(common.showProgress())) {
             Tokenizer tokenizer = modelOptions.loadTokenizer(model);
             ModelRef ref = workers.models().register("eval/model", model);
-            try (Devices.JobDevices session = workers.open("eval", deviceSpec, ref, 1, null, FaultInjector.NONE)) {
+            try (Devices.JobDevices session =
+                    workers.open("eval", deviceSpec, ref, 1, null, DType.F32, FaultInjector.NONE)) {
                 results = ZeroShotScoring.score(
                         workers, session, ref, tokenizer, tasks, ZeroShotScoring.batchSize(settings), bars::next);
             } finally {

@@ -13,6 +13,7 @@ import dev.espalier.engine.runtime.FaultInjector;
 import dev.espalier.engine.runtime.ModelRef;
 import dev.espalier.engine.runtime.PolicyLearner;
 import dev.espalier.engine.tokenizer.Tokenizer;
+import dev.espalier.kernels.DType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -96,7 +97,7 @@ public final class PolicyRolloutBenchmark {
         try (Devices workers = Devices.start(devices)) {
             ModelRef ref = workers.models().register("bench", model);
             try (Devices.JobDevices session =
-                    workers.open("bench", devices, ref, batches[0][0].length, null, FaultInjector.NONE)) {
+                    workers.open("bench", devices, ref, batches[0][0].length, null, DType.F32, FaultInjector.NONE)) {
                 return PolicyGradientMethod.learn(
                                 workers,
                                 session,

@@ -91,6 +91,7 @@ public final class PruneJob implements JobExecutor {
                             dense,
                             Math.max(seqlen, evalWindow),
                             run,
+                            JobSpecs.exportFormat(spec).dtypeFor(model.config()),
                             new FaultInjector(spec.getRuntime().getDebugFailCall()));
                     Devices.Listener<PruneSupervisor.Event> pipelineEvents = devices.listener(
                             run.jobId() + "-events", PruneSupervisor.Event.class, e -> emit(events, e, layerSeconds))) {

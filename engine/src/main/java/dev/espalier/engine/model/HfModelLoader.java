@@ -3,8 +3,6 @@ package dev.espalier.engine.model;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,17 +14,15 @@ import java.util.SequencedMap;
  * Loads a Hugging Face LLaMA-family folder ({@code config.json} + {@code model.safetensors}, or the index and its
  * shards) into a {@link LlamaModel}. Every tensor the config implies must be present with exactly the implied shape
  * and dtype F32, F16 or BF16; tensors the config does not declare are refused (except rotary inv_freq buffers and a
- * stored lm_head of a tied model). F32 weights are zero-copy views of the mapped files; F16/BF16 weights are widened
- * to F32 into the arena (off-heap). The config keeps the checkpoint's torch_dtype.
+ * stored lm_head of a tied model). Every weight is a zero-copy view of the mapped files in its stored dtype (F32, F16
+ * or BF16): nothing is read until it is used, the kernels widen narrower weights as they read them, and a whole model
+ * never has to fit in memory. The config keeps the checkpoint's torch_dtype.
  */
 public final class HfModelLoader {
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
-
     private HfModelLoader() {}
 
     /**
-     * Loads {@code folder}; the mappings and converted tensors belong to {@code arena} (closed by {@link LlamaModel#close}).
+     * Loads {@code folder}; the mappings belong to {@code arena} (closed by {@link LlamaModel#close}).
      *
      * @throws ModelFormatException naming the file and the problem (missing config.json or tensors, wrong shapes or dtypes)
      */
@@ -63,11 +59,11 @@ public final class HfModelLoader {
                             + " (check attention_bias, mlp_bias, tie_word_embeddings, num_hidden_layers)");
         }
         return HfTensorLayout.assemble(
-                config, name -> weight(checkpoint.fileOf(name), name, expected.get(name), arena), folder, arena);
+                config, name -> weight(checkpoint.fileOf(name), name, expected.get(name)), folder, arena);
     }
 
-    /** A checked weight: F32 as a view of the file, F16/BF16 widened to F32 in {@code arena}. */
-    private static Tensor weight(SafetensorsFile file, String name, int[] shape, Arena arena) {
+    /** A checked weight: a view of the mapped file in its stored dtype. */
+    private static Tensor weight(SafetensorsFile file, String name, int[] shape) {
         SafetensorsFile.Entry e = file.entry(name);
         DType dtype = e.dtype();
         if (dtype != DType.F32 && dtype != DType.F16 && dtype != DType.BF16) {
@@ -79,28 +75,7 @@ public final class HfModelLoader {
                     file.file(),
                     name + " has shape " + Arrays.toString(e.shape()) + ", config expects " + Arrays.toString(shape));
         }
-        Tensor t = file.tensor(name);
-        return dtype == DType.F32 ? t : widenToF32(t, arena);
-    }
-
-    /** A contiguous F32 copy of an F16 or BF16 tensor, allocated in {@code arena}; every value is exact. */
-    static Tensor widenToF32(Tensor src, Arena arena) {
-        Tensor dst = Tensor.allocate(arena, DType.F32, src.shape());
-        MemorySegment in = src.data();
-        MemorySegment out = dst.data();
-        long n = src.numel();
-        if (src.dtype() == DType.BF16) {
-            for (long i = 0; i < n; i++) {
-                out.set(F32, 4 * i, Float.intBitsToFloat((in.get(I16, 2 * i) & 0xffff) << 16));
-            }
-        } else if (src.dtype() == DType.F16) {
-            for (long i = 0; i < n; i++) {
-                out.set(F32, 4 * i, Float.float16ToFloat(in.get(I16, 2 * i)));
-            }
-        } else {
-            throw new IllegalArgumentException("expected an F16 or BF16 tensor, got " + src);
-        }
-        return dst;
+        return file.tensor(name);
     }
 
     private static boolean ignorable(String name, LlamaConfig config) {

@@ -111,20 +111,19 @@ final class HfTensorLayout {
     }
 
     /**
-     * The model's tensors under Hugging Face names, in Hugging Face order, as F32 (other dtypes are converted into
-     * {@code scratch}). A bias the config declares but the layer lacks (e.g. only down_proj after FLAP compensation)
+     * The model's tensors under Hugging Face names, in Hugging Face order, each in its own dtype (views, not copies). A bias the config declares but the layer lacks (e.g. only down_proj after FLAP compensation)
      * is written as zeros allocated in {@code scratch}; a bias the config does not declare is an error.
      */
     static SequencedMap<String, Tensor> tensorsOf(LlamaModel model, Arena scratch) {
         LlamaConfig c = model.config();
         SequencedMap<String, Tensor> out = new LinkedHashMap<>();
-        out.put(EMBED, f32(model.embedTokens(), scratch));
+        out.put(EMBED, model.embedTokens());
         for (int i = 0; i < c.numLayers(); i++) {
             putLayer(c, i, model.layer(i), scratch, out);
         }
-        out.put(FINAL_NORM, f32(model.finalNorm(), scratch));
+        out.put(FINAL_NORM, model.finalNorm());
         if (!c.tieWordEmbeddings()) {
-            out.put(LM_HEAD, f32(model.lmHead(), scratch));
+            out.put(LM_HEAD, model.lmHead());
         }
         return out;
     }
@@ -145,7 +144,7 @@ final class HfTensorLayout {
             out.put(
                     name,
                     t != null
-                            ? f32(t, scratch)
+                            ? t
                             : Tensor.allocate(scratch, DType.F32, s.shape().of(c, c.layer(i))));
         }
     }
@@ -169,10 +168,6 @@ final class HfTensorLayout {
             w.upBias(),
             w.downBias()
         };
-    }
-
-    private static Tensor f32(Tensor t, Arena scratch) {
-        return t.dtype() == DType.F32 ? t : t.copyAs(scratch, DType.F32);
     }
 
     private static boolean present(LlamaConfig c, Presence p) {

@@ -1,5 +1,6 @@
 package dev.espalier.engine.model;
 
+import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -23,36 +24,40 @@ import java.util.SequencedMap;
 public final class LayerCheckpoint {
     private LayerCheckpoint() {}
 
-    /** Writes layer {@code layer}'s weights (F32) to {@code channel}, with the config's dims of that layer. */
+    /** Writes layer {@code layer}'s weights as F32 to {@code channel}, with the config's dims of that layer. */
     public static void write(FileChannel channel, LlamaConfig config, int layer, DecoderLayerWeights weights)
             throws IOException {
         write(channel, config, layer, config.layer(layer), weights);
     }
 
     /**
-     * Writes layer {@code layer}'s weights (F32) to {@code channel}; {@code dims} are the layer's actual dims (compact
+     * Writes layer {@code layer}'s weights as F32 to {@code channel}; {@code dims} are the layer's actual dims (compact
      * after structured pruning). A bias the config declares but the layer lacks is written as zeros.
      */
     public static void write(
             FileChannel channel, LlamaConfig config, int layer, LlamaConfig.LayerDims dims, DecoderLayerWeights weights)
             throws IOException {
-        write(channel, config, layer, dims, weights, null);
+        write(channel, config, layer, dims, weights, null, DType.F32);
     }
 
-    /** As {@link #write(FileChannel, LlamaConfig, int, LlamaConfig.LayerDims, DecoderLayerWeights)}, with string metadata. */
+    /**
+     * As {@link #write(FileChannel, LlamaConfig, int, LlamaConfig.LayerDims, DecoderLayerWeights)}, with string
+     * metadata, every tensor stored as {@code dtype} (rounded to nearest even where it is narrower than the weights').
+     */
     public static void write(
             FileChannel channel,
             LlamaConfig config,
             int layer,
             LlamaConfig.LayerDims dims,
             DecoderLayerWeights weights,
-            Map<String, String> metadata)
+            Map<String, String> metadata,
+            DType dtype)
             throws IOException {
         LlamaConfig c = withLayer(config, layer, dims);
         try (Arena scratch = Arena.ofConfined()) {
             SequencedMap<String, Tensor> tensors = new LinkedHashMap<>();
             HfTensorLayout.putLayer(c, layer, weights, scratch, tensors);
-            SafetensorsWriter.writeTo(channel, tensors, metadata);
+            SafetensorsWriter.writeTo(channel, tensors, metadata, dtype);
         }
     }
 

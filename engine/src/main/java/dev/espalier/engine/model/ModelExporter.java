@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SequencedMap;
+import java.util.function.Consumer;
 
 /**
  * Writes a {@link LlamaModel} as a Hugging Face folder: the weights in the dtype asked for (by default the one the
@@ -49,10 +50,13 @@ public final class ModelExporter {
             }
         }
 
-        DType dtypeFor(LlamaConfig config) {
+        /** The dtype a model of {@code config} is written in: the chosen one, else the checkpoint's (F64: F32). */
+        public DType dtypeFor(LlamaConfig config) {
             return dtype != null ? dtype : config.torchDtype() == DType.F64 ? DType.F32 : config.torchDtype();
         }
     }
+
+    private static final Map<String, String> PT_METADATA = Map.of("format", "pt");
 
     private ModelExporter() {}
 
@@ -79,10 +83,44 @@ public final class ModelExporter {
             String jobId,
             boolean overwrite,
             Format format) {
+        exportInto(output, tokenizerFiles, jobId, overwrite, staging -> exportHf(model, staging, format));
+    }
+
+    /**
+     * Writes a model of {@code config} (its torch_dtype: the dtype of every tensor) whose tensors {@code producer} makes
+     * one at a time, as the Hugging Face folder {@code output}, with the same atomicity and refusals as
+     * {@link #export(LlamaModel, Path, Map, String, boolean, Format)}: a model larger than memory needs one tensor's
+     * worth of it (synthetic models of real shapes).
+     */
+    public static void exportProduced(
+            LlamaConfig config,
+            Path output,
+            Map<Path, String> tokenizerFiles,
+            String jobId,
+            boolean overwrite,
+            long maxShardBytes,
+            SafetensorsWriter.Producer producer) {
+        exportInto(output, tokenizerFiles, jobId, overwrite, staging -> {
+            SequencedMap<String, SafetensorsWriter.Layout> layouts = new LinkedHashMap<>();
+            HfTensorLayout.expectedShapes(config)
+                    .forEach((name, shape) ->
+                            layouts.put(name, new SafetensorsWriter.Layout(config.torchDtype(), shape)));
+            writeSharded(staging, layouts, maxShardBytes, (file, names) -> {
+                SequencedMap<String, SafetensorsWriter.Layout> part = new LinkedHashMap<>();
+                names.forEach(n -> part.put(n, layouts.get(n)));
+                SafetensorsWriter.writeProduced(file, part, PT_METADATA, producer);
+            });
+            HfConfigWriter.write(config, staging.resolve("config.json"));
+        });
+    }
+
+    /** Writes into a staging sibling of {@code output} with {@code writer}, adds the tokenizer files, then commits it. */
+    private static void exportInto(
+            Path output, Map<Path, String> tokenizerFiles, String jobId, boolean overwrite, Consumer<Path> writer) {
         OutputFolder.checkReplaceable(output, jobId, overwrite);
         try {
             Path staging = OutputFolder.prepareStaging(output);
-            exportHf(model, staging, format);
+            writer.accept(staging);
             for (Map.Entry<Path, String> f : tokenizerFiles.entrySet()) {
                 Files.copy(f.getKey(), staging.resolve(f.getValue()), StandardCopyOption.REPLACE_EXISTING);
             }
@@ -100,7 +138,8 @@ public final class ModelExporter {
 
     /**
      * Exports {@code model} into {@code folder} (created if needed; existing files of the same names are replaced).
-     * Other files in the folder (tokenizer files) are left alone.
+     * Other files in the folder (tokenizer files) are left alone. Tensors are converted a block of rows at a time, and
+     * memory-mapped ones dropped from resident memory once written.
      *
      * @throws ModelFormatException naming the file that cannot be written, or the tensor that the dtype cannot hold
      */
@@ -113,74 +152,63 @@ public final class ModelExporter {
         DType dtype = format.dtypeFor(model.config());
         try (Arena scratch = Arena.ofConfined()) {
             SequencedMap<String, Tensor> tensors = HfTensorLayout.tensorsOf(model, scratch);
-            List<SequencedMap<String, Tensor>> shards = shards(tensors, dtype, format.maxShardBytes());
-            if (shards.size() == 1) {
-                writeShard(folder.resolve(HfCheckpoint.SINGLE), tensors, dtype);
-            } else {
-                ObjectNode index = ModelJson.newObject();
-                long total = 0;
-                ObjectNode weightMap = ModelJson.newObject();
-                for (int i = 0; i < shards.size(); i++) {
-                    String name = String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, shards.size());
-                    writeShard(folder.resolve(name), shards.get(i), dtype);
-                    for (Map.Entry<String, Tensor> t : shards.get(i).entrySet()) {
-                        weightMap.put(t.getKey(), name);
-                        total += t.getValue().numel() * dtype.byteSize();
-                    }
-                }
-                index.putObject("metadata").put("total_size", total);
-                index.set("weight_map", weightMap);
-                AtomicFiles.write(folder.resolve(HfCheckpoint.INDEX), ModelJson.toBytes(index));
-            }
+            SequencedMap<String, SafetensorsWriter.Layout> layouts = new LinkedHashMap<>();
+            tensors.forEach((name, t) -> layouts.put(name, new SafetensorsWriter.Layout(dtype, t.shape())));
+            writeSharded(folder, layouts, format.maxShardBytes(), (file, names) -> {
+                SequencedMap<String, Tensor> part = new LinkedHashMap<>();
+                names.forEach(n -> part.put(n, tensors.get(n)));
+                SafetensorsWriter.write(file, part, PT_METADATA, dtype);
+            });
         }
         HfConfigWriter.write(model.config().withTorchDtype(dtype), folder.resolve("config.json"));
     }
 
-    /** The tensors in order, cut into shards of at most {@code maxBytes} in {@code dtype} (one shard at least). */
-    private static List<SequencedMap<String, Tensor>> shards(
-            SequencedMap<String, Tensor> tensors, DType dtype, long maxBytes) {
-        List<SequencedMap<String, Tensor>> shards = new ArrayList<>();
-        SequencedMap<String, Tensor> current = new LinkedHashMap<>();
+    /** Writes the tensors of one shard file, named in order. */
+    private interface ShardWriter {
+        void write(Path file, List<String> names);
+    }
+
+    /**
+     * One {@code model.safetensors}, or shards of at most {@code maxBytes} (one shard at least; a larger tensor gets a
+     * shard of its own) named as {@code save_pretrained} names them, with their index.
+     */
+    private static void writeSharded(
+            Path folder, SequencedMap<String, SafetensorsWriter.Layout> layouts, long maxBytes, ShardWriter writer) {
+        List<List<String>> shards = new ArrayList<>();
+        List<String> current = new ArrayList<>();
         long bytes = 0;
-        for (Map.Entry<String, Tensor> t : tensors.entrySet()) {
-            long size = t.getValue().numel() * dtype.byteSize();
+        for (Map.Entry<String, SafetensorsWriter.Layout> t : layouts.entrySet()) {
+            long size = bytesOf(t.getValue());
             if (!current.isEmpty() && bytes + size > maxBytes) {
                 shards.add(current);
-                current = new LinkedHashMap<>();
+                current = new ArrayList<>();
                 bytes = 0;
             }
-            current.put(t.getKey(), t.getValue());
+            current.add(t.getKey());
             bytes += size;
         }
         shards.add(current);
-        return shards;
-    }
-
-    /** One safetensors file of {@code tensors} in {@code dtype}, each converted (one at a time) where it differs. */
-    private static void writeShard(Path file, SequencedMap<String, Tensor> tensors, DType dtype) {
-        try (Arena converted = Arena.ofConfined()) {
-            SequencedMap<String, Tensor> out = new LinkedHashMap<>();
-            for (Map.Entry<String, Tensor> t : tensors.entrySet()) {
-                out.put(t.getKey(), as(t.getKey(), t.getValue(), dtype, converted));
-            }
-            SafetensorsWriter.write(file, out, Map.of("format", "pt"));
+        if (shards.size() == 1) {
+            writer.write(folder.resolve(HfCheckpoint.SINGLE), shards.getFirst());
+            return;
         }
-    }
-
-    /** {@code t} in {@code dtype}: itself when it already is, else a rounded copy (nearest even). */
-    private static Tensor as(String name, Tensor t, DType dtype, Arena arena) {
-        if (t.dtype() == dtype) {
-            return t;
-        }
-        Tensor copy = t.copyAs(arena, dtype);
-        if (dtype == DType.F16) {
-            for (long i = 0, n = copy.numel(); i < n; i++) {
-                if (Float.isInfinite(copy.getFlat(i))) {
-                    throw new ModelFormatException(
-                            Path.of(name), "holds a value beyond F16's range (±65504): export it as bf16 or f32");
-                }
+        ObjectNode index = ModelJson.newObject();
+        long total = 0;
+        ObjectNode weightMap = ModelJson.newObject();
+        for (int i = 0; i < shards.size(); i++) {
+            String name = String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, shards.size());
+            writer.write(folder.resolve(name), shards.get(i));
+            for (String tensor : shards.get(i)) {
+                weightMap.put(tensor, name);
+                total += bytesOf(layouts.get(tensor));
             }
         }
-        return copy;
+        index.putObject("metadata").put("total_size", total);
+        index.set("weight_map", weightMap);
+        AtomicFiles.write(folder.resolve(HfCheckpoint.INDEX), ModelJson.toBytes(index));
+    }
+
+    private static long bytesOf(SafetensorsWriter.Layout layout) {
+        return Tensor.numel(layout.shape()) * layout.dtype().byteSize();
     }
 }

@@ -3,15 +3,18 @@ package dev.espalier.engine.model;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.espalier.engine.io.AtomicFiles;
+import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SequencedMap;
 
@@ -33,23 +36,44 @@ public final class SafetensorsWriter {
      * @throws ModelFormatException naming the file when it cannot be written
      */
     public static void write(Path file, SequencedMap<String, Tensor> tensors, Map<String, String> metadata) {
+        write(file, tensors, metadata, null);
+    }
+
+    /**
+     * Writes {@code tensors} to {@code file} as {@code dtype} (null: each in its own dtype), converting a few rows at a
+     * time (nearest even), so that no tensor is ever copied whole.
+     *
+     * @throws ModelFormatException naming the file when it cannot be written, or the tensor F16 cannot hold
+     */
+    public static void write(
+            Path file, SequencedMap<String, Tensor> tensors, Map<String, String> metadata, DType dtype) {
         try {
-            AtomicFiles.write(file, ch -> writeTo(ch, tensors, metadata));
+            AtomicFiles.write(file, ch -> writeTo(ch, tensors, metadata, dtype));
         } catch (UncheckedIOException e) {
             throw IoFailures.of(file, "write", e.getCause());
         }
     }
 
-    /** Writes the file's bytes to {@code channel} at its current position (callers own atomicity and fsync). */
-    public static void writeTo(FileChannel channel, SequencedMap<String, Tensor> tensors, Map<String, String> metadata)
+    /**
+     * Writes the file's bytes to {@code channel} at its current position, each tensor as {@code dtype} (null: its own);
+     * callers own atomicity and fsync. A tensor memory-mapped from a file has its pages dropped from resident memory
+     * once written, so that writing a model larger than memory stays within it.
+     */
+    public static void writeTo(
+            FileChannel channel, SequencedMap<String, Tensor> tensors, Map<String, String> metadata, DType dtype)
             throws IOException {
         SafetensorsFile.requireLittleEndianPlatform();
-        byte[] header = header(tensors, metadata);
+        SequencedMap<String, Layout> layouts = new LinkedHashMap<>();
+        tensors.forEach((name, t) -> layouts.put(name, new Layout(dtype != null ? dtype : t.dtype(), t.shape())));
+        byte[] header = header(layouts, metadata);
         Staging staging = new Staging(channel);
         staging.buffer.putLong(header.length);
         staging.put(MemorySegment.ofArray(header), header.length);
-        for (Tensor t : tensors.values()) {
-            if (t.rank() == 2 && !t.isContiguous()) {
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            Tensor t = e.getValue();
+            if (dtype != null && t.dtype() != dtype) {
+                putConverted(staging, e.getKey(), t, dtype);
+            } else if (t.rank() == 2 && !t.isContiguous()) {
                 for (int r = 0; r < t.rows(); r++) {
                     staging.put(
                             t.rowSlice(r, r + 1).data(),
@@ -58,24 +82,99 @@ public final class SafetensorsWriter {
             } else {
                 staging.put(t.data(), t.numel() * t.dtype().byteSize());
             }
+            t.unloadIfMapped();
         }
         staging.flush();
     }
 
-    /** The padded header JSON (without the 8-byte length) for these tensors. */
-    static byte[] header(SequencedMap<String, Tensor> tensors, Map<String, String> metadata) {
+    /** {@code t} as {@code dtype}, a block of rows (about the staging buffer's size) at a time. */
+    private static void putConverted(Staging staging, String name, Tensor t, DType dtype) throws IOException {
+        Tensor rows = t.rank() == 2 ? t : t.reshape(1, (int) t.numel());
+        int perBlock = (int) Math.max(1, STAGING_BYTES / Math.max(1L, (long) rows.cols() * dtype.byteSize()));
+        try (Arena scratch = Arena.ofConfined()) {
+            Tensor block = Tensor.allocate(scratch, dtype, Math.min(perBlock, rows.rows()), rows.cols());
+            for (int r0 = 0; r0 < rows.rows(); r0 += perBlock) {
+                int r1 = Math.min(rows.rows(), r0 + perBlock);
+                Tensor out = block.rowSlice(0, r1 - r0);
+                rows.rowSlice(r0, r1).copyInto(out);
+                if (dtype == DType.F16) {
+                    requireFiniteF16(name, rows.rowSlice(r0, r1), out);
+                }
+                staging.put(out.data(), (long) (r1 - r0) * rows.cols() * dtype.byteSize());
+            }
+        }
+    }
+
+    private static void requireFiniteF16(String name, Tensor source, Tensor converted) {
+        for (int r = 0; r < converted.rows(); r++) {
+            for (int c = 0; c < converted.cols(); c++) {
+                if (Float.isInfinite(converted.get(r, c)) && !Float.isInfinite(source.get(r, c))) {
+                    throw new ModelFormatException(
+                            Path.of(name), "holds a value beyond F16's range (±65504): export it as bf16 or f32");
+                }
+            }
+        }
+    }
+
+    /** A tensor's dtype and shape as a file declares it. */
+    public record Layout(DType dtype, int[] shape) {}
+
+    /** Makes the tensor {@code name} (of its declared layout) in {@code arena}, which the writer frees once it is written. */
+    @FunctionalInterface
+    public interface Producer {
+        Tensor make(String name, Arena arena);
+    }
+
+    /**
+     * Writes a file of the tensors {@code layouts} declares, each made by {@code producer} only when the writer reaches
+     * it and freed once written: a file larger than memory needs one tensor's worth. Atomic as {@link #write}.
+     *
+     * @throws ModelFormatException naming the file when it cannot be written
+     * @throws IllegalStateException when a made tensor differs from its declared layout
+     */
+    public static void writeProduced(
+            Path file, SequencedMap<String, Layout> layouts, Map<String, String> metadata, Producer producer) {
+        SafetensorsFile.requireLittleEndianPlatform();
+        byte[] header = header(layouts, metadata);
+        try {
+            AtomicFiles.write(file, ch -> {
+                Staging staging = new Staging(ch);
+                staging.buffer.putLong(header.length);
+                staging.put(MemorySegment.ofArray(header), header.length);
+                for (Map.Entry<String, Layout> e : layouts.entrySet()) {
+                    try (Arena arena = Arena.ofShared()) {
+                        Tensor t = producer.make(e.getKey(), arena);
+                        if (t.dtype() != e.getValue().dtype()
+                                || !Arrays.equals(t.shape(), e.getValue().shape())
+                                || !t.isContiguous()) {
+                            throw new IllegalStateException(e.getKey() + " was made as " + t + ", declared "
+                                    + e.getValue().dtype() + " "
+                                    + Arrays.toString(e.getValue().shape()));
+                        }
+                        staging.put(t.data(), t.numel() * t.dtype().byteSize());
+                    }
+                }
+                staging.flush();
+            });
+        } catch (UncheckedIOException e) {
+            throw IoFailures.of(file, "write", e.getCause());
+        }
+    }
+
+    /** The padded header JSON (without the 8-byte length) for tensors of these layouts, in this order. */
+    static byte[] header(SequencedMap<String, Layout> layouts, Map<String, String> metadata) {
         ObjectNode root = ModelJson.newObject();
         if (metadata != null) {
             ObjectNode m = root.putObject(SafetensorsFile.METADATA_KEY);
             metadata.forEach(m::put);
         }
         long offset = 0;
-        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+        for (Map.Entry<String, Layout> e : layouts.entrySet()) {
             if (e.getKey().equals(SafetensorsFile.METADATA_KEY)) {
                 throw new IllegalArgumentException("a tensor cannot be named " + SafetensorsFile.METADATA_KEY);
             }
-            Tensor t = e.getValue();
-            long bytes = t.numel() * t.dtype().byteSize();
+            Layout t = e.getValue();
+            long bytes = Tensor.numel(t.shape()) * t.dtype().byteSize();
             ObjectNode entry = root.putObject(e.getKey());
             entry.put("dtype", t.dtype().name());
             ArrayNode shape = entry.putArray("shape");

@@ -77,9 +77,17 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     /**
      * Opens the context of job {@code session} over the host model {@code model}, with scratch for sequences of up to
-     * {@code maxTokens} tokens; {@code run} receives the checkpoints of its layers (null: none are written).
+     * {@code maxTokens} tokens; {@code run} receives the checkpoints of its layers (null: none are written), stored as
+     * {@code checkpointDtype} (the dtype the model will be exported in: the pruned weights are rounded to it before they
+     * are checkpointed and streamed on, so that a resumed run and the export see the same values).
      */
-    public record OpenSession(SessionRef session, ModelRef model, int maxTokens, RunDirectory run, FaultInjector faults)
+    public record OpenSession(
+            SessionRef session,
+            ModelRef model,
+            int maxTokens,
+            RunDirectory run,
+            DType checkpointDtype,
+            FaultInjector faults)
             implements SessionCommand {}
 
     /** Frees everything job {@code session} holds on this worker. */
@@ -325,6 +333,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
                         device.host().models().get(m.model()),
                         m.maxTokens(),
                         m.run(),
+                        m.checkpointDtype(),
                         m.faults(),
                         device.ops()));
         if (old != null) {
@@ -372,13 +381,12 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     private Behavior<Command> onOpenLayer(OpenLayer m) {
         return call(m.session(), "open layer " + m.layer(), m.generation(), m.replyTo(), s -> {
-            s.closeLayer(m.layer()); // a restarted pipeline opens its layers afresh
+            Arena arena = s.openLayerArena(m.layer()); // a restarted pipeline opens its layers afresh
             DecoderLayerWeights dense = s.dense(m.layer());
             DecoderLayerWeights start = m.completed()
-                    ? LayerCheckpoint.readAsWritten(
-                            s.run.verifiedLayer(m.layer()), s.model.config(), m.layer(), s.arena)
+                    ? LayerCheckpoint.readAsWritten(s.run.verifiedLayer(m.layer()), s.model.config(), m.layer(), arena)
                     : dense;
-            s.layers.put(m.layer(), m.method().open(m.layer(), dense, start, m.completed(), s.arena));
+            s.layers.put(m.layer(), m.method().open(m.layer(), dense, start, m.completed(), arena));
             s.layerGenerations.put(m.layer(), m.generation());
             return new LayerOpened(m.generation(), m.layer());
         });
@@ -585,6 +593,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         }
         CrashPoints.reach("before-checkpoint");
         LlamaConfig dense = s.model.config();
+        roundTo(s.checkpointDtype, layer, w);
         s.run.commitLayer(layer, ch -> {
             LayerCheckpoint.write(
                     ch,
@@ -592,11 +601,38 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
                     layer,
                     LlamaConfig.LayerDims.of(w, dense.headDim()),
                     w,
-                    units == null ? null : units.toMetadata());
+                    units == null ? null : units.toMetadata(),
+                    s.checkpointDtype);
             CrashPoints.reach("mid-write"); // the temporary file is written, the checkpoint not yet in place
         });
         s.run.markLayerCompleted(layer);
         CrashPoints.reach("after-checkpoint");
+    }
+
+    /** Rounds the layer's F32 weights in place to {@code dtype}; refuses values that F16 cannot hold. */
+    private static void roundTo(DType dtype, int layer, DecoderLayerWeights w) {
+        for (LinearModule m : LinearModule.values()) {
+            Tensor t = m.weight(w);
+            if (t.dtype() == DType.F32 && t.roundTo(dtype) > 0) {
+                throw new IllegalArgumentException("layer " + layer + "'s " + m.hfName()
+                        + " holds a value beyond F16's range (±65504) after pruning: export it as bf16 or f32");
+            }
+        }
+        for (Tensor t : new Tensor[] {
+            w.inputNorm(),
+            w.postAttentionNorm(),
+            w.qBias(),
+            w.kBias(),
+            w.vBias(),
+            w.oBias(),
+            w.gateBias(),
+            w.upBias(),
+            w.downBias()
+        }) {
+            if (t != null && t.dtype() == DType.F32) {
+                t.roundTo(dtype);
+            }
+        }
     }
 
     /** Copies {@code input} into a new activation {@code output} and runs {@code weights} on it in place. */

@@ -1,6 +1,7 @@
 package dev.espalier.engine.runtime;
 
 import dev.espalier.engine.runtime.store.RunDirectory;
+import dev.espalier.kernels.DType;
 import dev.espalier.kernels.TensorOps;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -87,10 +88,17 @@ public final class Devices implements AutoCloseable {
     /**
      * Opens a session for job {@code job} on the workers {@code wanted} picks among this process's (as many as it
      * names, starting at a worker that rotates from job to job so concurrent jobs spread), over the host model
-     * {@code model}. IllegalArgumentException when the job wants more workers than the process has.
+     * {@code model}; its layer checkpoints go to {@code run} as {@code checkpointDtype}. IllegalArgumentException when
+     * the job wants more workers than the process has.
      */
     public JobDevices open(
-            String job, DeviceSpec wanted, ModelRef model, int maxTokens, RunDirectory run, FaultInjector faults) {
+            String job,
+            DeviceSpec wanted,
+            ModelRef model,
+            int maxTokens,
+            RunDirectory run,
+            DType checkpointDtype,
+            FaultInjector faults) {
         if (wanted.count() > workers.size()) {
             throw new IllegalArgumentException("the job asks for " + wanted.count()
                     + " device workers; this process has " + workers.size() + " (" + describe() + ")");
@@ -103,7 +111,8 @@ public final class Devices implements AutoCloseable {
             chosenNames.add(names.get((first + i) % workers.size()));
         }
         SessionRef session = new SessionRef(sessions.getAndIncrement(), job);
-        chosen.forEach(w -> w.tell(new DeviceWorker.OpenSession(session, model, Math.max(1, maxTokens), run, faults)));
+        chosen.forEach(w -> w.tell(
+                new DeviceWorker.OpenSession(session, model, Math.max(1, maxTokens), run, checkpointDtype, faults)));
         return new JobDevices(session, List.copyOf(chosen), List.copyOf(chosenNames));
     }
 

@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime;
 
+import dev.espalier.engine.prune.LayerMethod;
 import dev.espalier.engine.prune.LayerScores;
 import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
@@ -64,7 +65,9 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     /**
      * How a stage is wired. The downstream stage is learnt from its first {@link Demand}; the last layer has none (its
      * outputs are not needed). {@code completed}: the layer was loaded from a checkpoint and is only streamed.
-     * {@code phases}: accumulation phases of the method; {@code scoring}: this is a scoring pass.
+     * {@code phases}: accumulation phases of the method; {@code scoring}: this is a scoring pass; {@code opens}: the
+     * stage opens its layer on the home worker (with {@code method}) when its first batch arrives (false for the pruning
+     * pass after a scoring pass: the layer stayed open with its scores).
      */
     public record Wiring(
             SessionRef session,
@@ -77,6 +80,8 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
             int window,
             int phases,
             boolean scoring,
+            boolean opens,
+            LayerMethod method,
             ActorRef<Event> supervisor,
             IdSource ids) {
 
@@ -125,6 +130,10 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     }
 
     private Behavior<Command> onBatch(Batch m) {
+        if (inputs.isEmpty() && w.opens()) { // the worker handles it before this batch's accumulation or forward
+            home().tell(new DeviceWorker.OpenLayer(
+                    w.session(), w.generation(), w.layer(), w.completed(), w.method(), replies));
+        }
         inputs.add(m);
         if (pruned) {
             streamReady();
@@ -153,6 +162,7 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
             return this;
         }
         switch (m.reply()) {
+            case DeviceWorker.LayerOpened o -> {}
             case DeviceWorker.Accumulated a -> {
                 accumulated++;
                 if (phase == 0) {

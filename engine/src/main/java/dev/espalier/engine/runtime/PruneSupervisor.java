@@ -25,8 +25,9 @@ import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
- * The layer pipeline of one job: opens every layer on its home device worker (from its checkpoint when the run already
- * has one), spawns one {@link LayerPruner} per decoder layer and feeds calibration batches into layer 0 as demand
+ * The layer pipeline of one job: spawns one {@link LayerPruner} per decoder layer (each opens its layer on its home
+ * device worker when its first batch arrives, from its checkpoint when the run already has one, and closes it once it
+ * has streamed on, so that only the layers in flight hold memory) and feeds calibration batches into layer 0 as demand
  * allows. Methods that allocate widths globally first run a scoring pass (the same stages over the dense model); the
  * supervisor then allocates every layer's widths and runs the pruning pass. Each stage has its layer checkpointed by
  * the home worker before it streams on, so the pruned weights never leave the worker that holds them; the job reads
@@ -34,7 +35,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  *
  * <p>Phases are behaviours: {@link #opening}, then {@link #streaming} once per pass. A failed device call fails the
  * pass with a {@link PipelineFailedException}; Pekko's supervision restarts the supervisor (its stages stop with it),
- * which opens the layers again, now from the checkpoints written so far, up to {@code maxRestarts} times. The scoring
+ * whose stages open the layers again, now from the checkpoints written so far, up to {@code maxRestarts} times. The scoring
  * pass is deterministic, so a restarted or resumed run repeats it and gets the same allocation. The supervisor only
  * sends messages: no kernel call, no file write, no wait.
  */
@@ -119,7 +120,6 @@ public final class PruneSupervisor {
     private final List<ActorRef<LayerPruner.Command>> stages = new ArrayList<>(); // this pass's, layer 0 first
     private final List<LayerScores> scores = new ArrayList<>();
     private final Map<Integer, ActivationRef> firstOfPair = new HashMap<>(); // dense stream: batch -> first embedding
-    private int opened;
     private int sourceCredit;
     private int nextBatch;
     private int streamedLayers;
@@ -143,7 +143,7 @@ public final class PruneSupervisor {
         this.stageEvents = ctx.messageAdapter(LayerPruner.Event.class, StageReported::new);
     }
 
-    /** Phase 1: every layer opened on its home worker; then the first pass. */
+    /** Logs what this incarnation does and starts its first pass; each stage opens its own layer when it needs it. */
     private Behavior<Command> opening() {
         ctx.getLog()
                 .info(
@@ -158,28 +158,7 @@ public final class PruneSupervisor {
                         ids.generation() > 1
                                 ? " (restart " + (ids.generation() - 1) + " of " + plan.maxRestarts() + ")"
                                 : "");
-        for (int l = 0; l < plan.layers(); l++) {
-            home(l).tell(new DeviceWorker.OpenLayer(
-                    plan.devices().session(),
-                    ids.generation(),
-                    l,
-                    plan.run().isLayerCompleted(l),
-                    plan.method(),
-                    replies));
-        }
-        return withSignals(Behaviors.receive(Command.class))
-                .onMessage(WorkerReplied.class, m -> switch (m.reply()) {
-                    case DeviceWorker.LayerOpened o
-                    when o.generation() == ids.generation() ->
-                        ++opened == plan.layers()
-                                ? startPass(plan.scoreOnly() || plan.method().scoresGlobally())
-                                : Behaviors.same();
-                    case DeviceWorker.CallFailed f
-                    when f.generation() == ids.generation() ->
-                        fail("device call " + f.call() + " failed: " + f.message());
-                    default -> Behaviors.same();
-                })
-                .build();
+        return startPass(plan.scoreOnly() || plan.method().scoresGlobally());
     }
 
     /** Spawns the stages from layer 0 down; each asks its upstream (layer 0: this supervisor) for batches. */
@@ -204,6 +183,8 @@ public final class PruneSupervisor {
                     plan.window(),
                     plan.method().phases(),
                     scoring,
+                    scoring || !(plan.scoreOnly() || plan.method().scoresGlobally()),
+                    plan.method(),
                     stageEvents,
                     ids);
             ActorRef<LayerPruner.Command> stage = ctx.spawn(

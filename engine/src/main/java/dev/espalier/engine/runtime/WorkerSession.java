@@ -12,33 +12,48 @@ import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.Arena;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
  * One job's state on one device worker: the job's model, scratch for one layer's forward pass, and the layers the job
- * has open on this worker (their writable weights and statistics). Only its worker touches it.
+ * has open on this worker (their writable weights and statistics, each layer in an arena of its own). A layer is opened
+ * when its stage first needs it and closed once it has streamed its outputs: its memory is freed and the pages of its
+ * dense weights that the model maps from the checkpoint are dropped, so that a job holds only the layers in flight.
+ * Only its worker touches it.
  */
 final class WorkerSession implements AutoCloseable {
     final SessionRef ref;
     final LlamaModel model;
     final RunDirectory run; // where the job's checkpoints go; null for jobs that write none
+    final DType checkpointDtype; // the dtype checkpoints are stored in (the export's)
     final FaultInjector faults;
-    final Arena arena = Arena.ofShared(); // layer workspaces and layer weights
+    final Arena arena = Arena.ofShared(); // the session's scratch
     final DecoderLayerForward layerForward;
     final Tensor keys; // (maxTokens, max kv width): scratch cache of one sequence
     final Tensor values; // (maxTokens, max kv width)
     final Map<Integer, LayerWork> layers = new HashMap<>();
     final Map<Integer, Integer> layerGenerations = new HashMap<>(); // layer -> pipeline generation that opened it
+    private final Map<Integer, Arena> layerArenas = new HashMap<>(); // layer -> its writable weights and statistics
+    private final List<Arena> retired = new ArrayList<>(); // layer arenas a solve of a stopped pipeline still held
     private ModelRef scoredModel; // the model the zero-shot scorer runs, kept between a task's batches
     private LlamaForward scoringForward;
     private LoglikelihoodScorer scorer;
 
     WorkerSession(
-            SessionRef ref, LlamaModel model, int maxTokens, RunDirectory run, FaultInjector faults, TensorOps ops) {
+            SessionRef ref,
+            LlamaModel model,
+            int maxTokens,
+            RunDirectory run,
+            DType checkpointDtype,
+            FaultInjector faults,
+            TensorOps ops) {
         this.ref = ref;
         this.model = model;
         this.run = run;
+        this.checkpointDtype = checkpointDtype;
         this.faults = faults;
         LlamaConfig config = model.config();
         this.layerForward = new DecoderLayerForward(config, ops, arena, maxTokens, maxTokens);
@@ -86,18 +101,66 @@ final class WorkerSession implements AutoCloseable {
         scoredModel = null;
     }
 
+    /** A new arena for layer {@code layer}'s work, closed with the layer (any earlier one is closed first). */
+    Arena openLayerArena(int layer) {
+        closeLayer(layer);
+        Arena a = Arena.ofShared();
+        layerArenas.put(layer, a);
+        return a;
+    }
+
+    /** Frees layer {@code layer}'s work and arena and drops the resident pages of its dense weights. */
     void closeLayer(int layer) {
         LayerWork work = layers.remove(layer);
         layerGenerations.remove(layer);
         if (work != null) {
             work.close();
         }
+        Arena a = layerArenas.remove(layer);
+        if (a != null) {
+            closeOrRetire(a);
+        }
+        unloadDense(model.layer(layer));
+    }
+
+    /** A restarted pipeline may close a layer while a solve of the stopped one still reads it: freed with the session. */
+    private void closeOrRetire(Arena a) {
+        try {
+            a.close();
+        } catch (IllegalStateException stillInUse) {
+            retired.add(a);
+        }
+    }
+
+    private static void unloadDense(DecoderLayerWeights w) {
+        for (Tensor t : new Tensor[] {
+            w.inputNorm(),
+            w.q(),
+            w.k(),
+            w.v(),
+            w.o(),
+            w.qBias(),
+            w.kBias(),
+            w.vBias(),
+            w.oBias(),
+            w.postAttentionNorm(),
+            w.gate(),
+            w.up(),
+            w.down(),
+            w.gateBias(),
+            w.upBias(),
+            w.downBias()
+        }) {
+            if (t != null) {
+                t.unloadIfMapped();
+            }
+        }
     }
 
     @Override
     public void close() {
-        layers.values().forEach(LayerWork::close);
-        layers.clear();
+        new ArrayList<>(layers.keySet()).forEach(this::closeLayer);
+        retired.forEach(this::closeOrRetire);
         closeScorer();
         arena.close();
     }

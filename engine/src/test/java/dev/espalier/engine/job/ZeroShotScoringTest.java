@@ -21,6 +21,7 @@ import dev.espalier.engine.runtime.FaultInjector;
 import dev.espalier.engine.runtime.ModelRef;
 import dev.espalier.engine.tokenizer.Tokenizer;
 import dev.espalier.engine.tokenizer.TokenizerLoader;
+import dev.espalier.kernels.DType;
 import dev.espalier.kernels.cpu.CpuOps;
 import dev.espalier.protocol.v1.TaskFile;
 import dev.espalier.protocol.v1.ZeroShotSettings;
@@ -64,7 +65,7 @@ class ZeroShotScoringTest {
     private static List<TaskResult> onWorkers(DeviceSpec spec, int batchSize) {
         try (Devices devices = Devices.start(spec)) {
             ModelRef ref = devices.models().register("test/model", model);
-            try (Devices.JobDevices session = devices.open("test", spec, ref, 1, null, FaultInjector.NONE)) {
+            try (Devices.JobDevices session = devices.open("test", spec, ref, 1, null, DType.F32, FaultInjector.NONE)) {
                 return ZeroShotScoring.score(
                         devices, session, ref, tokenizer, tasks, batchSize, task -> ProgressListener.NONE);
             } finally {

@@ -3,7 +3,6 @@ package dev.espalier.engine.model;
 import static dev.espalier.engine.model.BrokenFiles.assertModelError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -52,15 +51,15 @@ class HfModelLoaderTest {
     }
 
     @Test
-    void theBf16FolderIsTheF32WeightsRoundedToBf16AndWidenedOffHeap() {
+    void theBf16FolderIsTheF32WeightsRoundedToBf16AndStaysMappedInBf16() {
         try (Arena a = Arena.ofConfined();
                 Arena b = Arena.ofConfined()) {
             LlamaModel f32 = HfModelLoader.load(SharedFiles.storiesHf(), a);
             LlamaModel bf16 = HfModelLoader.load(SharedFiles.storiesHfBf16(), b);
             assertEquals(DType.BF16, bf16.config().torchDtype());
-            assertEquals(DType.F32, bf16.layer(0).q().dtype());
-            assertFalse(bf16.layer(0).q().data().isMapped());
-            assertTrue(bf16.layer(0).q().data().isNative());
+            assertEquals(DType.BF16, bf16.layer(0).q().dtype());
+            assertEquals(DType.BF16, bf16.embedTokens().dtype());
+            assertTrue(bf16.layer(0).q().data().isMapped()); // read from the file when used, not copied at load
             SequencedMap<String, Tensor> expected = HfTensorLayout.tensorsOf(f32, a);
             SequencedMap<String, Tensor> actual = HfTensorLayout.tensorsOf(bf16, b);
             expected.forEach((name, t) -> {
@@ -75,7 +74,7 @@ class HfModelLoaderTest {
     }
 
     @Test
-    void widensF16Checkpoints() {
+    void readsF16CheckpointsAsMappedF16() {
         Path folder = tmp.resolve("f16");
         try (Arena a = Arena.ofConfined()) {
             SafetensorsFile src = SafetensorsFile.open(SharedFiles.storiesHf().resolve("model.safetensors"), a);
@@ -87,7 +86,8 @@ class HfModelLoaderTest {
             try (Arena b = Arena.ofConfined()) {
                 LlamaModel m = HfModelLoader.load(folder, b);
                 Tensor up = m.layer(3).up();
-                assertEquals(DType.F32, up.dtype());
+                assertEquals(DType.F16, up.dtype());
+                assertTrue(up.data().isMapped());
                 float[] want = src.tensor("model.layers.3.mlp.up_proj.weight").toFloatArray();
                 for (int i = 0; i < want.length; i++) {
                     want[i] = Float.float16ToFloat(Float.floatToFloat16(want[i]));

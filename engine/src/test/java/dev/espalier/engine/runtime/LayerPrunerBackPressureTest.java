@@ -8,6 +8,7 @@ import dev.espalier.engine.prune.PruningMethod;
 import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparsityPattern;
 import dev.espalier.engine.prune.UnstructuredMethod;
+import dev.espalier.kernels.DType;
 import dev.espalier.kernels.reference.ReferenceOps;
 import java.time.Duration;
 import java.util.List;
@@ -47,7 +48,7 @@ class LayerPrunerBackPressureTest {
                 kit.spawn(DeviceWorker.create(new DeviceWorker.Device(0, "reference", new ReferenceOps(), host)));
         SessionRef session = new SessionRef(1, "back-pressure");
         worker.tell(new DeviceWorker.OpenSession(
-                session, host.models().register("dense", model), 16, null, FaultInjector.NONE));
+                session, host.models().register("dense", model), 16, null, DType.F32, FaultInjector.NONE));
         TestProbe<DeviceWorker.Reply> replies = kit.createTestProbe();
         worker.tell(new DeviceWorker.OpenLayer(
                 session,
@@ -64,7 +65,20 @@ class LayerPrunerBackPressureTest {
         TestProbe<LayerPruner.Command> downstream = kit.createTestProbe();
         IdSource ids = new IdSource(1);
         ActorRef<LayerPruner.Command> stage = kit.spawn(LayerPruner.create(new LayerPruner.Wiring(
-                session, 0, false, true, 0, List.of(worker), source.ref(), WINDOW, 1, false, supervisor.ref(), ids)));
+                session,
+                0,
+                false,
+                true,
+                0,
+                List.of(worker),
+                source.ref(),
+                WINDOW,
+                1,
+                false,
+                false,
+                null,
+                supervisor.ref(),
+                ids))); // opened above
 
         int credit = source.expectMessageClass(LayerPruner.Demand.class, WAIT).batches();
         assertEquals(WINDOW, credit);

@@ -14,6 +14,7 @@ import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.engine.tokenizer.Tokenizer;
 import dev.espalier.engine.tokenizer.TokenizerLoader;
+import dev.espalier.kernels.DType;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PruneMethod;
 import dev.espalier.protocol.v1.UnstructuredSettings;
@@ -118,8 +119,8 @@ final class PipelineFixture {
             maxTokens = Math.max(maxTokens, s.length);
         }
         try (RunDirectory run = RunDirectory.create(runDir, job, spec);
-                Devices.JobDevices session =
-                        d.open(job, new DeviceSpec(plan.devices(), 1), dense, maxTokens, run, plan.faults());
+                Devices.JobDevices session = d.open(
+                        job, new DeviceSpec(plan.devices(), 1), dense, maxTokens, run, DType.F32, plan.faults());
                 Devices.Listener<PruneSupervisor.Event> events =
                         d.listener(job + "-events", PruneSupervisor.Event.class, e -> {})) {
             PruneSupervisor.Plan pipeline = new PruneSupervisor.Plan(

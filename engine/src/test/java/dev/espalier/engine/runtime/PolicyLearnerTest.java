@@ -13,6 +13,7 @@ import dev.espalier.engine.prune.policy.PolicyState;
 import dev.espalier.engine.prune.policy.RolloutMasks;
 import dev.espalier.engine.prune.policy.UnitKind;
 import dev.espalier.engine.prune.policy.UnitLayout;
+import dev.espalier.kernels.DType;
 import dev.espalier.kernels.cpu.CpuOps;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -85,7 +86,7 @@ class PolicyLearnerTest {
             ops.add(o);
             ActorRef<DeviceWorker.Command> worker =
                     kit.spawn(DeviceWorker.create(new DeviceWorker.Device(i, "cpu:" + i, o, host)));
-            worker.tell(new DeviceWorker.OpenSession(session, dense, SEQ, null, faults));
+            worker.tell(new DeviceWorker.OpenSession(session, dense, SEQ, null, DType.F32, faults));
             workers.add(worker);
         }
         TestProbe<PolicyLearner.Result> done = kit.createTestProbe();
