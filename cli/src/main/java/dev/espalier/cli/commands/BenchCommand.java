@@ -5,17 +5,19 @@ import dev.espalier.engine.bench.ForwardBenchmark;
 import dev.espalier.engine.bench.GemmBenchmark;
 import dev.espalier.engine.bench.LinearShape;
 import dev.espalier.engine.bench.PolicyRolloutBenchmark;
+import dev.espalier.engine.bench.RealShape;
 import dev.espalier.engine.bench.SparseGptBenchmark;
+import dev.espalier.engine.bench.SyntheticCheckpoints;
 import dev.espalier.engine.bench.SyntheticModels;
 import dev.espalier.engine.data.CalibrationSampler;
 import dev.espalier.engine.data.TextCorpus;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
-import dev.espalier.engine.model.ModelExporter;
 import dev.espalier.engine.model.ModelLoader;
 import dev.espalier.engine.prune.Alps;
 import dev.espalier.engine.tokenizer.Tokenizer;
 import dev.espalier.engine.tokenizer.TokenizerLoader;
+import dev.espalier.kernels.DType;
 import dev.espalier.kernels.TensorOps;
 import dev.espalier.kernels.cpu.OpenBlas;
 import java.io.PrintWriter;
@@ -48,7 +50,8 @@ import picocli.CommandLine.Spec;
             "  ./espalier bench --structured 0.2,0.3,0.5 --layers 2 --seq 2048 --repeats 3",
             "  ./espalier bench --solvers 4096x4096,11008x4096 --repeats 1",
             "  ./espalier bench --policy-rollouts --calib ../shared/data/c4/c4_validation_2k.jsonl",
-            "  ./espalier bench --export-synthetic out/llama7b-2layers --layers 2"
+            "  ./espalier bench --export-synthetic out/llama2-7b-bf16",
+            "  ./espalier bench --export-synthetic out/llama3-8b-2layers --shape llama3-8b --layers 2 --dtype bf16"
         })
 public final class BenchCommand implements Callable<Integer> {
 
@@ -98,17 +101,41 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(
             names = "--export-synthetic",
             paramLabel = "<dir>",
-            description =
-                    "Instead of timing, write a LLaMA-7B-shaped model with seeded random weights (--layers decoder layers) "
-                            + "and the Llama 2 tokenizer as a Hugging Face folder, to measure pruning at real scale.")
+            description = "Instead of timing, write a model of a real shape (--shape) with seeded random weights as a"
+                    + " Hugging Face folder (sharded, --dtype, the Llama 2 tokenizer), one tensor in memory at a time,"
+                    + " to measure pruning at real scale.")
     Path exportSynthetic;
 
     @Option(
+            names = "--shape",
+            defaultValue = "llama2-7b",
+            paramLabel = "<name>",
+            description = "Shape of --export-synthetic: llama2-7b, llama2-13b, llama3-8b (Llama 3.1: GQA, vocab 128256,"
+                    + " llama3 RoPE scaling), mistral-7b (sliding window 4096), qwen2-7b (q/k/v biases)"
+                    + " (default: ${DEFAULT-VALUE}).")
+    String shape;
+
+    @Option(
+            names = "--dtype",
+            defaultValue = "bf16",
+            paramLabel = "<dtype>",
+            description = "Weight dtype of --export-synthetic: bf16, f16 or f32 (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(
+            names = "--max-shard-size",
+            defaultValue = "5GB",
+            paramLabel = "<size>",
+            converter = ByteSizeConverter.class,
+            description = "Shard size of --export-synthetic (default: ${DEFAULT-VALUE}).")
+    long maxShardBytes;
+
+    @Option(
             names = "--layers",
-            defaultValue = "1",
-            description =
-                    "Decoder layers of --export-synthetic and of the --structured synthetic stack (default: ${DEFAULT-VALUE}).")
-    int layers;
+            paramLabel = "N",
+            description = "Decoder layers of --export-synthetic (default: the real model's) and of the --structured"
+                    + " synthetic stack (default: 1).")
+    Integer layers;
 
     @Option(
             names = "--structured",
@@ -157,25 +184,7 @@ public final class BenchCommand implements Callable<Integer> {
             return policyRollouts(out);
         }
         if (exportSynthetic != null) {
-            Path tokenizer = model.toAbsolutePath()
-                    .getParent()
-                    .resolveSibling("llama2c-tokenizer-32000")
-                    .resolve("tokenizer.model");
-            try (Arena arena = Arena.ofShared()) {
-                ModelExporter.export(
-                        SyntheticModels.model(arena, SyntheticModels.llama7b(layers), 7),
-                        exportSynthetic,
-                        TokenizerLoader.exportFiles(tokenizer),
-                        "bench-synthetic-llama7b",
-                        false);
-            }
-            out.printf(
-                    Locale.ROOT,
-                    "wrote %s: LLaMA-7B shapes, %d layer(s), synthetic weights, tokenizer %s%n",
-                    exportSynthetic,
-                    layers,
-                    tokenizer);
-            return 0;
+            return exportSynthetic(out);
         }
         out.printf(
                 Locale.ROOT,
@@ -308,12 +317,13 @@ public final class BenchCommand implements Callable<Integer> {
                                 smallRepeats,
                                 17));
             }
-            LlamaConfig shape = SyntheticModels.llama7b(layers);
+            int stack = layers == null ? 1 : layers;
+            LlamaConfig shape = SyntheticModels.llama7b(stack);
             try (Arena arena = Arena.ofShared()) {
                 printStructured(
                         out,
                         ForwardBenchmark.structured(
-                                "LLaMA-7B shapes (synthetic), " + layers + " layer(s), " + seq + " tokens",
+                                "LLaMA-7B shapes (synthetic), " + stack + " layer(s), " + seq + " tokens",
                                 shape,
                                 SyntheticModels.layers(arena, shape, 7),
                                 structured,
@@ -382,6 +392,41 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** The ALPS ρ ablation on up_proj of layer 2 of the model, printed as one table per run. */
+    /** {@code --export-synthetic}: a model of a real shape, written one tensor at a time. */
+    private int exportSynthetic(PrintWriter out) {
+        RealShape real;
+        try {
+            real = RealShape.of(shape);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--shape: " + e.getMessage());
+        }
+        DType weights = switch (dtype.trim().toLowerCase(Locale.ROOT)) {
+            case "bf16", "bfloat16" -> DType.BF16;
+            case "f16", "float16" -> DType.F16;
+            case "f32", "float32" -> DType.F32;
+            default -> throw new IllegalArgumentException("--dtype must be bf16, f16 or f32, got '" + dtype + "'");
+        };
+        LlamaConfig config = real.config(layers == null ? real.layers() : layers, weights);
+        Path tokenizer = model.toAbsolutePath()
+                .getParent()
+                .resolveSibling("llama2c-tokenizer-32000")
+                .resolve("tokenizer.model");
+        long start = System.nanoTime();
+        SyntheticCheckpoints.write(
+                config, exportSynthetic, TokenizerLoader.exportFiles(tokenizer), maxShardBytes, 7, false);
+        out.printf(
+                Locale.ROOT,
+                "wrote %s in %.1f s: %s shapes, %d layer(s), %s, %.2f GB of synthetic weights (seeded random), tokenizer %s%n",
+                exportSynthetic,
+                (System.nanoTime() - start) / 1e9,
+                real.label(),
+                config.numLayers(),
+                weights,
+                SyntheticCheckpoints.bytes(config) / 1e9,
+                tokenizer);
+        return 0;
+    }
+
     private int ablation(PrintWriter out) {
         try (TensorOps ops = common.createOps();
                 LlamaModel m = ModelLoader.load(model, Arena.ofShared())) {

@@ -54,6 +54,9 @@ import picocli.CommandLine.Spec;
 public final class CompareCommand implements Callable<Integer> {
 
     @Mixin
+    MemoryBudgetOptions memory;
+
+    @Mixin
     JobInputOptions inputs;
 
     @Option(
@@ -195,7 +198,7 @@ public final class CompareCommand implements Callable<Integer> {
             String jobId = RunDirectory.jobIdOf(cell.runDir()).orElse("compare-" + UUID.randomUUID());
             int code;
             try (RunDirectory run = RunDirectory.openOrCreate(cell.runDir(), jobId, spec)) {
-                code = LocalJobRunner.run(run, stdout, err, !quiet);
+                code = LocalJobRunner.run(run, stdout, err, !quiet, memory.bytes());
                 if (code == 0) {
                     saveReport(cell, run.report().orElseThrow());
                 }

@@ -25,9 +25,11 @@ final class LocalJobRunner {
 
     /**
      * Runs the job of {@code run} to its report (exit status 0), or until Ctrl-C / SIGTERM stops it at a safe point
-     * (128 + the signal's number, with how to resume on {@code err}).
+     * (128 + the signal's number, with how to resume on {@code err}); at most {@code memoryBudget} bytes of activations
+     * in memory, the rest spilled to the run directory.
      */
-    static int run(RunDirectory run, PrintWriter out, PrintWriter err, boolean progress) throws Exception {
+    static int run(RunDirectory run, PrintWriter out, PrintWriter err, boolean progress, long memoryBudget)
+            throws Exception {
         Optional<RunReport> done = run.report();
         if (done.isPresent()
                 && OutputFolder.marker(Path.of(run.spec().getOutput()))
@@ -51,7 +53,7 @@ final class LocalJobRunner {
                 }
                 return recorded;
             };
-            try (Devices devices = Devices.start(DeviceSpec.of(run.spec().getDevicesList()))) {
+            try (Devices devices = Devices.start(DeviceSpec.of(run.spec().getDevicesList()), memoryBudget)) {
                 JobExecutors.standard(devices).forSpec(run.spec()).run(run.spec(), run, sink, cancel);
             } catch (Exception e) { // after a signal, whatever the job ended with comes from stopping it
                 if (interrupts.signal() == null) {

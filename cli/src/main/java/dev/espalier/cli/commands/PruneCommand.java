@@ -35,6 +35,9 @@ import picocli.CommandLine.Spec;
 public final class PruneCommand implements Callable<Integer> {
 
     @Mixin
+    MemoryBudgetOptions memory;
+
+    @Mixin
     JobSpecOptions job;
 
     @Option(
@@ -60,7 +63,7 @@ public final class PruneCommand implements Callable<Integer> {
                 Path.of(jobSpec.getOutput()), jobId, jobSpec.getOverwriteOutput()); // before the run directory
         try (RunDirectory run = RunDirectory.openOrCreate(dir, jobId, jobSpec)) {
             return LocalJobRunner.run(
-                    run, spec.commandLine().getOut(), spec.commandLine().getErr(), !output.quiet);
+                    run, spec.commandLine().getOut(), spec.commandLine().getErr(), !output.quiet, memory.bytes());
         }
     }
 }

@@ -27,6 +27,9 @@ public final class ResumeCommand implements Callable<Integer> {
     Path runDir;
 
     @Mixin
+    MemoryBudgetOptions memory;
+
+    @Mixin
     RunOutputOptions output;
 
     @Spec
@@ -40,7 +43,7 @@ public final class ResumeCommand implements Callable<Integer> {
         }
         try (RunDirectory run = RunDirectory.open(runDir)) {
             return LocalJobRunner.run(
-                    run, spec.commandLine().getOut(), spec.commandLine().getErr(), !output.quiet);
+                    run, spec.commandLine().getOut(), spec.commandLine().getErr(), !output.quiet, memory.bytes());
         }
     }
 }

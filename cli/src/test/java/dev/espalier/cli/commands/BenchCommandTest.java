@@ -50,7 +50,10 @@ class BenchCommandTest {
         assertEquals(Path.of("../shared/data/c4/c4_validation_2k.jsonl"), bench.calib);
         assertEquals(2048, bench.seq);
         assertEquals(3, bench.repeats);
-        assertEquals(1, bench.layers);
+        assertNull(bench.layers, "the real model's layers for --export-synthetic, one for --structured");
+        assertEquals("llama2-7b", bench.shape);
+        assertEquals("bf16", bench.dtype);
+        assertEquals(5_000_000_000L, bench.maxShardBytes);
         assertEquals(List.of(1024, 2048, 4096), bench.gemmSizes);
         assertEquals(List.of(), bench.solverShapes);
         assertEquals(List.of(), bench.structured);
@@ -72,6 +75,7 @@ class BenchCommandTest {
         refused("--seq", "bench", "--seq", "long");
         refused("--structured", "bench", "--structured", "a,b");
         refused("--gemm-sizes", "bench", "--gemm-sizes", "1024,big");
+        refused("--max-shard-size", "bench", "--max-shard-size", "lots");
     }
 
     @Test

@@ -190,6 +190,9 @@ public final class PruneJob implements JobExecutor {
                             .addAllTasksBefore(tasksBefore)
                             .addAllTasksAfter(tasksAfter);
                     clock.recordInto(report);
+                    report.setPeakSpilledBytes(devices.activations()
+                                    .peakSpilledBytes(session.session().id()))
+                            .setMemoryBudgetBytes(devices.activations().budgetBytes());
                     RunReportFiles.commit(run, report.build(), model.config());
                 }
             } finally {

@@ -114,6 +114,15 @@ public final class ModelExporter {
         });
     }
 
+    /** Bytes of the weights of a model of {@code config}, each tensor in the config's torch_dtype. */
+    public static long weightBytes(LlamaConfig config) {
+        long bytes = 0;
+        for (int[] shape : HfTensorLayout.expectedShapes(config).values()) {
+            bytes += Tensor.numel(shape) * config.torchDtype().byteSize();
+        }
+        return bytes;
+    }
+
     /** Writes into a staging sibling of {@code output} with {@code writer}, adds the tokenizer files, then commits it. */
     private static void exportInto(
             Path output, Map<Path, String> tokenizerFiles, String jobId, boolean overwrite, Consumer<Path> writer) {

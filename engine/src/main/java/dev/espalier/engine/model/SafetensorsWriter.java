@@ -119,10 +119,10 @@ public final class SafetensorsWriter {
     /** A tensor's dtype and shape as a file declares it. */
     public record Layout(DType dtype, int[] shape) {}
 
-    /** Makes the tensor {@code name} (of its declared layout) in {@code arena}, which the writer frees once it is written. */
+    /** Makes the tensor {@code name} of {@code layout} in {@code arena}, which the writer frees once it is written. */
     @FunctionalInterface
     public interface Producer {
-        Tensor make(String name, Arena arena);
+        Tensor make(String name, Layout layout, Arena arena);
     }
 
     /**
@@ -143,7 +143,7 @@ public final class SafetensorsWriter {
                 staging.put(MemorySegment.ofArray(header), header.length);
                 for (Map.Entry<String, Layout> e : layouts.entrySet()) {
                     try (Arena arena = Arena.ofShared()) {
-                        Tensor t = producer.make(e.getKey(), arena);
+                        Tensor t = producer.make(e.getKey(), e.getValue(), arena);
                         if (t.dtype() != e.getValue().dtype()
                                 || !Arrays.equals(t.shape(), e.getValue().shape())
                                 || !t.isContiguous()) {

@@ -31,6 +31,7 @@ public final class LayerPruningState implements LayerTap, LayerWork {
     private final Map<LinearModule, LinearPruner> pruners = new EnumMap<>(LinearModule.class);
     private TensorOps ops;
     private Set<LinearModule.Input> active = EnumSet.allOf(LinearModule.Input.class);
+    private boolean released;
 
     public LayerPruningState(
             int layer,
@@ -73,6 +74,12 @@ public final class LayerPruningState implements LayerTap, LayerWork {
         try (Arena scratch = Arena.ofConfined()) {
             runner.run(weights, tapWith(ops, order.phases().get(phase)), input.copyAs(scratch, DType.F32));
         }
+    }
+
+    /** The layer is pruned: its Grams and pruners' statistics go now, before its outputs stream on. */
+    @Override
+    public void releaseStatistics() {
+        close();
     }
 
     /** One {@link MatrixProblem} per map reading the inputs of phase {@code phase}. */
@@ -146,9 +153,13 @@ public final class LayerPruningState implements LayerTap, LayerWork {
         };
     }
 
-    /** Frees the statistics (the weights stay: they belong to the arena given at construction). */
+    /** Frees the statistics (the weights stay: they belong to the arena given at construction); at most once. */
     @Override
     public void close() {
+        if (released) {
+            return;
+        }
+        released = true;
         for (LinearPruner p : pruners.values()) {
             if (p instanceof AutoCloseable c) {
                 try {

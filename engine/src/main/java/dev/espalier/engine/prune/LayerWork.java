@@ -45,6 +45,12 @@ public interface LayerWork extends AutoCloseable {
         throw new UnsupportedOperationException("layer " + layer() + ": this method takes no allocation");
     }
 
+    /**
+     * Called once the layer is pruned and checkpointed, before it streams its outputs: frees what only pruning needed
+     * (Grams, statistics), so that they do not wait for {@link #close()} while the next layer fills its own.
+     */
+    default void releaseStatistics() {}
+
     /** Structured methods: the units of the dense layer that {@link #weights()} keeps; null for unstructured ones. */
     default KeptUnits keptUnits() {
         return null;

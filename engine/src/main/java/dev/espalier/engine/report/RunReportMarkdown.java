@@ -42,7 +42,13 @@ public final class RunReportMarkdown {
                         ReportFormat.bytes(report.getPeakHeapBytes()),
                         ReportFormat.bytes(report.getPeakRssBytes())))
                 .render());
-        md.append("\nTensors live off the JVM heap: the peak resident set is the memory the run needed.\n");
+        md.append("\nTensors live off the JVM heap: the peak resident set is the memory the run needed.");
+        if (report.getPeakSpilledBytes() > 0) {
+            md.append(" Calibration activations beyond the memory budget of "
+                    + ReportFormat.bytes(report.getMemoryBudgetBytes()) + " were spilled to the run directory (peak "
+                    + ReportFormat.bytes(report.getPeakSpilledBytes()) + ").");
+        }
+        md.append("\n");
         if (!plots.isEmpty()) {
             md.append("\n## Plots\n");
             for (String plot : plots) {

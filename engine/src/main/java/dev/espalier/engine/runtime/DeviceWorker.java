@@ -464,6 +464,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         return call(m.session(), "checkpoint layer " + m.layer(), m.generation(), m.replyTo(), s -> {
             LayerWork work = s.layer(m.layer());
             writeCheckpoint(s, m.layer(), work.weights(), work.keptUnits());
+            work.releaseStatistics();
             return new LayerCheckpointed(m.generation(), m.layer());
         });
     }
@@ -666,7 +667,11 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         try {
             WorkerSession s = session(session);
             s.faults.beforeCall(device.index(), what);
-            reply = body.run(s);
+            try {
+                reply = body.run(s);
+            } finally {
+                device.host().activations().settle(session.id());
+            }
         } catch (Exception | AssertionError e) {
             getContext()
                     .getLog()
@@ -692,7 +697,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     private Tensor allocateActivation(WorkerSession s, ActivationRef ref, int rows) {
         return device.host()
                 .activations()
-                .allocate(s.ref.id(), ref, rows, s.model.config().hiddenSize());
+                .allocate(
+                        s.ref.id(), ref, rows, s.model.config().hiddenSize(), s.run == null ? null : s.run.spillDir());
     }
 
     private Tensor activation(ActivationRef ref) {

@@ -33,8 +33,7 @@ public final class Devices implements AutoCloseable {
 
     private final DeviceSpec spec;
     private final ActorSystem<SpawnProtocol.Command> system;
-    private final DeviceWorker.Host host =
-            new DeviceWorker.Host(new HostActivationStore(), new HostModels(), new HostProblems());
+    private final DeviceWorker.Host host;
     private final List<TensorOps> ops = new ArrayList<>();
     private final List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
     private final List<String> names = new ArrayList<>();
@@ -42,8 +41,10 @@ public final class Devices implements AutoCloseable {
     private final AtomicInteger nextFirst = new AtomicInteger();
     private final AtomicLong actorNames = new AtomicLong(1);
 
-    private Devices(DeviceSpec spec) {
+    private Devices(DeviceSpec spec, long activationBudgetBytes) {
         this.spec = spec;
+        this.host = new DeviceWorker.Host(
+                new HostActivationStore(activationBudgetBytes), new HostModels(), new HostProblems());
         this.system = ActorSystem.create(SpawnProtocol.create(), "espalier");
         for (int d = 0; d < spec.count(); d++) {
             TensorOps backend = spec.createOps(d);
@@ -59,7 +60,15 @@ public final class Devices implements AutoCloseable {
 
     /** Starts the workers of {@code spec} (e.g. {@code cpu:2}: two workers with half the cores each). */
     public static Devices start(DeviceSpec spec) {
-        return new Devices(spec);
+        return start(spec, HostActivationStore.DEFAULT_BUDGET_BYTES);
+    }
+
+    /**
+     * As {@link #start(DeviceSpec)}, holding at most {@code activationBudgetBytes} of calibration activations in memory
+     * for all jobs together; beyond it, a job's activations are spilled to its run directory.
+     */
+    public static Devices start(DeviceSpec spec, long activationBudgetBytes) {
+        return new Devices(spec, activationBudgetBytes);
     }
 
     /** The devices as the process was started with them, e.g. "cpu:0 (1 thread), cpu:1 (1 thread)". */

@@ -39,6 +39,7 @@ public final class RunDirectory implements AutoCloseable {
     public static final String MANIFEST_FILE = "manifest.pb";
     public static final String EVENTS_FILE = "events.log";
     public static final String LAYERS_DIR = "layers";
+    public static final String SPILL_DIR = "spill";
     public static final String REPORT_NAME = "report";
     public static final String REPORT_FILE = "report.pb";
     /** The lock file: held by the one job that has the directory open ({@link PathLock}). */
@@ -182,6 +183,10 @@ public final class RunDirectory implements AutoCloseable {
         if (temps > 0) {
             repairs.add("removed " + temps + " temporary file(s) left by an interrupted write");
         }
+        int spills = removeSpills(dir.resolve(SPILL_DIR));
+        if (spills > 0) {
+            repairs.add("removed " + spills + " spilled activation(s) left by an interrupted run");
+        }
         RunManifest manifest = readManifest(dir);
         JobSpec spec = readSpec(dir, manifest);
         if (expectedSpec != null && !expectedSpec.equals(spec)) {
@@ -237,6 +242,28 @@ public final class RunDirectory implements AutoCloseable {
 
     public Path dir() {
         return dir;
+    }
+
+    /** Where activations beyond the host's memory budget go while the run is open (emptied when it is opened again). */
+    public Path spillDir() {
+        return dir.resolve(SPILL_DIR);
+    }
+
+    /** Deletes the files of a spill folder (only activations live there); how many there were. */
+    private static int removeSpills(Path spill) {
+        if (!Files.isDirectory(spill)) {
+            return 0;
+        }
+        try (var files = Files.list(spill)) {
+            int n = 0;
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Files.delete(f);
+                n++;
+            }
+            return n;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot empty the spill folder " + spill, e);
+        }
     }
 
     public String jobId() {
