@@ -30,7 +30,9 @@ import picocli.CommandLine.Spec;
             "  ./espalier prune --model ../shared/models/stories260K/stories260K.bin --method policy-gradient --sparsity 0.3 \\",
             "      --init wanda-sp --steps 1000 --rollouts-in-flight 2 --devices cpu:2 --calib-samples 64 --calib-seqlen 128 \\",
             "      --calib ../shared/data/tinystories/tinystories_val_sample.txt --out out/stories-pg30",
-            "  ./espalier resume out/stories-wanda50.run    # after an interruption"
+            "  ./espalier resume out/stories-wanda50.run    # after an interruption",
+            "  ./espalier prune --model out/llama2-7b-bf16 --method sparsegpt --sparsity 0.5 --calib-samples 16 \\",
+            "      --calib ../shared/data/c4/c4_validation_2k.jsonl --out out/l7b-sgpt50 --plan    # what it will cost"
         })
 public final class PruneCommand implements Callable<Integer> {
 
@@ -49,6 +51,13 @@ public final class PruneCommand implements Callable<Integer> {
     @Mixin
     RunOutputOptions output;
 
+    @Option(
+            names = "--plan",
+            description =
+                    "Print what the run will cost (work in FLOPs and the least time at this machine's measured GEMM"
+                            + " rate, peak memory, disk for checkpoints, export and spills) and exit without running it.")
+    boolean plan;
+
     @Spec
     CommandSpec spec;
 
@@ -57,6 +66,10 @@ public final class PruneCommand implements Callable<Integer> {
         JobSpec jobSpec = job.toJobSpec();
         JobSpecOptions.checkInputsExist(jobSpec);
         JobExecutors.validate(jobSpec);
+        if (plan) {
+            return RunPlanPrinter.print(
+                    jobSpec, memory.bytes(), spec.commandLine().getOut());
+        }
         Path dir = runDir != null ? runDir : Path.of(jobSpec.getOutput() + ".run");
         String jobId = RunDirectory.jobIdOf(dir).orElse("prune-" + UUID.randomUUID());
         OutputFolder.checkReplaceable(

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -36,6 +37,9 @@ import picocli.CommandLine.Spec;
             "  ./espalier serve --bind 0.0.0.0 --tls-cert node.crt --tls-key node.key    # other machines too"
         })
 public final class ServeCommand implements Callable<Integer> {
+
+    @Mixin
+    MemoryBudgetOptions memory;
 
     @Option(
             names = "--home",
@@ -121,7 +125,7 @@ public final class ServeCommand implements Callable<Integer> {
         Path nodeLog = options.home().toAbsolutePath().resolve("node.log");
         try (RunLogFile log =
                 RunLogFile.attach(nodeLog)) { // before the start: its device workers and recovered jobs are logged
-            Node node = Node.start(options, DeviceSpec.of(JobSpecs.devicesOf(devices)));
+            Node node = Node.start(options, DeviceSpec.of(JobSpecs.devicesOf(devices)), memory.bytes());
             Thread hook = new Thread(node::close, "espalier-node-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
             PrintWriter out = spec.commandLine().getOut();

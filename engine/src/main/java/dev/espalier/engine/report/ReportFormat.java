@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 
 /** How the reports write numbers and names: one spelling for report.md and compare.md. */
-final class ReportFormat {
+public final class ReportFormat {
     static final String NONE = "-";
 
     private ReportFormat() {}
@@ -57,7 +57,7 @@ final class ReportFormat {
     }
 
     /** "12.3 s", "4.5 min" or "1.2 h"; "-" when 0 (not measured). */
-    static String seconds(double s) {
+    public static String seconds(double s) {
         if (!(s > 0)) {
             return NONE;
         }
@@ -70,7 +70,7 @@ final class ReportFormat {
     }
 
     /** "812 MiB" or "3.2 GiB"; "-" when 0 (not measured). */
-    static String bytes(long b) {
+    public static String bytes(long b) {
         if (b <= 0) {
             return NONE;
         }

@@ -71,11 +71,13 @@ public final class Node implements AutoCloseable {
 
     /**
      * Starts a node with the device workers of {@code devices} (created once, shared by every job it runs) and every
-     * method of this build ({@link JobExecutors#standard}); the workers stop with the node.
+     * method of this build ({@link JobExecutors#standard}); the workers stop with the node. At most
+     * {@code activationBudgetBytes} of calibration activations are held in memory for all jobs together; beyond it,
+     * each job spills to its run directory.
      */
-    public static Node start(NodeOptions options, DeviceSpec devices) {
+    public static Node start(NodeOptions options, DeviceSpec devices, long activationBudgetBytes) {
         requireTlsBeyondLoopback(options); // before any worker starts
-        Devices workers = Devices.start(devices);
+        Devices workers = Devices.start(devices, activationBudgetBytes);
         try {
             Node node = start(options, JobExecutors.standard(workers)::forSpec);
             node.devices = workers;
