@@ -142,4 +142,32 @@ class OutOfCoreIT {
             }
         }
     }
+
+    @Test
+    void planPrintsTheCostAndWritesNothing(@TempDir Path tmp) {
+        Path out = tmp.resolve("planned");
+        CliRun run = CliRun.of(
+                "prune",
+                "--model",
+                SharedData.model("stories260K/stories260K.bin").toString(),
+                "--method",
+                "sparsegpt",
+                "--calib",
+                SharedData.data("c4/c4_validation_2k.jsonl").toString(),
+                "--calib-samples",
+                "16",
+                "--calib-seqlen",
+                "256",
+                "--memory-budget",
+                "1MB",
+                "--out",
+                out.toString(),
+                "--plan");
+        assertEquals(0, run.exitCode(), run.out() + run.err());
+        assertTrue(run.out().contains("calibration: 16 × 256 = 4096 tokens"), run.out());
+        assertTrue(run.out().contains("GFLOP/s (f32 GEMM n=2048"), run.out());
+        assertTrue(run.out().matches("(?s).*spilled activations [1-9].*"), "2 × 1 MiB of activations: " + run.out());
+        assertTrue(run.lastLine().startsWith("plan_flops="), run.out());
+        assertFalse(Files.exists(out) || Files.exists(Path.of(out + ".run")), "a plan writes nothing");
+    }
 }

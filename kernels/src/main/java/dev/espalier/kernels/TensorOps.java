@@ -102,10 +102,11 @@ public interface TensorOps extends AutoCloseable {
 
     /**
      * Causal softmax of attention scores, in place: scores (n, t) where row r is the query at absolute position
-     * {@code firstQueryPosition + r} and column c the key at position c; entries with c > position are set to 0,
-     * the rest to softmax(scale * scores) over c ≤ position. Modifies {@code scores}.
+     * {@code firstQueryPosition + r} and column c the key at position c. The visible keys are those with
+     * c ≤ position and, when {@code window} > 0 (a sliding window, as Mistral's), position − c < window; they get
+     * softmax(scale * scores) over the visible keys, every other entry 0. Modifies {@code scores}.
      */
-    void causalSoftmax(Tensor scores, int firstQueryPosition, float scale);
+    void causalSoftmax(Tensor scores, int firstQueryPosition, float scale, int window);
 
     /** SwiGLU gate: {@code out = silu(gate) * up}, element-wise over (n, d) tensors. Modifies {@code out}. */
     void siluMul(Tensor gate, Tensor up, Tensor out);

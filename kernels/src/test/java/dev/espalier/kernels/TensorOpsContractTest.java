@@ -520,19 +520,25 @@ public abstract class TensorOpsContractTest {
     }
 
     @Test
-    void causalSoftmaxWithAnOffsetMatchesReference() {
+    void causalSoftmaxWithAnOffsetAndASlidingWindowMatchesReference() {
         for (int t : SIZES) {
             for (int n : new int[] {1, 7}) {
                 for (int first : new int[] {0, t - n, t / 2, -2}) {
-                    Tensor scores = rnd.f32(n, t);
-                    Tensor expected = rnd.copy(scores);
-                    reference.causalSoftmax(expected, first, 0.125f);
-                    ops.causalSoftmax(scores, first, 0.125f);
-                    String what = "causalSoftmax t=" + t + " n=" + n + " first=" + first;
-                    assertElementsClose(expected, scores, ELEMENT_TOL, what);
-                    for (int r = 0; r < n; r++) {
-                        for (int c = Math.max(0, first + r + 1); c < t; c++) {
-                            assertEquals(0f, scores.get(r, c), what + ": masked entry " + r + "," + c);
+                    for (int window : new int[] {0, 1, 5, t / 3 + 1}) {
+                        Tensor scores = rnd.f32(n, t);
+                        Tensor expected = rnd.copy(scores);
+                        reference.causalSoftmax(expected, first, 0.125f, window);
+                        ops.causalSoftmax(scores, first, 0.125f, window);
+                        String what = "causalSoftmax t=" + t + " n=" + n + " first=" + first + " window=" + window;
+                        assertElementsClose(expected, scores, ELEMENT_TOL, what);
+                        for (int r = 0; r < n; r++) {
+                            int position = first + r;
+                            for (int c = 0; c < t; c++) {
+                                boolean visible = c <= position && (window == 0 || position - c < window);
+                                if (!visible) {
+                                    assertEquals(0f, scores.get(r, c), what + ": masked entry " + r + "," + c);
+                                }
+                            }
                         }
                     }
                 }

@@ -93,6 +93,14 @@ public final class EvalCommand implements Callable<Integer> {
     PerplexityProtocol protocol;
 
     @Option(
+            names = "--seqlen",
+            defaultValue = "0",
+            paramLabel = "N",
+            description = "Perplexity: windows of N tokens for the stream and full protocols (default: the model's"
+                    + " context).")
+    int seqlen;
+
+    @Option(
             names = "--max-tokens",
             defaultValue = "0",
             paramLabel = "N",
@@ -120,7 +128,7 @@ public final class EvalCommand implements Callable<Integer> {
                 TensorOps ops = common.createOps()) {
             Tokenizer tokenizer = modelOptions.loadTokenizer(model);
             int[] stream = tokenizer.encode(TextCorpus.read(data), true);
-            int window = protocol.window(model.config());
+            int window = protocol.window(model.config(), seqlen);
             PerplexityResult result;
             try (LlamaForward forward = new LlamaForward(model, ops, window, window);
                     ConsoleProgress progress = new ConsoleProgress("eval", common.showProgress())) {

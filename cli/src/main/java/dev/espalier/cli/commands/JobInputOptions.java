@@ -66,6 +66,14 @@ public final class JobInputOptions {
     PerplexityProtocol evalProtocol;
 
     @Option(
+            names = "--eval-seqlen",
+            defaultValue = "0",
+            paramLabel = "N",
+            description = "Windows of N tokens for the stream and full protocols, e.g. 2048 or 4096 as the papers"
+                    + " (default: the model's context; a Mistral model attends within its sliding window).")
+    int evalSeqlen;
+
+    @Option(
             names = "--eval-max-tokens",
             defaultValue = "0",
             paramLabel = "N",
@@ -114,6 +122,7 @@ public final class JobInputOptions {
                 .setSeed(seed)
                 .addAllDevices(JobSpecs.devicesOf(devices))
                 .setEvalMaxTokens(evalMaxTokens)
+                .setEvalSeqlen(evalSeqlen)
                 .setEvalProtocol(dev.espalier.protocol.v1.PerplexityProtocol.valueOf(
                         "PERPLEXITY_PROTOCOL_" + evalProtocol.name()));
         if (modelOptions.tokenizer != null) {

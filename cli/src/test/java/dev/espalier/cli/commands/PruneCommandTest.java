@@ -273,4 +273,33 @@ class PruneCommandTest {
                 run.err().startsWith("espalier prune: error: invalid job spec: sparsity must be in [0, 1), got 1.5"),
                 run.err());
     }
+
+    @Test
+    void planAndMemoryBudgetAreRunOptionsNotSpecFields() {
+        PruneCommand prune = parse(
+                PruneCommand.class,
+                "prune",
+                "--model",
+                "m.bin",
+                "--method",
+                "wanda",
+                "--out",
+                "o",
+                "--plan",
+                "--memory-budget",
+                "2GiB");
+        assertTrue(prune.plan);
+        assertEquals(2L << 30, prune.memory.bytes());
+        refused(
+                "--memory-budget",
+                "prune",
+                "--model",
+                "m",
+                "--method",
+                "wanda",
+                "--out",
+                "o",
+                "--memory-budget",
+                "much");
+    }
 }

@@ -26,7 +26,27 @@ public enum PerplexityProtocol {
 
     /** Tokens per window for this model. */
     public int window(LlamaConfig config) {
-        return fixedWindow > 0 ? fixedWindow : config.maxPositionEmbeddings();
+        return window(config, 0);
+    }
+
+    /**
+     * Tokens per window for this model when windows of {@code seqlen} tokens are asked for (0: the model's context):
+     * stream and full take it (papers score at 2048 or 4096 whatever the context); seq128 is 128 by definition and
+     * refuses another length.
+     */
+    public int window(LlamaConfig config, int seqlen) {
+        if (seqlen < 0) {
+            throw new IllegalArgumentException(
+                    "the evaluation window must be ≥ 0 tokens (0: the model's context), got " + seqlen);
+        }
+        if (fixedWindow > 0) {
+            if (seqlen != 0 && seqlen != fixedWindow) {
+                throw new IllegalArgumentException(label() + " scores windows of " + fixedWindow
+                        + " tokens by definition;" + " a window of " + seqlen + " needs the stream or full protocol");
+            }
+            return fixedWindow;
+        }
+        return seqlen > 0 ? seqlen : config.maxPositionEmbeddings();
     }
 
     public boolean keepsPartialWindow() {

@@ -148,7 +148,7 @@ public final class DecoderLayerForward {
                     cachedKeys.columnSlice(g * headDim, (g + 1) * headDim),
                     0f,
                     scores);
-            ops.causalSoftmax(scores, startPosition, scale);
+            ops.causalSoftmax(scores, startPosition, scale, config.slidingWindow());
             if (wantsProbabilities) {
                 tap.attentionProbabilities(layer, h, scores);
             }

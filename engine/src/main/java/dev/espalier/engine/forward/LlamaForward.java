@@ -30,10 +30,6 @@ public final class LlamaForward implements AutoCloseable {
      */
     public LlamaForward(LlamaModel model, TensorOps ops, int maxTokens, int maxContext) {
         LlamaConfig config = model.config();
-        if (config.slidingWindow() > 0 && maxContext > config.slidingWindow()) {
-            throw new UnsupportedOperationException("context " + maxContext + " exceeds the sliding window of "
-                    + config.slidingWindow() + " positions, which the forward pass does not implement");
-        }
         this.model = model;
         this.ops = ops;
         this.maxContext = maxContext;

@@ -83,7 +83,7 @@ public final class PruneJob implements JobExecutor {
             Tokenizer tokenizer = JobInputs.tokenizer(spec);
             int seqlen = JobInputs.seqlen(spec, model.config(), method.defaultSeqlen());
             PerplexityProtocol protocol = EvalProtocols.fromProto(spec.getEvalProtocol());
-            int evalWindow = spec.getEvalDataCount() == 0 ? 1 : protocol.window(model.config());
+            int evalWindow = spec.getEvalDataCount() == 0 ? 1 : protocol.window(model.config(), spec.getEvalSeqlen());
             ModelRef dense = devices.models().register(run.jobId() + "/dense", model);
             try (Devices.JobDevices session = devices.open(
                             run.jobId(),
@@ -222,6 +222,7 @@ public final class PruneJob implements JobExecutor {
                                     file,
                                     stream,
                                     protocol,
+                                    spec.getEvalSeqlen(),
                                     (int) spec.getEvalMaxTokens(),
                                     replyTo))
                     .join()

@@ -197,6 +197,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             String dataset,
             int[] stream,
             PerplexityProtocol protocol,
+            int seqlen,
             int maxTokens,
             ActorRef<Reply> replyTo)
             implements ModelCommand, CrossJvmMessage {}
@@ -513,7 +514,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     private Behavior<Command> onEvaluate(Evaluate m) {
         return call(m.session(), "evaluate " + m.dataset(), -1, m.replyTo(), s -> {
             LlamaModel model = device.host().models().get(m.model());
-            int window = m.protocol().window(model.config());
+            int window = m.protocol().window(model.config(), m.seqlen());
             try (LlamaForward forward = new LlamaForward(model, device.ops(), window, window)) {
                 return new Evaluated(PerplexityEvaluator.evaluate(
                         forward, m.dataset(), m.stream(), m.protocol(), m.maxTokens(), null, ProgressListener.NONE));

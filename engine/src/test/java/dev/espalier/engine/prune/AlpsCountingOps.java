@@ -74,8 +74,8 @@ final class AlpsCountingOps implements TensorOps {
     }
 
     @Override
-    public void causalSoftmax(Tensor scores, int firstQueryPosition, float scale) {
-        inner.causalSoftmax(scores, firstQueryPosition, scale);
+    public void causalSoftmax(Tensor scores, int firstQueryPosition, float scale, int window) {
+        inner.causalSoftmax(scores, firstQueryPosition, scale, window);
     }
 
     @Override

@@ -451,10 +451,10 @@ public final class CpuOps implements TensorOps {
 
     /** {@inheritDoc} Rows in parallel; maximum and sum in f32. */
     @Override
-    public void causalSoftmax(Tensor scores, int firstQueryPosition, float scale) {
+    public void causalSoftmax(Tensor scores, int firstQueryPosition, float scale, int window) {
         TensorChecks.requireRank("causalSoftmax", "scores", scores, 2);
         if (scores.dtype() != DType.F32) {
-            scalar.causalSoftmax(scores, firstQueryPosition, scale);
+            scalar.causalSoftmax(scores, firstQueryPosition, scale, window);
             return;
         }
         int t = scores.cols();
@@ -464,7 +464,11 @@ public final class CpuOps implements TensorOps {
             for (int r = r0; r < r1; r++) {
                 long position = (long) firstQueryPosition + r;
                 int visible = (int) Math.max(0, Math.min(t, position + 1));
-                VectorKernels.softmaxPrefix(s, r * ld, t, visible, scale);
+                int first = window > 0 ? (int) Math.max(0, Math.min(visible, position - window + 1)) : 0;
+                if (first > 0) { // keys before the sliding window: masked, the rest a softmax of its own
+                    s.asSlice(r * ld, first * 4L).fill((byte) 0);
+                }
+                VectorKernels.softmaxPrefix(s, r * ld + first * 4L, t - first, visible - first, scale);
             }
         });
     }

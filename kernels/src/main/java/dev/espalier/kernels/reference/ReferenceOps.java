@@ -298,24 +298,25 @@ public final class ReferenceOps implements TensorOps {
 
     /** {@inheritDoc} Maximum, exponentials and their sum in f64. */
     @Override
-    public void causalSoftmax(Tensor scores, int firstQueryPosition, float scale) {
+    public void causalSoftmax(Tensor scores, int firstQueryPosition, float scale, int window) {
         TensorChecks.requireRank("causalSoftmax", "scores", scores, 2);
         int t = scores.cols();
         for (int r = 0; r < scores.rows(); r++) {
             long position = (long) firstQueryPosition + r;
             int visible = (int) Math.max(0, Math.min(t, position + 1));
+            int first = window > 0 ? (int) Math.max(0, Math.min(visible, position - window + 1)) : 0;
             double max = Double.NEGATIVE_INFINITY;
-            for (int c = 0; c < visible; c++) {
+            for (int c = first; c < visible; c++) {
                 max = Math.max(max, (double) scale * scores.getDouble(r, c));
             }
             double sum = 0;
             double[] e = new double[visible];
-            for (int c = 0; c < visible; c++) {
+            for (int c = first; c < visible; c++) {
                 e[c] = Math.exp((double) scale * scores.getDouble(r, c) - max);
                 sum += e[c];
             }
             for (int c = 0; c < t; c++) {
-                scores.set(r, c, c < visible ? e[c] / sum : 0);
+                scores.set(r, c, c >= first && c < visible ? e[c] / sum : 0);
             }
         }
     }

@@ -170,7 +170,7 @@ class CpuOpsTest extends TensorOpsContractTest {
         });
         runs.add(o -> {
             Tensor s = rnd.copy(rows);
-            o.causalSoftmax(s, 10, 0.3f);
+            o.causalSoftmax(s, 10, 0.3f, 0);
             return s;
         });
         try (CpuOps one = new CpuOps(1);

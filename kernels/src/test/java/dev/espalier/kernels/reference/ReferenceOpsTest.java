@@ -164,9 +164,31 @@ class ReferenceOpsTest {
     }
 
     @Test
+    void aSlidingWindowAlsoMasksKeysTooFarBack() {
+        Tensor s = f32(new float[] {1, 2, 3, 4, 1, 2, 3, 4}, 2, 4); // queries at positions 2 and 3, window 2
+        ops.causalSoftmax(s, 2, 1f, 2);
+        double e2 = Math.exp(2);
+        double e3 = Math.exp(3);
+        double e4 = Math.exp(4);
+        assertArrayEquals(
+                new float[] {
+                    0,
+                    (float) (e2 / (e2 + e3)),
+                    (float) (e3 / (e2 + e3)),
+                    0,
+                    0,
+                    0,
+                    (float) (e3 / (e3 + e4)),
+                    (float) (e4 / (e3 + e4))
+                },
+                s.toFloatArray(),
+                1e-6f);
+    }
+
+    @Test
     void causalSoftmaxMasksFutureKeys() {
         Tensor s = f32(new float[] {1, 2, 3, 1, 2, 3}, 2, 3); // queries at positions 1 and 2
-        ops.causalSoftmax(s, 1, 1f);
+        ops.causalSoftmax(s, 1, 1f, 0);
         double e1 = Math.exp(1);
         double e2 = Math.exp(2);
         double e3 = Math.exp(3);
