@@ -35,18 +35,26 @@ public enum PerplexityProtocol {
      * refuses another length.
      */
     public int window(LlamaConfig config, int seqlen) {
-        if (seqlen < 0) {
-            throw new IllegalArgumentException(
-                    "the evaluation window must be ≥ 0 tokens (0: the model's context), got " + seqlen);
+        String problem = seqlenProblem(seqlen);
+        if (problem != null) {
+            throw new IllegalArgumentException(problem);
         }
         if (fixedWindow > 0) {
-            if (seqlen != 0 && seqlen != fixedWindow) {
-                throw new IllegalArgumentException(label() + " scores windows of " + fixedWindow
-                        + " tokens by definition;" + " a window of " + seqlen + " needs the stream or full protocol");
-            }
             return fixedWindow;
         }
         return seqlen > 0 ? seqlen : config.maxPositionEmbeddings();
+    }
+
+    /** Why windows of {@code seqlen} tokens (0: the model's context) cannot be scored this way, or null if they can. */
+    public String seqlenProblem(int seqlen) {
+        if (seqlen < 0) {
+            return "the evaluation window must be ≥ 0 tokens (0: the model's context), got " + seqlen;
+        }
+        if (fixedWindow > 0 && seqlen != 0 && seqlen != fixedWindow) {
+            return label() + " scores windows of " + fixedWindow + " tokens by definition; a window of " + seqlen
+                    + " needs the stream or full protocol";
+        }
+        return null;
     }
 
     public boolean keepsPartialWindow() {

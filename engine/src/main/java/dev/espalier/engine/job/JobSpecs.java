@@ -116,14 +116,9 @@ public final class JobSpecs {
         if (spec.getMaxShardBytes() < 0) {
             problems.add("max_shard_bytes (--max-shard-size) must be ≥ 0 (0: 5 GB), got " + spec.getMaxShardBytes());
         }
-        if (spec.getEvalSeqlen() < 0) {
-            problems.add("eval_seqlen must be ≥ 0 (0: the model's context), got " + spec.getEvalSeqlen());
-        }
-        if (spec.getEvalSeqlen() > 0
-                && spec.getEvalProtocol() == PerplexityProtocol.PERPLEXITY_PROTOCOL_SEQ128
-                && spec.getEvalSeqlen() != 128) {
-            problems.add("eval_seqlen " + spec.getEvalSeqlen()
-                    + " needs the stream or full protocol (seq128 scores windows of 128 tokens)");
+        String seqlenProblem = EvalProtocols.fromProto(spec.getEvalProtocol()).seqlenProblem(spec.getEvalSeqlen());
+        if (seqlenProblem != null) {
+            problems.add("eval_seqlen (--eval-seqlen): " + seqlenProblem);
         }
         if (spec.getEvalMaxTokens() < 0) {
             problems.add("eval_max_tokens must be ≥ 0 (0: all), got " + spec.getEvalMaxTokens());

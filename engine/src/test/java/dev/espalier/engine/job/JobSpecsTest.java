@@ -96,6 +96,26 @@ class JobSpecsTest {
     }
 
     @Test
+    void anEvaluationWindowIsRefusedWhereTheProtocolFixesItsOwn() {
+        assertEquals(
+                List.of("eval_seqlen (--eval-seqlen): seq128 scores windows of 128 tokens by definition; a window of"
+                        + " 2048 needs the stream or full protocol"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .setEvalProtocol(dev.espalier.protocol.v1.PerplexityProtocol.PERPLEXITY_PROTOCOL_SEQ128)
+                        .setEvalSeqlen(2048)
+                        .build()));
+        assertEquals(
+                List.of("eval_seqlen (--eval-seqlen): the evaluation window must be ≥ 0 tokens (0: the model's"
+                        + " context), got -1"),
+                JobSpecs.problems(
+                        spec(PruneMethod.PRUNE_METHOD_WANDA).setEvalSeqlen(-1).build()));
+        assertEquals(
+                List.of(),
+                JobSpecs.problems(
+                        spec(PruneMethod.PRUNE_METHOD_WANDA).setEvalSeqlen(4096).build()));
+    }
+
+    @Test
     void eachSettingOutsideItsRangeIsNamedWithTheRange() {
         assertEquals(
                 List.of(
