@@ -2,6 +2,7 @@ package dev.espalier.cli.commands;
 
 import dev.espalier.engine.io.OutputFolder;
 import dev.espalier.engine.job.JobExecutors;
+import dev.espalier.engine.runtime.DeviceSpec;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.protocol.v1.JobSpec;
 import java.nio.file.Path;
@@ -66,6 +67,7 @@ public final class PruneCommand implements Callable<Integer> {
         JobSpec jobSpec = job.toJobSpec();
         JobSpecOptions.checkInputsExist(jobSpec);
         JobExecutors.validate(jobSpec);
+        DeviceSpec.of(jobSpec.getDevicesList()); // the devices are on this host: checked before anything is written
         if (plan) {
             return RunPlanPrinter.print(
                     jobSpec, memory.bytes(), spec.commandLine().getOut());

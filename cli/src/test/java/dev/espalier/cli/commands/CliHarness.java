@@ -11,6 +11,7 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Pattern;
 import picocli.CommandLine;
@@ -99,5 +100,13 @@ final class CliHarness {
                 examples.contains(expectedExample),
                 "missing example '" + expectedExample + "' in\n" + String.join("\n", examples));
         return help.out();
+    }
+
+    /** The shared models and data from the module folder: ../../shared in a worktree, else ../shared. */
+    static String shared(String relative) {
+        Path root = java.nio.file.Files.isDirectory(Path.of("../../shared/models"))
+                ? Path.of("../../shared")
+                : Path.of("../shared");
+        return root.resolve(relative).toString();
     }
 }

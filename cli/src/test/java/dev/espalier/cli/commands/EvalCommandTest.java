@@ -4,6 +4,7 @@ import static dev.espalier.cli.commands.CliHarness.assertHelp;
 import static dev.espalier.cli.commands.CliHarness.parse;
 import static dev.espalier.cli.commands.CliHarness.refused;
 import static dev.espalier.cli.commands.CliHarness.run;
+import static dev.espalier.cli.commands.CliHarness.shared;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -103,14 +104,6 @@ class EvalCommandTest {
         assertEquals(100, eval.input.zeroShot.limit);
         assertEquals(4, eval.input.zeroShot.batchSize);
         assertEquals(Path.of("../shared/data/zeroshot"), eval.input.zeroShot.taskData);
-    }
-
-    /** The shared models and data from the module folder: ../../shared in a worktree, else ../shared. */
-    private static String shared(String relative) {
-        Path root = java.nio.file.Files.isDirectory(Path.of("../../shared/models"))
-                ? Path.of("../../shared")
-                : Path.of("../shared");
-        return root.resolve(relative).toString();
     }
 
     @Test

@@ -4,22 +4,27 @@ import static dev.espalier.cli.commands.CliHarness.assertHelp;
 import static dev.espalier.cli.commands.CliHarness.parse;
 import static dev.espalier.cli.commands.CliHarness.refused;
 import static dev.espalier.cli.commands.CliHarness.run;
+import static dev.espalier.cli.commands.CliHarness.shared;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.espalier.cli.EspalierCli;
 import dev.espalier.engine.eval.PerplexityProtocol;
+import dev.espalier.kernels.cuda.CudaHost;
 import dev.espalier.protocol.v1.ExportDType;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PolicyGradientSettings;
 import dev.espalier.protocol.v1.PruneMethod;
 import dev.espalier.protocol.v1.SparsityPattern;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 class PruneCommandTest {
@@ -301,5 +306,30 @@ class PruneCommandTest {
                 "o",
                 "--memory-budget",
                 "much");
+    }
+
+    @Test
+    void cudaDevicesOnAHostWithoutThemFailAtOnceInOneLineWritingNothing(@TempDir Path dir) {
+        String reason = CudaHost.unavailableReason();
+        assumeTrue(reason != null, "this host has CUDA: the refusal cannot be seen here");
+        Path out = dir.resolve("o");
+        for (String devices : new String[] {"cuda", "cuda:0,cuda:1"}) {
+            CliHarness.Run run = run(
+                    "prune",
+                    "--model",
+                    shared("models/stories260K/stories260K.bin"),
+                    "--method",
+                    "wanda",
+                    "--calib",
+                    shared("data/c4/c4_validation_2k.jsonl"),
+                    "--out",
+                    out.toString(),
+                    "--devices",
+                    devices);
+            assertEquals(1, run.exit(), run.err());
+            String first = run.err().lines().findFirst().orElse("");
+            assertEquals("espalier prune: error: --devices " + devices + ": " + reason, first);
+            assertFalse(Files.exists(out) || Files.exists(Path.of(out + ".run")), "nothing is written");
+        }
     }
 }

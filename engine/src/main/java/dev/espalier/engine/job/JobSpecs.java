@@ -40,7 +40,7 @@ public final class JobSpecs {
     /** The calibration value that asks for data-free calibration on text the model generates. */
     public static final String SELF_CALIBRATION = "self";
     /** The spellings {@link #devicesOf} accepts, for error messages. */
-    static final String DEVICE_FORMS = "cpu, cpu:N (N in 1..64, e.g. cpu:2) or cuda:0,cuda:1,...";
+    static final String DEVICE_FORMS = "cpu, cpu:N (N in 1..64, e.g. cpu:2), cuda (every GPU) or cuda:0,cuda:1,...";
 
     private JobSpecs() {}
 
@@ -184,8 +184,10 @@ public final class JobSpecs {
                 }
                 case KIND_CUDA -> {
                     cudas++;
-                    if (d.getIndex() < 0 || !ordinals.add(d.getIndex())) {
-                        problems.add(name + ".index must be a distinct CUDA ordinal ≥ 0, got " + d.getIndex());
+                    boolean all = d.getIndex() == DeviceSpec.ALL_GPUS && devices.size() == 1;
+                    if (!all && (d.getIndex() < 0 || !ordinals.add(d.getIndex()))) {
+                        problems.add(name + ".index must be a distinct CUDA ordinal ≥ 0 (or -1 alone: every GPU), got "
+                                + d.getIndex());
                     }
                     if (d.hasCpuShares()) {
                         problems.add(name + ".cpu_shares applies to CPU devices only");
@@ -522,6 +524,13 @@ public final class JobSpecs {
                     devices.add(d.build());
                 }
                 case "cuda" -> {
+                    if (n == null && t.equals("cuda")) {
+                        devices.add(Device.newBuilder()
+                                .setKind(Device.Kind.KIND_CUDA)
+                                .setIndex(DeviceSpec.ALL_GPUS)
+                                .build());
+                        continue;
+                    }
                     if (n == null || n < 0) {
                         throw new IllegalArgumentException(
                                 "--devices " + text + ": a CUDA device is cuda:<ordinal ≥ 0>, got '" + p + "'");

@@ -2,22 +2,41 @@ package dev.espalier.engine.runtime;
 
 import dev.espalier.kernels.TensorOps;
 import dev.espalier.kernels.cpu.CpuOps;
+import dev.espalier.kernels.cuda.CudaHost;
+import dev.espalier.kernels.cuda.CudaOps;
+import dev.espalier.kernels.cuda.CudaUnavailableException;
 import dev.espalier.protocol.v1.Device;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A set of device workers: {@code cpu} (one worker with every core) or {@code cpu:N} (the cores split into N workers).
- * CUDA devices ({@code cuda:0,1}) need the GPU backend, which this build does not have. A process starts its workers
- * from one ({@link Devices#start}); a job's names how many of them it uses.
+ * A set of device workers: {@code cpu} (one worker with every core), {@code cpu:N} (the cores split into N workers),
+ * or GPUs ({@code cuda} for every GPU of the host, {@code cuda:0,cuda:1} for some), one worker each, with the cores
+ * split among them for what runs on the host. A process starts its workers from one ({@link Devices#start}); a job's
+ * names how many of them it uses.
  *
- * @param count          number of device workers
+ * @param count            number of device workers
  * @param threadsPerDevice CPU threads of each worker
+ * @param cudaOrdinals     the GPU of each worker; empty for CPU workers
  */
-public record DeviceSpec(int count, int threadsPerDevice) {
+public record DeviceSpec(int count, int threadsPerDevice, List<Integer> cudaOrdinals) {
+
+    /** {@code count} CPU workers of {@code threadsPerDevice} threads each. */
+    public DeviceSpec(int count, int threadsPerDevice) {
+        this(count, threadsPerDevice, List.of());
+    }
+
+    public DeviceSpec {
+        cudaOrdinals = List.copyOf(cudaOrdinals);
+        if (!cudaOrdinals.isEmpty() && cudaOrdinals.size() != count) {
+            throw new IllegalArgumentException(count + " workers for " + cudaOrdinals.size() + " GPUs");
+        }
+    }
 
     /**
-     * The workers of a spec's devices (validated by the job spec's checks): none or one CPU entry; CUDA devices need the
-     * GPU backend, which this build does not have (UnsupportedOperationException).
+     * The workers of a spec's devices (validated by the job spec's checks): none or one CPU entry, or CUDA devices.
+     * CUDA devices are checked here, at once: CudaUnavailableException with one line naming what is missing (the
+     * driver, a library, the device).
      */
     public static DeviceSpec of(List<Device> devices) {
         int cores = Runtime.getRuntime().availableProcessors();
@@ -25,20 +44,45 @@ public record DeviceSpec(int count, int threadsPerDevice) {
             return new DeviceSpec(1, cores);
         }
         Device d = devices.getFirst();
-        if (d.getKind() == Device.Kind.KIND_CUDA || devices.size() > 1) {
-            throw new UnsupportedOperationException(
-                    "--devices " + label(devices) + ": the CUDA backend is not in this build; use cpu or cpu:N");
+        if (d.getKind() == Device.Kind.KIND_CUDA) {
+            return cuda(devices, cores);
         }
         if (d.getKind() != Device.Kind.KIND_CPU
+                || devices.size() > 1
                 || (d.hasCpuShares() && (d.getCpuShares() < 1 || d.getCpuShares() > 64))) {
             throw new IllegalArgumentException(
-                    "--devices must be cpu or cpu:N with N between 1 and 64, got " + label(devices));
+                    "--devices must be cpu, cpu:N with N between 1 and 64, cuda or cuda:0,cuda:1,…, got "
+                            + label(devices));
         }
         int n = d.hasCpuShares() ? d.getCpuShares() : 1;
         return new DeviceSpec(n, Math.max(1, cores / n));
     }
 
-    /** How the command line spells {@code devices}: "cpu", "cpu:2", "cuda:0,cuda:1". */
+    private static DeviceSpec cuda(List<Device> devices, int cores) {
+        String label = label(devices);
+        List<Integer> ordinals = new ArrayList<>();
+        try {
+            CudaHost host = CudaHost.get();
+            for (Device d : devices) {
+                if (d.getKind() != Device.Kind.KIND_CUDA) {
+                    throw new IllegalArgumentException("--devices " + label + ": CPU and CUDA devices cannot be mixed");
+                }
+                if (d.getIndex() == ALL_GPUS) {
+                    host.devices().forEach(g -> ordinals.add(g.ordinal()));
+                } else {
+                    ordinals.add(host.device(d.getIndex()).ordinal());
+                }
+            }
+        } catch (CudaUnavailableException e) {
+            throw new CudaUnavailableException("--devices " + label + ": " + e.getMessage());
+        }
+        return new DeviceSpec(ordinals.size(), Math.max(1, cores / ordinals.size()), ordinals);
+    }
+
+    /** The index of the one CUDA entry {@code cuda} (every GPU of the host that runs the job). */
+    public static final int ALL_GPUS = -1;
+
+    /** How the command line spells {@code devices}: "cpu", "cpu:2", "cuda", "cuda:0,cuda:1". */
     public static String label(List<Device> devices) {
         if (devices.isEmpty()) {
             return "cpu";
@@ -48,19 +92,27 @@ public record DeviceSpec(int count, int threadsPerDevice) {
             b.append(b.isEmpty() ? "" : ",");
             b.append(
                     d.getKind() == Device.Kind.KIND_CUDA
-                            ? "cuda:" + d.getIndex()
+                            ? d.getIndex() == ALL_GPUS ? "cuda" : "cuda:" + d.getIndex()
                             : d.hasCpuShares() ? "cpu:" + d.getCpuShares() : "cpu");
         }
         return b.toString();
     }
 
-    /** The name of worker {@code index} in logs and status: "cpu" for one worker, "cpu:0/2" for the first of two. */
+    /** Whether the workers are GPUs. */
+    public boolean isCuda() {
+        return !cudaOrdinals.isEmpty();
+    }
+
+    /** The name of worker {@code index} in logs and status: "cpu", "cpu:0/2" for the first of two, "cuda:1". */
     public String name(int index) {
+        if (isCuda()) {
+            return "cuda:" + cudaOrdinals.get(index);
+        }
         return count == 1 ? "cpu" : "cpu:" + index + "/" + count;
     }
 
     /** The backend of worker {@code index}. */
     public TensorOps createOps(int index) {
-        return new CpuOps(threadsPerDevice);
+        return isCuda() ? CudaOps.open(cudaOrdinals.get(index), threadsPerDevice) : new CpuOps(threadsPerDevice);
     }
 }

@@ -75,7 +75,8 @@ public final class Devices implements AutoCloseable {
     public String describe() {
         List<String> parts = new ArrayList<>();
         for (String n : names) {
-            parts.add(n + " (" + spec.threadsPerDevice() + (spec.threadsPerDevice() == 1 ? " thread)" : " threads)"));
+            parts.add(n + " (" + spec.threadsPerDevice() + (spec.threadsPerDevice() == 1 ? " thread" : " threads")
+                    + (spec.isCuda() ? " on the host)" : ")"));
         }
         return String.join(", ", parts);
     }
