@@ -1,6 +1,7 @@
 package dev.espalier.cli.commands;
 
 import dev.espalier.engine.bench.AlpsBenchmark;
+import dev.espalier.engine.bench.CudaGemmBenchmark;
 import dev.espalier.engine.bench.ForwardBenchmark;
 import dev.espalier.engine.bench.GemmBenchmark;
 import dev.espalier.engine.bench.LinearShape;
@@ -20,6 +21,7 @@ import dev.espalier.engine.tokenizer.TokenizerLoader;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.TensorOps;
 import dev.espalier.kernels.cpu.OpenBlas;
+import dev.espalier.kernels.cuda.CudaHost;
 import java.io.PrintWriter;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
@@ -215,6 +217,7 @@ public final class BenchCommand implements Callable<Integer> {
                     r.gflops(),
                     100 * r.gflops() / blas);
         }
+        printCudaGemm(out, gemmSizes);
         out.flush();
         try (TensorOps ops = common.createOps()) {
             out.printf(Locale.ROOT, "backend %s%n", ops.name());
@@ -491,5 +494,18 @@ public final class BenchCommand implements Callable<Integer> {
                 r.tokensPerSecond(),
                 r.gflops());
         out.flush();
+    }
+
+    /** GEMM on cuda:0 beside the CPU rows, or the one line saying why there is none. */
+    private static void printCudaGemm(PrintWriter out, List<Integer> sizes) {
+        String reason = CudaHost.unavailableReason();
+        if (reason != null) {
+            out.printf(Locale.ROOT, "gemm on cuda: none (%s)%n", reason);
+            return;
+        }
+        out.printf(Locale.ROOT, "gemm on %s%n", CudaHost.get().describe());
+        for (CudaGemmBenchmark.Result r : CudaGemmBenchmark.run(0, sizes, 3, 10)) {
+            out.println(r.format());
+        }
     }
 }

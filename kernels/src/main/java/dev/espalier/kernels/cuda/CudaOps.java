@@ -1,5 +1,6 @@
 package dev.espalier.kernels.cuda;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import dev.espalier.kernels.DType;
@@ -13,6 +14,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
 
 /**
@@ -373,6 +375,40 @@ public final class CudaOps implements TensorOps {
         host.driver.destroyStream(stream);
         host.driver.releasePrimaryContext(device);
         cpu.close();
+    }
+
+    /**
+     * Best wall time in seconds of {@code repetitions} square products {@code C = A B} (n x n, inputs as {@code in},
+     * f32 output and accumulation) on matrices already in device memory, after {@code warmups} untimed ones: the
+     * rate of {@code cublasGemmEx} itself, without the host copies that {@link #gemm} makes (for the GEMM benchmark).
+     */
+    public synchronized double residentGemmSeconds(DType in, int n, int warmups, int repetitions) {
+        int type = in == DType.BF16 ? Cublas.R_16BF : in == DType.F16 ? Cublas.R_16F : Cublas.R_32F;
+        try (Call call = enter();
+                Arena arena = Arena.ofConfined()) {
+            Tensor a = Tensor.allocate(arena, DType.F32, n, n);
+            SplittableRandom random = new SplittableRandom(n);
+            for (long i = 0; i < (long) n * n; i++) {
+                a.data().setAtIndex(JAVA_FLOAT, i, (float) random.nextDouble(-1, 1));
+            }
+            Dev da = call.in(a, in);
+            Dev db = call.in(a, in);
+            Dev dc = call.out(Tensor.allocate(arena, DType.F32, n, n), DType.F32);
+            Runnable product = () -> cublas.gemm(
+                    Cublas.OP_N, Cublas.OP_N, n, n, n, 1f, db.pointer, type, n, da.pointer, type, n, 0f, dc.pointer, n);
+            for (int i = 0; i < warmups; i++) {
+                product.run();
+            }
+            host.driver.synchronize(stream);
+            double best = Double.POSITIVE_INFINITY;
+            for (int i = 0; i < repetitions; i++) {
+                long start = System.nanoTime();
+                product.run();
+                host.driver.synchronize(stream);
+                best = Math.min(best, (System.nanoTime() - start) / 1e9);
+            }
+            return best;
+        }
     }
 
     private static boolean sameData(Tensor a, Tensor b) {

@@ -3,6 +3,7 @@ package dev.espalier.kernels.cuda;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.Arena;
@@ -52,6 +53,9 @@ class CudaKernelsTest {
     void theKernelsCompileToPtxWithNvrtc() {
         CudaLibrarySearch search = CudaLibrarySearch.ofThisHost();
         Optional<Path> nvrtcFile = search.find(CudaLibrary.NVRTC);
+        if (nvrtcFile.isEmpty() && System.getenv("ESPALIER_REQUIRE_GPU") != null) {
+            fail("ESPALIER_REQUIRE_GPU is set but NVRTC was not found; looked in " + search.describePlaces());
+        }
         if (nvrtcFile.isEmpty()) {
             System.out.println("CudaKernelsTest.theKernelsCompileToPtxWithNvrtc skipped: NVRTC not found; looked in "
                     + search.describePlaces());
