@@ -53,6 +53,15 @@ public final class CpuOps implements TensorOps {
     private final ReferenceOps scalar = new ReferenceOps();
 
     /** A backend on {@code threads} threads (the caller's thread counts as one), using OpenBLAS when it loads. */
+    /**
+     * The width in bits of the Vector API registers the kernels use on this machine (256 with AVX2, 512 with AVX-512).
+     * Sums are reduced across this many lanes, so results are bit-identical run to run and for any thread count on
+     * machines of one width, but may differ in the last bits between widths.
+     */
+    public static int vectorBits() {
+        return VectorKernels.D.vectorBitSize();
+    }
+
     public CpuOps(int threads) {
         this(threads, true);
     }
