@@ -93,17 +93,27 @@ public final class JobSpecOptions {
                             + "zeros, which stock Hugging Face loaders read (masked-dense) (default: compact).")
     String export;
 
-    /** Initialisation metric of policy-gradient pruning, for {@code --init}. */
+    /** What policy-gradient pruning starts from, for {@code --init}. */
     enum PolicyInit {
-        wanda_sp,
-        goa
+        wanda_sp(PolicyGradientSettings.Init.INIT_WANDA_SP),
+        goa(PolicyGradientSettings.Init.INIT_GOA),
+        random(PolicyGradientSettings.Init.INIT_RANDOM),
+        uniform(PolicyGradientSettings.Init.INIT_UNIFORM);
+
+        final PolicyGradientSettings.Init proto;
+
+        PolicyInit(PolicyGradientSettings.Init proto) {
+            this.proto = proto;
+        }
     }
 
     @Option(
             names = "--init",
-            paramLabel = "wanda-sp|goa",
+            paramLabel = "wanda-sp|goa|random|uniform",
             converter = PolicyInitConverter.class,
-            description = "policy-gradient: metric the keep-probabilities start from (default: wanda-sp).")
+            description =
+                    "policy-gradient: what the keep-probabilities start from: a metric (wanda-sp, goa), seeded random"
+                            + " scores (random) or the keep ratio for every unit (uniform) (default: wanda-sp).")
     PolicyInit init;
 
     @Option(names = "--steps", paramLabel = "N", description = "policy-gradient: learning steps (default: 1000).")
@@ -123,7 +133,8 @@ public final class JobSpecOptions {
             try {
                 return PolicyInit.valueOf(value.trim().toLowerCase(Locale.ROOT).replace('-', '_'));
             } catch (IllegalArgumentException e) {
-                throw new CommandLine.TypeConversionException("--init must be wanda-sp or goa, got '" + value + "'");
+                throw new CommandLine.TypeConversionException(
+                        "--init must be wanda-sp, goa, random or uniform, got '" + value + "'");
             }
         }
     }
@@ -164,10 +175,7 @@ public final class JobSpecOptions {
             }
             PolicyGradientSettings.Builder pg = spec.getPolicyGradientBuilder();
             if (init != null) {
-                pg.setInit(
-                        init == PolicyInit.goa
-                                ? PolicyGradientSettings.Init.INIT_GOA
-                                : PolicyGradientSettings.Init.INIT_WANDA_SP);
+                pg.setInit(init.proto);
             }
             if (steps != null) {
                 pg.setSteps(steps);

@@ -197,6 +197,36 @@ class PruneCommandTest {
     }
 
     @Test
+    void everyInitialisationOfPolicyGradientHasItsFlag() {
+        Map<String, PolicyGradientSettings.Init> inits = Map.of(
+                "wanda-sp", PolicyGradientSettings.Init.INIT_WANDA_SP,
+                "goa", PolicyGradientSettings.Init.INIT_GOA,
+                "random", PolicyGradientSettings.Init.INIT_RANDOM,
+                "uniform", PolicyGradientSettings.Init.INIT_UNIFORM);
+        inits.forEach((flag, expected) -> {
+            PruneCommand prune = parse(
+                    PruneCommand.class,
+                    "prune",
+                    "--model",
+                    "m.bin",
+                    "--method",
+                    "policy-gradient",
+                    "--init",
+                    flag,
+                    "--calib",
+                    "c.txt",
+                    "--out",
+                    "o");
+            assertEquals(expected, prune.job.toJobSpec().getPolicyGradient().getInit(), flag);
+        });
+        for (PolicyGradientSettings.Init value : PolicyGradientSettings.Init.values()) {
+            boolean placeholder = value == PolicyGradientSettings.Init.INIT_UNSPECIFIED
+                    || value == PolicyGradientSettings.Init.UNRECOGNIZED;
+            assertTrue(placeholder || inits.containsValue(value), value + " has no --init flag");
+        }
+    }
+
+    @Test
     void methodSpecificFlagsBecomeMethodOptions() {
         PruneCommand prune = parse(
                 PruneCommand.class,
@@ -265,7 +295,7 @@ class PruneCommandTest {
                 "--max-shard-size",
                 "5XB");
         refused("--sparsity", "prune", "--model", "m", "--method", "wanda", "--out", "o", "--sparsity", "half");
-        refused("--init", "prune", "--model", "m", "--method", "policy-gradient", "--out", "o", "--init", "random");
+        refused("--init", "prune", "--model", "m", "--method", "policy-gradient", "--out", "o", "--init", "wanda");
         refused("--out", "prune", "--model", "m", "--method", "wanda");
     }
 

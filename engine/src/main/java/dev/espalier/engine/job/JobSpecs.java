@@ -358,7 +358,7 @@ public final class JobSpecs {
     private static void policyGradient(List<String> problems, PolicyGradientSettings s) {
         String p = "policy_gradient.";
         if (s.getInit() == PolicyGradientSettings.Init.UNRECOGNIZED) {
-            problems.add(p + "init must be wanda-sp or goa, got value " + s.getInitValue());
+            problems.add(p + "init must be wanda-sp, goa, random or uniform, got value " + s.getInitValue());
         }
         if (s.getScore() == PolicyGradientSettings.Score.UNRECOGNIZED) {
             problems.add(p + "score must be official or reinforce, got value " + s.getScoreValue());

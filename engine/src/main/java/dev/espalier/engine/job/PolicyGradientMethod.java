@@ -52,7 +52,7 @@ import java.util.concurrent.CompletableFuture;
  * per layer: each layer is compacted to its kept units and checkpointed by a device worker, like every other method's
  * layers, and the job exports and evaluates the result.
  *
- * <p>Settings: {@code init} (wanda-sp, or goa), {@code steps} (1000: about 30 s on stories260K, 2 cores, 4 × 128 tokens
+ * <p>Settings: {@code init} (wanda-sp, goa, or for ablations random or uniform), {@code steps} (1000: about 30 s on stories260K, 2 cores, 4 × 128 tokens
  * per rollout), {@code rollouts_in_flight} (2), {@code rollouts} (K, 2), {@code batch_size} (sequences per step, 4),
  * {@code lr} (0.05: the official 2e-3 is for 15 000 steps), {@code checkpoint_every} (20). The keep ratio of heads and
  * of channels is 1 − sparsity.
@@ -80,7 +80,12 @@ public final class PolicyGradientMethod implements MethodStep {
 
         static Settings of(JobSpec spec) {
             PolicyGradientSettings o = spec.getPolicyGradient();
-            String init = o.getInit() == PolicyGradientSettings.Init.INIT_GOA ? "goa" : "wanda-sp";
+            String init = switch (o.getInit()) {
+                case INIT_GOA -> "goa";
+                case INIT_RANDOM -> "random";
+                case INIT_UNIFORM -> "uniform";
+                default -> "wanda-sp";
+            };
             double lr = o.hasLr() ? o.getLr() : 0.05;
             PolicyGradientConfig config = PolicyGradientConfig.official(
                             o.hasSteps() ? o.getSteps() : 1000, 1 - spec.getSparsity(), lr)
@@ -235,13 +240,25 @@ public final class PolicyGradientMethod implements MethodStep {
         };
     }
 
-    /** The metric initialisation: Wanda-sp or GOA unit scores of the dense model, sigmoid-mapped. */
+    /**
+     * The initial state: Wanda-sp, GOA or seeded random unit scores, sigmoid-mapped to the keep ratios, or every unit at
+     * the keep ratio ({@code uniform}).
+     */
     static PolicyState initialState(JobContext job, PolicyGradientConfig config, Settings settings) throws Exception {
         UnitLayout layout = UnitLayout.of(job.model().config(), settings.layerUnits());
-        MetricInitialisation.UnitScores scores = settings.init().equals("goa") ? goaScores(job) : wandaSpScores(job);
+        long seed = job.spec().getSeed();
+        if (settings.init().equals("uniform")) {
+            return PolicyState.uniform(
+                    layout, seed, config.headKeepRatio(), config.channelKeepRatio(), config.layerKeepRatio());
+        }
+        MetricInitialisation.UnitScores scores = switch (settings.init()) {
+            case "goa" -> goaScores(job);
+            case "random" -> MetricInitialisation.randomScores(layout, seed);
+            default -> wandaSpScores(job);
+        };
         return MetricInitialisation.fromScores(
                 layout,
-                job.spec().getSeed(),
+                seed,
                 scores,
                 ScoreMapping.SIGMAP,
                 config.headKeepRatio(),

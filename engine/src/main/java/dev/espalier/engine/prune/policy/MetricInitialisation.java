@@ -1,5 +1,7 @@
 package dev.espalier.engine.prune.policy;
 
+import java.util.SplittableRandom;
+
 /**
  * Initial keep-probabilities from a per-unit importance metric (issue #6): the Wanda-sp metric the official code uses
  * by default, or any other per-unit scores (the greedy-output-approximation scores plug in through
@@ -37,6 +39,24 @@ public final class MetricInitialisation {
     }
 
     private MetricInitialisation() {}
+
+    /**
+     * Scores for the random-initialisation ablation: i.i.d. uniform in [0, 1) per unit, from a generator seeded with
+     * {@code seed} (mixed with a constant, so that they do not repeat the rollouts' own draws), layer by layer, key/value
+     * groups before channels. Through {@link ScoreMapping#SIGMAP} they give probabilities spread like a metric's, with the
+     * same mean, but carrying no information about the model.
+     */
+    public static UnitScores randomScores(UnitLayout layout, long seed) {
+        SplittableRandom random = new SplittableRandom(seed ^ 0x5DEECE66DL);
+        int layers = layout.numLayers();
+        double[][] heads = new double[layers][];
+        double[][] channels = new double[layers][];
+        for (int l = 0; l < layers; l++) {
+            heads[l] = random.doubles(layout.units(UnitKind.HEAD, l)).toArray();
+            channels[l] = random.doubles(layout.units(UnitKind.CHANNEL, l)).toArray();
+        }
+        return UnitScores.of(heads, channels);
+    }
 
     /**
      * A state whose head and channel probabilities are {@code mapping} applied per layer to {@code scores}, with mean

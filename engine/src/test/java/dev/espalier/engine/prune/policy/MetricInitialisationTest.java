@@ -2,7 +2,10 @@ package dev.espalier.engine.prune.policy;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 class MetricInitialisationTest {
@@ -89,5 +92,31 @@ class MetricInitialisationTest {
         assertArrayEquals(new double[] {1, 1}, s.probabilities(UnitKind.LAYER), 0.0);
         double[] h0 = s.probabilities(UnitKind.HEAD, 0);
         assertEquals(0.5, (h0[0] + h0[1]) / 2, 1e-12);
+    }
+
+    @Test
+    void randomScoresAreSeededPerUnitAndMapToTheKeepRatioOnAverage() {
+        UnitLayout layout = new UnitLayout(new int[] {4, 4, 2}, new int[] {64, 48, 32}, false);
+        MetricInitialisation.UnitScores a = MetricInitialisation.randomScores(layout, 7);
+        MetricInitialisation.UnitScores b = MetricInitialisation.randomScores(layout, 7);
+        MetricInitialisation.UnitScores other = MetricInitialisation.randomScores(layout, 8);
+        for (int l = 0; l < 3; l++) {
+            assertArrayEquals(a.heads(l), b.heads(l), 0.0);
+            assertArrayEquals(a.channels(l), b.channels(l), 0.0);
+            assertEquals(layout.units(UnitKind.HEAD, l), a.heads(l).length);
+            assertEquals(layout.units(UnitKind.CHANNEL, l), a.channels(l).length);
+        }
+        assertFalse(Arrays.equals(a.channels(0), other.channels(0)), "another seed, other scores");
+        assertFalse(Arrays.equals(a.channels(0), a.channels(1)), "each layer its own draws");
+        PolicyState state = MetricInitialisation.fromScores(layout, 7, a, ScoreMapping.SIGMAP, 0.5, 0.5, 1);
+        for (int l = 0; l < 3; l++) {
+            double[] p = state.probabilities(UnitKind.CHANNEL, l);
+            assertEquals(0.5, Arrays.stream(p).average().orElseThrow(), 1e-9, "mean keep-probability of layer " + l);
+            assertTrue(
+                    Arrays.stream(p).max().orElseThrow()
+                                    - Arrays.stream(p).min().orElseThrow()
+                            > 0.2,
+                    "spread like a metric's, not uniform");
+        }
     }
 }
