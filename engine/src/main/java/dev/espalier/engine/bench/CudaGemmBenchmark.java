@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.SplittableRandom;
 
 /**
@@ -22,7 +23,8 @@ public final class CudaGemmBenchmark {
     public record Result(String path, DType inputs, int n, double seconds, double tflops) {
         /** One line of the benchmark's table. */
         public String format() {
-            return String.format("%-9s %-5s %6d %10.3f ms %8.1f TFLOP/s", path, inputs, n, seconds * 1e3, tflops);
+            return String.format(
+                    Locale.ROOT, "%-9s %-5s %6d %10.3f ms %8.1f TFLOP/s", path, inputs, n, seconds * 1e3, tflops);
         }
     }
 
