@@ -197,7 +197,7 @@ public final class Cublas implements AutoCloseable {
 
     private void check(int status, String call) {
         if (status != 0) {
-            MemorySegment text = (MemorySegment) invoke(statusString, status);
+            MemorySegment text = (MemorySegment) NativeLibrary.invoke(statusString, status);
             throw new CudaException(
                     call,
                     status,
@@ -208,16 +208,6 @@ public final class Cublas implements AutoCloseable {
     }
 
     private static int call(MethodHandle h, Object... args) {
-        return (int) invoke(h, args);
-    }
-
-    static Object invoke(MethodHandle h, Object... args) {
-        try {
-            return h.invokeWithArguments(args);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        return (int) NativeLibrary.invoke(h, args);
     }
 }

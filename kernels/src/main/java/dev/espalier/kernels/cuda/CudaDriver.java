@@ -299,12 +299,6 @@ public final class CudaDriver {
     }
 
     private static int callInt(MethodHandle h, Object... args) {
-        try {
-            return (int) h.invokeWithArguments(args);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        return (int) NativeLibrary.invoke(h, args);
     }
 }

@@ -125,6 +125,6 @@ final class Cusolver implements AutoCloseable {
     }
 
     private static int call(MethodHandle h, Object... args) {
-        return (int) Cublas.invoke(h, args);
+        return (int) NativeLibrary.invoke(h, args);
     }
 }

@@ -82,4 +82,15 @@ final class NativeLibrary {
     Path file() {
         return file;
     }
+
+    /** Calls a downcall handle; its checked throwables (none in practice) become IllegalStateException. */
+    static Object invoke(MethodHandle h, Object... args) {
+        try {
+            return h.invokeWithArguments(args);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
 }

@@ -133,12 +133,6 @@ public final class Nvrtc {
     }
 
     private static Object call(MethodHandle h, Object... args) {
-        try {
-            return h.invokeWithArguments(args);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        return NativeLibrary.invoke(h, args);
     }
 }
