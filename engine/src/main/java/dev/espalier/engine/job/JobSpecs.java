@@ -384,6 +384,16 @@ public final class JobSpecs {
         if (s.hasLayerSparsity() && !(s.getLayerSparsity() >= 0 && s.getLayerSparsity() < 1)) {
             problems.add(p + "layer_sparsity must be in [0, 1), got " + s.getLayerSparsity());
         }
+        if (s.getPreset() == PolicyGradientSettings.Preset.UNRECOGNIZED) {
+            problems.add(p + "preset must be espalier or paper, got value " + s.getPresetValue());
+        }
+        if (s.getLayerRates() == PolicyGradientSettings.LayerRates.UNRECOGNIZED) {
+            problems.add(p + "layer_rates must be global or uniform, got value " + s.getLayerRatesValue());
+        } else if (s.getLayerRates() == PolicyGradientSettings.LayerRates.LAYER_RATES_UNIFORM
+                && s.getLayerSparsity() > 0) {
+            problems.add(p + "layer_rates=uniform fixes every layer's rate; it cannot be combined with layer_sparsity "
+                    + s.getLayerSparsity() + " (layer units are chosen globally)");
+        }
     }
 
     private static void positive(List<String> problems, String field, double value) {

@@ -54,8 +54,10 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>Settings: {@code init} (wanda-sp, goa, or for ablations random or uniform), {@code steps} (1000: about 30 s on stories260K, 2 cores, 4 × 128 tokens
  * per rollout), {@code rollouts_in_flight} (2), {@code rollouts} (K, 2), {@code batch_size} (sequences per step, 4),
- * {@code lr} (0.05: the official 2e-3 is for 15 000 steps), {@code checkpoint_every} (20). The keep ratio of heads and
- * of channels is 1 − sparsity.
+ * {@code lr} (0.05: the official 2e-3 is for 15 000 steps), {@code checkpoint_every} (20); {@code preset=paper} makes
+ * the unset ones the official scripts' (15 000 steps, lr 2e-3, 8 sequences per step). The keep ratio of heads and
+ * of channels is 1 − sparsity, over all layers together ({@code layer_rates=global}, the paper's heterogeneous
+ * widths) or within every layer ({@code layer_rates=uniform}, the ablation with fixed per-layer rates).
  */
 public final class PolicyGradientMethod implements MethodStep {
     /** Name of the learner's checkpoint artefact in the run directory. */
@@ -69,6 +71,12 @@ public final class PolicyGradientMethod implements MethodStep {
 
     static final String LOSSES_HEADER = "step,mean_loss,baseline,valid_rollouts,head_lr,channel_lr\n";
     static final int DEFAULT_SEQLEN = 128;
+    /** The official scripts' steps (120 000 C4 sequences in batches of 8, one epoch), for {@code preset=paper}. */
+    static final int PAPER_STEPS = 15_000;
+    /** The official scripts' learning rate for LLaMA-2 7B (6e-3 for LLaMA-3 8B), for {@code preset=paper}. */
+    static final double PAPER_LR = 2e-3;
+    /** The official scripts' sequences per step, for {@code preset=paper}. */
+    static final int PAPER_BATCH_SIZE = 8;
 
     record Settings(
             String init,
@@ -86,10 +94,12 @@ public final class PolicyGradientMethod implements MethodStep {
                 case INIT_UNIFORM -> "uniform";
                 default -> "wanda-sp";
             };
-            double lr = o.hasLr() ? o.getLr() : 0.05;
+            boolean paper = o.getPreset() == PolicyGradientSettings.Preset.PRESET_PAPER;
+            double lr = o.hasLr() ? o.getLr() : paper ? PAPER_LR : 0.05;
             PolicyGradientConfig config = PolicyGradientConfig.official(
-                            o.hasSteps() ? o.getSteps() : 1000, 1 - spec.getSparsity(), lr)
-                    .withRollouts(o.hasRollouts() ? o.getRollouts() : 2);
+                            o.hasSteps() ? o.getSteps() : paper ? PAPER_STEPS : 1000, 1 - spec.getSparsity(), lr)
+                    .withRollouts(o.hasRollouts() ? o.getRollouts() : 2)
+                    .withUniformLayerRates(o.getLayerRates() == PolicyGradientSettings.LayerRates.LAYER_RATES_UNIFORM);
             if (o.getScore() == PolicyGradientSettings.Score.SCORE_REINFORCE) {
                 config = config.withScoreFunction(ScoreFunction.REINFORCE);
             }
@@ -101,7 +111,7 @@ public final class PolicyGradientMethod implements MethodStep {
                     init,
                     config,
                     layerSparsity > 0,
-                    o.hasBatchSize() ? o.getBatchSize() : 4,
+                    o.hasBatchSize() ? o.getBatchSize() : paper ? PAPER_BATCH_SIZE : 4,
                     o.hasRolloutsInFlight() ? o.getRolloutsInFlight() : 2,
                     o.hasCheckpointEvery() ? o.getCheckpointEvery() : 20);
         }

@@ -157,6 +157,23 @@ class JobSpecsTest {
                                 .setLayerSparsity(1))
                         .build()));
         assertEquals(
+                List.of("policy_gradient.layer_rates=uniform fixes every layer's rate; it cannot be combined with"
+                        + " layer_sparsity 0.25 (layer units are chosen globally)"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT)
+                        .setPolicyGradient(PolicyGradientSettings.newBuilder()
+                                .setLayerRates(PolicyGradientSettings.LayerRates.LAYER_RATES_UNIFORM)
+                                .setLayerSparsity(0.25))
+                        .build()));
+        assertEquals(
+                List.of(
+                        "policy_gradient.preset must be espalier or paper, got value 9",
+                        "policy_gradient.layer_rates must be global or uniform, got value 7"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT)
+                        .setPolicyGradient(PolicyGradientSettings.newBuilder()
+                                .setPresetValue(9)
+                                .setLayerRatesValue(7))
+                        .build()));
+        assertEquals(
                 List.of("devices[0].cpu_shares (cpu:N) must be in [1, 64], got 0", "runtime.window must be ≥ 1, got 0"),
                 JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
                         .addDevices(Device.newBuilder()

@@ -63,6 +63,33 @@ public final class FinalSelection {
         return out;
     }
 
+    /**
+     * Per layer, the {@link #keepCount} units of each kind with the highest probability within that layer (every
+     * layer keeps the same fraction of its units); layer units, if any, by global top-k.
+     */
+    public static List<LayerKeep> selectPerLayer(
+            PolicyState state, double headKeepRatio, double channelKeepRatio, double layerKeepRatio) {
+        UnitLayout layout = state.layout();
+        double[] heads = state.live(UnitKind.HEAD);
+        double[] channels = state.live(UnitKind.CHANNEL);
+        boolean[] l = layout.layerUnits()
+                ? topK(state.live(UnitKind.LAYER), keepCount(layout.total(UnitKind.LAYER), layerKeepRatio))
+                : new boolean[0];
+        List<LayerKeep> out = new ArrayList<>(layout.numLayers());
+        int ho = 0;
+        int co = 0;
+        for (int layer = 0; layer < layout.numLayers(); layer++) {
+            int nh = layout.units(UnitKind.HEAD, layer);
+            int nc = layout.units(UnitKind.CHANNEL, layer);
+            boolean[] h = topK(Arrays.copyOfRange(heads, ho, ho + nh), keepCount(nh, headKeepRatio));
+            boolean[] c = topK(Arrays.copyOfRange(channels, co, co + nc), keepCount(nc, channelKeepRatio));
+            out.add(new LayerKeep(layer, !layout.layerUnits() || l[layer], indices(h, 0, nh), indices(c, 0, nc)));
+            ho += nh;
+            co += nc;
+        }
+        return out;
+    }
+
     private static int[] indices(boolean[] keep, int from, int n) {
         int count = 0;
         for (int i = 0; i < n; i++) {

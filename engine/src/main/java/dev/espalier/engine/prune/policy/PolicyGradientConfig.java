@@ -41,6 +41,9 @@ import java.util.Objects;
  * @param layerKeepRatio       kept fraction of decoder layers, when the layout has layer units
  * @param projectUpward        also shift probabilities up when their sum is below the budget (official false)
  * @param projectionTolerance  |Σ s − budget| the bisection stops at, in units (official 1e-3)
+ * @param uniformLayerRates    each layer's units of a kind are projected onto, and finally keep, their own share
+ *                             (keep ratio × the layer's units) instead of one budget over all layers (official false:
+ *                             global, so the learner sets each layer's rate)
  */
 public record PolicyGradientConfig(
         int rollouts,
@@ -60,7 +63,8 @@ public record PolicyGradientConfig(
         double channelKeepRatio,
         double layerKeepRatio,
         boolean projectUpward,
-        double projectionTolerance) {
+        double projectionTolerance,
+        boolean uniformLayerRates) {
 
     /** What the sum over rollouts of (L_j − b)·score_j is divided by. */
     public enum GradientNormaliser {
@@ -125,7 +129,8 @@ public record PolicyGradientConfig(
                 keepRatio,
                 1.0,
                 false,
-                BudgetProjection.OFFICIAL_TOLERANCE);
+                BudgetProjection.OFFICIAL_TOLERANCE,
+                false);
     }
 
     public PolicyGradientConfig withRollouts(int k) {
@@ -147,7 +152,8 @@ public record PolicyGradientConfig(
                 channelKeepRatio,
                 layerKeepRatio,
                 projectUpward,
-                projectionTolerance);
+                projectionTolerance,
+                uniformLayerRates);
     }
 
     public PolicyGradientConfig withScoreFunction(ScoreFunction f) {
@@ -169,7 +175,8 @@ public record PolicyGradientConfig(
                 channelKeepRatio,
                 layerKeepRatio,
                 projectUpward,
-                projectionTolerance);
+                projectionTolerance,
+                uniformLayerRates);
     }
 
     public PolicyGradientConfig withNormaliser(GradientNormaliser n) {
@@ -191,7 +198,8 @@ public record PolicyGradientConfig(
                 channelKeepRatio,
                 layerKeepRatio,
                 projectUpward,
-                projectionTolerance);
+                projectionTolerance,
+                uniformLayerRates);
     }
 
     public PolicyGradientConfig withLayerKeepRatio(double r, double lr) {
@@ -213,7 +221,8 @@ public record PolicyGradientConfig(
                 channelKeepRatio,
                 r,
                 projectUpward,
-                projectionTolerance);
+                projectionTolerance,
+                uniformLayerRates);
     }
 
     public PolicyGradientConfig withProjectUpward(boolean upward) {
@@ -235,7 +244,31 @@ public record PolicyGradientConfig(
                 channelKeepRatio,
                 layerKeepRatio,
                 upward,
-                projectionTolerance);
+                projectionTolerance,
+                uniformLayerRates);
+    }
+
+    public PolicyGradientConfig withUniformLayerRates(boolean uniform) {
+        return new PolicyGradientConfig(
+                rollouts,
+                steps,
+                headLr,
+                channelLr,
+                layerLr,
+                warmupSteps,
+                minLr,
+                baselineWindow,
+                useBaseline,
+                scoreFunction,
+                epsilon,
+                normaliser,
+                entropyPenalty,
+                headKeepRatio,
+                channelKeepRatio,
+                layerKeepRatio,
+                projectUpward,
+                projectionTolerance,
+                uniform);
     }
 
     /** The learning-rate schedule of {@code kind}. */

@@ -1,6 +1,7 @@
 package dev.espalier.engine.prune.policy;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
@@ -184,22 +185,51 @@ public final class PolicyGradientPruner {
     }
 
     /**
-     * Projects every kind onto its budget (keep ratio × units, globally across layers) with
-     * {@link BudgetProjection#project}; {@link #update} calls it after every step.
+     * Projects every kind onto its budget with {@link BudgetProjection#project}: keep ratio × units globally across
+     * layers, or, with {@link PolicyGradientConfig#uniformLayerRates}, each layer's units of a kind onto keep ratio ×
+     * that layer's units (layer units, if any, stay global). {@link #update} calls it after every step.
      */
     public void project() {
+        UnitLayout layout = state.layout();
         for (UnitKind kind : UnitKind.values()) {
             double[] s = state.live(kind);
-            if (s.length > 0) {
-                BudgetProjection.project(
-                        s, config.keepRatio(kind) * s.length, config.projectUpward(), config.projectionTolerance());
+            if (s.length == 0) {
+                continue;
+            }
+            if (!config.uniformLayerRates() || kind == UnitKind.LAYER) {
+                projectRange(s, 0, s.length, config.keepRatio(kind));
+                continue;
+            }
+            int from = 0;
+            for (int layer = 0; layer < layout.numLayers(); layer++) {
+                int n = layout.units(kind, layer);
+                projectRange(s, from, n, config.keepRatio(kind));
+                from += n;
             }
         }
     }
 
-    /** The deterministic final top-k: per kind, exactly {@link FinalSelection#keepCount} units over all layers. */
+    private void projectRange(double[] s, int from, int n, double keepRatio) {
+        if (n == 0) {
+            return;
+        }
+        double[] part = from == 0 && n == s.length ? s : Arrays.copyOfRange(s, from, from + n);
+        BudgetProjection.project(part, keepRatio * n, config.projectUpward(), config.projectionTolerance());
+        if (part != s) {
+            System.arraycopy(part, 0, s, from, n);
+        }
+    }
+
+    /**
+     * The deterministic final top-k: per kind, exactly {@link FinalSelection#keepCount} units over all layers, or of
+     * every layer with {@link PolicyGradientConfig#uniformLayerRates}.
+     */
     public List<LayerKeep> finalKeep() {
         UnitLayout layout = state.layout();
+        if (config.uniformLayerRates()) {
+            return FinalSelection.selectPerLayer(
+                    state, config.headKeepRatio(), config.channelKeepRatio(), config.layerKeepRatio());
+        }
         return FinalSelection.select(
                 state,
                 FinalSelection.keepCount(layout.total(UnitKind.HEAD), config.headKeepRatio()),

@@ -104,4 +104,64 @@ class FinalSelectionTest {
         assertEquals(8, heads);
         assertEquals(45, channels);
     }
+
+    @Test
+    void uniformLayerRatesKeepTheSameFractionOfEveryLayer() {
+        UnitLayout layout = new UnitLayout(new int[] {4, 4}, new int[] {10, 20}, false);
+        // layer 0's probabilities all exceed layer 1's: global top-k would keep layer 0 whole
+        PolicyState s = PolicyState.of(
+                layout,
+                1,
+                new double[] {0.9, 0.95, 0.8, 0.85, 0.1, 0.3, 0.2, 0.3},
+                java.util.stream.DoubleStream.iterate(1.0, x -> x - 0.01)
+                        .limit(30)
+                        .toArray(),
+                new double[0]);
+        List<LayerKeep> keep = FinalSelection.selectPerLayer(s, 0.5, 0.3, 1.0);
+        assertArrayEquals(new int[] {0, 1}, keep.get(0).kvGroups());
+        assertArrayEquals(new int[] {1, 3}, keep.get(1).kvGroups()); // tie 0.3 / 0.3: both kept, 0.2 and 0.1 not
+        assertArrayEquals(new int[] {0, 1, 2}, keep.get(0).channels());
+        assertArrayEquals(new int[] {0, 1, 2, 3, 4, 5}, keep.get(1).channels());
+        List<LayerKeep> global = FinalSelection.select(s, 4, 9, 0);
+        assertArrayEquals(new int[] {0, 1, 2, 3}, global.get(0).kvGroups());
+        assertEquals(0, global.get(1).kvGroups().length);
+    }
+
+    @Test
+    void prunerWithUniformLayerRatesProjectsAndSelectsEachLayerOnItsOwn() {
+        UnitLayout layout = new UnitLayout(new int[] {8, 8, 8}, new int[] {50, 70, 30}, false);
+        SplittableRandom r = new SplittableRandom(5);
+        double[] h = new double[24];
+        double[] c = new double[150];
+        for (int i = 0; i < h.length; i++) {
+            h[i] = i < 8 ? 1 : r.nextDouble() * 0.2; // layer 0 far above the others
+        }
+        for (int i = 0; i < c.length; i++) {
+            c[i] = r.nextDouble() * (i < 50 ? 1 : 0.1);
+        }
+        PolicyGradientPruner pruner = new PolicyGradientPruner(
+                PolicyGradientConfig.official(10, 0.3, 1e-3).withUniformLayerRates(true),
+                PolicyState.of(layout, 1, h, c, new double[0]));
+        pruner.project();
+        double[] ph = pruner.state().probabilities(UnitKind.HEAD);
+        double[] pc = pruner.state().probabilities(UnitKind.CHANNEL);
+        int[] channelsPerLayer = {50, 70, 30};
+        int from = 0;
+        for (int layer = 0; layer < 3; layer++) {
+            double heads = java.util.Arrays.stream(ph, 8 * layer, 8 * layer + 8).sum();
+            assertTrue(heads <= 0.3 * 8 + BudgetProjection.OFFICIAL_TOLERANCE, "layer " + layer + " heads " + heads);
+            double channels = java.util.Arrays.stream(pc, from, from + channelsPerLayer[layer])
+                    .sum();
+            assertTrue(channels <= 0.3 * channelsPerLayer[layer] + BudgetProjection.OFFICIAL_TOLERANCE);
+            from += channelsPerLayer[layer];
+        }
+        assertEquals(0.3 * 8, java.util.Arrays.stream(ph, 0, 8).sum(), BudgetProjection.OFFICIAL_TOLERANCE);
+        List<LayerKeep> keep = pruner.finalKeep();
+        for (int layer = 0; layer < 3; layer++) {
+            assertEquals(FinalSelection.keepCount(8, 0.3), keep.get(layer).kvGroups().length);
+            assertEquals(
+                    FinalSelection.keepCount(channelsPerLayer[layer], 0.3),
+                    keep.get(layer).channels().length);
+        }
+    }
 }

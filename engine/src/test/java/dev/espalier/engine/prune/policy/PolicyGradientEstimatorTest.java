@@ -169,7 +169,8 @@ class PolicyGradientEstimatorTest {
                 c.channelKeepRatio(),
                 c.layerKeepRatio(),
                 c.projectUpward(),
-                c.projectionTolerance());
+                c.projectionTolerance(),
+                c.uniformLayerRates());
     }
 
     @Test

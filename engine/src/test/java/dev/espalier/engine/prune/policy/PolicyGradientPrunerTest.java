@@ -252,7 +252,8 @@ class PolicyGradientPrunerTest {
                 o.channelKeepRatio(),
                 1.0,
                 o.projectUpward(),
-                o.projectionTolerance());
+                o.projectionTolerance(),
+                false);
         UnitLayout layout = new UnitLayout(new int[] {2}, new int[] {0}, false);
         PolicyGradientPruner pruner = new PolicyGradientPruner(
                 c, PolicyState.of(layout, 3, new double[] {0.3, 0.1}, new double[0], new double[0]));
