@@ -146,6 +146,40 @@ class KillAndResumeIT {
                 Files.readAllBytes(out.resolve("model.safetensors")));
     }
 
+    /**
+     * A recipe (Wanda-sp 30 %, then SparseGPT 2:4 on the compact model) killed in its first stage's layers, in the
+     * first stage's export, and in the second stage's layers resumes to the model of an uninterrupted recipe.
+     */
+    @ParameterizedTest(name = "recipe killed at {0}")
+    @ValueSource(strings = {"before-checkpoint#3", "mid-export", "before-checkpoint#8"})
+    void killedRecipeResumesToTheSameModel(String point, @TempDir Path tmp) throws Exception {
+        Path reference = tmp.resolve("reference");
+        CliProcess clean = CliProcess.run(tmp, List.of(), recipeArgs(reference));
+        assertEquals(0, clean.exitCode(), clean.err());
+        assertTrue(clean.out().contains("recipe stage 2 sparsegpt 2:4"), clean.out());
+        Path out = tmp.resolve("model");
+        CliProcess killed = CliProcess.run(tmp, List.of("-Despalier.crashAt=" + point), recipeArgs(out));
+        assertEquals(KILLED, killed.exitCode(), "expected SIGKILL at " + point + "; stderr: " + killed.err());
+        assertFalse(Files.exists(out.resolve("model.safetensors")), "no output before the last stage's export");
+        CliProcess resumed = CliProcess.run(
+                tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
+        assertEquals(0, resumed.exitCode(), resumed.err());
+        assertArrayEquals(
+                Files.readAllBytes(reference.resolve("model.safetensors")),
+                Files.readAllBytes(out.resolve("model.safetensors")),
+                "recipe resumed after kill at " + point);
+        assertEquals(sparsityTable(clean.out()), sparsityTable(resumed.out()));
+    }
+
+    private static String[] recipeArgs(Path out) {
+        String[] args = pruneArgs(out, "wanda-sp");
+        List<String> list = new java.util.ArrayList<>(List.of(args));
+        int m = list.indexOf("--method");
+        list.subList(m, m + 4).clear(); // --method wanda-sp --sparsity 0.3
+        list.addAll(List.of("--recipe", "wanda-sp:0.3,sparsegpt:2:4"));
+        return list.toArray(String[]::new);
+    }
+
     private static String[] concat(String[] a, String[] b) {
         String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, all, a.length, b.length);

@@ -1,10 +1,12 @@
 package dev.espalier.cli.commands;
 
 import dev.espalier.engine.job.JobSpecs;
+import dev.espalier.engine.job.RecipeJob;
 import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PolicyGradientSettings;
 import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.RecipeStage;
 import dev.espalier.protocol.v1.SparsityPattern;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +17,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -25,30 +28,42 @@ public final class JobSpecOptions {
     @Mixin
     JobInputOptions inputs;
 
-    @Option(
-            names = "--method",
-            required = true,
-            paramLabel = "<method>",
-            converter = MethodConverter.class,
-            completionCandidates = MethodNames.class,
-            description = "${COMPLETION-CANDIDATES}.")
-    PruneMethod method;
+    /** The method, or a recipe of several: exactly one is given. */
+    static final class WhatToPrune {
+        @Option(
+                names = "--method",
+                required = true,
+                paramLabel = "<method>",
+                converter = MethodConverter.class,
+                completionCandidates = MethodNames.class,
+                description = "${COMPLETION-CANDIDATES}.")
+        PruneMethod method;
+
+        @Option(
+                names = "--recipe",
+                required = true,
+                paramLabel = "<stages>|<file>",
+                description = "Instead of --method: stages run in order in one resumable run, each on the model the"
+                        + " previous one exported, e.g. goa:0.2,alps:2:4 (method:sparsity or method:N:M, then"
+                        + " :key=value settings of that stage), or a file with one such stage a line.")
+        String recipe;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    WhatToPrune what = new WhatToPrune();
 
     @Option(
             names = "--sparsity",
-            defaultValue = "0.5",
             paramLabel = "<fraction>",
-            description =
-                    "Fraction of weights (units, for structured methods) removed, in [0, 1) (default: ${DEFAULT-VALUE}).")
-    double sparsity;
+            description = "Fraction of weights (units, for structured methods) removed, in [0, 1) (default: 0.5).")
+    Double sparsity;
 
     @Option(
             names = "--pattern",
-            defaultValue = "unstructured",
             completionCandidates = PatternNames.class,
             converter = PatternConverter.class,
             paramLabel = "<pattern>",
-            description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+            description = "${COMPLETION-CANDIDATES} (default: unstructured).")
     SparsityPattern pattern;
 
     @Option(
@@ -144,12 +159,14 @@ public final class JobSpecOptions {
      * IllegalArgumentException naming the bad option (and {@link JobSpecs#validate}'s problems).
      */
     public JobSpec toJobSpec() {
-        JobSpec.Builder spec = inputs.toSpec()
-                .setMethod(method)
-                .setSparsity(sparsity)
-                .setPattern(pattern)
-                .setOutput(absolute(output))
-                .setOverwriteOutput(overwrite);
+        JobSpec.Builder spec = inputs.toSpec().setOutput(absolute(output)).setOverwriteOutput(overwrite);
+        if (what.recipe != null) {
+            return recipeSpec(spec);
+        }
+        PruneMethod method = what.method;
+        spec.setMethod(method)
+                .setSparsity(sparsity == null ? 0.5 : sparsity)
+                .setPattern(pattern == null ? SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED : pattern);
         methodOptions.forEach((key, value) -> MethodOptions.apply(spec, method, key, value));
         JobSpecs.Family family = JobSpecs.familyOf(method);
         String label = PruneMethods.label(method);
@@ -184,6 +201,34 @@ public final class JobSpecOptions {
                 pg.setRolloutsInFlight(rolloutsInFlight);
             }
         }
+        JobSpecs.validate(spec.build());
+        return spec.build();
+    }
+
+    /** The recipe's spec: its first stage as the spec's own method, the others as next stages. */
+    private JobSpec recipeSpec(JobSpec.Builder spec) {
+        List<String> given = new ArrayList<>();
+        for (Object[] flag : new Object[][] {
+            {"--sparsity", sparsity},
+            {"--pattern", pattern},
+            {"--recovery", recovery},
+            {"--export", export},
+            {"--init", init},
+            {"--steps", steps},
+            {"--rollouts-in-flight", rolloutsInFlight},
+            {"--method-option", methodOptions.isEmpty() ? null : methodOptions}
+        }) {
+            if (flag[1] != null) {
+                given.add((String) flag[0]);
+            }
+        }
+        if (!given.isEmpty()) {
+            throw new IllegalArgumentException("--recipe carries each stage's method, target and settings; "
+                    + String.join(", ", given) + " cannot be given with it (write a stage's settings as"
+                    + " method:target:key=value, e.g. goa:0.2:recovery=off)");
+        }
+        List<RecipeStage> stages = RecipeSyntax.parse(what.recipe);
+        RecipeJob.withStage(spec, stages.getFirst()).addAllNextStages(stages.subList(1, stages.size()));
         JobSpecs.validate(spec.build());
         return spec.build();
     }

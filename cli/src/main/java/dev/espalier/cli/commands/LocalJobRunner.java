@@ -4,6 +4,8 @@ import dev.espalier.engine.io.OutputFolder;
 import dev.espalier.engine.job.CancellationToken;
 import dev.espalier.engine.job.EventSink;
 import dev.espalier.engine.job.JobExecutors;
+import dev.espalier.engine.job.JobSpecs;
+import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.runtime.DeviceSpec;
 import dev.espalier.engine.runtime.Devices;
 import dev.espalier.engine.runtime.store.RunDirectory;
@@ -12,6 +14,8 @@ import dev.espalier.protocol.v1.LayerReport;
 import dev.espalier.protocol.v1.MatrixReport;
 import dev.espalier.protocol.v1.PerplexityResult;
 import dev.espalier.protocol.v1.RunReport;
+import dev.espalier.protocol.v1.SparsityPattern;
+import dev.espalier.protocol.v1.StageReport;
 import dev.espalier.protocol.v1.TaskAccuracy;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -93,6 +97,23 @@ final class LocalJobRunner {
                     matrices.toString().strip());
         }
         out.printf(Locale.ROOT, "achieved sparsity %.4f over all pruned matrices%n", report.getAchievedSparsity());
+        for (StageReport stage : report.getStagesList()) {
+            StringBuilder ppl = new StringBuilder();
+            for (PerplexityResult p : stage.getPerplexitiesAfterList()) {
+                ppl.append(ppl.isEmpty() ? ", ppl after " : " / ")
+                        .append(String.format(Locale.ROOT, "%.4f", p.getPerplexity()));
+            }
+            out.printf(
+                    Locale.ROOT,
+                    "recipe stage %d %s %s: achieved sparsity %.4f of its input%s%n",
+                    stage.getStage(),
+                    PruneMethods.label(stage.getMethod()),
+                    stage.getPattern() == SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED
+                            ? String.format(Locale.ROOT, "%s", stage.getSparsity())
+                            : JobSpecs.patternLabel(stage.getPattern()),
+                    stage.getAchievedSparsity(),
+                    ppl);
+        }
         for (int i = 0; i < report.getPerplexitiesBeforeCount(); i++) {
             PerplexityResult before = report.getPerplexitiesBefore(i);
             PerplexityResult after = report.getPerplexitiesAfter(i);

@@ -31,6 +31,8 @@ import picocli.CommandLine.Spec;
             "  ./espalier prune --model ../shared/models/stories260K/stories260K.bin --method policy-gradient --sparsity 0.3 \\",
             "      --init wanda-sp --steps 1000 --rollouts-in-flight 2 --devices cpu:2 --calib-samples 64 --calib-seqlen 128 \\",
             "      --calib ../shared/data/tinystories/tinystories_val_sample.txt --out out/stories-pg30",
+            "  ./espalier prune --model ../shared/models/stories260K/stories260K.bin --recipe goa:0.2,alps:2:4 \\",
+            "      --calib ../shared/data/c4/c4_validation_2k.jsonl --out out/stories-goa20-alps24    # two stages",
             "  ./espalier resume out/stories-wanda50.run    # after an interruption",
             "  ./espalier prune --model out/llama2-7b-bf16 --method sparsegpt --sparsity 0.5 --calib-samples 16 \\",
             "      --calib ../shared/data/c4/c4_validation_2k.jsonl --out out/l7b-sgpt50 --plan    # what it will cost"
@@ -68,6 +70,11 @@ public final class PruneCommand implements Callable<Integer> {
         JobSpecOptions.checkInputsExist(jobSpec);
         JobExecutors.validate(jobSpec);
         DeviceSpec.of(jobSpec.getDevicesList()); // the devices are on this host: checked before anything is written
+        if (plan && jobSpec.getNextStagesCount() > 0) {
+            throw new IllegalArgumentException(
+                    "--plan covers one-method runs; for a recipe, plan its first stage with --method (the later"
+                            + " stages' models do not exist yet)");
+        }
         if (plan) {
             return RunPlanPrinter.print(
                     jobSpec, memory.bytes(), spec.commandLine().getOut());

@@ -65,7 +65,7 @@ class PruneCommandTest {
                 "--quiet");
         JobSpecOptions job = prune.job;
         assertEquals(Path.of("../shared/models/stories260K/stories260K.bin"), job.inputs.modelOptions.model);
-        assertEquals(PruneMethod.PRUNE_METHOD_WANDA, job.method);
+        assertEquals(PruneMethod.PRUNE_METHOD_WANDA, job.what.method);
         assertEquals(0.5, job.sparsity);
         assertEquals(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED, job.pattern);
         assertEquals("../shared/data/c4/c4_validation_2k.jsonl", job.inputs.calibration);
@@ -89,8 +89,9 @@ class PruneCommandTest {
         PruneCommand prune =
                 parse(PruneCommand.class, "prune", "--model", "m.bin", "--method", "magnitude", "--out", "o");
         JobSpecOptions job = prune.job;
-        assertEquals(0.5, job.sparsity);
-        assertEquals(SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED, job.pattern);
+        assertNull(job.sparsity); // 0.5 in the spec
+        assertNull(job.pattern); // unstructured in the spec
+        assertNull(job.what.recipe);
         assertNull(job.inputs.calibration);
         assertNull(job.inputs.modelOptions.tokenizer);
         assertEquals(128, job.inputs.calibrationSamples);

@@ -35,7 +35,7 @@ class SubmitCommandTest {
                 "--home",
                 "/data/espalier");
         assertEquals(Path.of("../shared/models/stories260K-hf"), submit.job.inputs.modelOptions.model);
-        assertEquals(PruneMethod.PRUNE_METHOD_SPARSEGPT, submit.job.method);
+        assertEquals(PruneMethod.PRUNE_METHOD_SPARSEGPT, submit.job.what.method);
         assertEquals(SparsityPattern.SPARSITY_PATTERN_2_4, submit.job.pattern);
         assertEquals("127.0.0.1:7070", submit.node.node);
         assertEquals(Path.of("/data/espalier"), submit.node.home());
@@ -48,8 +48,8 @@ class SubmitCommandTest {
     void defaultsAreThoseOfPrune() {
         SubmitCommand submit =
                 parse(SubmitCommand.class, "submit", "--model", "m", "--method", "wanda-sp", "--out", "o");
-        assertEquals(PruneMethod.PRUNE_METHOD_WANDA_SP, submit.job.method);
-        assertEquals(0.5, submit.job.sparsity);
+        assertEquals(PruneMethod.PRUNE_METHOD_WANDA_SP, submit.job.what.method);
+        assertNull(submit.job.sparsity); // 0.5 in the spec, as for prune
         assertEquals(PerplexityProtocol.STREAM, submit.job.inputs.evalProtocol);
         assertEquals("cpu", submit.job.inputs.devices);
         assertNull(submit.node.node);

@@ -4,6 +4,7 @@ import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.runtime.Devices;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PruneMethod;
+import java.nio.file.Path;
 import java.util.EnumMap;
 import java.util.Map;
 
@@ -47,7 +48,10 @@ public final class JobExecutors {
      */
     public static void validate(JobSpec spec) {
         JobSpecs.validate(spec);
-        step(spec.getMethod()).validate(spec);
+        for (int k = 0; k < RecipeJob.stageCount(spec); k++) {
+            JobSpec stage = RecipeJob.stageSpec(spec, k, Path.of("/recipe"));
+            step(stage.getMethod()).validate(stage);
+        }
     }
 
     /** The method step of {@code method}'s family. */
@@ -62,8 +66,14 @@ public final class JobExecutors {
         return executors.containsKey(method);
     }
 
-    /** The executor for {@code spec}'s method; one that fails the job when the method is not available. */
+    /**
+     * The executor for {@code spec}: a {@link RecipeJob} when it has next stages, else its method's; one that fails the
+     * job when the method is not available.
+     */
     public JobExecutor forSpec(JobSpec spec) {
+        if (spec.getNextStagesCount() > 0) {
+            return new RecipeJob(this);
+        }
         JobExecutor executor = executors.get(spec.getMethod());
         if (executor != null) {
             return executor;

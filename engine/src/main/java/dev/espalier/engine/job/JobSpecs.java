@@ -131,6 +131,13 @@ public final class JobSpecs {
         zeroShot(problems, spec.getZeroShot());
         runtime(problems, spec.getRuntime());
         settings(problems, spec, family, method);
+        for (int k = 1; k < RecipeJob.stageCount(spec); k++) {
+            String prefix = "next_stages[" + (k - 1) + "] (recipe stage " + (k + 1) + "): ";
+            JobSpec stage = RecipeJob.stageSpec(spec, k, java.nio.file.Path.of("/recipe"));
+            for (String problem : problems(stage)) {
+                problems.add(prefix + problem);
+            }
+        }
         return problems;
     }
 
