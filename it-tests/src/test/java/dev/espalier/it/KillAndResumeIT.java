@@ -102,9 +102,12 @@ class KillAndResumeIT {
                 reference, Files.readAllBytes(out.resolve("model.safetensors")), "resumed after kill at " + point);
     }
 
-    /** ALPS, and the structured methods: GOA with recovery (dense stream), FLAP (scoring pass, masked-dense export). */
+    /**
+     * ALPS, the structured methods: GOA with recovery (dense stream), FLAP (scoring pass, masked-dense export), and
+     * Wanda at OWL layer rates (scoring pass, rates recomputed on resume).
+     */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"alps", "goa", "flap --export masked-dense"})
+    @ValueSource(strings = {"alps", "goa", "flap --export masked-dense", "wanda --layer-sparsity owl"})
     void killedRunResumesToTheSameModel(String method, @TempDir Path tmp) throws Exception {
         Path reference = tmp.resolve("reference");
         CliProcess clean = CliProcess.run(tmp, List.of(), pruneArgs(reference, method));

@@ -8,6 +8,7 @@ import dev.espalier.protocol.v1.PolicyGradientSettings;
 import dev.espalier.protocol.v1.PruneMethod;
 import dev.espalier.protocol.v1.RecipeStage;
 import dev.espalier.protocol.v1.SparsityPattern;
+import dev.espalier.protocol.v1.UnstructuredSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -108,6 +109,28 @@ public final class JobSpecOptions {
                             + "zeros, which stock Hugging Face loaders read (masked-dense) (default: compact).")
     String export;
 
+    /** How the unstructured methods spread the sparsity over the layers, for {@code --layer-sparsity}. */
+    enum LayerSparsity {
+        uniform(UnstructuredSettings.LayerSparsity.LAYER_SPARSITY_UNIFORM),
+        owl(UnstructuredSettings.LayerSparsity.LAYER_SPARSITY_OWL);
+
+        final UnstructuredSettings.LayerSparsity proto;
+
+        LayerSparsity(UnstructuredSettings.LayerSparsity proto) {
+            this.proto = proto;
+        }
+    }
+
+    @Option(
+            names = "--layer-sparsity",
+            paramLabel = "uniform|owl",
+            converter = LayerSparsityConverter.class,
+            description =
+                    "Unstructured methods: every layer at --sparsity (uniform), or OWL's per-layer rates, averaging"
+                            + " --sparsity, from the dense model's outlier ratios (owl; --method-option owl_m=5,"
+                            + " owl_lambda=0.08) (default: uniform).")
+    LayerSparsity layerSparsity;
+
     /** What policy-gradient pruning starts from, for {@code --init}. */
     enum PolicyInit {
         wanda_sp(PolicyGradientSettings.Init.INIT_WANDA_SP),
@@ -140,6 +163,19 @@ public final class JobSpecOptions {
             description =
                     "policy-gradient: rollout passes (one calibration sequence under one mask) in the pipeline at once (default: 2).")
     Integer rolloutsInFlight;
+
+    /** Reads "owl" as {@link LayerSparsity#owl}. */
+    static final class LayerSparsityConverter implements ITypeConverter<LayerSparsity> {
+        @Override
+        public LayerSparsity convert(String value) {
+            try {
+                return LayerSparsity.valueOf(value.trim().toLowerCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(
+                        "--layer-sparsity must be uniform or owl, got '" + value + "'");
+            }
+        }
+    }
 
     /** Reads "wanda-sp" as {@link PolicyInit#wanda_sp}. */
     static final class PolicyInitConverter implements ITypeConverter<PolicyInit> {
@@ -177,6 +213,13 @@ public final class JobSpecOptions {
                                 + " keeps the dense shapes anyway");
             }
             MethodOptions.apply(spec, method, "export", export);
+        }
+        if (layerSparsity != null) {
+            if (family != JobSpecs.Family.UNSTRUCTURED) {
+                throw new IllegalArgumentException("--layer-sparsity " + layerSparsity
+                        + " applies to the unstructured methods (magnitude, wanda, sparsegpt, alps), not to " + label);
+            }
+            spec.getUnstructuredBuilder().setLayerSparsity(layerSparsity.proto);
         }
         if (recovery != null) {
             if (family != JobSpecs.Family.STRUCTURED) {

@@ -82,7 +82,7 @@ class MethodOptionsTest {
                 assertThrows(IllegalArgumentException.class, () -> apply(PruneMethod.PRUNE_METHOD_GOA, "steps", "3"))
                         .getMessage());
         assertEquals(
-                "unknown --method-option for alps: blocksize (it takes solve_order, reconstruction_error, rho, iterations,"
+                "unknown --method-option for alps: blocksize (it takes solve_order, reconstruction_error, layer_sparsity, owl_m, owl_lambda, rho, iterations,"
                         + " update_interval, switch_iteration, stop_rho, cg_iterations, cg_tolerance, damp, fixed_rho, window, max_restarts,"
                         + " debug_fail_call)",
                 assertThrows(

@@ -8,6 +8,7 @@ import static dev.espalier.cli.commands.CliHarness.shared;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -19,6 +20,7 @@ import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PolicyGradientSettings;
 import dev.espalier.protocol.v1.PruneMethod;
 import dev.espalier.protocol.v1.SparsityPattern;
+import dev.espalier.protocol.v1.UnstructuredSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -298,6 +300,62 @@ class PruneCommandTest {
         refused("--sparsity", "prune", "--model", "m", "--method", "wanda", "--out", "o", "--sparsity", "half");
         refused("--init", "prune", "--model", "m", "--method", "policy-gradient", "--out", "o", "--init", "wanda");
         refused("--out", "prune", "--model", "m", "--method", "wanda");
+        refused(
+                "--layer-sparsity",
+                "prune",
+                "--model",
+                "m",
+                "--method",
+                "wanda",
+                "--out",
+                "o",
+                "--layer-sparsity",
+                "outlier");
+    }
+
+    @Test
+    void layerSparsityOwlAndItsOptionsReachTheUnstructuredSettings() {
+        PruneCommand prune = parse(
+                PruneCommand.class,
+                "prune",
+                "--model",
+                "m.bin",
+                "--method",
+                "sparsegpt",
+                "--sparsity",
+                "0.7",
+                "--layer-sparsity",
+                "owl",
+                "--calib",
+                "c.txt",
+                "--out",
+                "o",
+                "--method-option",
+                "owl_m=3",
+                "--method-option",
+                "owl_lambda=0.05");
+        JobSpec spec = prune.job.toJobSpec();
+        assertEquals(
+                UnstructuredSettings.LayerSparsity.LAYER_SPARSITY_OWL,
+                spec.getUnstructured().getLayerSparsity());
+        assertEquals(3, spec.getUnstructured().getOwlM());
+        assertEquals(0.05, spec.getUnstructured().getOwlLambda());
+        PruneCommand flap = parse(
+                PruneCommand.class,
+                "prune",
+                "--model",
+                "m.bin",
+                "--method",
+                "flap",
+                "--layer-sparsity",
+                "owl",
+                "--out",
+                "o");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, flap.job::toJobSpec);
+        assertEquals(
+                "--layer-sparsity owl applies to the unstructured methods (magnitude, wanda, sparsegpt, alps), not to"
+                        + " flap",
+                e.getMessage());
     }
 
     @Test

@@ -2,6 +2,7 @@ package dev.espalier.engine.job;
 
 import dev.espalier.engine.eval.zeroshot.ZeroShotTask;
 import dev.espalier.engine.model.ModelExporter;
+import dev.espalier.engine.prune.OwlAllocation;
 import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.runtime.DeviceSpec;
 import dev.espalier.kernels.DType;
@@ -277,6 +278,7 @@ public final class JobSpecs {
         if (u.getSolveOrder() == UnstructuredSettings.SolveOrder.UNRECOGNIZED) {
             problems.add("unstructured.solve_order must be shared or sequential, got value " + u.getSolveOrderValue());
         }
+        layerSparsity(problems, u, spec);
         switch (u.getSolverCase()) {
             case SPARSEGPT -> {
                 if (spec.getMethod() != PruneMethod.PRUNE_METHOD_SPARSEGPT) {
@@ -400,6 +402,37 @@ public final class JobSpecs {
                 && s.getLayerSparsity() > 0) {
             problems.add(p + "layer_rates=uniform fixes every layer's rate; it cannot be combined with layer_sparsity "
                     + s.getLayerSparsity() + " (layer units are chosen globally)");
+        }
+    }
+
+    /** OWL's settings: only with layer_sparsity=owl and an unstructured pattern; every layer rate must stay in [0, 1). */
+    private static void layerSparsity(List<String> problems, UnstructuredSettings u, JobSpec spec) {
+        boolean owl = u.getLayerSparsity() == UnstructuredSettings.LayerSparsity.LAYER_SPARSITY_OWL;
+        if (u.getLayerSparsity() == UnstructuredSettings.LayerSparsity.UNRECOGNIZED) {
+            problems.add("unstructured.layer_sparsity must be uniform or owl, got value " + u.getLayerSparsityValue());
+            return;
+        }
+        if (!owl) {
+            if (u.hasOwlM() || u.hasOwlLambda()) {
+                problems.add("unstructured.owl_m and owl_lambda apply only with layer_sparsity=owl");
+            }
+            return;
+        }
+        if (nm(spec.getPattern()) != null) {
+            problems.add("unstructured.layer_sparsity=owl needs the unstructured pattern, got "
+                    + patternLabel(spec.getPattern()));
+        }
+        if (u.hasOwlM()) {
+            positive(problems, "unstructured.owl_m", u.getOwlM());
+        }
+        double lambda = u.hasOwlLambda() ? u.getOwlLambda() : OwlAllocation.DEFAULT_LAMBDA;
+        if (u.hasOwlLambda()) {
+            atLeast(problems, "unstructured.owl_lambda", lambda, 0);
+        }
+        double s = spec.getSparsity();
+        if (lambda >= 0 && s > 0 && s < 1 && !(s - 2 * lambda >= 0 && s + 2 * lambda < 1)) {
+            problems.add("unstructured.owl_lambda " + lambda + " is too large for sparsity " + s
+                    + ": OWL's layer rates lie within sparsity ± 2λ, which must stay in [0, 1)");
         }
     }
 

@@ -360,7 +360,11 @@ public final class PruneJob implements JobExecutor {
                     .setNumKvHeads(dims.numKvHeads())
                     .setIntermediateSize(dims.intermediateSize())
                     .setSeconds(layerSeconds.getOrDefault(layer.getKey(), 0.0));
+            long layerZeros = 0;
+            long layerTotal = 0;
             for (var m : layer.getValue().entrySet()) {
+                layerZeros += m.getValue().zeros();
+                layerTotal += m.getValue().total();
                 MatrixReport.Builder matrix = MatrixReport.newBuilder()
                         .setName(m.getKey().hfName())
                         .setSparsity(m.getValue().sparsity());
@@ -371,7 +375,7 @@ public final class PruneJob implements JobExecutor {
                 allZeros += m.getValue().zeros();
                 allTotal += m.getValue().total();
             }
-            r.addLayers(lr);
+            r.addLayers(lr.setSparsity(layerTotal == 0 ? 0 : (double) layerZeros / layerTotal));
         }
         before.forEach(p -> r.addPerplexitiesBefore(EvalProtocols.toProto(p)));
         after.forEach(p -> r.addPerplexitiesAfter(EvalProtocols.toProto(p)));

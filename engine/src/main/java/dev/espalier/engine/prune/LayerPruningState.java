@@ -26,7 +26,7 @@ public final class LayerPruningState implements LayerTap, LayerWork {
     private final PruningMethod method;
     private final SolveOrder order;
     private final SparsityPattern pattern;
-    private final double sparsity;
+    private double sparsity; // the job's target, or the layer's own rate from a global allocation (OWL)
     private final Map<LinearModule.Input, GramStatistics> grams = new EnumMap<>(LinearModule.Input.class);
     private final Map<LinearModule, LinearPruner> pruners = new EnumMap<>(LinearModule.class);
     private TensorOps ops;
@@ -66,6 +66,11 @@ public final class LayerPruningState implements LayerTap, LayerWork {
     @Override
     public DecoderLayerWeights weights() {
         return weights;
+    }
+
+    /** Sets this layer's sparsity (a global allocation's), before its first phase. */
+    void sparsity(double layerSparsity) {
+        this.sparsity = layerSparsity;
     }
 
     /** Runs the layer as pruned so far on a copy of {@code input}, feeding the maps of phase {@code phase}. */

@@ -12,6 +12,7 @@ import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -293,13 +294,22 @@ public final class PruneSupervisor {
             List<LayerAllocation> allocation = plan.method().allocate(List.copyOf(scores));
             scores.clear();
             for (LayerAllocation a : allocation) {
-                ctx.getLog()
-                        .info(
-                                "{}: layer {} keeps {} attention unit(s) and {} channel(s)",
-                                plan.devices().session().job(),
-                                a.layer(),
-                                a.attentionUnits(),
-                                a.channels());
+                if (a.isSparsity()) {
+                    ctx.getLog()
+                            .info(
+                                    "{}: layer {} prunes at sparsity {}",
+                                    plan.devices().session().job(),
+                                    a.layer(),
+                                    String.format(Locale.ROOT, "%.4f", a.sparsity()));
+                } else {
+                    ctx.getLog()
+                            .info(
+                                    "{}: layer {} keeps {} attention unit(s) and {} channel(s)",
+                                    plan.devices().session().job(),
+                                    a.layer(),
+                                    a.attentionUnits(),
+                                    a.channels());
+                }
                 if (!plan.run().isLayerCompleted(a.layer())) {
                     home(a.layer())
                             .tell(new DeviceWorker.Allocate(plan.devices().session(), a));

@@ -302,4 +302,62 @@ class JobSpecsTest {
                 assertThrows(IllegalArgumentException.class, () -> JobSpecs.patternOf("3:4"))
                         .getMessage());
     }
+
+    private static JobSpec owl(UnstructuredSettings.Builder u) {
+        return spec(PruneMethod.PRUNE_METHOD_WANDA)
+                .setUnstructured(u.setLayerSparsity(UnstructuredSettings.LayerSparsity.LAYER_SPARSITY_OWL))
+                .build();
+    }
+
+    @Test
+    void owlSettingsAreAcceptedWithinRange() {
+        assertEquals(List.of(), JobSpecs.problems(owl(UnstructuredSettings.newBuilder())));
+        assertEquals(
+                List.of(),
+                JobSpecs.problems(
+                        owl(UnstructuredSettings.newBuilder().setOwlM(3).setOwlLambda(0))));
+    }
+
+    @Test
+    void badOwlSettingsAreRefusedByName() {
+        assertEquals(
+                List.of("unstructured.layer_sparsity must be uniform or owl, got value 7"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .setUnstructured(UnstructuredSettings.newBuilder().setLayerSparsityValue(7))
+                        .build()));
+        assertEquals(
+                List.of("unstructured.owl_m must be finite and > 0, got 0.0"),
+                JobSpecs.problems(owl(UnstructuredSettings.newBuilder().setOwlM(0))));
+        assertEquals(
+                List.of("unstructured.owl_m must be finite and > 0, got -1.0"),
+                JobSpecs.problems(owl(UnstructuredSettings.newBuilder().setOwlM(-1))));
+        assertEquals(
+                List.of("unstructured.owl_lambda must be finite and ≥ 0, got -0.1"),
+                JobSpecs.problems(owl(UnstructuredSettings.newBuilder().setOwlLambda(-0.1))));
+        assertEquals(
+                List.of("unstructured.owl_lambda 0.3 is too large for sparsity 0.5: OWL's layer rates lie within"
+                        + " sparsity ± 2λ, which must stay in [0, 1)"),
+                JobSpecs.problems(owl(UnstructuredSettings.newBuilder().setOwlLambda(0.3))));
+        assertEquals(
+                List.of("unstructured.owl_lambda 0.08 is too large for sparsity 0.9: OWL's layer rates lie within"
+                        + " sparsity ± 2λ, which must stay in [0, 1)"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .setSparsity(0.9)
+                        .setUnstructured(UnstructuredSettings.newBuilder()
+                                .setLayerSparsity(UnstructuredSettings.LayerSparsity.LAYER_SPARSITY_OWL))
+                        .build()));
+        assertEquals(
+                List.of("unstructured.layer_sparsity=owl needs the unstructured pattern, got 2:4"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .setSparsity(0)
+                        .setPattern(SparsityPattern.SPARSITY_PATTERN_2_4)
+                        .setUnstructured(UnstructuredSettings.newBuilder()
+                                .setLayerSparsity(UnstructuredSettings.LayerSparsity.LAYER_SPARSITY_OWL))
+                        .build()));
+        assertEquals(
+                List.of("unstructured.owl_m and owl_lambda apply only with layer_sparsity=owl"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .setUnstructured(UnstructuredSettings.newBuilder().setOwlM(5))
+                        .build()));
+    }
 }

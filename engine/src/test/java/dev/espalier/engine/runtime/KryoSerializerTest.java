@@ -66,6 +66,7 @@ class KryoSerializerTest {
                 new DeviceWorker.Forwarded(3, ref, ref, null, null),
                 new DeviceWorker.CallFailed(2, "forward layer 3", "boom", true),
                 new DeviceWorker.Allocate(session, new LayerAllocation(3, 2, 100)),
+                new DeviceWorker.Allocate(session, LayerAllocation.ofSparsity(3, 0.62)),
                 new DeviceWorker.Accumulate(session, 3, 0, ref, null, null),
                 new DeviceWorker.CheckpointLayer(session, 2, 3, null),
                 new DeviceWorker.LayerCheckpointed(2, 3),

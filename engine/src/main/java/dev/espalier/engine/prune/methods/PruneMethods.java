@@ -3,6 +3,7 @@ package dev.espalier.engine.prune.methods;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.prune.Alps;
 import dev.espalier.engine.prune.LayerMethod;
+import dev.espalier.engine.prune.OwlAllocation;
 import dev.espalier.engine.prune.PruningMethod;
 import dev.espalier.engine.prune.SolveOrder;
 import dev.espalier.engine.prune.SparseGpt;
@@ -84,8 +85,13 @@ public final class PruneMethods {
         SolveOrder order = u.getSolveOrder() == UnstructuredSettings.SolveOrder.SOLVE_ORDER_SEQUENTIAL
                 ? SolveOrder.SEQUENTIAL
                 : SolveOrder.SHARED;
+        OwlAllocation owl = u.getLayerSparsity() == UnstructuredSettings.LayerSparsity.LAYER_SPARSITY_OWL
+                ? new OwlAllocation(
+                        u.hasOwlM() ? u.getOwlM() : OwlAllocation.DEFAULT_M,
+                        u.hasOwlLambda() ? u.getOwlLambda() : OwlAllocation.DEFAULT_LAMBDA)
+                : null;
         return new UnstructuredMethod(
-                linear(method, u), p, s, order, !u.hasReconstructionError() || u.getReconstructionError());
+                linear(method, u), p, s, order, !u.hasReconstructionError() || u.getReconstructionError(), owl);
     }
 
     /** "wanda" for PRUNE_METHOD_WANDA. */
