@@ -30,6 +30,14 @@ import java.util.List;
  * The paper's text was not reachable from this environment; this greedy rule is this project's reading of "group
  * similar heads, prune the redundant ones", chosen so that the survivor of each redundant pair is the more important
  * head and so that a head count target and a τ give nested results.
+ *
+ * <p>The threshold graph ({@link #thresholdPrune}, {@code head_graph=threshold}) is the slide's rule "heads connected
+ * when D(h_i, h_j) ≥ 0.2", read with D a similarity: here D is a divergence, so two units are connected when their
+ * divergence is below the threshold (0.2 nats by default, of at most ln 2), and each connected component keeps its
+ * best-scored unit. It differs from τ: τ is the same greedy pair rule with a stopping threshold, so after a pair's
+ * loser is gone its other near neighbours may survive (a chain a–b–c keeps a and c when only a–b and b–c are close),
+ * whereas the graph removes every unit but one of the whole component. Neither takes the allocated count; the FFN
+ * channels then make up the layer's parameter target.
  */
 public final class AttentionMapSimilarity {
     private final int numHeads;
