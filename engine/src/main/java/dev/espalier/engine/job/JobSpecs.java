@@ -356,6 +356,40 @@ public final class JobSpecs {
         if (m != PruneMethod.PRUNE_METHOD_GOA && s.hasTau()) {
             problems.add("structured.tau (--method-option tau) applies to goa only, not to " + method);
         }
+        if (s.getScore() == StructuredSettings.Score.UNRECOGNIZED) {
+            problems.add("structured.score must be depth2, depth2-swiglu, depth1, l1, l2 or random, got value "
+                    + s.getScoreValue());
+        } else if (m != PruneMethod.PRUNE_METHOD_GOA && s.getScore() != StructuredSettings.Score.SCORE_UNSPECIFIED) {
+            problems.add("structured.score (--method-option score) applies to goa only, not to " + method);
+        }
+        if (s.getHeadGraph() == StructuredSettings.HeadGraph.UNRECOGNIZED) {
+            problems.add("structured.head_graph must be greedy or threshold, got value " + s.getHeadGraphValue());
+        } else if (s.getHeadGraph() == StructuredSettings.HeadGraph.HEAD_GRAPH_THRESHOLD) {
+            if (m != PruneMethod.PRUNE_METHOD_GOA) {
+                problems.add(
+                        "structured.head_graph (--method-option head_graph) applies to goa only, not to " + method);
+            }
+            if (s.getHeads() == StructuredSettings.AttentionUnit.ATTENTION_UNIT_QUERY) {
+                problems.add("structured.head_graph=threshold needs heads=group (query heads are pruned the same number"
+                        + " per group), got heads=query");
+            }
+            if (s.hasTau()) {
+                problems.add("structured.head_graph=threshold stops at head_threshold, not tau: leave tau unset, got "
+                        + s.getTau());
+            }
+        }
+        if (s.hasHeadThreshold()) {
+            if (s.getHeadGraph() != StructuredSettings.HeadGraph.HEAD_GRAPH_THRESHOLD) {
+                problems.add(
+                        "structured.head_threshold (--method-option head_threshold) applies to head_graph=threshold"
+                                + " only, got " + s.getHeadThreshold() + " with the greedy head graph");
+            }
+            double t = s.getHeadThreshold();
+            if (!(t > 0 && t <= Math.log(2))) {
+                problems.add(
+                        "structured.head_threshold must be a Jensen–Shannon divergence in (0, ln 2 = 0.693], got " + t);
+            }
+        }
         if (s.hasRidge()) {
             positive(problems, "structured.ridge", s.getRidge());
         }

@@ -263,6 +263,57 @@ class JobSpecsTest {
     }
 
     @Test
+    void goaScoreAndHeadGraphAreRefusedElsewhereAndOutOfRange() {
+        assertEquals(
+                List.of(
+                        "structured.score (--method-option score) applies to goa only, not to flap",
+                        "structured.head_graph (--method-option head_graph) applies to goa only, not to flap"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_FLAP)
+                        .setStructured(StructuredSettings.newBuilder()
+                                .setScore(StructuredSettings.Score.SCORE_L1)
+                                .setHeadGraph(StructuredSettings.HeadGraph.HEAD_GRAPH_THRESHOLD))
+                        .build()));
+        assertEquals(
+                List.of(
+                        "structured.score must be depth2, depth2-swiglu, depth1, l1, l2 or random, got value 99",
+                        "structured.head_graph must be greedy or threshold, got value 77"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_GOA)
+                        .setStructured(StructuredSettings.newBuilder()
+                                .setScoreValue(99)
+                                .setHeadGraphValue(77))
+                        .build()));
+        assertEquals(
+                List.of(
+                        "structured.head_graph=threshold needs heads=group (query heads are pruned the same number per"
+                                + " group), got heads=query",
+                        "structured.head_graph=threshold stops at head_threshold, not tau: leave tau unset, got 0.1",
+                        "structured.head_threshold must be a Jensen–Shannon divergence in (0, ln 2 = 0.693], got 0.7"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_GOA)
+                        .setStructured(StructuredSettings.newBuilder()
+                                .setHeadGraph(StructuredSettings.HeadGraph.HEAD_GRAPH_THRESHOLD)
+                                .setHeads(StructuredSettings.AttentionUnit.ATTENTION_UNIT_QUERY)
+                                .setTau(0.1)
+                                .setHeadThreshold(0.7))
+                        .build()));
+        assertEquals(
+                List.of(
+                        "structured.head_threshold (--method-option head_threshold) applies to head_graph=threshold"
+                                + " only, got 0.0 with the greedy head graph",
+                        "structured.head_threshold must be a Jensen–Shannon divergence in (0, ln 2 = 0.693], got 0.0"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_GOA)
+                        .setStructured(StructuredSettings.newBuilder().setHeadThreshold(0))
+                        .build()));
+        assertEquals(
+                List.of(),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_GOA)
+                        .setStructured(StructuredSettings.newBuilder()
+                                .setScore(StructuredSettings.Score.SCORE_DEPTH2_SWIGLU)
+                                .setHeadGraph(StructuredSettings.HeadGraph.HEAD_GRAPH_THRESHOLD)
+                                .setHeadThreshold(0.2))
+                        .build()));
+    }
+
+    @Test
     void devicesAndPatternsReadTheCommandLineSpelling() {
         assertEquals(List.of(Device.newBuilder().setKind(Device.Kind.KIND_CPU).build()), JobSpecs.devicesOf("cpu"));
         assertEquals(

@@ -2,6 +2,7 @@ package dev.espalier.engine.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -18,6 +19,7 @@ import dev.espalier.protocol.v1.StructuredSettings;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -87,6 +89,49 @@ class PruneSupervisorTest {
                 : StructuredSettings.getDefaultInstance();
         assertArrayEquals(
                 pruneStructured(kind + "-one", kind, options, 1), pruneStructured(kind + "-two", kind, options, 2));
+    }
+
+    /**
+     * GOA's other scores through the whole pipeline, with the global scoring pass and the threshold head graph: each
+     * removes parameters and prunes another model than the default depth-2 score (recovery off: the score alone
+     * decides). depth2-swiglu also with recovery, where E[h²] comes from the recovery pass's down_proj Gram.
+     */
+    @Test
+    void goaScoresAndTheThresholdHeadGraphPruneOtherModelsThanTheDefault() throws Exception {
+        StructuredSettings.Builder base = StructuredSettings.newBuilder()
+                .setRecovery(false)
+                .setAllocation(StructuredSettings.Allocation.ALLOCATION_GLOBAL);
+        byte[] depth2 = pruneStructured("depth2", StructuredMethod.Kind.GOA, base.build(), 1);
+        for (StructuredSettings.Score score : new StructuredSettings.Score[] {
+            StructuredSettings.Score.SCORE_DEPTH2_SWIGLU,
+            StructuredSettings.Score.SCORE_DEPTH1,
+            StructuredSettings.Score.SCORE_L1,
+            StructuredSettings.Score.SCORE_L2,
+            StructuredSettings.Score.SCORE_RANDOM
+        }) {
+            byte[] other = pruneStructured(
+                    score.name(),
+                    StructuredMethod.Kind.GOA,
+                    base.clone().setScore(score).build(),
+                    1);
+            assertFalse(Arrays.equals(depth2, other), score + " pruned the same model as depth2");
+        }
+        StructuredSettings swiglu = StructuredSettings.newBuilder()
+                .setScore(StructuredSettings.Score.SCORE_DEPTH2_SWIGLU)
+                .build();
+        assertFalse(Arrays.equals(
+                pruneStructured(
+                        "recovery-depth2", StructuredMethod.Kind.GOA, StructuredSettings.getDefaultInstance(), 1),
+                pruneStructured("recovery-swiglu", StructuredMethod.Kind.GOA, swiglu, 1)));
+        byte[] threshold = pruneStructured(
+                "threshold",
+                StructuredMethod.Kind.GOA,
+                base.clone()
+                        .setHeadGraph(StructuredSettings.HeadGraph.HEAD_GRAPH_THRESHOLD)
+                        .setHeadThreshold(0.69)
+                        .build(),
+                1);
+        assertFalse(Arrays.equals(depth2, threshold), "a threshold near ln 2 joins every head: one kept per layer");
     }
 
     @Test

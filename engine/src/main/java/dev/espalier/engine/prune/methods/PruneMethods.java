@@ -77,7 +77,8 @@ public final class PruneMethods {
         PruneMethod method = spec.getMethod();
         StructuredMethod.Kind kind = structuredKind(method);
         if (kind != null) {
-            return StructuredMethod.of(kind, config, spec.getSparsity(), spec.getStructured(), dataFree);
+            return StructuredMethod.of(
+                    kind, config, spec.getSparsity(), spec.getStructured(), dataFree, spec.getSeed());
         }
         UnstructuredSettings u = spec.getUnstructured();
         SparsityPattern p = SparsityPattern.of(spec.getPattern());

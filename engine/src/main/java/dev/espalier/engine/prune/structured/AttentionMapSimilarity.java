@@ -30,6 +30,14 @@ import java.util.List;
  * The paper's text was not reachable from this environment; this greedy rule is this project's reading of "group
  * similar heads, prune the redundant ones", chosen so that the survivor of each redundant pair is the more important
  * head and so that a head count target and a τ give nested results.
+ *
+ * <p>The threshold graph ({@link #thresholdPrune}, {@code head_graph=threshold}) is the slide's rule "heads connected
+ * when D(h_i, h_j) ≥ 0.2", read with D a similarity: here D is a divergence, so two units are connected when their
+ * divergence is below the threshold (0.2 nats by default, of at most ln 2), and each connected component keeps its
+ * best-scored unit. It differs from τ: τ is the same greedy pair rule with a stopping threshold, so after a pair's
+ * loser is gone its other near neighbours may survive (a chain a–b–c keeps a and c when only a–b and b–c are close),
+ * whereas the graph removes every unit but one of the whole component. Neither takes the allocated count; the FFN
+ * channels then make up the layer's parameter target.
  */
 public final class AttentionMapSimilarity {
     private final int numHeads;
@@ -235,6 +243,66 @@ public final class AttentionMapSimilarity {
             }
         }
         return new Pruning(kept, Arrays.copyOf(removed, count), keptGroups);
+    }
+
+    /**
+     * The threshold graph rule ({@code head_graph=threshold}): units i and j are joined by an edge when
+     * d[i][j] &lt; threshold (their maps are that alike), and each connected component of that graph keeps only its
+     * highest-scored unit (ties: the lower index); components are found by union–find. Unlike {@link #greedyPrune}
+     * with τ, which stops pairing once a unit's partner is gone, a chain a–b–c with a, c farther apart than the
+     * threshold is one component here and keeps one unit. Groups list each survivor first, then its component's
+     * other units in index order; removed units are in index order.
+     */
+    public static Pruning thresholdPrune(double[][] d, double[] scores, double threshold) {
+        int n = d.length;
+        if (scores.length != n) {
+            throw new IllegalArgumentException(n + " units but " + scores.length + " scores");
+        }
+        int[] parent = new int[n];
+        Arrays.setAll(parent, i -> i);
+        for (int i = 0; i < n; i++) {
+            for (int j = i + 1; j < n; j++) {
+                if (d[i][j] < threshold) {
+                    parent[root(parent, i)] = root(parent, j);
+                }
+            }
+        }
+        int[] best = new int[n]; // per root, its best unit
+        Arrays.fill(best, -1);
+        for (int i = 0; i < n; i++) {
+            int r = root(parent, i);
+            if (best[r] < 0 || scores[i] > scores[best[r]]) {
+                best[r] = i;
+            }
+        }
+        List<Integer> kept = new ArrayList<>();
+        List<Integer> removed = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            (best[root(parent, i)] == i ? kept : removed).add(i);
+        }
+        int[][] groups = new int[kept.size()][];
+        for (int k = 0; k < groups.length; k++) {
+            int survivor = kept.get(k);
+            int r = root(parent, survivor);
+            List<Integer> g = new ArrayList<>(List.of(survivor));
+            for (int i = 0; i < n; i++) {
+                if (i != survivor && root(parent, i) == r) {
+                    g.add(i);
+                }
+            }
+            groups[k] = g.stream().mapToInt(Integer::intValue).toArray();
+        }
+        return new Pruning(
+                kept.stream().mapToInt(Integer::intValue).toArray(),
+                removed.stream().mapToInt(Integer::intValue).toArray(),
+                groups);
+    }
+
+    private static int root(int[] parent, int i) {
+        while (parent[i] != i) {
+            i = parent[i];
+        }
+        return i;
     }
 
     /**

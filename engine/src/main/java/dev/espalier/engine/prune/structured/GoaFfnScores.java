@@ -29,6 +29,19 @@ import java.lang.foreign.Arena;
  * corpora). The formula is the one the issue states; the quantity it is the exact second moment of (the ReLU
  * depth-2 channel under a zero-mean Gaussian with second moment Σ) was derived here and is what the unit test checks
  * by Monte Carlo. Check the product-of-branches rule against the paper before quoting it as GOA's.
+ *
+ * <p>SwiGLU's exact depth-2 second moment ({@link #swigluScores}, {@code score=depth2-swiglu}). Channel j's
+ * contribution to the output is y_j = W_down[:, j] · h_j with h_j = silu(g_jᵀx) · (u_jᵀx) the j-th entry of the
+ * down_proj input, a scalar per token. So
+ * <pre>
+ *   E ||y_j||² = E[ h_j² · W_down[:, j]ᵀ W_down[:, j] ] = ||W_down[:, j]||² · E[h_j²]
+ * </pre>
+ * exactly, for any input distribution and any activation: no Gaussian assumption, no ReLU for SiLU, no product of
+ * branches. E[h_j²] is the mean square of the down_proj input's column j over the calibration tokens
+ * ({@link ColumnMoments#meanSquare} fed by {@code LayerTap.downInput}), the same forward pass that gives Σ. Removing
+ * channel j changes the output of every token by exactly −y_j, so the score is also the mean squared output change of
+ * removing that one channel alone (what the unit test checks by brute force). Cross terms between removed channels
+ * (E[y_jᵀ y_k]) are left out, as the per-channel depth-2 score leaves them out.
  */
 public final class GoaFfnScores {
     private static final int ROW_BLOCK = 512; // rows of A per GEMM, bounds the scratch to ROW_BLOCK·hidden floats
@@ -52,6 +65,34 @@ public final class GoaFfnScores {
             c[j] = g[j] * u[j];
         }
         return new Scores(g, u, c);
+    }
+
+    /**
+     * The SwiGLU channel's exact output second moment ||W_down[:, j]||² · E[h_j²], (intermediate): down (hidden,
+     * intermediate) any float dtype, {@code h2} (intermediate) the down_proj input's mean square per column, E[h_j²]
+     * ({@link ColumnMoments#meanSquare}, or the Gram's diagonal over its tokens, {@link #meanSquare}).
+     */
+    public static double[] swigluScores(Tensor down, double[] h2) {
+        ColumnNorms.requireMatrix(down);
+        ColumnNorms.requireLength(h2, down.cols(), "GOA depth2-swiglu down_proj input mean squares");
+        double[] scores = ColumnNorms.squaredNorms(down);
+        for (int j = 0; j < scores.length; j++) {
+            scores[j] *= h2[j];
+        }
+        return scores;
+    }
+
+    /** The diagonal of the second moment, G_jj / N, (dim), of a Gram over at least one token. */
+    public static double[] meanSquare(GramStatistics stats) {
+        if (stats.tokens() == 0) {
+            throw new IllegalArgumentException("GOA: a mean square needs at least one token");
+        }
+        double[] out = new double[stats.dim()];
+        Tensor g = stats.gram();
+        for (int j = 0; j < out.length; j++) {
+            out[j] = g.getDouble(j, j) / stats.tokens();
+        }
+        return out;
     }
 
     /**

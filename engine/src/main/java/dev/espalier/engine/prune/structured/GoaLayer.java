@@ -23,8 +23,10 @@ import java.util.function.Function;
 /**
  * Greedy output approximation (Li, Dong, Lei, arXiv 2407.19126) on one layer. Attention units are scored by their
  * output second moment ({@link GoaHeadScores}) and pruned greedily among the most similar pair of attention maps
- * ({@link AttentionMapSimilarity#greedyPrune}: below τ, or until the allocated number is gone); FFN channels by the
- * depth-2 second moment ({@link GoaFfnScores}).
+ * ({@link AttentionMapSimilarity#greedyPrune}: below τ, or until the allocated number is gone), or with
+ * {@code head_graph=threshold} by the components of the threshold graph ({@link AttentionMapSimilarity#thresholdPrune});
+ * FFN channels by the depth-2 second moment ({@link GoaFfnScores}). {@code score=...} swaps the scores of both for
+ * another importance ({@link GoaUnitScores}).
  *
  * <p>With recovery, four phases, each a pass of the layer's calibration batches in both the pruned and the dense
  * model, refit every module before it is pruned (ridge least squares against the dense model's outputs from the
@@ -51,6 +53,8 @@ final class GoaLayer extends StructuredLayer {
     private GramStatistics mlpInput; // Σ xᵀx of the gate/up input (Σ of the channel scores)
     private AttentionMapSimilarity maps;
     private GramStatistics randomTokenSigma; // data-free: Σ xᵀx of the MLP input of the dense model on random token ids
+    private ColumnMoments downInput; // depth2-swiglu without recovery: the down_proj input's moments (channel scores)
+    private double[] randomTokenDownSquares; // data-free depth2-swiglu: E[h_j²] of the dense model on random token ids
     private Paired paired; // recovery: the current phase's Grams of the pruned and dense streams
     private int headUnitsRemoved;
 
@@ -187,9 +191,18 @@ final class GoaLayer extends StructuredLayer {
         if (attentionOutput == null) {
             attentionOutput = keep(new GramStatistics(denseDims.numHeads() * headDim()));
             mlpInput = keep(new GramStatistics(method.config().hiddenSize()));
+            downInput = method.score().needsDownMoments() ? new ColumnMoments(denseDims.intermediateSize()) : null;
         }
         AttentionMapSimilarity m = withMaps ? maps() : null;
+        ColumnMoments down = downInput;
         return new LayerTap() {
+            @Override
+            public void downInput(int l, Tensor x) {
+                if (down != null) {
+                    down.add(x);
+                }
+            }
+
             @Override
             public void attentionOutput(int l, Tensor x) {
                 attentionOutput.add(x, ops);
@@ -217,9 +230,8 @@ final class GoaLayer extends StructuredLayer {
         if (!method.recovery()) {
             return List.of(problem("heads and channels", ops -> {
                 KeptUnits heads = chooseHeads(attentionOutput, ops);
-                int[] channels = chooseChannels(
-                        GoaFfnScores.scores(weights.gate(), weights.up(), weights.down(), sigma(mlpInput), ops)
-                                .channel());
+                int[] channels = chooseChannels(channelScores(
+                        weights, sigma(mlpInput), downInput == null ? null : downInput.meanSquare(), ops));
                 compact(new KeptUnits(heads.queryHeads(), channels));
                 return outcomes(errors);
             }));
@@ -248,9 +260,11 @@ final class GoaLayer extends StructuredLayer {
             }
             case CHANNELS_PHASE ->
                 List.of(problem("channels", ops -> {
-                    int[] channels = chooseChannels(
-                            GoaFfnScores.scores(weights.gate(), weights.up(), weights.down(), sigma(mlpInput), ops)
-                                    .channel());
+                    int[] channels = chooseChannels(channelScores(
+                            weights,
+                            sigma(mlpInput),
+                            method.score().needsDownMoments() ? GoaFfnScores.meanSquare(grams.pruned) : null,
+                            ops));
                     RidgeRefit.Result down = grams.refit(weights.down(), channels, arena, ops);
                     errors.put(LinearModule.DOWN, relative(down));
                     compact(new KeptUnits(all(weights.q().rows() / headDim()), channels));
@@ -259,6 +273,28 @@ final class GoaLayer extends StructuredLayer {
                 }));
             default -> throw new IllegalArgumentException("GOA has " + RECOVERY_PHASES + " phases, not " + (phase + 1));
         };
+    }
+
+    /**
+     * The channel scores of {@code w} by the method's score; {@code downSquares} the calibration E[h_j²] of the
+     * down_proj input (depth2-swiglu), replaced, as Σ is, by the random-token one in the data-free mode.
+     */
+    private double[] channelScores(DecoderLayerWeights w, GramStatistics sigma, double[] downSquares, TensorOps ops) {
+        double[] h2 = randomTokenDownSquares != null ? randomTokenDownSquares : downSquares;
+        return GoaUnitScores.channels(method.score(), w, sigma, h2, layer, method.seed(), ops);
+    }
+
+    /** The query-head scores of {@code w} by the method's score. */
+    private double[] headScores(DecoderLayerWeights w, GramStatistics attentionOutputGram, TensorOps ops) {
+        return GoaUnitScores.heads(
+                method.score(),
+                w,
+                attentionOutputGram,
+                headDim(),
+                denseDims.numHeads() / denseDims.numKvHeads(),
+                layer,
+                method.seed(),
+                ops);
     }
 
     /** The Σ of the channel scores: the random-token one in the data-free mode, else the calibration inputs'. */
@@ -293,7 +329,7 @@ final class GoaLayer extends StructuredLayer {
      * with τ &gt; 0, while the most similar pair is closer than τ.
      */
     private KeptUnits chooseHeads(GramStatistics attentionOutputGram, TensorOps ops) {
-        double[] headScores = GoaHeadScores.headScores(weights.o(), attentionOutputGram, headDim(), ops);
+        double[] headScores = headScores(weights, attentionOutputGram, ops);
         StructuredAllocation.LayerUnits units =
                 method.units(layer, headScores, new double[denseDims.intermediateSize()]);
         int unitCount = units.headScores().length;
@@ -309,13 +345,19 @@ final class GoaLayer extends StructuredLayer {
             double[][] groups = AttentionMapSimilarity.groupDivergence(d, perGroup);
             int[] keptUnits = keep == 0
                     ? new int[0]
-                    : method.tau() > 0
-                            ? AttentionMapSimilarity.greedyPrune(
-                                            groups, units.headScores(), method.tau(), Integer.MAX_VALUE)
+                    : method.headThreshold() > 0
+                            ? AttentionMapSimilarity.thresholdPrune(groups, units.headScores(), method.headThreshold())
                                     .kept()
-                            : AttentionMapSimilarity.greedyPrune(
-                                            groups, units.headScores(), Double.POSITIVE_INFINITY, unitCount - keep)
-                                    .kept();
+                            : method.tau() > 0
+                                    ? AttentionMapSimilarity.greedyPrune(
+                                                    groups, units.headScores(), method.tau(), Integer.MAX_VALUE)
+                                            .kept()
+                                    : AttentionMapSimilarity.greedyPrune(
+                                                    groups,
+                                                    units.headScores(),
+                                                    Double.POSITIVE_INFINITY,
+                                                    unitCount - keep)
+                                            .kept();
             queryHeads = HeadUnits.queryHeads(keptUnits, headScores, denseDims, method.granularity());
             headUnitsRemoved = unitCount - keptUnits.length;
         } else {
@@ -400,17 +442,18 @@ final class GoaLayer extends StructuredLayer {
     public LayerScores scores(TensorOps ops) {
         LayerScores scores = new LayerScores(
                 layer,
-                GoaHeadScores.headScores(dense.o(), attentionOutput, headDim(), ops),
-                GoaFfnScores.scores(dense.gate(), dense.up(), dense.down(), mlpInput, ops)
-                        .channel());
+                headScores(dense, attentionOutput, ops),
+                channelScores(dense, mlpInput, downInput == null ? null : downInput.meanSquare(), ops));
         attentionOutput.close();
         if (method.sigmaFromScoringPass()) {
             randomTokenSigma = mlpInput;
+            randomTokenDownSquares = downInput == null ? null : downInput.meanSquare();
         } else {
             mlpInput.close();
         }
         attentionOutput = null;
         mlpInput = null;
+        downInput = null;
         return scores;
     }
 

@@ -31,6 +31,10 @@ import java.util.Locale;
  *                    the allocated number of heads instead
  * @param dataFree    the calibration text is the model's own ({@code --calib self}): GOA then takes the second moment Σ
  *                    of its channel scores from a scoring pass over random token ids, whatever the allocation
+ * @param score       GOA: the unit importance ({@link GoaUnitScores.Score}; default depth-2)
+ * @param headThreshold GOA: &gt; 0 groups heads by the threshold graph ({@link AttentionMapSimilarity#thresholdPrune})
+ *                    joining units within this mean Jensen–Shannon divergence; 0: the greedy rule
+ * @param seed        the job's seed (GOA's random score)
  */
 public record StructuredMethod(
         Kind kind,
@@ -41,7 +45,10 @@ public record StructuredMethod(
         boolean recovery,
         double ridge,
         double tau,
-        boolean dataFree)
+        boolean dataFree,
+        GoaUnitScores.Score score,
+        double headThreshold,
+        long seed)
         implements LayerMethod {
 
     public enum Kind {
@@ -73,12 +80,15 @@ public record StructuredMethod(
      * only builds the settings.
      */
     public static StructuredMethod of(Kind kind, LlamaConfig config, double sparsity, StructuredSettings settings) {
-        return of(kind, config, sparsity, settings, false);
+        return of(kind, config, sparsity, settings, false, 0);
     }
 
-    /** As {@link #of(Kind, LlamaConfig, double, StructuredSettings)}, for data-free calibration when {@code dataFree}. */
+    /**
+     * As {@link #of(Kind, LlamaConfig, double, StructuredSettings)}, for data-free calibration when {@code dataFree},
+     * with the job's {@code seed} (GOA's random score).
+     */
     public static StructuredMethod of(
-            Kind kind, LlamaConfig config, double sparsity, StructuredSettings settings, boolean dataFree) {
+            Kind kind, LlamaConfig config, double sparsity, StructuredSettings settings, boolean dataFree, long seed) {
         Allocation allocation = switch (settings.getAllocation()) {
             case ALLOCATION_UNIFORM -> Allocation.UNIFORM;
             case ALLOCATION_GLOBAL -> Allocation.GLOBAL;
@@ -87,10 +97,20 @@ public record StructuredMethod(
         HeadGranularity granularity = settings.getHeads() == StructuredSettings.AttentionUnit.ATTENTION_UNIT_QUERY
                 ? HeadGranularity.QUERY_IN_GROUP
                 : HeadGranularity.KV_GROUP;
-        if (kind != Kind.GOA && (settings.hasRecovery() || settings.hasTau())) {
+        if (kind != Kind.GOA
+                && (settings.hasRecovery()
+                        || settings.hasTau()
+                        || settings.getScoreValue() != 0
+                        || settings.getHeadGraphValue() != 0
+                        || settings.hasHeadThreshold())) {
             throw new IllegalArgumentException(
-                    "--recovery and --method-option tau apply to goa only, not to " + label(kind));
+                    "--recovery and --method-option tau, score, head_graph, head_threshold apply to goa only, not to "
+                            + label(kind));
         }
+        GoaUnitScores.Score score = GoaUnitScores.Score.of(settings.getScore());
+        double headThreshold = settings.getHeadGraph() == StructuredSettings.HeadGraph.HEAD_GRAPH_THRESHOLD
+                ? (settings.hasHeadThreshold() ? settings.getHeadThreshold() : 0.2)
+                : 0;
         boolean recovery = kind == Kind.GOA && (!settings.hasRecovery() || settings.getRecovery());
         double ridge = settings.hasRidge() ? settings.getRidge() : 0.01;
         double tau = kind == Kind.GOA && settings.hasTau() ? settings.getTau() : 0;
@@ -106,7 +126,24 @@ public record StructuredMethod(
             throw new IllegalArgumentException(
                     "--method-option ridge must be positive and tau non-negative, got " + ridge + " and " + tau);
         }
-        return new StructuredMethod(kind, config, sparsity, allocation, granularity, recovery, ridge, tau, dataFree);
+        if (!(headThreshold >= 0 && headThreshold <= Math.log(2))
+                || (headThreshold > 0 && (tau > 0 || granularity != HeadGranularity.KV_GROUP))) {
+            throw new IllegalArgumentException("--method-option head_graph=threshold needs heads=group, no tau and a"
+                    + " head_threshold in (0, ln 2], got " + headThreshold);
+        }
+        return new StructuredMethod(
+                kind,
+                config,
+                sparsity,
+                allocation,
+                granularity,
+                recovery,
+                ridge,
+                tau,
+                dataFree,
+                score,
+                headThreshold,
+                seed);
     }
 
     public static String label(Kind kind) {
@@ -127,6 +164,8 @@ public record StructuredMethod(
                 + (kind == Kind.GOA
                         ? ", recovery " + (recovery ? "on (ridge " + ridge + ")" : "off")
                                 + (tau > 0 ? ", tau " + tau : "")
+                                + (score != GoaUnitScores.Score.DEPTH2 ? ", score " + score.label() : "")
+                                + (headThreshold > 0 ? ", threshold head graph " + headThreshold : "")
                         : "")
                 + (dataFree ? ", data-free" : "");
     }

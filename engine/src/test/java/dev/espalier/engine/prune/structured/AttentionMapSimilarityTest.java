@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.espalier.engine.prune.KeptUnits;
 import dev.espalier.kernels.Tensor;
 import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -106,6 +108,74 @@ class AttentionMapSimilarityTest {
         assertArrayEquals(new int[] {3, 0, 2}, byCount.removed()); // then (2,4) at 0.30: head 2 scores lower
         assertArrayEquals(new int[] {1, 4}, byCount.kept());
         assertArrayEquals(new int[] {4, 2, 3}, byCount.groups()[1]);
+    }
+
+    /** A chain 0–1–2 (0 and 2 too far apart): the greedy τ rule keeps both ends, the threshold graph one unit. */
+    @Test
+    void thresholdGraphKeepsTheBestUnitOfEachConnectedComponent() {
+        double[][] d = {
+            {0, 0.10, 0.40, 0.50},
+            {0.10, 0, 0.15, 0.50},
+            {0.40, 0.15, 0, 0.50},
+            {0.50, 0.50, 0.50, 0}
+        };
+        double[] scores = {3, 1, 2, 0.5};
+        AttentionMapSimilarity.Pruning graph = AttentionMapSimilarity.thresholdPrune(d, scores, 0.2);
+        assertArrayEquals(new int[] {0, 3}, graph.kept());
+        assertArrayEquals(new int[] {1, 2}, graph.removed());
+        assertArrayEquals(new int[] {0, 1, 2}, graph.groups()[0]);
+        assertArrayEquals(new int[] {3}, graph.groups()[1]);
+        assertArrayEquals(
+                new int[] {0, 2, 3},
+                AttentionMapSimilarity.greedyPrune(d, scores, 0.2, Integer.MAX_VALUE)
+                        .kept());
+    }
+
+    /** Against brute force: a unit survives iff no unit reachable from it (transitive closure) scores higher. */
+    @Test
+    void thresholdGraphMatchesTheTransitiveClosureOnRandomCases() {
+        Random random = new Random(17);
+        for (int trial = 0; trial < 200; trial++) {
+            int n = 1 + random.nextInt(7);
+            double[][] d = new double[n][n];
+            double[] scores = new double[n];
+            for (int i = 0; i < n; i++) {
+                scores[i] = random.nextInt(4); // ties happen
+                for (int j = i + 1; j < n; j++) {
+                    d[i][j] = d[j][i] = random.nextDouble() * LN2;
+                }
+            }
+            double threshold = random.nextDouble() * 0.5;
+            boolean[][] reach = new boolean[n][n];
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < n; j++) {
+                    reach[i][j] = i == j || d[i][j] < threshold;
+                }
+            }
+            for (int k = 0; k < n; k++) {
+                for (int i = 0; i < n; i++) {
+                    for (int j = 0; j < n; j++) {
+                        reach[i][j] |= reach[i][k] && reach[k][j];
+                    }
+                }
+            }
+            List<Integer> expected = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                boolean best = true;
+                for (int j = 0; j < n; j++) {
+                    if (reach[i][j] && (scores[j] > scores[i] || (scores[j] == scores[i] && j < i))) {
+                        best = false;
+                    }
+                }
+                if (best) {
+                    expected.add(i);
+                }
+            }
+            assertArrayEquals(
+                    expected.stream().mapToInt(Integer::intValue).toArray(),
+                    AttentionMapSimilarity.thresholdPrune(d, scores, threshold).kept(),
+                    "trial " + trial);
+        }
     }
 
     @Test
