@@ -77,8 +77,8 @@ class MethodOptionsTest {
     @Test
     void anUnknownKeyOrABadValueIsNamed() {
         assertEquals(
-                "unknown --method-option for goa: steps (it takes allocation, heads, recovery, ridge, tau, export, window,"
-                        + " max_restarts, debug_fail_call)",
+                "unknown --method-option for goa: steps (it takes allocation, heads, recovery, ridge, tau, export, score,"
+                        + " head_graph, head_threshold, window, max_restarts, debug_fail_call)",
                 assertThrows(IllegalArgumentException.class, () -> apply(PruneMethod.PRUNE_METHOD_GOA, "steps", "3"))
                         .getMessage());
         assertEquals(

@@ -8,11 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.prune.methods.PruneMethods;
+import dev.espalier.kernels.DType;
+import dev.espalier.kernels.Tensor;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.PruneMethod;
 import dev.espalier.protocol.v1.UnstructuredSettings;
-import dev.espalier.kernels.DType;
-import dev.espalier.kernels.Tensor;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -135,8 +135,11 @@ class OwlAllocationTest {
         assertTrue(method.scoresGlobally());
         assertEquals(OFFICIAL, ((UnstructuredMethod) method).owl(), "the official defaults M 5, λ 0.08");
         List<LayerAllocation> a = method.allocate(List.of(
-                LayerScores.outliers(0, 1), LayerScores.outliers(1, 2), LayerScores.outliers(2, 3),
-                LayerScores.outliers(3, 4), LayerScores.outliers(4, 5)));
+                LayerScores.outliers(0, 1),
+                LayerScores.outliers(1, 2),
+                LayerScores.outliers(2, 3),
+                LayerScores.outliers(3, 4),
+                LayerScores.outliers(4, 5)));
         double[] expected = {0.78, 0.74, 0.70, 0.66, 0.62};
         for (int l = 0; l < 5; l++) {
             assertEquals(l, a.get(l).layer());
