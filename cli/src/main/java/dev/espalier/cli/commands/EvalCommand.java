@@ -87,7 +87,7 @@ public final class EvalCommand implements Callable<Integer> {
             paramLabel = "START:END",
             converter = RangeConverter.class,
             description = "Perplexity: score only this part of --data, e.g. 0.5:1 or 0:400KB (fractions with a decimal"
-                    + " point or byte offsets; an empty side is the file's start or end). Both ends move forward to the"
+                    + " point or byte offsets; an empty side, 0 or 1 is the file's start or end). Both ends move forward to the"
                     + " next line start, so no line is split and 0:0.5 and 0.5:1 share no line (default: the whole"
                     + " file).")
     TextRange range;

@@ -36,7 +36,7 @@ public final class JobInputOptions {
             converter = CalibrationRangeConverter.class,
             description = "Draw calibration only from this part of the --calib file: each side a fraction with a"
                     + " decimal point (0:0.5) or a byte offset (0:400KB, KB/MB powers of 1000, KiB/MiB of 1024); an"
-                    + " empty side is the file's start or end (:0.5, 0.5:). Both ends move forward to the next line"
+                    + " empty side, 0 or 1 is the file's start or end (:0.5, 0.5:1; byte 1 is 1B). Both ends move forward to the next line"
                     + " start (the start unless it is 0 or already one; the end to the end of its line), so no"
                     + " line is split and 0:0.5 and 0.5:1 share no line; for JSON lines, whole records"
                     + " (default: the whole file).")

@@ -12,7 +12,8 @@ import java.util.regex.Pattern;
  *
  * <p>Each side is a fraction of the file's size in [0, 1] written with a decimal point ({@code 0.5}, {@code .25},
  * {@code 1.0}) or a byte offset: an integer with an optional unit B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB
- * (powers of 1024), e.g. {@code 0:400KB}. An empty side is the start ({@code :0.5}) or the end ({@code 0.5:}) of the
+ * (powers of 1024), e.g. {@code 0:400KB}. The bare numbers {@code 0} and {@code 1} are the fractions 0.0 and 1.0 (the
+ * start and the end of the file, as in {@code 0.5:1}); byte 1 is written {@code 1B}. An empty side is the start ({@code :0.5}) or the end ({@code 0.5:}) of the
  * file; {@code :} alone is refused (give no range to read the whole file).
  *
  * <p>Definition. For a file of {@code n} bytes, a side resolves to the offset {@code p = floor(f · n)} (fraction
@@ -38,14 +39,14 @@ public record TextRange(String option, Side start, Side end) {
             Pattern.compile("(\\d+)\\s*(B|KB|MB|GB|KiB|MiB|GiB)?", Pattern.CASE_INSENSITIVE);
     /** The syntax, for messages. */
     public static final String SYNTAX = "START:END, each side a fraction in [0, 1] with a decimal point (0.5) or a byte"
-            + " offset (400KB, 1MiB, 12345), an empty side the start or end of the file (e.g. 0:0.5, 0.5:1, :400KB)";
+            + " offset (400KB, 1MiB, 12345; bare 0 and 1 are fractions), an empty side the start or end of the file (e.g. 0:0.5, 0.5:1, :400KB)";
 
     /** One side of a range: a fraction of the file's size or a byte offset. */
     public sealed interface Side {
         /** The byte offset in a file of {@code size} bytes (before moving to a line start). */
         long offset(long size);
 
-        /** The canonical spelling: a fraction with its decimal point, a byte offset as a count of bytes. */
+        /** The canonical spelling: a fraction as a decimal (0, 0.5, 1), a byte offset as a count of bytes (400000B). */
         String text();
     }
 
@@ -60,8 +61,7 @@ public record TextRange(String option, Side start, Side end) {
 
         @Override
         public String text() {
-            String plain = value.stripTrailingZeros().toPlainString();
-            return plain.contains(".") ? plain : plain + ".0";
+            return value.stripTrailingZeros().toPlainString();
         }
     }
 
@@ -74,7 +74,7 @@ public record TextRange(String option, Side start, Side end) {
 
         @Override
         public String text() {
-            return Long.toString(value);
+            return value + "B";
         }
     }
 
@@ -122,7 +122,7 @@ public record TextRange(String option, Side start, Side end) {
     }
 
     private static Side side(String option, String value, String text) {
-        if (FRACTION.matcher(text).matches()) {
+        if (FRACTION.matcher(text).matches() || text.equals("0") || text.equals("1")) {
             BigDecimal f = new BigDecimal(text.startsWith(".") ? "0" + text : text);
             if (f.compareTo(BigDecimal.ONE) > 0) {
                 throw refused(option, value, "expected a fraction in [0, 1], got " + text);
@@ -142,7 +142,7 @@ public record TextRange(String option, Side start, Side end) {
         }
     }
 
-    /** The canonical spelling, e.g. "0:0.5", "0.5:", ":400000" (what a job spec stores). */
+    /** The canonical spelling, e.g. "0:0.5", "0.5:1", ":400000B" (what a job spec stores). */
     public String text() {
         return (start == null ? "" : start.text()) + ":" + (end == null ? "" : end.text());
     }
