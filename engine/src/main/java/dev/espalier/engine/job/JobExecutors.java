@@ -51,13 +51,25 @@ public final class JobExecutors {
      */
     public static void validate(JobSpec spec) {
         JobSpecs.validate(spec);
-        TextRange evalRange = JobInputs.evalRange(spec);
-        if (evalRange != null) {
-            spec.getEvalDataList().forEach(file -> TextCorpus.read(Path.of(file), evalRange));
-        }
+        checkRanges(spec);
         for (int k = 0; k < RecipeJob.stageCount(spec); k++) {
             JobSpec stage = RecipeJob.stageSpec(spec, k, Path.of("/recipe"));
             step(stage.getMethod()).validate(stage);
+        }
+    }
+
+    /**
+     * That the spec's --calib-range and --eval-range fit their files (within them, selecting text): reads those files;
+     * DataFormatException naming the file, the flag and the value. Nothing to do without ranges.
+     */
+    public static void checkRanges(JobSpec spec) {
+        TextRange calibrationRange = JobInputs.calibrationRange(spec);
+        if (calibrationRange != null) {
+            TextCorpus.read(Path.of(spec.getCalibration()), calibrationRange);
+        }
+        TextRange evalRange = JobInputs.evalRange(spec);
+        if (evalRange != null) {
+            spec.getEvalDataList().forEach(file -> TextCorpus.read(Path.of(file), evalRange));
         }
     }
 
