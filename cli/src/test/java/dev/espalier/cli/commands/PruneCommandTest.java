@@ -524,4 +524,44 @@ class PruneCommandTest {
             assertFalse(Files.exists(out) || Files.exists(Path.of(out + ".run")), "nothing is written");
         }
     }
+
+    @Test
+    void aRunOnTwoHalvesReportsItsRangesAndAnotherRangeIsAnotherSpec(@TempDir Path dir) throws Exception {
+        String tiny = shared("data/tinystories/tinystories_val_sample.txt");
+        Path out = dir.resolve("o");
+        java.util.function.Function<String, CliHarness.Run> prune = calibRange -> run(
+                "prune",
+                "--model",
+                shared("models/stories260K/stories260K.bin"),
+                "--method",
+                "wanda-sp",
+                "--sparsity",
+                "0.3",
+                "--calib",
+                tiny,
+                "--calib-range",
+                calibRange,
+                "--calib-samples",
+                "4",
+                "--calib-seqlen",
+                "64",
+                "--eval-data",
+                tiny,
+                "--eval-range",
+                "0.5:1",
+                "--eval-max-tokens",
+                "1024",
+                "--out",
+                out.toString(),
+                "--quiet");
+        CliHarness.Run first = prune.apply("0:0.5");
+        assertEquals(0, first.exit(), first.err());
+        assertTrue(first.out().contains("tinystories_val_sample.txt [0.5:1] (stream, "), first.out());
+        String md = Files.readString(Path.of(out + ".run", "report.md"));
+        assertTrue(md.contains("tinystories_val_sample.txt (range 0:0.5): 4 × 64 tokens"), md);
+        assertTrue(md.contains("| tinystories_val_sample.txt [0.5:1] | stream |"), md);
+        CliHarness.Run other = prune.apply("0:0.4");
+        assertTrue(other.exit() != 0);
+        assertTrue(other.err().contains("spec differs: calibration_range"), other.err());
+    }
 }
