@@ -1,6 +1,7 @@
 package dev.espalier.cli.commands;
 
 import dev.espalier.engine.data.TextCorpus;
+import dev.espalier.engine.data.TextRange;
 import dev.espalier.engine.eval.PerplexityEvaluator;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.eval.PerplexityResult;
@@ -53,6 +54,8 @@ import picocli.CommandLine.Spec;
             "Examples:",
             "  ./espalier eval --model ../shared/models/stories260K/stories260K.bin \\",
             "      --data ../shared/data/tinystories/tinystories_val_sample.txt --protocol stream --max-tokens 20480",
+            "  ./espalier eval --model ../shared/models/stories260K/stories260K.bin \\",
+            "      --data ../shared/data/tinystories/tinystories_val_sample.txt --range 0.5:1",
             "  ./espalier eval --model ../shared/models/stories260K-hf --tokenizer ../shared/models/stories260K/tok512.bin \\",
             "      --data ../shared/data/wikitext-2/test.txt --protocol seq128",
             "  ./espalier eval --model ../shared/models/stories260K/stories260K.bin \\",
@@ -77,6 +80,24 @@ public final class EvalCommand implements Callable<Integer> {
 
         @ArgGroup(exclusive = false, multiplicity = "1")
         TaskOptions zeroShot;
+    }
+
+    @Option(
+            names = {"--range", "--eval-range"},
+            paramLabel = "START:END",
+            converter = RangeConverter.class,
+            description = "Perplexity: score only this part of --data, e.g. 0.5:1 or 0:400KB (fractions with a decimal"
+                    + " point or byte offsets; an empty side, 0 or 1 is the file's start or end). Both ends move forward to the"
+                    + " next line start, so no line is split and 0:0.5 and 0.5:1 share no line (default: the whole"
+                    + " file).")
+    TextRange range;
+
+    /** Reads --range START:END ({@link TextRange}). */
+    static final class RangeConverter implements picocli.CommandLine.ITypeConverter<TextRange> {
+        @Override
+        public TextRange convert(String value) {
+            return JobInputOptions.rangeOf("--range", value);
+        }
     }
 
     @Option(
@@ -115,6 +136,9 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (range != null && input.data == null) {
+            throw new IllegalArgumentException("--range applies to perplexity on --data, not to zero-shot tasks");
+        }
         if (maxTokens < 0) {
             throw new IllegalArgumentException("--max-tokens must be ≥ 0, got " + maxTokens);
         }
@@ -127,7 +151,7 @@ public final class EvalCommand implements Callable<Integer> {
         try (LlamaModel model = modelOptions.loadModel();
                 TensorOps ops = common.createOps()) {
             Tokenizer tokenizer = modelOptions.loadTokenizer(model);
-            int[] stream = tokenizer.encode(TextCorpus.read(data), true);
+            int[] stream = tokenizer.encode(TextCorpus.read(data, range), true);
             int window = protocol.window(model.config(), seqlen);
             PerplexityResult result;
             try (LlamaForward forward = new LlamaForward(model, ops, window, window);
@@ -137,8 +161,9 @@ public final class EvalCommand implements Callable<Integer> {
             }
             out.printf(
                     Locale.ROOT,
-                    "dataset %s: %d tokens used, %d scored, windows of %d%n",
+                    "dataset %s%s: %d tokens used, %d scored, windows of %d%n",
                     result.dataset(),
+                    range == null ? "" : " range " + range.text(),
                     result.tokensUsed(),
                     result.tokensScored(),
                     result.window());

@@ -1,5 +1,6 @@
 package dev.espalier.cli.commands;
 
+import dev.espalier.engine.data.TextRange;
 import dev.espalier.engine.eval.PerplexityProtocol;
 import dev.espalier.engine.job.JobSpecs;
 import dev.espalier.engine.model.ModelExporter;
@@ -30,6 +31,18 @@ public final class JobInputOptions {
     String calibration;
 
     @Option(
+            names = "--calib-range",
+            paramLabel = "START:END",
+            converter = CalibrationRangeConverter.class,
+            description = "Draw calibration only from this part of the --calib file: each side a fraction with a"
+                    + " decimal point (0:0.5) or a byte offset (0:400KB, KB/MB powers of 1000, KiB/MiB of 1024); an"
+                    + " empty side, 0 or 1 is the file's start or end (:0.5, 0.5:1; byte 1 is 1B). Both ends move forward to the next line"
+                    + " start (the start unless it is 0 or already one; the end to the end of its line), so no"
+                    + " line is split and 0:0.5 and 0.5:1 share no line; for JSON lines, whole records"
+                    + " (default: the whole file).")
+    TextRange calibrationRange;
+
+    @Option(
             names = "--calib-samples",
             defaultValue = "128",
             paramLabel = "N",
@@ -58,6 +71,14 @@ public final class JobInputOptions {
             paramLabel = "<file>",
             description = "Text files whose perplexity is measured before and after pruning (repeatable).")
     List<Path> evalData = new ArrayList<>();
+
+    @Option(
+            names = "--eval-range",
+            paramLabel = "START:END",
+            converter = EvalRangeConverter.class,
+            description = "Score only this part of each --eval-data file, as --calib-range (e.g. 0.5:1 to evaluate on"
+                    + " the half a --calib-range 0:0.5 left out; default: the whole file).")
+    TextRange evalRange;
 
     @Option(
             names = "--eval-protocol",
@@ -113,6 +134,31 @@ public final class JobInputOptions {
         }
     }
 
+    /** Reads --calib-range START:END ({@link TextRange}). */
+    static final class CalibrationRangeConverter implements ITypeConverter<TextRange> {
+        @Override
+        public TextRange convert(String value) {
+            return rangeOf("--calib-range", value);
+        }
+    }
+
+    /** Reads --eval-range START:END ({@link TextRange}). */
+    static final class EvalRangeConverter implements ITypeConverter<TextRange> {
+        @Override
+        public TextRange convert(String value) {
+            return rangeOf("--eval-range", value);
+        }
+    }
+
+    /** {@code value} as a range of {@code option}; picocli reports a refusal as a usage error naming both. */
+    static TextRange rangeOf(String option, String value) {
+        try {
+            return TextRange.parse(option, value);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.TypeConversionException(e.getMessage());
+        }
+    }
+
     /** A spec with these inputs, paths made absolute (the method, sparsity and output are the caller's to set). */
     JobSpec.Builder toSpec() {
         JobSpec.Builder spec = JobSpec.newBuilder()
@@ -132,7 +178,13 @@ public final class JobInputOptions {
             spec.setCalibration(
                     calibration.equals(JobSpecs.SELF_CALIBRATION) ? calibration : absolute(Path.of(calibration)));
         }
+        if (calibrationRange != null) {
+            spec.setCalibrationRange(calibrationRange.text());
+        }
         evalData.forEach(file -> spec.addEvalData(absolute(file)));
+        if (evalRange != null) {
+            spec.setEvalRange(evalRange.text());
+        }
         if (tasks.any()) {
             spec.setZeroShot(tasks.toSettings());
         }

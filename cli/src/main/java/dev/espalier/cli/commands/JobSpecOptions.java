@@ -1,5 +1,6 @@
 package dev.espalier.cli.commands;
 
+import dev.espalier.engine.job.JobExecutors;
 import dev.espalier.engine.job.JobSpecs;
 import dev.espalier.engine.job.RecipeJob;
 import dev.espalier.engine.prune.methods.PruneMethods;
@@ -276,7 +277,10 @@ public final class JobSpecOptions {
         return spec.build();
     }
 
-    /** Throws IllegalArgumentException naming the first input file of {@code spec} that does not exist here. */
+    /**
+     * Throws IllegalArgumentException naming the first input file of {@code spec} that does not exist here, or
+     * DataFormatException when a --calib-range / --eval-range does not fit its file.
+     */
     public static void checkInputsExist(JobSpec spec) {
         List<String> inputs = new ArrayList<>(List.of(spec.getModel(), spec.getTokenizer()));
         if (!spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION)) {
@@ -292,6 +296,7 @@ public final class JobSpecOptions {
                 throw new IllegalArgumentException(input + ": no such file or folder");
             }
         }
+        JobExecutors.checkRanges(spec);
     }
 
     private static String absolute(Path path) {

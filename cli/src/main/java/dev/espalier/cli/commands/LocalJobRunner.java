@@ -119,8 +119,9 @@ final class LocalJobRunner {
             PerplexityResult after = report.getPerplexitiesAfter(i);
             out.printf(
                     Locale.ROOT,
-                    "%s (%s, %d tokens): ppl before %.4f, after %.4f%n",
+                    "%s%s (%s, %d tokens): ppl before %.4f, after %.4f%n",
                     before.getDataset(),
+                    before.getRange().isEmpty() ? "" : " [" + before.getRange() + "]",
                     before.getProtocol()
                             .name()
                             .replace("PERPLEXITY_PROTOCOL_", "")

@@ -89,6 +89,15 @@ class CompareCommandTest {
                 List.of("seed", "eval_max_tokens"),
                 CompareCommand.differences(
                         done, done.toBuilder().setSeed(2).setEvalMaxTokens(0).build()));
+        assertEquals(
+                List.of("calibration_range", "eval_range"),
+                CompareCommand.differences(
+                        done,
+                        done.toBuilder()
+                                .setCalibrationRange("0:0.5")
+                                .setEvalRange("0.5:1")
+                                .build()),
+                "a cell run on another part of the files is not reused");
     }
 
     @Test

@@ -69,6 +69,61 @@ class EvalCommandTest {
     }
 
     @Test
+    void aRangeScoresOnlyItsLinesAsAFileOfThoseBytesWould(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        String model = shared("models/stories260K/stories260K.bin");
+        Path tiny = Path.of(shared("data/tinystories/tinystories_val_sample.txt"));
+        byte[] content = java.nio.file.Files.readAllBytes(tiny);
+        int half = content.length / 2;
+        while (content[half - 1] != '\n') {
+            half++; // the line start the range 0.5:1 moves to
+        }
+        Path secondHalf = java.nio.file.Files.write(
+                tmp.resolve("second-half.txt"), java.util.Arrays.copyOfRange(content, half, content.length));
+        CliHarness.Run ranged = run(
+                "eval",
+                "--model",
+                model,
+                "--data",
+                tiny.toString(),
+                "--range",
+                "0.5:1",
+                "--max-tokens",
+                "4096",
+                "--quiet");
+        CliHarness.Run alone =
+                run("eval", "--model", model, "--data", secondHalf.toString(), "--max-tokens", "4096", "--quiet");
+        CliHarness.Run whole =
+                run("eval", "--model", model, "--data", tiny.toString(), "--max-tokens", "4096", "--quiet");
+        assertEquals(0, ranged.exit(), ranged.err());
+        assertEquals(0, alone.exit(), alone.err());
+        List<String> rangedLines = ranged.out().lines().toList();
+        assertTrue(rangedLines.getFirst().contains(" range 0.5:1: "), rangedLines.getFirst());
+        assertEquals(alone.out().lines().toList().getLast(), rangedLines.getLast());
+        assertFalse(
+                whole.out().lines().toList().getLast().equals(rangedLines.getLast()), "the range made a difference");
+    }
+
+    @Test
+    void refusesABadRangeNamingTheFlag() {
+        String message = refused("--range", "eval", "--model", "m.bin", "--data", "t.txt", "--range", "half");
+        assertTrue(message.contains("expected START:END"), message);
+        refused("--range", "eval", "--model", "m.bin", "--data", "t.txt", "--range", "0.8:0.2");
+        CliHarness.Run beyond = run(
+                "eval",
+                "--model",
+                shared("models/stories260K/stories260K.bin"),
+                "--data",
+                shared("data/tinystories/tinystories_val_sample.txt"),
+                "--range",
+                "0:10MB",
+                "--quiet");
+        assertTrue(beyond.exit() != 0);
+        assertTrue(
+                beyond.err().contains("--range '0:10000000B': expected offsets within the file's 794375 bytes"),
+                beyond.err());
+    }
+
+    @Test
     void refusesBadValuesNamingTheFlag() {
         String message = refused("--protocol", "eval", "--model", "m.bin", "--data", "t.txt", "--protocol", "windows");
         assertTrue(message.contains("[STREAM, SEQ128, FULL]"), message); // says what was expected

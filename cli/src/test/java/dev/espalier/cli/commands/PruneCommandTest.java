@@ -129,6 +129,109 @@ class PruneCommandTest {
     }
 
     @Test
+    void theRangesGoIntoTheSpecCanonicallyAndOnlyWhenGiven() {
+        JobSpec ranged = parse(
+                        PruneCommand.class,
+                        "prune",
+                        "--model",
+                        "m.bin",
+                        "--method",
+                        "wanda-sp",
+                        "--sparsity",
+                        "0.3",
+                        "--calib",
+                        "c.txt",
+                        "--calib-range",
+                        "0:400KB",
+                        "--eval-data",
+                        "e.txt",
+                        "--eval-range",
+                        ".50:",
+                        "--out",
+                        "o")
+                .job
+                .toJobSpec();
+        assertEquals("0:400000B", ranged.getCalibrationRange());
+        assertEquals("0.5:", ranged.getEvalRange());
+        JobSpec plain = parse(
+                        PruneCommand.class,
+                        "prune",
+                        "--model",
+                        "m.bin",
+                        "--method",
+                        "magnitude",
+                        "--calib",
+                        "c.txt",
+                        "--out",
+                        "o")
+                .job
+                .toJobSpec();
+        assertEquals("", plain.getCalibrationRange());
+        assertEquals("", plain.getEvalRange());
+        assertFalse(plain.toString().contains("_range:"), plain.toString()); // not even empty on the wire
+    }
+
+    @Test
+    void refusesABadRangeNamingTheFlagTheValueAndWhatWasExpected() {
+        String message = refused(
+                "--calib-range",
+                "prune",
+                "--model",
+                "m.bin",
+                "--method",
+                "wanda",
+                "--calib",
+                "c.txt",
+                "--calib-range",
+                "0.5",
+                "--out",
+                "o");
+        assertTrue(message.contains("--calib-range '0.5': expected START:END"), message);
+        message = refused(
+                "--eval-range",
+                "prune",
+                "--model",
+                "m.bin",
+                "--method",
+                "wanda",
+                "--calib",
+                "c.txt",
+                "--eval-data",
+                "e.txt",
+                "--eval-range",
+                "0.6:0.4",
+                "--out",
+                "o");
+        assertTrue(message.contains("--eval-range '0.6:0.4': expected the start before the end"), message);
+    }
+
+    @Test
+    void aCalibrationRangeBeyondItsFileIsRefusedBeforeAnyWork(@org.junit.jupiter.api.io.TempDir Path tmp) {
+        CliHarness.Run run = run(
+                "prune",
+                "--model",
+                shared("models/stories260K/stories260K.bin"),
+                "--method",
+                "wanda-sp",
+                "--sparsity",
+                "0.3",
+                "--calib",
+                shared("data/tinystories/tinystories_val_sample.txt"),
+                "--calib-range",
+                "0.5:2MiB",
+                "--out",
+                tmp.resolve("out").toString(),
+                "--quiet");
+        assertTrue(run.exit() != 0);
+        assertTrue(
+                run.err()
+                        .contains("--calib-range '0.5:2097152B': expected offsets within the file's 794375 bytes,"
+                                + " got end 2097152"),
+                run.err());
+        assertFalse(java.nio.file.Files.exists(tmp.resolve("out")));
+    }
+
+    @Test
     void theExportDtypeAndShardSizeGoIntoTheSpecOnlyWhenGiven() {
         JobSpec defaults = parse(
                         PruneCommand.class,
@@ -420,5 +523,45 @@ class PruneCommandTest {
             assertEquals("espalier prune: error: --devices " + devices + ": " + reason, first);
             assertFalse(Files.exists(out) || Files.exists(Path.of(out + ".run")), "nothing is written");
         }
+    }
+
+    @Test
+    void aRunOnTwoHalvesReportsItsRangesAndAnotherRangeIsAnotherSpec(@TempDir Path dir) throws Exception {
+        String tiny = shared("data/tinystories/tinystories_val_sample.txt");
+        Path out = dir.resolve("o");
+        java.util.function.Function<String, CliHarness.Run> prune = calibRange -> run(
+                "prune",
+                "--model",
+                shared("models/stories260K/stories260K.bin"),
+                "--method",
+                "wanda-sp",
+                "--sparsity",
+                "0.3",
+                "--calib",
+                tiny,
+                "--calib-range",
+                calibRange,
+                "--calib-samples",
+                "4",
+                "--calib-seqlen",
+                "64",
+                "--eval-data",
+                tiny,
+                "--eval-range",
+                "0.5:1",
+                "--eval-max-tokens",
+                "1024",
+                "--out",
+                out.toString(),
+                "--quiet");
+        CliHarness.Run first = prune.apply("0:0.5");
+        assertEquals(0, first.exit(), first.err());
+        assertTrue(first.out().contains("tinystories_val_sample.txt [0.5:1] (stream, "), first.out());
+        String md = Files.readString(Path.of(out + ".run", "report.md"));
+        assertTrue(md.contains("tinystories_val_sample.txt (range 0:0.5): 4 × 64 tokens"), md);
+        assertTrue(md.contains("| tinystories_val_sample.txt [0.5:1] | stream |"), md);
+        CliHarness.Run other = prune.apply("0:0.4");
+        assertTrue(other.exit() != 0);
+        assertTrue(other.err().contains("spec differs: calibration_range"), other.err());
     }
 }

@@ -7,7 +7,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.StringReader;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.MalformedInputException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,8 +19,10 @@ import java.nio.file.Path;
 import java.util.Locale;
 
 /**
- * Reads evaluation and calibration text: a plain UTF-8 text file as one string, or JSON lines (".jsonl", ".json")
- * whose "text" fields are joined with blank lines (the C4 sample's format).
+ * Reads evaluation and calibration text: a plain UTF-8 text file as one string (e.g. the TinyStories sample; calibration
+ * sequences are then drawn from its token stream as from any other text), or JSON lines (".jsonl", ".json") whose
+ * "text" fields are joined with blank lines (the C4 sample's format). With a {@link TextRange}, only the lines it
+ * selects are read (for JSON lines: those records), cut at line starts so that no line is split.
  */
 public final class TextCorpus {
     /** One JSON value per line: trailing content ({"text": "a"} b) and duplicate keys are errors, not silently dropped. */
@@ -27,6 +32,39 @@ public final class TextCorpus {
             .build();
 
     private TextCorpus() {}
+
+    /**
+     * The text of the lines of {@code file} that {@code range} selects ({@link TextRange}); the whole file when
+     * {@code range} is null (exactly {@link #read(Path)}). Throws {@link DataFormatException} naming the file and the
+     * range when it is missing, malformed, when the range does not fit it or when the selected lines hold no text.
+     */
+    public static String read(Path file, TextRange range) {
+        if (range == null) {
+            return read(file);
+        }
+        String text;
+        try {
+            byte[] content = Files.readAllBytes(file);
+            TextRange.Span span = range.select(content);
+            String selected = StandardCharsets.UTF_8
+                    .newDecoder()
+                    .decode(ByteBuffer.wrap(content, (int) span.from(), (int) (span.to() - span.from())))
+                    .toString();
+            text = isJsonLines(file) ? readJsonLines(file, new BufferedReader(new StringReader(selected))) : selected;
+        } catch (IllegalArgumentException e) {
+            throw new DataFormatException(file, e.getMessage());
+        } catch (NoSuchFileException e) {
+            throw new DataFormatException(file, "no such file");
+        } catch (CharacterCodingException e) {
+            throw new DataFormatException(file, "is not UTF-8 text");
+        } catch (IOException e) {
+            throw new DataFormatException(file, "cannot be read (" + e.getMessage() + ")");
+        }
+        if (text.isBlank()) {
+            throw new DataFormatException(file, range.option() + " '" + range.text() + "' selects no text");
+        }
+        return text;
+    }
 
     /** The text of {@code file}; throws {@link DataFormatException} naming the file when it is missing, malformed or empty. */
     public static String read(Path file) {
@@ -52,8 +90,13 @@ public final class TextCorpus {
     }
 
     private static String readJsonLines(Path file) throws IOException {
+        return readJsonLines(file, Files.newBufferedReader(file, StandardCharsets.UTF_8));
+    }
+
+    /** The "text" fields of the lines of {@code lines} (closed here), line numbers counted from its first line. */
+    private static String readJsonLines(Path file, BufferedReader lines) throws IOException {
         StringBuilder out = new StringBuilder();
-        try (BufferedReader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+        try (BufferedReader reader = lines) {
             String line;
             int lineNumber = 0;
             while ((line = reader.readLine()) != null) {

@@ -1,5 +1,7 @@
 package dev.espalier.engine.job;
 
+import dev.espalier.engine.data.TextCorpus;
+import dev.espalier.engine.data.TextRange;
 import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.runtime.Devices;
 import dev.espalier.protocol.v1.JobSpec;
@@ -43,14 +45,31 @@ public final class JobExecutors {
 
     /**
      * Checks {@code spec} as far as it can be checked before anything is written or any device started: the spec itself
-     * ({@link JobSpecs#validate}) and its method's settings and files. IllegalArgumentException /
-     * UnsupportedOperationException naming the problem. The node's submit and the CLI's verbs call this same check.
+     * ({@link JobSpecs#validate}), its method's settings and files, and that an --eval-range fits every evaluation
+     * file. IllegalArgumentException / UnsupportedOperationException / DataFormatException naming the problem. The
+     * node's submit and the CLI's verbs call this same check.
      */
     public static void validate(JobSpec spec) {
         JobSpecs.validate(spec);
+        checkRanges(spec);
         for (int k = 0; k < RecipeJob.stageCount(spec); k++) {
             JobSpec stage = RecipeJob.stageSpec(spec, k, Path.of("/recipe"));
             step(stage.getMethod()).validate(stage);
+        }
+    }
+
+    /**
+     * That the spec's --calib-range and --eval-range fit their files (within them, selecting text): reads those files;
+     * DataFormatException naming the file, the flag and the value. Nothing to do without ranges.
+     */
+    public static void checkRanges(JobSpec spec) {
+        TextRange calibrationRange = JobInputs.calibrationRange(spec);
+        if (calibrationRange != null) {
+            TextCorpus.read(Path.of(spec.getCalibration()), calibrationRange);
+        }
+        TextRange evalRange = JobInputs.evalRange(spec);
+        if (evalRange != null) {
+            spec.getEvalDataList().forEach(file -> TextCorpus.read(Path.of(file), evalRange));
         }
     }
 

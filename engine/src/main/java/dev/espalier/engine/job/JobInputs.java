@@ -2,6 +2,7 @@ package dev.espalier.engine.job;
 
 import dev.espalier.engine.data.CalibrationSampler;
 import dev.espalier.engine.data.TextCorpus;
+import dev.espalier.engine.data.TextRange;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.runtime.DeviceSpec;
 import dev.espalier.engine.tokenizer.Tokenizer;
@@ -42,19 +43,38 @@ final class JobInputs {
         return spec.getCalibration().equals(JobSpecs.SELF_CALIBRATION);
     }
 
-    /** The spec's calibration sequences drawn from its calibration text (seeded). */
+    /** The spec's calibration sequences drawn from its calibration text (seeded), within its calibration range. */
     static int[][] sampleCalibration(JobSpec spec, Tokenizer tokenizer, int seqlen) {
         return CalibrationSampler.sample(
-                stream(spec.getCalibration(), tokenizer),
+                stream(spec.getCalibration(), calibrationRange(spec), tokenizer),
                 spec.getCalibrationSamples(),
                 seqlen,
                 spec.getSeed(),
                 tokenizer.bosId());
     }
 
-    /** A text file as one token stream starting at BOS. */
-    static int[] stream(String file, Tokenizer tokenizer) {
-        return tokenizer.encode(TextCorpus.read(Path.of(file)), true);
+    /** The lines of a text file that {@code range} selects (null: all) as one token stream starting at BOS. */
+    static int[] stream(String file, TextRange range, Tokenizer tokenizer) {
+        return tokenizer.encode(TextCorpus.read(Path.of(file), range), true);
+    }
+
+    /** The spec's calibration range (--calib-range), or null for the whole file. */
+    static TextRange calibrationRange(JobSpec spec) {
+        return range(CALIBRATION_RANGE_OPTION, spec.getCalibrationRange());
+    }
+
+    /** The spec's evaluation range (--eval-range), or null for the whole of each file. */
+    static TextRange evalRange(JobSpec spec) {
+        return range(EVAL_RANGE_OPTION, spec.getEvalRange());
+    }
+
+    /** The flag names of the two ranges, for messages. */
+    static final String CALIBRATION_RANGE_OPTION = "--calib-range";
+
+    static final String EVAL_RANGE_OPTION = "--eval-range";
+
+    private static TextRange range(String option, String value) {
+        return value.isEmpty() ? null : TextRange.parse(option, value);
     }
 
     /** The devices the spec asks for among the process's. */

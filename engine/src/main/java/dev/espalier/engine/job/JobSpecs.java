@@ -1,5 +1,6 @@
 package dev.espalier.engine.job;
 
+import dev.espalier.engine.data.TextRange;
 import dev.espalier.engine.eval.zeroshot.ZeroShotTask;
 import dev.espalier.engine.model.ModelExporter;
 import dev.espalier.engine.prune.OwlAllocation;
@@ -107,6 +108,7 @@ public final class JobSpecs {
             }
         }
         calibration(problems, spec, family, method);
+        ranges(problems, spec);
         if (spec.getCalibrationSeqlen() < 0) {
             problems.add("calibration_seqlen must be ≥ 0 (0: the model's context length), got "
                     + spec.getCalibrationSeqlen());
@@ -170,6 +172,36 @@ public final class JobSpecs {
         }
         if (spec.getCalibrationSamples() < 1) {
             problems.add("calibration_samples (--calib-samples) must be ≥ 1, got " + spec.getCalibrationSamples());
+        }
+    }
+
+    /**
+     * The ranges' syntax and that each has a file to select from; whether a range fits its file (within it, at least
+     * one line) is checked when the file is read ({@link JobExecutors#validate}, before any work).
+     */
+    private static void ranges(List<String> problems, JobSpec spec) {
+        if (!spec.getCalibrationRange().isEmpty()) {
+            range(problems, JobInputs.CALIBRATION_RANGE_OPTION, spec.getCalibrationRange());
+            if (spec.getCalibration().isEmpty() || spec.getCalibration().equals(SELF_CALIBRATION)) {
+                problems.add(JobInputs.CALIBRATION_RANGE_OPTION + " '" + spec.getCalibrationRange()
+                        + "' needs a calibration text file (--calib <file>), got "
+                        + (spec.getCalibration().isEmpty() ? "none" : "--calib self"));
+            }
+        }
+        if (!spec.getEvalRange().isEmpty()) {
+            range(problems, JobInputs.EVAL_RANGE_OPTION, spec.getEvalRange());
+            if (spec.getEvalDataCount() == 0) {
+                problems.add(JobInputs.EVAL_RANGE_OPTION + " '" + spec.getEvalRange()
+                        + "' needs evaluation text (--eval-data <file>), got none");
+            }
+        }
+    }
+
+    private static void range(List<String> problems, String option, String value) {
+        try {
+            TextRange.parse(option, value);
+        } catch (IllegalArgumentException e) {
+            problems.add(e.getMessage());
         }
     }
 

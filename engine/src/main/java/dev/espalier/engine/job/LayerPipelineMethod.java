@@ -23,7 +23,7 @@ public final class LayerPipelineMethod implements MethodStep {
     public void validate(JobSpec spec) {
         PruneMethods.layerMethod(spec, JobInputs.selfCalibration(spec), null);
         if (!JobInputs.selfCalibration(spec)) {
-            TextCorpus.read(Path.of(spec.getCalibration()));
+            TextCorpus.read(Path.of(spec.getCalibration()), JobInputs.calibrationRange(spec));
         }
     }
 

@@ -131,7 +131,7 @@ public final class PruneJob implements JobExecutor {
                 }
                 List<int[]> streams = new ArrayList<>();
                 for (String file : spec.getEvalDataList()) {
-                    streams.add(JobInputs.stream(file, tokenizer));
+                    streams.add(JobInputs.stream(file, JobInputs.evalRange(spec), tokenizer));
                 }
                 clock.start(PhaseClock.Phase.EVAL);
                 List<PerplexityResult> before = evaluate(session, dense, spec, streams, protocol, "eval-before");
@@ -377,9 +377,12 @@ public final class PruneJob implements JobExecutor {
             }
             r.addLayers(lr.setSparsity(layerTotal == 0 ? 0 : (double) layerZeros / layerTotal));
         }
-        before.forEach(p -> r.addPerplexitiesBefore(EvalProtocols.toProto(p)));
-        after.forEach(p -> r.addPerplexitiesAfter(EvalProtocols.toProto(p)));
+        before.forEach(p ->
+                r.addPerplexitiesBefore(EvalProtocols.toProto(p).toBuilder().setRange(spec.getEvalRange())));
+        after.forEach(
+                p -> r.addPerplexitiesAfter(EvalProtocols.toProto(p).toBuilder().setRange(spec.getEvalRange())));
         return r.setCalibration(spec.getCalibration())
+                .setCalibrationRange(spec.getCalibrationRange())
                 .setCalibrationSamples(samples)
                 .setCalibrationSeqlen(seqlen)
                 .setCalibrationTokens((long) samples * seqlen)

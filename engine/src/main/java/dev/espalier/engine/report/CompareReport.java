@@ -40,7 +40,7 @@ public final class CompareReport {
     public static String markdown(List<Cell> cells) {
         Columns c = Columns.of(cells);
         List<String> header = new ArrayList<>(List.of("method", "sparsity", "achieved"));
-        c.datasets.values().forEach(p -> header.add(ReportFormat.datasetName(p) + " ppl"));
+        c.datasets.values().forEach(p -> header.add(ReportFormat.datasetLabel(p) + " ppl"));
         c.tasks.values().forEach(t -> header.add(t.getTask() + (ReportFormat.headlineIsNorm(t) ? " (acc_norm)" : "")));
         if (!c.tasks.isEmpty()) {
             header.add("mean acc");

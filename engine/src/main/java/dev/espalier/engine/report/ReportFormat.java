@@ -18,6 +18,11 @@ public final class ReportFormat {
         return name == null ? p.getDataset() : name.toString();
     }
 
+    /** The dataset's file name and, when only part of it was scored, its range: "tiny.txt [0.5:1]". */
+    static String datasetLabel(PerplexityResult p) {
+        return datasetName(p) + (p.getRange().isEmpty() ? "" : " [" + p.getRange() + "]");
+    }
+
     /** "stream" for PERPLEXITY_PROTOCOL_STREAM. */
     static String protocol(PerplexityProtocol protocol) {
         return protocol.name().replace("PERPLEXITY_PROTOCOL_", "").toLowerCase(Locale.ROOT);

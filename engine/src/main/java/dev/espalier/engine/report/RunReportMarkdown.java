@@ -80,8 +80,9 @@ public final class RunReportMarkdown {
         }
         return String.format(
                 Locale.ROOT,
-                "%s: %d × %d tokens (%d tokens)",
+                "%s%s: %d × %d tokens (%d tokens)",
                 report.getCalibration(),
+                report.getCalibrationRange().isEmpty() ? "" : " (range " + report.getCalibrationRange() + ")",
                 report.getCalibrationSamples(),
                 report.getCalibrationSeqlen(),
                 report.getCalibrationTokens());
@@ -99,7 +100,7 @@ public final class RunReportMarkdown {
         for (PerplexityResult before : report.getPerplexitiesBeforeList()) {
             PerplexityResult a = after.remove(before.getDataset());
             t.row(List.of(
-                    ReportFormat.datasetName(before),
+                    ReportFormat.datasetLabel(before),
                     ReportFormat.protocol(before.getProtocol()),
                     Integer.toString(before.getWindow()),
                     Long.toString(before.getTokensScored()),
@@ -108,7 +109,7 @@ public final class RunReportMarkdown {
         }
         for (PerplexityResult a : after.values()) {
             t.row(List.of(
-                    ReportFormat.datasetName(a),
+                    ReportFormat.datasetLabel(a),
                     ReportFormat.protocol(a.getProtocol()),
                     Integer.toString(a.getWindow()),
                     Long.toString(a.getTokensScored()),

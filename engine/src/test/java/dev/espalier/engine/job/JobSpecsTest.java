@@ -42,6 +42,71 @@ class JobSpecsTest {
     }
 
     @Test
+    void aRangeIsPartOfTheSpecAndRefusedWhenMalformedOrWithoutItsFile() {
+        assertEquals(
+                List.of(),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .setCalibrationRange("0:0.5")
+                        .addEvalData("/e.txt")
+                        .setEvalRange("0.5:1")
+                        .build()));
+        assertEquals(
+                List.of("--calib-range '0.5': expected " + dev.espalier.engine.data.TextRange.SYNTAX),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .setCalibrationRange("0.5")
+                        .build()));
+        assertEquals(
+                List.of("--eval-range '0.6:0.2': expected the start before the end"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .addEvalData("/e.txt")
+                        .setEvalRange("0.6:0.2")
+                        .build()));
+        assertEquals(
+                List.of("--calib-range '0:0.5' needs a calibration text file (--calib <file>), got --calib self"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA_SP)
+                        .setSparsity(0.3)
+                        .setCalibration("self")
+                        .setCalibrationRange("0:0.5")
+                        .build()));
+        assertEquals(
+                List.of("--eval-range '0.5:1' needs evaluation text (--eval-data <file>), got none"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .setEvalRange("0.5:1")
+                        .build()));
+        assertTrue(!spec(PruneMethod.PRUNE_METHOD_WANDA)
+                .setCalibrationRange("0:0.5")
+                .build()
+                .equals(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                        .setCalibrationRange("0:0.6")
+                        .build()));
+    }
+
+    @Test
+    void anEvalRangeThatDoesNotFitItsFileIsRefusedBeforeAnyWork(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        java.nio.file.Path eval = java.nio.file.Files.writeString(tmp.resolve("e.txt"), "one line\n");
+        java.nio.file.Path calib = java.nio.file.Files.writeString(tmp.resolve("c.txt"), "calibration text\n");
+        JobSpec spec = spec(PruneMethod.PRUNE_METHOD_MAGNITUDE)
+                .setCalibration(calib.toString())
+                .addEvalData(eval.toString())
+                .setEvalRange("0:1KB")
+                .build();
+        assertEquals(
+                eval + ": --eval-range '0:1000B': expected offsets within the file's 9 bytes, got end 1000",
+                assertThrows(dev.espalier.engine.data.DataFormatException.class, () -> JobExecutors.validate(spec))
+                        .getMessage());
+        JobSpec calibSpec = spec(PruneMethod.PRUNE_METHOD_MAGNITUDE)
+                .setCalibration(calib.toString())
+                .setCalibrationRange("2B:5B")
+                .build();
+        assertEquals(
+                calib + ": --calib-range '2B:5B': selects no line: bytes 2 to 5 lie inside one line (ranges cut at"
+                        + " line starts)",
+                assertThrows(dev.espalier.engine.data.DataFormatException.class, () -> JobExecutors.validate(calibSpec))
+                        .getMessage());
+    }
+
+    @Test
     void aSpecOfEveryFamilyWithItsSettingsHasNoProblems() {
         assertEquals(
                 List.of(),
