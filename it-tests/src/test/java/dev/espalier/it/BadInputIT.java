@@ -184,7 +184,7 @@ class BadInputIT {
             delimiter = '|',
             value = {
                 "--method flap --pattern 2:4|--pattern 2:4",
-                "--method flap --recovery on|--recovery",
+                "--method wanda --recovery on|--recovery",
                 "--method wanda --export masked-dense|masked-dense",
                 "--method goa --method-option heads=some|heads",
                 "--method goa --method-option tau=-1|tau"

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -147,6 +148,38 @@ class KillAndResumeIT {
         assertArrayEquals(
                 Files.readAllBytes(reference.resolve("model.safetensors")),
                 Files.readAllBytes(out.resolve("model.safetensors")));
+    }
+
+    /**
+     * Policy gradient with recovery killed while learning, and in the recovery pipeline after two recovered layers are
+     * checkpointed, resumes to the model of an uninterrupted run; the recovered model differs from the plain compaction.
+     */
+    @ParameterizedTest(name = "policy-gradient with recovery killed at {0}")
+    @ValueSource(strings = {"policy-checkpoint#2", "before-checkpoint#3"})
+    void killedPolicyGradientRunWithRecoveryResumesToTheSameModel(String point, @TempDir Path tmp) throws Exception {
+        String[] extra = {"--steps", "30", "--method-option", "checkpoint_every=10", "--recovery", "on"};
+        Path reference = tmp.resolve("reference");
+        CliProcess clean = CliProcess.run(tmp, List.of(), concat(pruneArgs(reference, "policy-gradient"), extra));
+        assertEquals(0, clean.exitCode(), clean.err());
+        Path plain = tmp.resolve("plain");
+        CliProcess compacted = CliProcess.run(
+                tmp, List.of(), concat(pruneArgs(plain, "policy-gradient"), Arrays.copyOf(extra, extra.length - 2)));
+        assertEquals(0, compacted.exitCode(), compacted.err());
+        assertFalse(Arrays.equals(
+                Files.readAllBytes(reference.resolve("model.safetensors")),
+                Files.readAllBytes(plain.resolve("model.safetensors"))));
+        Path out = tmp.resolve("model");
+        CliProcess killed = CliProcess.run(
+                tmp, List.of("-Despalier.crashAt=" + point), concat(pruneArgs(out, "policy-gradient"), extra));
+        assertEquals(KILLED, killed.exitCode(), killed.err());
+        assertFalse(Files.exists(out.resolve("model.safetensors")));
+        CliProcess resumed = CliProcess.run(
+                tmp, List.of(), "resume", "--quiet", tmp.resolve("model.run").toString());
+        assertEquals(0, resumed.exitCode(), resumed.err());
+        assertArrayEquals(
+                Files.readAllBytes(reference.resolve("model.safetensors")),
+                Files.readAllBytes(out.resolve("model.safetensors")),
+                "resumed after kill at " + point);
     }
 
     /**

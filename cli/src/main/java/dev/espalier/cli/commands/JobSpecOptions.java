@@ -99,7 +99,8 @@ public final class JobSpecOptions {
             names = "--recovery",
             paramLabel = "on|off",
             description =
-                    "goa: refit each module by least squares against the dense model before pruning it (default: on).")
+                    "Structured methods and policy-gradient: refit each module by ridge least squares against the dense"
+                            + " model before pruning it (default: on for goa, off for wanda-sp, flap, policy-gradient).")
     Switch recovery;
 
     @Option(
@@ -223,10 +224,13 @@ public final class JobSpecOptions {
             spec.getUnstructuredBuilder().setLayerSparsity(layerSparsity.proto);
         }
         if (recovery != null) {
-            if (family != JobSpecs.Family.STRUCTURED) {
-                throw new IllegalArgumentException("--recovery applies to goa only, not to " + label);
+            switch (family) {
+                case STRUCTURED -> spec.getStructuredBuilder().setRecovery(recovery == Switch.on);
+                case POLICY_GRADIENT -> spec.getPolicyGradientBuilder().setRecovery(recovery == Switch.on);
+                default ->
+                    throw new IllegalArgumentException("--recovery applies to the structured methods (wanda-sp, flap,"
+                            + " goa) and policy-gradient, not to " + label);
             }
-            spec.getStructuredBuilder().setRecovery(recovery == Switch.on);
         }
         if (init != null || steps != null || rolloutsInFlight != null) {
             if (family != JobSpecs.Family.POLICY_GRADIENT) {

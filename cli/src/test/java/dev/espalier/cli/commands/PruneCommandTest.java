@@ -370,6 +370,53 @@ class PruneCommandTest {
     }
 
     @Test
+    void recoveryReachesEveryStructuredMethodAndPolicyGradientAndIsRefusedForUnstructuredByName() {
+        for (String method : new String[] {"wanda-sp", "flap", "goa", "policy-gradient"}) {
+            for (String onOff : new String[] {"on", "off"}) {
+                JobSpec spec = parse(
+                                PruneCommand.class,
+                                "prune",
+                                "--model",
+                                "m.bin",
+                                "--method",
+                                method,
+                                "--recovery",
+                                onOff,
+                                "--calib",
+                                "c.txt",
+                                "--out",
+                                "o")
+                        .job
+                        .toJobSpec();
+                boolean recovery = method.equals("policy-gradient")
+                        ? spec.getPolicyGradient().getRecovery()
+                        : spec.getStructured().getRecovery();
+                assertEquals(onOff.equals("on"), recovery, method + " --recovery " + onOff);
+            }
+        }
+        for (String method : new String[] {"magnitude", "wanda", "sparsegpt", "alps"}) {
+            PruneCommand prune = parse(
+                    PruneCommand.class,
+                    "prune",
+                    "--model",
+                    "m.bin",
+                    "--method",
+                    method,
+                    "--recovery",
+                    "on",
+                    "--calib",
+                    "c.txt",
+                    "--out",
+                    "o");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, prune.job::toJobSpec);
+            assertEquals(
+                    "--recovery applies to the structured methods (wanda-sp, flap, goa) and policy-gradient, not to "
+                            + method,
+                    e.getMessage());
+        }
+    }
+
+    @Test
     void helpExitsZeroAndEndsWithExamples() {
         assertHelp("prune", "  ./espalier resume out/stories-wanda50.run    # after an interruption");
     }

@@ -382,9 +382,6 @@ public final class JobSpecs {
         if (s.getExport() == ExportForm.UNRECOGNIZED) {
             problems.add("structured.export must be compact or masked-dense, got value " + s.getExportValue());
         }
-        if (m != PruneMethod.PRUNE_METHOD_GOA && s.hasRecovery()) {
-            problems.add("structured.recovery (--recovery) applies to goa only, not to " + method);
-        }
         if (m != PruneMethod.PRUNE_METHOD_GOA && s.hasTau()) {
             problems.add("structured.tau (--method-option tau) applies to goa only, not to " + method);
         }

@@ -16,6 +16,8 @@ import dev.espalier.engine.prune.policy.ScoreFunction;
 import dev.espalier.engine.prune.policy.ScoreMapping;
 import dev.espalier.engine.prune.policy.UnitLayout;
 import dev.espalier.engine.prune.structured.GoaHeadScores;
+import dev.espalier.engine.prune.structured.MaskRecovery;
+import dev.espalier.engine.prune.structured.RidgeRefit;
 import dev.espalier.engine.prune.structured.StructuredMethod;
 import dev.espalier.engine.report.WidthPlot;
 import dev.espalier.engine.runtime.DeviceWorker;
@@ -50,7 +52,8 @@ import java.util.concurrent.CompletableFuture;
  * process's actor system) for {@code steps} steps with its state checkpointed into the run directory (artefact
  * {@value #CHECKPOINT}) every {@code checkpoint_every} steps and restored from there on resume, then the final top-k
  * per layer: each layer is compacted to its kept units and checkpointed by a device worker, like every other method's
- * layers, and the job exports and evaluates the result.
+ * layers, and the job exports and evaluates the result. With {@code recovery}, the kept units stay exactly those and
+ * each layer's remaining weights are refit against the dense model instead ({@link MaskRecovery}).
  *
  * <p>Settings: {@code init} (wanda-sp, goa, or for ablations random or uniform), {@code steps} (1000: about 30 s on stories260K, 2 cores, 4 × 128 tokens
  * per rollout), {@code rollouts_in_flight} (2), {@code rollouts} (K, 2), {@code batch_size} (sequences per step, 4),
@@ -84,7 +87,8 @@ public final class PolicyGradientMethod implements MethodStep {
             boolean layerUnits,
             int batchSize,
             int rolloutsInFlight,
-            int checkpointEvery) {
+            int checkpointEvery,
+            boolean recovery) {
 
         static Settings of(JobSpec spec) {
             PolicyGradientSettings o = spec.getPolicyGradient();
@@ -113,7 +117,8 @@ public final class PolicyGradientMethod implements MethodStep {
                     layerSparsity > 0,
                     o.hasBatchSize() ? o.getBatchSize() : paper ? PAPER_BATCH_SIZE : 4,
                     o.hasRolloutsInFlight() ? o.getRolloutsInFlight() : 2,
-                    o.hasCheckpointEvery() ? o.getCheckpointEvery() : 20);
+                    o.hasCheckpointEvery() ? o.getCheckpointEvery() : 20,
+                    o.hasRecovery() && o.getRecovery());
         }
     }
 
@@ -186,7 +191,41 @@ public final class PolicyGradientMethod implements MethodStep {
                                         last == null ? "-" : String.format(Locale.ROOT, "%.4f", last.meanLoss())))
                                 .setDone(config.steps())
                                 .setTotal(config.steps())));
-        return compact(job, pruner.finalKeep(), t0);
+        return settings.recovery() ? recover(job, pruner.finalKeep()) : compact(job, pruner.finalKeep(), t0);
+    }
+
+    /**
+     * With {@code recovery}: every layer keeps exactly the units {@code keep} names, and its modules are refit by the
+     * structured methods' recovery phases ({@link MaskRecovery}) in the layer pipeline, beside the dense stream, which
+     * checkpoints each layer (a resumed run loads the layers it already holds and recovers the rest).
+     */
+    private static Map<Integer, Map<LinearModule, LinearPruner.PruneOutcome>> recover(
+            JobContext job, List<LayerKeep> keep) throws Exception {
+        LlamaConfig config = job.model().config();
+        List<KeptUnits> kept = new ArrayList<>();
+        for (LayerKeep k : keep) {
+            LlamaConfig.LayerDims d = config.layer(k.layer());
+            kept.add(k.toKeptUnits(d.numHeads() / d.numKvHeads()));
+        }
+        MaskRecovery method = new MaskRecovery("policy-gradient", config, kept, RidgeRefit.DEFAULT_RELATIVE_DAMPING);
+        PruneSupervisor.Plan plan = new PruneSupervisor.Plan(
+                job.jobDevices(),
+                method,
+                job.calibration(),
+                job.calibration(),
+                config.numLayers(),
+                JobInputs.window(job.spec()),
+                JobInputs.maxRestarts(job.spec()),
+                job.run(),
+                false);
+        PruneSupervisor.Outcome outcome = Await.result(
+                job.devices()
+                        .run(
+                                "policy-recovery",
+                                PruneSupervisor.Outcome.class,
+                                done -> PruneSupervisor.create(plan, job.pipelineEvents(), done)),
+                job.cancel());
+        return ((PruneSupervisor.Succeeded) outcome).layers();
     }
 
     /**

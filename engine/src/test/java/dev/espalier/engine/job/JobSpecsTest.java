@@ -296,9 +296,24 @@ class JobSpecsTest {
                         .setUnstructured(
                                 UnstructuredSettings.newBuilder().setSparsegpt(SparseGptSettings.getDefaultInstance()))
                         .build()));
+        for (PruneMethod structured : new PruneMethod[] {
+            PruneMethod.PRUNE_METHOD_WANDA_SP, PruneMethod.PRUNE_METHOD_FLAP, PruneMethod.PRUNE_METHOD_GOA
+        }) {
+            assertEquals(
+                    List.of(),
+                    JobSpecs.problems(spec(structured)
+                            .setStructured(StructuredSettings.newBuilder().setRecovery(true))
+                            .build()),
+                    structured + " takes recovery");
+        }
         assertEquals(
-                List.of("structured.recovery (--recovery) applies to goa only, not to flap"),
-                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_FLAP)
+                List.of(),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT)
+                        .setPolicyGradient(PolicyGradientSettings.newBuilder().setRecovery(true))
+                        .build()));
+        assertEquals(
+                List.of("structured settings do not apply to wanda, which takes unstructured settings"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
                         .setStructured(StructuredSettings.newBuilder().setRecovery(true))
                         .build()));
         assertEquals(

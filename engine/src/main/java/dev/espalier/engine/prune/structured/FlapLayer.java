@@ -20,11 +20,16 @@ import java.util.Map;
  * code, and the pruning pass only applies them; with uniform widths they come from the pruned model's inputs, layer
  * by layer, and the scores are FLAP's UL-UM ones.
  *
+ * <p>With recovery ({@link RecoveringLayer}), the same metric chooses the heads on the o_proj input of the pruned stream
+ * after q, k, v are refit, and the channels on its down_proj input after the attention is pruned and gate, up refit;
+ * in place of the removed columns' mean, each refit projection gets the least-squares bias given its refit weight
+ * ({@link RecoveringLayer#outputBias}), which is the compensation's aim once the kept columns are refit too.
+ *
  * <p>Deviation: the fluctuation is the sample variance of each column over all tokens
  * ({@link ColumnMoments#sampleVariance}), not the official per-sequence recurrence, which drops the first batch
  * (see {@link ColumnMoments}); scores are standardised per layer, so the recurrence's scale does not matter.
  */
-final class FlapLayer extends StructuredLayer {
+final class FlapLayer extends RecoveringLayer {
     private final ProjectionInputMoments statistics;
 
     FlapLayer(StructuredMethod method, int layer, DecoderLayerWeights dense, DecoderLayerWeights start, Arena arena) {
@@ -33,13 +38,20 @@ final class FlapLayer extends StructuredLayer {
     }
 
     private double[] oMetric(DecoderLayerWeights w) {
-        return FlapScores.columnMetric(
-                FlapScores.Metric.WIFV, w.o(), statistics.attention, statistics.attention.sampleVariance());
+        return oMetric(w, statistics.attention);
     }
 
     private double[] downMetric(DecoderLayerWeights w) {
+        return downMetric(w, statistics.down);
+    }
+
+    private static double[] oMetric(DecoderLayerWeights w, ColumnMoments attentionOutput) {
         return FlapScores.columnMetric(
-                FlapScores.Metric.WIFV, w.down(), statistics.down, statistics.down.sampleVariance());
+                FlapScores.Metric.WIFV, w.o(), attentionOutput, attentionOutput.sampleVariance());
+    }
+
+    private static double[] downMetric(DecoderLayerWeights w, ColumnMoments downInput) {
+        return FlapScores.columnMetric(FlapScores.Metric.WIFV, w.down(), downInput, downInput.sampleVariance());
     }
 
     private boolean global() {
@@ -48,13 +60,18 @@ final class FlapLayer extends StructuredLayer {
 
     @Override
     public void accumulate(int phase, Tensor input, Tensor denseInput, LayerRunner runner, TensorOps ops) {
-        if (!global()) {
+        if (method.recovery()) {
+            accumulateRecovery(phase, input, denseInput, runner, ops);
+        } else if (!global()) {
             run(runner, weights, statistics, input);
         }
     }
 
     @Override
     public List<LayerProblem> problems(int phase) {
+        if (method.recovery()) {
+            return recoveryProblems(phase);
+        }
         return List.of(LayerProblem.of(layer, "heads and channels", ops -> {
             KeptUnits kept = global()
                     ? select(
@@ -74,6 +91,26 @@ final class FlapLayer extends StructuredLayer {
     }
 
     @Override
+    protected int[] recoveryHeads(PhaseInputs attentionOutput, TensorOps ops) {
+        double[] metric = oMetric(weights, attentionOutput.prunedMoments);
+        return bestHeads(
+                global()
+                        ? FlapScores.adaptiveHeadScores(metric, headDim())
+                        : FlapScores.uniformHeadScores(metric, headDim()));
+    }
+
+    @Override
+    protected int[] recoveryChannels(PhaseInputs downInput, TensorOps ops) {
+        double[] metric = downMetric(weights, downInput.prunedMoments);
+        return bestChannels(global() ? FlapScores.adaptiveChannelScores(metric) : metric);
+    }
+
+    @Override
+    protected boolean compensatesBias() {
+        return true;
+    }
+
+    @Override
     protected LayerTap scoringTap(TensorOps ops) {
         return statistics;
     }
@@ -84,10 +121,5 @@ final class FlapLayer extends StructuredLayer {
                 layer,
                 FlapScores.adaptiveHeadScores(oMetric(dense), headDim()),
                 FlapScores.adaptiveChannelScores(downMetric(dense)));
-    }
-
-    @Override
-    public void close() {
-        // moments are on-heap
     }
 }

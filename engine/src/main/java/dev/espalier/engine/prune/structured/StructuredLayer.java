@@ -20,7 +20,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What the three structured methods share on a layer's home worker: the layer's writable weights (replaced by a
+ * What the structured methods (and the recovery of given masks, {@link GivenUnitsLayer}) share on a layer's home worker: the layer's writable weights (replaced by a
  * compact copy once units are removed), the dense layer's weights, the allocation from a global scoring pass, the
  * choice of kept units from scores, and the per-map outcome of a compaction.
  */

@@ -22,6 +22,8 @@ import java.util.Locale;
  *       attention-map similarity, and — with recovery — every module refit by ridge least squares against the dense
  *       model's outputs from the pruned model's inputs before it is pruned.</li>
  * </ul>
+ * Recovery ({@link RecoveringLayer}) is orthogonal to the scores: on by default for GOA, as the paper, and available,
+ * off by default, for Wanda-sp and FLAP, which then choose their units on the pruned stream after the earlier refits.
  * Widths are {@link Allocation#UNIFORM} (the same fraction per layer, chosen layer by layer) or {@link Allocation#GLOBAL}
  * (a scoring pass over the dense model ranks every layer's units together; each layer then keeps its share).
  *
@@ -68,15 +70,12 @@ public record StructuredMethod(
                     "--sparsity for structured pruning is the fraction of prunable parameters removed, in [0, 1); got "
                             + sparsity);
         }
-        if (recovery && kind != Kind.GOA) {
-            throw new IllegalArgumentException("--recovery on is only available for goa");
-        }
     }
 
     /**
      * The method {@code kind} for {@code config} with its settings (validated by JobSpecs; unset fields take the
      * defaults): {@code allocation} (default: global for FLAP, uniform otherwise, as the papers), {@code heads}
-     * (group), {@code recovery} (GOA; default on), {@code ridge} (0.01), {@code tau} (GOA; 0). A null {@code config}
+     * (group), {@code recovery} (every kind; default on for GOA, off for Wanda-sp and FLAP), {@code ridge} (0.01), {@code tau} (GOA; 0). A null {@code config}
      * only builds the settings.
      */
     public static StructuredMethod of(Kind kind, LlamaConfig config, double sparsity, StructuredSettings settings) {
@@ -98,20 +97,18 @@ public record StructuredMethod(
                 ? HeadGranularity.QUERY_IN_GROUP
                 : HeadGranularity.KV_GROUP;
         if (kind != Kind.GOA
-                && (settings.hasRecovery()
-                        || settings.hasTau()
+                && (settings.hasTau()
                         || settings.getScoreValue() != 0
                         || settings.getHeadGraphValue() != 0
                         || settings.hasHeadThreshold())) {
             throw new IllegalArgumentException(
-                    "--recovery and --method-option tau, score, head_graph, head_threshold apply to goa only, not to "
-                            + label(kind));
+                    "--method-option tau, score, head_graph, head_threshold apply to goa only, not to " + label(kind));
         }
         GoaUnitScores.Score score = GoaUnitScores.Score.of(settings.getScore());
         double headThreshold = settings.getHeadGraph() == StructuredSettings.HeadGraph.HEAD_GRAPH_THRESHOLD
                 ? (settings.hasHeadThreshold() ? settings.getHeadThreshold() : 0.2)
                 : 0;
-        boolean recovery = kind == Kind.GOA && (!settings.hasRecovery() || settings.getRecovery());
+        boolean recovery = settings.hasRecovery() ? settings.getRecovery() : kind == Kind.GOA;
         double ridge = settings.hasRidge() ? settings.getRidge() : 0.01;
         double tau = kind == Kind.GOA && settings.hasTau() ? settings.getTau() : 0;
         if (granularity == HeadGranularity.QUERY_IN_GROUP && config != null) {
@@ -161,9 +158,9 @@ public record StructuredMethod(
                 + allocation.name().toLowerCase(Locale.ROOT)
                 + " widths, " + (granularity == HeadGranularity.KV_GROUP ? "key/value groups" : "query heads")
                 + " as attention units"
+                + (kind == Kind.GOA || recovery ? ", recovery " + (recovery ? "on (ridge " + ridge + ")" : "off") : "")
                 + (kind == Kind.GOA
-                        ? ", recovery " + (recovery ? "on (ridge " + ridge + ")" : "off")
-                                + (tau > 0 ? ", tau " + tau : "")
+                        ? (tau > 0 ? ", tau " + tau : "")
                                 + (score != GoaUnitScores.Score.DEPTH2 ? ", score " + score.label() : "")
                                 + (headThreshold > 0 ? ", threshold head graph " + headThreshold : "")
                         : "")
@@ -172,7 +169,7 @@ public record StructuredMethod(
 
     @Override
     public int phases() {
-        return recovery ? GoaLayer.RECOVERY_PHASES : 1;
+        return recovery ? RecoveringLayer.PHASES : 1;
     }
 
     @Override

@@ -16,8 +16,11 @@ import java.util.Map;
  * accumulated in one pass of the layer's inputs from the already pruned layers, then heads and channels are scored by
  * {@link WandaSpScores} and the lowest go; no bias compensation. With global widths, a scoring pass over the dense
  * model ranks the units first.
+ *
+ * <p>With recovery ({@link RecoveringLayer}), the same scores choose the heads on the o_proj input after q, k, v are
+ * refit, and the channels on the down_proj input after the attention is pruned and gate, up refit.
  */
-final class WandaSpLayer extends StructuredLayer {
+final class WandaSpLayer extends RecoveringLayer {
     private final ProjectionInputMoments pruned;
     private ProjectionInputMoments scoring;
 
@@ -37,15 +40,32 @@ final class WandaSpLayer extends StructuredLayer {
 
     @Override
     public void accumulate(int phase, Tensor input, Tensor denseInput, LayerRunner runner, TensorOps ops) {
-        run(runner, weights, pruned, input);
+        if (method.recovery()) {
+            accumulateRecovery(phase, input, denseInput, runner, ops);
+        } else {
+            run(runner, weights, pruned, input);
+        }
     }
 
     @Override
     public List<LayerProblem> problems(int phase) {
+        if (method.recovery()) {
+            return recoveryProblems(phase);
+        }
         return List.of(LayerProblem.of(layer, "heads and channels", ops -> {
             compact(select(headScores(pruned, weights), channelScores(pruned, weights)));
             return outcomes(Map.of());
         }));
+    }
+
+    @Override
+    protected int[] recoveryHeads(PhaseInputs attentionOutput, TensorOps ops) {
+        return bestHeads(WandaSpScores.headScores(weights.o(), attentionOutput.prunedMoments, headDim()));
+    }
+
+    @Override
+    protected int[] recoveryChannels(PhaseInputs downInput, TensorOps ops) {
+        return bestChannels(WandaSpScores.channelScores(weights.down(), downInput.prunedMoments));
     }
 
     @Override
@@ -59,10 +79,5 @@ final class WandaSpLayer extends StructuredLayer {
     @Override
     public LayerScores scores(TensorOps ops) {
         return new LayerScores(layer, headScores(scoring, dense), channelScores(scoring, dense));
-    }
-
-    @Override
-    public void close() {
-        // moments are on-heap
     }
 }
