@@ -24,6 +24,12 @@ import org.junit.jupiter.params.provider.CsvSource;
  * recorded 2026-12-06). The kernels reduce sums across the machine's vector lanes ({@link CpuOps#vectorBits}), so the
  * methods whose results go through such sums (Grams, solves, scores) differ in the last bits between the two widths;
  * magnitude, Wanda, Wanda-sp and the policy-gradient rows happen to agree.
+ *
+ * <p>GOA's default score became depth2-swiglu on 2026-12-07 (README, "GOA scores"): the earlier rows keep their bytes
+ * with {@code score=depth2} set, and the new default's rows (and policy gradient from GOA's scores) were recorded on an
+ * AVX-512 machine only; "-" marks a width not recorded, and the row is skipped there. Running the JVM with
+ * {@code -XX:UseAVX=2} on AVX-512 hardware does not reproduce the AVX2 machine's bytes (checked on SparseGPT's row), so
+ * the 256-bit column can only be filled on an AVX2 machine.
  */
 class MethodBytesIT {
 
@@ -36,10 +42,12 @@ class MethodBytesIT {
         "alps, 0.7, '', 22e2b66800829b6f6a3588f7ebecc46cab882f1b6a878f8655fab1bcdd0ea911, e4703668ab94c0661b0899b4ef1e0ed43d28406ba438041235e6ba4bee6b9889",
         "wanda-sp, 0.3, '', 7dbc19c0975b837cffcbe928621d130364906e871b4b2dfa311981e7847be6eb, 7dbc19c0975b837cffcbe928621d130364906e871b4b2dfa311981e7847be6eb",
         "flap, 0.3, --export=masked-dense, fc1ce51296a3ee7acc1aa133fd5055c97f384ee066396976fda794751d6e3613, 0efa74c17a591955f9cb084d8e00d1c01b78732a037859cd5a5ca86c93a87686",
-        "goa, 0.3, '', 39abe116415f4e13c5c9504fab21676876a883970efa1504cf44de77346b62c1, 5488e27d4766cb607624625aa38bbce3285c9972997b9981434a8c3bc8f63e52",
-        "goa, 0.3, --calib=self, c106930c24e50aebac270dc36d242326ce38d35db2796bbaa90e972471e9611a, daad80f5dfbd1b9481c1b6a931f8d0e6eb9b2875629bf0774763049cc183bb8a",
+        "goa, 0.3, --method-option=score=depth2, 39abe116415f4e13c5c9504fab21676876a883970efa1504cf44de77346b62c1, 5488e27d4766cb607624625aa38bbce3285c9972997b9981434a8c3bc8f63e52",
+        "goa, 0.3, --calib=self --method-option=score=depth2, c106930c24e50aebac270dc36d242326ce38d35db2796bbaa90e972471e9611a, daad80f5dfbd1b9481c1b6a931f8d0e6eb9b2875629bf0774763049cc183bb8a",
+        "goa, 0.3, '', a2676367ae6b2e7d11d4902608759381482b3a4dca10f0298eb20233e9c2efd0, -",
+        "goa, 0.3, --calib=self, c29eb6e9b4df31fef04efd240d093d0103080ee3afdfda8eb122e7bc5ee670b3, -",
         "policy-gradient, 0.3, --steps=12, bef76f93a9d4c2c22b0824c34a2c5ce943d93469ce072461675a867b5961133c, bef76f93a9d4c2c22b0824c34a2c5ce943d93469ce072461675a867b5961133c",
-        "policy-gradient, 0.3, --init=goa --steps=6, b57dce6284ef07ed67155d7fb16c6069e9ebad4ef565dd321e5d387794b733cb, b57dce6284ef07ed67155d7fb16c6069e9ebad4ef565dd321e5d387794b733cb",
+        "policy-gradient, 0.3, --init=goa --steps=6, 4d726b73278c04bc5729df932dede7a1b00293cbcaac7a68084ab2a5c5317ae4, -",
     })
     void exportIsByteIdenticalToTheRecordedOne(
             String method, double sparsity, String extra, String avx512, String avx2, @TempDir Path tmp)
@@ -47,6 +55,7 @@ class MethodBytesIT {
         int bits = CpuOps.vectorBits();
         assumeTrue(bits == 512 || bits == 256, "no hash recorded for " + bits + "-bit vectors");
         String expected = bits == 512 ? avx512 : avx2;
+        assumeTrue(!expected.equals("-"), "no hash recorded for " + bits + "-bit vectors in this row");
         Path out = tmp.resolve("model");
         String data = SharedData.data("tinystories/tinystories_val_sample.txt").toString();
         List<String> args = new ArrayList<>(List.of(

@@ -100,7 +100,8 @@ class PruneSupervisorTest {
     void goaScoresAndTheThresholdHeadGraphPruneOtherModelsThanTheDefault() throws Exception {
         StructuredSettings.Builder base = StructuredSettings.newBuilder()
                 .setRecovery(false)
-                .setAllocation(StructuredSettings.Allocation.ALLOCATION_GLOBAL);
+                .setAllocation(StructuredSettings.Allocation.ALLOCATION_GLOBAL)
+                .setScore(StructuredSettings.Score.SCORE_DEPTH2);
         byte[] depth2 = pruneStructured("depth2", StructuredMethod.Kind.GOA, base.build(), 1);
         for (StructuredSettings.Score score : new StructuredSettings.Score[] {
             StructuredSettings.Score.SCORE_DEPTH2_SWIGLU,
@@ -116,13 +117,20 @@ class PruneSupervisorTest {
                     1);
             assertFalse(Arrays.equals(depth2, other), score + " pruned the same model as depth2");
         }
-        StructuredSettings swiglu = StructuredSettings.newBuilder()
+        StructuredSettings explicitDepth2 = StructuredSettings.newBuilder()
+                .setScore(StructuredSettings.Score.SCORE_DEPTH2)
+                .build();
+        StructuredSettings explicitSwiglu = StructuredSettings.newBuilder()
                 .setScore(StructuredSettings.Score.SCORE_DEPTH2_SWIGLU)
                 .build();
+        byte[] recoveryDefault = pruneStructured(
+                "recovery-default", StructuredMethod.Kind.GOA, StructuredSettings.getDefaultInstance(), 1);
         assertFalse(Arrays.equals(
-                pruneStructured(
-                        "recovery-depth2", StructuredMethod.Kind.GOA, StructuredSettings.getDefaultInstance(), 1),
-                pruneStructured("recovery-swiglu", StructuredMethod.Kind.GOA, swiglu, 1)));
+                pruneStructured("recovery-depth2", StructuredMethod.Kind.GOA, explicitDepth2, 1), recoveryDefault));
+        assertArrayEquals(
+                pruneStructured("recovery-swiglu", StructuredMethod.Kind.GOA, explicitSwiglu, 1),
+                recoveryDefault,
+                "depth2-swiglu is the default score");
         byte[] threshold = pruneStructured(
                 "threshold",
                 StructuredMethod.Kind.GOA,

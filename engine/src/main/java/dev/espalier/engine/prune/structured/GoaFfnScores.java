@@ -28,7 +28,8 @@ import java.lang.foreign.Arena;
  * <p>Provenance: the paper's full text could not be read from this environment (no network, not in the reference
  * corpora). The formula is the one the issue states; the quantity it is the exact second moment of (the ReLU
  * depth-2 channel under a zero-mean Gaussian with second moment Σ) was derived here and is what the unit test checks
- * by Monte Carlo. Check the product-of-branches rule against the paper before quoting it as GOA's.
+ * by Monte Carlo. The product-of-branches rule is this code's reading, not the paper's: it is {@code score=depth2}, no
+ * longer the default; the default is the exact SwiGLU second moment below, which needs no such reading.
  *
  * <p>SwiGLU's exact depth-2 second moment ({@link #swigluScores}, {@code score=depth2-swiglu}). Channel j's
  * contribution to the output is y_j = W_down[:, j] · h_j with h_j = silu(g_jᵀx) · (u_jᵀx) the j-th entry of the

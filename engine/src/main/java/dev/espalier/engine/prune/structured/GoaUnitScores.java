@@ -18,10 +18,14 @@ import java.util.SplittableRandom;
  * its key/value head's k and v rows [g·d, (g+1)·d), so that a key/value group unit (the sum over its query heads,
  * {@link HeadUnits}) owns exactly its q, k, v rows and o columns. Biases are left out.
  * <ul>
- *   <li>{@link Score#DEPTH2}: {@link GoaFfnScores#scores} (product of the gate and up branches) and
- *       {@link GoaHeadScores} — the default.</li>
- *   <li>{@link Score#DEPTH2_SWIGLU}: channels by {@link GoaFfnScores#swigluScores}, the exact second moment of the
- *       SwiGLU channel's output; heads as depth2 (already the exact second moment of a head's output).</li>
+ *   <li>{@link Score#DEPTH2_SWIGLU}, the default: channels by {@link GoaFfnScores#swigluScores}, the exact second
+ *       moment of the SwiGLU channel's output; heads by {@link GoaHeadScores} (already the exact second moment of a
+ *       head's output).</li>
+ *   <li>{@link Score#DEPTH2}: channels by {@link GoaFfnScores#scores}, the ReLU slide formula read as the product of
+ *       the gate and up branches; heads as depth2-swiglu. The default until both were measured on stories260K (README,
+ *       "GOA scores"): with recovery, GOA's default, depth2-swiglu was better at 30 % and 50 % on TinyStories and
+ *       WikiText-2 (14.34 / 236.4 against 14.55 / 251.2; 34.56 / 264.0 against 38.83 / 307.9); without recovery better
+ *       at 30 %, worse at 50 %.</li>
  *   <li>{@link Score#DEPTH1}: data-free, the squared norm of the unit's output weights: ||W_down[:, j]||², and
  *       ||W_o,h||_F² over the head's o columns.</li>
  *   <li>{@link Score#L1}, {@link Score#L2}: data-free, Σ|w| and Σw² over the unit's weights above (l2 squared, so it
@@ -44,8 +48,8 @@ public final class GoaUnitScores {
 
         static Score of(StructuredSettings.Score s) {
             return switch (s) {
-                case SCORE_UNSPECIFIED, SCORE_DEPTH2 -> DEPTH2;
-                case SCORE_DEPTH2_SWIGLU -> DEPTH2_SWIGLU;
+                case SCORE_DEPTH2 -> DEPTH2;
+                case SCORE_UNSPECIFIED, SCORE_DEPTH2_SWIGLU -> DEPTH2_SWIGLU;
                 case SCORE_DEPTH1 -> DEPTH1;
                 case SCORE_L1 -> L1;
                 case SCORE_L2 -> L2;

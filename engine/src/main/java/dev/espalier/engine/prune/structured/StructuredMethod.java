@@ -161,7 +161,7 @@ public record StructuredMethod(
                 + (kind == Kind.GOA || recovery ? ", recovery " + (recovery ? "on (ridge " + ridge + ")" : "off") : "")
                 + (kind == Kind.GOA
                         ? (tau > 0 ? ", tau " + tau : "")
-                                + (score != GoaUnitScores.Score.DEPTH2 ? ", score " + score.label() : "")
+                                + (score != GoaUnitScores.Score.DEPTH2_SWIGLU ? ", score " + score.label() : "")
                                 + (headThreshold > 0 ? ", threshold head graph " + headThreshold : "")
                         : "")
                 + (dataFree ? ", data-free" : "");
