@@ -1,7 +1,11 @@
 package dev.espalier.engine.prune;
 
+import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 
 /**
  * A pruning method for one linear map y = x·Wᵀ, in the shape of the wanda/SparseGPT code: statistics of the map's
@@ -34,22 +38,34 @@ public interface LinearPruner {
         }
     }
 
-    /** Zeros the weights whose keep flag is false; returns the outcome. */
-    static PruneOutcome applyMask(Tensor weight, boolean[] keep) {
+    /**
+     * Zeros the weights whose keep flag is false and counts the zeros; returns the outcome. Rows are tasks on
+     * {@code ops}'s threads, each read and written in bulk.
+     */
+    static PruneOutcome applyMask(Tensor weight, boolean[] keep, TensorOps ops) {
+        weight.requireDType(DType.F32);
         int rows = weight.rows();
         int cols = weight.cols();
-        long zeros = 0;
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                if (!keep[r * cols + c]) {
-                    weight.set(r, c, 0.0);
+        long stride = weight.rowStride();
+        int tasks = Math.max(1, Math.min(rows, 64));
+        long[] zeros = new long[tasks];
+        MemorySegment data = ops.shareable(weight.data());
+        ops.forEachTask(tasks, t -> {
+            float[] row = new float[cols];
+            for (int r = (int) ((long) rows * t / tasks); r < (long) rows * (t + 1) / tasks; r++) {
+                MemorySegment.copy(data, ValueLayout.JAVA_FLOAT_UNALIGNED, r * stride * 4, row, 0, cols);
+                for (int c = 0; c < cols; c++) {
+                    if (!keep[r * cols + c]) {
+                        row[c] = 0f;
+                    }
+                    if (row[c] == 0f) {
+                        zeros[t]++;
+                    }
                 }
-                if (weight.get(r, c) == 0f) {
-                    zeros++;
-                }
+                MemorySegment.copy(row, 0, data, ValueLayout.JAVA_FLOAT_UNALIGNED, r * stride * 4, cols);
             }
-        }
-        return new PruneOutcome(zeros, (long) rows * cols);
+        });
+        return new PruneOutcome(Arrays.stream(zeros).sum(), (long) rows * cols);
     }
 
     /**

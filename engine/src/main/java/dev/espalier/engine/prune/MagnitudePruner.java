@@ -18,7 +18,7 @@ public final class MagnitudePruner implements LinearPruner {
     public PruneOutcome prune(Tensor weight, SparsityPattern pattern, double sparsity, TensorOps ops) {
         float[] scores = LinearPruner.absoluteValues(weight);
         boolean[] keep = MaskSelection.select(
-                scores, weight.rows(), weight.cols(), pattern, sparsity, MaskSelection.Scope.MATRIX);
-        return LinearPruner.applyMask(weight, keep);
+                scores, weight.rows(), weight.cols(), pattern, sparsity, MaskSelection.Scope.MATRIX, ops);
+        return LinearPruner.applyMask(weight, keep, ops);
     }
 }

@@ -4,9 +4,13 @@ import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /** How far a pruned linear map's outputs are from the dense map's, on the calibration inputs summarised by a Gram. */
 public final class ReconstructionError {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
     private ReconstructionError() {}
 
     /**
@@ -35,12 +39,17 @@ public final class ReconstructionError {
                     "ReconstructionError: gram must be (" + in + ", " + in + "), got " + gram);
         }
         try (Arena arena = Arena.ofConfined()) {
-            Tensor w = original.copyAs(arena, DType.F32); // (out, in) W
+            Tensor w = original.dtype() == DType.F32 ? original : original.copyAs(arena, DType.F32); // (out, in) W
             Tensor delta = Tensor.allocate(arena, DType.F32, out, in); // (out, in) W − Ŵ
+            float[] o = new float[in];
+            float[] p = new float[in];
             for (int r = 0; r < out; r++) {
+                readRow(original, r, o);
+                readRow(pruned, r, p);
                 for (int c = 0; c < in; c++) {
-                    delta.set(r, c, (double) original.get(r, c) - pruned.get(r, c));
+                    o[c] = (float) ((double) o[c] - p[c]);
                 }
+                MemorySegment.copy(o, 0, delta.data(), F32, (long) r * in * 4, in);
             }
             Tensor product = Tensor.allocate(arena, DType.F32, out, in); // (out, in) M·H
             double numerator = quadraticTrace(delta, gram, product, ops);
@@ -52,13 +61,24 @@ public final class ReconstructionError {
         }
     }
 
-    /** tr(M H Mᵀ) = Σ (M·H) ⊙ M, with M·H into {@code scratch} (out, in) by one GEMM. */
+    /** Row r of a matrix of any float dtype, widened into {@code dst}. */
+    private static void readRow(Tensor m, int r, float[] dst) {
+        m.rowSlice(r, r + 1).reshape(dst.length).copyInto(Tensor.of(MemorySegment.ofArray(dst), DType.F32, dst.length));
+    }
+
+    /** tr(M H Mᵀ) = Σ (M·H) ⊙ M, with M·H into {@code scratch} (out, in, contiguous) by one GEMM. */
     private static double quadraticTrace(Tensor m, Tensor gram, Tensor scratch, TensorOps ops) {
         ops.gemm(false, false, 1f, m, gram, 0f, scratch);
+        int in = m.cols();
+        float[] product = new float[in];
+        float[] row = new float[in];
         double sum = 0;
-        long n = m.numel();
-        for (long i = 0; i < n; i++) {
-            sum += (double) scratch.getFlat(i) * m.getFlat(i);
+        for (int r = 0; r < m.rows(); r++) {
+            MemorySegment.copy(scratch.data(), F32, (long) r * in * 4, product, 0, in);
+            readRow(m, r, row);
+            for (int c = 0; c < in; c++) {
+                sum += (double) product[c] * row[c];
+            }
         }
         return sum;
     }

@@ -1,7 +1,9 @@
 package dev.espalier.engine.prune;
 
+import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
+import java.lang.foreign.MemorySegment;
 
 /**
  * Wanda (Sun et al., 2023): the score of W[i][j] is |W[i][j]| · ||X_j||₂, the input feature's norm over every
@@ -21,9 +23,11 @@ public final class WandaPruner implements LinearPruner {
             throw new IllegalArgumentException(
                     "batch of width " + d + " after batches of width " + squaredNorms.length);
         }
+        float[] row = new float[d];
         for (int r = 0; r < n; r++) {
+            x.rowSlice(r, r + 1).reshape(d).copyInto(Tensor.of(MemorySegment.ofArray(row), DType.F32, d));
             for (int c = 0; c < d; c++) {
-                double v = x.get(r, c);
+                double v = row[c];
                 squaredNorms[c] += v * v;
             }
         }
@@ -43,13 +47,16 @@ public final class WandaPruner implements LinearPruner {
         int rows = weight.rows();
         int cols = weight.cols();
         float[] scores = LinearPruner.absoluteValues(weight);
+        float[] norms = new float[cols];
         for (int c = 0; c < cols; c++) {
-            float norm = (float) Math.sqrt(squaredNorms[c]);
-            for (int r = 0; r < rows; r++) {
-                scores[r * cols + c] *= norm;
+            norms[c] = (float) Math.sqrt(squaredNorms[c]);
+        }
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                scores[r * cols + c] *= norms[c];
             }
         }
-        boolean[] keep = MaskSelection.select(scores, rows, cols, pattern, sparsity, MaskSelection.Scope.ROW);
-        return LinearPruner.applyMask(weight, keep);
+        boolean[] keep = MaskSelection.select(scores, rows, cols, pattern, sparsity, MaskSelection.Scope.ROW, ops);
+        return LinearPruner.applyMask(weight, keep, ops);
     }
 }

@@ -353,6 +353,15 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     private Behavior<Command> onCloseSession(CloseSession m) {
         WorkerSession s = sessions.remove(m.session().id());
         if (s != null) {
+            if (!s.callTimes.isEmpty()) {
+                getContext()
+                        .getLog()
+                        .info(
+                                "device {}: time in calls of {}: {}",
+                                device.name(),
+                                m.session().job(),
+                                s.callTimes.describe());
+            }
             s.close();
         }
         device.host().activations().releaseAll(m.session().id(), -1);
@@ -668,10 +677,14 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         try {
             WorkerSession s = session(session);
             s.faults.beforeCall(device.index(), what);
+            long start = System.nanoTime();
             try {
                 reply = body.run(s);
             } finally {
                 device.host().activations().settle(session.id());
+                long nanos = System.nanoTime() - start;
+                s.callTimes.add(what, nanos);
+                getContext().getLog().debug("device {}: {} took {} ms", device.name(), what, nanos / 1_000_000);
             }
         } catch (Exception | AssertionError e) {
             getContext()

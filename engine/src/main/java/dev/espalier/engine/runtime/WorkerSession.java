@@ -35,6 +35,7 @@ final class WorkerSession implements AutoCloseable {
     final Tensor keys; // (maxTokens, max kv width): scratch cache of one sequence
     final Tensor values; // (maxTokens, max kv width)
     final Map<Integer, LayerWork> layers = new HashMap<>();
+    final CallTimes callTimes = new CallTimes();
     final Map<Integer, Integer> layerGenerations = new HashMap<>(); // layer -> pipeline generation that opened it
     private final Map<Integer, Arena> layerArenas = new HashMap<>(); // layer -> its writable weights and statistics
     private final List<Arena> retired = new ArrayList<>(); // layer arenas a solve of a stopped pipeline still held

@@ -262,7 +262,8 @@ class AlpsTest {
                             in,
                             SparsityPattern.UNSTRUCTURED,
                             sparsity,
-                            MaskSelection.Scope.MATRIX);
+                            MaskSelection.Scope.MATRIX,
+                            ops);
                     float[] wandaScores = magnitudeScores.clone();
                     for (int r = 0; r < out; r++) {
                         for (int c = 0; c < in; c++) {
@@ -270,7 +271,7 @@ class AlpsTest {
                         }
                     }
                     boolean[] wanda = MaskSelection.select(
-                            wandaScores, out, in, SparsityPattern.UNSTRUCTURED, sparsity, MaskSelection.Scope.ROW);
+                            wandaScores, out, in, SparsityPattern.UNSTRUCTURED, sparsity, MaskSelection.Scope.ROW, ops);
                     double magnitudeRefit = p.refitError(magnitude, p.gram);
                     double wandaRefit = p.refitError(wanda, p.gram);
                     String what = "seed " + seed + ", sparsity " + sparsity + ": ALPS " + alps;

@@ -3,6 +3,7 @@ package dev.espalier.engine.prune;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.espalier.kernels.Tensor;
+import dev.espalier.kernels.reference.ReferenceOps;
 import java.lang.foreign.Arena;
 import org.junit.jupiter.api.Test;
 
@@ -17,7 +18,8 @@ class WandaPrunerTest {
             Tensor w = Tensor.ofFloats(arena, new float[] {5f, 1f, 2f, 1f, 1f, 1f}, 2, 3);
             WandaPruner wanda = new WandaPruner();
             wanda.addBatch(x, null);
-            LinearPruner.PruneOutcome outcome = wanda.prune(w, SparsityPattern.UNSTRUCTURED, 1.0 / 3, null);
+            LinearPruner.PruneOutcome outcome =
+                    wanda.prune(w, SparsityPattern.UNSTRUCTURED, 1.0 / 3, new ReferenceOps());
             assertEquals(2, outcome.zeros());
             float[] expected = {0f, 1f, 2f, 0f, 1f, 1f};
             float[] actual = w.toFloatArray();
@@ -31,7 +33,8 @@ class WandaPrunerTest {
     void magnitudeDropsSmallestOverTheWholeMatrix() {
         try (Arena arena = Arena.ofConfined()) {
             Tensor w = Tensor.ofFloats(arena, new float[] {5f, -0.5f, 2f, 0.1f, -3f, 4f}, 2, 3);
-            LinearPruner.PruneOutcome outcome = new MagnitudePruner().prune(w, SparsityPattern.UNSTRUCTURED, 0.5, null);
+            LinearPruner.PruneOutcome outcome =
+                    new MagnitudePruner().prune(w, SparsityPattern.UNSTRUCTURED, 0.5, new ReferenceOps());
             assertEquals(3, outcome.zeros());
             float[] actual = w.toFloatArray();
             float[] expected = {5f, 0f, 0f, 0f, -3f, 4f};
