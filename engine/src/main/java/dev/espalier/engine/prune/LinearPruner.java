@@ -85,6 +85,11 @@ public interface LinearPruner {
         return new PruneOutcome(zeros, (long) dense.rows() * dense.cols());
     }
 
+    /** Row r of a matrix (any float dtype, any row stride), widened into {@code dst} (its width long). */
+    static void readRow(Tensor m, int r, float[] dst) {
+        m.rowSlice(r, r + 1).reshape(dst.length).copyInto(Tensor.of(MemorySegment.ofArray(dst), DType.F32, dst.length));
+    }
+
     /** |W| as a flat score array (out · in). */
     static float[] absoluteValues(Tensor weight) {
         float[] w = weight.toFloatArray();

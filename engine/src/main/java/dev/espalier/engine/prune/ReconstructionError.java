@@ -44,8 +44,8 @@ public final class ReconstructionError {
             float[] o = new float[in];
             float[] p = new float[in];
             for (int r = 0; r < out; r++) {
-                readRow(original, r, o);
-                readRow(pruned, r, p);
+                LinearPruner.readRow(original, r, o);
+                LinearPruner.readRow(pruned, r, p);
                 for (int c = 0; c < in; c++) {
                     o[c] = (float) ((double) o[c] - p[c]);
                 }
@@ -61,11 +61,6 @@ public final class ReconstructionError {
         }
     }
 
-    /** Row r of a matrix of any float dtype, widened into {@code dst}. */
-    private static void readRow(Tensor m, int r, float[] dst) {
-        m.rowSlice(r, r + 1).reshape(dst.length).copyInto(Tensor.of(MemorySegment.ofArray(dst), DType.F32, dst.length));
-    }
-
     /** tr(M H Mᵀ) = Σ (M·H) ⊙ M, with M·H into {@code scratch} (out, in, contiguous) by one GEMM. */
     private static double quadraticTrace(Tensor m, Tensor gram, Tensor scratch, TensorOps ops) {
         ops.gemm(false, false, 1f, m, gram, 0f, scratch);
@@ -75,7 +70,7 @@ public final class ReconstructionError {
         double sum = 0;
         for (int r = 0; r < m.rows(); r++) {
             MemorySegment.copy(scratch.data(), F32, (long) r * in * 4, product, 0, in);
-            readRow(m, r, row);
+            LinearPruner.readRow(m, r, row);
             for (int c = 0; c < in; c++) {
                 sum += (double) product[c] * row[c];
             }

@@ -1,9 +1,7 @@
 package dev.espalier.engine.prune;
 
-import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
-import java.lang.foreign.MemorySegment;
 
 /**
  * Wanda (Sun et al., 2023): the score of W[i][j] is |W[i][j]| · ||X_j||₂, the input feature's norm over every
@@ -25,7 +23,7 @@ public final class WandaPruner implements LinearPruner {
         }
         float[] row = new float[d];
         for (int r = 0; r < n; r++) {
-            x.rowSlice(r, r + 1).reshape(d).copyInto(Tensor.of(MemorySegment.ofArray(row), DType.F32, d));
+            LinearPruner.readRow(x, r, row);
             for (int c = 0; c < d; c++) {
                 double v = row[c];
                 squaredNorms[c] += v * v;
