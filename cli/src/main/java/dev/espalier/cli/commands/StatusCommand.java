@@ -2,10 +2,12 @@ package dev.espalier.cli.commands;
 
 import dev.espalier.engine.job.JobSpecs;
 import dev.espalier.engine.prune.methods.PruneMethods;
+import dev.espalier.protocol.v1.ClusterNode;
 import dev.espalier.protocol.v1.GetJobRequest;
 import dev.espalier.protocol.v1.JobState;
 import dev.espalier.protocol.v1.JobStatus;
 import dev.espalier.protocol.v1.ListJobsRequest;
+import dev.espalier.protocol.v1.ListJobsResponse;
 import java.io.PrintWriter;
 import java.time.Instant;
 import java.util.List;
@@ -53,11 +55,9 @@ public final class StatusCommand implements Callable<Integer> {
                                         .setJobId(jobId)
                                         .build()));
             } else {
-                printTable(
-                        out,
-                        client.blocking(10)
-                                .listJobs(ListJobsRequest.getDefaultInstance())
-                                .getJobsList());
+                ListJobsResponse list = client.blocking(20).listJobs(ListJobsRequest.getDefaultInstance());
+                printNodes(out, list.getNodesList());
+                printTable(out, list.getJobsList());
             }
             return 0;
         });
@@ -65,6 +65,27 @@ public final class StatusCommand implements Callable<Integer> {
 
     static String state(JobState state) {
         return state.name().substring("JOB_STATE_".length()).toLowerCase(Locale.ROOT);
+    }
+
+    /** A cluster's nodes (nothing for a node on its own). */
+    private static void printNodes(PrintWriter out, List<ClusterNode> nodes) {
+        if (nodes.isEmpty()) {
+            return;
+        }
+        String row = "%-22s %-22s %5s %-12s %s%n";
+        out.printf(Locale.ROOT, row, "NODE", "CLIENTS AT", "SLOTS", "DEVICES", "JOBS HELD");
+        for (ClusterNode n : nodes) {
+            out.printf(
+                    Locale.ROOT,
+                    row,
+                    n.getName() + (n.getScheduler() ? " *" : ""),
+                    n.getClientAddress(),
+                    n.getSlots(),
+                    n.getDevices(),
+                    n.getRunningJobsCount() == 0 ? "-" : String.join(", ", n.getRunningJobsList()));
+        }
+        out.println("(* hosts the cluster's job scheduler)");
+        out.println();
     }
 
     private static void printTable(PrintWriter out, List<JobStatus> jobs) {
@@ -91,6 +112,9 @@ public final class StatusCommand implements Callable<Integer> {
     private static void printDetail(PrintWriter out, JobStatus job) {
         out.printf(Locale.ROOT, "job        %s%n", job.getJobId());
         out.printf(Locale.ROOT, "state      %s: %s%n", state(job.getState()), job.getMessage());
+        if (!job.getNode().isEmpty()) {
+            out.printf(Locale.ROOT, "node       %s%n", job.getNode());
+        }
         out.printf(
                 Locale.ROOT,
                 "progress   %.1f%%%s%s%n",

@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime;
 
+import com.typesafe.config.Config;
 import dev.espalier.engine.runtime.store.RunDirectory;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.TensorOps;
@@ -41,11 +42,13 @@ public final class Devices implements AutoCloseable {
     private final AtomicInteger nextFirst = new AtomicInteger();
     private final AtomicLong actorNames = new AtomicLong(1);
 
-    private Devices(DeviceSpec spec, long activationBudgetBytes) {
+    private Devices(DeviceSpec spec, long activationBudgetBytes, Config config) {
         this.spec = spec;
         this.host = new DeviceWorker.Host(
                 new HostActivationStore(activationBudgetBytes), new HostModels(), new HostProblems());
-        this.system = ActorSystem.create(SpawnProtocol.create(), "espalier");
+        this.system = config == null
+                ? ActorSystem.create(SpawnProtocol.create(), "espalier")
+                : ActorSystem.create(SpawnProtocol.create(), "espalier", config);
         for (int d = 0; d < spec.count(); d++) {
             TensorOps backend = spec.createOps(d);
             ops.add(backend);
@@ -68,7 +71,20 @@ public final class Devices implements AutoCloseable {
      * for all jobs together; beyond it, a job's activations are spilled to its run directory.
      */
     public static Devices start(DeviceSpec spec, long activationBudgetBytes) {
-        return new Devices(spec, activationBudgetBytes);
+        return new Devices(spec, activationBudgetBytes, null);
+    }
+
+    /**
+     * As {@link #start(DeviceSpec, long)}, in an actor system of the given settings (e.g. a cluster node's), named
+     * "espalier" like every other.
+     */
+    public static Devices start(DeviceSpec spec, long activationBudgetBytes, Config config) {
+        return new Devices(spec, activationBudgetBytes, config);
+    }
+
+    /** The actor system the workers and the jobs' actors run in. */
+    public ActorSystem<?> system() {
+        return system;
     }
 
     /** The devices as the process was started with them, e.g. "cpu:0 (1 thread), cpu:1 (1 thread)". */

@@ -72,7 +72,18 @@ public final class KryoSerializer extends JSerializer {
             DeviceWorker.CheckpointLayer.class,
             DeviceWorker.LayerCheckpointed.class,
             DeviceWorker.LayerOpened.class,
-            DeviceWorker.ScoreLoss.class);
+            DeviceWorker.ScoreLoss.class,
+            byte[].class,
+            String[].class,
+            ClusterProtocol.Submitted.class,
+            ClusterProtocol.NodeReport.class,
+            ClusterProtocol.JobEnded.class,
+            ClusterProtocol.Cancel.class,
+            ClusterProtocol.ListNodes.class,
+            ClusterProtocol.RunJob.class,
+            ClusterProtocol.CancelJob.class,
+            ClusterProtocol.CancelResult.class,
+            ClusterProtocol.NodeList.class);
 
     private final ActorRefResolver resolver;
     private final Pool<Kryo> pool = new Pool<>(true, false, 16) {

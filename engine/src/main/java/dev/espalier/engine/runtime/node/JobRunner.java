@@ -31,12 +31,20 @@ final class JobRunner {
     private final Function<JobSpec, JobExecutor> executors;
     private final Set<JobRecord> running;
     private final AtomicBoolean closing;
+    private final String nodeName;
 
-    JobRunner(JobStore store, Function<JobSpec, JobExecutor> executors, Set<JobRecord> running, AtomicBoolean closing) {
+    /** {@code nodeName}: in a cluster, this node's name, saved in the status of the jobs it runs; else empty. */
+    JobRunner(
+            JobStore store,
+            Function<JobSpec, JobExecutor> executors,
+            Set<JobRecord> running,
+            AtomicBoolean closing,
+            String nodeName) {
         this.store = store;
         this.executors = executors;
         this.running = running;
         this.closing = closing;
+        this.nodeName = nodeName;
     }
 
     /** Runs {@code record}'s job on the calling thread; never throws. */
@@ -88,6 +96,7 @@ final class JobRunner {
                 status.toBuilder()
                         .setState(JobState.JOB_STATE_RUNNING)
                         .setMessage(resumed ? "resumed" : "running")
+                        .setNode(nodeName)
                         .setStartedTimeMs(
                                 status.getStartedTimeMs() != 0 ? status.getStartedTimeMs() : System.currentTimeMillis())
                         .build());
@@ -103,6 +112,9 @@ final class JobRunner {
             }
             JobEvent recorded = run.events().append(event);
             record.observe(recorded);
+            if (!nodeName.isEmpty() && recorded.hasLayerPruned()) {
+                store.save(record, record.status()); // other nodes of the cluster read the status from disk
+            }
             return recorded;
         };
         run.events()

@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +37,8 @@ import org.slf4j.LoggerFactory;
  * The node's jobs on disk: {@code <home>/jobs/<job-id>/} is the job's {@link RunDirectory} plus {@code status.pb}
  * (its {@link JobStatus}, replaced atomically at every change of state). A job folder is built under a temporary
  * name and renamed into place, so a crash during submission leaves nothing but a temporary folder, removed on start.
+ * A store {@linkplain #shared shared} by the nodes of a cluster sees jobs other nodes create ({@link #refresh},
+ * {@link #reload}) and removes no temporary file on start, since another node may be writing it.
  */
 final class JobStore implements AutoCloseable {
     static final String STATUS_FILE = "status.pb";
@@ -46,15 +49,27 @@ final class JobStore implements AutoCloseable {
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final Path jobsDir;
+    private final boolean shared;
     private final Map<String, JobRecord> jobs = new ConcurrentHashMap<>();
     private final Map<String, RunDirectory> openRuns = new ConcurrentHashMap<>();
 
     /** Loads every job under {@code <home>/jobs}, after removing temporary files and half-created job folders. */
     JobStore(Path home) {
+        this(home, false);
+    }
+
+    /**
+     * Loads every job under {@code <home>/jobs}; a {@code shared} store (the run folder of a cluster) leaves temporary
+     * files alone.
+     */
+    JobStore(Path home, boolean shared) {
         this.jobsDir = home.toAbsolutePath().resolve("jobs");
+        this.shared = shared;
         try {
             AtomicFiles.ensureDirectory(jobsDir);
-            AtomicFiles.removeTempFiles(jobsDir);
+            if (!shared) {
+                AtomicFiles.removeTempFiles(jobsDir);
+            }
             try (DirectoryStream<Path> dirs = Files.newDirectoryStream(jobsDir, Files::isDirectory)) {
                 for (Path dir : dirs) {
                     load(dir);
@@ -66,17 +81,68 @@ final class JobStore implements AutoCloseable {
     }
 
     private void load(Path dir) {
+        readStatus(dir).ifPresent(status -> jobs.put(status.getJobId(), new JobRecord(status.getJobId(), dir, status)));
+    }
+
+    private static Optional<JobStatus> readStatus(Path dir) {
         Path file = dir.resolve(STATUS_FILE);
         try {
             JobStatus status = JobStatus.parseFrom(Files.readAllBytes(file));
             String id = dir.getFileName().toString();
             if (!status.getJobId().equals(id)) {
                 LOG.error("{}: names job {} but lies in folder {}; skipped", file, status.getJobId(), id);
-                return;
+                return Optional.empty();
             }
-            jobs.put(id, new JobRecord(id, dir, status));
+            return Optional.of(status);
         } catch (IOException e) {
             LOG.error("{}: cannot be read as a JobStatus ({}); job skipped", file, e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * Of a shared store: loads the jobs other nodes created since, and re-reads the status of every job for which
+     * {@code live} is false (this node does not run it, so the file is newer than the record).
+     */
+    void refresh(Predicate<JobRecord> live) {
+        requireShared();
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(jobsDir, Files::isDirectory)) {
+            for (Path dir : dirs) {
+                String id = dir.getFileName().toString();
+                if (AtomicFiles.isTempFile(dir) || !JOB_ID.matcher(id).matches()) {
+                    continue;
+                }
+                JobRecord record = jobs.get(id);
+                if (record == null) {
+                    load(dir);
+                } else if (!live.test(record)) {
+                    readStatus(dir).ifPresent(record::setStatus);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(jobsDir + ": cannot be read (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Of a shared store: job {@code id} with its status as on disk now (loading it if another node created it). */
+    Optional<JobRecord> reload(String id) {
+        requireShared();
+        if (!JOB_ID.matcher(id).matches()) {
+            return Optional.empty();
+        }
+        Path dir = jobsDir.resolve(id);
+        Optional<JobStatus> status = Files.isDirectory(dir) ? readStatus(dir) : Optional.empty();
+        if (status.isEmpty()) {
+            return Optional.ofNullable(jobs.get(id));
+        }
+        JobRecord record = jobs.computeIfAbsent(id, i -> new JobRecord(i, dir, status.get()));
+        record.setStatus(status.get());
+        return Optional.of(record);
+    }
+
+    private void requireShared() {
+        if (!shared) {
+            throw new IllegalStateException(jobsDir + ": only a cluster's shared store is changed by other nodes");
         }
     }
 

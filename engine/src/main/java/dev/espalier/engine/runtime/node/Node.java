@@ -1,5 +1,6 @@
 package dev.espalier.engine.runtime.node;
 
+import com.typesafe.config.Config;
 import dev.espalier.engine.io.AtomicFiles;
 import dev.espalier.engine.job.JobExecutor;
 import dev.espalier.engine.job.JobExecutors;
@@ -29,11 +30,17 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,6 +50,10 @@ import org.slf4j.LoggerFactory;
  * resumes in its existing run directory), then writes {@code <home>/node.port}. One node per home (a file lock).
  * Every call must carry the node's token ({@link NodeToken}, in {@code <home>/node.token}); beyond loopback the node
  * listens only with TLS, and a job may write its output only inside the allowed folders.
+ *
+ * <p>With {@link NodeOptions#cluster} the node is one of a cluster ({@link ClusterMembership}): its jobs, and the
+ * token, live in the run folder all nodes share; the cluster's scheduler sends it jobs for its slots, and re-queues
+ * those it held when it leaves or dies. It stops itself when the cluster downs it.
  */
 public final class Node implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Node.class);
@@ -55,11 +66,16 @@ public final class Node implements AutoCloseable {
     private final NodeToken token;
     private final Set<JobRecord> running = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean closing = new AtomicBoolean();
+    private final AtomicBoolean jobsStopping = new AtomicBoolean();
     private final CountDownLatch terminated = new CountDownLatch(1);
     private final List<Thread> slots = new ArrayList<>();
     private Server server;
+    private JobRunner runner;
     private NodeAddress address;
     private Devices devices; // the device workers this node started; null when its executors were given
+    private ActorSystem<?> ownSystem; // a cluster node's actor system when it has no device workers of its own
+    private ClusterJobs cluster; // null for a node on its own
+    private ClusterMembership membership;
 
     private Node(Path home, FileChannel lockChannel, JobStore store, JobQueue queue, NodeToken token) {
         this.home = home;
@@ -77,9 +93,10 @@ public final class Node implements AutoCloseable {
      */
     public static Node start(NodeOptions options, DeviceSpec devices, long activationBudgetBytes) {
         requireTlsBeyondLoopback(options); // before any worker starts
-        Devices workers = Devices.start(devices, activationBudgetBytes);
+        Config clusterConfig = options.cluster() == null ? null : ClusterConfig.of(options.cluster());
+        Devices workers = Devices.start(devices, activationBudgetBytes, clusterConfig);
         try {
-            Node node = start(options, JobExecutors.standard(workers)::forSpec);
+            Node node = start(options, JobExecutors.standard(workers)::forSpec, workers.system(), workers.describe());
             node.devices = workers;
             LOG.info("device workers shared by every job: {}", workers.describe());
             return node;
@@ -95,16 +112,42 @@ public final class Node implements AutoCloseable {
      * {@code executors} picks the executor of each job.
      */
     public static Node start(NodeOptions options, Function<JobSpec, JobExecutor> executors) {
+        return start(options, executors, null, "given executors");
+    }
+
+    /**
+     * As {@link #start(NodeOptions, Function)}; a cluster node joins in {@code system} (one of its own, made from the
+     * cluster options, when null) and tells the scheduler its devices as {@code devices}.
+     */
+    private static Node start(
+            NodeOptions options, Function<JobSpec, JobExecutor> executors, ActorSystem<?> system, String devices) {
         requireTlsBeyondLoopback(options);
+        ClusterOptions clustered = options.cluster();
+        Config clusterConfig = clustered == null ? null : ClusterConfig.of(clustered); // refuses bad options first
         Path home = options.home().toAbsolutePath();
         FileChannel lockChannel = lockHome(home);
         Node node = null;
         try {
-            NodeToken token = NodeToken.createOrReuse(home);
-            JobStore store = new JobStore(home);
+            Path jobsHome = clustered == null ? home : clustered.runFolder().toAbsolutePath();
+            ensureRunFolder(jobsHome);
+            NodeToken token = NodeToken.createOrReuse(jobsHome);
+            if (clustered != null) {
+                token.copyInto(home); // so that the client verbs find it with --home, as for a node on its own
+            }
+            JobStore store = new JobStore(jobsHome, clustered != null);
             node = new Node(home, lockChannel, store, new JobQueue(options.queueCapacity()), token);
-            node.recover();
+            if (clustered == null) {
+                node.recover();
+            }
             node.listen(options, executors);
+            if (clustered != null) {
+                if (system == null) {
+                    system = ActorSystem.create(Behaviors.empty(), ClusterConfig.SYSTEM_NAME, clusterConfig);
+                    node.ownSystem = system;
+                }
+                node.joinCluster(system, options.slots(), devices);
+            }
+            node.startSlots(options.slots());
             return node;
         } catch (RuntimeException e) {
             if (node != null) {
@@ -129,6 +172,15 @@ public final class Node implements AutoCloseable {
                     "refusing to listen on " + options.bindAddress() + ": beyond loopback the node"
                             + " requires TLS (--tls-cert FILE --tls-key FILE), and TLS is not configured; bind "
                             + NodeOptions.DEFAULT_BIND + " or give a certificate and key");
+        }
+    }
+
+    private static void ensureRunFolder(Path folder) {
+        try {
+            AtomicFiles.ensureDirectory(folder);
+        } catch (IOException e) {
+            throw new UncheckedIOException(
+                    folder + ": cannot be used as the cluster's run folder (" + e.getMessage() + ")", e);
         }
     }
 
@@ -177,11 +229,17 @@ public final class Node implements AutoCloseable {
     }
 
     private void listen(NodeOptions options, Function<JobSpec, JobExecutor> executors) {
-        JobRunner runner = new JobRunner(store, executors, running, closing);
+        String nodeName = options.cluster() == null
+                ? ""
+                : options.cluster().bindAddress() + ":" + options.cluster().port();
+        runner = new JobRunner(store, executors, running, closing, nodeName);
+        if (options.cluster() != null) {
+            cluster = new ClusterJobs(store, queue, runner);
+        }
         ServerCredentials credentials = credentials(options.tls());
         try {
-            NodeService service =
-                    new NodeService(store, queue, runner, closing, new AllowedOutputs(options.outputFolders()));
+            NodeService service = new NodeService(
+                    store, queue, runner, closing, new AllowedOutputs(options.outputFolders()), cluster);
             server = NettyServerBuilder.forAddress(
                             new InetSocketAddress(options.bindAddress(), options.port()), credentials)
                     .addService(ServerInterceptors.intercept(service, new TokenCheck(token, home)))
@@ -201,10 +259,6 @@ public final class Node implements AutoCloseable {
         }
         address = NodeAddress.forLocalClient(options.bindAddress(), server.getPort());
         AtomicFiles.write(home.resolve(NodeAddress.PORT_FILE), (address + "\n").getBytes(StandardCharsets.UTF_8));
-        for (int i = 0; i < options.slots(); i++) {
-            slots.add(
-                    Thread.ofPlatform().name("espalier-slot-" + i).daemon(true).start(() -> runSlot(runner)));
-        }
         LOG.info(
                 "espalier node listening on {} ({}, token in {}; home {}, {} slot(s), queue of {}; outputs allowed in {})",
                 address,
@@ -235,11 +289,48 @@ public final class Node implements AutoCloseable {
                 e);
     }
 
-    private void runSlot(JobRunner runner) {
+    private void startSlots(int count) {
+        for (int i = 0; i < count; i++) {
+            slots.add(
+                    Thread.ofPlatform().name("espalier-slot-" + i).daemon(true).start(this::runSlot));
+        }
+    }
+
+    /**
+     * Joins the cluster of {@code system}; the node stops itself if the cluster later downs it (its jobs stop and are
+     * re-queued elsewhere).
+     */
+    private void joinCluster(ActorSystem<?> system, int slotCount, String devicesText) {
+        membership = ClusterMembership.join(
+                system, store, runner, token, slotCount, devicesText, address.toString(), cluster);
+        cluster.joined(membership);
+        // When the cluster downs this node, Pekko shuts the actor system down: stop the jobs first, while their actors
+        // still run, so that they stay RUNNING on disk instead of failing, and resume elsewhere.
+        CoordinatedShutdown.get(Adapter.toClassic(system))
+                .addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "espalier-stop-jobs", () -> {
+                    try {
+                        stopJobs();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return CompletableFuture.completedFuture(Done.getInstance());
+                });
+        system.getWhenTerminated().thenRun(() -> {
+            if (!closing.get()) {
+                LOG.warn("the cluster removed this node ({}); stopping it", membership.name());
+                Thread.ofPlatform().name("espalier-node-downed").start(this::close);
+            }
+        });
+    }
+
+    private void runSlot() {
         try {
             JobRecord job;
             while ((job = queue.take()) != null) {
                 runner.run(job);
+                if (cluster != null) {
+                    cluster.finished(job);
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -284,13 +375,9 @@ public final class Node implements AutoCloseable {
             if (server != null) {
                 server.shutdown();
             }
-            queue.close();
-            running.forEach(job -> job.requestStop(JobRecord.StopRequest.SHUTDOWN, "the node is shutting down"));
-            for (Thread slot : slots) {
-                slot.join(TimeUnit.SECONDS.toMillis(SHUTDOWN_GRACE_SECONDS));
-                if (slot.isAlive()) {
-                    LOG.warn("{} still runs a job after {} s; leaving it", slot.getName(), SHUTDOWN_GRACE_SECONDS);
-                }
+            stopJobs();
+            if (membership != null) {
+                membership.leave(); // after the jobs stopped: the scheduler then re-queues them on other nodes
             }
             if (server != null && !server.awaitTermination(5, TimeUnit.SECONDS)) {
                 server.shutdownNow();
@@ -304,10 +391,30 @@ public final class Node implements AutoCloseable {
             if (devices != null) {
                 devices.close();
             }
+            if (ownSystem != null) {
+                ownSystem.terminate();
+            }
             store.close();
             removePortFile();
             closeQuietly(lockChannel);
             terminated.countDown();
+        }
+    }
+
+    /**
+     * Stops taking jobs and asks the running ones to stop (they stay RUNNING on disk and resume on the next start, or
+     * on another node of a cluster), waiting up to a minute for the slots. Idempotent.
+     */
+    private void stopJobs() throws InterruptedException {
+        if (jobsStopping.compareAndSet(false, true)) {
+            queue.close();
+            running.forEach(job -> job.requestStop(JobRecord.StopRequest.SHUTDOWN, "the node is shutting down"));
+        }
+        for (Thread slot : slots) {
+            slot.join(TimeUnit.SECONDS.toMillis(SHUTDOWN_GRACE_SECONDS));
+            if (slot.isAlive()) {
+                LOG.warn("{} still runs a job after {} s; leaving it", slot.getName(), SHUTDOWN_GRACE_SECONDS);
+            }
         }
     }
 

@@ -13,9 +13,17 @@ import java.util.List;
  * @param queueCapacity jobs that may wait for a slot; a submission beyond it is refused
  * @param allowedOutputs folders a job's output must lie in; empty means the home only
  * @param tls           the node's TLS identity; null for plaintext, which is only allowed on loopback
+ * @param cluster       how the node takes part in a cluster; null for a node on its own
  */
 public record NodeOptions(
-        Path home, String bindAddress, int port, int slots, int queueCapacity, List<Path> allowedOutputs, NodeTls tls) {
+        Path home,
+        String bindAddress,
+        int port,
+        int slots,
+        int queueCapacity,
+        List<Path> allowedOutputs,
+        NodeTls tls,
+        ClusterOptions cluster) {
     public static final String DEFAULT_BIND = "127.0.0.1";
     public static final int DEFAULT_PORT = 7070;
     public static final int DEFAULT_SLOTS = 1;
@@ -36,12 +44,18 @@ public record NodeOptions(
 
     /** Plaintext on {@code bindAddress}, jobs writing into the home only. */
     public NodeOptions(Path home, String bindAddress, int port, int slots, int queueCapacity) {
-        this(home, bindAddress, port, slots, queueCapacity, List.of(), null);
+        this(home, bindAddress, port, slots, queueCapacity, List.of(), null, null);
     }
 
-    /** The folders jobs may write their output to: {@link #allowedOutputs}, or the home when none is given. */
+    /**
+     * The folders jobs may write their output to: {@link #allowedOutputs}, or when none is given the home (a cluster
+     * node: the shared run folder, which every node can write).
+     */
     public List<Path> outputFolders() {
-        return allowedOutputs.isEmpty() ? List.of(home) : allowedOutputs;
+        if (!allowedOutputs.isEmpty()) {
+            return allowedOutputs;
+        }
+        return List.of(cluster == null ? home : cluster.runFolder().toAbsolutePath());
     }
 
     /** The defaults: loopback, port 7070, one slot, 64 waiting jobs. */
@@ -55,26 +69,30 @@ public record NodeOptions(
     }
 
     public NodeOptions withPort(int newPort) {
-        return new NodeOptions(home, bindAddress, newPort, slots, queueCapacity, allowedOutputs, tls);
+        return new NodeOptions(home, bindAddress, newPort, slots, queueCapacity, allowedOutputs, tls, cluster);
     }
 
     public NodeOptions withBindAddress(String newBindAddress) {
-        return new NodeOptions(home, newBindAddress, port, slots, queueCapacity, allowedOutputs, tls);
+        return new NodeOptions(home, newBindAddress, port, slots, queueCapacity, allowedOutputs, tls, cluster);
     }
 
     public NodeOptions withSlots(int newSlots) {
-        return new NodeOptions(home, bindAddress, port, newSlots, queueCapacity, allowedOutputs, tls);
+        return new NodeOptions(home, bindAddress, port, newSlots, queueCapacity, allowedOutputs, tls, cluster);
     }
 
     public NodeOptions withQueueCapacity(int newCapacity) {
-        return new NodeOptions(home, bindAddress, port, slots, newCapacity, allowedOutputs, tls);
+        return new NodeOptions(home, bindAddress, port, slots, newCapacity, allowedOutputs, tls, cluster);
     }
 
     public NodeOptions withAllowedOutputs(List<Path> newAllowedOutputs) {
-        return new NodeOptions(home, bindAddress, port, slots, queueCapacity, newAllowedOutputs, tls);
+        return new NodeOptions(home, bindAddress, port, slots, queueCapacity, newAllowedOutputs, tls, cluster);
     }
 
     public NodeOptions withTls(NodeTls newTls) {
-        return new NodeOptions(home, bindAddress, port, slots, queueCapacity, allowedOutputs, newTls);
+        return new NodeOptions(home, bindAddress, port, slots, queueCapacity, allowedOutputs, newTls, cluster);
+    }
+
+    public NodeOptions withCluster(ClusterOptions newCluster) {
+        return new NodeOptions(home, bindAddress, port, slots, queueCapacity, allowedOutputs, tls, newCluster);
     }
 }

@@ -1,6 +1,8 @@
 package dev.espalier.engine.runtime.node;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.espalier.engine.job.JobSpecs;
+import dev.espalier.engine.runtime.ClusterProtocol.CancelResult;
 import dev.espalier.protocol.v1.CancelJobRequest;
 import dev.espalier.protocol.v1.EspalierNodeGrpc;
 import dev.espalier.protocol.v1.GetJobRequest;
@@ -23,7 +25,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The EspalierNode gRPC service over the node's job store, queue and runner. */
+/**
+ * The EspalierNode gRPC service over the node's job store, queue and runner; in a cluster ({@code cluster} not null),
+ * over the shared run folder and the cluster's scheduler, so that every verb works against any node.
+ */
 final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
     private static final Logger LOG = LoggerFactory.getLogger(NodeService.class);
 
@@ -32,14 +37,21 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
     private final JobRunner runner;
     private final AtomicBoolean closing;
     private final AllowedOutputs allowedOutputs;
+    private final ClusterJobs cluster;
 
     NodeService(
-            JobStore store, JobQueue queue, JobRunner runner, AtomicBoolean closing, AllowedOutputs allowedOutputs) {
+            JobStore store,
+            JobQueue queue,
+            JobRunner runner,
+            AtomicBoolean closing,
+            AllowedOutputs allowedOutputs,
+            ClusterJobs cluster) {
         this.store = store;
         this.queue = queue;
         this.runner = runner;
         this.closing = closing;
         this.allowedOutputs = allowedOutputs;
+        this.cluster = cluster;
     }
 
     @Override
@@ -61,6 +73,10 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
             response.onError(Status.UNAVAILABLE
                     .withDescription("the node is shutting down")
                     .asRuntimeException());
+            return;
+        }
+        if (cluster != null) {
+            submitToCluster(request, response);
             return;
         }
         int ahead = queue.tryReserve();
@@ -90,6 +106,34 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
         response.onCompleted();
     }
 
+    private void submitToCluster(SubmitJobRequest request, StreamObserver<SubmitJobResponse> response) {
+        try {
+            long ahead = cluster.queued();
+            if (ahead >= queue.capacity()) {
+                response.onError(Status.RESOURCE_EXHAUSTED
+                        .withDescription(String.format(
+                                Locale.ROOT, "the cluster's queue is full: %d jobs waiting; try later", ahead))
+                        .asRuntimeException());
+                return;
+            }
+            cluster.membership(); // refuses before anything is written while the node is still joining
+            JobRecord record = store.create(request.getSpec(), (int) ahead);
+            cluster.submitted(record.id);
+            response.onNext(SubmitJobResponse.newBuilder()
+                    .setJobId(record.id)
+                    .setStatus(record.status())
+                    .build());
+            response.onCompleted();
+        } catch (IllegalStateException e) {
+            response.onError(Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException());
+        } catch (RuntimeException e) {
+            LOG.error("cannot create a job: {}", e.getMessage(), e);
+            response.onError(Status.INTERNAL
+                    .withDescription("cannot create the job: " + e.getMessage())
+                    .asRuntimeException());
+        }
+    }
+
     @Override
     public void getJob(GetJobRequest request, StreamObserver<JobStatus> response) {
         try {
@@ -103,8 +147,19 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
     @Override
     public void listJobs(ListJobsRequest request, StreamObserver<ListJobsResponse> response) {
         ListJobsResponse.Builder list = ListJobsResponse.newBuilder();
-        for (JobRecord record : store.all()) {
-            JobStatus status = record.status();
+        List<JobStatus> all;
+        try {
+            all = cluster != null
+                    ? cluster.all()
+                    : store.all().stream().map(JobRecord::status).toList();
+            if (cluster != null) {
+                list.addAllNodes(cluster.nodes());
+            }
+        } catch (IllegalStateException e) {
+            response.onError(Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException());
+            return;
+        }
+        for (JobStatus status : all) {
             if (request.getStatesList().isEmpty() || request.getStatesList().contains(status.getState())) {
                 list.addJobs(status);
             }
@@ -115,6 +170,10 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
 
     @Override
     public void cancelJob(CancelJobRequest request, StreamObserver<JobStatus> response) {
+        if (cluster != null) {
+            cancelInCluster(request.getJobId(), response);
+            return;
+        }
         try {
             JobRecord record = job(request.getJobId());
             synchronized (record) {
@@ -143,13 +202,36 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
         }
     }
 
+    private void cancelInCluster(String id, StreamObserver<JobStatus> response) {
+        try {
+            job(id); // NOT_FOUND for an id no node created
+            CancelResult result = cluster.cancelAnywhere(id);
+            if (!result.error().isEmpty()) {
+                response.onError(Status.fromCode(Status.Code.valueOf(result.errorCode()))
+                        .withDescription(result.error())
+                        .asRuntimeException());
+                return;
+            }
+            response.onNext(JobStatus.parseFrom(result.status()));
+            response.onCompleted();
+        } catch (StatusRuntimeException e) {
+            response.onError(e);
+        } catch (IllegalStateException e) {
+            response.onError(Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException());
+        } catch (InvalidProtocolBufferException | RuntimeException e) {
+            response.onError(Status.INTERNAL.withDescription(e.getMessage()).asRuntimeException());
+        }
+    }
+
     @Override
     public void watchJob(WatchJobRequest request, StreamObserver<JobEvent> response) {
         ServerCallStreamObserver<JobEvent> observer = (ServerCallStreamObserver<JobEvent>) response;
         try {
             JobRecord record = job(request.getJobId());
-            JobWatcher watcher =
-                    new JobWatcher(record, store.run(record).events(), request.getFromSequence(), observer, closing);
+            JobWatcher.Events events = cluster != null
+                    ? JobWatcher.fromDisk(record, () -> cluster.find(record.id).orElse(record))
+                    : JobWatcher.fromLog(record, store.run(record).events());
+            JobWatcher watcher = new JobWatcher(events, request.getFromSequence(), observer, closing);
             Thread.ofVirtual().name("watch-" + record.id).start(watcher);
         } catch (StatusRuntimeException e) {
             response.onError(e);
@@ -159,9 +241,9 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
     }
 
     private JobRecord job(String id) {
-        return store.find(id)
+        return (cluster != null ? cluster.find(id) : store.find(id))
                 .orElseThrow(() -> Status.NOT_FOUND
-                        .withDescription("no job " + id + " on this node")
+                        .withDescription("no job " + id + (cluster != null ? " in the cluster" : " on this node"))
                         .asRuntimeException());
     }
 }

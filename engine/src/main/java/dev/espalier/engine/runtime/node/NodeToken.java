@@ -3,7 +3,7 @@ package dev.espalier.engine.runtime.node;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -13,6 +13,7 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.Map;
@@ -50,7 +51,8 @@ public final class NodeToken {
 
     /**
      * The node's token: the one in {@code <home>/node.token} when it exists (it must be owner-only and hold 64 hex
-     * digits), else a new random one written there atomically, owner-only from its creation.
+     * digits), else a new random one written there atomically, owner-only from its creation. Nodes of a cluster that
+     * start at the same time over one shared folder all end up with the one token that was written first.
      */
     public static NodeToken createOrReuse(Path home) {
         Path file = home.resolve(FILE);
@@ -61,8 +63,7 @@ public final class NodeToken {
             byte[] random = new byte[BYTES];
             RANDOM.nextBytes(random);
             String token = HexFormat.of().formatHex(random);
-            writeOwnerOnly(file, token);
-            return new NodeToken(token);
+            return writeOwnerOnlyOnce(file, token) ? new NodeToken(token) : reuse(file);
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot create the node token (" + e.getMessage() + ")", e);
         }
@@ -102,6 +103,27 @@ public final class NodeToken {
                         value.getBytes(StandardCharsets.UTF_8), presented.getBytes(StandardCharsets.UTF_8));
     }
 
+    /**
+     * What the node {@code node} of a cluster sends to show it holds this token without sending the token: the hex
+     * SHA-256 of a fixed label, the token and the node's name.
+     */
+    public String proofFor(String node) {
+        try {
+            byte[] digest = MessageDigest.getInstance("SHA-256")
+                    .digest(("espalier-cluster-join\n" + value + "\n" + node).getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(digest);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("this JVM has no SHA-256", e);
+        }
+    }
+
+    /** Whether {@code proof} is {@link #proofFor} {@code node}, in time that does not depend on where they differ. */
+    public boolean proves(String proof, String node) {
+        return proof != null
+                && MessageDigest.isEqual(
+                        proofFor(node).getBytes(StandardCharsets.UTF_8), proof.getBytes(StandardCharsets.UTF_8));
+    }
+
     /** The token itself, for the {@code authorization} header. */
     public String value() {
         return value;
@@ -130,7 +152,27 @@ public final class NodeToken {
         return new NodeToken(token);
     }
 
-    private static void writeOwnerOnly(Path file, String token) throws IOException {
+    /**
+     * Writes this token to {@code <home>/node.token} (owner-only, replacing what is there): a cluster node's copy of
+     * the cluster's token, for the client verbs on its machine.
+     */
+    public void copyInto(Path home) {
+        Path file = home.resolve(FILE);
+        try {
+            if (Files.exists(file) && reuse(file).value.equals(value)) {
+                return;
+            }
+            Files.deleteIfExists(file);
+            if (!writeOwnerOnlyOnce(file, value)) {
+                throw new IllegalStateException(file + ": another process wrote a token at the same time");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ": cannot write the node token (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Writes {@code token} to {@code file} unless it exists; false when another process wrote it first. */
+    private static boolean writeOwnerOnlyOnce(Path file, String token) throws IOException {
         FileAttribute<?>[] attributes = isPosix()
                 ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(OWNER_ONLY)}
                 : new FileAttribute<?>[0];
@@ -138,10 +180,13 @@ public final class NodeToken {
         try {
             Files.writeString(tmp, token + "\n", StandardCharsets.UTF_8);
             try {
+                Files.createLink(file, tmp); // atomic, and refuses to replace a token another node wrote first
+            } catch (FileAlreadyExistsException e) {
+                return false;
+            } catch (UnsupportedOperationException e) {
                 Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file);
             }
+            return true;
         } finally {
             Files.deleteIfExists(tmp);
         }

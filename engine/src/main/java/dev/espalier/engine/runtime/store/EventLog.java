@@ -9,6 +9,7 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -57,6 +58,25 @@ public final class EventLog implements AutoCloseable {
                 }
             }
             return new EventLog(file, jobId, events, validEnd, bytes.length - validEnd);
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ": cannot be read (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /**
+     * The whole events of {@code file} from {@code fromSequence} on, read without opening the log: what a node of a
+     * cluster sees of a job another node is writing. A record still being written is left for the next read; nothing
+     * is repaired. Empty when the file does not exist.
+     */
+    public static List<JobEvent> readCommitted(Path file, String jobId, long fromSequence) {
+        try {
+            byte[] bytes = Files.readAllBytes(file);
+            List<JobEvent> events = new ArrayList<>();
+            parseValidPrefix(bytes, jobId, events);
+            int from = (int) Math.min(events.size(), Math.max(0, fromSequence - 1));
+            return List.copyOf(events.subList(from, events.size()));
+        } catch (NoSuchFileException e) {
+            return List.of();
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot be read (" + e.getMessage() + ")", e);
         }

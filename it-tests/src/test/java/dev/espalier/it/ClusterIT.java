@@ -1,0 +1,274 @@
+package dev.espalier.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.espalier.engine.runtime.node.NodeAddress;
+import dev.espalier.engine.runtime.node.NodeClient;
+import dev.espalier.engine.runtime.node.NodeToken;
+import dev.espalier.protocol.v1.ClusterNode;
+import dev.espalier.protocol.v1.Device;
+import dev.espalier.protocol.v1.JobEvent;
+import dev.espalier.protocol.v1.JobSpec;
+import dev.espalier.protocol.v1.JobState;
+import dev.espalier.protocol.v1.JobStatus;
+import dev.espalier.protocol.v1.ListJobsRequest;
+import dev.espalier.protocol.v1.ListJobsResponse;
+import dev.espalier.protocol.v1.PruneMethod;
+import dev.espalier.protocol.v1.SparsityPattern;
+import dev.espalier.protocol.v1.SubmitJobRequest;
+import dev.espalier.protocol.v1.WatchJobRequest;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Three {@code espalier serve --cluster} JVMs on loopback over one shared run folder, running real pruning jobs of
+ * stories260K: jobs submitted to one node spread over the others, a node that joins later takes work, a node killed
+ * with SIGKILL mid-job loses nothing (its jobs resume elsewhere from their checkpoints), and every model is
+ * byte-identical to the one a node on its own makes from the same spec.
+ */
+@Timeout(600)
+class ClusterIT {
+    private static final int JOBS = 12;
+    private static final int DISTINCT_SPECS = 4;
+
+    @TempDir
+    Path tmp;
+
+    private final List<Process> processes = new ArrayList<>();
+
+    @AfterEach
+    void killNodes() {
+        processes.forEach(Process::destroyForcibly);
+    }
+
+    private Path shared() {
+        return tmp.resolve("shared");
+    }
+
+    /** A node in a JVM of its own; waits for the node.port in its home. */
+    private Process startNode(String name, String... extra) throws IOException, InterruptedException {
+        Path home = tmp.resolve(name);
+        List<String> args = new ArrayList<>(List.of(
+                "serve",
+                "--home",
+                home.toString(),
+                "--port",
+                "0",
+                "--slots",
+                "1",
+                "--devices",
+                "cpu",
+                "--allow-out",
+                tmp.toString()));
+        args.addAll(List.of(extra));
+        Path log = tmp.resolve(name + ".out");
+        Process process = new ProcessBuilder(CliProcess.command(List.of("-Xmx1g"), args.toArray(String[]::new)))
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
+        processes.add(process);
+        Path portFile = home.resolve(NodeAddress.PORT_FILE);
+        for (int i = 0; i < 1200 && !Files.exists(portFile); i++) {
+            assertTrue(process.isAlive(), () -> name + " exited with " + process.exitValue() + ":\n" + read(log));
+            Thread.sleep(50);
+        }
+        assertTrue(Files.exists(portFile), () -> name + ": no node.port after 60 s:\n" + read(log));
+        return process;
+    }
+
+    private Process startClusterNode(String name, int port, Integer seed) throws IOException, InterruptedException {
+        List<String> flags = new ArrayList<>(List.of(
+                "--cluster",
+                "--cluster-dir",
+                shared().toString(),
+                "--cluster-port",
+                String.valueOf(port),
+                "--down-after",
+                "2s"));
+        if (seed != null) {
+            flags.addAll(List.of("--seed", "127.0.0.1:" + seed));
+        }
+        return startNode(name, flags.toArray(String[]::new));
+    }
+
+    private NodeClient client(String name) {
+        Path home = tmp.resolve(name);
+        return NodeClient.connect(NodeAddress.fromHome(home), NodeToken.forClient(home, Map.of()));
+    }
+
+    private static String read(Path log) {
+        try {
+            return Files.readString(log);
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+
+    /** Job {@code i}: one of {@link #DISTINCT_SPECS} real pruning jobs (ALPS and SparseGPT, long enough to be killed mid-way). */
+    private JobSpec spec(int i, Path out) {
+        int kind = i % DISTINCT_SPECS;
+        return JobSpec.newBuilder()
+                .setModel(SharedData.model("stories260K/stories260K.bin").toString())
+                .setMethod(kind % 2 == 0 ? PruneMethod.PRUNE_METHOD_ALPS : PruneMethod.PRUNE_METHOD_SPARSEGPT)
+                .setSparsity(0.5)
+                .setPattern(
+                        kind < 2 ? SparsityPattern.SPARSITY_PATTERN_UNSTRUCTURED : SparsityPattern.SPARSITY_PATTERN_2_4)
+                .setSeed(kind)
+                .setCalibration(SharedData.data("tinystories/tinystories_val_sample.txt")
+                        .toString())
+                .setCalibrationSamples(64)
+                .addDevices(Device.newBuilder().setKind(Device.Kind.KIND_CPU))
+                .setOutput(out.toString())
+                .build();
+    }
+
+    private static ListJobsResponse list(NodeClient client) {
+        return client.blocking(30).listJobs(ListJobsRequest.getDefaultInstance());
+    }
+
+    private static ListJobsResponse awaitList(NodeClient client, Predicate<ListJobsResponse> done, int seconds)
+            throws InterruptedException {
+        ListJobsResponse last = null;
+        for (int i = 0; i < seconds * 10; i++) {
+            last = list(client);
+            if (done.test(last)) {
+                return last;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("not reached in " + seconds + " s; last: " + last);
+    }
+
+    private static List<JobEvent> events(NodeClient client, String id) {
+        List<JobEvent> events = new ArrayList<>();
+        client.streaming()
+                .watchJob(WatchJobRequest.newBuilder().setJobId(id).build())
+                .forEachRemaining(events::add);
+        return events;
+    }
+
+    private static String sha256(Path file) throws IOException {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
+    void jobsSpreadOverTheNodesAndSurviveANodeKilledMidJob() throws Exception {
+        int portA = freePort();
+        int portB = freePort();
+        int portC = freePort();
+        startClusterNode("a", portA, null);
+        Process b = startClusterNode("b", portB, portA);
+        String nodeB = "127.0.0.1:" + portB;
+        String nodeC = "127.0.0.1:" + portC;
+        List<String> ids = new ArrayList<>();
+        try (NodeClient a = client("a")) {
+            awaitList(a, l -> l.getNodesCount() == 2, 60);
+            for (int i = 0; i < JOBS; i++) {
+                ids.add(a.blocking(30)
+                        .submitJob(SubmitJobRequest.newBuilder()
+                                .setSpec(spec(i, tmp.resolve("out-" + i)))
+                                .build())
+                        .getJobId());
+            }
+            startClusterNode("c", portC, portA); // joins while the jobs run
+            awaitList(
+                    a,
+                    l -> l.getJobsList().stream()
+                            .anyMatch(j -> j.getState() == JobState.JOB_STATE_RUNNING
+                                    && j.getNode().equals(nodeB)
+                                    && j.getMessage().matches("layer \\d+ pruned")),
+                    120);
+            b.destroyForcibly().waitFor(); // SIGKILL in the middle of a job
+
+            ListJobsResponse done =
+                    awaitList(a, l -> l.getJobsList().stream().allMatch(j -> isTerminal(j.getState())), 420);
+            assertEquals(JOBS, done.getJobsCount());
+            for (JobStatus job : done.getJobsList()) {
+                assertEquals(JobState.JOB_STATE_SUCCEEDED, job.getState(), job.toString());
+            }
+            List<String> nodes =
+                    done.getNodesList().stream().map(ClusterNode::getName).toList();
+            assertFalse(nodes.contains(nodeB), "the killed node left the cluster: " + nodes);
+            assertTrue(nodes.contains(nodeC), "the late node is a member: " + nodes);
+            assertTrue(
+                    done.getJobsList().stream().anyMatch(j -> j.getNode().equals(nodeC)),
+                    "the node that joined later ran jobs: " + done.getJobsList());
+
+            int resumed = 0;
+            for (String id : ids) {
+                List<JobEvent> events = events(a, id);
+                long fresh = events.stream()
+                        .filter(e -> e.hasStarted() && !e.getStarted().getResumed())
+                        .count();
+                long again = events.stream()
+                        .filter(e -> e.hasStarted() && e.getStarted().getResumed())
+                        .count();
+                assertEquals(1, fresh, id + " started from scratch once: " + events);
+                assertTrue(again <= 1, id + " resumed at most once (one node was killed): " + events);
+                assertEquals(1, events.stream().filter(JobEvent::hasSucceeded).count(), id + " succeeded once");
+                resumed += (int) again;
+            }
+            assertTrue(resumed >= 1, "a job of the killed node resumed on another");
+        }
+
+        Map<Integer, String> reference = singleNodeReference();
+        for (int i = 0; i < JOBS; i++) {
+            assertEquals(
+                    reference.get(i % DISTINCT_SPECS),
+                    sha256(tmp.resolve("out-" + i).resolve("model.safetensors")),
+                    "job " + i + " gives the bytes of the same spec on a node on its own");
+        }
+    }
+
+    /** The model of each distinct spec, pruned by a node on its own (no cluster). */
+    private Map<Integer, String> singleNodeReference() throws Exception {
+        startNode("alone");
+        Map<Integer, String> sha = new HashMap<>();
+        try (NodeClient alone = client("alone")) {
+            for (int kind = 0; kind < DISTINCT_SPECS; kind++) {
+                Path out = tmp.resolve("reference-" + kind);
+                String id = alone.blocking(30)
+                        .submitJob(SubmitJobRequest.newBuilder()
+                                .setSpec(spec(kind, out))
+                                .build())
+                        .getJobId();
+                List<JobEvent> events = events(alone, id);
+                assertTrue(events.getLast().hasSucceeded(), events.getLast().toString());
+                sha.put(kind, sha256(out.resolve("model.safetensors")));
+            }
+        }
+        return sha;
+    }
+
+    private static boolean isTerminal(JobState state) {
+        return state == JobState.JOB_STATE_SUCCEEDED
+                || state == JobState.JOB_STATE_FAILED
+                || state == JobState.JOB_STATE_CANCELLED;
+    }
+}
