@@ -93,10 +93,15 @@ class ClusterIT {
     }
 
     private Process startClusterNode(String name, int port, Integer seed) throws IOException, InterruptedException {
+        return startClusterNode(name, shared(), port, seed);
+    }
+
+    private Process startClusterNode(String name, Path runFolder, int port, Integer seed)
+            throws IOException, InterruptedException {
         List<String> flags = new ArrayList<>(List.of(
                 "--cluster",
                 "--cluster-dir",
-                shared().toString(),
+                runFolder.toString(),
                 "--cluster-port",
                 String.valueOf(port),
                 "--down-after",
@@ -151,7 +156,8 @@ class ClusterIT {
     private static ListJobsResponse awaitList(NodeClient client, Predicate<ListJobsResponse> done, int seconds)
             throws InterruptedException {
         ListJobsResponse last = null;
-        for (int i = 0; i < seconds * 10; i++) {
+        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+        while (System.nanoTime() < deadline) {
             last = list(client);
             if (done.test(last)) {
                 return last;
@@ -237,12 +243,97 @@ class ClusterIT {
             assertTrue(resumed >= 1, "a job of the killed node resumed on another");
         }
 
+        CliProcess status = CliProcess.run(
+                tmp, List.of(), "status", "--home", tmp.resolve("a").toString());
+        assertEquals(0, status.exitCode(), status.err());
+        assertTrue(
+                status.out().contains("127.0.0.1:" + portA + " *"),
+                "status names the scheduler's node:\n" + status.out());
+        assertTrue(status.out().contains(nodeC), status.out());
+        assertFalse(status.out().contains(nodeB), status.out());
+
         Map<Integer, String> reference = singleNodeReference();
         for (int i = 0; i < JOBS; i++) {
             assertEquals(
                     reference.get(i % DISTINCT_SPECS),
                     sha256(tmp.resolve("out-" + i).resolve("model.safetensors")),
                     "job " + i + " gives the bytes of the same spec on a node on its own");
+        }
+    }
+
+    /**
+     * The node that hosts the scheduler is killed while the others run jobs submitted to them: the scheduler moves to
+     * the oldest node left, rebuilds the queue from the run folder, and every job ends SUCCEEDED.
+     */
+    @Test
+    void theSchedulerMovesWhenItsNodeIsKilled() throws Exception {
+        int portA = freePort();
+        int portB = freePort();
+        int portC = freePort();
+        Process a = startClusterNode("a", portA, null);
+        startClusterNode("b", portB, portA);
+        startClusterNode("c", portC, portA);
+        String nodeA = "127.0.0.1:" + portA;
+        try (NodeClient b = client("b")) {
+            awaitList(b, l -> l.getNodesCount() == 3, 90);
+            for (int i = 0; i < 6; i++) {
+                b.blocking(30)
+                        .submitJob(SubmitJobRequest.newBuilder()
+                                .setSpec(spec(i, tmp.resolve("out-" + i)))
+                                .build());
+            }
+            awaitList(
+                    b,
+                    l -> l.getJobsList().stream()
+                            .anyMatch(j -> j.getState() == JobState.JOB_STATE_RUNNING
+                                    && j.getNode().equals(nodeA)
+                                    && j.getMessage().matches("layer \\d+ pruned")),
+                    120);
+            a.destroyForcibly().waitFor();
+            long killed = System.nanoTime();
+            awaitList(b, l -> l.getNodesCount() == 2, 120);
+            System.out.printf(
+                    "scheduler answering again %.1f s after its node was killed%n", (System.nanoTime() - killed) / 1e9);
+            ListJobsResponse done = awaitList(
+                    b,
+                    l -> l.getNodesCount() == 2 && l.getJobsList().stream().allMatch(j -> isTerminal(j.getState())),
+                    300);
+            assertTrue(
+                    done.getJobsList().stream().allMatch(j -> j.getState() == JobState.JOB_STATE_SUCCEEDED),
+                    done.toString());
+            assertTrue(
+                    done.getNodesList().stream().anyMatch(ClusterNode::getScheduler),
+                    "a node left hosts the scheduler: " + done.getNodesList());
+            assertTrue(done.getNodesList().stream().noneMatch(n -> n.getName().equals(nodeA)));
+        }
+    }
+
+    /** A node whose run folder holds another token joins the cluster's transport but gets no job and is downed. */
+    @Test
+    void aNodeWithoutTheClustersTokenIsDownedAndGetsNoWork() throws Exception {
+        int portA = freePort();
+        int portX = freePort();
+        startClusterNode("a", portA, null);
+        Process intruder = startClusterNode("x", tmp.resolve("elsewhere"), portX, portA);
+        assertTrue(intruder.waitFor(90, java.util.concurrent.TimeUnit.SECONDS), "the intruder was not stopped");
+        assertEquals(1, intruder.exitValue(), read(tmp.resolve("x.out")));
+        assertTrue(read(tmp.resolve("x.out")).contains("the cluster removed this node"), read(tmp.resolve("x.out")));
+        assertTrue(
+                read(tmp.resolve("a").resolve("node.log"))
+                        .contains("node 127.0.0.1:" + portX + " does not know the cluster's token"),
+                read(tmp.resolve("a").resolve("node.log")));
+        try (NodeClient a = client("a")) {
+            String id = a.blocking(30)
+                    .submitJob(SubmitJobRequest.newBuilder()
+                            .setSpec(spec(1, tmp.resolve("out")))
+                            .build())
+                    .getJobId();
+            assertTrue(events(a, id).getLast().hasSucceeded());
+            ListJobsResponse list = list(a);
+            assertEquals(
+                    List.of("127.0.0.1:" + portA),
+                    list.getNodesList().stream().map(ClusterNode::getName).toList());
+            assertEquals("127.0.0.1:" + portA, list.getJobs(0).getNode());
         }
     }
 

@@ -43,9 +43,8 @@ import picocli.CommandLine.Spec;
             "  ./espalier serve --home /data/espalier --port 0 --slots 2 --devices cpu:2",
             "  ./espalier serve --allow-out /data/runs --allow-out /scratch/runs",
             "  ./espalier serve --bind 0.0.0.0 --tls-cert node.crt --tls-key node.key    # other machines too",
-            "  ./espalier serve --cluster --cluster-dir /shared/espalier --home /var/espalier/a --cluster-port 25520",
-            "  ./espalier serve --cluster --cluster-dir /shared/espalier --home /var/espalier/b --cluster-port 25521"
-                    + " --seed 127.0.0.1:25520"
+            "  ./espalier serve --cluster --cluster-dir /shared/runs --home node-a --cluster-port 25520",
+            "  ./espalier serve --cluster --cluster-dir /shared/runs --home node-b --cluster-port 25521 --seed 127.0.0.1:25520"
         })
 public final class ServeCommand implements Callable<Integer> {
 
@@ -210,6 +209,13 @@ public final class ServeCommand implements Callable<Integer> {
                     + "; stop with Ctrl-C; log in " + nodeLog);
             out.flush();
             node.awaitTermination();
+            if (node.removedByCluster()) {
+                spec.commandLine()
+                        .getErr()
+                        .println("espalier serve: the cluster removed this node (downed as unreachable, or its token"
+                                + " was refused); its jobs resume on the other nodes; see " + nodeLog);
+                return 1;
+            }
         }
         return 0;
     }

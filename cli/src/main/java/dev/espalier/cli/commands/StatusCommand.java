@@ -57,6 +57,10 @@ public final class StatusCommand implements Callable<Integer> {
             } else {
                 ListJobsResponse list = client.blocking(20).listJobs(ListJobsRequest.getDefaultInstance());
                 printNodes(out, list.getNodesList());
+                if (!list.getNodesUnavailable().isEmpty()) {
+                    out.println("nodes: not listed (" + list.getNodesUnavailable() + ")");
+                    out.println();
+                }
                 printTable(out, list.getJobsList());
             }
             return 0;

@@ -75,6 +75,116 @@ class ServeCommandTest {
     }
 
     @Test
+    void parsesAClusterNode() {
+        ServeCommand serve = parse(
+                ServeCommand.class,
+                "serve",
+                "--cluster",
+                "--cluster-dir",
+                "/shared/espalier",
+                "--cluster-port",
+                "25521",
+                "--seed",
+                "10.0.0.5:25520",
+                "--seed",
+                "10.0.0.6:25520",
+                "--down-after",
+                "500ms");
+        assertTrue(serve.cluster);
+        assertEquals(Path.of("/shared/espalier"), serve.clusterDir);
+        assertEquals(25521, serve.clusterPort);
+        assertEquals(List.of("10.0.0.5:25520", "10.0.0.6:25520"), serve.seeds);
+        assertEquals(NodeOptions.DEFAULT_BIND, serve.clusterBind);
+        assertEquals(java.time.Duration.ofMillis(500), ServeCommand.durationOf(serve.downAfter));
+        assertEquals(java.time.Duration.ofMinutes(2), ServeCommand.durationOf("2m"));
+        assertEquals(
+                java.time.Duration.ofSeconds(20),
+                ServeCommand.durationOf(parse(ServeCommand.class, "serve").downAfter));
+    }
+
+    @Test
+    void badClusterFlagsAreRefusedByName(@TempDir Path home) {
+        assertEquals(
+                "espalier serve: error: --cluster-dir, --seed, --cluster-tls-* and --cluster-config belong to a cluster"
+                        + " node: add --cluster",
+                firstError("serve", "--home", home.toString(), "--port", "0", "--seed", "127.0.0.1:25520"));
+        assertEquals(
+                "espalier serve: error: --cluster needs --cluster-dir <dir>: the run folder every node of the cluster"
+                        + " shares",
+                firstError("serve", "--home", home.toString(), "--port", "0", "--cluster"));
+        assertEquals(
+                "espalier serve: error: --down-after '5 minutes': expected a number and a unit (ms, s or m), e.g. 20s",
+                firstError(
+                        "serve",
+                        "--home",
+                        home.toString(),
+                        "--port",
+                        "0",
+                        "--cluster",
+                        "--cluster-dir",
+                        home.resolve("shared").toString(),
+                        "--down-after",
+                        "5 minutes"));
+        assertEquals(
+                "espalier serve: error: seed node 'somewhere': expected host:port, e.g. 10.0.0.5:25520",
+                firstError(
+                        "serve",
+                        "--home",
+                        home.toString(),
+                        "--port",
+                        "0",
+                        "--cluster",
+                        "--cluster-dir",
+                        home.resolve("shared").toString(),
+                        "--seed",
+                        "somewhere"));
+        assertFalse(Files.exists(home.resolve("node.port")));
+        assertFalse(Files.exists(home.resolve("shared")));
+    }
+
+    @Test
+    void aClusterPortBeyondLoopbackWithoutTlsIsRefusedBeforeAnythingStarts(@TempDir Path home) {
+        Path shared = home.resolve("shared");
+        assertEquals(
+                "espalier serve: error: refusing to open the cluster port on 0.0.0.0: beyond loopback the cluster"
+                        + " requires Artery TLS (--cluster-tls-keystore FILE --cluster-tls-truststore FILE, password in"
+                        + " ESPALIER_CLUSTER_TLS_PASSWORD), and it is not configured; bind 127.0.0.1 or give them",
+                firstError(
+                        "serve",
+                        "--home",
+                        home.toString(),
+                        "--port",
+                        "0",
+                        "--cluster",
+                        "--cluster-dir",
+                        shared.toString(),
+                        "--cluster-bind",
+                        "0.0.0.0"));
+        assertEquals(
+                "espalier serve: error: refusing to join seed 10.1.2.3:25520 beyond loopback without Artery TLS"
+                        + " (--cluster-tls-keystore, --cluster-tls-truststore)",
+                firstError(
+                        "serve",
+                        "--home",
+                        home.toString(),
+                        "--port",
+                        "0",
+                        "--cluster",
+                        "--cluster-dir",
+                        shared.toString(),
+                        "--seed",
+                        "10.1.2.3:25520"));
+        assertFalse(Files.exists(home.resolve("node.port")));
+        assertFalse(Files.exists(shared.resolve("node.token")));
+    }
+
+    private static String firstError(String... args) {
+        CliHarness.Run run = CliHarness.run(args);
+        assertEquals(2, run.exit(), run.err());
+        return run.err().lines().findFirst().orElseThrow();
+    }
+
+    @Test
     void bindingBeyondLoopbackWithoutTlsIsRefusedBeforeAnythingStarts(@TempDir Path home) {
         CliHarness.Run run = CliHarness.run("serve", "--home", home.toString(), "--port", "0", "--bind", "0.0.0.0");
         assertEquals(2, run.exit());

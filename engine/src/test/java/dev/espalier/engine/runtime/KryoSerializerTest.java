@@ -78,6 +78,47 @@ class KryoSerializerTest {
         }
     }
 
+    @Test
+    void clusterMessagesSurviveARoundTrip() {
+        TestProbe<ClusterProtocol.AgentCommand> agent = kit.createTestProbe();
+        TestProbe<ClusterProtocol.CancelResult> replies = kit.createTestProbe();
+        TestProbe<ClusterProtocol.NodeList> lists = kit.createTestProbe();
+        List<Object> messages = List.of(
+                new ClusterProtocol.Submitted("20261207-000000-ab12"),
+                new ClusterProtocol.JobEnded("j", "127.0.0.1:25520"),
+                new ClusterProtocol.Cancel("j", replies.ref()),
+                new ClusterProtocol.ListNodes(lists.ref()),
+                new ClusterProtocol.RunJob("j"),
+                new ClusterProtocol.CancelJob("j", replies.ref()));
+        for (Object m : messages) {
+            assertEquals(m, roundTrip(m), m.getClass().getSimpleName());
+        }
+        // Records holding arrays compare by identity: compare their parts.
+        ClusterProtocol.NodeReport report = new ClusterProtocol.NodeReport(
+                agent.ref(), "127.0.0.1:25521", "proof", 2, "cpu (2 threads)", "127.0.0.1:7070", new String[] {"a", "b"
+                });
+        ClusterProtocol.NodeReport back = (ClusterProtocol.NodeReport) roundTrip(report);
+        assertEquals(report.agent(), back.agent());
+        assertEquals(
+                List.of(report.node(), report.tokenProof(), report.devices(), report.clientAddress()),
+                List.of(back.node(), back.tokenProof(), back.devices(), back.clientAddress()));
+        assertEquals(report.slots(), back.slots());
+        assertEquals(List.of(report.running()), List.of(back.running()));
+        ClusterProtocol.CancelResult result =
+                new ClusterProtocol.CancelResult("j", new byte[] {1, 2, 3}, "no job j", "NOT_FOUND");
+        ClusterProtocol.CancelResult resultBack = (ClusterProtocol.CancelResult) roundTrip(result);
+        assertEquals(
+                List.of(1, 2, 3),
+                List.of(
+                        resultBack.status()[0] + 0,
+                        resultBack.status()[1] + 0,
+                        resultBack.status()[2] + 0));
+        assertEquals(result.error() + result.errorCode(), resultBack.error() + resultBack.errorCode());
+        ClusterProtocol.NodeList nodes =
+                (ClusterProtocol.NodeList) roundTrip(new ClusterProtocol.NodeList(new byte[] {9}));
+        assertEquals(1, nodes.nodes().length);
+    }
+
     /** A message type that was never registered. */
     record Unregistered(String text) implements CrossJvmMessage {}
 

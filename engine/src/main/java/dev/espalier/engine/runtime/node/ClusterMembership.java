@@ -39,6 +39,8 @@ final class ClusterMembership {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterMembership.class);
 
     private static final Duration ASK_TIMEOUT = Duration.ofSeconds(15);
+    /** Listing the nodes is part of every status call: it waits less, and the jobs are listed without them. */
+    private static final Duration LIST_TIMEOUT = Duration.ofSeconds(5);
 
     private final ActorSystem<?> system;
     private final String name;
@@ -102,31 +104,31 @@ final class ClusterMembership {
     CancelResult cancel(String id) {
         CompletionStage<CancelResult> answer =
                 AskPattern.ask(scheduler, replyTo -> new Cancel(id, replyTo), ASK_TIMEOUT, system.scheduler());
-        return await(answer, "cancel job " + id);
+        return await(answer, ASK_TIMEOUT, "cancel job " + id);
     }
 
     /** The cluster's nodes as the scheduler sees them. */
     List<ClusterNode> nodes() {
-        CompletionStage<NodeList> answer = AskPattern.ask(scheduler, ListNodes::new, ASK_TIMEOUT, system.scheduler());
+        CompletionStage<NodeList> answer = AskPattern.ask(scheduler, ListNodes::new, LIST_TIMEOUT, system.scheduler());
         try {
-            return ListJobsResponse.parseFrom(
-                            await(answer, "list the cluster's nodes").nodes())
+            return ListJobsResponse.parseFrom(await(answer, LIST_TIMEOUT, "list the cluster's nodes")
+                            .nodes())
                     .getNodesList();
         } catch (InvalidProtocolBufferException e) {
             throw new IllegalStateException("the scheduler's list of nodes cannot be read: " + e.getMessage(), e);
         }
     }
 
-    private static <T> T await(CompletionStage<T> answer, String what) {
+    private static <T> T await(CompletionStage<T> answer, Duration timeout, String what) {
         try {
-            return answer.toCompletableFuture().get(ASK_TIMEOUT.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            return answer.toCompletableFuture().get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting to " + what, e);
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException(
-                    "the cluster's job scheduler did not answer (" + what + ") within " + ASK_TIMEOUT.toSeconds()
-                            + " s: is a majority of the nodes up?",
+                    "the cluster's job scheduler did not answer (" + what + ") within " + timeout.toSeconds()
+                            + " s: it may be moving to another node; is a majority of the nodes up?",
                     e);
         }
     }

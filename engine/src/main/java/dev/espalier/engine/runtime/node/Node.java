@@ -76,6 +76,7 @@ public final class Node implements AutoCloseable {
     private ActorSystem<?> ownSystem; // a cluster node's actor system when it has no device workers of its own
     private ClusterJobs cluster; // null for a node on its own
     private ClusterMembership membership;
+    private volatile boolean removedByCluster;
 
     private Node(Path home, FileChannel lockChannel, JobStore store, JobQueue queue, NodeToken token) {
         this.home = home;
@@ -317,7 +318,10 @@ public final class Node implements AutoCloseable {
                 });
         system.getWhenTerminated().thenRun(() -> {
             if (!closing.get()) {
-                LOG.warn("the cluster removed this node ({}); stopping it", membership.name());
+                removedByCluster = true;
+                LOG.warn(
+                        "the cluster removed this node ({}: downed as unreachable, or its token was refused); stopping it",
+                        membership.name());
                 Thread.ofPlatform().name("espalier-node-downed").start(this::close);
             }
         });
@@ -349,6 +353,11 @@ public final class Node implements AutoCloseable {
     /** The token every call must carry (also in {@code <home>/node.token}). */
     public NodeToken token() {
         return token;
+    }
+
+    /** Whether the node stopped because its cluster removed it (rather than by {@link #close()}). */
+    public boolean removedByCluster() {
+        return removedByCluster;
     }
 
     /** Blocks until {@link #close()} has finished. */

@@ -153,7 +153,11 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
                     ? cluster.all()
                     : store.all().stream().map(JobRecord::status).toList();
             if (cluster != null) {
-                list.addAllNodes(cluster.nodes());
+                try {
+                    list.addAllNodes(cluster.nodes());
+                } catch (IllegalStateException e) { // the jobs are on disk: list them even while the scheduler moves
+                    list.setNodesUnavailable(e.getMessage());
+                }
             }
         } catch (IllegalStateException e) {
             response.onError(Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException());

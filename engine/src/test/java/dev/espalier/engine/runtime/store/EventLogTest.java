@@ -79,6 +79,48 @@ class EventLogTest {
         }
     }
 
+    /** What another node of a cluster reads while this one is in the middle of writing a record. */
+    @Test
+    void readCommittedSkipsARecordStillBeingWrittenAndChangesNothing() throws IOException {
+        Path file = dir.resolve("events.log");
+        assertEquals(List.of(), EventLog.readCommitted(file, "job-1", 1), "no file yet: no events");
+        try (EventLog log = EventLog.open(file, "job-1")) {
+            log.append(progress(1));
+            log.append(progress(2));
+        }
+        byte[] third = JobEvent.newBuilder(progress(3).build())
+                .setJobId("job-1")
+                .setSequence(3)
+                .build()
+                .toByteArray();
+        byte[] half = new byte[1 + third.length / 2];
+        half[0] = (byte) third.length;
+        System.arraycopy(third, 0, half, 1, half.length - 1);
+        Files.write(file, half, StandardOpenOption.APPEND);
+        long size = Files.size(file);
+
+        assertEquals(
+                List.of(1L, 2L),
+                EventLog.readCommitted(file, "job-1", 1).stream()
+                        .map(JobEvent::getSequence)
+                        .toList());
+        assertEquals(
+                List.of(2L),
+                EventLog.readCommitted(file, "job-1", 2).stream()
+                        .map(JobEvent::getSequence)
+                        .toList());
+        assertEquals(List.of(), EventLog.readCommitted(file, "job-1", 3));
+        assertEquals(size, Files.size(file), "a reader repairs nothing: the writer may finish the record");
+
+        Files.write(
+                file, java.util.Arrays.copyOfRange(third, half.length - 1, third.length), StandardOpenOption.APPEND);
+        assertEquals(
+                List.of(3L),
+                EventLog.readCommitted(file, "job-1", 3).stream()
+                        .map(JobEvent::getSequence)
+                        .toList());
+    }
+
     @Test
     void zeroFilledTailAndForeignRecordsAreNotTakenForEvents() throws IOException {
         Path file = dir.resolve("events.log");
