@@ -63,6 +63,11 @@ class ClusterIT {
 
     /** A node in a JVM of its own; waits for the node.port in its home. */
     private Process startNode(String name, String... extra) throws IOException, InterruptedException {
+        return startNode(name, Map.of(), extra);
+    }
+
+    private Process startNode(String name, Map<String, String> env, String... extra)
+            throws IOException, InterruptedException {
         Path home = tmp.resolve(name);
         List<String> args = new ArrayList<>(List.of(
                 "serve",
@@ -78,10 +83,11 @@ class ClusterIT {
                 tmp.toString()));
         args.addAll(List.of(extra));
         Path log = tmp.resolve(name + ".out");
-        Process process = new ProcessBuilder(CliProcess.command(List.of("-Xmx1g"), args.toArray(String[]::new)))
+        ProcessBuilder builder = new ProcessBuilder(CliProcess.command(List.of("-Xmx1g"), args.toArray(String[]::new)))
                 .redirectErrorStream(true)
-                .redirectOutput(log.toFile())
-                .start();
+                .redirectOutput(log.toFile());
+        builder.environment().putAll(env);
+        Process process = builder.start();
         processes.add(process);
         Path portFile = home.resolve(NodeAddress.PORT_FILE);
         for (int i = 0; i < 1200 && !Files.exists(portFile); i++) {
@@ -98,6 +104,10 @@ class ClusterIT {
 
     private Process startClusterNode(String name, Path runFolder, int port, Integer seed)
             throws IOException, InterruptedException {
+        return startNode(name, clusterFlags(runFolder, port, seed));
+    }
+
+    private static String[] clusterFlags(Path runFolder, int port, Integer seed, String... extra) {
         List<String> flags = new ArrayList<>(List.of(
                 "--cluster",
                 "--cluster-dir",
@@ -109,7 +119,8 @@ class ClusterIT {
         if (seed != null) {
             flags.addAll(List.of("--seed", "127.0.0.1:" + seed));
         }
-        return startNode(name, flags.toArray(String[]::new));
+        flags.addAll(List.of(extra));
+        return flags.toArray(String[]::new);
     }
 
     private NodeClient client(String name) {
@@ -335,6 +346,92 @@ class ClusterIT {
                     list.getNodesList().stream().map(ClusterNode::getName).toList());
             assertEquals("127.0.0.1:" + portA, list.getJobs(0).getNode());
         }
+    }
+
+    /**
+     * Two nodes over Artery TLS (mutual authentication, key and trust stores made here with keytool) form a cluster and
+     * run a job; a node that speaks plain TCP cannot join them.
+     */
+    @Test
+    void nodesOverTlsFormAClusterThatPlainNodesCannotJoin() throws Exception {
+        String password = "espalier-test-" + Long.toHexString(System.nanoTime());
+        Path keyStore = tmp.resolve("node.p12");
+        Path trustStore = tmp.resolve("trust.p12");
+        Path certificate = tmp.resolve("node.crt");
+        keytool(
+                "-genkeypair",
+                "-alias",
+                "node",
+                "-keyalg",
+                "RSA",
+                "-keysize",
+                "2048",
+                "-dname",
+                "CN=127.0.0.1",
+                "-ext",
+                "SAN=ip:127.0.0.1",
+                "-validity",
+                "2",
+                "-storetype",
+                "PKCS12",
+                "-keystore",
+                keyStore.toString(),
+                "-storepass",
+                password,
+                "-keypass",
+                password);
+        keytool(
+                "-exportcert",
+                "-alias",
+                "node",
+                "-keystore",
+                keyStore.toString(),
+                "-storepass",
+                password,
+                "-file",
+                certificate.toString());
+        keytool(
+                "-importcert",
+                "-noprompt",
+                "-alias",
+                "node",
+                "-file",
+                certificate.toString(),
+                "-storetype",
+                "PKCS12",
+                "-keystore",
+                trustStore.toString(),
+                "-storepass",
+                password);
+        Map<String, String> env = Map.of("ESPALIER_CLUSTER_TLS_PASSWORD", password);
+        int portA = freePort();
+        int portB = freePort();
+        String[] tls = {"--cluster-tls-keystore", keyStore.toString(), "--cluster-tls-truststore", trustStore.toString()
+        };
+        startNode("a", env, clusterFlags(shared(), portA, null, tls));
+        startNode("b", env, clusterFlags(shared(), portB, portA, tls));
+        try (NodeClient b = client("b")) {
+            awaitList(b, l -> l.getNodesCount() == 2, 90);
+            String id = b.blocking(30)
+                    .submitJob(SubmitJobRequest.newBuilder()
+                            .setSpec(spec(1, tmp.resolve("out")))
+                            .build())
+                    .getJobId();
+            assertTrue(events(b, id).getLast().hasSucceeded());
+
+            startClusterNode("plain", freePort(), portA);
+            Thread.sleep(15_000);
+            assertEquals(2, list(b).getNodesCount(), "a plain-TCP node joined the TLS cluster: " + list(b));
+        }
+    }
+
+    private static void keytool(String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "keytool").toString());
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), "keytool " + String.join(" ", args) + ":\n" + out);
     }
 
     /** The model of each distinct spec, pruned by a node on its own (no cluster). */

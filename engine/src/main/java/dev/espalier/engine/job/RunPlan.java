@@ -22,7 +22,9 @@ import java.util.Locale;
  * <p>The counts: a linear map of r×c weights costs 2·r·c FLOPs a token; attention 2·s·q a token of a sequence of s
  * tokens (QKᵀ and AV over the causal half, q the query width); a Gram of width d costs T·d² (SYRK); SparseGPT's solve
  * d³ + 2·r·d² per matrix (Cholesky inverse and the OBS sweep), ALPS's 9·d³ (eigendecomposition) and 300 ADMM iterations
- * of 4·r·d² each; magnitude and Wanda nothing worth counting. Every pass runs each layer once: an unstructured run
+ * of 4·r·d² each; magnitude and Wanda nothing worth counting. Measuring an unstructured run's reconstruction errors
+ * (the default) costs two GEMMs of r×d by d×d per matrix ({@code ReconstructionError}: ΔW·H and W·H), 4·r·d², plus
+ * the Grams H that magnitude and Wanda need for nothing else. Every pass runs each layer once: an unstructured run
  * accumulates once per solve phase and forwards once more to stream; a structured one adds its scoring pass and, with
  * recovery, the dense stream's forward.
  *
@@ -30,6 +32,7 @@ import java.util.Locale;
  * @param forwardFlops    the calibration passes through every layer
  * @param gramFlops       the Grams of every layer
  * @param solveFlops      the solves of every layer
+ * @param errorFlops      the reconstruction errors of every matrix (0 when they are not measured)
  * @param peakMemoryBytes the estimated peak resident memory
  * @param checkpointBytes the layer checkpoints in the run directory
  * @param exportBytes     the exported model
@@ -42,6 +45,7 @@ public record RunPlan(
         double forwardFlops,
         double gramFlops,
         double solveFlops,
+        double errorFlops,
         long peakMemoryBytes,
         long checkpointBytes,
         long exportBytes,
@@ -51,7 +55,7 @@ public record RunPlan(
     private static final long JVM_BYTES = 400L << 20;
 
     public double flops() {
-        return forwardFlops + gramFlops + solveFlops;
+        return forwardFlops + gramFlops + solveFlops + errorFlops;
     }
 
     /** The least wall time at {@code gflops} GFLOP/s. */
@@ -79,14 +83,17 @@ public record RunPlan(
         if (method.usesDenseStream()) {
             passes += method.phases() + 1;
         }
+        boolean errors = !structured
+                && (!spec.getUnstructured().hasReconstructionError()
+                        || spec.getUnstructured().getReconstructionError());
         boolean grams = spec.getMethod() == PruneMethod.PRUNE_METHOD_SPARSEGPT
                 || spec.getMethod() == PruneMethod.PRUNE_METHOD_ALPS
                 || structured
-                || !spec.getUnstructured().hasReconstructionError()
-                || spec.getUnstructured().getReconstructionError();
+                || errors;
         double forward = 0;
         double gram = 0;
         double solve = 0;
+        double error = 0;
         long layerWeights = 0;
         long layerGrams = 0;
         long solveScratch = 0;
@@ -119,6 +126,9 @@ public record RunPlan(
                     case PRUNE_METHOD_ALPS -> solve += 9 * c * c * c + ALPS_ITERATIONS * 4 * r * c * c;
                     default -> {}
                 }
+                if (errors) {
+                    error += 4 * r * c * c;
+                }
                 solveScratch = Math.max(solveScratch, (long) (4 * (2 * c * c + r * c)));
             }
             layerWeights = Math.max(layerWeights, 4 * params);
@@ -138,6 +148,7 @@ public record RunPlan(
                 forward,
                 gram,
                 solve,
+                error,
                 peak,
                 checkpoints,
                 export,
@@ -158,11 +169,13 @@ public record RunPlan(
         lines.add(String.format(Locale.ROOT, "calibration: %d × %d = %d tokens", sequences, seqlen, tokens));
         lines.add(String.format(
                 Locale.ROOT,
-                "work: %.1f TFLOP (forward passes %.1f, Grams %.1f, solves %.1f)",
+                "work: %.1f TFLOP (forward passes %.1f, Grams %.1f, solves %.1f, reconstruction errors %.1f%s)",
                 flops() / 1e12,
                 forwardFlops / 1e12,
                 gramFlops / 1e12,
-                solveFlops / 1e12));
+                solveFlops / 1e12,
+                errorFlops / 1e12,
+                errorFlops > 0 ? "; --method-option reconstruction_error=0 skips them" : ""));
         lines.add(String.format(
                 Locale.ROOT,
                 "time: at least %s at %.1f GFLOP/s (%s)",

@@ -57,7 +57,29 @@ class RunPlanTest {
             solve += m[1] * m[1] * m[1] + 2 * m[0] * m[1] * m[1];
         }
         assertEquals(32 * solve, plan.solveFlops(), 1e6);
+        assertEquals(0, plan.errorFlops());
         assertTrue(plan.peakMemoryBytes() < 8 * GIB, "two 7B layers in f32 and one layer's Grams fit 8 GiB");
+    }
+
+    /** ReconstructionError: ΔW·H and W·H, two GEMMs of 2·r·d² each per matrix, on top of the Grams. */
+    @Test
+    void reconstructionErrorsCountTheirGramsAndTwoGemmsPerMatrix() {
+        RunPlan with = RunPlan.of(spec(PruneMethod.PRUNE_METHOD_WANDA, true), L7B, 64 * GIB);
+        RunPlan without = RunPlan.of(spec(PruneMethod.PRUNE_METHOD_WANDA, false), L7B, 64 * GIB);
+        double perLayer = 4.0 * (4 * 4096.0 * 4096 * 4096 + 2 * 11008.0 * 4096 * 4096 + 4096.0 * 11008 * 11008);
+        assertEquals(32 * perLayer, with.errorFlops(), 1e6);
+        assertEquals(with.forwardFlops() + with.gramFlops() + with.errorFlops(), with.flops(), 1e6);
+        assertEquals(without.forwardFlops(), without.flops(), 1e6);
+        assertTrue(
+                with.describe(100, "test").get(1).contains("reconstruction errors 146.0"),
+                with.describe(100, "t").get(1));
+        RunPlan structured = RunPlan.of(
+                spec(PruneMethod.PRUNE_METHOD_FLAP, true).toBuilder()
+                        .setSparsity(0.2)
+                        .build(),
+                L7B,
+                64 * GIB);
+        assertEquals(0, structured.errorFlops(), "structured runs measure no per-matrix error");
     }
 
     @Test
