@@ -26,7 +26,6 @@ public record ClusterOptions(
         ClusterTls tls,
         Path configFile) {
     public static final int DEFAULT_PORT = 25520;
-    public static final Duration DEFAULT_DOWN_AFTER = Duration.ofSeconds(20);
     /** The environment variable that holds the password of the cluster's TLS key and trust stores. */
     public static final String TLS_PASSWORD_ENV = "ESPALIER_CLUSTER_TLS_PASSWORD";
 

@@ -147,21 +147,15 @@ final class NodeService extends EspalierNodeGrpc.EspalierNodeImplBase {
     @Override
     public void listJobs(ListJobsRequest request, StreamObserver<ListJobsResponse> response) {
         ListJobsResponse.Builder list = ListJobsResponse.newBuilder();
-        List<JobStatus> all;
-        try {
-            all = cluster != null
-                    ? cluster.all()
-                    : store.all().stream().map(JobRecord::status).toList();
-            if (cluster != null) {
-                try {
-                    list.addAllNodes(cluster.nodes());
-                } catch (IllegalStateException e) { // the jobs are on disk: list them even while the scheduler moves
-                    list.setNodesUnavailable(e.getMessage());
-                }
+        List<JobStatus> all = cluster != null
+                ? cluster.all()
+                : store.all().stream().map(JobRecord::status).toList();
+        if (cluster != null) {
+            try {
+                list.addAllNodes(cluster.nodes());
+            } catch (IllegalStateException e) { // the jobs are on disk: list them even while the scheduler moves
+                list.setNodesUnavailable(e.getMessage());
             }
-        } catch (IllegalStateException e) {
-            response.onError(Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException());
-            return;
         }
         for (JobStatus status : all) {
             if (request.getStatesList().isEmpty() || request.getStatesList().contains(status.getState())) {
