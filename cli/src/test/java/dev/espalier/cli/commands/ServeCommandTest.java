@@ -114,30 +114,10 @@ class ServeCommandTest {
                 firstError("serve", "--home", home.toString(), "--port", "0", "--cluster"));
         assertEquals(
                 "espalier serve: error: --down-after '5 minutes': expected a number and a unit (ms, s or m), e.g. 20s",
-                firstError(
-                        "serve",
-                        "--home",
-                        home.toString(),
-                        "--port",
-                        "0",
-                        "--cluster",
-                        "--cluster-dir",
-                        home.resolve("shared").toString(),
-                        "--down-after",
-                        "5 minutes"));
+                clusterError(home, "--down-after", "5 minutes"));
         assertEquals(
                 "espalier serve: error: seed node 'somewhere': expected host:port, e.g. 10.0.0.5:25520",
-                firstError(
-                        "serve",
-                        "--home",
-                        home.toString(),
-                        "--port",
-                        "0",
-                        "--cluster",
-                        "--cluster-dir",
-                        home.resolve("shared").toString(),
-                        "--seed",
-                        "somewhere"));
+                clusterError(home, "--seed", "somewhere"));
         assertFalse(Files.exists(home.resolve("node.port")));
         assertFalse(Files.exists(home.resolve("shared")));
     }
@@ -149,33 +129,28 @@ class ServeCommandTest {
                 "espalier serve: error: refusing to open the cluster port on 0.0.0.0: beyond loopback the cluster"
                         + " requires Artery TLS (--cluster-tls-keystore FILE --cluster-tls-truststore FILE, password in"
                         + " ESPALIER_CLUSTER_TLS_PASSWORD), and it is not configured; bind 127.0.0.1 or give them",
-                firstError(
-                        "serve",
-                        "--home",
-                        home.toString(),
-                        "--port",
-                        "0",
-                        "--cluster",
-                        "--cluster-dir",
-                        shared.toString(),
-                        "--cluster-bind",
-                        "0.0.0.0"));
+                clusterError(home, "--cluster-bind", "0.0.0.0"));
         assertEquals(
                 "espalier serve: error: refusing to join seed 10.1.2.3:25520 beyond loopback without Artery TLS"
                         + " (--cluster-tls-keystore, --cluster-tls-truststore)",
-                firstError(
-                        "serve",
-                        "--home",
-                        home.toString(),
-                        "--port",
-                        "0",
-                        "--cluster",
-                        "--cluster-dir",
-                        shared.toString(),
-                        "--seed",
-                        "10.1.2.3:25520"));
+                clusterError(home, "--seed", "10.1.2.3:25520"));
         assertFalse(Files.exists(home.resolve("node.port")));
         assertFalse(Files.exists(shared.resolve("node.token")));
+    }
+
+    /** The first error line of a cluster node in {@code home} (run folder {@code home/shared}) with one more flag. */
+    private static String clusterError(Path home, String flag, String value) {
+        return firstError(
+                "serve",
+                "--home",
+                home.toString(),
+                "--port",
+                "0",
+                "--cluster",
+                "--cluster-dir",
+                home.resolve("shared").toString(),
+                flag,
+                value);
     }
 
     private static String firstError(String... args) {
