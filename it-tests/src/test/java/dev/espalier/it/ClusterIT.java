@@ -1,37 +1,36 @@
 package dev.espalier.it;
 
+import static dev.espalier.it.ClusterNodes.awaitList;
+import static dev.espalier.it.ClusterNodes.clusterFlags;
+import static dev.espalier.it.ClusterNodes.events;
+import static dev.espalier.it.ClusterNodes.freePort;
+import static dev.espalier.it.ClusterNodes.isTerminal;
+import static dev.espalier.it.ClusterNodes.list;
+import static dev.espalier.it.ClusterNodes.read;
+import static dev.espalier.it.ClusterNodes.sha256;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.espalier.engine.runtime.node.NodeAddress;
 import dev.espalier.engine.runtime.node.NodeClient;
-import dev.espalier.engine.runtime.node.NodeToken;
 import dev.espalier.protocol.v1.ClusterNode;
 import dev.espalier.protocol.v1.Device;
 import dev.espalier.protocol.v1.JobEvent;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.JobState;
 import dev.espalier.protocol.v1.JobStatus;
-import dev.espalier.protocol.v1.ListJobsRequest;
 import dev.espalier.protocol.v1.ListJobsResponse;
 import dev.espalier.protocol.v1.PruneMethod;
 import dev.espalier.protocol.v1.SparsityPattern;
 import dev.espalier.protocol.v1.SubmitJobRequest;
-import dev.espalier.protocol.v1.WatchJobRequest;
 import java.io.IOException;
-import java.net.ServerSocket;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,96 +49,16 @@ class ClusterIT {
     @TempDir
     Path tmp;
 
-    private final List<Process> processes = new ArrayList<>();
+    private ClusterNodes nodes;
+
+    @BeforeEach
+    void nodes() {
+        nodes = new ClusterNodes(tmp);
+    }
 
     @AfterEach
     void killNodes() {
-        processes.forEach(Process::destroyForcibly);
-    }
-
-    private Path shared() {
-        return tmp.resolve("shared");
-    }
-
-    /** A node in a JVM of its own; waits for the node.port in its home. */
-    private Process startNode(String name, String... extra) throws IOException, InterruptedException {
-        return startNode(name, Map.of(), extra);
-    }
-
-    private Process startNode(String name, Map<String, String> env, String... extra)
-            throws IOException, InterruptedException {
-        Path home = tmp.resolve(name);
-        List<String> args = new ArrayList<>(List.of(
-                "serve",
-                "--home",
-                home.toString(),
-                "--port",
-                "0",
-                "--slots",
-                "1",
-                "--devices",
-                "cpu",
-                "--allow-out",
-                tmp.toString()));
-        args.addAll(List.of(extra));
-        Path log = tmp.resolve(name + ".out");
-        ProcessBuilder builder = new ProcessBuilder(CliProcess.command(List.of("-Xmx1g"), args.toArray(String[]::new)))
-                .redirectErrorStream(true)
-                .redirectOutput(log.toFile());
-        builder.environment().putAll(env);
-        Process process = builder.start();
-        processes.add(process);
-        Path portFile = home.resolve(NodeAddress.PORT_FILE);
-        for (int i = 0; i < 1200 && !Files.exists(portFile); i++) {
-            assertTrue(process.isAlive(), () -> name + " exited with " + process.exitValue() + ":\n" + read(log));
-            Thread.sleep(50);
-        }
-        assertTrue(Files.exists(portFile), () -> name + ": no node.port after 60 s:\n" + read(log));
-        return process;
-    }
-
-    private Process startClusterNode(String name, int port, Integer seed) throws IOException, InterruptedException {
-        return startClusterNode(name, shared(), port, seed);
-    }
-
-    private Process startClusterNode(String name, Path runFolder, int port, Integer seed)
-            throws IOException, InterruptedException {
-        return startNode(name, clusterFlags(runFolder, port, seed));
-    }
-
-    private static String[] clusterFlags(Path runFolder, int port, Integer seed, String... extra) {
-        List<String> flags = new ArrayList<>(List.of(
-                "--cluster",
-                "--cluster-dir",
-                runFolder.toString(),
-                "--cluster-port",
-                String.valueOf(port),
-                "--down-after",
-                "2s"));
-        if (seed != null) {
-            flags.addAll(List.of("--seed", "127.0.0.1:" + seed));
-        }
-        flags.addAll(List.of(extra));
-        return flags.toArray(String[]::new);
-    }
-
-    private NodeClient client(String name) {
-        Path home = tmp.resolve(name);
-        return NodeClient.connect(NodeAddress.fromHome(home), NodeToken.forClient(home, Map.of()));
-    }
-
-    private static String read(Path log) {
-        try {
-            return Files.readString(log);
-        } catch (IOException e) {
-            return "(no log: " + e.getMessage() + ")";
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        }
+        nodes.close();
     }
 
     /** Job {@code i}: one of {@link #DISTINCT_SPECS} real pruning jobs (ALPS and SparseGPT, long enough to be killed mid-way). */
@@ -160,51 +79,17 @@ class ClusterIT {
                 .build();
     }
 
-    private static ListJobsResponse list(NodeClient client) {
-        return client.blocking(30).listJobs(ListJobsRequest.getDefaultInstance());
-    }
-
-    private static ListJobsResponse awaitList(NodeClient client, Predicate<ListJobsResponse> done, int seconds)
-            throws InterruptedException {
-        ListJobsResponse last = null;
-        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
-        while (System.nanoTime() < deadline) {
-            last = list(client);
-            if (done.test(last)) {
-                return last;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("not reached in " + seconds + " s; last: " + last);
-    }
-
-    private static List<JobEvent> events(NodeClient client, String id) {
-        List<JobEvent> events = new ArrayList<>();
-        client.streaming()
-                .watchJob(WatchJobRequest.newBuilder().setJobId(id).build())
-                .forEachRemaining(events::add);
-        return events;
-    }
-
-    private static String sha256(Path file) throws IOException {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     @Test
     void jobsSpreadOverTheNodesAndSurviveANodeKilledMidJob() throws Exception {
         int portA = freePort();
         int portB = freePort();
         int portC = freePort();
-        startClusterNode("a", portA, null);
-        Process b = startClusterNode("b", portB, portA);
+        nodes.startClusterNode("a", portA, null);
+        Process b = nodes.startClusterNode("b", portB, portA);
         String nodeB = "127.0.0.1:" + portB;
         String nodeC = "127.0.0.1:" + portC;
         List<String> ids = new ArrayList<>();
-        try (NodeClient a = client("a")) {
+        try (NodeClient a = nodes.client("a")) {
             awaitList(a, l -> l.getNodesCount() == 2, 60);
             for (int i = 0; i < JOBS; i++) {
                 ids.add(a.blocking(30)
@@ -213,7 +98,7 @@ class ClusterIT {
                                 .build())
                         .getJobId());
             }
-            startClusterNode("c", portC, portA); // joins while the jobs run
+            nodes.startClusterNode("c", portC, portA); // joins while the jobs run
             awaitList(
                     a,
                     l -> l.getJobsList().stream()
@@ -281,11 +166,11 @@ class ClusterIT {
         int portA = freePort();
         int portB = freePort();
         int portC = freePort();
-        Process a = startClusterNode("a", portA, null);
-        startClusterNode("b", portB, portA);
-        startClusterNode("c", portC, portA);
+        Process a = nodes.startClusterNode("a", portA, null);
+        nodes.startClusterNode("b", portB, portA);
+        nodes.startClusterNode("c", portC, portA);
         String nodeA = "127.0.0.1:" + portA;
-        try (NodeClient b = client("b")) {
+        try (NodeClient b = nodes.client("b")) {
             awaitList(b, l -> l.getNodesCount() == 3, 90);
             for (int i = 0; i < 6; i++) {
                 b.blocking(30)
@@ -324,8 +209,8 @@ class ClusterIT {
     void aNodeWithoutTheClustersTokenIsDownedAndGetsNoWork() throws Exception {
         int portA = freePort();
         int portX = freePort();
-        startClusterNode("a", portA, null);
-        Process intruder = startClusterNode("x", tmp.resolve("elsewhere"), portX, portA);
+        nodes.startClusterNode("a", portA, null);
+        Process intruder = nodes.startClusterNode("x", tmp.resolve("elsewhere"), portX, portA);
         assertTrue(intruder.waitFor(90, java.util.concurrent.TimeUnit.SECONDS), "the intruder was not stopped");
         assertEquals(1, intruder.exitValue(), read(tmp.resolve("x.out")));
         assertTrue(read(tmp.resolve("x.out")).contains("the cluster removed this node"), read(tmp.resolve("x.out")));
@@ -333,7 +218,7 @@ class ClusterIT {
                 read(tmp.resolve("a").resolve("node.log"))
                         .contains("node 127.0.0.1:" + portX + " does not know the cluster's token"),
                 read(tmp.resolve("a").resolve("node.log")));
-        try (NodeClient a = client("a")) {
+        try (NodeClient a = nodes.client("a")) {
             String id = a.blocking(30)
                     .submitJob(SubmitJobRequest.newBuilder()
                             .setSpec(spec(1, tmp.resolve("out")))
@@ -408,9 +293,9 @@ class ClusterIT {
         int portB = freePort();
         String[] tls = {"--cluster-tls-keystore", keyStore.toString(), "--cluster-tls-truststore", trustStore.toString()
         };
-        startNode("a", env, clusterFlags(shared(), portA, null, tls));
-        startNode("b", env, clusterFlags(shared(), portB, portA, tls));
-        try (NodeClient b = client("b")) {
+        nodes.startNode("a", env, clusterFlags(nodes.shared(), portA, null, tls));
+        nodes.startNode("b", env, clusterFlags(nodes.shared(), portB, portA, tls));
+        try (NodeClient b = nodes.client("b")) {
             awaitList(b, l -> l.getNodesCount() == 2, 90);
             String id = b.blocking(30)
                     .submitJob(SubmitJobRequest.newBuilder()
@@ -419,7 +304,7 @@ class ClusterIT {
                     .getJobId();
             assertTrue(events(b, id).getLast().hasSucceeded());
 
-            startClusterNode("plain", freePort(), portA);
+            nodes.startClusterNode("plain", freePort(), portA);
             Thread.sleep(15_000);
             assertEquals(2, list(b).getNodesCount(), "a plain-TCP node joined the TLS cluster: " + list(b));
         }
@@ -436,9 +321,9 @@ class ClusterIT {
 
     /** The model of each distinct spec, pruned by a node on its own (no cluster). */
     private Map<Integer, String> singleNodeReference() throws Exception {
-        startNode("alone");
+        nodes.startNode("alone");
         Map<Integer, String> sha = new HashMap<>();
-        try (NodeClient alone = client("alone")) {
+        try (NodeClient alone = nodes.client("alone")) {
             for (int kind = 0; kind < DISTINCT_SPECS; kind++) {
                 Path out = tmp.resolve("reference-" + kind);
                 String id = alone.blocking(30)
@@ -452,11 +337,5 @@ class ClusterIT {
             }
         }
         return sha;
-    }
-
-    private static boolean isTerminal(JobState state) {
-        return state == JobState.JOB_STATE_SUCCEEDED
-                || state == JobState.JOB_STATE_FAILED
-                || state == JobState.JOB_STATE_CANCELLED;
     }
 }

@@ -78,13 +78,13 @@ class MethodOptionsTest {
     void anUnknownKeyOrABadValueIsNamed() {
         assertEquals(
                 "unknown --method-option for goa: steps (it takes allocation, heads, recovery, ridge, tau, export, score,"
-                        + " head_graph, head_threshold, window, max_restarts, debug_fail_call)",
+                        + " head_graph, head_threshold, window, max_restarts, debug_fail_call, pipeline_nodes)",
                 assertThrows(IllegalArgumentException.class, () -> apply(PruneMethod.PRUNE_METHOD_GOA, "steps", "3"))
                         .getMessage());
         assertEquals(
                 "unknown --method-option for alps: blocksize (it takes solve_order, reconstruction_error, layer_sparsity, owl_m, owl_lambda, rho, iterations,"
                         + " update_interval, switch_iteration, stop_rho, cg_iterations, cg_tolerance, damp, fixed_rho, window, max_restarts,"
-                        + " debug_fail_call)",
+                        + " debug_fail_call, pipeline_nodes)",
                 assertThrows(
                                 IllegalArgumentException.class,
                                 () -> apply(PruneMethod.PRUNE_METHOD_ALPS, "blocksize", "64"))

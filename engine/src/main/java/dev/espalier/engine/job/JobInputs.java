@@ -92,6 +92,11 @@ final class JobInputs {
         return spec.getRuntime().hasWindow() ? spec.getRuntime().getWindow() : 4;
     }
 
+    /** Nodes of a cluster the job's layer pipeline spans (default 1: the job's own node only). */
+    static int pipelineNodes(JobSpec spec) {
+        return spec.getRuntime().hasPipelineNodes() ? spec.getRuntime().getPipelineNodes() : 1;
+    }
+
     /** Pipeline restarts from the last checkpoint allowed after device failures (default 2). */
     static int maxRestarts(JobSpec spec) {
         return spec.getRuntime().hasMaxRestarts() ? spec.getRuntime().getMaxRestarts() : 2;

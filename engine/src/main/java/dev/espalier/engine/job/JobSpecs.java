@@ -133,6 +133,7 @@ public final class JobSpecs {
         devices(problems, spec.getDevicesList());
         zeroShot(problems, spec.getZeroShot());
         runtime(problems, spec.getRuntime());
+        pipelineAcrossNodes(problems, spec);
         settings(problems, spec, family, method);
         for (int k = 1; k < RecipeJob.stageCount(spec); k++) {
             String prefix = "next_stages[" + (k - 1) + "] (recipe stage " + (k + 1) + "): ";
@@ -279,8 +280,35 @@ public final class JobSpecs {
         if (r.hasMaxRestarts() && r.getMaxRestarts() < 0) {
             problems.add("runtime.max_restarts must be ≥ 0, got " + r.getMaxRestarts());
         }
+        if (r.hasPipelineNodes() && (r.getPipelineNodes() < 1 || r.getPipelineNodes() > 16)) {
+            problems.add("runtime.pipeline_nodes must be in [1, 16], got " + r.getPipelineNodes());
+        }
         if (r.getDebugFailCall() < 0) {
             problems.add("runtime.debug_fail_call must be ≥ 0 (0: never), got " + r.getDebugFailCall());
+        }
+    }
+
+    /** A pipeline over several nodes needs a layer-wise method: rollouts and global allocation gather on one node. */
+    private static void pipelineAcrossNodes(List<String> problems, JobSpec spec) {
+        if (JobInputs.pipelineNodes(spec) <= 1) {
+            return;
+        }
+        String prefix = "runtime.pipeline_nodes is " + JobInputs.pipelineNodes(spec) + ": ";
+        if (spec.getMethod() == PruneMethod.PRUNE_METHOD_POLICY_GRADIENT) {
+            problems.add(prefix + "policy-gradient rollouts run on the job's own node; leave it at 1");
+            return;
+        }
+        boolean global;
+        try {
+            global = PruneMethods.layerMethod(spec, JobInputs.selfCalibration(spec), null)
+                    .scoresGlobally();
+        } catch (RuntimeException badSettings) { // reported by the method's own checks
+            return;
+        }
+        if (global) {
+            problems.add(prefix + PruneMethods.label(spec.getMethod()) + " with these settings allocates widths over"
+                    + " every layer's scores, which one node gathers; set it to 1, or choose per-layer widths"
+                    + " (--method-option allocation=uniform)");
         }
     }
 

@@ -46,7 +46,8 @@ public final class LayerPipelineMethod implements MethodStep {
                 JobInputs.window(spec),
                 JobInputs.maxRestarts(spec),
                 job.run(),
-                false);
+                false,
+                JobInputs.pipelineNodes(spec));
         PruneSupervisor.Outcome outcome = Await.result(
                 job.devices()
                         .run(

@@ -217,7 +217,8 @@ public final class PolicyGradientMethod implements MethodStep {
                 JobInputs.window(job.spec()),
                 JobInputs.maxRestarts(job.spec()),
                 job.run(),
-                false);
+                false,
+                1);
         PruneSupervisor.Outcome outcome = Await.result(
                 job.devices()
                         .run(
@@ -348,7 +349,8 @@ public final class PolicyGradientMethod implements MethodStep {
                 JobInputs.window(job.spec()),
                 JobInputs.maxRestarts(job.spec()),
                 job.run(),
-                true);
+                true,
+                1);
         PruneSupervisor.ScoresReported reported = (PruneSupervisor.ScoresReported) Await.result(
                 job.devices()
                         .run(

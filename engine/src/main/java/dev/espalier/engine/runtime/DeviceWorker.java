@@ -28,7 +28,8 @@ import dev.espalier.engine.prune.LinearPruner;
 import dev.espalier.engine.prune.policy.MetricInitialisation;
 import dev.espalier.engine.prune.policy.WandaSpStatistics;
 import dev.espalier.engine.prune.structured.LayerSurgery;
-import dev.espalier.engine.runtime.store.RunDirectory;
+import dev.espalier.engine.runtime.store.LayerCheckpoints;
+import dev.espalier.engine.runtime.store.StagedLayer;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
@@ -77,7 +78,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     /**
      * Opens the context of job {@code session} over the host model {@code model}, with scratch for sequences of up to
-     * {@code maxTokens} tokens; {@code run} receives the checkpoints of its layers (null: none are written), stored as
+     * {@code maxTokens} tokens; {@code run} receives the checkpoints of its layers (null: none are written: the job's
+     * run directory, or the staging of stages hosted for a job on another node), stored as
      * {@code checkpointDtype} (the dtype the model will be exported in: the pruned weights are rounded to it before they
      * are checkpointed and streamed on, so that a resumed run and the export see the same values).
      */
@@ -85,7 +87,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
             SessionRef session,
             ModelRef model,
             int maxTokens,
-            RunDirectory run,
+            LayerCheckpoints run,
             DType checkpointDtype,
             FaultInjector faults)
             implements SessionCommand {}
@@ -165,6 +167,21 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
      */
     public record CheckpointLayer(SessionRef session, int generation, int layer, ActorRef<Reply> replyTo)
             implements LayerCommand, CrossJvmMessage {}
+
+    /**
+     * Writes activation {@code ref} as file {@code name} in the job's handoff folder, for a stage on another node
+     * ({@link ActivationFiles}); the activation stays resident until released.
+     */
+    public record SaveActivation(SessionRef session, ActivationRef ref, String name, ActorRef<Reply> replyTo)
+            implements LayerCommand {}
+
+    /** Reads a handed-off batch from the job's handoff folder into a new activation {@code target}; deletes the file. */
+    public record LoadActivation(SessionRef session, ActivationRef target, HandoffFile file, ActorRef<Reply> replyTo)
+            implements LayerCommand {}
+
+    /** Commits a layer checkpoint a stage on another node staged in the job's run folder ({@link LayerCheckpoints#adopt}). */
+    public record AdoptCheckpoint(SessionRef session, int generation, StagedLayer staged, ActorRef<Reply> replyTo)
+            implements LayerCommand {}
 
     /** Frees a layer's weights and statistics. */
     public record CloseLayer(SessionRef session, int layer) implements LayerCommand, CrossJvmMessage {}
@@ -252,7 +269,12 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     public record Scored(int layer, LayerScores scores) implements Reply, CrossJvmMessage {}
 
-    public record LayerCheckpointed(int generation, int layer) implements Reply, CrossJvmMessage {}
+    /** {@code staged}: where a hosted stage's checkpoint waits for the job's node to adopt it (null: committed). */
+    public record LayerCheckpointed(int generation, int layer, StagedLayer staged) implements Reply, CrossJvmMessage {}
+
+    public record ActivationSaved(ActivationRef ref, HandoffFile file) implements Reply {}
+
+    public record CheckpointAdopted(int layer) implements Reply {}
 
     public record RanMasked(int layer, ActivationRef input, ActivationRef output) implements Reply, CrossJvmMessage {}
 
@@ -315,6 +337,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
                 .onMessage(Allocate.class, this::onAllocate)
                 .onMessage(CheckpointLayer.class, this::onCheckpointLayer)
                 .onMessage(CloseLayer.class, this::onCloseLayer)
+                .onMessage(SaveActivation.class, this::onSaveActivation)
+                .onMessage(LoadActivation.class, this::onLoadActivation)
+                .onMessage(AdoptCheckpoint.class, this::onAdoptCheckpoint)
                 .onMessage(RunMasked.class, this::onRunMasked)
                 .onMessage(ScoreLoss.class, this::onScoreLoss)
                 .onMessage(Evaluate.class, this::onEvaluate)
@@ -473,9 +498,41 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     private Behavior<Command> onCheckpointLayer(CheckpointLayer m) {
         return call(m.session(), "checkpoint layer " + m.layer(), m.generation(), m.replyTo(), s -> {
             LayerWork work = s.layer(m.layer());
-            writeCheckpoint(s, m.layer(), work.weights(), work.keptUnits());
+            StagedLayer staged = writeCheckpoint(s, m.layer(), work.weights(), work.keptUnits());
             work.releaseStatistics();
-            return new LayerCheckpointed(m.generation(), m.layer());
+            return new LayerCheckpointed(m.generation(), m.layer(), staged);
+        });
+    }
+
+    private Behavior<Command> onSaveActivation(SaveActivation m) {
+        return call(
+                m.session(),
+                "hand off batch " + m.ref().batch() + " of layer " + m.ref().layer(),
+                m.ref().generation(),
+                m.replyTo(),
+                s -> new ActivationSaved(
+                        m.ref(), ActivationFiles.write(activation(m.ref()), s.run.handoffDir(), m.name())));
+    }
+
+    private Behavior<Command> onLoadActivation(LoadActivation m) {
+        return call(
+                m.session(),
+                "take over batch " + m.target().batch() + " of layer "
+                        + m.target().layer(),
+                m.target().generation(),
+                m.replyTo(),
+                s -> {
+                    Tensor target = allocateActivation(s, m.target(), m.file().rows());
+                    ActivationFiles.readInto(s.run.handoffDir(), m.file(), target);
+                    return new Stored(m.target());
+                });
+    }
+
+    private Behavior<Command> onAdoptCheckpoint(AdoptCheckpoint m) {
+        String what = "adopt the checkpoint of layer " + m.staged().layer();
+        return call(m.session(), what, m.generation(), m.replyTo(), s -> {
+            s.run.adopt(m.staged());
+            return new CheckpointAdopted(m.staged().layer());
         });
     }
 
@@ -576,7 +633,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
                         s.dense(m.layer()), d, s.model.config().headDim(), m.kept(), scratch);
                 writeCheckpoint(s, m.layer(), compact, m.kept());
             }
-            return new LayerCheckpointed(-1, m.layer());
+            return new LayerCheckpointed(-1, m.layer(), null);
         });
     }
 
@@ -597,15 +654,18 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
                         (done, total) -> {})));
     }
 
-    /** Commits {@code weights} as layer {@code layer}'s checkpoint (temporary file, fsync, rename) and marks it completed. */
-    private static void writeCheckpoint(WorkerSession s, int layer, DecoderLayerWeights w, KeptUnits units) {
+    /**
+     * Commits {@code weights} as layer {@code layer}'s checkpoint (temporary file, fsync, rename) and marks it completed;
+     * for a hosted stage, stages it and says where ({@link LayerCheckpoints#commit}).
+     */
+    private static StagedLayer writeCheckpoint(WorkerSession s, int layer, DecoderLayerWeights w, KeptUnits units) {
         if (s.run == null) {
             throw new IllegalStateException(s.ref.job() + ": no run directory to checkpoint layer " + layer + " into");
         }
         CrashPoints.reach("before-checkpoint");
         LlamaConfig dense = s.model.config();
         roundTo(s.checkpointDtype, layer, w);
-        s.run.commitLayer(layer, ch -> {
+        StagedLayer staged = s.run.commit(layer, ch -> {
             LayerCheckpoint.write(
                     ch,
                     dense.withBiases(dense.attentionBias(), w.oBias() != null, w.downBias() != null),
@@ -616,8 +676,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
                     s.checkpointDtype);
             CrashPoints.reach("mid-write"); // the temporary file is written, the checkpoint not yet in place
         });
-        s.run.markLayerCompleted(layer);
         CrashPoints.reach("after-checkpoint");
+        return staged;
     }
 
     /** Rounds the layer's F32 weights in place to {@code dtype}; refuses values that F16 cannot hold. */

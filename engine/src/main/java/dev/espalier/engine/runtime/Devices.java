@@ -1,7 +1,7 @@
 package dev.espalier.engine.runtime;
 
 import com.typesafe.config.Config;
-import dev.espalier.engine.runtime.store.RunDirectory;
+import dev.espalier.engine.runtime.store.LayerCheckpoints;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.TensorOps;
 import java.time.Duration;
@@ -82,6 +82,11 @@ public final class Devices implements AutoCloseable {
         return new Devices(spec, activationBudgetBytes, config);
     }
 
+    /** Starts a node-wide actor (a cluster node's {@link StageHost}) beside the workers; it stops with them. */
+    public <T> ActorRef<T> spawnService(Behavior<T> behavior, String name) {
+        return spawn(behavior, name, Props.empty());
+    }
+
     /** The actor system the workers and the jobs' actors run in. */
     public ActorSystem<?> system() {
         return system;
@@ -122,7 +127,7 @@ public final class Devices implements AutoCloseable {
             DeviceSpec wanted,
             ModelRef model,
             int maxTokens,
-            RunDirectory run,
+            LayerCheckpoints run,
             DType checkpointDtype,
             FaultInjector faults) {
         if (wanted.count() > workers.size()) {

@@ -13,6 +13,8 @@ import dev.espalier.engine.prune.LayerAllocation;
 import dev.espalier.engine.prune.LayerScores;
 import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.runtime.store.StagedLayer;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import org.apache.pekko.actor.ExtendedActorSystem;
@@ -83,7 +85,16 @@ public final class KryoSerializer extends JSerializer {
             ClusterProtocol.RunJob.class,
             ClusterProtocol.CancelJob.class,
             ClusterProtocol.CancelResult.class,
-            ClusterProtocol.NodeList.class);
+            ClusterProtocol.NodeList.class,
+            HandoffFile.class,
+            LayerPruner.HandedOff.class,
+            LayerPruner.CheckpointCommitted.class,
+            StagedLayer.class,
+            StageHost.HostStages.class,
+            StageHost.ReleaseStages.class,
+            StageHost.StagesHosted.class,
+            StageHost.StagesRefused.class,
+            ArrayList.class);
 
     private final ActorRefResolver resolver;
     private final Pool<Kryo> pool = new Pool<>(true, false, 16) {

@@ -4,8 +4,10 @@ import dev.espalier.engine.prune.LayerMethod;
 import dev.espalier.engine.prune.LayerScores;
 import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.runtime.store.StagedLayer;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -26,6 +28,12 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
  * A completed layer (on resume) skips accumulation and solving and only streams. In a scoring pass (global
  * width allocation) the stage runs the dense layer on each batch as it comes, feeding the scores, streams the
  * outputs on at once, and reports its scores at the end. It orchestrates; the device workers compute.
+ *
+ * <p>A stage may run on another node than its neighbour (one job's pipeline across a cluster, see {@link StageHost}):
+ * a batch bound for a stage on another node is written by the home worker as a file in the shared run folder and
+ * sent as a {@link HandedOff} naming it, which the receiving stage's worker reads back into an activation of its own;
+ * demand flows back as usual. A hosted stage's checkpoint is staged by its worker and streams on only once the job's
+ * node has committed it ({@link CheckpointCommitted}).
  */
 public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
 
@@ -37,6 +45,12 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     /** Upstream has sent all {@code batches} batches. */
     public record UpstreamDone(int batches) implements Command, CrossJvmMessage {}
 
+    /** A batch of this layer's input from a stage on another node, as files in the job's handoff folder. */
+    public record HandedOff(int batch, HandoffFile input, HandoffFile dense) implements Command, CrossJvmMessage {}
+
+    /** The job's node has committed the staged checkpoint of {@code layer}: the stage may stream on. */
+    public record CheckpointCommitted(int generation, int layer) implements Command, CrossJvmMessage {}
+
     /** Downstream {@code from} can take {@code batches} more batches (null from the supervisor's source end). */
     public record Demand(int batches, ActorRef<Command> from) implements Command, CrossJvmMessage {}
 
@@ -47,9 +61,11 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
 
     /**
      * Reported once every map of the layer is pruned and the home worker has checkpointed it (the weights are final);
-     * {@code outcomes} is empty for a layer loaded from its checkpoint.
+     * {@code outcomes} is empty for a layer loaded from its checkpoint. {@code staged}: a hosted stage's checkpoint,
+     * for the job's node to commit (null when the job's own worker committed it).
      */
-    public record LayerPruned(int generation, int layer, Map<LinearModule, LinearPruner.PruneOutcome> outcomes)
+    public record LayerPruned(
+            int generation, int layer, Map<LinearModule, LinearPruner.PruneOutcome> outcomes, StagedLayer staged)
             implements Event, CrossJvmMessage {}
 
     /** Reported at the end of a scoring pass. */
@@ -109,7 +125,27 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     private boolean failed;
     private ActorRef<Command> downstream;
     private boolean finished;
-    private boolean checkpointing; // the pruned layer's checkpoint is being written
+    private boolean checkpointing; // the pruned layer's checkpoint is being written (or, staged, committed)
+    private final Map<Integer, Crossing> outgoing = new HashMap<>(); // batch -> outputs being written for another node
+    private final Map<Integer, Crossing> incoming = new HashMap<>(); // batch -> handed-off inputs being read
+
+    /** A batch crossing to or from another node: its activations and, once written, their files. */
+    private static final class Crossing {
+        final ActivationRef input;
+        final ActivationRef dense;
+        HandoffFile inputFile;
+        HandoffFile denseFile;
+        int done;
+
+        Crossing(ActivationRef input, ActivationRef dense) {
+            this.input = input;
+            this.dense = dense;
+        }
+
+        boolean complete() {
+            return done == (dense == null ? 1 : 2);
+        }
+    }
 
     private LayerPruner(ActorContext<Command> context, Wiring wiring) {
         super(context);
@@ -123,6 +159,8 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(Batch.class, this::onBatch)
+                .onMessage(HandedOff.class, this::onHandedOff)
+                .onMessage(CheckpointCommitted.class, this::onCheckpointCommitted)
                 .onMessage(UpstreamDone.class, this::onUpstreamDone)
                 .onMessage(Demand.class, this::onDemand)
                 .onMessage(WorkerReply.class, this::onWorkerReply)
@@ -139,6 +177,26 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
             streamReady();
         } else {
             home().tell(new DeviceWorker.Accumulate(w.session(), w.layer(), phase, m.input(), m.dense(), replies));
+        }
+        return this;
+    }
+
+    /** Has the home worker read a handed-off batch (both of its files, with a dense stream), then takes it as a batch. */
+    private Behavior<Command> onHandedOff(HandedOff m) {
+        ActivationRef input = w.ids().next(w.home(), w.layer(), m.batch());
+        ActivationRef dense = m.dense() == null ? null : w.ids().next(w.home(), w.layer(), m.batch());
+        incoming.put(m.batch(), new Crossing(input, dense));
+        home().tell(new DeviceWorker.LoadActivation(w.session(), input, m.input(), replies));
+        if (dense != null) {
+            home().tell(new DeviceWorker.LoadActivation(w.session(), dense, m.dense(), replies));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onCheckpointCommitted(CheckpointCommitted m) {
+        if (m.generation() == w.generation() && !failed) {
+            checkpointing = false;
+            streamReady();
         }
         return this;
     }
@@ -186,20 +244,47 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
             }
             case DeviceWorker.Forwarded f -> {
                 release(f.input(), f.dense());
-                if (w.last()) {
-                    release(f.output(), f.denseOutput()); // a scoring pass runs the last layer for its scores only
-                } else {
-                    downstream.tell(new Batch(f.output(), f.denseOutput()));
-                }
                 if (w.completed() || w.scoring()) {
                     w.upstream().tell(new Demand(1, getContext().getSelf()));
+                }
+                if (w.last()) {
+                    release(f.output(), f.denseOutput()); // a scoring pass runs the last layer for its scores only
+                } else if (isOnAnotherNode(downstream)) {
+                    handOff(f.output(), f.denseOutput());
+                    return this; // streamed once its files are written
+                } else {
+                    downstream.tell(new Batch(f.output(), f.denseOutput()));
                 }
                 streamed++;
                 finishIfDone();
             }
+            case DeviceWorker.ActivationSaved a -> {
+                Crossing c = outgoing.get(a.ref().batch());
+                if (a.ref().equals(c.input)) {
+                    c.inputFile = a.file();
+                } else {
+                    c.denseFile = a.file();
+                }
+                c.done++;
+                if (c.complete()) {
+                    outgoing.remove(a.ref().batch());
+                    downstream.tell(new HandedOff(a.ref().batch(), c.inputFile, c.denseFile));
+                    release(c.input, c.dense);
+                    streamed++;
+                    finishIfDone();
+                }
+            }
+            case DeviceWorker.Stored st -> {
+                Crossing c = incoming.get(st.ref().batch());
+                c.done++;
+                if (c.complete()) {
+                    incoming.remove(st.ref().batch());
+                    onBatch(new Batch(c.input, c.dense));
+                }
+            }
             case DeviceWorker.LayerCheckpointed c -> {
-                checkpointing = false;
-                w.supervisor().tell(new LayerPruned(w.generation(), w.layer(), new EnumMap<>(outcomes)));
+                checkpointing = c.staged() != null; // a staged checkpoint waits for the job's node to commit it
+                w.supervisor().tell(new LayerPruned(w.generation(), w.layer(), new EnumMap<>(outcomes), c.staged()));
                 streamReady();
             }
             case DeviceWorker.Scored s -> {
@@ -294,6 +379,26 @@ public final class LayerPruner extends AbstractBehavior<LayerPruner.Command> {
                 w.supervisor().tell(new LayerStreamed(w.generation(), w.layer()));
             }
         }
+    }
+
+    /** Has the home worker write a batch's outputs for the stage downstream, which runs on another node. */
+    private void handOff(ActivationRef output, ActivationRef denseOutput) {
+        outgoing.put(output.batch(), new Crossing(output, denseOutput));
+        home().tell(new DeviceWorker.SaveActivation(w.session(), output, handoffName(output, "input"), replies));
+        if (denseOutput != null) {
+            home().tell(new DeviceWorker.SaveActivation(
+                    w.session(), denseOutput, handoffName(denseOutput, "dense"), replies));
+        }
+    }
+
+    private static String handoffName(ActivationRef ref, String stream) {
+        return "g" + ref.generation() + "-layer-" + ref.layer() + "-batch-" + ref.batch() + "-" + stream + "-"
+                + ref.id() + ".f32";
+    }
+
+    /** Whether {@code ref} is an actor of another node (its address names a host; this node's own do not). */
+    private static boolean isOnAnotherNode(ActorRef<?> ref) {
+        return ref.path().address().hasGlobalScope();
     }
 
     private void release(ActivationRef input, ActivationRef dense) {

@@ -14,6 +14,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -24,6 +25,8 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
 
 /**
  * The layer pipeline of one job: spawns one {@link LayerPruner} per decoder layer (each opens its layer on its home
@@ -49,6 +52,14 @@ public final class PruneSupervisor {
     private record StageReported(LayerPruner.Event event) implements Command {}
 
     private record SourceDemand(int batches) implements Command {}
+
+    private record HostsListed(Receptionist.Listing listing) implements Command {}
+
+    private record HostWaitOver() implements Command {}
+
+    private record HostReplied(StageHost.Hosted reply) implements Command {}
+
+    private record HostLost(String node) implements Command {}
 
     /** How the pipeline ended (a failure beyond the restarts stops the supervisor with its exception instead). */
     public sealed interface Outcome {}
@@ -83,6 +94,9 @@ public final class PruneSupervisor {
      * @param maxRestarts  pipeline restarts from the last checkpoint allowed after device failures
      * @param run          the run directory: which layers are already checkpointed
      * @param scoreOnly    run the scoring pass only and report its scores (a policy learner's initialisation)
+     * @param pipelineNodes nodes of the cluster the pruning pass spans: the layers are split evenly, this node runs the
+     *                     first part, the {@link StageHost}s of other nodes the others (as many as are up, within
+     *                     {@link #HOST_WAIT}); 1: this node only
      */
     public record Plan(
             Devices.JobDevices devices,
@@ -93,7 +107,11 @@ public final class PruneSupervisor {
             int window,
             int maxRestarts,
             RunDirectory run,
-            boolean scoreOnly) {}
+            boolean scoreOnly,
+            int pipelineNodes) {}
+
+    /** How long a pipeline spanning nodes waits for other nodes' stage hosts to be listed before it runs on fewer. */
+    static final Duration HOST_WAIT = Duration.ofSeconds(10);
 
     public static Behavior<Command> create(Plan plan, ActorRef<Event> events, ActorRef<Outcome> done) {
         AtomicInteger generations = new AtomicInteger();
@@ -124,6 +142,11 @@ public final class PruneSupervisor {
     private int sourceCredit;
     private int nextBatch;
     private int streamedLayers;
+    private List<ActorRef<StageHost.Command>> hosts = List.of(); // other nodes' stage hosts this incarnation uses
+    private final ActorRef<StageHost.Hosted> hostReplies;
+    private int[] partStarts; // this pass: first layer of each part (part 0 here, part i on hosts[i - 1]), then L
+    private final Map<Integer, ActorRef<LayerPruner.Command>> hostedStages = new HashMap<>(); // layer -> stage
+    private final Map<Integer, LayerPruner.LayerPruned> adopting = new HashMap<>(); // layer -> awaiting its commit
 
     private PruneSupervisor(
             ActorContext<Command> ctx,
@@ -142,6 +165,7 @@ public final class PruneSupervisor {
         this.startNanos = startNanos;
         this.replies = ctx.messageAdapter(DeviceWorker.Reply.class, WorkerReplied::new);
         this.stageEvents = ctx.messageAdapter(LayerPruner.Event.class, StageReported::new);
+        this.hostReplies = ctx.messageAdapter(StageHost.Hosted.class, HostReplied::new);
     }
 
     /** Logs what this incarnation does and starts its first pass; each stage opens its own layer when it needs it. */
@@ -159,7 +183,67 @@ public final class PruneSupervisor {
                         ids.generation() > 1
                                 ? " (restart " + (ids.generation() - 1) + " of " + plan.maxRestarts() + ")"
                                 : "");
-        return startPass(plan.scoreOnly() || plan.method().scoresGlobally());
+        boolean scoring = plan.scoreOnly() || plan.method().scoresGlobally();
+        if (plan.pipelineNodes() <= 1 || scoring) {
+            return startPass(scoring);
+        }
+        if (!"cluster".equals(ctx.getSystem().settings().config().getString("pekko.actor.provider"))) {
+            ctx.getLog()
+                    .warn(
+                            "{}: the pipeline was to span {} nodes; this process is no cluster member"
+                                    + " (espalier serve --cluster), so every layer runs here",
+                            plan.devices().session().job(),
+                            plan.pipelineNodes());
+            return startPass(false);
+        }
+        return findingHosts();
+    }
+
+    /**
+     * A pipeline across nodes first finds other nodes' stage hosts in the cluster's receptionist: it starts once
+     * {@code pipelineNodes - 1} are listed, or after {@link #HOST_WAIT} with those there are (none: all layers here).
+     */
+    private Behavior<Command> findingHosts() {
+        ctx.getSystem()
+                .receptionist()
+                .tell(Receptionist.subscribe(
+                        StageHost.KEY, ctx.messageAdapter(Receptionist.Listing.class, HostsListed::new)));
+        return Behaviors.withTimers(timers -> {
+            timers.startSingleTimer(new HostWaitOver(), HOST_WAIT);
+            return withSignals(Behaviors.receive(Command.class))
+                    .onMessage(HostsListed.class, m -> {
+                        hosts = otherNodes(m.listing().getServiceInstances(StageHost.KEY));
+                        return hosts.size() >= plan.pipelineNodes() - 1 ? hostsFound(timers) : Behaviors.same();
+                    })
+                    .onMessage(HostWaitOver.class, m -> hostsFound(timers))
+                    .build();
+        });
+    }
+
+    private Behavior<Command> hostsFound(TimerScheduler<Command> timers) {
+        timers.cancelAll();
+        hosts = hosts.subList(0, Math.min(hosts.size(), Math.min(plan.pipelineNodes(), plan.layers()) - 1));
+        for (ActorRef<StageHost.Command> host : hosts) {
+            ctx.watchWith(host, new HostLost(host.path().address().toString()));
+        }
+        if (hosts.size() < plan.pipelineNodes() - 1) {
+            ctx.getLog()
+                    .warn(
+                            "{}: the pipeline was to span {} nodes; {} other node(s) host stages, so it spans {}",
+                            plan.devices().session().job(),
+                            plan.pipelineNodes(),
+                            hosts.size(),
+                            hosts.size() + 1);
+        }
+        return startPass(false);
+    }
+
+    /** The stage hosts of other nodes (this node's own has a local address), in address order for a stable split. */
+    private static List<ActorRef<StageHost.Command>> otherNodes(Set<ActorRef<StageHost.Command>> listed) {
+        return listed.stream()
+                .filter(h -> h.path().address().hasGlobalScope())
+                .sorted(Comparator.comparing(h -> h.path().address().toString()))
+                .toList();
     }
 
     /** Spawns the stages from layer 0 down; each asks its upstream (layer 0: this supervisor) for batches. */
@@ -172,7 +256,14 @@ public final class PruneSupervisor {
         stages.clear();
         ActorRef<LayerPruner.Demand> upstream =
                 ctx.messageAdapter(LayerPruner.Demand.class, d -> new SourceDemand(d.batches()));
-        for (int l = 0; l < plan.layers(); l++) {
+        int parts = scoring ? 1 : 1 + hosts.size();
+        partStarts = new int[parts + 1];
+        for (int p = 0; p <= parts; p++) {
+            partStarts[p] = (int) ((long) p * plan.layers() / parts);
+        }
+        hostedStages.clear();
+        adopting.clear();
+        for (int l = 0; l < partStarts[1]; l++) {
             LayerPruner.Wiring wiring = new LayerPruner.Wiring(
                     plan.devices().session(),
                     l,
@@ -193,8 +284,46 @@ public final class PruneSupervisor {
             stages.add(stage);
             upstream = stage.narrow();
         }
+        if (parts > 1) {
+            ctx.getLog()
+                    .info(
+                            "{}: pipeline over {} nodes: layers 0-{} here{}",
+                            plan.devices().session().job(),
+                            parts,
+                            partStarts[1] - 1,
+                            partsText());
+            hostPart(1, upstream);
+        }
         events.tell(new Progress(scoring ? "score" : "prune", scoring ? 0 : completedLayers(), plan.layers()));
         return streaming(scoring);
+    }
+
+    private String partsText() {
+        StringBuilder text = new StringBuilder();
+        for (int p = 1; p < partStarts.length - 1; p++) {
+            text.append(", ")
+                    .append(partStarts[p])
+                    .append('-')
+                    .append(partStarts[p + 1] - 1)
+                    .append(" on ")
+                    .append(hosts.get(p - 1).path().address());
+        }
+        return text.toString();
+    }
+
+    /** Asks part {@code part}'s node to host its layers, fed by {@code upstream} (the previous part's last stage). */
+    private void hostPart(int part, ActorRef<LayerPruner.Demand> upstream) {
+        hosts.get(part - 1)
+                .tell(new StageHost.HostStages(
+                        plan.devices().session().job(),
+                        ids.generation(),
+                        partStarts[part],
+                        partStarts[part + 1],
+                        plan.window(),
+                        upstream,
+                        stageEvents,
+                        ctx.getSelf(),
+                        hostReplies));
     }
 
     /** Phase 2 (once per pass): calibration batches flow down the stages; layers report as they finish. */
@@ -210,13 +339,46 @@ public final class PruneSupervisor {
                 .onMessage(WorkerReplied.class, m -> switch (m.reply()) {
                     case DeviceWorker.Stored s
                     when s.ref().generation() == ids.generation() -> onEmbedded(s.ref(), sequences, pairs);
+                    case DeviceWorker.CheckpointAdopted a
+                    when adopting.containsKey(a.layer()) -> onAdopted(adopting.remove(a.layer()));
                     case DeviceWorker.CallFailed f
                     when f.generation() == ids.generation() ->
                         fail("device call " + f.call() + " failed: " + f.message());
                     default -> Behaviors.same();
                 })
                 .onMessage(StageReported.class, m -> onStageEvent(m.event(), scoring))
+                .onMessage(HostReplied.class, m -> onHostReply(m.reply()))
+                .onMessage(HostLost.class, m -> fail("node " + m.node() + " left the cluster while it hosted stages"))
                 .build();
+    }
+
+    private Behavior<Command> onHostReply(StageHost.Hosted reply) {
+        return switch (reply) {
+            case StageHost.StagesHosted h
+            when h.generation() == ids.generation() -> {
+                for (int i = 0; i < h.stages().size(); i++) {
+                    hostedStages.put(h.first() + i, h.stages().get(i));
+                }
+                int part = partOf(h.first());
+                if (part + 1 < partStarts.length - 1) {
+                    hostPart(part + 1, h.stages().getLast().narrow());
+                }
+                yield Behaviors.same();
+            }
+            case StageHost.StagesRefused r
+            when r.generation() == ids.generation() ->
+                fail("node " + r.node() + " cannot host layers from " + r.first() + ": " + r.message());
+            default -> Behaviors.same();
+        };
+    }
+
+    private int partOf(int firstLayer) {
+        for (int p = 0; p < partStarts.length - 1; p++) {
+            if (partStarts[p] == firstLayer) {
+                return p;
+            }
+        }
+        throw new IllegalStateException("no part starts at layer " + firstLayer);
     }
 
     /** Embeds the next calibration batches, as many as layer 0 asked for. */
@@ -262,16 +424,30 @@ public final class PruneSupervisor {
                 scores.add(s.scores());
                 yield Behaviors.same();
             }
-            case LayerPruner.LayerPruned p -> {
-                outcomes.put(p.layer(), p.outcomes());
-                events.tell(new LayerDone(p.layer(), p.outcomes(), (System.nanoTime() - startNanos) / 1e9));
-                events.tell(new Progress("prune", completedLayers(), plan.layers()));
+            case LayerPruner.LayerPruned p
+            when p.staged() != null -> { // a hosted stage's: commit it here first
+                adopting.put(p.layer(), p);
+                home(p.layer())
+                        .tell(new DeviceWorker.AdoptCheckpoint(
+                                plan.devices().session(), ids.generation(), p.staged(), replies));
                 yield Behaviors.same();
             }
+            case LayerPruner.LayerPruned p -> onAdopted(p);
             case LayerPruner.LayerStreamed s -> ++streamedLayers < plan.layers() ? Behaviors.same() : passDone(scoring);
             case LayerPruner.StageFailed f when f.lasting() -> stop("layer " + f.layer() + ": " + f.message());
             case LayerPruner.StageFailed f -> fail("layer " + f.layer() + ": " + f.message());
         };
+    }
+
+    /** Layer {@code p.layer()} is pruned and committed in the run directory: report it; a hosted stage streams on. */
+    private Behavior<Command> onAdopted(LayerPruner.LayerPruned p) {
+        outcomes.put(p.layer(), p.outcomes());
+        events.tell(new LayerDone(p.layer(), p.outcomes(), (System.nanoTime() - startNanos) / 1e9));
+        events.tell(new Progress("prune", completedLayers(), plan.layers()));
+        if (p.staged() != null) {
+            hostedStages.get(p.layer()).tell(new LayerPruner.CheckpointCommitted(ids.generation(), p.layer()));
+        }
+        return Behaviors.same();
     }
 
     private static int generationOf(LayerPruner.Event event) {
@@ -342,12 +518,14 @@ public final class PruneSupervisor {
                 .onSignal(PostStop.class, s -> releaseGeneration());
     }
 
-    /** What this incarnation left on the workers: its activations (its stages stop with it). */
+    /** What this incarnation left on the workers: its activations (its stages stop with it), and its hosted stages. */
     private Behavior<Command> releaseGeneration() {
         plan.devices()
                 .workers()
                 .forEach(w ->
                         w.tell(new DeviceWorker.ReleaseGeneration(plan.devices().session(), ids.generation())));
+        hosts.forEach(
+                h -> h.tell(new StageHost.ReleaseStages(plan.devices().session().job(), ids.generation())));
         return Behaviors.same();
     }
 

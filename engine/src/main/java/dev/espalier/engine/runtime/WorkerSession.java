@@ -7,7 +7,7 @@ import dev.espalier.engine.model.DecoderLayerWeights;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.LlamaModel;
 import dev.espalier.engine.prune.LayerWork;
-import dev.espalier.engine.runtime.store.RunDirectory;
+import dev.espalier.engine.runtime.store.LayerCheckpoints;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
@@ -27,7 +27,7 @@ import java.util.Map;
 final class WorkerSession implements AutoCloseable {
     final SessionRef ref;
     final LlamaModel model;
-    final RunDirectory run; // where the job's checkpoints go; null for jobs that write none
+    final LayerCheckpoints run; // where the job's checkpoints go; null for jobs that write none
     final DType checkpointDtype; // the dtype checkpoints are stored in (the export's)
     final FaultInjector faults;
     final Arena arena = Arena.ofShared(); // the session's scratch
@@ -47,7 +47,7 @@ final class WorkerSession implements AutoCloseable {
             SessionRef ref,
             LlamaModel model,
             int maxTokens,
-            RunDirectory run,
+            LayerCheckpoints run,
             DType checkpointDtype,
             FaultInjector faults,
             TensorOps ops) {

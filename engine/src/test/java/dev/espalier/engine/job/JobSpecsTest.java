@@ -181,6 +181,50 @@ class JobSpecsTest {
     }
 
     @Test
+    void aPipelineAcrossNodesNeedsALayerWiseMethodAndANodeCountInRange() {
+        RuntimeSettings twoNodes =
+                RuntimeSettings.newBuilder().setPipelineNodes(2).build();
+        for (PruneMethod layerWise : List.of(
+                PruneMethod.PRUNE_METHOD_MAGNITUDE,
+                PruneMethod.PRUNE_METHOD_WANDA,
+                PruneMethod.PRUNE_METHOD_SPARSEGPT,
+                PruneMethod.PRUNE_METHOD_ALPS,
+                PruneMethod.PRUNE_METHOD_WANDA_SP,
+                PruneMethod.PRUNE_METHOD_GOA)) {
+            assertEquals(
+                    List.of(),
+                    JobSpecs.problems(spec(layerWise).setRuntime(twoNodes).build()),
+                    layerWise.toString());
+        }
+        assertEquals(
+                List.of("runtime.pipeline_nodes is 2: flap with these settings allocates widths over every layer's"
+                        + " scores, which one node gathers; set it to 1, or choose per-layer widths"
+                        + " (--method-option allocation=uniform)"),
+                JobSpecs.problems(
+                        spec(PruneMethod.PRUNE_METHOD_FLAP).setRuntime(twoNodes).build()));
+        assertEquals(
+                List.of(),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_FLAP)
+                        .setStructured(StructuredSettings.newBuilder()
+                                .setAllocation(StructuredSettings.Allocation.ALLOCATION_UNIFORM))
+                        .setRuntime(twoNodes)
+                        .build()));
+        assertEquals(
+                List.of(
+                        "runtime.pipeline_nodes is 2: policy-gradient rollouts run on the job's own node; leave it at 1"),
+                JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT)
+                        .setRuntime(twoNodes)
+                        .build()));
+        for (int bad : new int[] {0, 17}) {
+            assertEquals(
+                    List.of("runtime.pipeline_nodes must be in [1, 16], got " + bad),
+                    JobSpecs.problems(spec(PruneMethod.PRUNE_METHOD_WANDA)
+                            .setRuntime(RuntimeSettings.newBuilder().setPipelineNodes(bad))
+                            .build()));
+        }
+    }
+
+    @Test
     void eachSettingOutsideItsRangeIsNamedWithTheRange() {
         assertEquals(
                 List.of(

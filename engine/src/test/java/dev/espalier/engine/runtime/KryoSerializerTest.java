@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.espalier.engine.prune.LayerAllocation;
 import dev.espalier.engine.prune.LinearModule;
 import dev.espalier.engine.prune.LinearPruner;
+import dev.espalier.engine.runtime.store.StagedLayer;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -58,7 +60,7 @@ class KryoSerializerTest {
                 new LayerPruner.Batch(ref, ref),
                 new LayerPruner.UpstreamDone(128),
                 new LayerPruner.Demand(4, stage.ref()),
-                new LayerPruner.LayerPruned(2, 3, outcomes),
+                new LayerPruner.LayerPruned(2, 3, outcomes, null),
                 new LayerPruner.LayerStreamed(2, 3),
                 new LayerPruner.StageFailed(2, 1, "solve Q failed", false),
                 new DeviceWorker.Release(ref),
@@ -69,7 +71,7 @@ class KryoSerializerTest {
                 new DeviceWorker.Allocate(session, LayerAllocation.ofSparsity(3, 0.62)),
                 new DeviceWorker.Accumulate(session, 3, 0, ref, null, null),
                 new DeviceWorker.CheckpointLayer(session, 2, 3, null),
-                new DeviceWorker.LayerCheckpointed(2, 3),
+                new DeviceWorker.LayerCheckpointed(2, 3, null),
                 new DeviceWorker.ReleaseGeneration(session, 2),
                 new DeviceWorker.CloseSession(session),
                 new DeviceWorker.Solve(session, new ProblemRef(9, 3, "q_proj"), null));
@@ -117,6 +119,32 @@ class KryoSerializerTest {
         ClusterProtocol.NodeList nodes =
                 (ClusterProtocol.NodeList) roundTrip(new ClusterProtocol.NodeList(new byte[] {9}));
         assertEquals(1, nodes.nodes().length);
+    }
+
+    @Test
+    void messagesOfAPipelineAcrossNodesSurviveARoundTrip() {
+        TestProbe<LayerPruner.Command> stage = kit.createTestProbe();
+        TestProbe<LayerPruner.Event> events = kit.createTestProbe();
+        TestProbe<PruneSupervisor.Command> owner = kit.createTestProbe();
+        TestProbe<StageHost.Hosted> replies = kit.createTestProbe();
+        HandoffFile input = new HandoffFile("g1-layer-2-batch-0-input-7.f32", 256, 64, "ab12");
+        StagedLayer staged = new StagedLayer(3, "staged/layer-03.safetensors", "cd34", 123_456);
+        EnumMap<LinearModule, LinearPruner.PruneOutcome> outcomes = new EnumMap<>(LinearModule.class);
+        outcomes.put(LinearModule.UP, new LinearPruner.PruneOutcome(3, 8));
+        List<Object> messages = List.of(
+                new LayerPruner.HandedOff(0, input, null),
+                new LayerPruner.HandedOff(1, input, input),
+                new LayerPruner.CheckpointCommitted(1, 3),
+                new LayerPruner.LayerPruned(1, 3, outcomes, staged),
+                new DeviceWorker.LayerCheckpointed(1, 3, staged),
+                new StageHost.HostStages(
+                        "job-1", 1, 2, 5, 4, stage.ref().narrow(), events.ref(), owner.ref(), replies.ref()),
+                new StageHost.ReleaseStages("job-1", 1),
+                new StageHost.StagesHosted("127.0.0.1:25521", 1, 2, new ArrayList<>(List.of(stage.ref(), stage.ref()))),
+                new StageHost.StagesRefused("127.0.0.1:25521", 1, 2, "no such model"));
+        for (Object m : messages) {
+            assertEquals(m, roundTrip(m), m.getClass().getSimpleName());
+        }
     }
 
     /** A message type that was never registered. */

@@ -132,7 +132,8 @@ final class PipelineFixture {
                     2,
                     2,
                     run,
-                    false);
+                    false,
+                    1);
             PruneSupervisor.Outcome outcome = d.run(
                             "supervisor",
                             PruneSupervisor.Outcome.class,

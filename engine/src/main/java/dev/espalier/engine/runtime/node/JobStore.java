@@ -125,6 +125,14 @@ final class JobStore implements AutoCloseable {
     }
 
     /** Of a shared store: job {@code id} with its status as on disk now (loading it if another node created it). */
+    /** The run directory of job {@code id} in this store (it may not exist); IllegalArgumentException for a bad id. */
+    Path runDirOf(String id) {
+        if (!JOB_ID.matcher(id).matches()) {
+            throw new IllegalArgumentException("'" + id + "' is not a job id");
+        }
+        return jobsDir.resolve(id);
+    }
+
     Optional<JobRecord> reload(String id) {
         requireShared();
         if (!JOB_ID.matcher(id).matches()) {

@@ -2,10 +2,12 @@ package dev.espalier.engine.runtime.node;
 
 import com.typesafe.config.Config;
 import dev.espalier.engine.io.AtomicFiles;
+import dev.espalier.engine.job.HostedStageOpener;
 import dev.espalier.engine.job.JobExecutor;
 import dev.espalier.engine.job.JobExecutors;
 import dev.espalier.engine.runtime.DeviceSpec;
 import dev.espalier.engine.runtime.Devices;
+import dev.espalier.engine.runtime.StageHost;
 import dev.espalier.protocol.v1.JobSpec;
 import dev.espalier.protocol.v1.JobState;
 import io.grpc.InsecureServerCredentials;
@@ -100,6 +102,14 @@ public final class Node implements AutoCloseable {
             Node node = start(options, JobExecutors.standard(workers)::forSpec, workers.system(), workers.describe());
             node.devices = workers;
             LOG.info("device workers shared by every job: {}", workers.describe());
+            if (options.cluster() != null) { // stages of other nodes' jobs whose pipeline spans this one
+                workers.spawnService(
+                        StageHost.create(
+                                new HostedStageOpener(workers, node.store::runDirOf),
+                                options.cluster().bindAddress() + ":"
+                                        + options.cluster().port()),
+                        "stage-host");
+            }
             return node;
         } catch (RuntimeException e) {
             workers.close();

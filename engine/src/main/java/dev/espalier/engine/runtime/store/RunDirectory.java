@@ -15,6 +15,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -34,12 +35,17 @@ import java.util.regex.Pattern;
  * committed only once the manifest lists it, and a listed artefact is handed out only after its size and checksum
  * match ({@link #verifiedArtefact}). Manifest changes are serialised; events may be appended and read from any thread.
  */
-public final class RunDirectory implements AutoCloseable {
+public final class RunDirectory implements LayerCheckpoints, AutoCloseable {
     public static final String SPEC_FILE = "spec.pb";
     public static final String MANIFEST_FILE = "manifest.pb";
     public static final String EVENTS_FILE = "events.log";
     public static final String LAYERS_DIR = "layers";
     public static final String SPILL_DIR = "spill";
+    /** Activations bound for a stage on another node ({@link #handoffDir}). */
+    public static final String HANDOFF_DIR = "handoff";
+    /** Layer checkpoints other nodes wrote, until this job's node adopts them ({@link StageCheckpoints}). */
+    public static final String STAGED_DIR = "staged";
+
     public static final String REPORT_NAME = "report";
     public static final String REPORT_FILE = "report.pb";
     /** The lock file: held by the one job that has the directory open ({@link PathLock}). */
@@ -183,9 +189,9 @@ public final class RunDirectory implements AutoCloseable {
         if (temps > 0) {
             repairs.add("removed " + temps + " temporary file(s) left by an interrupted write");
         }
-        int spills = removeSpills(dir.resolve(SPILL_DIR));
+        int spills = removeSpills(dir.resolve(SPILL_DIR)) + removeSpills(dir.resolve(HANDOFF_DIR));
         if (spills > 0) {
-            repairs.add("removed " + spills + " spilled activation(s) left by an interrupted run");
+            repairs.add("removed " + spills + " spilled or handed-off activation(s) left by an interrupted run");
         }
         RunManifest manifest = readManifest(dir);
         JobSpec spec = readSpec(dir, manifest);
@@ -211,7 +217,7 @@ public final class RunDirectory implements AutoCloseable {
         return Files.isRegularFile(dir.resolve(MANIFEST_FILE));
     }
 
-    private static RunManifest readManifest(Path dir) {
+    static RunManifest readManifest(Path dir) {
         Path file = dir.resolve(MANIFEST_FILE);
         try {
             return RunManifest.parseFrom(Files.readAllBytes(file));
@@ -222,7 +228,7 @@ public final class RunDirectory implements AutoCloseable {
         }
     }
 
-    private static JobSpec readSpec(Path dir, RunManifest manifest) {
+    static JobSpec readSpec(Path dir, RunManifest manifest) {
         Path file = dir.resolve(SPEC_FILE);
         try {
             byte[] bytes = Files.readAllBytes(file);
@@ -245,6 +251,7 @@ public final class RunDirectory implements AutoCloseable {
     }
 
     /** Where activations beyond the host's memory budget go while the run is open (emptied when it is opened again). */
+    @Override
     public Path spillDir() {
         return dir.resolve(SPILL_DIR);
     }
@@ -300,8 +307,58 @@ public final class RunDirectory implements AutoCloseable {
     }
 
     /** The verified file of decoder layer {@code layer} (see {@link #verifiedArtefact}). */
+    @Override
     public Path verifiedLayer(int layer) {
         return verifiedArtefact(layerName(layer));
+    }
+
+    /** Commits layer {@code layer} ({@link #commitLayer}) and marks it completed; nothing is staged. */
+    @Override
+    public StagedLayer commit(int layer, AtomicFiles.ChannelWriter writer) {
+        commitLayer(layer, writer);
+        markLayerCompleted(layer);
+        return null;
+    }
+
+    /**
+     * Commits the checkpoint of layer {@code staged.layer()} that another node wrote at {@code staged.relativePath()}:
+     * its size and SHA-256 are checked against what that node reported (CorruptArtefactException when they differ),
+     * it is renamed to the layer's place, listed in the manifest and the layer marked completed.
+     */
+    @Override
+    public void adopt(StagedLayer staged) {
+        String name = layerName(staged.layer());
+        String relativePath = LAYERS_DIR + "/" + name + ".safetensors";
+        Artefact artefact = Artefact.newBuilder()
+                .setName(name)
+                .setRelativePath(relativePath)
+                .setSha256(staged.sha256())
+                .setSizeBytes(staged.sizeBytes())
+                .build();
+        Path source = ArtefactChecks.verifiedFile(
+                dir, artefact.toBuilder().setRelativePath(staged.relativePath()).build());
+        Path target = resolveRelative(relativePath);
+        lock.lock();
+        try {
+            if (find(name).isPresent()) {
+                writeManifest(withoutArtefact(manifest.toBuilder(), name).build());
+            }
+            AtomicFiles.ensureDirectory(target.getParent());
+            Files.move(source, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            AtomicFiles.fsyncDirectory(target.getParent());
+            writeManifest(manifest.toBuilder().addArtefacts(artefact).build());
+        } catch (IOException e) {
+            throw new UncheckedIOException(
+                    target + ": cannot be adopted from " + source + " (" + e.getMessage() + ")", e);
+        } finally {
+            lock.unlock();
+        }
+        markLayerCompleted(staged.layer());
+    }
+
+    @Override
+    public Path handoffDir() {
+        return dir.resolve(HANDOFF_DIR);
     }
 
     /**
