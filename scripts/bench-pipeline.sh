@@ -14,7 +14,7 @@ shift $(($# < 4 ? $# : 4))
 work="$(mktemp -d)"
 nodes=()
 stop_nodes() { for p in "${nodes[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; nodes=(); }
-trap 'stop_nodes; rm -rf "$work"' EXIT
+trap 'stop_nodes; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 espalier() { "$root/espalier" "$@"; }
 now() { date +%s.%N; }
 "$root/espalier" --version > /dev/null 2>&1 # builds once, outside the timings
@@ -25,9 +25,10 @@ for spread in 1 2; do
   for i in 0 1; do
     seed=()
     [ "$i" -gt 0 ] && seed=(--seed "127.0.0.1:$base")
-    espalier serve --cluster --cluster-dir "$dir/shared" --home "$dir/node-$i" --port 0 --cluster-port $((base + i)) \
+    "$root/espalier" serve --cluster --cluster-dir "$dir/shared" --home "$dir/node-$i" --port 0 \
+      --cluster-port $((base + i)) \
       "${seed[@]}" --slots 1 --devices cpu --allow-out "$work" > "$dir-node-$i.out" 2>&1 &
-    nodes+=($!)
+    nodes+=($!) # the launcher execs the JVM: this is its pid
     for _ in $(seq 600); do [ -f "$dir/node-$i/node.port" ] && break; sleep 0.1; done
   done
   for _ in $(seq 120); do

@@ -22,7 +22,9 @@ import dev.espalier.protocol.v1.SparsityPattern;
 import dev.espalier.protocol.v1.SubmitJobRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -140,23 +142,42 @@ class ClusterPipelineIT {
     void aHostingNodeKilledMidJobCostsARestartNotTheJob() throws Exception {
         int portA = freePort();
         int portB = freePort();
-        nodes.startClusterNode("a", portA, null);
-        Process b = nodes.startClusterNode("b", portB, portA);
+        String nodeA = "127.0.0.1:" + portA;
+        String nodeB = "127.0.0.1:" + portB;
+        Map<String, Process> processes = new HashMap<>();
+        processes.put(nodeA, nodes.startClusterNode("a", portA, null));
+        processes.put(nodeB, nodes.startClusterNode("b", portB, portA));
+        Map<String, String> homes = Map.of(nodeA, "a", nodeB, "b");
         JobSpec alps = spec(PruneMethod.PRUNE_METHOD_ALPS, 2, 256, tmp.resolve("out-alps"));
+        String home;
+        String id;
         try (NodeClient a = nodes.client("a")) {
             awaitList(a, l -> l.getNodesCount() == 2, 60);
-            String id = submit(a, alps);
-            Path bLog = tmp.resolve("b").resolve("node.log");
-            for (int i = 0; i < 1200 && !read(bLog).contains(id + ": hosting layers 2-4"); i++) {
-                Thread.sleep(50);
-            }
-            assertTrue(read(bLog).contains(id + ": hosting layers 2-4"), read(bLog));
-            b.destroyForcibly().waitFor(); // SIGKILL while its stages wait for, or prune, their layers
-            List<JobEvent> events = events(a, id);
-            assertTrue(events.getLast().hasSucceeded(), events.getLast().toString());
-            String aLog = read(tmp.resolve("a").resolve("node.log"));
-            assertTrue(aLog.contains("left the cluster while it hosted stages"), aLog);
+            id = submit(a, alps);
+            home = awaitList(
+                            a,
+                            l -> l.getJobsList().stream()
+                                    .anyMatch(j -> !j.getNode().isEmpty()),
+                            60)
+                    .getJobsList()
+                    .getFirst()
+                    .getNode();
         }
+        String host = home.equals(nodeA) ? nodeB : nodeA; // the scheduler may give the job to either node
+        Path hostLog = tmp.resolve(homes.get(host)).resolve("node.log");
+        for (int i = 0; i < 1200 && !read(hostLog).contains(id + ": hosting layers 2-4"); i++) {
+            Thread.sleep(50);
+        }
+        assertTrue(read(hostLog).contains(id + ": hosting layers 2-4"), read(hostLog));
+        processes.get(host).destroyForcibly().waitFor(); // SIGKILL while its stages wait for, or prune, their layers
+        try (NodeClient survivor = nodes.client(homes.get(home))) {
+            List<JobEvent> events = events(survivor, id);
+            assertTrue(events.getLast().hasSucceeded(), events.getLast().toString());
+        }
+        String homeLog = read(tmp.resolve(homes.get(home)).resolve("node.log"));
+        assertTrue(
+                homeLog.contains("node pekko://espalier@" + host + " left the cluster while it hosted stages"),
+                homeLog);
         nodes.startNode("alone");
         assertEquals(
                 aloneSha("alone", alps),

@@ -507,7 +507,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     private Behavior<Command> onSaveActivation(SaveActivation m) {
         return call(
                 m.session(),
-                "hand off batch " + m.ref().batch() + " of layer " + m.ref().layer(),
+                "hand off a batch of layer " + m.ref().layer(),
                 m.ref().generation(),
                 m.replyTo(),
                 s -> new ActivationSaved(
@@ -517,8 +517,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     private Behavior<Command> onLoadActivation(LoadActivation m) {
         return call(
                 m.session(),
-                "take over batch " + m.target().batch() + " of layer "
-                        + m.target().layer(),
+                "take over a batch of layer " + m.target().layer(),
                 m.target().generation(),
                 m.replyTo(),
                 s -> {

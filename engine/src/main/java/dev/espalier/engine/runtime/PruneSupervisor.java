@@ -37,6 +37,12 @@ import org.apache.pekko.actor.typed.receptionist.Receptionist;
  * the home worker before it streams on, so the pruned weights never leave the worker that holds them; the job reads
  * the pruned model back from the checkpoints.
  *
+ * <p>With {@link Plan#pipelineNodes()} above 1 (a cluster node), the pruning pass spans nodes: the layers are split
+ * into parts of consecutive layers, this supervisor spawns the first part's stages and asks other nodes'
+ * {@link StageHost}s (found through the receptionist) for the others; batches then cross between nodes as files and a
+ * hosted layer's staged checkpoint is committed here (by this node's worker) before its stage streams on. A lost host
+ * fails the pass like a failed device call.
+ *
  * <p>Phases are behaviours: {@link #opening}, then {@link #streaming} once per pass. A failed device call fails the
  * pass with a {@link PipelineFailedException}; Pekko's supervision restarts the supervisor (its stages stop with it),
  * whose stages open the layers again, now from the checkpoints written so far, up to {@code maxRestarts} times. The scoring
