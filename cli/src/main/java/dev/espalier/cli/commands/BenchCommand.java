@@ -235,43 +235,59 @@ public final class BenchCommand implements Callable<Integer> {
                             ops,
                             seq,
                             repeats));
+            double gemmRate = dispatchRate(gemm);
             if (!solverShapes.isEmpty()) {
                 out.printf(
                         Locale.ROOT,
-                        "%-34s %10s %10s %10s %10s%n",
+                        "%-34s %10s %10s %10s %10s %9s%n",
                         "solver (synthetic layer, 16×2048 tokens)",
                         "gram s",
                         "GFLOP/s",
                         "solve s",
-                        "GFLOP/s");
+                        "GFLOP/s",
+                        "vs GEMM");
             }
             for (String text : solverShapes) {
                 LinearShape shape = parseShape(text);
                 SparseGptBenchmark.LayerResult s = SparseGptBenchmark.layer(shape, ops, 1);
                 out.printf(
                         Locale.ROOT,
-                        "%-34s %10.3f %10.1f %10.3f %10.1f%n",
+                        "%-34s %10.3f %10.1f %10.3f %10.1f %8.0f%%%n",
                         "SparseGPT 50% " + shape,
                         s.gram().seconds(),
                         s.gram().gflops(),
                         s.solve().seconds(),
-                        s.solve().gflops());
+                        s.solve().gflops(),
+                        100 * s.solve().gflops() / gemmRate);
                 out.flush();
                 AlpsBenchmark.Result a = AlpsBenchmark.run(
                         shape, AlpsBenchmark.SPARSITY, AlpsBenchmark.SEQUENCES, AlpsBenchmark.SEQUENCE_LENGTH, 1, ops);
                 out.printf(
                         Locale.ROOT,
-                        "%-34s %10.3f %10.1f %10.3f %10.1f  (%d ADMM iterations)%n",
+                        "%-34s %10.3f %10.1f %10.3f %10.1f %8.0f%%  (%d ADMM iterations)%n",
                         "ALPS 70% " + shape,
                         a.gramSeconds(),
                         a.gramGflops(),
                         a.solveSeconds(),
                         a.solveGflops(),
+                        100 * a.solveGflops() / gemmRate,
                         a.solve().iterations());
                 out.flush();
             }
         }
         return 0;
+    }
+
+    /**
+     * The rate the solvers are compared with: the dispatched GEMM's best over the sizes measured in this run (what the
+     * solvers' own GEMMs run on).
+     */
+    private static double dispatchRate(List<GemmBenchmark.Result> gemm) {
+        return gemm.stream()
+                .filter(r -> r.path().equals(GemmBenchmark.Path.CPU_OPS.label()))
+                .mapToDouble(GemmBenchmark.Result::gflops)
+                .max()
+                .orElse(Double.NaN);
     }
 
     /** The --structured table: dense against compact decoder stacks, measured in alternation. */

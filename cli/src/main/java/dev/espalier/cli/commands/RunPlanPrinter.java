@@ -24,9 +24,10 @@ final class RunPlanPrinter {
         try (LlamaModel model = ModelLoader.load(Path.of(spec.getModel()), Arena.ofShared())) { // mapped: reads headers
             config = model.config();
         }
-        RunPlan plan = RunPlan.of(spec, config, memoryBudget);
+        RunPlan plan =
+                RunPlan.of(spec, config, memoryBudget, Runtime.getRuntime().maxMemory());
         DeviceSpec devices = DeviceSpec.of(spec.getDevicesList());
-        int threads = devices.count() * devices.threadsPerDevice();
+        int threads = devices.isCuda() ? devices.count() * devices.threadsPerDevice() : devices.threadsPerDevice();
         GemmBenchmark.Result rate = new GemmBenchmark(threads, 1, 3)
                 .run(List.of(GEMM_N)).stream()
                         .filter(r -> r.path().equals(GemmBenchmark.Path.CPU_OPS.label()))

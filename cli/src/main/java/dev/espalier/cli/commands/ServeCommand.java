@@ -100,7 +100,7 @@ public final class ServeCommand implements Callable<Integer> {
             paramLabel = "<devices>",
             description =
                     "The node's device workers, shared by every job (a job's --devices picks how many it uses): cpu (one worker,"
-                            + " every core) or cpu:N (the cores split into N workers) (default: ${DEFAULT-VALUE}).")
+                            + " every core) or cpu:N (N workers sharing every core) (default: ${DEFAULT-VALUE}).")
     String devices;
 
     @Option(

@@ -50,13 +50,7 @@ public final class PolicyRolloutBenchmark {
             throws Exception {
         PolicyGradientConfig config = PolicyGradientConfig.official(steps, 0.7, 0.05);
         PolicyState start = PolicyState.uniform(UnitLayout.of(model.config(), false), 0, 0.7, 0.7, 1.0);
-        once(
-                model,
-                batches,
-                config,
-                start,
-                new DeviceSpec(1, Runtime.getRuntime().availableProcessors()),
-                2); // warm-up (JIT)
+        once(model, batches, config, start, DeviceSpec.cpu(1), 2); // warm-up (JIT)
         List<Row> rows = new ArrayList<>();
         for (int devices : deviceCounts) {
             for (int window : windows) {
@@ -64,14 +58,7 @@ public final class PolicyRolloutBenchmark {
                 PolicyState end = null;
                 for (int r = 0; r < repeats; r++) {
                     long t0 = System.nanoTime(); // includes the actor system's start, some 10 ms
-                    end = once(
-                            model,
-                            batches,
-                            config,
-                            start,
-                            new DeviceSpec(
-                                    devices, Math.max(1, Runtime.getRuntime().availableProcessors() / devices)),
-                            window);
+                    end = once(model, batches, config, start, DeviceSpec.cpu(devices), window);
                     seconds = Math.min(seconds, (System.nanoTime() - t0) / 1e9);
                 }
                 rows.add(new Row(

@@ -629,8 +629,8 @@ public final class JobSpecs {
     }
 
     /**
-     * The devices of the command line's spelling: {@code cpu} (one worker with every core), {@code cpu:N} (the cores
-     * split into N workers), {@code cuda:0,cuda:1}; IllegalArgumentException naming the text and the accepted forms
+     * The devices of the command line's spelling: {@code cpu} (one worker with every core), {@code cpu:N} (N workers
+     * sharing every core), {@code cuda:0,cuda:1}; IllegalArgumentException naming the text and the accepted forms
      * otherwise (an empty text too).
      */
     public static List<Device> devicesOf(String text) {

@@ -16,8 +16,7 @@ import java.util.Locale;
  * What a layer-pipeline run will cost, estimated before it starts from the model's shapes, the calibration size, the
  * method and a GEMM rate measured on this machine: the work in FLOPs (the calibration forward passes, Gram accumulation
  * and the solves; the attention counted causally), hence the least time the run can take at that rate (its FLOP
- * bound), the peak memory (the layers in flight, one layer's Grams, the activations up to the budget, scratch) and
- * the disk it writes (checkpoints, export, spilled activations).
+ * bound), the peak memory and the disk it writes (checkpoints, export, spilled activations).
  *
  * <p>The counts: a linear map of r×c weights costs 2·r·c FLOPs a token; attention 2·s·q a token of a sequence of s
  * tokens (QKᵀ and AV over the causal half, q the query width); a Gram of width d costs T·d² (SYRK); SparseGPT's solve
@@ -27,6 +26,16 @@ import java.util.Locale;
  * the Grams H that magnitude and Wanda need for nothing else. Every pass runs each layer once: an unstructured run
  * accumulates once per solve phase and forwards once more to stream; a structured one adds its scoring pass and, with
  * recovery, the dense stream's forward.
+ *
+ * <p>The peak resident memory is the larger of two moments, plus the JVM. While layer l streams its outputs, layer
+ * l + 1 opens and accumulates: two layers' pages mapped from the checkpoint in its dtype, their two writable f32
+ * copies, one layer's Grams, the activations and the forward's scratch. While a layer solves its largest matrix: one
+ * layer mapped and copied, its Grams, the solve's scratch (SparseGPT's and ALPS's d×d factors, the reconstruction
+ * error's three r×d f32 matrices) and the activations. The JVM is counted with its heap at the maximum, because the
+ * parallel collector lets the old generation fill with dead score arrays (magnitude's and Wanda's, 5 bytes a weight)
+ * before it collects. Measured (Wanda, bf16, heap at most 2.9 GiB): the 32-layer Llama-3-8B shape with 2 × 2048 tokens
+ * peaked at 6.74 GiB against this count's 7.28 GiB, the 40-layer LLaMA-2-13B shape with 2 × 512 tokens at 7.86 GiB
+ * against 7.96 GiB ({@code RunPlanTest}).
  *
  * @param tokens          calibration tokens (sequences × sequence length)
  * @param forwardFlops    the calibration passes through every layer
@@ -52,7 +61,7 @@ public record RunPlan(
         long spillBytes) {
 
     private static final int ALPS_ITERATIONS = 300;
-    private static final long JVM_BYTES = 400L << 20;
+    private static final long JVM_NON_HEAP_BYTES = 300L << 20; // metaspace, code, thread stacks, the collector's tables
 
     public double flops() {
         return forwardFlops + gramFlops + solveFlops + errorFlops;
@@ -65,11 +74,12 @@ public record RunPlan(
 
     /**
      * The plan of {@code spec} on a model of {@code config} (its calibration sequences as the run will draw them) with a
-     * host budget of {@code memoryBudget} bytes for activations in memory.
+     * host budget of {@code memoryBudget} bytes for activations in memory, in a JVM whose heap may grow to
+     * {@code maxHeapBytes} ({@link Runtime#maxMemory()} of the process that runs it).
      *
      * @throws IllegalArgumentException for policy-gradient runs, whose cost depends on the rollouts, not on the layers
      */
-    public static RunPlan of(JobSpec spec, LlamaConfig config, long memoryBudget) {
+    public static RunPlan of(JobSpec spec, LlamaConfig config, long memoryBudget, long maxHeapBytes) {
         if (spec.getMethod() == PruneMethod.PRUNE_METHOD_POLICY_GRADIENT) {
             throw new IllegalArgumentException("--plan estimates layer-pipeline methods; policy-gradient's cost is its"
                     + " --steps rollouts (see `espalier bench --policy-rollouts`)");
@@ -94,9 +104,13 @@ public record RunPlan(
         double gram = 0;
         double solve = 0;
         double error = 0;
-        long layerWeights = 0;
+        long layerWeights = 0; // the writable f32 copy
+        long layerMapped = 0; // the dense layer's pages, in the checkpoint's dtype
         long layerGrams = 0;
         long solveScratch = 0;
+        boolean factors = spec.getMethod() == PruneMethod.PRUNE_METHOD_SPARSEGPT
+                || spec.getMethod() == PruneMethod.PRUNE_METHOD_ALPS
+                || structured;
         long checkpoints = 0;
         DType out = JobSpecs.exportFormat(spec).dtypeFor(config);
         for (int l = 0; l < config.numLayers(); l++) {
@@ -129,9 +143,11 @@ public record RunPlan(
                 if (errors) {
                     error += 4 * r * c * c;
                 }
-                solveScratch = Math.max(solveScratch, (long) (4 * (2 * c * c + r * c)));
+                long scratch = (factors ? (long) (4 * (2 * c * c + r * c)) : 0) + (errors ? (long) (3 * 4 * r * c) : 0);
+                solveScratch = Math.max(solveScratch, scratch);
             }
             layerWeights = Math.max(layerWeights, 4 * params);
+            layerMapped = Math.max(layerMapped, params * config.torchDtype().byteSize());
             checkpoints += (params + 2 * h) * out.byteSize();
         }
         long activationSet = tokens * config.hiddenSize() * 4L * (method.usesDenseStream() ? 2 : 1);
@@ -139,7 +155,9 @@ public record RunPlan(
         long inMemory = Math.min(activations, memoryBudget);
         long scratch =
                 (long) seqlen * (6L * config.hiddenSize() + 3L * maxFfn(config)) * 4L + (long) seqlen * seqlen * 4L;
-        long peak = 2 * layerWeights + layerGrams + solveScratch + inMemory + scratch + JVM_BYTES;
+        long streaming = 2 * (layerWeights + layerMapped) + layerGrams + inMemory + scratch;
+        long solving = layerWeights + layerMapped + layerGrams + solveScratch + inMemory;
+        long peak = Math.max(streaming, solving) + maxHeapBytes + JVM_NON_HEAP_BYTES;
         long export = ModelExporter.weightBytes(config.withTorchDtype(out));
         return new RunPlan(
                 tokens,
@@ -183,7 +201,8 @@ public record RunPlan(
                 gflops,
                 rateSource));
         lines.add("memory: peak about " + ReportFormat.bytes(peakMemoryBytes)
-                + " (two layers in flight, one layer's Grams and solve, activations up to the budget)");
+                + " (two layers in flight or one layer's solve, activations up to the budget, the JVM's heap at its"
+                + " maximum)");
         lines.add("disk: checkpoints " + ReportFormat.bytes(checkpointBytes) + ", export "
                 + ReportFormat.bytes(exportBytes) + ", spilled activations " + ReportFormat.bytes(spillBytes));
         return lines;

@@ -1,6 +1,7 @@
 package dev.espalier.engine.runtime;
 
 import dev.espalier.kernels.TensorOps;
+import dev.espalier.kernels.cpu.ComputePool;
 import dev.espalier.kernels.cpu.CpuOps;
 import dev.espalier.kernels.cuda.CudaHost;
 import dev.espalier.kernels.cuda.CudaOps;
@@ -10,13 +11,15 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A set of device workers: {@code cpu} (one worker with every core), {@code cpu:N} (the cores split into N workers),
- * or GPUs ({@code cuda} for every GPU of the host, {@code cuda:0,cuda:1} for some), one worker each, with the cores
- * split among them for what runs on the host. A process starts its workers from one ({@link Devices#start}); a job's
- * names how many of them it uses.
+ * A set of device workers: {@code cpu} (one worker with every core), {@code cpu:N} (N workers sharing every core:
+ * one host-wide pool of threads, so a worker alone uses all of them and busy workers share them), or GPUs
+ * ({@code cuda} for every GPU of the host, {@code cuda:0,cuda:1} for some), one worker each, with the cores split among
+ * them for what runs on the host. A process starts its workers from one ({@link Devices#start}); a job's names how
+ * many of them it uses.
  *
  * @param count            number of device workers
- * @param threadsPerDevice CPU threads of each worker
+ * @param threadsPerDevice CPU threads each worker may use: for CPU workers the size of the pool they all share, for
+ *                         GPU workers each one's own host threads
  * @param cudaOrdinals     the GPU of each worker; empty for CPU workers
  */
 public record DeviceSpec(int count, int threadsPerDevice, List<Integer> cudaOrdinals) {
@@ -54,8 +57,12 @@ public record DeviceSpec(int count, int threadsPerDevice, List<Integer> cudaOrdi
                     "--devices must be cpu, cpu:N with N between 1 and 64, cuda or cuda:0,cuda:1,…, got "
                             + label(devices));
         }
-        int n = d.hasCpuShares() ? d.getCpuShares() : 1;
-        return new DeviceSpec(n, Math.max(1, cores / n));
+        return cpu(d.hasCpuShares() ? d.getCpuShares() : 1);
+    }
+
+    /** {@code workers} CPU workers sharing every core of this host. */
+    public static DeviceSpec cpu(int workers) {
+        return new DeviceSpec(workers, Runtime.getRuntime().availableProcessors());
     }
 
     private static DeviceSpec cuda(List<Device> devices, int cores) {
@@ -111,8 +118,8 @@ public record DeviceSpec(int count, int threadsPerDevice, List<Integer> cudaOrdi
         return count == 1 ? "cpu" : "cpu:" + index + "/" + count;
     }
 
-    /** The backend of worker {@code index}. */
-    public TensorOps createOps(int index) {
-        return isCuda() ? CudaOps.open(cudaOrdinals.get(index), threadsPerDevice) : new CpuOps(threadsPerDevice);
+    /** The backend of worker {@code index}; CPU workers run on {@code cpuPool}, of {@link #threadsPerDevice} threads. */
+    public TensorOps createOps(int index, ComputePool cpuPool) {
+        return isCuda() ? CudaOps.open(cudaOrdinals.get(index), threadsPerDevice) : new CpuOps(cpuPool);
     }
 }

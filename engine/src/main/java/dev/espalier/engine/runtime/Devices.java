@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import dev.espalier.engine.runtime.store.LayerCheckpoints;
 import dev.espalier.kernels.DType;
 import dev.espalier.kernels.TensorOps;
+import dev.espalier.kernels.cpu.ComputePool;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,7 +28,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * The device workers of this process, created once (by the node, or by a one-shot run) and shared by every job: one
  * {@link DeviceWorker} per device in one actor system, the host memory they share, and the place where jobs start
  * their actors ({@link #run}). A job never spawns workers of its own; it opens a session on some of these
- * ({@link #open}), so N concurrent jobs queue their calls on the same workers and never oversubscribe the cores.
+ * ({@link #open}), so N concurrent jobs queue their calls on the same workers instead of each taking every core. The
+ * CPU workers share one pool of threads ({@link ComputePool}): a worker alone on the host uses every core, busy ones
+ * share them.
  */
 public final class Devices implements AutoCloseable {
     private static final Duration SPAWN_TIMEOUT = Duration.ofSeconds(30);
@@ -35,6 +38,7 @@ public final class Devices implements AutoCloseable {
     private final DeviceSpec spec;
     private final ActorSystem<SpawnProtocol.Command> system;
     private final DeviceWorker.Host host;
+    private final ComputePool cpuPool; // the threads every CPU worker shares; null for GPU workers
     private final List<TensorOps> ops = new ArrayList<>();
     private final List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
     private final List<String> names = new ArrayList<>();
@@ -49,8 +53,9 @@ public final class Devices implements AutoCloseable {
         this.system = config == null
                 ? ActorSystem.create(SpawnProtocol.create(), "espalier")
                 : ActorSystem.create(SpawnProtocol.create(), "espalier", config);
+        this.cpuPool = spec.isCuda() ? null : new ComputePool(spec.threadsPerDevice());
         for (int d = 0; d < spec.count(); d++) {
-            TensorOps backend = spec.createOps(d);
+            TensorOps backend = spec.createOps(d, cpuPool);
             ops.add(backend);
             String name = spec.name(d);
             names.add(name);
@@ -61,7 +66,7 @@ public final class Devices implements AutoCloseable {
         }
     }
 
-    /** Starts the workers of {@code spec} (e.g. {@code cpu:2}: two workers with half the cores each). */
+    /** Starts the workers of {@code spec} (e.g. {@code cpu:2}: two workers sharing the cores). */
     public static Devices start(DeviceSpec spec) {
         return start(spec, HostActivationStore.DEFAULT_BUDGET_BYTES);
     }
@@ -92,12 +97,15 @@ public final class Devices implements AutoCloseable {
         return system;
     }
 
-    /** The devices as the process was started with them, e.g. "cpu:0 (1 thread), cpu:1 (1 thread)". */
+    /** The devices as the process was started with them: "cpu (2 threads)", "cpu:0/2, cpu:1/2 (sharing 2 threads)". */
     public String describe() {
+        String threads = spec.threadsPerDevice() + (spec.threadsPerDevice() == 1 ? " thread" : " threads");
+        if (!spec.isCuda()) {
+            return String.join(", ", names) + (names.size() == 1 ? " (" : " (sharing ") + threads + ")";
+        }
         List<String> parts = new ArrayList<>();
         for (String n : names) {
-            parts.add(n + " (" + spec.threadsPerDevice() + (spec.threadsPerDevice() == 1 ? " thread" : " threads")
-                    + (spec.isCuda() ? " on the host)" : ")"));
+            parts.add(n + " (" + threads + " on the host)");
         }
         return String.join(", ", parts);
     }
@@ -298,6 +306,9 @@ public final class Devices implements AutoCloseable {
         system.terminate();
         system.getWhenTerminated().toCompletableFuture().join();
         ops.forEach(TensorOps::close);
+        if (cpuPool != null) {
+            cpuPool.close();
+        }
         host.activations().close();
     }
 }

@@ -18,6 +18,9 @@ class RunPlanTest {
     private static final LlamaConfig L7B = RealShape.LLAMA2_7B.config(32, DType.BF16);
     private static final double PARAMS = 4.0 * 4096 * 4096 + 3.0 * 11008 * 4096; // one layer's seven maps
     private static final long GIB = 1L << 30;
+    private static final long HEAP = 2 * GIB;
+    /** The launcher's heap limit on this project's 24 GiB machine (-XX:MaxRAMPercentage=12.5). */
+    private static final long LAUNCHER_HEAP = 3_160_408_064L;
 
     private static JobSpec spec(PruneMethod method, boolean errors) {
         return JobSpec.newBuilder()
@@ -33,7 +36,7 @@ class RunPlanTest {
 
     @Test
     void wandaRunsEveryLayerTwiceAndNothingElse() {
-        RunPlan plan = RunPlan.of(spec(PruneMethod.PRUNE_METHOD_WANDA, false), L7B, 64 * GIB);
+        RunPlan plan = RunPlan.of(spec(PruneMethod.PRUNE_METHOD_WANDA, false), L7B, 64 * GIB, HEAP);
         double tokens = 16 * 2048;
         double attention = 2.0 * 16 * 2048.0 * 2048 * 4096; // causal QKᵀ and AV, per layer and pass
         assertEquals(32 * 2 * (2 * PARAMS * tokens + attention), plan.forwardFlops(), 1e6);
@@ -46,7 +49,7 @@ class RunPlanTest {
 
     @Test
     void sparseGptAddsItsGramsAndSolves() {
-        RunPlan plan = RunPlan.of(spec(PruneMethod.PRUNE_METHOD_SPARSEGPT, false), L7B, 64 * GIB);
+        RunPlan plan = RunPlan.of(spec(PruneMethod.PRUNE_METHOD_SPARSEGPT, false), L7B, 64 * GIB, HEAP);
         double tokens = 16 * 2048;
         double grams = tokens * (3.0 * 4096 * 4096 + 11008.0 * 11008);
         assertEquals(32 * grams, plan.gramFlops(), 1e6);
@@ -64,8 +67,8 @@ class RunPlanTest {
     /** ReconstructionError: ΔW·H and W·H, two GEMMs of 2·r·d² each per matrix, on top of the Grams. */
     @Test
     void reconstructionErrorsCountTheirGramsAndTwoGemmsPerMatrix() {
-        RunPlan with = RunPlan.of(spec(PruneMethod.PRUNE_METHOD_WANDA, true), L7B, 64 * GIB);
-        RunPlan without = RunPlan.of(spec(PruneMethod.PRUNE_METHOD_WANDA, false), L7B, 64 * GIB);
+        RunPlan with = RunPlan.of(spec(PruneMethod.PRUNE_METHOD_WANDA, true), L7B, 64 * GIB, HEAP);
+        RunPlan without = RunPlan.of(spec(PruneMethod.PRUNE_METHOD_WANDA, false), L7B, 64 * GIB, HEAP);
         double perLayer = 4.0 * (4 * 4096.0 * 4096 * 4096 + 2 * 11008.0 * 4096 * 4096 + 4096.0 * 11008 * 11008);
         assertEquals(32 * perLayer, with.errorFlops(), 1e6);
         assertEquals(with.forwardFlops() + with.gramFlops() + with.errorFlops(), with.flops(), 1e6);
@@ -78,14 +81,50 @@ class RunPlanTest {
                         .setSparsity(0.2)
                         .build(),
                 L7B,
-                64 * GIB);
+                64 * GIB,
+                HEAP);
         assertEquals(0, structured.errorFlops(), "structured runs measure no per-matrix error");
+    }
+
+    @Test
+    void thePeakCountsBothLayersInFlightAsMappedAndCopiedAndTheHeapAtItsMaximum() {
+        JobSpec wanda = spec(PruneMethod.PRUNE_METHOD_WANDA, true);
+        RunPlan bf16 = RunPlan.of(wanda, L7B, 64 * GIB, HEAP);
+        RunPlan f32 = RunPlan.of(wanda, RealShape.LLAMA2_7B.config(32, DType.F32), 64 * GIB, HEAP);
+        assertEquals(
+                2 * (long) PARAMS * 2,
+                f32.peakMemoryBytes() - bf16.peakMemoryBytes(),
+                "two layers' pages mapped as f32 instead of bf16");
+        assertEquals(GIB, RunPlan.of(wanda, L7B, 64 * GIB, HEAP + GIB).peakMemoryBytes() - bf16.peakMemoryBytes());
+    }
+
+    /**
+     * Two runs measured with `/usr/bin/time -v` on the 24 GiB machine (README), errors measured, the launcher's heap:
+     * the 32-layer Llama-3-8B shape in bf16, Wanda 50 %, 2 × 2048 tokens, peak RSS 7,066,412 kB; the 40-layer
+     * LLaMA-2-13B shape in bf16, Wanda 50 %, 2 × 512 tokens, 8,246,232 kB. The estimate is not below either and not far
+     * above.
+     */
+    @Test
+    void thePeaksOfTheMeasuredRunsAreCoveredClosely() {
+        assertCovers(RealShape.LLAMA3_8B.config(32, DType.BF16), 2048, 7_066_412L * 1024);
+        assertCovers(RealShape.LLAMA2_13B.config(40, DType.BF16), 512, 8_246_232L * 1024);
+    }
+
+    private static void assertCovers(LlamaConfig config, int seqlen, long measured) {
+        JobSpec spec = spec(PruneMethod.PRUNE_METHOD_WANDA, true).toBuilder()
+                .setCalibrationSamples(2)
+                .setCalibrationSeqlen(seqlen)
+                .build();
+        long peak = RunPlan.of(spec, config, 6 * GIB, LAUNCHER_HEAP).peakMemoryBytes();
+        assertTrue(
+                peak >= measured && peak <= 1.15 * measured,
+                config.hiddenSize() + ": " + peak + " bytes estimated, " + measured + " measured");
     }
 
     @Test
     void activationsBeyondTheBudgetAreCountedAsSpilled() {
         long activations = 2L * 16 * 2048 * 4096 * 4; // a layer's inputs and the next one's
-        RunPlan plan = RunPlan.of(spec(PruneMethod.PRUNE_METHOD_WANDA, true), L7B, GIB / 4);
+        RunPlan plan = RunPlan.of(spec(PruneMethod.PRUNE_METHOD_WANDA, true), L7B, GIB / 4, HEAP);
         assertEquals(activations - GIB / 4, plan.spillBytes());
         assertTrue(plan.gramFlops() > 0, "measuring reconstruction errors costs a Gram per input");
     }
@@ -94,7 +133,7 @@ class RunPlanTest {
     void policyGradientIsRefusedWithTheReason() {
         IllegalArgumentException e = assertThrows(
                 IllegalArgumentException.class,
-                () -> RunPlan.of(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT, false), L7B, GIB));
+                () -> RunPlan.of(spec(PruneMethod.PRUNE_METHOD_POLICY_GRADIENT, false), L7B, GIB, HEAP));
         assertTrue(e.getMessage().contains("--steps"), e.getMessage());
     }
 }

@@ -52,7 +52,6 @@ public final class CpuOps implements TensorOps {
     private final boolean blasHasAvx512Kernels; // OpenBLAS runs its AVX-512 GEMM kernels on this CPU
     private final ReferenceOps scalar = new ReferenceOps();
 
-    /** A backend on {@code threads} threads (the caller's thread counts as one), using OpenBLAS when it loads. */
     /**
      * The width in bits of the Vector API registers the kernels use on this machine (256 with AVX2, 512 with AVX-512).
      * Sums are reduced across this many lanes, so results are bit-identical run to run and for any thread count on
@@ -62,14 +61,27 @@ public final class CpuOps implements TensorOps {
         return VectorKernels.D.vectorBitSize();
     }
 
+    /** A backend on {@code threads} threads (the caller's thread counts as one), using OpenBLAS when it loads. */
     public CpuOps(int threads) {
         this(threads, true);
     }
 
     /** As {@link #CpuOps(int)}; with {@code useNative} false, OpenBLAS is not used even when it loads. */
     public CpuOps(int threads, boolean useNative) {
-        this.threads = threads;
-        this.parallel = new Parallel(threads);
+        this(new Parallel(threads), useNative);
+    }
+
+    /**
+     * A backend on the threads of {@code shared}, which other backends use too (the CPU device workers of a host):
+     * its calls use every thread of the pool that no other backend's call holds. Closing it leaves the pool open.
+     */
+    public CpuOps(ComputePool shared) {
+        this(new Parallel(shared), true);
+    }
+
+    private CpuOps(Parallel parallel, boolean useNative) {
+        this.threads = parallel.threads();
+        this.parallel = parallel;
         this.blas = useNative ? OpenBlas.get() : null;
         this.blasHasAvx512Kernels = blas != null && blas.hasAvx512Kernels();
     }

@@ -1,22 +1,17 @@
 package dev.espalier.kernels.cpu;
 
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Future;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * The one place where the CPU backend runs work on several threads: a fixed pool of {@code threads - 1} daemon
- * workers plus the calling thread (never the common pool). Work is split into disjoint pieces; every output element
- * must be computed by exactly one piece in a fixed order, so results never depend on the thread count. A call made
- * from inside a piece runs inline (no nested fan-out, so no deadlock).
+ * The one place where the CPU backend runs work on several threads: the calling thread and the helpers of a
+ * {@link ComputePool}, its own or one shared with other backends (a host's CPU device workers). Work is split into
+ * disjoint pieces, which the caller and any free helper claim one at a time; the caller runs whatever no helper has
+ * taken and waits only for pieces a helper has started. Every output element must be computed by exactly one piece in
+ * a fixed order, so results never depend on the thread count or on who ran a piece. A call made from inside a piece
+ * runs inline (no nested fan-out, so no deadlock).
  */
 public final class Parallel implements AutoCloseable {
     /** A piece of work over the index range [from, to). */
@@ -36,31 +31,28 @@ public final class Parallel implements AutoCloseable {
 
     private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> false);
     private final int threads;
-    private final ExecutorService pool; // (threads - 1) workers; null when threads == 1
+    private final ComputePool pool;
+    private final boolean ownsPool;
 
-    /** A helper running on {@code threads} threads (the caller counts as one); {@code threads >= 1}. */
+    /** A helper on {@code threads} threads (the caller counts as one), with a pool of its own; {@code threads >= 1}. */
     public Parallel(int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("Parallel: threads " + threads + ", expected at least 1");
-        }
-        this.threads = threads;
-        if (threads == 1) {
-            this.pool = null;
-        } else {
-            AtomicInteger counter = new AtomicInteger();
-            ThreadFactory factory = r -> {
-                Thread t = new Thread(
-                        () -> {
-                            INSIDE.set(true);
-                            r.run();
-                        },
-                        "espalier-cpu-" + counter.incrementAndGet());
-                t.setDaemon(true);
-                return t;
-            };
-            this.pool = new ThreadPoolExecutor(
-                    threads - 1, threads - 1, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), factory);
-        }
+        this(new ComputePool(threads), true);
+    }
+
+    /** A helper on {@code shared}'s threads, which other helpers use too; closing it leaves the pool open. */
+    public Parallel(ComputePool shared) {
+        this(shared, false);
+    }
+
+    private Parallel(ComputePool pool, boolean ownsPool) {
+        this.pool = pool;
+        this.ownsPool = ownsPool;
+        this.threads = pool.threads();
+    }
+
+    /** Marks the current thread as a pool helper: parallel calls made on it run inline. */
+    static void markInside() {
+        INSIDE.set(true);
     }
 
     /**
@@ -90,21 +82,16 @@ public final class Parallel implements AutoCloseable {
             return;
         }
         int pieces = (int) Math.min(threads, Math.max(1, (n + (long) Math.max(1, grain) - 1) / Math.max(1, grain)));
-        if (pieces == 1 || pool == null || INSIDE.get()) {
+        if (pieces == 1 || threads == 1 || INSIDE.get()) {
             body.run(0, n);
             return;
         }
         int base = n / pieces;
-        int extra = n % pieces;
-        List<Future<?>> futures = new ArrayList<>(pieces - 1);
-        int start = base + (extra > 0 ? 1 : 0); // piece 0 runs on the caller
-        for (int p = 1; p < pieces; p++) {
-            int from = start;
-            int to = from + base + (p < extra ? 1 : 0);
-            futures.add(pool.submit(() -> body.run(from, to)));
-            start = to;
-        }
-        runInline(() -> body.run(0, base + (extra > 0 ? 1 : 0)), futures);
+        int extra = n % pieces; // the first `extra` pieces are one longer
+        runPieces(pieces, pieces, p -> {
+            int from = p * base + Math.min(p, extra);
+            body.run(from, from + base + (p < extra ? 1 : 0));
+        });
     }
 
     /**
@@ -115,59 +102,72 @@ public final class Parallel implements AutoCloseable {
         if (count <= 0) {
             return;
         }
-        if (count == 1 || pool == null || INSIDE.get()) {
+        if (count == 1 || threads == 1 || INSIDE.get()) {
             for (int i = 0; i < count; i++) {
                 body.run(i);
             }
             return;
         }
-        AtomicInteger next = new AtomicInteger();
-        Runnable worker = () -> {
-            for (int i = next.getAndIncrement(); i < count; i = next.getAndIncrement()) {
-                body.run(i);
-            }
-        };
-        int helpers = Math.min(threads, count) - 1;
-        List<Future<?>> futures = new ArrayList<>(helpers);
-        for (int p = 0; p < helpers; p++) {
-            futures.add(pool.submit(worker));
-        }
-        runInline(worker, futures);
+        runPieces(count, Math.min(threads, count), body);
     }
 
-    private static void runInline(Runnable mine, List<Future<?>> futures) {
-        Throwable failure = null;
+    /**
+     * Runs pieces 0..count-1 on the caller and up to {@code width - 1} helpers, each piece claimed once; after the first
+     * failure nothing more is started. Returns once every claimed piece has finished, so no piece outlives the call
+     * (their memory may be freed right after), even when the caller is interrupted.
+     */
+    private void runPieces(int count, int width, TaskBody piece) {
+        AtomicInteger next = new AtomicInteger();
+        CountDownLatch finished = new CountDownLatch(count);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Runnable claim = () -> {
+            for (int i = next.getAndIncrement(); i < count; i = next.getAndIncrement()) {
+                try {
+                    if (failure.get() == null) {
+                        piece.run(i);
+                    }
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                } finally {
+                    finished.countDown();
+                }
+            }
+        };
+        for (int h = 1; h < width; h++) {
+            pool.help(claim);
+        }
         INSIDE.set(true);
         try {
-            mine.run();
-        } catch (Throwable t) {
-            failure = t;
+            claim.run();
         } finally {
             INSIDE.set(false);
         }
-        for (Future<?> f : futures) {
+        boolean interrupted = false;
+        while (true) {
             try {
-                f.get();
-            } catch (ExecutionException e) {
-                failure = failure == null ? e.getCause() : failure;
+                finished.await();
+                break;
             } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                failure = failure == null ? e : failure;
+                interrupted = true;
             }
         }
-        if (failure instanceof RuntimeException r) {
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        Throwable t = failure.get();
+        if (t instanceof RuntimeException r) {
             throw r;
-        } else if (failure instanceof Error e) {
+        } else if (t instanceof Error e) {
             throw e;
-        } else if (failure != null) {
-            throw new IllegalStateException("parallel task failed: " + failure, failure);
+        } else if (t != null) {
+            throw new IllegalStateException("parallel task failed: " + t, t);
         }
     }
 
     @Override
     public void close() {
-        if (pool != null) {
-            pool.shutdownNow();
+        if (ownsPool) {
+            pool.close();
         }
     }
 }
