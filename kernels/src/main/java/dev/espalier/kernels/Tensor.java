@@ -306,6 +306,16 @@ public final class Tensor {
         }
     }
 
+    /**
+     * When this tensor is a view of a memory-mapped file, reads its pages into memory now (from the disk if they are not
+     * in the page cache), so that the next access does not wait for them; otherwise does nothing.
+     */
+    public void loadIfMapped() {
+        if (data.isMapped() && data.byteSize() > 0) {
+            data.load();
+        }
+    }
+
     /** Sets every element to zero. */
     public void zero() {
         if (shape.length == 2 && !isContiguous()) {

@@ -29,8 +29,8 @@ import java.util.Locale;
  *
  * <p>The peak resident memory is the larger of two moments, plus the JVM. While layer l streams its outputs, layer
  * l + 1 opens and accumulates: two layers' pages mapped from the checkpoint in its dtype, their two writable f32
- * copies, one layer's Grams, the activations and the forward's scratch. While a layer solves its largest matrix: one
- * layer mapped and copied, its Grams, the solve's scratch (SparseGPT's and ALPS's d×d factors, the reconstruction
+ * copies, one layer's Grams, the activations and the forward's scratch. While a layer solves its largest matrix: it
+ * and the next layer mapped (the next is read ahead), its f32 copy and Grams, the solve's scratch (SparseGPT's and ALPS's d×d factors, the reconstruction
  * error's three r×d f32 matrices) and the activations. The JVM is counted with its heap at the maximum, because the
  * parallel collector lets the old generation fill with dead score arrays (magnitude's and Wanda's, 5 bytes a weight)
  * before it collects. Measured (Wanda, bf16, heap at most 2.9 GiB): the 32-layer Llama-3-8B shape with 2 × 2048 tokens
@@ -156,7 +156,7 @@ public record RunPlan(
         long scratch =
                 (long) seqlen * (6L * config.hiddenSize() + 3L * maxFfn(config)) * 4L + (long) seqlen * seqlen * 4L;
         long streaming = 2 * (layerWeights + layerMapped) + layerGrams + inMemory + scratch;
-        long solving = layerWeights + layerMapped + layerGrams + solveScratch + inMemory;
+        long solving = layerWeights + 2 * layerMapped + layerGrams + solveScratch + inMemory; // the next one read ahead
         long peak = Math.max(streaming, solving) + maxHeapBytes + JVM_NON_HEAP_BYTES;
         long export = ModelExporter.weightBytes(config.withTorchDtype(out));
         return new RunPlan(

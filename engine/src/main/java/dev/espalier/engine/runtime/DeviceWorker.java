@@ -442,6 +442,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
     private Behavior<Command> onExtractProblems(ExtractProblems m) {
         return call(m.session(), "extract problems of layer " + m.layer(), -1, m.replyTo(), s -> {
+            if (m.phase() == 0) {
+                s.prefetchDense(m.layer() + 1); // read while this layer solves
+            }
             List<ProblemRef> refs = new ArrayList<>();
             for (LayerProblem p : s.layer(m.layer()).problems(m.phase())) {
                 refs.add(device.host().problems().put(p));

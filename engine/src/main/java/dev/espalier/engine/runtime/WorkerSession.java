@@ -16,15 +16,24 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * One job's state on one device worker: the job's model, scratch for one layer's forward pass, and the layers the job
  * has open on this worker (their writable weights and statistics, each layer in an arena of its own). A layer is opened
  * when its stage first needs it and closed once it has streamed its outputs: its memory is freed and the pages of its
  * dense weights that the model maps from the checkpoint are dropped, so that a job holds only the layers in flight.
- * Only its worker touches it.
+ * The next layer's pages are read ahead while a layer solves ({@link #prefetchDense}). Only its worker touches it.
  */
 final class WorkerSession implements AutoCloseable {
+    /** Reads dense layers' pages ahead of their stages, for every session of the process: one thread, mostly waiting on the disk. */
+    private static final ExecutorService PREFETCH = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "espalier-prefetch");
+        t.setDaemon(true);
+        return t;
+    });
+
     final SessionRef ref;
     final LlamaModel model;
     final LayerCheckpoints run; // where the job's checkpoints go; null for jobs that write none
@@ -133,7 +142,30 @@ final class WorkerSession implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts reading the dense weights of layer {@code layer} (when the model has it) into memory on a background
+     * thread, so that its stage opens it without waiting for the disk: called when the layer before starts solving, so
+     * at most two layers' pages are resident at a time.
+     */
+    void prefetchDense(int layer) {
+        if (layer < model.config().numLayers()) {
+            DecoderLayerWeights w = model.layer(layer);
+            PREFETCH.execute(() -> {
+                try {
+                    denseTensors(w).forEach(Tensor::loadIfMapped);
+                } catch (IllegalStateException modelClosed) {
+                    // the job ended first: nothing to read for
+                }
+            });
+        }
+    }
+
     private static void unloadDense(DecoderLayerWeights w) {
+        denseTensors(w).forEach(Tensor::unloadIfMapped);
+    }
+
+    private static List<Tensor> denseTensors(DecoderLayerWeights w) {
+        List<Tensor> tensors = new ArrayList<>();
         for (Tensor t : new Tensor[] {
             w.inputNorm(),
             w.q(),
@@ -153,9 +185,10 @@ final class WorkerSession implements AutoCloseable {
             w.downBias()
         }) {
             if (t != null) {
-                t.unloadIfMapped();
+                tensors.add(t);
             }
         }
+        return tensors;
     }
 
     @Override
