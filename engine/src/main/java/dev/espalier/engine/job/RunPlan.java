@@ -30,8 +30,8 @@ import java.util.Locale;
  * <p>The peak resident memory is the larger of two moments, plus the JVM. While layer l streams its outputs, layer
  * l + 1 opens and accumulates: two layers' pages mapped from the checkpoint in its dtype, their two writable f32
  * copies, one layer's Grams, the activations and the forward's scratch. While a layer solves its largest matrix: it
- * and the next layer mapped (the next is read ahead), its f32 copy and Grams, the solve's scratch (SparseGPT's and ALPS's d×d factors, the reconstruction
- * error's three r×d f32 matrices) and the activations. The JVM is counted with its heap at the maximum, because the
+ * and the next layer mapped (the next is read ahead), its f32 copy and Grams, the solve's scratch (SparseGPT's and
+ * ALPS's d×d factors, the reconstruction error's three r×d f32 matrices) and the activations. The JVM is counted with its heap at the maximum, because the
  * parallel collector lets the old generation fill with dead score arrays (magnitude's and Wanda's, 5 bytes a weight)
  * before it collects. Measured (Wanda, bf16, heap at most 2.9 GiB): the 32-layer Llama-3-8B shape with 2 × 2048 tokens
  * peaked at 6.74 GiB against this count's 7.28 GiB, the 40-layer LLaMA-2-13B shape with 2 × 512 tokens at 7.86 GiB
@@ -105,7 +105,7 @@ public record RunPlan(
         double solve = 0;
         double error = 0;
         long layerWeights = 0; // the writable f32 copy
-        long layerMapped = 0; // the dense layer's pages, in the checkpoint's dtype
+        long layerMapped = 0; // the dense layer's pages, in the dtype the model stores
         long layerGrams = 0;
         long solveScratch = 0;
         boolean factors = spec.getMethod() == PruneMethod.PRUNE_METHOD_SPARSEGPT
