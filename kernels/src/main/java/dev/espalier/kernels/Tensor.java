@@ -41,7 +41,7 @@ public final class Tensor {
     /** A zero-filled contiguous tensor owned by {@code arena}, 64-byte aligned. */
     public static Tensor allocate(Arena arena, DType dtype, int... shape) {
         long bytes = Math.max(1, numel(shape) * dtype.byteSize());
-        return of(arena.allocate(bytes, 64), dtype, shape);
+        return of(HugePageMemory.allocate(arena, bytes), dtype, shape);
     }
 
     /** An F32 tensor holding a copy of {@code values}. */

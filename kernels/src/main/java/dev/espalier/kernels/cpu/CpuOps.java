@@ -1,6 +1,7 @@
 package dev.espalier.kernels.cpu;
 
 import dev.espalier.kernels.DType;
+import dev.espalier.kernels.HugePageMemory;
 import dev.espalier.kernels.NotPositiveDefiniteException;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorChecks;
@@ -259,7 +260,8 @@ public final class CpuOps implements TensorOps {
         if (blas != null && nativeSegments) {
             int chunk = Math.max(1, Math.min(n, GRAM_F64_CHUNK_ELEMENTS / d));
             try (Arena arena = Arena.ofShared()) {
-                MemorySegment wide = arena.allocate((long) chunk * d * 8, 64); // (chunk, d) rows of x in f64
+                MemorySegment wide =
+                        HugePageMemory.allocate(arena, (long) chunk * d * 8); // (chunk, d) rows of x in f64
                 MemorySegment xs = Parallel.shareable(x.data());
                 long ldx = x.rowStride();
                 MemorySegment gs = Parallel.shareable(g.data());
@@ -379,7 +381,8 @@ public final class CpuOps implements TensorOps {
             return;
         }
         try (Arena arena = Arena.ofShared()) {
-            MemorySegment work = arena.allocate((long) n * n * 8, 64); // (n, n) a, then eigenvectors as rows
+            MemorySegment work =
+                    HugePageMemory.allocate(arena, (long) n * n * 8); // (n, n) a, then eigenvectors as rows
             MemorySegment w = arena.allocate((long) n * 8, 64); // (n) eigenvalues
             MemorySegment.copy(a.data(), 0, work, 0, (long) n * n * 8);
             int info = blas.dsyevdRowMajorLowerVectorsAsRows(n, work, n, w);
