@@ -3,6 +3,7 @@ package dev.espalier.engine.job;
 import dev.espalier.engine.model.LlamaConfig;
 import dev.espalier.engine.model.ModelExporter;
 import dev.espalier.engine.prune.LayerMethod;
+import dev.espalier.engine.prune.ReconstructionError;
 import dev.espalier.engine.prune.methods.PruneMethods;
 import dev.espalier.engine.report.ReportFormat;
 import dev.espalier.kernels.DType;
@@ -22,8 +23,8 @@ import java.util.Locale;
  * tokens (QKᵀ and AV over the causal half, q the query width); a Gram of width d costs T·d² (SYRK); SparseGPT's solve
  * d³ + 2·r·d² per matrix (Cholesky inverse and the OBS sweep), ALPS's 9·d³ (eigendecomposition) and 300 ADMM iterations
  * of 4·r·d² each; magnitude and Wanda nothing worth counting. Measuring an unstructured run's reconstruction errors
- * (the default) costs two GEMMs of r×d by d×d per matrix ({@code ReconstructionError}: ΔW·H and W·H), 4·r·d², plus
- * the Grams H that magnitude and Wanda need for nothing else. Every pass runs each layer once: an unstructured run
+ * (the default) costs two traces tr(M H Mᵀ) per matrix ({@code ReconstructionError}: M = ΔW and W, each the GEMMs
+ * of the lower triangle of MᵀM, r·d² + r·d·512), plus the Grams H that magnitude and Wanda need for nothing else. Every pass runs each layer once: an unstructured run
  * accumulates once per solve phase and forwards once more to stream; a structured one adds its scoring pass and, with
  * recovery, the dense stream's forward.
  *
@@ -31,11 +32,12 @@ import java.util.Locale;
  * l + 1 opens and accumulates: two layers' pages mapped from the checkpoint in its dtype, their two writable f32
  * copies, one layer's Grams, the activations and the forward's scratch. While a layer solves its largest matrix: it
  * and the next layer mapped (the next is read ahead), its f32 copy and Grams, the solve's scratch (SparseGPT's and
- * ALPS's d×d factors, the reconstruction error's three r×d f32 matrices) and the activations. The JVM is counted with its heap at the maximum, because the
- * parallel collector lets the old generation fill with dead score arrays (magnitude's and Wanda's, 5 bytes a weight)
+ * ALPS's d×d factors, the reconstruction error's two r×d f32 matrices and its d×512 block of MᵀM) and the
+ * activations. The JVM is counted with its heap at the maximum, because the parallel collector lets the old generation fill with dead score arrays (magnitude's and Wanda's, 5 bytes a weight)
  * before it collects. Measured (Wanda, bf16, heap at most 2.9 GiB): the 32-layer Llama-3-8B shape with 2 × 2048 tokens
- * peaked at 6.74 GiB against this count's 7.28 GiB, the 40-layer LLaMA-2-13B shape with 2 × 512 tokens at 7.86 GiB
- * against 7.96 GiB ({@code RunPlanTest}).
+ * peaked at 6.74 GiB against this count's 7.38 GiB, the 40-layer LLaMA-2-13B shape with 2 × 512 tokens at 7.86 GiB
+ * against 8.06 GiB, the 32-layer LLaMA-2-7B shape with 2 × 2048 tokens on huge pages at 6.43 GiB against 6.81 GiB
+ * ({@code RunPlanTest}).
  *
  * @param tokens          calibration tokens (sequences × sequence length)
  * @param forwardFlops    the calibration passes through every layer
@@ -61,7 +63,8 @@ public record RunPlan(
         long spillBytes) {
 
     private static final int ALPS_ITERATIONS = 300;
-    private static final long JVM_NON_HEAP_BYTES = 300L << 20; // metaspace, code, thread stacks, the collector's tables
+    private static final long JVM_NON_HEAP_BYTES =
+            400L << 20; // metaspace, code, thread stacks, the collector's tables, huge-page rounding
 
     public double flops() {
         return forwardFlops + gramFlops + solveFlops + errorFlops;
@@ -141,9 +144,10 @@ public record RunPlan(
                     default -> {}
                 }
                 if (errors) {
-                    error += 4 * r * c * c;
+                    error += 2 * (r * c * c + r * c * Math.min(c, ReconstructionError.TRACE_BLOCK));
                 }
-                long scratch = (factors ? (long) (4 * (2 * c * c + r * c)) : 0) + (errors ? (long) (3 * 4 * r * c) : 0);
+                long scratch = (factors ? (long) (4 * (2 * c * c + r * c)) : 0)
+                        + (errors ? (long) (4 * (2 * r * c + c * Math.min(c, ReconstructionError.TRACE_BLOCK))) : 0);
                 solveScratch = Math.max(solveScratch, scratch);
             }
             layerWeights = Math.max(layerWeights, 4 * params);

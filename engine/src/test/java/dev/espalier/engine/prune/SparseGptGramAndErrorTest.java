@@ -47,6 +47,44 @@ class SparseGptGramAndErrorTest {
     }
 
     @Test
+    void quadraticTraceByColumnBlocksEqualsTheTrace() {
+        try (Arena arena = Arena.ofConfined();
+                CpuOps cpu = new CpuOps(2)) {
+            Random random = new Random(5);
+            int out = 11;
+            int in = 23;
+            Tensor m = SparseGptFixtures.gaussian(arena, random, out, in);
+            Tensor x = SparseGptFixtures.correlatedInputs(arena, 4, 60, in);
+            double[] h = SparseGptFixtures.gram(x);
+            double expected = 0; // Σ_r m_r H m_rᵀ in f64
+            for (int r = 0; r < out; r++) {
+                for (int i = 0; i < in; i++) {
+                    for (int j = 0; j < in; j++) {
+                        expected += m.getDouble(r, i) * h[i * in + j] * m.getDouble(r, j);
+                    }
+                }
+            }
+            Tensor f64 = Tensor.ofDoubles(arena, h, in, in);
+            Tensor f32 = Tensor.allocate(arena, DType.F32, in, in);
+            for (int i = 0; i < in * in; i++) {
+                f32.set(i / in, i % in, h[i]);
+            }
+            for (int width : new int[] {1, 5, 8, 23, 512}) {
+                Tensor scratch = Tensor.allocate(arena, DType.F32, in, Math.min(width, in));
+                for (TensorOps ops : new TensorOps[] {new ReferenceOps(), cpu}) {
+                    for (Tensor gram : new Tensor[] {f64, f32}) {
+                        assertEquals(
+                                expected,
+                                ReconstructionError.quadraticTrace(m, gram, scratch, ops),
+                                1e-5 * Math.abs(expected),
+                                "width " + width + ", " + ops.name() + ", " + gram.dtype());
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void relativeErrorEqualsTheDirectOneOnExplicitInputs() {
         try (Arena arena = Arena.ofConfined();
                 CpuOps cpu = new CpuOps(2)) {
