@@ -13,8 +13,8 @@ import java.util.Locale;
 /**
  * Large off-heap allocations on transparent huge pages. A layer's writable F32 copy of a 7B model is about 800 MB:
  * allocated by {@link Arena#allocate} it is zero-filled through 4 KiB pages, each a page fault on first touch, which on
- * a virtual machine costs about 3 s (measured: 809 MiB in 2.9–3.3 s against 0.06–0.09 s on huge pages, this session's
- * machine, THP in {@code madvise} mode, as on most distributions). So on Linux (x86-64 and AArch64) an allocation of
+ * a virtual machine costs about 3 s (measured: 809 MiB allocated and zeroed in 2.9–4.1 s against 0.06–0.09 s on huge
+ * pages, on the 2-core AVX-512 machine, THP in {@code madvise} mode, the default of most distributions). So on Linux (x86-64 and AArch64) an allocation of
  * at least {@link #THRESHOLD} bytes is its own anonymous mapping, aligned to 2 MiB and advised
  * {@code MADV_HUGEPAGE}, zero as every fresh mapping is, and unmapped when its arena closes. Anywhere else, below the
  * threshold, or when the mapping fails, it is the arena's own allocation; the contents are zero either way.
