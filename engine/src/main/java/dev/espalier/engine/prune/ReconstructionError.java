@@ -38,9 +38,12 @@ public final class ReconstructionError {
         }
         int out = original.rows();
         int in = original.cols();
-        if (gram.rank() != 2 || gram.rows() != in || gram.cols() != in) {
+        if (gram.rank() != 2
+                || gram.rows() != in
+                || gram.cols() != in
+                || (gram.dtype() != DType.F32 && gram.dtype() != DType.F64)) {
             throw new IllegalArgumentException(
-                    "ReconstructionError: gram must be (" + in + ", " + in + "), got " + gram);
+                    "ReconstructionError: gram must be an F32 or F64 (" + in + ", " + in + ") matrix, got " + gram);
         }
         try (Arena arena = Arena.ofConfined()) {
             Tensor w = original.dtype() == DType.F32 ? original : original.copyAs(arena, DType.F32); // (out, in) W
@@ -98,20 +101,16 @@ public final class ReconstructionError {
         return sum;
     }
 
-    /** H[i][j0 .. j0 + count) into {@code out}, F32 or F64 (as values of {@code floats} first for F32). */
+    /** H[i][j0 .. j0 + count) into {@code out}, from F64 or (through {@code floats}) F32. */
     private static void readGramRow(Tensor gram, int i, int j0, int count, float[] floats, double[] out) {
         long at = (long) i * gram.rowStride() + j0;
         if (gram.dtype() == DType.F64) {
             MemorySegment.copy(gram.data(), F64, at * 8, out, 0, count);
-        } else if (gram.dtype() == DType.F32) {
-            MemorySegment.copy(gram.data(), F32, at * 4, floats, 0, count);
-            for (int c = 0; c < count; c++) {
-                out[c] = floats[c];
-            }
-        } else {
-            for (int c = 0; c < count; c++) {
-                out[c] = gram.getDouble(i, j0 + c);
-            }
+            return;
+        }
+        MemorySegment.copy(gram.data(), F32, at * 4, floats, 0, count);
+        for (int c = 0; c < count; c++) {
+            out[c] = floats[c];
         }
     }
 }
