@@ -24,8 +24,8 @@ import java.util.Locale;
  * d³ + 2·r·d² per matrix (Cholesky inverse and the OBS sweep), ALPS's 9·d³ (eigendecomposition) and 300 ADMM iterations
  * of 4·r·d² each; magnitude and Wanda nothing worth counting. Measuring an unstructured run's reconstruction errors
  * (the default) costs two traces tr(M H Mᵀ) per matrix ({@code ReconstructionError}: M = ΔW and W, each the GEMMs
- * of the lower triangle of MᵀM, r·d² + r·d·512), plus the Grams H that magnitude and Wanda need for nothing else. Every pass runs each layer once: an unstructured run
- * accumulates once per solve phase and forwards once more to stream; a structured one adds its scoring pass and, with
+ * of the lower triangle of MᵀM, r·d² + r·d·512), plus the Grams H that magnitude and Wanda need for nothing else.
+ * Every pass runs each layer once: an unstructured run accumulates once per solve phase and forwards once more to stream; a structured one adds its scoring pass and, with
  * recovery, the dense stream's forward.
  *
  * <p>The peak resident memory is the larger of two moments, plus the JVM. While layer l streams its outputs, layer
@@ -33,8 +33,8 @@ import java.util.Locale;
  * copies, one layer's Grams, the activations and the forward's scratch. While a layer solves its largest matrix: it
  * and the next layer mapped (the next is read ahead), its f32 copy and Grams, the solve's scratch (SparseGPT's and
  * ALPS's d×d factors, the reconstruction error's two r×d f32 matrices and its d×512 block of MᵀM) and the
- * activations. The JVM is counted with its heap at the maximum, because the parallel collector lets the old generation fill with dead score arrays (magnitude's and Wanda's, 5 bytes a weight)
- * before it collects. Measured (Wanda, bf16, heap at most 2.9 GiB): the 32-layer Llama-3-8B shape with 2 × 2048 tokens
+ * activations. The JVM is counted with its heap at the maximum, because the parallel collector lets the old
+ * generation fill with dead score arrays (magnitude's and Wanda's, 5 bytes a weight) before it collects. Measured (Wanda, bf16, heap at most 2.9 GiB): the 32-layer Llama-3-8B shape with 2 × 2048 tokens
  * peaked at 6.74 GiB against this count's 7.43 GiB, the 40-layer LLaMA-2-13B shape with 2 × 512 tokens at 7.86 GiB
  * against 8.11 GiB, the 32-layer LLaMA-2-7B shape with 2 × 2048 tokens on huge pages at 6.51 GiB against 6.86 GiB
  * ({@code RunPlanTest}).
