@@ -13,7 +13,21 @@ import java.lang.foreign.MemorySegment;
 final class BlasBlocks {
     private BlasBlocks() {}
 
-    /** c = alpha op(a) op(b) + beta c with row blocks of c (or column blocks when c has few rows). */
+    /**
+     * Below this m·n·k OpenBLAS 0.3.31 may hand an sgemm to its small-matrix or "direct" kernels (its
+     * {@code sgemm_small_kernel_permit} and {@code sgemm_direct_performant}: 100³ and 28·512²), which round
+     * differently from its packed kernels: a row block that falls under it while the whole product does not changes
+     * the bytes (measured: 200 x 350 x 350 in blocks of 8 rows, {@code BlasRowBlocksTest}).
+     */
+    static final long PACKED_MIN_WORK = 28L * 512 * 512;
+
+    /**
+     * c = alpha op(a) op(b) + beta c with row blocks of c (or column blocks when c has few rows); the last row block
+     * also takes the rows left over. Each block's call packs all of op(b) again, so fewer blocks are faster. Where the
+     * core's packed kernels do not depend on the block height ({@link OpenBlas#sgemmRowBlocksExact}) and every block
+     * of 64 rows or more stays on them ({@link #PACKED_MIN_WORK}), there is one block per thread of {@code par}: the
+     * bytes are still those of one call. Elsewhere blocks follow the shape alone: up to eight, of at most 512 rows.
+     */
     static void sgemm(
             Parallel par,
             OpenBlas blas,
@@ -31,10 +45,14 @@ final class BlasBlocks {
             MemorySegment c,
             long ldc) {
         if (m >= 128) {
-            int rows = Math.min(512, Math.max(64, roundUp(ceilDiv(m, 8), 64)));
-            par.forEachTask(ceilDiv(m, rows), t -> {
+            boolean perThread = blas.sgemmRowBlocksExact() && 64L * n * k >= PACKED_MIN_WORK;
+            int rows = perThread
+                    ? Math.max(64, m / par.threads() / 64 * 64)
+                    : Math.min(512, Math.max(64, roundUp(ceilDiv(m, 8), 64)));
+            int blocks = perThread ? m / rows : ceilDiv(m, rows);
+            par.forEachTask(blocks, t -> {
                 int r0 = t * rows;
-                int h = Math.min(rows, m - r0);
+                int h = t == blocks - 1 ? m - r0 : rows;
                 long aOff = transA ? r0 : r0 * lda; // op(a) rows r0.. are columns of a when transposed
                 blas.sgemm(
                         transA,
