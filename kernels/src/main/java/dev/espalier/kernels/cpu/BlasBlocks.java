@@ -7,7 +7,8 @@ import java.lang.foreign.MemorySegment;
  * with the thread count (measured: cblas_sgemm 300x260x270 differs in the last bits between 1 and 2 threads), so
  * OpenBLAS runs single-threaded and the output is cut into blocks that depend on the shape only; each block is one
  * single-threaded BLAS call on the {@link Parallel} pool. An element is then always computed by the same call on the
- * same block, whatever the number of threads. All segments must be reachable from the pool's threads
+ * same block, whatever the number of threads. The one exception, {@link #sgemm} on cores whose results do not depend
+ * on the block height, sizes its blocks by the thread count. All segments must be reachable from the pool's threads
  * ({@link Parallel#shareable}) and native; strides and offsets are in elements.
  */
 final class BlasBlocks {
