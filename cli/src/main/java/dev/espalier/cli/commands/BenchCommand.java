@@ -252,26 +252,32 @@ public final class BenchCommand implements Callable<Integer> {
                 SparseGptBenchmark.LayerResult s = SparseGptBenchmark.layer(shape, ops, 1);
                 out.printf(
                         Locale.ROOT,
-                        "%-34s %10.3f %10.1f %10.3f %10.1f %8.0f%%%n",
+                        "%-34s %10.3f %10.1f %10.3f %10.1f %8.0f%%  (factorisation %.3f s, sweep %.3f s)%n",
                         "SparseGPT 50% " + shape,
                         s.gram().seconds(),
                         s.gram().gflops(),
                         s.solve().seconds(),
                         s.solve().gflops(),
-                        100 * s.solve().gflops() / gemmRate);
+                        100 * s.solve().gflops() / gemmRate,
+                        s.factorisation().seconds(),
+                        s.sweep().seconds());
                 out.flush();
                 AlpsBenchmark.Result a = AlpsBenchmark.run(
                         shape, AlpsBenchmark.SPARSITY, AlpsBenchmark.SEQUENCES, AlpsBenchmark.SEQUENCE_LENGTH, 1, ops);
                 out.printf(
                         Locale.ROOT,
-                        "%-34s %10.3f %10.1f %10.3f %10.1f %8.0f%%  (%d ADMM iterations)%n",
+                        "%-34s %10.3f %10.1f %10.3f %10.1f %8.0f%%  (%d ADMM iterations; eigen %.1f s, ADMM %.1f s,"
+                                + " backsolve %.1f s)%n",
                         "ALPS 70% " + shape,
                         a.gramSeconds(),
                         a.gramGflops(),
                         a.solveSeconds(),
                         a.solveGflops(),
                         100 * a.solveGflops() / gemmRate,
-                        a.solve().iterations());
+                        a.solve().iterations(),
+                        a.solve().timing().eigenSeconds(),
+                        a.solve().timing().admmSeconds(),
+                        a.solve().timing().backsolveSeconds());
                 out.flush();
             }
         }

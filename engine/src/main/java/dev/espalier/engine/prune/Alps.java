@@ -268,13 +268,13 @@ public final class Alps {
             long t0 = System.nanoTime();
             AlpsScaledProblem problem = AlpsScaledProblem.of(gram, options.dampFraction(), arena, ops);
             long t1 = System.nanoTime();
-            AlpsProjection projection = new AlpsProjection(pattern, level, out, in);
+            AlpsProjection projection = new AlpsProjection(pattern, level, out, in, ops);
             AlpsAdmm admm = new AlpsAdmm(problem, projection, weight, options, arena, ops);
             AlpsAdmm.Outcome solved = admm.run();
             long t2 = System.nanoTime();
             int cg = AlpsBacksolve.run(problem, admm, options, weight, ops);
             double objective = admm.relativeError(admm.sparse());
-            LinearPruner.PruneOutcome outcome = countZeros(weight);
+            LinearPruner.PruneOutcome outcome = LinearPruner.zerosOf(weight, ops);
             long t3 = System.nanoTime();
             Timing timing = new Timing((t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9);
             return new Result(
@@ -289,17 +289,5 @@ public final class Alps {
                     solved.finalRho(),
                     timing);
         }
-    }
-
-    private static LinearPruner.PruneOutcome countZeros(Tensor weight) {
-        long zeros = 0;
-        for (int r = 0; r < weight.rows(); r++) {
-            for (int c = 0; c < weight.cols(); c++) {
-                if (weight.get(r, c) == 0f) {
-                    zeros++;
-                }
-            }
-        }
-        return new LinearPruner.PruneOutcome(zeros, (long) weight.rows() * weight.cols());
     }
 }

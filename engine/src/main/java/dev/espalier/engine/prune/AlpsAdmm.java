@@ -23,10 +23,14 @@ import java.util.List;
  *   P ← B + (ρ/ρ')(P − D);   D ← Π(P)                                      O(out·in)
  *   D̃ = D Q                                                                GEMM 2·out·in²
  * </pre>
- * which is the official B ← (Hs + ρI)⁻¹(Hs B0 − V + ρD), D ← Π(B + V/ρ), V ← V + ρ(B − D).
+ * which is the official B ← (Hs + ρI)⁻¹(Hs B0 − V + ρD), D ← Π(B + V/ρ), V ← V + ρ(B − D). The O(out·in) loops
+ * run on the backend's threads in {@link RowTiles} (the sums by tiles of directions, each over the rows in order), on
+ * rows copied into arrays, so their bytes do not depend on the thread count.
  */
 final class AlpsAdmm {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    /** Eigen-directions per task of {@link #weightedSquares}. */
+    private static final int SUM_COLUMNS = 256;
 
     /** What the ADMM returns: its trace, restarts, the relative error of Π(B) and the last ρ. */
     record Outcome(List<Alps.Iteration> trace, int restarts, double admmObjective, double finalRho) {}
@@ -78,13 +82,15 @@ final class AlpsAdmm {
         this.previousZeros = new long[zeros.length];
         this.checkedZeros = new long[zeros.length];
         weight.copyInto(dense);
-        MemorySegment b0 = dense.data();
-        for (int r = 0; r < out; r++) {
-            long row = (long) r * in;
-            for (int c = 0; c < in; c++) {
-                b0.setAtIndex(F32, row + c, (float) (b0.getAtIndex(F32, row + c) * problem.scale[c]));
+        MemorySegment b0 = ops.shareable(dense.data());
+        RowTiles.run(ops, out, RowTiles.ROWS, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                long row = (long) r * in;
+                for (int c = 0; c < in; c++) {
+                    b0.setAtIndex(F32, row + c, (float) (b0.getAtIndex(F32, row + c) * problem.scale[c]));
+                }
             }
-        }
+        });
         ops.gemm(false, false, 1f, dense, problem.eigenvectors, 0f, denseEigen);
         this.denseEnergy = weightedSquares(denseEigen, null);
     }
@@ -214,46 +220,82 @@ final class AlpsAdmm {
         float oldRho = (float) previousRho;
         float newRho = (float) rho;
         float invRho = (float) (1.0 / rho);
-        MemorySegment b0 = denseEigen.data();
-        MemorySegment p = shiftedEigen.data();
-        MemorySegment d = sparseEigen.data();
-        MemorySegment b = iterateEigen.data();
-        for (int r = 0; r < out; r++) {
-            long row = (long) r * in;
-            for (int j = 0; j < in; j++) {
-                long i = row + j;
-                float dj = d.getAtIndex(F32, i);
-                float v = oldRho * (p.getAtIndex(F32, i) - dj);
-                float bj = (lambda[j] * b0.getAtIndex(F32, i) - v + newRho * dj) * inverse[j];
-                b.setAtIndex(F32, i, bj);
-                p.setAtIndex(F32, i, bj + v * invRho);
+        MemorySegment b0 = ops.shareable(denseEigen.data());
+        MemorySegment p = ops.shareable(shiftedEigen.data());
+        MemorySegment d = ops.shareable(sparseEigen.data());
+        MemorySegment b = ops.shareable(iterateEigen.data());
+        RowTiles.run(ops, out, RowTiles.ROWS, (r0, r1) -> {
+            float[] b0Row = new float[in];
+            float[] pRow = new float[in];
+            float[] dRow = new float[in];
+            float[] bRow = new float[in];
+            for (int r = r0; r < r1; r++) {
+                long offset = (long) r * in * 4;
+                MemorySegment.copy(b0, F32, offset, b0Row, 0, in);
+                MemorySegment.copy(p, F32, offset, pRow, 0, in);
+                MemorySegment.copy(d, F32, offset, dRow, 0, in);
+                for (int j = 0; j < in; j++) {
+                    float dj = dRow[j];
+                    float v = oldRho * (pRow[j] - dj);
+                    float bj = (lambda[j] * b0Row[j] - v + newRho * dj) * inverse[j];
+                    bRow[j] = bj;
+                    pRow[j] = bj + v * invRho;
+                }
+                MemorySegment.copy(bRow, 0, b, F32, offset, in);
+                MemorySegment.copy(pRow, 0, p, F32, offset, in);
             }
-        }
+        });
     }
 
     /** P ← B + V/ρ' = B + (ρ/ρ')(P − D) in the original basis. */
     private void updateShifted(double ratio) {
         float f = (float) ratio;
-        MemorySegment b = iterate.data();
-        MemorySegment p = shifted.data();
-        MemorySegment d = sparse.data();
-        for (long i = 0; i < total; i++) {
-            p.setAtIndex(F32, i, b.getAtIndex(F32, i) + f * (p.getAtIndex(F32, i) - d.getAtIndex(F32, i)));
-        }
+        MemorySegment b = ops.shareable(iterate.data());
+        MemorySegment p = ops.shareable(shifted.data());
+        MemorySegment d = ops.shareable(sparse.data());
+        RowTiles.run(ops, out, RowTiles.ROWS, (r0, r1) -> {
+            float[] bRow = new float[in];
+            float[] pRow = new float[in];
+            float[] dRow = new float[in];
+            for (int r = r0; r < r1; r++) {
+                long offset = (long) r * in * 4;
+                MemorySegment.copy(b, F32, offset, bRow, 0, in);
+                MemorySegment.copy(p, F32, offset, pRow, 0, in);
+                MemorySegment.copy(d, F32, offset, dRow, 0, in);
+                for (int j = 0; j < in; j++) {
+                    pRow[j] = bRow[j] + f * (pRow[j] - dRow[j]);
+                }
+                MemorySegment.copy(pRow, 0, p, F32, offset, in);
+            }
+        });
     }
 
-    /** Σ_r Σ_j λ_j (x̃[r][j] − ỹ[r][j])² in f64, ỹ = 0 when {@code y} is null. */
+    /**
+     * Σ_r Σ_j λ_j (x̃[r][j] − ỹ[r][j])² in f64, ỹ = 0 when {@code y} is null; each direction's sum over the rows in row
+     * order, by tiles of {@link #SUM_COLUMNS} directions.
+     */
     private double weightedSquares(Tensor x, Tensor y) {
-        MemorySegment xs = x.data();
-        MemorySegment ys = y == null ? null : y.data();
+        MemorySegment xs = ops.shareable(x.data());
+        MemorySegment ys = y == null ? null : ops.shareable(y.data());
         double[] rowSums = new double[in]; // (in) Σ_r (x̃ − ỹ)² per eigen-direction
-        for (int r = 0; r < out; r++) {
-            long row = (long) r * in;
-            for (int j = 0; j < in; j++) {
-                double e = xs.getAtIndex(F32, row + j) - (ys == null ? 0f : ys.getAtIndex(F32, row + j));
-                rowSums[j] += e * e;
+        RowTiles.run(ops, in, SUM_COLUMNS, (j0, j1) -> {
+            int width = j1 - j0;
+            float[] xRow = new float[width];
+            float[] yRow = new float[width]; // zeros when y is null
+            double[] sums = new double[width];
+            for (int r = 0; r < out; r++) {
+                long offset = ((long) r * in + j0) * 4;
+                MemorySegment.copy(xs, F32, offset, xRow, 0, width);
+                if (ys != null) {
+                    MemorySegment.copy(ys, F32, offset, yRow, 0, width);
+                }
+                for (int j = 0; j < width; j++) {
+                    double e = xRow[j] - yRow[j];
+                    sums[j] += e * e;
+                }
             }
-        }
+            System.arraycopy(sums, 0, rowSums, j0, width);
+        });
         double sum = 0;
         for (int j = 0; j < in; j++) {
             sum += problem.eigenvalues[j] * rowSums[j];

@@ -31,37 +31,62 @@ final class AlpsBacksolve {
         int iterations = 0;
         if (options.cgIterations() > 0) {
             ops.gemm(false, true, 1f, problem.scaledGram, admm.dense(), 0f, rhs);
-            transpose(sparse.data(), out, in, x.data());
-            MemorySegment xs = x.data();
-            MemorySegment ms = mask.data();
-            for (long i = 0; i < (long) in * out; i++) {
-                ms.setAtIndex(F32, i, xs.getAtIndex(F32, i) != 0f ? 1f : 0f);
-            }
+            transpose(sparse.data(), out, in, x.data(), ops);
+            MemorySegment xs = ops.shareable(x.data());
+            MemorySegment ms = ops.shareable(mask.data());
+            RowTiles.run(ops, in, RowTiles.ROWS, (r0, r1) -> {
+                float[] row = new float[out];
+                for (int r = r0; r < r1; r++) {
+                    long offset = (long) r * out * 4;
+                    MemorySegment.copy(xs, F32, offset, row, 0, out);
+                    for (int c = 0; c < out; c++) {
+                        row[c] = row[c] != 0f ? 1f : 0f;
+                    }
+                    MemorySegment.copy(row, 0, ms, F32, offset, out);
+                }
+            });
             iterations = ops.maskedConjugateGradient(
                     problem.scaledGram, rhs, mask, x, options.cgIterations(), options.cgTolerance());
-            transpose(x.data(), in, out, sparse.data());
+            transpose(x.data(), in, out, sparse.data(), ops);
         }
-        MemorySegment b = sparse.data();
-        for (int r = 0; r < out; r++) {
-            for (int c = 0; c < in; c++) {
-                weight.set(r, c, b.getAtIndex(F32, (long) r * in + c) / problem.scale[c]);
+        MemorySegment b = ops.shareable(sparse.data());
+        MemorySegment w = ops.shareable(weight.data());
+        long ld = weight.rowStride();
+        RowTiles.run(ops, out, RowTiles.ROWS, (r0, r1) -> {
+            float[] row = new float[in];
+            for (int r = r0; r < r1; r++) {
+                MemorySegment.copy(b, F32, (long) r * in * 4, row, 0, in);
+                for (int c = 0; c < in; c++) {
+                    row[c] = (float) (row[c] / problem.scale[c]);
+                }
+                MemorySegment.copy(row, 0, w, F32, r * ld * 4, in);
             }
-        }
+        });
         return iterations;
     }
 
-    /** {@code to = fromᵀ}: from (rows, cols), to (cols, rows), both contiguous F32, in tiles. */
-    static void transpose(MemorySegment from, int rows, int cols, MemorySegment to) {
-        for (int r0 = 0; r0 < rows; r0 += TILE) {
-            int r1 = Math.min(rows, r0 + TILE);
+    /** {@code to = fromᵀ}: from (rows, cols), to (cols, rows), both contiguous F32, in tiles (row tiles on ops' threads). */
+    static void transpose(MemorySegment from, int rows, int cols, MemorySegment to, TensorOps ops) {
+        MemorySegment source = ops.shareable(from);
+        MemorySegment target = ops.shareable(to);
+        RowTiles.run(ops, rows, TILE, (r0, r1) -> {
+            int h = r1 - r0;
+            float[] block = new float[TILE * TILE]; // (h, w) from[r0:r1, c0:c1]
+            float[] flipped = new float[TILE * TILE]; // (w, h) its transpose
             for (int c0 = 0; c0 < cols; c0 += TILE) {
-                int c1 = Math.min(cols, c0 + TILE);
-                for (int r = r0; r < r1; r++) {
-                    for (int c = c0; c < c1; c++) {
-                        to.setAtIndex(F32, (long) c * rows + r, from.getAtIndex(F32, (long) r * cols + c));
+                int w = Math.min(cols - c0, TILE);
+                for (int r = 0; r < h; r++) {
+                    MemorySegment.copy(source, F32, ((long) (r0 + r) * cols + c0) * 4, block, r * w, w);
+                }
+                for (int r = 0; r < h; r++) {
+                    for (int c = 0; c < w; c++) {
+                        flipped[c * h + r] = block[r * w + c];
                     }
                 }
+                for (int c = 0; c < w; c++) {
+                    MemorySegment.copy(flipped, c * h, target, F32, ((long) (c0 + c) * rows + r0) * 4, h);
+                }
             }
-        }
+        });
     }
 }

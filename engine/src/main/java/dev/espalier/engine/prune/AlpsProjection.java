@@ -1,6 +1,7 @@
 package dev.espalier.engine.prune;
 
 import dev.espalier.kernels.Tensor;
+import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -12,23 +13,45 @@ import java.util.Arrays;
  * {@link MaskSelection}), so the result is deterministic and keeps exactly k positions. The unstructured selection
  * is a two-pass radix select on the magnitude bits (O(out · in), no sort). Along with the projected matrix it writes
  * the zero pattern, one bit per entry, set where the projected entry is 0 (the official {@code D == 0}).
+ *
+ * <p>Every pass runs on the backend's threads in pieces fixed by the matrix's size: the histograms are integer counts
+ * per piece, summed (any split gives the same totals); the write pass gives each piece the ties it drops, from the
+ * ties the earlier pieces hold; N:M goes by tiles of {@link RowTiles#ROWS} rows. Pieces start at multiples of 64
+ * entries, so each writes its own words of the zero pattern, and the result is the serial pass's on any thread count.
  */
 final class AlpsProjection {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final int HIGH_BINS = 1 << 15; // magnitude bits >>> 16 (sign cleared)
     private static final int LOW_BINS = 1 << 16; // the low 16 magnitude bits
+    /** Entries per piece of the unstructured passes at least (a multiple of 64). */
+    private static final long PIECE_MIN = 1 << 18;
+    /** Pieces of the unstructured passes at most (each holds its own histograms). */
+    private static final int PIECES_MAX = 16;
+    /** Entries a pass reads into an array at a time (a multiple of 64). */
+    private static final int CHUNK = 4096;
 
     private final SparsityPattern pattern;
     private final int cols; // in
     private final long total; // out · in
     private final long keep; // positions kept: k
-    private final int[] high = new int[HIGH_BINS]; // histogram of the high magnitude bits
-    private final int[] low = new int[LOW_BINS]; // histogram of the low bits inside the threshold's high bin
+    private final int rows; // out
+    private final TensorOps ops;
+    private final int pieces; // pieces of the unstructured passes
+    private final long pieceSize; // entries per piece (a multiple of 64), the last piece takes the rest
+    private final int[][] high; // (pieces, HIGH_BINS) histograms of the high magnitude bits
+    private final int[][] low; // (pieces, LOW_BINS) histograms of the low bits inside the threshold's high bin
 
-    AlpsProjection(SparsityPattern pattern, double sparsity, int rows, int cols) {
+    AlpsProjection(SparsityPattern pattern, double sparsity, int rows, int cols, TensorOps ops) {
         this.pattern = pattern;
+        this.rows = rows;
         this.cols = cols;
+        this.ops = ops;
         this.total = (long) rows * cols;
+        this.pieces = (int) Math.max(1, Math.min(PIECES_MAX, total / PIECE_MIN));
+        this.pieceSize = (total / pieces + 63) & ~63L;
+        boolean nm = pattern.isNm();
+        this.high = nm ? null : new int[pieces][HIGH_BINS];
+        this.low = nm ? null : new int[pieces][LOW_BINS];
         this.keep = pattern.isNm()
                 ? (long) rows * keptPerRow(pattern, cols)
                 : Math.max(0, Math.min(total, Math.round((1 - sparsity) * total)));
@@ -64,8 +87,8 @@ final class AlpsProjection {
 
     /** {@code dst = Π(src)} for contiguous (rows, cols) F32 matrices (dst may be src); writes the zero pattern. */
     void project(Tensor src, Tensor dst, long[] zeros) {
-        MemorySegment s = src.data();
-        MemorySegment d = dst.data();
+        MemorySegment s = ops.shareable(src.data());
+        MemorySegment d = ops.shareable(dst.data());
         if (pattern.isNm()) {
             projectNm(s, d, zeros);
         } else {
@@ -75,6 +98,14 @@ final class AlpsProjection {
 
     private static int magnitude(float v) {
         return Float.floatToRawIntBits(v) & 0x7fffffff;
+    }
+
+    private long pieceStart(int piece) {
+        return Math.min(total, piece * pieceSize);
+    }
+
+    private long pieceEnd(int piece) {
+        return piece == pieces - 1 ? total : Math.min(total, (piece + 1) * pieceSize);
     }
 
     private void projectTopK(MemorySegment s, MemorySegment d, long[] zeros) {
@@ -87,84 +118,149 @@ final class AlpsProjection {
             threshold = -1; // every magnitude is above it
             tiesToDrop = 0;
         } else {
-            Arrays.fill(high, 0);
-            for (long i = 0; i < total; i++) {
-                high[magnitude(s.getAtIndex(F32, i)) >>> 16]++;
-            }
+            ops.forEachTask(pieces, p -> {
+                int[] h = high[p];
+                Arrays.fill(h, 0);
+                float[] chunk = new float[CHUNK];
+                for (long c = pieceStart(p); c < pieceEnd(p); c += CHUNK) {
+                    int n = (int) Math.min(CHUNK, pieceEnd(p) - c);
+                    MemorySegment.copy(s, F32, c * 4, chunk, 0, n);
+                    for (int j = 0; j < n; j++) {
+                        h[magnitude(chunk[j]) >>> 16]++;
+                    }
+                }
+            });
             long above = 0;
             int hb = HIGH_BINS - 1;
-            while (above + high[hb] < keep) {
-                above += high[hb];
+            long count = binTotal(high, hb);
+            while (above + count < keep) {
+                above += count;
                 hb--;
+                count = binTotal(high, hb);
             }
-            Arrays.fill(low, 0);
-            for (long i = 0; i < total; i++) {
-                int m = magnitude(s.getAtIndex(F32, i));
-                if (m >>> 16 == hb) {
-                    low[m & 0xffff]++;
+            int highBin = hb;
+            ops.forEachTask(pieces, p -> {
+                int[] l = low[p];
+                Arrays.fill(l, 0);
+                float[] chunk = new float[CHUNK];
+                for (long c = pieceStart(p); c < pieceEnd(p); c += CHUNK) {
+                    int n = (int) Math.min(CHUNK, pieceEnd(p) - c);
+                    MemorySegment.copy(s, F32, c * 4, chunk, 0, n);
+                    for (int j = 0; j < n; j++) {
+                        int m = magnitude(chunk[j]);
+                        if (m >>> 16 == highBin) {
+                            l[m & 0xffff]++;
+                        }
+                    }
                 }
-            }
+            });
             int lb = LOW_BINS - 1;
-            while (above + low[lb] < keep) {
-                above += low[lb];
+            count = binTotal(low, lb);
+            while (above + count < keep) {
+                above += count;
                 lb--;
+                count = binTotal(low, lb);
             }
             threshold = (hb << 16) | lb;
-            tiesToDrop = low[lb] - (keep - above);
+            tiesToDrop = count - (keep - above);
         }
-        long word = 0;
-        for (long i = 0; i < total; i++) {
-            float v = s.getAtIndex(F32, i);
-            int m = magnitude(v);
-            boolean kept = m > threshold;
-            if (m == threshold) {
-                if (tiesToDrop > 0) {
-                    tiesToDrop--;
-                } else {
-                    kept = true;
+        long[] drops = new long[pieces]; // ties each piece drops, the earliest first
+        if (tiesToDrop == Long.MAX_VALUE) {
+            Arrays.fill(drops, Long.MAX_VALUE);
+        } else if (tiesToDrop > 0) {
+            int lb = threshold & 0xffff;
+            long before = 0;
+            for (int p = 0; p < pieces; p++) {
+                long held = low[p][lb]; // the piece's entries equal to the threshold
+                drops[p] = Math.max(0, Math.min(held, tiesToDrop - before));
+                before += held;
+            }
+        }
+        int limit = threshold;
+        ops.forEachTask(pieces, p -> writePiece(s, d, zeros, pieceStart(p), pieceEnd(p), limit, drops[p]));
+    }
+
+    private static long binTotal(int[][] histograms, int bin) {
+        long n = 0;
+        for (int[] h : histograms) {
+            n += h[bin];
+        }
+        return n;
+    }
+
+    /** Keeps the entries of [from, to) above the threshold and those equal to it after the first {@code drop}. */
+    private static void writePiece(
+            MemorySegment s, MemorySegment d, long[] zeros, long from, long to, int threshold, long drop) {
+        long tiesToDrop = drop;
+        float[] chunk = new float[CHUNK];
+        for (long c = from; c < to; c += CHUNK) { // chunks start at multiples of 64, as the piece does
+            int n = (int) Math.min(CHUNK, to - c);
+            MemorySegment.copy(s, F32, c * 4, chunk, 0, n);
+            long word = 0;
+            for (int j = 0; j < n; j++) {
+                float v = chunk[j];
+                int m = magnitude(v);
+                boolean kept = m > threshold;
+                if (m == threshold) {
+                    if (tiesToDrop > 0) {
+                        tiesToDrop--;
+                    } else {
+                        kept = true;
+                    }
+                }
+                float out = kept ? v : 0f;
+                chunk[j] = out;
+                if (out == 0f) {
+                    word |= 1L << (j & 63);
+                }
+                if ((j & 63) == 63) {
+                    zeros[(int) ((c + j) >>> 6)] = word;
+                    word = 0;
                 }
             }
-            float out = kept ? v : 0f;
-            d.setAtIndex(F32, i, out);
-            if (out == 0f) {
-                word |= 1L << (i & 63);
+            if ((n & 63) != 0) {
+                zeros[(int) ((c + n) >>> 6)] = word;
             }
-            if ((i & 63) == 63) {
-                zeros[(int) (i >>> 6)] = word;
-                word = 0;
-            }
-        }
-        if ((total & 63) != 0) {
-            zeros[(int) (total >>> 6)] = word;
+            MemorySegment.copy(chunk, 0, d, F32, c * 4, n);
         }
     }
 
     private void projectNm(MemorySegment s, MemorySegment d, long[] zeros) {
+        RowTiles.run(ops, rows, RowTiles.ROWS, (r0, r1) -> projectNmRows(s, d, zeros, r0, r1));
+    }
+
+    /** N:M on the rows [r0, r1): a tile of 64 rows starts a word of the zero pattern. */
+    private void projectNmRows(MemorySegment s, MemorySegment d, long[] zeros, int r0, int r1) {
         int[] keys = new int[pattern.group()];
-        float[] values = new float[pattern.group()];
-        Arrays.fill(zeros, 0L);
-        for (long base = 0; base < total; ) {
-            int m = (int) Math.min(pattern.group(), cols - base % cols); // a row's trailing group may be narrower
-            int n = pattern.keptInGroup(m);
-            for (int j = 0; j < m; j++) {
-                values[j] = s.getAtIndex(F32, base + j);
-                keys[j] = magnitude(values[j]);
-            }
-            for (int j = 0; j < m; j++) {
-                int beaten = 0; // entries of the group ranked above j: larger, or equal and later
-                for (int other = 0; other < m; other++) {
-                    if (keys[other] > keys[j] || (keys[other] == keys[j] && other > j)) {
-                        beaten++;
+        float[] row = new float[cols];
+        Arrays.fill(zeros, (int) (((long) r0 * cols) >>> 6), (int) (((long) r1 * cols + 63) >>> 6), 0L);
+        for (int r = r0; r < r1; r++) {
+            long start = (long) r * cols;
+            MemorySegment.copy(s, F32, start * 4, row, 0, cols);
+            for (int base = 0; base < cols; ) {
+                int m = Math.min(pattern.group(), cols - base); // a row's trailing group may be narrower
+                int n = pattern.keptInGroup(m);
+                for (int j = 0; j < m; j++) {
+                    keys[j] = magnitude(row[base + j]);
+                }
+                for (int j = 0; j < m; j++) {
+                    int beaten = 0; // entries of the group ranked above j: larger, or equal and later
+                    for (int other = 0; other < m; other++) {
+                        if (keys[other] > keys[j] || (keys[other] == keys[j] && other > j)) {
+                            beaten++;
+                        }
+                    }
+                    if (beaten >= n) {
+                        row[base + j] = 0f;
+                    }
+                    if (row[base + j] == 0f) {
+                        long i = start + base + j;
+                        zeros[(int) (i >>> 6)] |= 1L << (i & 63);
                     }
                 }
-                float out = beaten < n ? values[j] : 0f;
-                long i = base + j;
-                d.setAtIndex(F32, i, out);
-                if (out == 0f) {
-                    zeros[(int) (i >>> 6)] |= 1L << (i & 63);
-                }
+                base += m;
             }
-            base += m;
+            MemorySegment.copy(row, 0, d, F32, start * 4, cols);
         }
     }
 }

@@ -4,6 +4,8 @@ import dev.espalier.kernels.DType;
 import dev.espalier.kernels.Tensor;
 import dev.espalier.kernels.TensorOps;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * The damped, Jacobi-scaled Gram of ALPS and its one eigendecomposition: {@code H = G + δI} with
@@ -54,14 +56,35 @@ final class AlpsScaledProblem {
         Tensor scaled32 = Tensor.allocate(arena, DType.F32, n, n);
         try (Arena work = Arena.ofShared()) {
             Tensor scaled = Tensor.allocate(work, DType.F64, n, n); // (in, in) Hs in f64
-            for (int r = 0; r < n; r++) {
-                for (int c = 0; c < n; c++) {
-                    double h = gram.getDouble(r, c) + (r == c ? damp : 0.0);
-                    double v = h / (scale[r] * scale[c]);
-                    scaled.set(r, c, v);
-                    scaled32.set(r, c, v);
+            boolean direct = gram.isContiguous() && (gram.dtype() == DType.F32 || gram.dtype() == DType.F64);
+            Tensor from = direct ? gram : gram.copyAs(work, DType.F64);
+            boolean single = from.dtype() == DType.F32;
+            MemorySegment source = ops.shareable(from.data());
+            MemorySegment target = ops.shareable(scaled.data());
+            MemorySegment target32 = ops.shareable(scaled32.data());
+            RowTiles.run(ops, n, RowTiles.ROWS, (r0, r1) -> {
+                double[] row = new double[n];
+                float[] row32 = new float[n];
+                for (int r = r0; r < r1; r++) {
+                    long offset = (long) r * n;
+                    if (single) {
+                        MemorySegment.copy(source, ValueLayout.JAVA_FLOAT_UNALIGNED, offset * 4, row32, 0, n);
+                        for (int c = 0; c < n; c++) {
+                            row[c] = row32[c];
+                        }
+                    } else {
+                        MemorySegment.copy(source, ValueLayout.JAVA_DOUBLE_UNALIGNED, offset * 8, row, 0, n);
+                    }
+                    for (int c = 0; c < n; c++) {
+                        double h = row[c] + (r == c ? damp : 0.0);
+                        double v = h / (scale[r] * scale[c]);
+                        row[c] = v;
+                        row32[c] = (float) v;
+                    }
+                    MemorySegment.copy(row, 0, target, ValueLayout.JAVA_DOUBLE_UNALIGNED, offset * 8, n);
+                    MemorySegment.copy(row32, 0, target32, ValueLayout.JAVA_FLOAT_UNALIGNED, offset * 4, n);
                 }
-            }
+            });
             Tensor lambda = Tensor.allocate(work, DType.F64, n); // (in)
             Tensor vectors = Tensor.allocate(work, DType.F64, n, n); // (in, in) Q in f64
             ops.symmetricEigen(scaled, lambda, vectors);

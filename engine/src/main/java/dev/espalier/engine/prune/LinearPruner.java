@@ -38,6 +38,30 @@ public interface LinearPruner {
         }
     }
 
+    /** The zeros of {@code weight} (out, in) F32, counted by tiles of rows on {@code ops}'s threads. */
+    static PruneOutcome zerosOf(Tensor weight, TensorOps ops) {
+        weight.requireDType(DType.F32);
+        int rows = weight.rows();
+        int cols = weight.cols();
+        long stride = weight.rowStride();
+        MemorySegment data = ops.shareable(weight.data());
+        long[] zeros = new long[(rows + RowTiles.ROWS - 1) / RowTiles.ROWS]; // per tile of rows
+        RowTiles.run(ops, rows, RowTiles.ROWS, (r0, r1) -> {
+            float[] row = new float[cols];
+            long n = 0;
+            for (int r = r0; r < r1; r++) {
+                MemorySegment.copy(data, ValueLayout.JAVA_FLOAT_UNALIGNED, r * stride * 4, row, 0, cols);
+                for (float v : row) {
+                    if (v == 0f) {
+                        n++;
+                    }
+                }
+            }
+            zeros[r0 / RowTiles.ROWS] = n;
+        });
+        return new PruneOutcome(Arrays.stream(zeros).sum(), (long) rows * cols);
+    }
+
     /**
      * Zeros the weights whose keep flag is false and counts the zeros; returns the outcome. Rows are tasks on
      * {@code ops}'s threads, each read and written in bulk.

@@ -102,7 +102,7 @@ public final class SparseGpt {
             }
             new Sweep(weight, u, diag, pattern, sparsity, Math.min(o.blockSize(), in), arena, ops).run();
         }
-        return new LinearPruner.PruneOutcome(countZeros(weight), (long) out * in);
+        return LinearPruner.zerosOf(weight, ops);
     }
 
     /** Validates the arguments; returns the output width. */
@@ -180,18 +180,21 @@ public final class SparseGpt {
         Tensor inverse = Tensor.allocate(arena, DType.F32, n, n); // (n, n) L⁻¹, then U
         try (Arena scratch = Arena.ofConfined()) {
             Tensor factor = Tensor.allocate(scratch, DType.F32, n, n); // (n, n) J H J, then its Cholesky factor L
-            MemorySegment fs = factor.data();
-            float[] row = new float[n];
-            for (int i = 0; i < n; i++) { // factor[i][j] = H[n-1-i][n-1-j]
-                int src = n - 1 - i;
-                MemorySegment.copy(gs, F32, (long) src * n * 4, row, 0, n);
-                for (int j = 0; j < n; j++) {
-                    row[j] *= scale;
+            MemorySegment fs = ops.shareable(factor.data());
+            MemorySegment hs = ops.shareable(gs);
+            RowTiles.run(ops, n, RowTiles.ROWS, (i0, i1) -> {
+                float[] row = new float[n];
+                for (int i = i0; i < i1; i++) { // factor[i][j] = H[n-1-i][n-1-j]
+                    int src = n - 1 - i;
+                    MemorySegment.copy(hs, F32, (long) src * n * 4, row, 0, n);
+                    for (int j = 0; j < n; j++) {
+                        row[j] *= scale;
+                    }
+                    row[src] = (dead[src] ? 1f : row[src]) + damp;
+                    reverse(row, n);
+                    MemorySegment.copy(row, 0, fs, F32, (long) i * n * 4, n);
                 }
-                row[src] = (dead[src] ? 1f : row[src]) + damp;
-                reverse(row, n);
-                MemorySegment.copy(row, 0, fs, F32, (long) i * n * 4, n);
-            }
+            });
             try {
                 ops.cholesky(factor);
             } catch (NotPositiveDefiniteException e) {
@@ -202,7 +205,7 @@ public final class SparseGpt {
             }
             invertLower(factor, inverse, scratch, ops);
         }
-        reverseFlat(inverse.data(), n);
+        reverseFlat(ops.shareable(inverse.data()), n, ops);
         return inverse;
     }
 
@@ -251,21 +254,23 @@ public final class SparseGpt {
         }
     }
 
-    /** Reverses an (n, n) F32 matrix's flat array in place: M ← J M J. */
-    private static void reverseFlat(MemorySegment m, int n) {
-        float[] top = new float[n];
-        float[] bottom = new float[n];
-        for (int i = 0; i < (n + 1) / 2; i++) {
-            int j = n - 1 - i;
-            MemorySegment.copy(m, F32, (long) i * n * 4, top, 0, n);
-            MemorySegment.copy(m, F32, (long) j * n * 4, bottom, 0, n);
-            reverse(top, n);
-            reverse(bottom, n);
-            MemorySegment.copy(bottom, 0, m, F32, (long) i * n * 4, n);
-            if (j != i) {
-                MemorySegment.copy(top, 0, m, F32, (long) j * n * 4, n);
+    /** Reverses an (n, n) F32 matrix's flat array in place: M ← J M J, by tiles of row pairs (i, n − 1 − i). */
+    private static void reverseFlat(MemorySegment m, int n, TensorOps ops) {
+        RowTiles.run(ops, (n + 1) / 2, RowTiles.ROWS, (i0, i1) -> {
+            float[] top = new float[n];
+            float[] bottom = new float[n];
+            for (int i = i0; i < i1; i++) {
+                int j = n - 1 - i;
+                MemorySegment.copy(m, F32, (long) i * n * 4, top, 0, n);
+                MemorySegment.copy(m, F32, (long) j * n * 4, bottom, 0, n);
+                reverse(top, n);
+                reverse(bottom, n);
+                MemorySegment.copy(bottom, 0, m, F32, (long) i * n * 4, n);
+                if (j != i) {
+                    MemorySegment.copy(top, 0, m, F32, (long) j * n * 4, n);
+                }
             }
-        }
+        });
     }
 
     private static void reverse(float[] a, int n) {
@@ -274,22 +279,6 @@ public final class SparseGpt {
             a[i] = a[j];
             a[j] = t;
         }
-    }
-
-    private static long countZeros(Tensor weight) {
-        int rows = weight.rows();
-        int cols = weight.cols();
-        float[] row = new float[cols];
-        long zeros = 0;
-        for (int r = 0; r < rows; r++) {
-            MemorySegment.copy(weight.data(), F32, r * weight.rowStride() * 4, row, 0, cols);
-            for (float v : row) {
-                if (v == 0f) {
-                    zeros++;
-                }
-            }
-        }
-        return zeros;
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.espalier.engine.prune;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -472,6 +473,32 @@ class AlpsTest {
                 assertEquals(fixed, r.finalRho(), 0.0);
                 assertEquals(0, r.restarts());
             }
+        }
+    }
+
+    /**
+     * The O(out·in) passes (B-updates, projection, sums, backsolve, write-back) run in tiles fixed by the shape: one
+     * and three threads give the same bytes, for a weight and Gram in a confined arena (reached from the pool's
+     * threads) and a matrix of two projection pieces.
+     */
+    @Test
+    void sameBytesOnOneAndThreeThreads() {
+        AlpsLeastSquares p = AlpsLeastSquares.correlated(5, 2100, 256, 512);
+        for (SparsityPattern pattern : List.of(SparsityPattern.UNSTRUCTURED, SparsityPattern.parse("2:4"))) {
+            double sparsity = pattern.isNm() ? Double.NaN : 0.7;
+            List<float[]> results = new ArrayList<>();
+            try (Arena arena = Arena.ofConfined();
+                    CpuOps one = new CpuOps(1)) {
+                Tensor gram = p.gramTensor(arena, one);
+                for (int threads : new int[] {1, 3}) {
+                    try (CpuOps cpu = new CpuOps(threads)) {
+                        Tensor weight = p.weightTensor(arena);
+                        Alps.prune(weight, gram, p.tokens, pattern, sparsity, Alps.Options.defaults(), cpu);
+                        results.add(weight.toFloatArray());
+                    }
+                }
+            }
+            assertArrayEquals(results.get(0), results.get(1), pattern + ": 1 vs 3 threads");
         }
     }
 
