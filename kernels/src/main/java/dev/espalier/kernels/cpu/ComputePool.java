@@ -12,10 +12,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * of each parallel call counting as the last one. One pool may serve several backends, e.g. every CPU device worker of
  * a host: a call's pieces are claimed one by one by its caller and by whichever helpers are free, so a worker alone
  * on the host gets every core, two busy workers share them, and no call waits for a helper busy with another's pieces.
+ * A call is lent only helpers that are idle when it starts ({@link #tryHelp}): when every helper is busy with other
+ * calls the caller runs all its pieces itself at once, rather than queueing a task that would start late and find
+ * nothing left to claim.
  */
 public final class ComputePool implements AutoCloseable {
     private final int threads;
     private final ExecutorService helpers; // null when threads == 1
+    private final AtomicInteger idle; // helpers neither running nor promised a task
 
     /** A pool for calls on {@code threads} threads (the caller counts as one); {@code threads >= 1}. */
     public ComputePool(int threads) {
@@ -23,6 +27,7 @@ public final class ComputePool implements AutoCloseable {
             throw new IllegalArgumentException("ComputePool: threads " + threads + ", expected at least 1");
         }
         this.threads = threads;
+        this.idle = new AtomicInteger(threads - 1);
         if (threads == 1) {
             this.helpers = null;
         } else {
@@ -47,9 +52,37 @@ public final class ComputePool implements AutoCloseable {
         return threads;
     }
 
-    /** Queues {@code task} for the next free helper; only when {@link #threads()} is above 1. */
-    void help(Runnable task) {
-        helpers.execute(task);
+    /** Helpers idle now (for tests). */
+    int idleHelpers() {
+        return idle.get();
+    }
+
+    /**
+     * Hands {@code task} to an idle helper and returns true, or returns false at once when none is idle (then the
+     * caller runs the work itself). Tasks are handed out only against idle helpers, so a task handed out never waits
+     * in the queue behind another.
+     */
+    boolean tryHelp(Runnable task) {
+        int free;
+        do {
+            free = idle.get();
+            if (free == 0) {
+                return false;
+            }
+        } while (!idle.compareAndSet(free, free - 1));
+        try {
+            helpers.execute(() -> {
+                try {
+                    task.run();
+                } finally {
+                    idle.incrementAndGet();
+                }
+            });
+        } catch (RuntimeException e) { // rejected: the pool is shut down
+            idle.incrementAndGet();
+            return false;
+        }
+        return true;
     }
 
     @Override

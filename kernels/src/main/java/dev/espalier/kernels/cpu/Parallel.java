@@ -133,8 +133,9 @@ public final class Parallel implements AutoCloseable {
                 }
             }
         };
-        for (int h = 1; h < width; h++) {
-            pool.help(claim);
+        int lent = 1; // the caller
+        while (lent < width && pool.tryHelp(claim)) {
+            lent++;
         }
         INSIDE.set(true);
         try {

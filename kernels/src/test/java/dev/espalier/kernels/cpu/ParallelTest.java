@@ -94,21 +94,34 @@ class ParallelTest {
             try {
                 assertTrue(
                         helperHeld.await(10, TimeUnit.SECONDS), "the pool's one helper took the first backend's task");
+                assertEquals(0, pool.idleHelpers(), "the helper is busy");
                 AtomicIntegerArray runs = new AtomicIntegerArray(4);
-                assertTimeoutPreemptively(
-                        LIMIT,
-                        () -> second.forRange(4, 1, (from, to) -> {
-                            for (int i = from; i < to; i++) {
-                                runs.incrementAndGet(i);
-                            }
-                        }));
+                AtomicReference<Thread> elsewhere = new AtomicReference<>();
+                assertTimeoutPreemptively(LIMIT, () -> {
+                    Thread caller = Thread.currentThread();
+                    second.forRange(4, 1, (from, to) -> {
+                        if (Thread.currentThread() != caller) {
+                            elsewhere.set(Thread.currentThread());
+                        }
+                        for (int i = from; i < to; i++) {
+                            runs.incrementAndGet(i);
+                        }
+                    });
+                });
                 for (int i = 0; i < 4; i++) {
                     assertEquals(1, runs.get(i), "index " + i + " ran on the second backend's caller");
                 }
+                assertEquals(null, elsewhere.get(), "every piece ran on the second backend's caller");
+                assertEquals(0, pool.idleHelpers(), "no task was queued for the busy helper");
             } finally {
                 release.countDown();
                 holder.join();
             }
+            long deadline = System.nanoTime() + LIMIT.toNanos();
+            while (pool.idleHelpers() != 1 && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertEquals(1, pool.idleHelpers(), "the helper is idle again once its task ended");
         }
     }
 
