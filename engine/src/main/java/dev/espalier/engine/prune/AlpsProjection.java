@@ -118,18 +118,7 @@ final class AlpsProjection {
             threshold = -1; // every magnitude is above it
             tiesToDrop = 0;
         } else {
-            ops.forEachTask(pieces, p -> {
-                int[] h = high[p];
-                Arrays.fill(h, 0);
-                float[] chunk = new float[CHUNK];
-                for (long c = pieceStart(p); c < pieceEnd(p); c += CHUNK) {
-                    int n = (int) Math.min(CHUNK, pieceEnd(p) - c);
-                    MemorySegment.copy(s, F32, c * 4, chunk, 0, n);
-                    for (int j = 0; j < n; j++) {
-                        h[magnitude(chunk[j]) >>> 16]++;
-                    }
-                }
-            });
+            histograms(s, -1);
             long above = 0;
             int hb = HIGH_BINS - 1;
             long count = binTotal(high, hb);
@@ -138,22 +127,7 @@ final class AlpsProjection {
                 hb--;
                 count = binTotal(high, hb);
             }
-            int highBin = hb;
-            ops.forEachTask(pieces, p -> {
-                int[] l = low[p];
-                Arrays.fill(l, 0);
-                float[] chunk = new float[CHUNK];
-                for (long c = pieceStart(p); c < pieceEnd(p); c += CHUNK) {
-                    int n = (int) Math.min(CHUNK, pieceEnd(p) - c);
-                    MemorySegment.copy(s, F32, c * 4, chunk, 0, n);
-                    for (int j = 0; j < n; j++) {
-                        int m = magnitude(chunk[j]);
-                        if (m >>> 16 == highBin) {
-                            l[m & 0xffff]++;
-                        }
-                    }
-                }
-            });
+            histograms(s, hb);
             int lb = LOW_BINS - 1;
             count = binTotal(low, lb);
             while (above + count < keep) {
@@ -178,6 +152,31 @@ final class AlpsProjection {
         }
         int limit = threshold;
         ops.forEachTask(pieces, p -> writePiece(s, d, zeros, pieceStart(p), pieceEnd(p), limit, drops[p]));
+    }
+
+    /**
+     * Per piece, on the backend's threads: {@code high[p]} ← the counts of the magnitudes' high bits
+     * ({@code highBin} &lt; 0), or {@code low[p]} ← the counts of the low bits of the magnitudes whose high bits equal
+     * {@code highBin}.
+     */
+    private void histograms(MemorySegment s, int highBin) {
+        ops.forEachTask(pieces, p -> {
+            int[] h = highBin < 0 ? high[p] : low[p];
+            Arrays.fill(h, 0);
+            float[] chunk = new float[CHUNK];
+            for (long c = pieceStart(p); c < pieceEnd(p); c += CHUNK) {
+                int n = (int) Math.min(CHUNK, pieceEnd(p) - c);
+                MemorySegment.copy(s, F32, c * 4, chunk, 0, n);
+                for (int j = 0; j < n; j++) {
+                    int m = magnitude(chunk[j]);
+                    if (highBin < 0) {
+                        h[m >>> 16]++;
+                    } else if (m >>> 16 == highBin) {
+                        h[m & 0xffff]++;
+                    }
+                }
+            }
+        });
     }
 
     private static long binTotal(int[][] histograms, int bin) {
